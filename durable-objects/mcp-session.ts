@@ -1,0 +1,178 @@
+// One Durable Object per MCP session (DESIGN.md §2): platform routing by Mcp-Session-Id replaces
+// the sticky load balancer, and the context lives in the object's own SQLite-backed storage so
+// it survives eviction, restarts and the loss of the process serving it.
+import { DurableObject } from "cloudflare:workers";
+import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
+import { emptyAppsState, SessionApps, type AppsState } from "../src/gateway/apps/session-apps.js";
+import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
+import { AuditSink } from "../src/gateway/audit-sink.js";
+import { ConfigError } from "../src/core/errors.js";
+import { log } from "../src/core/log.js";
+import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
+import { isNotification, isRequest, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
+import { answerRequest, applyNotification, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
+
+const CONTEXT_KEY = "context";
+const APPS_KEY = "apps";
+
+export class McpSession extends DurableObject<GatewayEnv> {
+  /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
+  private context: SessionContext | null | undefined;
+  /** In-memory copy of the apps' session state (upstream sessions, exchanged tokens, catalog). */
+  private apps: AppsState | undefined;
+  private sink: AuditSink | undefined;
+  /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
+  private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+
+  /** Creates the session from its `initialize` request and returns the reply. */
+  async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<JSONRPCMessage> {
+    if (await this.load()) throw new Error(`session ${sessionId} already exists`);
+    const { context, reply } = startSession(sessionId, requestId, params, principal, this.capabilities(), Date.now());
+    await this.save(context);
+    log("info", "mcp.session.created", {
+      session_id: sessionId,
+      protocol_version: context.protocolVersion,
+      user: principal.sub,
+      agent: principal.clientId,
+    });
+    return reply;
+  }
+
+  /**
+   * Handles the messages of one POST on an existing session. Returns the replies to the
+   * requests among them, or null when the session does not exist (never created, ended) or
+   * belongs to another principal: a hijack attempt looks exactly like an unknown session.
+   */
+  async receive(messages: JSONRPCMessage[], principal: Principal, subjectToken: string, traceparent?: string): Promise<JSONRPCMessage[] | null> {
+    const context = await this.ownedBy(principal);
+    if (!context) return null;
+    const apps = new SessionApps({
+      env: this.env,
+      config: this.config(),
+      sessionId: context.id,
+      principal,
+      subjectToken,
+      ...(traceparent ? { traceparent } : {}),
+      state: await this.appsState(),
+      persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
+      audit: (event) => this.audit(event),
+      notify: (method) => this.notify(method),
+    });
+    const replies: JSONRPCMessage[] = [];
+    for (const message of messages) {
+      if (isRequest(message)) replies.push(await answerRequest(context, message, apps));
+      else if (isNotification(message)) applyNotification(context, message);
+      // Responses to server-initiated requests: none are issued yet, so nothing awaits them.
+    }
+    context.lastActiveAt = Date.now();
+    await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
+    return replies;
+  }
+
+  /** Whether the session exists, without counting as activity (the idle timer is untouched). */
+  async exists(): Promise<boolean> {
+    return (await this.load()) !== null;
+  }
+
+  /**
+   * Opens the server-to-client SSE stream (GET): notifications such as an upstream's
+   * list_changed are written to every open stream of the session. Null when the session does
+   * not exist or belongs to another principal.
+   */
+  async openStream(principal: Principal): Promise<ReadableStream<Uint8Array> | null> {
+    if (!(await this.ownedBy(principal))) return null;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    this.streams.add(writer);
+    writer.closed.catch(() => this.streams.delete(writer));
+    // A comment line first, so the client sees the stream open at once.
+    void writer.write(new TextEncoder().encode(": stream open\n\n")).catch(() => this.streams.delete(writer));
+    return readable;
+  }
+
+  /** Ends the session (DELETE); false when there was none. */
+  async terminate(principal: Principal): Promise<boolean> {
+    const context = await this.ownedBy(principal);
+    if (!context) return false;
+    await this.erase("terminated by client");
+    return true;
+  }
+
+  override async alarm(): Promise<void> {
+    const context = await this.load();
+    if (!context) return;
+    const due = context.lastActiveAt + this.idleTimeoutMs();
+    if (Date.now() >= due) await this.erase("idle timeout");
+    else await this.ctx.storage.setAlarm(due);
+  }
+
+  private async ownedBy(principal: Principal): Promise<SessionContext | null> {
+    const context = await this.load();
+    return context && samePrincipal(context.principal, principal) ? context : null;
+  }
+
+  private async load(): Promise<SessionContext | null> {
+    if (this.context === undefined) this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
+    return this.context;
+  }
+
+  /** Persists the context and pushes the idle-timeout alarm forward. */
+  private async save(context: SessionContext): Promise<void> {
+    this.context = context;
+    await this.ctx.storage.put(CONTEXT_KEY, context);
+    await this.ctx.storage.setAlarm(context.lastActiveAt + this.idleTimeoutMs());
+  }
+
+  private async erase(reason: string): Promise<void> {
+    const id = this.context?.id;
+    for (const writer of this.streams) writer.close().catch(() => undefined);
+    this.streams.clear();
+    this.context = null;
+    this.apps = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    log("info", "mcp.session.ended", { session_id: id, reason });
+  }
+
+  private notify(method: string): void {
+    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method })}\n\n`);
+    for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
+  }
+
+  private audit(event: AuditEvent): void {
+    writeAuditEvent(event);
+    const config = this.config();
+    const sink = config.provider.audit.sink;
+    if (!sink) return;
+    this.sink ??= new AuditSink({
+      url: sink.url,
+      headers: Object.fromEntries(Object.entries(sink.headers).map(([name, ref]) => [name, config.secrets[ref.env]!])),
+      flushIntervalMs: sink.flushInterval,
+      maxBatch: sink.maxBatch,
+      retries: sink.retries,
+    });
+    this.sink.enqueue(event, (promise) => this.ctx.waitUntil(promise));
+  }
+
+  private async appsState(): Promise<AppsState> {
+    if (!this.apps) this.apps = (await this.ctx.storage.get<AppsState>(APPS_KEY)) ?? emptyAppsState();
+    return this.apps;
+  }
+
+  /** Tools always; prompts and resources when an MCP Proxy app can supply them. */
+  private capabilities(): Record<string, unknown> {
+    const proxies = this.config().apps.some((app) => app.type === "mcpProxy");
+    // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
+    return { tools: { listChanged: proxies }, ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true } } : {}) };
+  }
+
+  private config(): GatewayConfig {
+    const loaded = loadGatewayConfig(this.env);
+    if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+    return loaded.config;
+  }
+
+  private idleTimeoutMs(): number {
+    return this.config().provider.transports.stream.session.timeout;
+  }
+}

@@ -1,0 +1,131 @@
+// The demo's upstreams, started by `npm run dev`: the real APIs behind the gateway.
+//   MCP server  http://localhost:9001/mcp   (an MCP Proxy app)
+//   REST API    http://localhost:9002       (an MCP Bridge app; OpenAPI at /openapi.json)
+// Both accept only tokens the auth tier minted for them by token exchange (audience = their own
+// URL) and answer `whoami` with what the token says, so the demo shows the per-tool token.
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { z } from "zod";
+
+export interface DemoUpstreams {
+  mcpUrl: string;
+  restUrl: string;
+  close(): Promise<void>;
+}
+
+function tokenSummary(claims: JWTPayload) {
+  return {
+    user: claims.sub,
+    agent_chain: claims.act,
+    issued_to: claims.client_id,
+    audience: claims.aud,
+    scope: claims.scope,
+    lifetime_seconds: (claims.exp ?? 0) - (claims.iat ?? 0),
+    jti: claims.jti,
+  };
+}
+
+async function listen(server: Server, port: number): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return (server.address() as { port: number }).port;
+}
+
+export async function startDemoUpstreams(options: { issuer: string; mcpPort?: number; restPort?: number }): Promise<DemoUpstreams> {
+  const jwks = createRemoteJWKSet(new URL(`${options.issuer}/jwks`));
+  const verify = async (req: IncomingMessage, audience: string): Promise<JWTPayload | null> => {
+    const header = req.headers.authorization ?? "";
+    if (!header.startsWith("Bearer ")) return null;
+    try {
+      return (await jwtVerify(header.slice(7), jwks, { issuer: options.issuer, audience })).payload;
+    } catch {
+      return null;
+    }
+  };
+  const unauthorized = (res: ServerResponse) => {
+    res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": "Bearer" }).end(JSON.stringify({ error: "invalid_token" }));
+  };
+
+  // ── MCP server: one McpServer per upstream session ────────────────────────────────────────
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  let mcpAudience = "";
+  const mcpServer = createServer(async (req, res) => {
+    const claims = await verify(req, mcpAudience);
+    if (!claims) return unauthorized(res);
+    const sessionId = req.headers["mcp-session-id"];
+    let transport = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => void sessions.set(id, created),
+      });
+      const server = new McpServer({ name: "demo-upstream", version: "1.0.0" });
+      server.registerTool("whoami", { description: "What the token this call arrived with says" }, async (extra) => {
+        const summary = tokenSummary((extra.authInfo?.extra as JWTPayload | undefined) ?? {});
+        return { content: [{ type: "text" as const, text: JSON.stringify(summary, null, 2) }], structuredContent: summary };
+      });
+      server.registerTool("echo", { description: "Echoes its text", inputSchema: { text: z.string() } }, async ({ text }) => ({
+        content: [{ type: "text" as const, text }],
+      }));
+      await server.connect(created);
+      transport = created;
+    }
+    (req as IncomingMessage & { auth?: unknown }).auth = { token: "", clientId: String(claims.client_id), scopes: [], extra: claims };
+    await transport.handleRequest(req, res);
+  });
+  const mcpPort = await listen(mcpServer, options.mcpPort ?? 9001);
+  mcpAudience = `http://localhost:${mcpPort}`;
+
+  // ── REST API with its OpenAPI document ─────────────────────────────────────────────────────
+  const notes: { id: number; text: string; author: string }[] = [];
+  let restAudience = "";
+  const openapi = () => ({
+    openapi: "3.1.0",
+    info: { title: "Demo notes API", version: "1.0.0" },
+    servers: [{ url: restAudience }],
+    paths: {
+      "/whoami": { get: { operationId: "whoami", summary: "What the token this call arrived with says", responses: { "200": { description: "ok" } } } },
+      "/notes": {
+        get: { operationId: "list_notes", summary: "List notes", responses: { "200": { description: "ok" } } },
+        post: {
+          operationId: "create_note",
+          summary: "Create a note",
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } } } },
+          responses: { "201": { description: "created" } },
+        },
+      },
+    },
+  });
+  const restServer = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", restAudience);
+    const json = (status: number, body: unknown) => res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+    if (req.method === "GET" && url.pathname === "/openapi.json") return json(200, openapi());
+    const claims = await verify(req, restAudience);
+    if (!claims) return unauthorized(res);
+    if (req.method === "GET" && url.pathname === "/whoami") return json(200, tokenSummary(claims));
+    if (req.method === "GET" && url.pathname === "/notes") return json(200, { notes });
+    if (req.method === "POST" && url.pathname === "/notes") {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const text = (JSON.parse(body || "{}") as { text?: unknown }).text;
+      if (typeof text !== "string") return json(400, { error: "text is required" });
+      const note = { id: notes.length + 1, text, author: String(claims.sub) };
+      notes.push(note);
+      return json(201, note);
+    }
+    return json(404, { error: "not found" });
+  });
+  const restPort = await listen(restServer, options.restPort ?? 9002);
+  restAudience = `http://localhost:${restPort}`;
+
+  return {
+    mcpUrl: `${mcpAudience}/mcp`,
+    restUrl: restAudience,
+    close: async () => {
+      await Promise.all([...sessions.values()].map((t) => t.close()));
+      await Promise.all([new Promise((r) => mcpServer.close(r)), new Promise((r) => restServer.close(r))]);
+    },
+  };
+}

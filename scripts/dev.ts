@@ -1,0 +1,180 @@
+// npm run dev: the whole stack on this machine.
+//   Redis       REDIS_URL (default redis://127.0.0.1:6379), else a private redis-server;
+//               or Upstash itself when UPSTASH_REDIS_REST_URL / _TOKEN are set
+//   bridge      Upstash REST protocol in front of that Redis (scripts/redis-bridge.ts)
+//   auth tier   wrangler dev -c wrangler.auth.toml     on AUTH_PORT (8788)
+//   gateway     wrangler dev -c wrangler.gateway.toml  on GATEWAY_PORT (8787), AUTH bound to the auth tier
+// Ctrl-C stops everything it started.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer, connect } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
+import { generateSigningKey } from "./keys.js";
+import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
+
+const AUTH_PORT = Number(process.env.AUTH_PORT ?? 8788);
+const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8787);
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const children: ChildProcess[] = [];
+let bridge: RedisBridge | undefined;
+let stopping = false;
+let demo: DemoUpstreams | undefined;
+
+function say(line: string) {
+  process.stdout.write(`[dev] ${line}\n`);
+}
+
+async function answers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1_000);
+    socket.once("connect", () => {
+      socket.write("PING\r\n");
+    });
+    socket.once("data", (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith("+PONG") || data.toString().startsWith("-NOAUTH"));
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+// No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline.
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+
+function start(name: string, command: string, args: string[]): ChildProcess {
+  // Own process group, so stopping it also stops what it spawned (wrangler runs workerd).
+  const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv, detached: true });
+  child.once("exit", (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping the stack`);
+      void stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+/** A Redis to put the bridge in front of: REDIS_URL if it answers, else a private redis-server. */
+async function ensureRedis(): Promise<string> {
+  const url = new URL(REDIS_URL);
+  if (await answers(url.hostname, Number(url.port || 6379))) return REDIS_URL;
+  if (spawnSync("redis-server", ["--version"]).status !== 0) {
+    say(`no Redis answers at ${REDIS_URL} and redis-server is not installed.`);
+    say("Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis), or set REDIS_URL.");
+    process.exit(1);
+  }
+  const port = await freePort();
+  say(`no Redis at ${REDIS_URL}; starting a private redis-server on 127.0.0.1:${port} (no persistence)`);
+  start("redis-server", "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+  const deadline = Date.now() + 10_000;
+  while (!(await answers("127.0.0.1", port))) {
+    if (Date.now() > deadline) throw new Error("the private redis-server did not start");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return `redis://127.0.0.1:${port}`;
+}
+
+/** The Upstash endpoint the auth tier will use: Upstash itself, or the local bridge. */
+async function upstashEndpoint(): Promise<{ url: string; token: string }> {
+  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = process.env;
+  if (url && token) {
+    say(`using Upstash at ${url}`);
+    return { url, token };
+  }
+  const redisUrl = await ensureRedis();
+  const bridgeToken = randomBytes(24).toString("base64url");
+  bridge = await startRedisBridge({ redisUrl, token: bridgeToken, port: Number(process.env.BRIDGE_PORT ?? 0) });
+  say(`redis bridge ${bridge.url} -> ${redisUrl}`);
+  return { url: bridge.url, token: bridgeToken };
+}
+
+/** Waits until `url` answers 200 (or, with `anyAnswer`, answers at all). */
+async function waitForStatus(name: string, url: string, anyAnswer = false): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok || anyAnswer) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${name} did not become healthy at ${url}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  for (const child of children) {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
+  await bridge?.close();
+  await demo?.close();
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+const redis = await upstashEndpoint();
+// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier.
+demo = await startDemoUpstreams({ issuer: `http://localhost:${AUTH_PORT}` });
+say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json)`);
+// Local signing keys live as long as this process; production keys come from `npm run keys`.
+const signingKeys = process.env.SIGNING_KEYS ?? JSON.stringify({ keys: [await generateSigningKey("ES256")] });
+// The dev configuration adds a demo user and demo clients; their secrets are made up per run.
+// Both documents name the tiers' default ports; they follow AUTH_PORT / GATEWAY_PORT here.
+const withPorts = (text: string) => text.replaceAll("localhost:8788", `localhost:${AUTH_PORT}`).replaceAll("localhost:8787", `localhost:${GATEWAY_PORT}`);
+const authConfig = withPorts(readFileSync(join(import.meta.dirname, "..", "config", "auth.dev.yaml"), "utf8"));
+const gatewayConfig = withPorts(readFileSync(join(import.meta.dirname, "..", "config", "gateway.dev.yaml"), "utf8"));
+const clientSecrets = { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
+// Started one after the other: two wrangler dev processes starting at once race for the same
+// inspector port. Each gets its own free one as well.
+const wranglerBin = join(import.meta.dirname, "..", "node_modules", ".bin", "wrangler");
+const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+try {
+  start("auth tier", wranglerBin, [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
+    "--inspector-port", String(await freePort()),
+    "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `UPSTASH_REDIS_REST_TOKEN:${redis.token}`, "--var", `SIGNING_KEYS:${signingKeys}`, "--var", `AUTH_CONFIG:${authConfig}`,
+    ...Object.entries(clientSecrets).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
+  await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
+  start("gateway", wranglerBin, [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
+    "--inspector-port", String(await freePort()), "--var", `GATEWAY_CONFIG:${gatewayConfig}`,
+    "--var", `GATEWAY_CLIENT_SECRET:${clientSecrets.GATEWAY_CLIENT_SECRET}`]);
+  await Promise.all([
+    waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`),
+    waitForStatus("gateway", `http://127.0.0.1:${GATEWAY_PORT}/status`),
+  ]);
+} catch (err) {
+  say((err as Error).message);
+  await stop(1);
+}
+
+say("the stack is up:");
+say(`  gateway (MCP)  http://localhost:${GATEWAY_PORT}/mcp      status: http://localhost:${GATEWAY_PORT}/status`);
+say(`  auth tier      http://localhost:${AUTH_PORT}           status: http://localhost:${AUTH_PORT}/status`);
+say(`demo login: demo / demo (built-in user from config/auth.dev.yaml)`);
+say(`machine agent: client_id demo-agent, client_secret ${clientSecrets.DEMO_AGENT_SECRET}`);
+say(`connect an MCP client to http://localhost:${GATEWAY_PORT}/mcp (Streamable HTTP). Ctrl-C stops everything.`);

@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { duration, httpUrl } from "../core/config-schema.js";
+
+const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a cookie name (RFC 6265 token)");
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "expected a scope token (RFC 6749 §3.3)");
+/** Secrets are named here and read from the environment (Wrangler secrets), never written here. */
+const secretRef = z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name") }).strict();
+
+export const GRANT_TYPES = {
+  authorizationCode: "authorization_code",
+  refreshToken: "refresh_token",
+  clientCredentials: "client_credentials",
+  tokenExchange: "urn:ietf:params:oauth:grant-type:token-exchange",
+} as const;
+const grantType = z.enum(Object.values(GRANT_TYPES) as [string, ...string[]]);
+
+export const CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+
+/** A client registered in configuration (static), e.g. the gateway or a machine agent. */
+const staticClient = z
+  .object({
+    name: z.string().min(1),
+    clientId: z.string().min(1).max(255),
+    /** Confidential clients name the secret's environment variable; public clients use `none`. */
+    clientSecret: secretRef.optional(),
+    tokenEndpointAuthMethod: z.enum(CLIENT_AUTH_METHODS).default("client_secret_basic"),
+    /** For private_key_jwt: the client's public keys. */
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+    redirectUris: z.array(z.string()).default([]),
+    grantTypes: z.array(grantType).default([GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken]),
+    /** Scopes the client may request; empty = the provider's scopes. */
+    scopes: z.array(scopeToken).default([]),
+    /** Audiences / resources this client may request tokens for (RFC 8707, RFC 8693 §2.1). */
+    allowedAudiences: z.array(z.string().min(1)).default([]),
+    /** Skip the consent page (first-party clients only). */
+    skipConsent: z.boolean().default(false),
+    /** RFC 8693 token exchange, for clients granted urn:ietf:params:oauth:grant-type:token-exchange. */
+    tokenExchange: z
+      .object({
+        /** May request `exchange_type=impersonation` (a token without `act`); default delegation only. */
+        impersonation: z.boolean().default(false),
+        /**
+         * Audiences a subject or actor token must have been issued for (one of) to be exchanged by
+         * this client, i.e. tokens presented to it; default: the provider-wide `resources`.
+         */
+        subjectAudiences: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((client, ctx) => {
+    const needsSecret = client.tokenEndpointAuthMethod === "client_secret_basic" || client.tokenEndpointAuthMethod === "client_secret_post";
+    if (needsSecret && !client.clientSecret) {
+      ctx.addIssue({ code: "custom", path: ["clientSecret"], message: `required for ${client.tokenEndpointAuthMethod}: { env: NAME_OF_SECRET }` });
+    }
+    if (client.tokenEndpointAuthMethod === "private_key_jwt" && !client.jwks) {
+      ctx.addIssue({ code: "custom", path: ["jwks"], message: "required for private_key_jwt" });
+    }
+  });
+
+/** A built-in user for local development: salted PBKDF2 hash from `npm run hash-password`. */
+const builtinUser = z
+  .object({
+    username: z.string().min(1),
+    /** pbkdf2-sha256$<iterations>$<salt base64url>$<hash base64url> */
+    passwordHash: z.string().regex(/^pbkdf2-sha256\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, "expected pbkdf2-sha256$<iterations>$<salt>$<hash>"),
+    sub: z.string().min(1).optional(),
+    claims: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const upstreamIdp = z
+  .object({
+    issuer: httpUrl,
+    clientId: z.string().min(1),
+    clientSecret: secretRef,
+    scopes: z.array(scopeToken).default(["openid", "profile", "email"]),
+    /** Label of the login button. */
+    name: z.string().default("Single sign-on"),
+  })
+  .strict();
+
+export const oidcProviderSchema = z
+  .object({
+    discovery: z.object({ issuer: httpUrl }).strict(),
+    /** Signing keys come from the SIGNING_KEYS secret (a JWK set); this names the algorithm. */
+    jwks: z
+      .array(z.object({ algorithm: z.enum(["ES256", "EdDSA"]).default("ES256") }).strict())
+      .default([{ algorithm: "ES256" }]),
+    tokens: z
+      .object({
+        accessTokenTTL: duration("1h"),
+        idTokenTTL: duration("1h"),
+        refreshTokenTTL: duration("720h"),
+        authorizationCodeTTL: duration("60s"),
+        exchange: z
+          .object({
+            /** Lifetime of an exchanged token when the caller asks for none (DESIGN.md §3: 5 s). */
+            defaultTTL: duration("5s"),
+            /** Upper bound on any requested lifetime. */
+            maxTTL: duration("5m"),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    session: z
+      .object({
+        cookieName: cookieName.default("maverics_session"),
+        lifetime: duration("8h"),
+        idleTimeout: duration("1h"),
+      })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        redis: z.literal("upstash").default("upstash"),
+        /** How long /status waits for Redis before calling it unreachable. */
+        timeout: duration("1s"),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Protected resources (RFC 8707 resource indicators / token audiences) this provider issues
+     * tokens for, e.g. the gateway's MCP endpoint. Any client may ask for these; a client's
+     * `allowedAudiences` add to them for that client only.
+     */
+    resources: z.array(z.string().min(1)).default([]),
+    /** Scopes this provider knows, besides the OIDC ones (openid, profile, email, offline_access). */
+    scopes: z.array(scopeToken).default([]),
+    login: z
+      .object({
+        users: z.array(builtinUser).default([]),
+        upstream: upstreamIdp.optional(),
+      })
+      .strict()
+      .prefault({}),
+    registration: z
+      .object({
+        /** RFC 7591 dynamic registration of public clients (MCP clients). */
+        enabled: z.boolean().default(true),
+        /** Lifetime of a registration record in Redis. */
+        ttl: duration("720h"),
+      })
+      .strict()
+      .prefault({}),
+    clientIdMetadataDocuments: z
+      .object({
+        enabled: z.boolean().default(true),
+        fetchTimeout: duration("3s"),
+        maxBytes: z.number().int().positive().default(5 * 1024),
+        cacheTTL: duration("5m"),
+        /** Allow http:// client_id URLs on loopback hosts (local development and tests only). */
+        allowLoopbackHttp: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    apps: z.array(staticClient).default([]),
+  })
+  .strict();
+
+export const authConfigSchema = z.object({ oidcProvider: oidcProviderSchema }).strict();
+
+export const redisEnvSchema = z.object({
+  UPSTASH_REDIS_REST_URL: httpUrl,
+  UPSTASH_REDIS_REST_TOKEN: z.string({ message: "required (wrangler secret put UPSTASH_REDIS_REST_TOKEN)" }).min(1, "must not be empty"),
+});
+
+const signingJwk = z
+  .object({
+    kty: z.enum(["EC", "OKP"]),
+    kid: z.string().min(1),
+    alg: z.enum(["ES256", "EdDSA"]),
+    crv: z.enum(["P-256", "Ed25519"]),
+    x: z.string(),
+    y: z.string().optional(),
+    d: z.string({ message: "a private key is required (the d member)" }),
+    activeFrom: z.number().int().nonnegative().optional(),
+  })
+  .loose();
+
+/** SIGNING_KEYS: the private JWK set (a Wrangler secret). Issues never echo key material. */
+export const signingKeysSchema = z
+  .object({ keys: z.array(signingJwk).min(1, "at least one key is required") })
+  .superRefine((set, ctx) => {
+    const kids = set.keys.map((k) => k.kid);
+    if (new Set(kids).size !== kids.length) ctx.addIssue({ code: "custom", message: "every key needs a distinct kid" });
+  });
+
+export type OidcProviderConfig = z.output<typeof oidcProviderSchema>;
+export type StaticClientConfig = OidcProviderConfig["apps"][number];
+export type BuiltinUserConfig = OidcProviderConfig["login"]["users"][number];
+export type UpstreamIdpConfig = NonNullable<OidcProviderConfig["login"]["upstream"]>;

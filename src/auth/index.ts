@@ -1,0 +1,84 @@
+// Auth Provider worker: a stateless OAuth 2.1 / OpenID Connect provider (DESIGN.md §3).
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { drainBody } from "../core/drain-body.js";
+import { ConfigError, OAuthError } from "../core/errors.js";
+import type { AuthApp } from "./app-types.js";
+import { getAuthorize } from "./authorize.js";
+import { loadAuthConfig } from "./config.js";
+import { ENDPOINTS, getJwks, getMetadata } from "./discovery.js";
+import { renderAuthError } from "./errors.js";
+import { postIntrospect } from "./introspect.js";
+import { interactionRoutes } from "./interaction.js";
+import { upstreamLoginRoutes } from "./upstream-login.js";
+import { loadKeyRing } from "./keys.js";
+import { register } from "./register.js";
+import { postRevoke } from "./revoke.js";
+import { getStatus } from "./status.js";
+import { openStore } from "./store.js";
+import { postToken } from "./token.js";
+import { getUserinfo } from "./userinfo.js";
+
+/** OAuth requests are small; anything bigger is hostile or broken. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+const app = new Hono<AuthApp>();
+
+app.use(async (c, next) => {
+  const loaded = loadAuthConfig(c.env);
+  if (!loaded.ok) throw new ConfigError("auth", loaded.issues);
+  const config = loaded.config;
+  let keys;
+  try {
+    keys = await loadKeyRing(config.signingKeys.raw, config.signingKeys.keys);
+  } catch (err) {
+    throw new ConfigError("auth", [{ path: "SIGNING_KEYS", message: `cannot be used: ${(err as Error).message}` }]);
+  }
+  c.set("provider", {
+    config,
+    issuer: config.provider.discovery.issuer.replace(/\/$/, ""),
+    store: openStore(config.redis),
+    keys,
+  });
+  await next();
+});
+
+app.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: async (c) => {
+      await drainBody(c.req.raw);
+      throw new OAuthError("invalid_request", `the request body exceeds ${MAX_BODY_BYTES} bytes`, 413);
+    },
+  }),
+);
+
+// Browser-based MCP clients (e.g. the MCP Inspector) discover, register and redeem tokens from
+// their own origin. These endpoints take no cookies, so any origin may call them; the pages
+// (/authorize, /login, /consent) are navigations and get no CORS headers.
+app.use(
+  "/.well-known/*",
+  cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 }),
+);
+for (const path of [ENDPOINTS.jwks, ENDPOINTS.token, ENDPOINTS.registration, ENDPOINTS.revocation, ENDPOINTS.userinfo]) {
+  app.use(path, cors({ origin: "*", allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
+}
+
+app.get("/status", getStatus);
+app.get("/.well-known/openid-configuration", getMetadata);
+app.get("/.well-known/oauth-authorization-server", getMetadata);
+app.get(ENDPOINTS.jwks, getJwks);
+app.get(ENDPOINTS.authorization, getAuthorize);
+app.route("/", interactionRoutes);
+app.route("/", upstreamLoginRoutes);
+app.post(ENDPOINTS.token, postToken);
+app.post(ENDPOINTS.registration, register);
+app.post(ENDPOINTS.introspection, postIntrospect);
+app.post(ENDPOINTS.revocation, postRevoke);
+app.on(["GET", "POST"], ENDPOINTS.userinfo, getUserinfo);
+
+app.notFound((c) => renderAuthError(new OAuthError("invalid_request", "no such endpoint", 404), c));
+app.onError(renderAuthError);
+
+export default app;

@@ -1,0 +1,12 @@
+import type { AuthConfig } from "./config.js";
+import type { KeyRing } from "./keys.js";
+import type { Store } from "./store.js";
+
+/** What every endpoint of the auth tier works with, built once per request from cached parts. */
+export interface ProviderContext {
+  config: AuthConfig;
+  /** `oidcProvider.discovery.issuer` without a trailing slash. */
+  issuer: string;
+  store: Store;
+  keys: KeyRing;
+}

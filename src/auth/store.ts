@@ -1,0 +1,225 @@
+// The auth tier's only door to state (house style §6): every record lives in Redis with a TTL,
+// reached over HTTP with the Upstash REST protocol, so any instance can serve any request.
+// Secrets used as lookup keys (codes, refresh tokens) are stored by their SHA-256 only, so a
+// copy of Redis does not hold usable credentials.
+import { Redis } from "@upstash/redis/cloudflare";
+import { sha256Base64Url } from "../core/encoding.js";
+import { REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
+
+export interface StoreConnection {
+  url: string;
+  token: string;
+}
+
+/** A grant in the making: what /authorize recorded and login/consent completed. */
+export interface CodeRecord {
+  clientId: string;
+  redirectUri: string;
+  sub: string;
+  scope: string;
+  /** RFC 8707 resource(s) bound to the code. */
+  resource: string[];
+  codeChallenge: string;
+  nonce?: string;
+  authTime: number;
+  /** Claims of the user released to this client (for the ID token and userinfo). */
+  claims: Record<string, unknown>;
+}
+
+/** What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2). */
+export interface IssuedByCode {
+  accessJti: string;
+  accessExp: number;
+  familyId?: string;
+}
+
+/** A refresh-token family: every rotation of one original grant (OAuth 2.1 §4.3.1). */
+export interface RefreshFamily {
+  clientId: string;
+  sub: string;
+  scope: string;
+  resource: string[];
+  authTime: number;
+  claims: Record<string, unknown>;
+}
+
+export type RedeemResult = { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
+export type RotateResult = { status: "ok"; family: RefreshFamily } | { status: "reused" | "revoked" | "invalid" };
+
+const key = {
+  code: (hash: string) => `aig:code:${hash}`,
+  codeUsed: (hash: string) => `aig:code-used:${hash}`,
+  family: (id: string) => `aig:rf:${id}`,
+  familyCurrent: (id: string) => `aig:rf-current:${id}`,
+  familyRevoked: (id: string) => `aig:rf-revoked:${id}`,
+  revokedJti: (jti: string) => `aig:revoked:${jti}`,
+  session: (id: string) => `aig:session:${id}`,
+  interaction: (id: string) => `aig:interaction:${id}`,
+  client: (id: string) => `aig:client:${id}`,
+  userClaims: (sub: string) => `aig:userinfo:${sub}`,
+  once: (scope: string, id: string) => `aig:once:${scope}:${id}`,
+  cache: (name: string) => `aig:cache:${name}`,
+};
+
+const ttl = (ms: number) => Math.max(1, Math.ceil(ms));
+
+export class Store {
+  private readonly redeemCodeScript;
+  private readonly rotateRefreshScript;
+  private readonly revokeFamilyScript;
+
+  constructor(private readonly redis: Redis) {
+    this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
+    this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
+    this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
+  }
+
+  /** True when Redis answers PING within `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const answer = this.redis.ping().then(
+      (reply) => reply === "PONG",
+      () => false,
+    );
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  // ── Authorization codes ─────────────────────────────────────────────────────────────────
+
+  async saveCode(code: string, record: CodeRecord, ttlMs: number): Promise<void> {
+    await this.redis.set(key.code(await sha256Base64Url(code)), JSON.stringify(record), { px: ttl(ttlMs) });
+  }
+
+  /**
+   * Redeems a code exactly once, atomically (GETDEL in one script). The first redemption leaves
+   * a marker naming what it issued; a later one finds the marker and reports a replay.
+   */
+  async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number): Promise<RedeemResult> {
+    const hash = await sha256Base64Url(code);
+    const [status, payload] = await this.redeemCodeScript.exec([key.code(hash), key.codeUsed(hash)], [JSON.stringify(issued), String(ttl(markerTtlMs))]);
+    if (status === "ok") return { status, record: JSON.parse(payload) as CodeRecord };
+    if (status === "replayed") return { status, issued: JSON.parse(payload) as IssuedByCode };
+    return { status: "invalid" };
+  }
+
+  // ── Refresh-token families ──────────────────────────────────────────────────────────────
+
+  async createFamily(familyId: string, refreshToken: string, family: RefreshFamily, ttlMs: number): Promise<void> {
+    const px = ttl(ttlMs);
+    await this.redis
+      .multi()
+      .set(key.family(familyId), JSON.stringify(family), { px })
+      .set(key.familyCurrent(familyId), await sha256Base64Url(refreshToken), { px })
+      .exec();
+  }
+
+  /**
+   * Rotates a family's refresh token. Only the current token rotates; presenting any other
+   * token of the family (a reuse) revokes the whole family, inside one script, so that of two
+   * concurrent refreshes with the same token at most one can win.
+   */
+  async rotateRefresh(familyId: string, presented: string, next: string, accessTtlMs: number): Promise<RotateResult> {
+    const [status, payload] = await this.rotateRefreshScript.exec(
+      this.familyKeys(familyId),
+      [await sha256Base64Url(presented), await sha256Base64Url(next), String(ttl(accessTtlMs))],
+    );
+    if (status === "ok") return { status, family: JSON.parse(payload) as RefreshFamily };
+    return { status: status as "reused" | "revoked" | "invalid" };
+  }
+
+  /** Revokes a family: its refresh token stops working and so do access tokens minted from it. */
+  async revokeFamily(familyId: string, accessTtlMs: number): Promise<boolean> {
+    return (await this.revokeFamilyScript.exec(this.familyKeys(familyId), [String(ttl(accessTtlMs))])) === 1;
+  }
+
+  /** The family whose current refresh token is `refreshToken`, if it exists and is not revoked. */
+  async getFamily(familyId: string, refreshToken: string): Promise<RefreshFamily | null> {
+    const [record, current, revoked] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId));
+    if (!record || revoked || current !== (await sha256Base64Url(refreshToken))) return null;
+    return JSON.parse(record) as RefreshFamily;
+  }
+
+  private familyKeys(familyId: string): string[] {
+    return [key.family(familyId), key.familyCurrent(familyId), key.familyRevoked(familyId)];
+  }
+
+  // ── Revocation of access tokens (RFC 7009) ──────────────────────────────────────────────
+
+  /** Remembers a revoked `jti` until the token would have expired anyway. */
+  async revokeJti(jti: string, expiresAtSec: number): Promise<void> {
+    const remaining = expiresAtSec * 1000 - Date.now();
+    if (remaining > 0) await this.redis.set(key.revokedJti(jti), "1", { px: ttl(remaining) });
+  }
+
+  /** One round trip: is the token's `jti`, or the refresh family it came from, revoked? */
+  async isRevoked(jti: string, familyId?: string): Promise<boolean> {
+    const keys = familyId ? [key.revokedJti(jti), key.familyRevoked(familyId)] : [key.revokedJti(jti)];
+    return (await this.redis.exists(...keys)) > 0;
+  }
+
+  // ── Login sessions, pending interactions, registered clients ───────────────────────────
+
+  saveSession = (id: string, value: unknown, ttlMs: number) => this.putJson(key.session(id), value, ttlMs);
+  getSession = <T>(id: string) => this.getJson<T>(key.session(id));
+  deleteSession = (id: string) => this.redis.del(key.session(id)).then(() => undefined);
+
+  saveInteraction = (id: string, value: unknown, ttlMs: number) => this.putJson(key.interaction(id), value, ttlMs);
+  getInteraction = <T>(id: string) => this.getJson<T>(key.interaction(id));
+  /** Reads and removes in one step, so an interaction completes at most once. */
+  takeInteraction = async <T>(id: string): Promise<T | null> => {
+    const raw = await this.redis.getdel<string>(key.interaction(id));
+    return raw ? (JSON.parse(raw) as T) : null;
+  };
+
+  saveClient = (clientId: string, value: unknown, ttlMs: number) => this.putJson(key.client(clientId), value, ttlMs);
+  getClient = <T>(clientId: string) => this.getJson<T>(key.client(clientId));
+
+  /**
+   * The user's claims as of their last login, for /userinfo (OIDC Core §5.3), which releases
+   * from them only what the access token's scopes allow.
+   */
+  saveUserClaims = (sub: string, claims: Record<string, unknown>, ttlMs: number) => this.putJson(key.userClaims(sub), claims, ttlMs);
+  getUserClaims = (sub: string) => this.getJson<Record<string, unknown>>(key.userClaims(sub));
+
+  /** True the first time `id` is claimed in `scope` within `ttlMs` (e.g. client assertion `jti`s). */
+  async claimOnce(scope: string, id: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(key.once(scope, id), "1", { px: ttl(ttlMs), nx: true })) === "OK";
+  }
+
+  cacheGet = <T>(name: string) => this.getJson<T>(key.cache(name));
+  cacheSet = (name: string, value: unknown, ttlMs: number) => this.putJson(key.cache(name), value, ttlMs);
+
+  private async putJson(k: string, value: unknown, ttlMs: number): Promise<void> {
+    await this.redis.set(k, JSON.stringify(value), { px: ttl(ttlMs) });
+  }
+
+  private async getJson<T>(k: string): Promise<T | null> {
+    const raw = await this.redis.get<string>(k);
+    return raw ? (JSON.parse(raw) as T) : null;
+  }
+}
+
+// One client per isolate and connection: clients are cheap but keep-alive connections are not.
+let cached: { key: string; store: Store } | undefined;
+
+export function openStore(connection: StoreConnection): Store {
+  const cacheKey = `${connection.url}\0${connection.token}`;
+  if (cached?.key === cacheKey) return cached.store;
+  const redis = new Redis({
+    url: connection.url,
+    token: connection.token,
+    // Values are stored as the exact strings we write; no JSON guessing on the way back.
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    retry: { retries: 2, backoff: (attempt) => 20 * 2 ** attempt },
+  });
+  cached = { key: cacheKey, store: new Store(redis) };
+  return cached.store;
+}

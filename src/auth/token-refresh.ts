@@ -1,0 +1,81 @@
+// The refresh token grant (OAuth 2.1 §4.3) with rotation and reuse detection (OAuth 2.1 §4.3.1,
+// OAuth 2.0 Security BCP §4.14.2): every refresh returns a new refresh token, and presenting a
+// superseded one revokes the whole family, its access tokens included.
+import { OAuthError } from "../core/errors.js";
+import { releasedClaims } from "./claims.js";
+import type { Client } from "./clients.js";
+import { required, type Form } from "./form.js";
+import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "./refresh-tokens.js";
+import type { RefreshFamily } from "./store.js";
+import type { GrantRequest, TokenResponse } from "./token.js";
+import { mintAccessToken, mintIdToken } from "./tokens.js";
+
+const invalidGrant = () => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", 400);
+
+/**
+ * What this refresh may obtain from `family`: checked before the token rotates, so that a
+ * refused request does not cost the client its refresh token.
+ */
+function checkRefreshRequest(family: RefreshFamily, client: Client, form: Form): { scopes: string[]; resources: string[] } {
+  // OAuth 2.1 §4.3.1: the refresh token is bound to the client it was issued to.
+  if (family.clientId !== client.clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client", 400);
+  const granted = family.scope.split(" ").filter(Boolean);
+  // OAuth 2.1 §4.3.1: the scope may narrow the original grant, never widen it; omitted = original.
+  const requested = form.get("scope")?.split(" ").filter(Boolean);
+  const scopes = requested ? [...new Set(requested)] : granted;
+  const extra = scopes.find((s) => !granted.includes(s));
+  if (extra !== undefined) throw new OAuthError("invalid_scope", `the scope ${extra} was not granted`, 400);
+  // RFC 8707 §2.2: a refresh may ask for a token for fewer of the grant's resources.
+  const asked = [...new Set(form.getAll("resource"))];
+  const foreign = asked.find((r) => !family.resource.includes(r));
+  if (foreign !== undefined) throw new OAuthError("invalid_target", `the grant does not cover ${foreign}`, 400);
+  return { scopes, resources: asked.length > 0 ? asked : family.resource };
+}
+
+export async function grantRefreshToken({ provider, client, form }: GrantRequest): Promise<TokenResponse> {
+  const presented = required(form, "refresh_token");
+  const parsed = parseRefreshToken(presented);
+  if (!parsed) throw invalidGrant();
+  const { store } = provider;
+  const { tokens } = provider.config.provider;
+
+  // Records never change after creation, so checks made on this read still hold after rotating.
+  // A null read is a superseded, revoked or unknown token: the rotation below sorts out which.
+  const family = await store.getFamily(parsed.familyId, presented);
+  const request = family ? checkRefreshRequest(family, client, form) : null;
+
+  const next = newRefreshToken(parsed.familyId);
+  const rotated = await store.rotateRefresh(parsed.familyId, presented, next, tokens.accessTokenTTL);
+  if (rotated.status === "reused") {
+    throw new OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked", 400);
+  }
+  if (rotated.status !== "ok" || !family || !request) throw invalidGrant();
+
+  const scope = request.scopes.join(" ");
+  const { token, claims } = await mintAccessToken(provider, {
+    sub: family.sub,
+    clientId: client.clientId,
+    scope,
+    audience: accessTokenAudience(provider, request.resources),
+    ttlSec: Math.floor(tokens.accessTokenTTL / 1000),
+    familyId: parsed.familyId,
+  });
+  const body: TokenResponse = {
+    access_token: token,
+    token_type: "Bearer",
+    expires_in: claims.exp - claims.iat,
+    scope,
+    refresh_token: next,
+  };
+  // OIDC Core §12.2: same iss, sub, aud; auth_time of the original authentication; no nonce.
+  if (request.scopes.includes("openid")) {
+    body.id_token = await mintIdToken(provider, {
+      sub: family.sub,
+      clientId: client.clientId,
+      authTime: family.authTime,
+      claims: releasedClaims(family.claims, request.scopes),
+      ttlSec: Math.floor(tokens.idTokenTTL / 1000),
+    });
+  }
+  return body;
+}

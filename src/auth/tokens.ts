@@ -1,0 +1,141 @@
+// Minting and verifying the JWTs this provider issues. Access tokens follow RFC 9068
+// (`typ: at+jwt`); ID tokens follow OIDC Core §2.
+import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
+import { randomToken } from "../core/encoding.js";
+import { OAuthError } from "../core/errors.js";
+import type { ProviderContext } from "./provider-context.js";
+
+/** RFC 8693 §4.1: the acting party, nested when the subject token already named one. */
+export interface ActClaim {
+  sub: string;
+  client_id?: string;
+  act?: ActClaim;
+}
+
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope?: string;
+  act?: ActClaim;
+  /** Refresh-token family the token came from, so revoking the family revokes it (opaque id). */
+  fam?: string;
+}
+
+export interface AccessTokenInput {
+  sub: string;
+  clientId: string;
+  scope: string;
+  audience: string | string[];
+  ttlSec: number;
+  act?: ActClaim;
+  familyId?: string;
+  /** Upper bound on `exp` (e.g. the subject token's expiry in a token exchange). */
+  notAfter?: number;
+  /** A `jti` chosen beforehand (the code grant records it before minting, for replay revocation). */
+  jti?: string;
+  /** Issue time chosen beforehand, in seconds. */
+  iat?: number;
+}
+
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+async function sign(provider: ProviderContext, payload: JWTPayload, typ: string): Promise<string> {
+  const { signer } = provider.keys;
+  return new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ }).sign(signer.key);
+}
+
+export async function mintAccessToken(provider: ProviderContext, input: AccessTokenInput): Promise<{ token: string; claims: AccessTokenClaims }> {
+  const iat = input.iat ?? nowSec();
+  const exp = Math.min(iat + input.ttlSec, input.notAfter ?? Number.POSITIVE_INFINITY);
+  const claims: AccessTokenClaims = {
+    iss: provider.issuer,
+    sub: input.sub,
+    aud: input.audience,
+    exp,
+    iat,
+    nbf: iat,
+    jti: input.jti ?? randomToken(16),
+    client_id: input.clientId,
+    ...(input.scope ? { scope: input.scope } : {}),
+    ...(input.act ? { act: input.act } : {}),
+    ...(input.familyId ? { fam: input.familyId } : {}),
+  };
+  return { token: await sign(provider, claims, ACCESS_TOKEN_TYPE), claims };
+}
+
+export interface IdTokenInput {
+  sub: string;
+  clientId: string;
+  authTime: number;
+  nonce?: string;
+  claims: Record<string, unknown>;
+  ttlSec: number;
+}
+
+export async function mintIdToken(provider: ProviderContext, input: IdTokenInput): Promise<string> {
+  const iat = nowSec();
+  return sign(
+    provider,
+    {
+      ...input.claims,
+      iss: provider.issuer,
+      sub: input.sub,
+      aud: input.clientId,
+      azp: input.clientId,
+      iat,
+      exp: iat + input.ttlSec,
+      auth_time: input.authTime,
+      ...(input.nonce ? { nonce: input.nonce } : {}),
+    },
+    "JWT",
+  );
+}
+
+export interface VerifyOptions {
+  /** Required audience, when the caller needs one. */
+  audience?: string | string[];
+  /** Error code to raise (`invalid_grant` for subject tokens, `invalid_token` for bearer use). */
+  errorCode?: string;
+}
+
+/**
+ * Verifies an access token issued here: signature by one of our keys with its own algorithm
+ * (never `none`, never HMAC), `typ: at+jwt`, issuer, time claims, audience, and revocation.
+ */
+export async function verifyAccessToken(provider: ProviderContext, token: string, options: VerifyOptions = {}): Promise<AccessTokenClaims> {
+  const errorCode = options.errorCode ?? "invalid_token";
+  const reject = (why: string): never => {
+    throw new OAuthError(errorCode, why, errorCode === "invalid_token" ? 401 : 400);
+  };
+  let kid: string | undefined;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    reject("the token is not a JWT");
+  }
+  const verifier = kid ? provider.keys.verifiers.get(kid) : undefined;
+  if (!verifier) return reject("the token was not signed by this provider");
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, verifier.key, {
+      algorithms: [verifier.alg],
+      issuer: provider.issuer,
+      typ: ACCESS_TOKEN_TYPE,
+      requiredClaims: ["sub", "exp", "iat", "jti", "client_id"],
+      ...(options.audience ? { audience: options.audience } : {}),
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) return reject("the token has expired");
+    if (err instanceof joseErrors.JWTClaimValidationFailed) return reject(`the token's ${err.claim} claim is not acceptable`);
+    return reject("the token's signature or header is not valid");
+  }
+  const claims = payload as AccessTokenClaims;
+  if (await provider.store.isRevoked(claims.jti, claims.fam)) reject("the token has been revoked");
+  return claims;
+}

@@ -1,0 +1,72 @@
+// What the gateway needs from a source of tools. An MCP Proxy app (upstream MCP server) and an
+// MCP Bridge app (OpenAPI document) both implement it; the session Durable Object merges their
+// catalogs under namespaces and routes each call to its app.
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+
+/** A tool as the upstream names it (no namespace). */
+export type UpstreamTool = Tool;
+
+/**
+ * Per-session state an app may keep (e.g. its upstream's own MCP session id). The session
+ * Durable Object persists it, so it survives the loss of the process serving the session.
+ */
+export interface AppSessionState {
+  get(): Record<string, unknown>;
+  set(patch: Record<string, unknown>): Promise<void>;
+}
+
+export interface AppCallContext {
+  /**
+   * The bearer token to send upstream for this operation (an exchanged per-tool token), or
+   * undefined when the app's outbound authorization is `none`. Never the agent's own token.
+   */
+  token: string | undefined;
+  /** W3C trace context to propagate upstream. */
+  traceparent?: string;
+  state: AppSessionState;
+  /** Aborted when the app's `timeout` passes. */
+  signal: AbortSignal;
+}
+
+export interface ToolCallOutcome {
+  result: CallToolResult;
+  /** HTTP status of the upstream's answer, for the audit event. */
+  upstreamStatus?: number;
+}
+
+export interface App {
+  readonly name: string;
+  readonly type: "mcpProxy" | "mcpBridge";
+  listTools(ctx: AppCallContext): Promise<UpstreamTool[]>;
+  callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome>;
+  // Prompts and resources, for apps that have them (an MCP Proxy). Lists are complete (all
+  // pages); names and URIs are the upstream's own.
+  listPrompts?(ctx: AppCallContext): Promise<Prompt[]>;
+  getPrompt?(name: string, args: Record<string, string>, ctx: AppCallContext): Promise<GetPromptResult>;
+  listResources?(ctx: AppCallContext): Promise<Resource[]>;
+  listResourceTemplates?(ctx: AppCallContext): Promise<ResourceTemplate[]>;
+  readResource?(uri: string, ctx: AppCallContext): Promise<ReadResourceResult>;
+}
+
+/**
+ * An upstream that cannot be reached or answers garbage. Reported in its own error (a tool
+ * error result, or a note in the tool list) without breaking the other apps.
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly app: string,
+    message: string,
+    readonly upstreamStatus?: number,
+  ) {
+    super(message);
+    this.name = "UpstreamError";
+  }
+}

@@ -1,0 +1,254 @@
+// The MCP Proxy app (DESIGN.md §4): an upstream MCP server over Streamable HTTP whose tools,
+// prompts and resources the gateway re-exposes. Each gateway session has its own upstream
+// session, remembered in the app's session state so that any process (a fresh instance after a
+// restart or eviction) resumes it without a new initialize.
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { McpProxyAppConfig } from "../apps-schema.js";
+import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
+import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ToolCallOutcome, type UpstreamTool } from "./app.js";
+import { sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
+
+/** Where in the app's session state the upstream session lives. */
+export const UPSTREAM_SESSION_KEY = "upstreamSession";
+/** Upper bound on the pages of one list, against an upstream whose cursors never end. */
+const MAX_PAGES = 50;
+
+const storedSession = z.object({
+  sessionId: z.string().optional(),
+  protocolVersion: z.string(),
+  /** The lists the upstream declared in its initialize capabilities. */
+  offers: z.object({ tools: z.boolean(), prompts: z.boolean(), resources: z.boolean() }),
+});
+type StoredSession = z.output<typeof storedSession>;
+type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
+
+// Results are checked for the fields the gateway relies on; everything else passes through as
+// the upstream sent it (loose objects), so the gateway stays transparent to newer fields.
+const object = z.record(z.string(), z.unknown());
+const initializeResult = z.object({ protocolVersion: z.string(), capabilities: object }).loose();
+const tool = z.object({ name: z.string(), inputSchema: object }).loose();
+const prompt = z.object({ name: z.string() }).loose();
+const resource = z.object({ uri: z.string(), name: z.string() }).loose();
+const resourceTemplate = z.object({ uriTemplate: z.string(), name: z.string() }).loose();
+// `content` is required by the schema, but SDK clients read a missing one as [] (the field
+// predates structuredContent); the gateway does the same so its own answer is always valid.
+const callToolResult = z.object({ content: z.array(z.object({ type: z.string() }).loose()).default([]) }).loose();
+const getPromptResult = z.object({ messages: z.array(z.object({ role: z.string(), content: object }).loose()) }).loose();
+const readResourceResult = z.object({ contents: z.array(z.object({ uri: z.string() }).loose()) }).loose();
+
+/** A JSON-RPC error the upstream answered (e.g. an unknown prompt or resource), code kept. */
+export class UpstreamJsonRpcError extends UpstreamError {
+  constructor(
+    app: string,
+    readonly code: number,
+    message: string,
+    readonly data: unknown,
+    upstreamStatus: number,
+  ) {
+    super(app, message, upstreamStatus);
+    this.name = "UpstreamJsonRpcError";
+  }
+}
+
+export interface McpProxyAppOptions {
+  /**
+   * The upstream sent notifications/{tools,prompts,resources}/list_changed on the stream of a
+   * response, so the session's merged catalog is stale.
+   */
+  onListChanged?: (list: "tools" | "prompts" | "resources", state: AppSessionState) => void;
+}
+
+export class McpProxyApp implements App {
+  readonly type = "mcpProxy";
+  readonly name: string;
+  /** Initializations in flight, so concurrent first calls of a session share one. */
+  readonly #initializing = new WeakMap<AppSessionState, Promise<StoredSession>>();
+
+  constructor(
+    private readonly config: McpProxyAppConfig,
+    private readonly options: McpProxyAppOptions = {},
+  ) {
+    this.name = config.name;
+  }
+
+  listTools(ctx: AppCallContext): Promise<UpstreamTool[]> {
+    return this.operate(ctx, async (exchange, session) =>
+      session.offers.tools ? ((await this.listAll(exchange, "tools/list", "tools", tool)) as UpstreamTool[]) : [],
+    );
+  }
+
+  /**
+   * The upstream's result unchanged. A JSON-RPC error (unknown tool, invalid arguments) becomes
+   * a tool error result rather than an UpstreamError: the upstream is healthy and answered, and
+   * MCP 2025-11-25 (server/tools, "Error Handling") wants such errors where the model can see
+   * them and correct its call.
+   */
+  callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome> {
+    return this.operate(ctx, async (exchange) => {
+      const outcome = await sendRequest(exchange, "tools/call", { name, arguments: args });
+      if ("error" in outcome) {
+        const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
+        return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
+      }
+      return { result: this.parse(callToolResult, outcome.result, "tools/call") as CallToolResult, upstreamStatus: outcome.status };
+    });
+  }
+
+  listPrompts(ctx: AppCallContext): Promise<Prompt[]> {
+    return this.operate(ctx, async (exchange, session) =>
+      session.offers.prompts ? ((await this.listAll(exchange, "prompts/list", "prompts", prompt)) as Prompt[]) : [],
+    );
+  }
+
+  getPrompt(name: string, args: Record<string, string>, ctx: AppCallContext): Promise<GetPromptResult> {
+    return this.operate(ctx, async (exchange) => {
+      const result = this.expect(await sendRequest(exchange, "prompts/get", { name, arguments: args }));
+      return this.parse(getPromptResult, result, "prompts/get") as GetPromptResult;
+    });
+  }
+
+  listResources(ctx: AppCallContext): Promise<Resource[]> {
+    return this.operate(ctx, async (exchange, session) =>
+      session.offers.resources ? ((await this.listAll(exchange, "resources/list", "resources", resource)) as Resource[]) : [],
+    );
+  }
+
+  listResourceTemplates(ctx: AppCallContext): Promise<ResourceTemplate[]> {
+    return this.operate(ctx, async (exchange, session) =>
+      session.offers.resources
+        ? ((await this.listAll(exchange, "resources/templates/list", "resourceTemplates", resourceTemplate)) as ResourceTemplate[])
+        : [],
+    );
+  }
+
+  readResource(uri: string, ctx: AppCallContext): Promise<ReadResourceResult> {
+    return this.operate(ctx, async (exchange) => {
+      const result = this.expect(await sendRequest(exchange, "resources/read", { uri }));
+      return this.parse(readResourceResult, result, "resources/read") as ReadResourceResult;
+    });
+  }
+
+  /**
+   * Runs one operation on the session's upstream session: initialized on first use, resumed
+   * from the state afterwards, and re-initialized once when the upstream has forgotten it.
+   */
+  private async operate<T>(ctx: AppCallContext, operation: (exchange: Exchange, session: StoredSession) => Promise<T>): Promise<T> {
+    const base: Base = {
+      app: this.name,
+      url: this.config.upstream.stream.url,
+      token: ctx.token,
+      traceparent: ctx.traceparent,
+      // The app's own timeout too, so it holds whatever signal the caller passes.
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+      timeoutMs: this.config.timeout,
+      onNotification: (method) => this.noticeNotification(method, ctx.state),
+    };
+    try {
+      const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
+      const current = session.success ? session.data : await this.initializeOnce(ctx.state, base);
+      try {
+        return await operation(withSession(base, current), current);
+      } catch (err) {
+        if (!(err instanceof UpstreamSessionExpired)) throw err;
+      }
+      const renewed = await this.renew(ctx.state, base, current);
+      return await operation(withSession(base, renewed), renewed);
+    } catch (err) {
+      if (err instanceof UpstreamSessionExpired) {
+        throw new UpstreamError(this.name, "upstream answered 404 to a session it had just created", 404);
+      }
+      throw err;
+    }
+  }
+
+  private initializeOnce(state: AppSessionState, base: Base): Promise<StoredSession> {
+    let pending = this.#initializing.get(state);
+    if (!pending) {
+      pending = this.initialize(state, base).finally(() => this.#initializing.delete(state));
+      this.#initializing.set(state, pending);
+    }
+    return pending;
+  }
+
+  /** A new session, unless a concurrent operation has already replaced the expired one. */
+  private renew(state: AppSessionState, base: Base, expired: StoredSession): Promise<StoredSession> {
+    const current = storedSession.safeParse(state.get()[UPSTREAM_SESSION_KEY]);
+    if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
+    return this.initializeOnce(state, base);
+  }
+
+  /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */
+  private async initialize(state: AppSessionState, base: Base): Promise<StoredSession> {
+    const outcome = await sendRequest(base, "initialize", {
+      protocolVersion: LATEST_PROTOCOL_VERSION,
+      // No client capabilities: the gateway does not relay sampling, elicitation or roots.
+      capabilities: {},
+      clientInfo: SERVER_INFO,
+    });
+    const result = this.parse(initializeResult, this.expect(outcome), "initialize");
+    // Lifecycle, "Version Negotiation": a version the client does not support ends the attempt.
+    if (!isSupportedProtocolVersion(result.protocolVersion)) {
+      throw new UpstreamError(this.name, `upstream speaks MCP ${result.protocolVersion}, which the gateway does not support`);
+    }
+    const session: StoredSession = {
+      ...(outcome.sessionId ? { sessionId: outcome.sessionId } : {}),
+      protocolVersion: result.protocolVersion,
+      offers: {
+        tools: result.capabilities.tools !== undefined,
+        prompts: result.capabilities.prompts !== undefined,
+        resources: result.capabilities.resources !== undefined,
+      },
+    };
+    await sendNotification(withSession(base, session), "notifications/initialized");
+    await state.set({ [UPSTREAM_SESSION_KEY]: session });
+    return session;
+  }
+
+  /** Every item of a paginated list (MCP 2025-11-25 server/utilities/pagination). */
+  private async listAll(exchange: Exchange, method: string, key: string, item: z.ZodType): Promise<unknown[]> {
+    const items: unknown[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const result = this.expect(await sendRequest(exchange, method, cursor === undefined ? undefined : { cursor }));
+      const page = this.parse(z.object({ [key]: z.array(item), nextCursor: z.string().optional() }).loose(), result, method);
+      items.push(...(page[key] as unknown[]));
+      cursor = page.nextCursor as string | undefined;
+      if (!cursor) return items;
+      if (seen.has(cursor)) throw new UpstreamError(this.name, `upstream repeated a ${method} cursor`);
+      seen.add(cursor);
+    }
+    throw new UpstreamError(this.name, `upstream ${method} did not end within ${MAX_PAGES} pages`);
+  }
+
+  private expect(outcome: RpcOutcome): Record<string, unknown> {
+    if ("result" in outcome) return outcome.result;
+    const { code, message, data } = outcome.error;
+    throw new UpstreamJsonRpcError(this.name, code, `upstream error ${code}: ${message}`, data, outcome.status);
+  }
+
+  private parse<S extends z.ZodType>(schema: S, value: unknown, method: string): z.output<S> {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
+    throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
+  }
+
+  private noticeNotification(method: string, state: AppSessionState): void {
+    const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
+    if (list) this.options.onListChanged?.(list as "tools" | "prompts" | "resources", state);
+  }
+}
+
+function withSession(base: Base, session: StoredSession): Exchange {
+  return { ...base, sessionId: session.sessionId, protocolVersion: session.protocolVersion };
+}

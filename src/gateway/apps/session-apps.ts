@@ -1,0 +1,237 @@
+// One session's view of the apps: the merged catalog, and each tool call's path
+// (resolve → decide → exchange → forward → audit). Built per request by the McpSession Durable
+// Object from its persisted state; everything it learns goes back into that state.
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
+import type { AppConfig } from "../apps-schema.js";
+import { traceIdOf, type AuditEvent } from "../audit.js";
+import type { Principal } from "../auth/principal.js";
+import type { GatewayConfig, GatewayEnv } from "../config.js";
+import { cacheKey, TokenCache, type TokenCacheEntries } from "../outbound/token-cache.js";
+import { resolveToolConfig } from "../outbound/tool-config.js";
+import { ExchangeError, exchangeToken } from "../outbound/token-exchange-client.js";
+import { UpstreamError, type App, type AppCallContext } from "./app.js";
+import { candidateApp, exposedName } from "./catalog.js";
+import { appInstance, listChangedListeners, type ListName } from "./registry.js";
+import { SessionContent } from "./session-content.js";
+
+/** What the session persists for its apps. */
+export interface AppsState {
+  /** Per app: the app's own session state (e.g. its upstream's MCP session id). */
+  apps: Record<string, Record<string, unknown>>;
+  tokens: TokenCacheEntries;
+  /** Per app: the upstream tool names it listed last. */
+  catalog: Record<string, string[]>;
+  /** Resource URI → the app that listed it. */
+  resources: Record<string, string>;
+}
+
+export function emptyAppsState(): AppsState {
+  return { apps: {}, tokens: {}, catalog: {}, resources: {} };
+}
+
+export interface SessionAppsDeps {
+  env: GatewayEnv;
+  config: GatewayConfig;
+  sessionId: string;
+  principal: Principal;
+  /** The agent's own token: sent to the identity provider for exchange, never upstream. */
+  subjectToken: string;
+  traceparent?: string;
+  state: AppsState;
+  persist: () => Promise<void>;
+  /** Records an audit event (the worker log, and the HTTP sink when configured). */
+  audit: (event: AuditEvent) => void;
+  /** Sends a notification to the agent's server-to-client stream, when one is open. */
+  notify: (method: string) => void;
+}
+
+interface OutboundToken {
+  token: string | undefined;
+  jti?: string;
+  cached?: boolean;
+}
+
+function toolError(text: string): CallToolResult {
+  return { isError: true, content: [{ type: "text", text }] };
+}
+
+export class SessionApps {
+  private readonly tokens: TokenCache;
+  /** Prompts and resources of the same apps. */
+  readonly content: SessionContent;
+
+  constructor(private readonly deps: SessionAppsDeps) {
+    this.tokens = new TokenCache(deps.state.tokens);
+    deps.state.resources ??= {};
+    this.content = new SessionContent({
+      apps: deps.config.apps,
+      instance: appInstance,
+      context: (app) => this.listingContext(app),
+      resourceIndex: deps.state.resources,
+      sessionId: deps.sessionId,
+    });
+  }
+
+  /** Context for operations that are not a tool call (listing, prompts, resources): the app's default token. */
+  private async listingContext(app: AppConfig): Promise<AppCallContext> {
+    try {
+      return this.context(app, (await this.outboundToken(app, undefined)).token);
+    } catch (err) {
+      if (err instanceof ExchangeError) throw new UpstreamError(app.name, err.message);
+      throw err;
+    }
+  }
+
+  /** tools/list: every app's tools under its namespace; an app that fails is reported, not fatal. */
+  async listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
+    const results = await Promise.all(
+      this.deps.config.apps.map(async (app) => {
+        try {
+          const tools = await this.fetchCatalog(app);
+          return { tools: tools.map((tool) => ({ ...tool, name: exposedName(app, tool.name) })) };
+        } catch (err) {
+          const message = err instanceof UpstreamError || err instanceof ExchangeError ? err.message : "internal error";
+          log("warn", "app.list_failed", { app: app.name, session_id: this.deps.sessionId, error: message });
+          return { tools: [] as Tool[], failure: { app: app.name, error: message } };
+        }
+      }),
+    );
+    await this.deps.persist();
+    const failures = results.flatMap((r) => (r.failure ? [r.failure] : []));
+    return { tools: results.flatMap((r) => r.tools), ...(failures.length ? { _meta: { "gateway/unavailableApps": failures } } : {}) };
+  }
+
+  /** tools/call, with exactly one audit event whatever happens. */
+  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    const started = Date.now();
+    const { principal } = this.deps;
+    const event: AuditEvent = {
+      session_id: this.deps.sessionId,
+      agent: principal.clientId,
+      user: principal.sub,
+      issuer: principal.issuer,
+      tool: name,
+      decision: "allow",
+      outcome: "success",
+      latency_ms: 0,
+      ...(traceIdOf(this.deps.traceparent) ? { trace_id: traceIdOf(this.deps.traceparent)! } : {}),
+    };
+    try {
+      let resolved: { app: AppConfig; upstreamName: string } | null;
+      try {
+        resolved = await this.resolve(name);
+      } catch (err) {
+        // The app could not even list its tools (upstream down, exchange refused).
+        if (!(err instanceof UpstreamError || err instanceof ExchangeError)) throw err;
+        event.app = candidateApp(this.deps.config.apps, name)?.app.name;
+        event.outcome = err instanceof ExchangeError ? "exchange_error" : "upstream_error";
+        event.reason = err.message;
+        return toolError(`The tool ${name} is unavailable: ${err.message}`);
+      }
+      if (!resolved) {
+        event.decision = "deny";
+        event.outcome = "unknown_tool";
+        event.reason = "no app lists this tool";
+        // MCP tools: an unknown tool is a JSON-RPC error (-32602), not a tool result.
+        throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown tool: ${name}`);
+      }
+      const { app, upstreamName } = resolved;
+      event.app = app.name;
+      let outbound: OutboundToken;
+      try {
+        outbound = await this.outboundToken(app, upstreamName);
+      } catch (err) {
+        if (!(err instanceof ExchangeError)) throw err;
+        event.outcome = "exchange_error";
+        event.reason = err.error;
+        return toolError(`Authorization for ${name} failed: ${err.message}`);
+      }
+      if (outbound.jti) event.token_jti = outbound.jti;
+      if (outbound.cached !== undefined) event.token_cached = outbound.cached;
+      try {
+        const outcome = await appInstance(app).callTool(upstreamName, args, this.context(app, outbound.token));
+        if (outcome.upstreamStatus !== undefined) event.upstream_status = outcome.upstreamStatus;
+        event.outcome = outcome.result.isError ? "tool_error" : "success";
+        return outcome.result;
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+        event.outcome = "upstream_error";
+        event.reason = err.message;
+        if (err.upstreamStatus !== undefined) event.upstream_status = err.upstreamStatus;
+        return toolError(`The ${app.name} app is unavailable: ${err.message}`);
+      }
+    } finally {
+      event.latency_ms = Date.now() - started;
+      this.deps.audit(event);
+      await this.deps.persist();
+    }
+  }
+
+  /** The app and upstream name behind an exposed tool name, checked against that app's own catalog. */
+  private async resolve(name: string): Promise<{ app: AppConfig; upstreamName: string } | null> {
+    const candidate = candidateApp(this.deps.config.apps, name);
+    if (!candidate) return null;
+    let known = this.deps.state.catalog[candidate.app.name];
+    if (!known?.includes(candidate.upstreamName)) {
+      known = (await this.fetchCatalog(candidate.app)).map((t) => t.name);
+    }
+    return known.includes(candidate.upstreamName) ? candidate : null;
+  }
+
+  private async fetchCatalog(app: AppConfig): Promise<Tool[]> {
+    const outbound = await this.outboundToken(app, undefined);
+    const tools = await appInstance(app).listTools(this.context(app, outbound.token));
+    this.deps.state.catalog[app.name] = tools.map((t) => t.name);
+    return tools;
+  }
+
+  /** The token to send upstream: none, a cached exchanged token, or a fresh exchange. */
+  private async outboundToken(app: AppConfig, upstreamTool: string | undefined): Promise<OutboundToken> {
+    const outbound = app.authorization.outbound;
+    if (outbound.type === "none") return { token: undefined };
+    const exchange = outbound.tokenExchange;
+    const toolConfig = resolveToolConfig(exchange, upstreamTool);
+    const key = cacheKey(app.name, toolConfig.key, exchange.audience, toolConfig.scopes);
+    if (exchange.cache) {
+      const hit = this.tokens.get(key, toolConfig.ttlMs);
+      if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
+    }
+    const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
+    const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
+    if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
+    const fresh = await exchangeToken(idp, this.deps.config.secrets[idp.clientSecret.env]!, {
+      subjectToken: this.deps.subjectToken,
+      audience: exchange.audience,
+      scopes: toolConfig.scopes,
+      ttlMs: toolConfig.ttlMs,
+      type: exchange.type,
+      ...(this.deps.traceparent ? { traceparent: this.deps.traceparent } : {}),
+    }, binding);
+    if (exchange.cache) this.tokens.put(key, fresh);
+    this.deps.state.tokens = this.tokens.snapshot();
+    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
+  }
+
+  private context(app: AppConfig, token: string | undefined): AppCallContext {
+    const states = this.deps.state.apps;
+    const state: AppCallContext["state"] = {
+      get: () => states[app.name] ?? {},
+      set: async (patch) => {
+        states[app.name] = { ...states[app.name], ...patch };
+        await this.deps.persist();
+      },
+    };
+    listChangedListeners.set(state, (list) => this.listChanged(app, list));
+    return { token, ...(this.deps.traceparent ? { traceparent: this.deps.traceparent } : {}), signal: AbortSignal.timeout(app.timeout), state };
+  }
+
+  /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
+  private listChanged(app: AppConfig, list: ListName): void {
+    if (list === "tools") delete this.deps.state.catalog[app.name];
+    this.deps.notify(`notifications/${list}/list_changed`);
+  }
+}
+
+export type { App };

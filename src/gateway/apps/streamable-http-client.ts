@@ -1,0 +1,299 @@
+// A minimal MCP Streamable HTTP client (MCP 2025-11-25, basic/transports "Streamable HTTP"):
+// one POST per JSON-RPC message, the answer read from either an application/json body or a
+// text/event-stream body. It keeps no connection, stream or timer between operations, so the
+// session Durable Object can hibernate at any point; everything it needs is in `Exchange`.
+//
+// Why not the SDK's Client + StreamableHTTPClientTransport: (1) the bearer token changes per
+// call (per-tool exchanged tokens) and calls run concurrently, but the transport's headers are
+// fixed per transport and RequestOptions carries no headers; (2) after initialize the transport
+// opens a standalone GET stream with reconnect timers, which a hibernating Durable Object must
+// not hold; (3) an SSE answer it cannot parse, or a stream that ends without the response, is
+// only reported to `onerror` and the request then waits for its timeout instead of failing;
+// (4) its result schemas strip fields they do not know (e.g. of a newer revision's tools),
+// while the gateway must pass upstream results through unchanged.
+import { z } from "zod";
+import { readAtMost } from "../../core/read-at-most.js";
+import { UpstreamError } from "./app.js";
+
+/**
+ * Ceiling on what one answer may make the worker buffer (a JSON body, or an event stream up to
+ * the response), against a broken or hostile upstream. Generous: results may embed images.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** Everything one operation needs to talk to the upstream. */
+export interface Exchange {
+  app: string;
+  url: string;
+  /** `Bearer ${token}` is the only Authorization ever sent; none when undefined. */
+  token: string | undefined;
+  traceparent: string | undefined;
+  signal: AbortSignal;
+  /** For the message of the error raised when `signal` aborts. */
+  timeoutMs: number;
+  /** The upstream's Mcp-Session-Id; absent before initialize and for stateless upstreams. */
+  sessionId?: string;
+  /** Absent only on initialize (MCP 2025-11-25 transports, "Protocol Version Header"). */
+  protocolVersion?: string;
+  /** Notifications the upstream sends on a response stream (progress, list_changed, ...). */
+  onNotification?: (method: string, params: unknown) => void;
+}
+
+export type RpcOutcome =
+  | { result: Record<string, unknown>; status: number; sessionId?: string }
+  | { error: { code: number; message: string; data?: unknown }; status: number; sessionId?: string };
+
+/**
+ * The upstream answered 404 to a request carrying a session id: the session is gone (upstream
+ * restarted or expired it) and the client MUST start a new one with initialize (MCP 2025-11-25
+ * transports, "Session Management" item 4).
+ */
+export class UpstreamSessionExpired extends Error {
+  constructor(readonly sessionId: string) {
+    super("upstream session expired");
+    this.name = "UpstreamSessionExpired";
+  }
+}
+
+const requestId = z.union([z.string(), z.number()]);
+const jsonRpcVersion = z.literal("2.0");
+const incomingMessage = z.union([
+  z.object({ jsonrpc: jsonRpcVersion, id: requestId, result: z.record(z.string(), z.unknown()) }).strict(),
+  z
+    .object({
+      jsonrpc: jsonRpcVersion,
+      id: requestId.nullable().optional(),
+      error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).loose(),
+    })
+    .strict(),
+  z.object({ jsonrpc: jsonRpcVersion, id: requestId, method: z.string(), params: z.unknown().optional() }).strict(),
+  z.object({ jsonrpc: jsonRpcVersion, method: z.string(), params: z.unknown().optional() }).strict(),
+]);
+type IncomingMessage = z.output<typeof incomingMessage>;
+type Answer = Extract<IncomingMessage, { result: unknown }> | Extract<IncomingMessage, { error: unknown }>;
+
+/** Sends one request and returns the upstream's response to it. */
+export async function sendRequest(exchange: Exchange, method: string, params?: Record<string, unknown>): Promise<RpcOutcome> {
+  const id = crypto.randomUUID(); // unique across processes sharing one upstream session
+  return guard(exchange, async () => {
+    const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
+    const sessionId = response.headers.get("Mcp-Session-Id") ?? undefined;
+    const answer = await readAnswer(exchange, response, id);
+    return "result" in answer
+      ? { result: answer.result, status: response.status, sessionId }
+      : { error: answer.error, status: response.status, sessionId };
+  });
+}
+
+/** Sends one notification; the upstream answers 202 Accepted with no body. */
+export async function sendNotification(exchange: Exchange, method: string): Promise<void> {
+  await guard(exchange, async () => {
+    const response = await post(exchange, { jsonrpc: "2.0", method });
+    await response.body?.cancel();
+  });
+}
+
+/** Turns whatever went wrong into an UpstreamError that names the cause but no token. */
+async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    if (err instanceof UpstreamError || err instanceof UpstreamSessionExpired) throw err;
+    if (exchange.signal.aborted) {
+      throw new UpstreamError(exchange.app, `upstream did not answer within the timeout of ${exchange.timeoutMs} ms`);
+    }
+    throw new UpstreamError(exchange.app, redact(exchange, `upstream ${describeUrl(exchange.url)} is unreachable: ${describeError(err)}`));
+  }
+}
+
+async function post(exchange: Exchange, message: unknown): Promise<Response> {
+  const headers = new Headers({
+    "Content-Type": "application/json",
+    // Transports, "Sending Messages to the Server": the client MUST accept both.
+    Accept: "application/json, text/event-stream",
+  });
+  if (exchange.token !== undefined) headers.set("Authorization", `Bearer ${exchange.token}`);
+  if (exchange.traceparent) headers.set("traceparent", exchange.traceparent);
+  if (exchange.sessionId) headers.set("Mcp-Session-Id", exchange.sessionId);
+  if (exchange.protocolVersion) headers.set("MCP-Protocol-Version", exchange.protocolVersion);
+  // Redirects are not followed: the bearer token must reach the configured URL and nothing else.
+  const response = await fetch(exchange.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(message),
+    signal: exchange.signal,
+    redirect: "manual",
+  });
+  if (response.ok) return response;
+  if (response.status === 404 && exchange.sessionId) {
+    await response.body?.cancel();
+    throw new UpstreamSessionExpired(exchange.sessionId);
+  }
+  throw new UpstreamError(exchange.app, redact(exchange, `upstream answered HTTP ${response.status}${await errorDetail(response)}`), response.status);
+}
+
+/** The response with our id, from a JSON body or from the events of an SSE body. */
+async function readAnswer(exchange: Exchange, response: Response, id: string): Promise<Answer> {
+  const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (contentType === "application/json") {
+    const bytes = await readAtMost(response.body, MAX_ANSWER_BYTES);
+    if (!bytes) throw tooLarge(exchange);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw garbage(exchange, "a body that is not JSON");
+    }
+    for (const item of Array.isArray(body) ? body : [body]) {
+      const message = incomingMessage.safeParse(item);
+      if (message.success && isAnswerTo(message.data, id)) return message.data;
+    }
+    throw garbage(exchange, "JSON that is not a JSON-RPC response to the request");
+  }
+  if (contentType === "text/event-stream" && response.body) {
+    for await (const event of sseEvents(response.body, MAX_ANSWER_BYTES, () => tooLarge(exchange))) {
+      // Only message events carry JSON-RPC; an event with empty data is the priming event a
+      // resumable server sends first (transports, "Sending Messages to the Server" item 6).
+      if (event.type !== "message" || event.data === "") continue;
+      let json: unknown;
+      try {
+        json = JSON.parse(event.data);
+      } catch {
+        throw garbage(exchange, "an event that is not JSON");
+      }
+      const parsed = incomingMessage.safeParse(json);
+      if (!parsed.success) throw garbage(exchange, "an event that is not a JSON-RPC message");
+      const message = parsed.data;
+      if (isAnswerTo(message, id)) return message;
+      if ("method" in message && "id" in message) await answerServerRequest(exchange, message.id, message.method);
+      else if ("method" in message) exchange.onNotification?.(message.method, message.params);
+    }
+    throw garbage(exchange, "an event stream that ended before the response");
+  }
+  await response.body?.cancel();
+  if (response.status === 202) throw garbage(exchange, "202 Accepted to a request");
+  throw garbage(exchange, `Content-Type ${contentType || "(none)"} instead of application/json or text/event-stream`);
+}
+
+/** JSON-RPC 2.0 §5: an error about a request whose id could not be read has a null id. */
+function isAnswerTo(message: IncomingMessage, id: string): message is Answer {
+  if ("result" in message) return message.id === id;
+  return "error" in message && (message.id === id || message.id == null);
+}
+
+/**
+ * The upstream may send requests on a response stream. The gateway declares no client
+ * capabilities (no sampling, elicitation or roots), so it answers ping (basic/utilities/ping:
+ * MUST respond promptly) and refuses the rest, so the upstream is never left waiting.
+ */
+async function answerServerRequest(exchange: Exchange, id: string | number, method: string): Promise<void> {
+  const answer =
+    method === "ping"
+      ? { jsonrpc: "2.0", id, result: {} }
+      : { jsonrpc: "2.0", id, error: { code: -32601, message: `Method not found: the gateway does not offer ${method}` } };
+  try {
+    const response = await post(exchange, answer);
+    await response.body?.cancel();
+  } catch {
+    // Best effort: a lost answer only makes the upstream's own request fail.
+  }
+}
+
+interface SseEvent {
+  type: string;
+  data: string;
+}
+
+/** Parses an event stream (HTML Living Standard §9.2.6, "Interpreting an event stream"). */
+async function* sseEvents(body: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): AsyncGenerator<SseEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const lineEnd = /\r\n|\r|\n/g;
+  let received = 0;
+  // Only each new chunk is searched for line ends, so a long line costs linear time.
+  let linePieces: string[] = [];
+  /** The last chunk ended in "\r", which may be the first half of a "\r\n". */
+  let afterCr = false;
+  let data: string[] = [];
+  let type = "";
+  /** Takes one line; returns the event a blank line completes. */
+  const takeLine = (line: string): SseEvent | undefined => {
+    if (line === "") {
+      const event = data.length > 0 ? { type: type || "message", data: data.join("\n") } : undefined;
+      data = [];
+      type = "";
+      return event;
+    }
+    if (line.startsWith(":")) return undefined;
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "data") data.push(value);
+    else if (field === "event") type = value;
+    return undefined;
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return; // an event not terminated by a blank line is discarded
+      received += value.byteLength;
+      if (received > maxBytes) throw tooLarge();
+      const text = decoder.decode(value, { stream: true });
+      let start: number = afterCr && text.startsWith("\n") ? 1 : 0;
+      afterCr = false;
+      lineEnd.lastIndex = start;
+      for (let end = lineEnd.exec(text); end; end = lineEnd.exec(text)) {
+        linePieces.push(text.slice(start, end.index));
+        start = end.index + end[0].length;
+        afterCr = end[0] === "\r" && start === text.length;
+        const event = takeLine(linePieces.join(""));
+        linePieces = [];
+        if (event) yield event;
+      }
+      linePieces.push(text.slice(start));
+    }
+  } finally {
+    // Also runs when the caller stops early (response found): release the connection.
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+function garbage(exchange: Exchange, what: string): UpstreamError {
+  return new UpstreamError(exchange.app, `upstream answered with ${what}`);
+}
+
+function tooLarge(exchange: Exchange): UpstreamError {
+  return garbage(exchange, `more than ${MAX_ANSWER_BYTES} bytes`);
+}
+
+/** A short reason from an error body: the JSON-RPC error message when there is one. */
+async function errorDetail(response: Response): Promise<string> {
+  const bytes = await readAtMost(response.body, 64 * 1024).catch(() => null);
+  const text = bytes ? new TextDecoder().decode(bytes) : "";
+  let detail = text;
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === "string") detail = message;
+  } catch {
+    // not JSON: keep the text
+  }
+  detail = detail.replace(/\s+/g, " ").trim().slice(0, 200);
+  return detail ? `: ${detail}` : "";
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? `${err.message} (${code})` : err.message;
+}
+
+/** The URL without credentials or query, which may carry secrets. */
+function describeUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/** Upstream text in our messages must never carry the token (e.g. an upstream echoing it). */
+function redact(exchange: Exchange, text: string): string {
+  return exchange.token ? text.replaceAll(exchange.token, "[redacted]") : text;
+}

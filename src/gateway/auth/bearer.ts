@@ -1,0 +1,105 @@
+// Bearer token validation at the MCP endpoint (MCP authorization, RFC 6750, RFC 9068, RFC 8707):
+// the token must be a JWT signed by a configured authorization server, for this gateway's
+// audience, unexpired. 401s carry WWW-Authenticate with the resource metadata URL (RFC 9728 §5.1).
+import type { Context } from "hono";
+import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import type { GatewayApp } from "../app-types.js";
+import type { AuthorizationServerConfig } from "../config-schema.js";
+import { keySetFor } from "./jwks.js";
+import type { Principal } from "./principal.js";
+import { resourceMetadataUrl } from "./protected-resource.js";
+
+function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, "")}"`;
+}
+
+function unauthorized(c: Context<GatewayApp>, error?: { code: string; description: string }): JsonRpcError {
+  const params = [`resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`];
+  if (error) params.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
+  return new JsonRpcError(JsonRpcCode.ServerError, error ? `Unauthorized: ${error.description}` : "Unauthorized: a bearer token is required", 401, undefined, {
+    "WWW-Authenticate": `Bearer ${params.join(", ")}`,
+  });
+}
+
+const invalidToken = (c: Context<GatewayApp>, description: string) => unauthorized(c, { code: "invalid_token", description });
+
+/** RFC 6750 §3.1: a valid token without the needed scope gets 403 with the scope it needs. */
+function insufficientScope(c: Context<GatewayApp>, required: string[]): JsonRpcError {
+  const params = [
+    `error="insufficient_scope"`,
+    `scope=${quoted(required.join(" "))}`,
+    `resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`,
+  ];
+  return new JsonRpcError(JsonRpcCode.ServerError, `Forbidden: the token lacks the scope ${required.join(" ")}`, 403, undefined, {
+    "WWW-Authenticate": `Bearer ${params.join(", ")}`,
+  });
+}
+
+export interface Authenticated {
+  principal: Principal;
+  /** The verified bearer token itself: the subject of token exchanges, never sent upstream. */
+  token: string;
+}
+
+/** The caller of this request, or a 401 JsonRpcError to throw. */
+export async function authenticate(c: Context<GatewayApp>): Promise<Authenticated> {
+  const header = c.req.header("Authorization");
+  if (!header) throw unauthorized(c);
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+  if (!match) throw invalidToken(c, "the Authorization header is not a Bearer token");
+  const token = match[1]!;
+  const { servers } = c.get("config").provider.authorization.oauth;
+
+  let issuer: unknown;
+  try {
+    issuer = decodeJwt(token).iss;
+  } catch {
+    throw invalidToken(c, "the token is not a JWT");
+  }
+  const server = servers.find((s) => s.issuer === issuer || s.issuer.replace(/\/$/, "") === issuer);
+  if (!server) throw invalidToken(c, "the token was not issued by a trusted authorization server");
+  const principal = await verifyWith(c, server, token);
+  const required = c.get("config").provider.authorization.oauth.requiredScopes;
+  const missing = required.filter((scope) => !principal.scopes.includes(scope));
+  if (missing.length) throw insufficientScope(c, required);
+  return { principal, token };
+}
+
+async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Principal> {
+  const validation = server.tokenValidation;
+  let keys;
+  try {
+    keys = await keySetFor(c.env, server);
+  } catch {
+    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+  }
+  try {
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: [server.issuer, server.issuer.replace(/\/$/, "")],
+      audience: validation.expectedAudiences,
+      algorithms: validation.jwt.algorithms,
+      clockTolerance: Math.floor(validation.jwt.clockSkew / 1000),
+      requiredClaims: ["sub", "exp"],
+      ...(validation.jwt.requireAccessTokenType ? { typ: "at+jwt" } : {}),
+    });
+    const clientId = [payload.client_id, payload.azp, payload.cid].find((v): v is string => typeof v === "string");
+    if (!clientId) throw invalidToken(c, "the token names no client");
+    return {
+      issuer: payload.iss!,
+      sub: payload.sub!,
+      clientId,
+      scopes: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
+      expiresAt: payload.exp!,
+    };
+  } catch (err) {
+    if (err instanceof JsonRpcError) throw err;
+    if (err instanceof joseErrors.JWTExpired) throw invalidToken(c, "the token has expired");
+    if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalidToken(c, `the token's ${err.claim} claim is not acceptable`);
+    if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalidToken(c, "the token was signed by an unknown key");
+    if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+      throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+    }
+    throw invalidToken(c, "the token's signature or header is not valid");
+  }
+}

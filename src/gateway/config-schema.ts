@@ -1,0 +1,140 @@
+import { z } from "zod";
+import { byteSize, duration } from "../core/config-schema.js";
+import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
+
+const origin = z.string().refine((value) => {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}, "expected an origin such as https://app.example.com (scheme, host and port only)");
+
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected an HTTP header name");
+
+const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
+
+/** An authorization server whose tokens this gateway accepts (RFC 9728 `authorization_servers`). */
+const authorizationServer = z
+  .object({
+    issuer: absoluteUrl,
+    /** RFC 8414 metadata URL; default: the issuer's /.well-known/oauth-authorization-server. */
+    wellKnownEndpoint: absoluteUrl.optional(),
+    /** Reach the server through this service binding (no network hop) instead of its URL. */
+    binding: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name").optional(),
+    tokenValidation: z
+      .object({
+        method: z.literal("jwt").default("jwt"),
+        /** Audiences a token must carry one of: this gateway's resource URL (RFC 8707). */
+        expectedAudiences: z.array(z.string().min(1)).min(1, "at least one audience is required"),
+        jwt: z
+          .object({
+            clockSkew: duration("30s"),
+            algorithms: z.array(z.enum(["ES256", "EdDSA", "RS256", "PS256"])).default(["ES256", "EdDSA"]),
+            /** RFC 9068 access tokens carry `typ: at+jwt`; other issuers may not. */
+            requireAccessTokenType: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const mcpProviderSchema = z
+  .object({
+    /** This gateway's protected resource identifier (RFC 9728 `resource`), e.g. https://gw.example.com/mcp. */
+    resource: absoluteUrl,
+    authorization: z
+      .object({
+        oauth: z
+          .object({
+            metadataPath: z.string().startsWith("/").default("/.well-known/oauth-protected-resource"),
+            servers: z.array(authorizationServer).min(1, "at least one authorization server is required"),
+            /** Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`). */
+            scopesSupported: z.array(z.string()).default([]),
+            /** Scopes every token must carry to use the MCP endpoint; otherwise 403 insufficient_scope. */
+            requiredScopes: z.array(z.string().min(1)).default([]),
+          })
+          .strict(),
+        /** A policy for every app's tools; an app's own policy (apps[].authorization.inbound) must allow as well. */
+        inbound: inboundAuthorizationSchema.optional(),
+        /**
+         * The decision for tool calls and listings when no policy is configured, neither here
+         * nor on the app. `deny` by default, so that a gateway deployed without policies stays
+         * closed; `allow` is for local development only. Never a fallback for failures: a
+         * configured policy that is missing, broken or fails denies.
+         */
+        defaultDecision: z.enum(["allow", "deny"]).default("deny"),
+      })
+      .strict(),
+    /** Audit events go to the worker log always, and to this HTTP sink when configured. */
+    audit: z
+      .object({
+        sink: z
+          .object({
+            url: absoluteUrl,
+            /** Header values from secrets, e.g. { Authorization: { env: AUDIT_SINK_AUTH } }. */
+            headers: z.record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict()).default({}),
+            flushInterval: duration("1s"),
+            maxBatch: z.number().int().min(1).max(1000).default(100),
+            retries: z.number().int().min(0).max(10).default(3),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Identity providers the gateway exchanges tokens with, by name (apps refer to them). */
+    identityProviders: z.record(z.string(), identityProviderSchema).default({}),
+    transports: z
+      .object({
+        stream: z
+          .object({
+            endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp"),
+            /** Largest accepted request body; larger ones get 413. */
+            maxRequestBytes: byteSize("1MiB"),
+            /**
+             * Browser origins allowed to call the endpoint besides the gateway's own. Requests
+             * without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers
+             * MUST validate Origin to prevent DNS rebinding.
+             */
+            allowedOrigins: z.array(origin).default([]),
+            session: z
+              .object({
+                headerName: headerName.default("Mcp-Session-Id"),
+                allowClientTermination: z.boolean().default(true),
+                /** Idle time after which a session ends. */
+                timeout: duration("1h"),
+              })
+              .strict()
+              .prefault({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const gatewayConfigSchema = z
+  .object({ mcpProvider: mcpProviderSchema, apps: z.array(appSchema).default([]) })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.apps.forEach((app, i) => {
+      const ns = app.toolNamespace ?? app.name;
+      if (seen.has(ns)) ctx.addIssue({ code: "custom", path: ["apps", i, "toolNamespace"], message: `the namespace "${ns}" is already used by apps.${seen.get(ns)}` });
+      seen.set(ns, i);
+      const outbound = app.authorization.outbound;
+      if (outbound.type === "tokenExchange" && !config.mcpProvider.identityProviders[outbound.tokenExchange.idp]) {
+        ctx.addIssue({ code: "custom", path: ["apps", i, "authorization", "outbound", "tokenExchange", "idp"], message: `no identity provider named "${outbound.tokenExchange.idp}" in mcpProvider.identityProviders` });
+      }
+    });
+  });
+
+export type McpProviderConfig = z.output<typeof mcpProviderSchema>;
+export type StreamTransportConfig = McpProviderConfig["transports"]["stream"];
+
+export type AuthorizationServerConfig = z.output<typeof authorizationServer>;

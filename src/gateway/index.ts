@@ -1,0 +1,84 @@
+// Gateway worker: the MCP Provider (DESIGN.md §4). A stateless Hono front; each MCP session
+// lives in its own McpSession Durable Object.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { drainBody } from "../core/drain-body.js";
+import { ConfigError, JsonRpcCode, JsonRpcError } from "../core/errors.js";
+import type { GatewayApp } from "./app-types.js";
+import { loadGatewayConfig } from "./config.js";
+import { renderGatewayError } from "./errors.js";
+import { authenticate } from "./auth/bearer.js";
+import { getProtectedResourceMetadata, isMetadataPath } from "./auth/protected-resource.js";
+import { checkOrigin, handleDelete, handleGet, handlePost } from "./mcp/http-transport.js";
+import { getStatus } from "./status.js";
+
+export { McpSession } from "../../durable-objects/mcp-session.js";
+
+const app = new Hono<GatewayApp>();
+
+app.use(async (c, next) => {
+  const loaded = loadGatewayConfig(c.env);
+  if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+  c.set("config", loaded.config);
+  await next();
+});
+
+app.get("/status", getStatus);
+
+// RFC 9728 metadata (root and path-suffixed forms); the path comes from configuration. Any
+// origin may read it: browser-based MCP clients start their OAuth discovery here.
+const metadataCors = cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 });
+app.use(async (c, next) => {
+  if (!isMetadataPath(c.get("config").provider, c.req.path)) return next();
+  return metadataCors(c, async () => {
+    c.res = c.req.method === "GET" ? getProtectedResourceMetadata(c) : new Response(null, { status: 405, headers: { Allow: "GET" } });
+  });
+});
+
+// The MCP endpoint answers browsers only from allowed origins (the same list the Origin check
+// uses), and lets them read the session and auth challenge headers.
+app.use(async (c, next) => {
+  const stream = c.get("config").provider.transports.stream;
+  if (c.req.path !== stream.endpointPath) return next();
+  return cors({
+    origin: (origin) => (stream.allowedOrigins.includes(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "DELETE"],
+    allowHeaders: ["Authorization", "Content-Type", "Accept", stream.session.headerName, "MCP-Protocol-Version", "Last-Event-ID", "traceparent"],
+    exposeHeaders: [stream.session.headerName, "WWW-Authenticate"],
+    maxAge: 600,
+  })(c, next);
+});
+
+// The MCP endpoint's path comes from configuration, so it is matched here rather than routed.
+app.use(async (c, next) => {
+  const stream = c.get("config").provider.transports.stream;
+  if (c.req.path !== stream.endpointPath) return next();
+  checkOrigin(c);
+  if (c.req.method !== "POST" && c.req.method !== "GET" && c.req.method !== "DELETE") {
+    throw new JsonRpcError(JsonRpcCode.ServerError, "Method Not Allowed", 405, undefined, { Allow: "GET, POST, DELETE" });
+  }
+  // MCP authorization: every request to the endpoint carries a valid bearer token.
+  const caller = await authenticate(c);
+  switch (c.req.method) {
+    case "POST":
+      return bodyLimit({
+        maxSize: stream.maxRequestBytes,
+        onError: async () => {
+          await drainBody(c.req.raw);
+          throw new JsonRpcError(JsonRpcCode.ServerError, `Payload Too Large: the limit is ${stream.maxRequestBytes} bytes`, 413);
+        },
+      })(c, async () => {
+        c.res = await handlePost(c, caller);
+      });
+    case "DELETE":
+      return handleDelete(c, caller.principal);
+    default:
+      return handleGet(c, caller.principal);
+  }
+});
+
+app.notFound((c) => renderGatewayError(new JsonRpcError(JsonRpcCode.ServerError, "Not Found", 404), c));
+app.onError(renderGatewayError);
+
+export default app;

@@ -1,0 +1,119 @@
+// The MCP endpoint's HTTP side (Streamable HTTP, protocol 2025-11-25, also 2025-06-18 and
+// 2025-03-26). This stateless front checks headers and bodies, then routes each message to the
+// McpSession Durable Object named by the session id; the object holds all session state.
+import type { Context } from "hono";
+import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import type { GatewayApp } from "../app-types.js";
+import type { Authenticated } from "../auth/bearer.js";
+import type { Principal } from "../auth/principal.js";
+import {
+  chooseResponseFormat,
+  readProtocolVersionHeader,
+  requireAllowedOrigin,
+  requireJsonContentType,
+  type ResponseFormat,
+} from "./http-negotiation.js";
+import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
+import { allowsBatches } from "./protocol.js";
+import { isWellFormedSessionId, newSessionId } from "./session-id.js";
+import { readInitializeParams } from "./session-methods.js";
+
+type McpContext = Context<GatewayApp>;
+
+function streamConfig(c: McpContext) {
+  return c.get("config").provider.transports.stream;
+}
+
+function sessionStub(c: McpContext, sessionId: string) {
+  return c.env.MCP_SESSION.get(c.env.MCP_SESSION.idFromName(sessionId));
+}
+
+const sessionNotFound = () => new JsonRpcError(JsonRpcCode.ServerError, "Session not found", 404);
+
+/** The session a request names. Ids we could not have issued are unknown sessions (404). */
+function requireSessionId(c: McpContext): string {
+  const sessionId = c.req.header(streamConfig(c).session.headerName);
+  if (sessionId === undefined) {
+    // MCP Streamable HTTP, "Session Management": requests without a required session id SHOULD get 400.
+    throw new JsonRpcError(JsonRpcCode.ServerError, `Bad Request: ${streamConfig(c).session.headerName} header is required`, 400);
+  }
+  if (!isWellFormedSessionId(sessionId)) throw sessionNotFound();
+  return sessionId;
+}
+
+export function checkOrigin(c: McpContext): void {
+  requireAllowedOrigin(c.req.header("Origin"), c.req.url, streamConfig(c).allowedOrigins);
+}
+
+/** POST: one JSON-RPC message (or, in 2025-03-26, a batch) from the client. */
+export async function handlePost(c: McpContext, caller: Authenticated): Promise<Response> {
+  const { principal } = caller;
+  const format = chooseResponseFormat(c.req.header("Accept"));
+  requireJsonContentType(c.req.header("Content-Type"));
+  const headerVersion = readProtocolVersionHeader(c.req.header("MCP-Protocol-Version"));
+  const { messages, batch } = parseMessages(await c.req.text());
+  const headerName = streamConfig(c).session.headerName;
+
+  const initialize = messages.find(isInitialize);
+  if (initialize) {
+    // MCP 2025-03-26 lifecycle: the initialize request MUST NOT be part of a batch.
+    if (batch) throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: initialize must not be batched", 400);
+    if (c.req.header(headerName) !== undefined) {
+      throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: this session is already initialized", 400);
+    }
+    const params = readInitializeParams(initialize);
+    const sessionId = newSessionId();
+    const reply = await sessionStub(c, sessionId).open(sessionId, initialize.id, params, principal);
+    return writeReplies(format, [reply], false, { [headerName]: sessionId });
+  }
+
+  if (batch && !allowsBatches(headerVersion)) {
+    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
+  }
+  const sessionId = requireSessionId(c);
+  const traceparent = c.req.header("traceparent");
+  const replies = await sessionStub(c, sessionId).receive(messages, principal, caller.token, traceparent);
+  if (replies === null) throw sessionNotFound();
+  return writeReplies(format, replies, batch && messages.some(isRequest));
+}
+
+/** DELETE: the client ends its session. */
+export async function handleDelete(c: McpContext, principal: Principal): Promise<Response> {
+  const sessionId = requireSessionId(c);
+  if (!streamConfig(c).session.allowClientTermination) {
+    // MCP Streamable HTTP: the server MAY answer 405 when clients may not end sessions.
+    throw new JsonRpcError(JsonRpcCode.ServerError, "Method Not Allowed: sessions end by idle timeout only", 405, undefined, {
+      Allow: "POST",
+    });
+  }
+  if (!(await sessionStub(c, sessionId).terminate(principal))) throw sessionNotFound();
+  return new Response(null, { status: 204 });
+}
+
+/** GET: the server-to-client SSE stream of a session (MCP Streamable HTTP, "Listening for Messages"). */
+export async function handleGet(c: McpContext, principal: Principal): Promise<Response> {
+  if (!/text\/event-stream/i.test(c.req.header("Accept") ?? "")) {
+    throw new JsonRpcError(JsonRpcCode.ServerError, "Not Acceptable: GET opens a text/event-stream", 406);
+  }
+  const sessionId = requireSessionId(c);
+  const stream = await sessionStub(c, sessionId).openStream(principal);
+  if (!stream) throw sessionNotFound();
+  return new Response(stream, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
+}
+
+/**
+ * Writes the replies as one JSON body or as an SSE stream, per the client's Accept. With no
+ * request among the messages (only notifications or responses) the answer is 202 Accepted.
+ */
+function writeReplies(format: ResponseFormat, replies: JSONRPCMessage[], batch: boolean, headers: Record<string, string> = {}): Response {
+  if (replies.length === 0) return new Response(null, { status: 202, headers });
+  if (format === "json") {
+    const body = JSON.stringify(batch ? replies : replies[0]);
+    return new Response(body, { status: 200, headers: { ...headers, "Content-Type": "application/json" } });
+  }
+  const events = replies.map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join("");
+  return new Response(events, {
+    status: 200,
+    headers: { ...headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },
+  });
+}

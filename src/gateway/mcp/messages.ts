@@ -1,0 +1,48 @@
+import {
+  JSONRPCMessageSchema,
+  type JSONRPCMessage,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+
+export type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest };
+
+export interface ParsedBody {
+  messages: JSONRPCMessage[];
+  /** The body was a JSON array (a JSON-RPC batch). */
+  batch: boolean;
+}
+
+/** Parses a POSTed body into JSON-RPC messages, or throws the JSON-RPC error that says why not. */
+export function parseMessages(text: string): ParsedBody {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new JsonRpcError(JsonRpcCode.ParseError, "Parse error: the body is not valid JSON", 400);
+  }
+  const batch = Array.isArray(body);
+  const items = batch ? (body as unknown[]) : [body];
+  if (items.length === 0) throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: empty batch", 400);
+  const messages = items.map((item) => {
+    const parsed = JSONRPCMessageSchema.safeParse(item);
+    if (!parsed.success) {
+      throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message", 400);
+    }
+    return parsed.data;
+  });
+  return { messages, batch };
+}
+
+export function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
+  return "method" in message && "id" in message;
+}
+
+export function isNotification(message: JSONRPCMessage): message is JSONRPCNotification {
+  return "method" in message && !("id" in message);
+}
+
+export function isInitialize(message: JSONRPCMessage): message is JSONRPCRequest {
+  return isRequest(message) && message.method === "initialize";
+}

@@ -1,0 +1,32 @@
+// Builds both workers once with the same bundler deploys use (`wrangler deploy --dry-run`),
+// checks that a real Redis answers, and starts one Upstash-protocol bridge for all test files.
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { buildWorkers } from "./helpers/build.js";
+import { startRedisBridge, type RedisBridge } from "../scripts/redis-bridge.js";
+import { REDIS_URL, requireRedis } from "./helpers/redis.js";
+import { generateSigningKey } from "../scripts/keys.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    bridgeUrl: string;
+    bridgeToken: string;
+    /** A private JWK set (SIGNING_KEYS) made for this run. */
+    signingKeys: string;
+  }
+}
+
+let bridge: RedisBridge | undefined;
+
+export async function setup(project: TestProject) {
+  await Promise.all([requireRedis(), buildWorkers()]);
+  const token = randomBytes(24).toString("base64url");
+  bridge = await startRedisBridge({ redisUrl: REDIS_URL, token, port: 0 });
+  project.provide("bridgeUrl", bridge.url);
+  project.provide("bridgeToken", token);
+  project.provide("signingKeys", JSON.stringify({ keys: [await generateSigningKey("ES256")] }));
+}
+
+export async function teardown() {
+  await bridge?.close();
+}

@@ -1,0 +1,127 @@
+// Runs the tiers' real bundles in workerd through Miniflare's API, each on its own loopback port.
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Miniflare, fetch as miniflareFetch, type Request as MiniflareRequest } from "miniflare";
+import { inject } from "vitest";
+import { BUILD_DIR, ROOT, type Tier } from "./build.js";
+
+export interface RunningWorker {
+  /** Base URL, e.g. http://127.0.0.1:41235 */
+  url: string;
+  /** The runtime itself, for reaching bindings (e.g. Durable Objects) without HTTP. */
+  mf: Miniflare;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  dispose(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function compatibilityDate(tier: Tier): string {
+  const toml = readFileSync(join(ROOT, `wrangler.${tier}.toml`), "utf8");
+  const match = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
+  if (!match) throw new Error(`wrangler.${tier}.toml has no compatibility_date`);
+  return match[1]!;
+}
+
+function workerOptions(tier: Tier) {
+  return {
+    name: tier,
+    modules: true,
+    scriptPath: join(BUILD_DIR, tier, "index.js"),
+    modulesRoot: join(BUILD_DIR, tier),
+    modulesRules: [
+      { type: "ESModule" as const, include: ["**/*.js"] },
+      { type: "Text" as const, include: ["**/*.yaml"] },
+      { type: "CompiledWasm" as const, include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: compatibilityDate(tier),
+  };
+}
+
+async function run(mf: Miniflare): Promise<RunningWorker> {
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    fetch: (path, init) => fetch(url + path, init),
+    dispose: () => mf.dispose(),
+  };
+}
+
+/** The Redis bridge that the global setup started, as the auth tier's Upstash endpoint. */
+export function sharedRedis(): { url: string; token: string } {
+  return { url: inject("bridgeUrl"), token: inject("bridgeToken") };
+}
+
+export interface AuthWorkerOptions {
+  redis?: { url: string; token: string };
+  /**
+   * Replaces config/auth.yaml (AUTH_CONFIG): a document, or a function of the worker's own URL
+   * (known before start, so the issuer can be the URL tests reach it at).
+   */
+  config?: string | ((url: string) => string);
+  /** A fixed port (e.g. to restart on the same URL); default a free one. */
+  port?: number;
+  /** Extra or overriding bindings: client secrets, or undefined to drop one. */
+  bindings?: Record<string, string | undefined>;
+}
+
+export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<RunningWorker> {
+  const redis = options.redis ?? sharedRedis();
+  const bindings: Record<string, string> = {
+    UPSTASH_REDIS_REST_URL: redis.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    SIGNING_KEYS: inject("signingKeys"),
+  };
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  if (options.config !== undefined) bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
+  for (const [name, value] of Object.entries(options.bindings ?? {})) {
+    if (value === undefined) delete bindings[name];
+    else bindings[name] = value;
+  }
+  return run(new Miniflare({ ...workerOptions("auth"), host: "127.0.0.1", port, bindings }));
+}
+
+export interface GatewayWorkerOptions {
+  /** Replaces config/gateway.yaml (GATEWAY_CONFIG). */
+  config?: string;
+  /** Durable Object storage directory; give the same one to a later runtime to resume its sessions. */
+  persistDir?: string;
+  /** The auth tier behind the AUTH service binding. */
+  auth?: RunningWorker;
+  /** Secrets, e.g. the gateway's client secret for token exchange. */
+  bindings?: Record<string, string>;
+  /** A fixed port (when the gateway's own URL must be known beforehand); default a free one. */
+  port?: number;
+}
+
+export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Promise<RunningWorker> {
+  const auth = options.auth;
+  const mf = new Miniflare({
+    ...workerOptions("gateway"),
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    bindings: { ...options.bindings, ...(options.config === undefined ? {} : { GATEWAY_CONFIG: options.config }) },
+    durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true } },
+    durableObjectsPersist: options.persistDir ?? false,
+    serviceBindings: {
+      // The real auth tier in its own runtime; requests cross loopback HTTP as a binding would cross the platform.
+      AUTH: async (request: MiniflareRequest) => {
+        if (!auth) return new Response("auth tier not started in this test", { status: 503 });
+        const url = new URL(request.url);
+        return miniflareFetch(auth.url + url.pathname + url.search, request);
+      },
+    },
+  });
+  return run(mf);
+}
