@@ -9,6 +9,7 @@ import { AuditSink } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
+import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
 import { isNotification, isRequest, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
 import { answerRequest, applyNotification, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
 
@@ -43,16 +44,19 @@ export class McpSession extends DurableObject<GatewayEnv> {
    * requests among them, or null when the session does not exist (never created, ended) or
    * belongs to another principal: a hijack attempt looks exactly like an unknown session.
    */
-  async receive(messages: JSONRPCMessage[], principal: Principal, subjectToken: string, traceparent?: string): Promise<JSONRPCMessage[] | null> {
+  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest): Promise<JSONRPCMessage[] | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
     const apps = new SessionApps({
       env: this.env,
       config: this.config(),
       sessionId: context.id,
+      sessionCreatedAt: context.createdAt,
       principal,
-      subjectToken,
-      ...(traceparent ? { traceparent } : {}),
+      subjectToken: request.subjectToken,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      http: request.http,
+      claims: request.claims,
       state: await this.appsState(),
       persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
       audit: (event) => this.audit(event),

@@ -11,6 +11,7 @@ import { once } from "node:events";
 import { createServer, connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { devPolicyDir } from "./dev-policies.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
@@ -139,6 +140,8 @@ process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
 const redis = await upstashEndpoint();
+// The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
+Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
 // The real APIs behind the gateway's demo apps; they trust tokens from the auth tier.
 demo = await startDemoUpstreams({ issuer: `http://localhost:${AUTH_PORT}` });
 say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json)`);

@@ -17,6 +17,9 @@ export interface AuditEvent {
   tool: string;
   app?: string;
   decision: "allow" | "deny";
+  /** The policy that decided (the last one asked, when all allowed); absent when none is configured. */
+  policy?: string;
+  /** Why: the policy's reason, or what failed. */
   reason?: string;
   outcome: AuditOutcome;
   token_jti?: string;

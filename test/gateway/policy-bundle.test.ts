@@ -6,7 +6,7 @@ import { GATEWAY_CLIENT, gatewayConfig } from "../helpers/gateway-stack.js";
 import { startGatewayWorker, type RunningWorker } from "../helpers/workers.js";
 
 function withPolicies(authorization: Record<string, unknown>, apps: Record<string, unknown>[]): string {
-  const config = JSON.parse(gatewayConfig("http://auth.test")) as { mcpProvider: { authorization: Record<string, unknown> }; apps: unknown[] };
+  const config = JSON.parse(gatewayConfig("http://auth.test", { authorization: {} })) as { mcpProvider: { authorization: Record<string, unknown> }; apps: unknown[] };
   Object.assign(config.mcpProvider.authorization, authorization);
   config.apps = apps.map((app) => ({ type: "mcpProxy", upstream: { stream: { url: "http://upstream.test/mcp" } }, ...app }));
   return JSON.stringify(config);

@@ -20,7 +20,7 @@ describe("gateway tier GET /status", () => {
       tier: "gateway",
       version: expect.any(String),
       auth: "ok",
-      policy: { defaultDecision: "deny", bundled: expect.any(Array), policies: [] },
+      policy: { defaultDecision: "allow", bundled: expect.any(Array), policies: [] },
     });
   });
 

@@ -2,9 +2,9 @@
 // started here, which records what reaches it), an MCP Bridge app (a real REST API with its
 // OpenAPI document), an app whose upstream is down; per-tool token exchange at the real auth
 // tier; and the audit events, collected by an HTTP sink started here.
-import { createServer, type Server } from "node:http";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
 import { startStack, type Stack } from "../helpers/gateway-stack.js";
 import { initializeRequest, openSession, postMcp, postOnSession } from "../helpers/mcp.js";
 import { startRestApi, type RestApi } from "../helpers/rest-api.js";
@@ -19,9 +19,9 @@ let rest: RestApi;
 let stack: Stack;
 let agentToken: string;
 let gateway: RunningWorker;
-let sink: Server;
+let sink: AuditSinkServer;
 let garbage: { url: string; close(): Promise<void> };
-const audit: Record<string, unknown>[] = [];
+let audit: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   [upstream, rest, garbage] = await Promise.all([
@@ -29,16 +29,9 @@ beforeAll(async () => {
     startRestApi(),
     startPlainHttpServer((_req, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end("hello, I am not MCP")),
   ]);
-  sink = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      audit.push(...(JSON.parse(body) as { events: Record<string, unknown>[] }).events);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-  const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}/events`;
+  sink = await startAuditSink();
+  audit = sink.events;
+  const sinkUrl = sink.url;
   stack = await startStack({
     exchangeAudiences: [GITHUB_API, CRM_API],
     audit: { sink: { url: sinkUrl, flushInterval: "20ms" } },
@@ -80,7 +73,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack.dispose();
-  await Promise.all([upstream.close(), rest.close(), garbage.close(), new Promise((resolve) => sink.close(resolve))]);
+  await Promise.all([upstream.close(), rest.close(), garbage.close(), sink.close()]);
 });
 
 let nextId = 100;

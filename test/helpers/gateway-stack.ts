@@ -9,8 +9,8 @@ export interface Stack {
   gateway: RunningWorker;
   /** The gateway's resource identifier (the audience of agents' tokens). */
   resource: string;
-  /** A fresh access token for one of the stack's agents ("agent-a" or "agent-b"). */
-  token(agent?: "agent-a" | "agent-b", audience?: string): Promise<string>;
+  /** A fresh access token for one of the stack's agents ("agent-a" or "agent-b"); scope default "tools:read tools:write". */
+  token(agent?: "agent-a" | "agent-b", audience?: string, scope?: string): Promise<string>;
   /** The gateway as seen by an agent: every request carries the agent's token. */
   as(token: string): RunningWorker;
   dispose(): Promise<void>;
@@ -33,11 +33,17 @@ export interface StackOptions {
   audit?: Record<string, unknown>;
   /** mcpProvider.authorization.oauth.requiredScopes. */
   requiredScopes?: string[];
+  /**
+   * mcpProvider.authorization besides `oauth` (policies, defaultDecision). Default
+   * `{defaultDecision: "allow"}`: suites about other things run without policies; the policy
+   * suites say what they configure.
+   */
+  authorization?: Record<string, unknown>;
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
 
-export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes"> & { resource?: string } = {}): string {
+export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization"> & { resource?: string } = {}): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
   return JSON.stringify({
     mcpProvider: {
@@ -47,6 +53,7 @@ export function gatewayConfig(issuer: string, options: Pick<StackOptions, "strea
           servers: [{ issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource] } }],
           ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
         },
+        ...(options.authorization ?? { defaultDecision: "allow" }),
       },
       identityProviders: {
         auth: { tokenEndpoint: `${issuer}/token`, binding: "AUTH", clientId: GATEWAY_CLIENT.client.clientId, clientSecret: { env: GATEWAY_CLIENT.client.secretEnv } },
@@ -89,12 +96,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     auth,
     gateway,
     resource,
-    async token(agent = "agent-a", audience = resource) {
+    async token(agent = "agent-a", audience = resource, scope = "tools:read tools:write") {
       const { clientId, secret } = agents[agent].client;
       const res = await auth.fetch("/token", {
         method: "POST",
         headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${clientId}:${secret}`)}` },
-        body: new URLSearchParams({ grant_type: "client_credentials", resource: audience, scope: "tools:read tools:write" }),
+        body: new URLSearchParams({ grant_type: "client_credentials", resource: audience, scope }),
       });
       const body = (await res.json()) as { access_token?: string };
       if (!res.ok || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);

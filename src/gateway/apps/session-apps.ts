@@ -11,6 +11,7 @@ import type { GatewayConfig, GatewayEnv } from "../config.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "../outbound/token-cache.js";
 import { resolveToolConfig } from "../outbound/tool-config.js";
 import { ExchangeError, exchangeToken } from "../outbound/token-exchange-client.js";
+import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, type ListName } from "./registry.js";
@@ -35,10 +36,16 @@ export interface SessionAppsDeps {
   env: GatewayEnv;
   config: GatewayConfig;
   sessionId: string;
+  /** Milliseconds since the epoch; policies see it as input.session.created_at. */
+  sessionCreatedAt: number;
   principal: Principal;
   /** The agent's own token: sent to the identity provider for exchange, never upstream. */
   subjectToken: string;
   traceparent?: string;
+  /** The HTTP request that carried this message, without credentials (policy input). */
+  http: HttpSnapshot;
+  /** The token's claims that policies may read. */
+  claims: Record<string, unknown>;
   state: AppsState;
   persist: () => Promise<void>;
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
@@ -89,7 +96,7 @@ export class SessionApps {
     const results = await Promise.all(
       this.deps.config.apps.map(async (app) => {
         try {
-          const tools = await this.fetchCatalog(app);
+          const tools = await this.visible(app, await this.fetchCatalog(app));
           return { tools: tools.map((tool) => ({ ...tool, name: exposedName(app, tool.name) })) };
         } catch (err) {
           const message = err instanceof UpstreamError || err instanceof ExchangeError ? err.message : "internal error";
@@ -103,8 +110,35 @@ export class SessionApps {
     return { tools: results.flatMap((r) => r.tools), ...(failures.length ? { _meta: { "gateway/unavailableApps": failures } } : {}) };
   }
 
+  /**
+   * The tools of `app` the caller may ever call: the policy is asked once per tool with
+   * `request.mcp.method` "tools/list" and no arguments (README "Policy").
+   */
+  private async visible(app: AppConfig, tools: Tool[]): Promise<Tool[]> {
+    const decisions = await Promise.all(
+      tools.map((tool) => this.decide(app, { name: exposedName(app, tool.name), upstreamName: tool.name }, { method: "tools/list", params: {} })),
+    );
+    return tools.filter((_, i) => decisions[i]!.allowed);
+  }
+
+  private decide(
+    app: AppConfig,
+    tool: { name: string; upstreamName: string; arguments?: Record<string, unknown> },
+    mcp: { method: string; params: unknown },
+  ): Promise<PolicyDecision> {
+    const input = buildPolicyInput({
+      principal: this.deps.principal,
+      claims: this.deps.claims,
+      session: { id: this.deps.sessionId, createdAt: this.deps.sessionCreatedAt },
+      tool: { name: tool.name, app: app.name, upstreamName: tool.upstreamName, arguments: tool.arguments },
+      mcp,
+      http: this.deps.http,
+    });
+    return decide(this.deps.config, app, input);
+  }
+
   /** tools/call, with exactly one audit event whatever happens. */
-  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  async callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult> {
     const started = Date.now();
     const { principal } = this.deps;
     const event: AuditEvent = {
@@ -139,6 +173,16 @@ export class SessionApps {
       }
       const { app, upstreamName } = resolved;
       event.app = app.name;
+      // Policy before any token is minted or any byte goes upstream: a deny costs nothing.
+      const decision = await this.decide(app, { name, upstreamName, arguments: args }, { method: "tools/call", params: params ?? { name, arguments: args } });
+      if (decision.policy) event.policy = decision.policy;
+      if (!decision.allowed) {
+        event.decision = "deny";
+        event.outcome = "denied";
+        event.reason = decision.reason ?? decision.externalMessage;
+        return toolError(decision.externalMessage ?? DENIED_MESSAGE);
+      }
+      if (decision.reason) event.reason = decision.reason;
       let outbound: OutboundToken;
       try {
         outbound = await this.outboundToken(app, upstreamName);

@@ -40,6 +40,8 @@ export interface Authenticated {
   principal: Principal;
   /** The verified bearer token itself: the subject of token exchanges, never sent upstream. */
   token: string;
+  /** The verified token's claims (policies see a documented subset: policy/input.ts USER_CLAIMS). */
+  claims: Record<string, unknown>;
 }
 
 /** The caller of this request, or a 401 JsonRpcError to throw. */
@@ -59,14 +61,14 @@ export async function authenticate(c: Context<GatewayApp>): Promise<Authenticate
   }
   const server = servers.find((s) => s.issuer === issuer || s.issuer.replace(/\/$/, "") === issuer);
   if (!server) throw invalidToken(c, "the token was not issued by a trusted authorization server");
-  const principal = await verifyWith(c, server, token);
+  const { principal, claims } = await verifyWith(c, server, token);
   const required = c.get("config").provider.authorization.oauth.requiredScopes;
   const missing = required.filter((scope) => !principal.scopes.includes(scope));
   if (missing.length) throw insufficientScope(c, required);
-  return { principal, token };
+  return { principal, token, claims };
 }
 
-async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Principal> {
+async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<{ principal: Principal; claims: Record<string, unknown> }> {
   const validation = server.tokenValidation;
   let keys;
   try {
@@ -85,13 +87,14 @@ async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerCon
     });
     const clientId = [payload.client_id, payload.azp, payload.cid].find((v): v is string => typeof v === "string");
     if (!clientId) throw invalidToken(c, "the token names no client");
-    return {
+    const principal: Principal = {
       issuer: payload.iss!,
       sub: payload.sub!,
       clientId,
       scopes: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
       expiresAt: payload.exp!,
     };
+    return { principal, claims: payload };
   } catch (err) {
     if (err instanceof JsonRpcError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw invalidToken(c, "the token has expired");

@@ -13,6 +13,7 @@ import {
   requireJsonContentType,
   type ResponseFormat,
 } from "./http-negotiation.js";
+import { callerRequest } from "./caller-request.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
 import { allowsBatches } from "./protocol.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
@@ -71,8 +72,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
     throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
   }
   const sessionId = requireSessionId(c);
-  const traceparent = c.req.header("traceparent");
-  const replies = await sessionStub(c, sessionId).receive(messages, principal, caller.token, traceparent);
+  const replies = await sessionStub(c, sessionId).receive(messages, principal, callerRequest(c, caller));
   if (replies === null) throw sessionNotFound();
   return writeReplies(format, replies, batch && messages.some(isRequest));
 }

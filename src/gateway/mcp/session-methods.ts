@@ -89,7 +89,8 @@ type Listing<K extends string, T> = Record<K, T[]> & { _meta?: Record<string, un
 /** Where a session's tools, prompts and resources come from (the apps, in the gateway). */
 export interface ToolSource {
   listTools(): Promise<Listing<"tools", Tool>>;
-  callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  /** `params` as the agent sent them, for policies (input.request.mcp.params). */
+  callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult>;
   content: {
     listPrompts(): Promise<Listing<"prompts", Prompt>>;
     getPrompt(name: string, args: Record<string, string>): Promise<GetPromptResult>;
@@ -115,7 +116,7 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
         return resultMessage(request.id, await tools.listTools());
       case "tools/call": {
         const params = paramsOf(CallToolRequestParamsSchema, request, "tools/call needs a tool name and an arguments object");
-        return resultMessage(request.id, await tools.callTool(params.name, params.arguments ?? {}));
+        return resultMessage(request.id, await tools.callTool(params.name, params.arguments ?? {}, request.params));
       }
       case "prompts/list":
         return resultMessage(request.id, await tools.content.listPrompts());

@@ -83,7 +83,7 @@ export interface PolicyInputParts {
   now?: number;
 }
 
-function selectedClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> {
+export function selectUserClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> {
   const selected: Record<string, unknown> = {};
   for (const name of USER_CLAIMS) if (claims?.[name] !== undefined) selected[name] = claims[name];
   return selected;
@@ -104,7 +104,7 @@ export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
   if (parts.agent?.authMethod !== undefined) agent.auth_method = parts.agent.authMethod;
   return {
     agent,
-    user: { sub: principal.sub, claims: selectedClaims(parts.claims) },
+    user: { sub: principal.sub, claims: selectUserClaims(parts.claims) },
     tool: { name: tool.name, app: tool.app, upstream_name: tool.upstreamName, ...(args ? { arguments: args } : {}) },
     request: {
       mcp: { method: mcp.method, params: asObject(mcp.params), tool: { params: { name: tool.name, ...(args ? { arguments: args } : {}) } } },
