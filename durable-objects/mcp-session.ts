@@ -8,6 +8,9 @@ import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { AuditSink } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
+import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
+import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
+import { traceRequest } from "../src/gateway/mcp/request-telemetry.js";
 import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
 import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
 import { isNotification, isRequest, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
@@ -30,6 +33,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
     const { context, reply } = startSession(sessionId, requestId, params, principal, this.capabilities(), Date.now());
     await this.save(context);
+    telemetryMetrics().sessionsCreated.add(1);
+    telemetryMetrics().sessionsActive.add(1);
     log("info", "mcp.session.created", {
       session_id: sessionId,
       protocol_version: context.protocolVersion,
@@ -64,12 +69,13 @@ export class McpSession extends DurableObject<GatewayEnv> {
     });
     const replies: JSONRPCMessage[] = [];
     for (const message of messages) {
-      if (isRequest(message)) replies.push(await answerRequest(context, message, apps));
+      if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => answerRequest(context, message, apps)));
       else if (isNotification(message)) applyNotification(context, message);
       // Responses to server-initiated requests: none are issued yet, so nothing awaits them.
     }
     context.lastActiveAt = Date.now();
     await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
+    flushTelemetry((promise) => this.ctx.waitUntil(promise));
     return replies;
   }
 
@@ -135,6 +141,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     this.apps = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    telemetryMetrics().sessionsActive.add(-1);
     log("info", "mcp.session.ended", { session_id: id, reason });
   }
 
@@ -173,6 +180,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private config(): GatewayConfig {
     const loaded = loadGatewayConfig(this.env);
     if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+    // A Durable Object may run in an isolate where the front never did: set telemetry up here too.
+    setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
     return loaded.config;
   }
 

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { buildWorkers } from "./helpers/build.js";
+import { finishRuntimeOutput, startRuntimeOutput } from "./helpers/runtime-output.js";
 import { startRedisBridge, type RedisBridge } from "../scripts/redis-bridge.js";
 import { REDIS_URL, requireRedis } from "./helpers/redis.js";
 import { generateSigningKey } from "../scripts/keys.js";
@@ -19,6 +20,7 @@ declare module "vitest" {
 let bridge: RedisBridge | undefined;
 
 export async function setup(project: TestProject) {
+  startRuntimeOutput();
   await Promise.all([requireRedis(), buildWorkers()]);
   const token = randomBytes(24).toString("base64url");
   bridge = await startRedisBridge({ redisUrl: REDIS_URL, token, port: 0 });
@@ -29,4 +31,8 @@ export async function setup(project: TestProject) {
 
 export async function teardown() {
   await bridge?.close();
+  // No log line of any runtime in this run may carry a credential (README "Observability").
+  const { runtimes, findings } = finishRuntimeOutput();
+  console.log(`checked the logs of ${runtimes} workerd runtimes for credentials: ${findings.length ? "FOUND" : "none"}`);
+  if (findings.length) throw new Error(`worker logs carry credentials:\n  ${findings.join("\n  ")}`);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { duration, httpUrl } from "../core/config-schema.js";
 
 const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a cookie name (RFC 6265 token)");
@@ -158,6 +159,8 @@ export const oidcProviderSchema = z
       .strict()
       .prefault({}),
     apps: z.array(staticClient).default([]),
+    /** Logs, traces and metrics (README "Observability"). */
+    observability: observabilitySchema,
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
 import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
 import { log } from "../core/log.js";
 import { authConfigSchema, redisEnvSchema, signingKeysSchema, type OidcProviderConfig } from "./config-schema.js";
@@ -29,6 +30,7 @@ export interface AuthConfig {
 function secretRefs(provider: OidcProviderConfig): { env: string; path: string }[] {
   const refs = provider.apps.flatMap((app, i) => (app.clientSecret ? [{ env: app.clientSecret.env, path: `oidcProvider.apps.${i}.clientSecret.env` }] : []));
   if (provider.login.upstream) refs.push({ env: provider.login.upstream.clientSecret.env, path: "oidcProvider.login.upstream.clientSecret.env" });
+  refs.push(...observabilitySecretRefs(provider.observability, "oidcProvider.observability"));
   return refs;
 }
 
@@ -47,9 +49,14 @@ function parseSigningKeys(raw: unknown): ConfigResult<PrivateJwk[]> {
   return { ok: true, config: parsed.config.keys as PrivateJwk[] };
 }
 
+/** The configuration document in force: AUTH_CONFIG, else the bundled config/auth.yaml. */
+export function configDocument(env: AuthEnv): string {
+  return typeof env.AUTH_CONFIG === "string" ? env.AUTH_CONFIG : bundledConfig;
+}
+
 /** Validates the configuration document and the environment it needs, naming every bad field. */
 export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
-  const document = parseConfig(authConfigSchema, env.AUTH_CONFIG ?? bundledConfig);
+  const document = parseConfig(authConfigSchema, configDocument(env));
   const redis = parseConfig(redisEnvSchema, {
     UPSTASH_REDIS_REST_URL: env.UPSTASH_REDIS_REST_URL,
     UPSTASH_REDIS_REST_TOKEN: env.UPSTASH_REDIS_REST_TOKEN,

@@ -17,6 +17,9 @@ import { register } from "./register.js";
 import { postRevoke } from "./revoke.js";
 import { getStatus } from "./status.js";
 import { openStore } from "./store.js";
+import { instrumentStore } from "./store-telemetry.js";
+import { httpServerTelemetry } from "../core/telemetry/http-server.js";
+import { setupTelemetry } from "../core/telemetry/telemetry.js";
 import { postToken } from "./token.js";
 import { getUserinfo } from "./userinfo.js";
 
@@ -35,14 +38,18 @@ app.use(async (c, next) => {
   } catch (err) {
     throw new ConfigError("auth", [{ path: "SIGNING_KEYS", message: `cannot be used: ${(err as Error).message}` }]);
   }
+  setupTelemetry("ai-identity-auth", config.provider.observability, config.secrets);
   c.set("provider", {
     config,
     issuer: config.provider.discovery.issuer.replace(/\/$/, ""),
-    store: openStore(config.redis),
+    store: instrumentStore(openStore(config.redis)),
     keys,
   });
   await next();
 });
+
+const ROUTES = new Set<string>(["/status", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/login", "/consent", "/login/upstream", "/login/callback", ...Object.values(ENDPOINTS)]);
+app.use(httpServerTelemetry((_c, path) => ROUTES.has(path)));
 
 app.use(
   bodyLimit({

@@ -27,6 +27,8 @@ export interface AuditEvent {
   upstream_status?: number;
   latency_ms: number;
   trace_id?: string;
+  /** The call's arguments, only with mcpProvider.observability.logToolArguments. */
+  arguments?: Record<string, unknown>;
 }
 
 export function writeAuditEvent(event: AuditEvent): void {

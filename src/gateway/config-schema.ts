@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { byteSize, duration } from "../core/config-schema.js";
 import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
 
@@ -68,6 +69,8 @@ export const mcpProviderSchema = z
         defaultDecision: z.enum(["allow", "deny"]).default("deny"),
       })
       .strict(),
+    /** Logs, traces and metrics (README "Observability"). */
+    observability: observabilitySchema,
     /** Audit events go to the worker log always, and to this HTTP sink when configured. */
     audit: z
       .object({

@@ -1,5 +1,6 @@
 import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
 import { log } from "../core/log.js";
+import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
 import type { AppConfig } from "./apps-schema.js";
 import { gatewayConfigSchema, type McpProviderConfig } from "./config-schema.js";
 import bundledConfig from "../../config/gateway.yaml";
@@ -23,20 +24,29 @@ export interface GatewayConfig {
   secrets: Record<string, string>;
 }
 
+/** The environment variables the configuration names as secrets, with where each is used. */
+function secretRefs(provider: McpProviderConfig): { env: string; path: string }[] {
+  return [
+    ...Object.entries(provider.identityProviders).map(([name, idp]) => ({ env: idp.clientSecret.env, path: `mcpProvider.identityProviders.${name}.clientSecret.env` })),
+    ...Object.entries(provider.audit.sink?.headers ?? {}).map(([header, ref]) => ({ env: ref.env, path: `mcpProvider.audit.sink.headers.${header}.env` })),
+    ...observabilitySecretRefs(provider.observability, "mcpProvider.observability"),
+  ];
+}
+
+/** The configuration document in force: GATEWAY_CONFIG, else the bundled config/gateway.yaml. */
+export function configDocument(env: GatewayEnv): string {
+  return env.GATEWAY_CONFIG ?? bundledConfig;
+}
+
 export function parseGatewayConfig(env: GatewayEnv): ConfigResult<GatewayConfig> {
-  const parsed = parseConfig(gatewayConfigSchema, env.GATEWAY_CONFIG ?? bundledConfig);
+  const parsed = parseConfig(gatewayConfigSchema, configDocument(env));
   if (!parsed.ok) return parsed;
   const issues: ConfigIssue[] = [];
   const secrets: Record<string, string> = {};
-  for (const [name, idp] of Object.entries(parsed.config.mcpProvider.identityProviders)) {
-    const value = env[idp.clientSecret.env];
-    if (typeof value === "string" && value.length > 0) secrets[idp.clientSecret.env] = value;
-    else issues.push({ path: `mcpProvider.identityProviders.${name}.clientSecret.env`, message: `the secret ${idp.clientSecret.env} is not set (wrangler secret put ${idp.clientSecret.env})` });
-  }
-  for (const [header, ref] of Object.entries(parsed.config.mcpProvider.audit.sink?.headers ?? {})) {
+  for (const ref of secretRefs(parsed.config.mcpProvider)) {
     const value = env[ref.env];
     if (typeof value === "string" && value.length > 0) secrets[ref.env] = value;
-    else issues.push({ path: `mcpProvider.audit.sink.headers.${header}.env`, message: `the secret ${ref.env} is not set` });
+    else issues.push({ path: ref.path, message: `the secret ${ref.env} is not set (wrangler secret put ${ref.env})` });
   }
   if (issues.length) return { ok: false, issues };
   return { ok: true, config: { provider: parsed.config.mcpProvider, apps: parsed.config.apps, secrets } };

@@ -12,6 +12,8 @@ import { authenticate } from "./auth/bearer.js";
 import { getProtectedResourceMetadata, isMetadataPath } from "./auth/protected-resource.js";
 import { checkOrigin, handleDelete, handleGet, handlePost } from "./mcp/http-transport.js";
 import { getStatus } from "./status.js";
+import { httpServerTelemetry } from "../core/telemetry/http-server.js";
+import { setupTelemetry } from "../core/telemetry/telemetry.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
 
@@ -20,9 +22,17 @@ const app = new Hono<GatewayApp>();
 app.use(async (c, next) => {
   const loaded = loadGatewayConfig(c.env);
   if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+  setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
   c.set("config", loaded.config);
   await next();
 });
+
+app.use(
+  httpServerTelemetry((c, path) => {
+    const provider = c.get("config").provider;
+    return path === "/status" || path === provider.transports.stream.endpointPath || isMetadataPath(provider, path);
+  }),
+);
 
 app.get("/status", getStatus);
 

@@ -1,5 +1,7 @@
 import type { Context } from "hono";
+import { configDigest } from "../core/config-digest.js";
 import { VERSION } from "../core/version.js";
+import { configDocument } from "./config.js";
 import type { GatewayApp } from "./app-types.js";
 import { policyStatus } from "./policy/index.js";
 
@@ -25,9 +27,9 @@ async function authTierState(auth: Fetcher | undefined): Promise<"ok" | "unreach
  * calls it governs are denied, every other app keeps working.
  */
 export async function getStatus(c: Context<GatewayApp>) {
-  const [auth, policy] = await Promise.all([authTierState(c.env.AUTH), policyStatus(c.get("config"))]);
+  const [auth, policy, digest] = await Promise.all([authTierState(c.env.AUTH), policyStatus(c.get("config")), configDigest(configDocument(c.env))]);
   const healthy = auth === "ok" && policy.policies.every((p) => p.status === "ok");
-  return c.json({ status: healthy ? "ok" : "degraded", tier: "gateway", version: VERSION, auth, policy }, 200, {
+  return c.json({ status: healthy ? "ok" : "degraded", tier: "gateway", version: VERSION, config: digest, auth, policy }, 200, {
     "Cache-Control": "no-store",
   });
 }

@@ -15,7 +15,7 @@ describe("auth tier GET /status", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     const body = await res.json();
-    expect(body).toEqual({ status: "ok", tier: "auth", version: expect.stringMatching(/^\d+\.\d+\.\d+/), redis: "ok" });
+    expect(body).toEqual({ status: "ok", tier: "auth", version: expect.stringMatching(/^\d+\.\d+\.\d+/), config: expect.stringMatching(/^sha256:[\w-]{16}$/), redis: "ok" });
   });
 
   it("answers an unknown path with an OAuth-style 404, not a stack trace", async () => {

@@ -19,6 +19,7 @@ describe("gateway tier GET /status", () => {
       status: "ok",
       tier: "gateway",
       version: expect.any(String),
+      config: expect.stringMatching(/^sha256:[\w-]{16}$/),
       auth: "ok",
       policy: { defaultDecision: "allow", bundled: expect.any(Array), policies: [] },
     });

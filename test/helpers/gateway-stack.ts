@@ -39,11 +39,13 @@ export interface StackOptions {
    * suites say what they configure.
    */
   authorization?: Record<string, unknown>;
+  /** `observability` of both tiers' configurations (e.g. an OTLP receiver started by the test). */
+  observability?: Record<string, unknown>;
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
 
-export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization"> & { resource?: string } = {}): string {
+export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability"> & { resource?: string } = {}): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
   return JSON.stringify({
     mcpProvider: {
@@ -60,6 +62,7 @@ export function gatewayConfig(issuer: string, options: Pick<StackOptions, "strea
       },
       transports: { stream: options.stream ?? {} },
       ...(options.audit ? { audit: options.audit } : {}),
+      ...(options.observability ? { observability: options.observability } : {}),
     },
     apps: options.apps ?? [],
   });
@@ -82,7 +85,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const auth = await startAuthWorker({
     config: (url) =>
-      authConfig(url, { resources: [resource], apps: [gatewayClient, ...Object.values(agents).map((a) => a.app)], login: { users: [ALICE.config] } }),
+      authConfig(url, { resources: [resource], apps: [gatewayClient, ...Object.values(agents).map((a) => a.app)], login: { users: [ALICE.config] }, ...(options.observability ? { observability: options.observability } : {}) }),
     bindings: Object.assign({}, GATEWAY_CLIENT.bindings, ...Object.values(agents).map((a) => a.bindings)),
   });
   const gateway = await startGatewayWorker({

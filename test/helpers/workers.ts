@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Miniflare, fetch as miniflareFetch, type Request as MiniflareRequest } from "miniflare";
 import { inject } from "vitest";
 import { BUILD_DIR, ROOT, type Tier } from "./build.js";
+import { captureRuntimeOutput, privateKeyParts } from "./runtime-output.js";
 
 export interface RunningWorker {
   /** Base URL, e.g. http://127.0.0.1:41235 */
@@ -25,25 +26,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function compatibilityDate(tier: Tier): string {
+/** The tier's compatibility date and flags, as its wrangler toml declares them. */
+function compatibility(tier: Tier): { compatibilityDate: string; compatibilityFlags: string[] } {
   const toml = readFileSync(join(ROOT, `wrangler.${tier}.toml`), "utf8");
-  const match = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
-  if (!match) throw new Error(`wrangler.${tier}.toml has no compatibility_date`);
-  return match[1]!;
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
+  if (!date) throw new Error(`wrangler.${tier}.toml has no compatibility_date`);
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml);
+  return { compatibilityDate: date[1]!, compatibilityFlags: flags ? [...flags[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [] };
 }
 
-function workerOptions(tier: Tier) {
+/** Miniflare options that load a tier's bundle from `<buildDir>/<tier>/` (see buildWorkers). */
+export function workerOptions(tier: Tier, buildDir = BUILD_DIR) {
   return {
     name: tier,
     modules: true,
-    scriptPath: join(BUILD_DIR, tier, "index.js"),
-    modulesRoot: join(BUILD_DIR, tier),
+    scriptPath: join(buildDir, tier, "index.js"),
+    modulesRoot: join(buildDir, tier),
     modulesRules: [
       { type: "ESModule" as const, include: ["**/*.js"] },
       { type: "Text" as const, include: ["**/*.yaml"] },
       { type: "CompiledWasm" as const, include: ["**/*.wasm"] },
     ],
-    compatibilityDate: compatibilityDate(tier),
+    ...compatibility(tier),
   };
 }
 
@@ -89,7 +93,8 @@ export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<
     if (value === undefined) delete bindings[name];
     else bindings[name] = value;
   }
-  return run(new Miniflare({ ...workerOptions("auth"), host: "127.0.0.1", port, bindings }));
+  const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET/.test(name)).map(([, value]) => value)];
+  return run(new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets), host: "127.0.0.1", port, bindings }));
 }
 
 export interface GatewayWorkerOptions {
@@ -107,8 +112,10 @@ export interface GatewayWorkerOptions {
 
 export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Promise<RunningWorker> {
   const auth = options.auth;
+  const secrets = Object.entries(options.bindings ?? {}).filter(([name]) => /SECRET|TOKEN|KEY/.test(name)).map(([, value]) => value);
   const mf = new Miniflare({
     ...workerOptions("gateway"),
+    ...captureRuntimeOutput("gateway", secrets),
     host: "127.0.0.1",
     port: options.port ?? 0,
     bindings: { ...options.bindings, ...(options.config === undefined ? {} : { GATEWAY_CONFIG: options.config }) },

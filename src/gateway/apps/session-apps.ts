@@ -4,6 +4,8 @@
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
+import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
+import { currentTraceId, currentTraceparent, inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
@@ -150,8 +152,11 @@ export class SessionApps {
       decision: "allow",
       outcome: "success",
       latency_ms: 0,
-      ...(traceIdOf(this.deps.traceparent) ? { trace_id: traceIdOf(this.deps.traceparent)! } : {}),
     };
+    const traceId = currentTraceId() ?? traceIdOf(this.deps.traceparent);
+    if (traceId) event.trace_id = traceId;
+    // Arguments may hold personal data: only where the configuration says so.
+    if (this.deps.config.provider.observability.logToolArguments) event.arguments = args;
     try {
       let resolved: { app: AppConfig; upstreamName: string } | null;
       try {
@@ -174,7 +179,7 @@ export class SessionApps {
       const { app, upstreamName } = resolved;
       event.app = app.name;
       // Policy before any token is minted or any byte goes upstream: a deny costs nothing.
-      const decision = await this.decide(app, { name, upstreamName, arguments: args }, { method: "tools/call", params: params ?? { name, arguments: args } });
+      const decision = await this.decideCall(app, name, upstreamName, args, params);
       if (decision.policy) event.policy = decision.policy;
       if (!decision.allowed) {
         event.decision = "deny";
@@ -195,7 +200,7 @@ export class SessionApps {
       if (outbound.jti) event.token_jti = outbound.jti;
       if (outbound.cached !== undefined) event.token_cached = outbound.cached;
       try {
-        const outcome = await appInstance(app).callTool(upstreamName, args, this.context(app, outbound.token));
+        const outcome = await this.forward(app, upstreamName, args, outbound.token);
         if (outcome.upstreamStatus !== undefined) event.upstream_status = outcome.upstreamStatus;
         event.outcome = outcome.result.isError ? "tool_error" : "success";
         return outcome.result;
@@ -208,9 +213,40 @@ export class SessionApps {
       }
     } finally {
       event.latency_ms = Date.now() - started;
+      telemetryMetrics().toolInvocations.add(1, { "gateway.app": event.app ?? "none", "gen_ai.tool.name": name, "gateway.decision": event.decision, "gateway.outcome": event.outcome });
       this.deps.audit(event);
       await this.deps.persist();
     }
+  }
+
+  /** The policy decision for one tools/call, in its own span. */
+  private decideCall(app: AppConfig, name: string, upstreamName: string, args: Record<string, unknown>, params: Record<string, unknown> | undefined): Promise<PolicyDecision> {
+    const started = Date.now();
+    return inSpan("policy.evaluate", { attributes: { "gateway.app": app.name, "gen_ai.tool.name": name } }, async (span) => {
+      const decision = await this.decide(app, { name, upstreamName, arguments: args }, { method: "tools/call", params: params ?? { name, arguments: args } });
+      const result = decision.allowed ? "allow" : "deny";
+      span.setAttributes({ "gateway.decision": result, ...(decision.policy ? { "gateway.policy": decision.policy } : {}) });
+      telemetryMetrics().policyDuration.record(secondsSince(started), { "gateway.decision": result, ...(decision.policy ? { "gateway.policy": decision.policy } : {}) });
+      return decision;
+    });
+  }
+
+  /** The call to the app's upstream, in its own client span (its traceparent goes upstream). */
+  private forward(app: AppConfig, upstreamName: string, args: Record<string, unknown>, token: string | undefined) {
+    const started = Date.now();
+    const attributes = { "gateway.app": app.name, "gateway.app.type": app.type };
+    return inSpan(`upstream ${app.name}`, { kind: SpanKind.CLIENT, attributes: { ...attributes, "gen_ai.tool.name": upstreamName } }, async (span) => {
+      let outcome = "error";
+      try {
+        const result = await appInstance(app).callTool(upstreamName, args, this.context(app, token));
+        outcome = result.result.isError ? "tool_error" : "success";
+        if (result.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", result.upstreamStatus);
+        return result;
+      } finally {
+        if (outcome === "error") markSpanError(span, "upstream_error");
+        telemetryMetrics().upstreamDuration.record(secondsSince(started), { ...attributes, "gateway.outcome": outcome });
+      }
+    });
   }
 
   /** The app and upstream name behind an exposed tool name, checked against that app's own catalog. */
@@ -245,14 +281,25 @@ export class SessionApps {
     const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
     const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
     if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
-    const fresh = await exchangeToken(idp, this.deps.config.secrets[idp.clientSecret.env]!, {
-      subjectToken: this.deps.subjectToken,
-      audience: exchange.audience,
-      scopes: toolConfig.scopes,
-      ttlMs: toolConfig.ttlMs,
-      type: exchange.type,
-      ...(this.deps.traceparent ? { traceparent: this.deps.traceparent } : {}),
-    }, binding);
+    const started = Date.now();
+    const fresh = await inSpan("token_exchange", { kind: SpanKind.CLIENT, attributes: { "gateway.app": app.name, "oauth.audience": exchange.audience } }, async () => {
+      let outcome = "error";
+      try {
+        const traceparent = currentTraceparent();
+        const token = await exchangeToken(idp, this.deps.config.secrets[idp.clientSecret.env]!, {
+          subjectToken: this.deps.subjectToken,
+          audience: exchange.audience,
+          scopes: toolConfig.scopes,
+          ttlMs: toolConfig.ttlMs,
+          type: exchange.type,
+          ...(traceparent ? { traceparent } : {}),
+        }, binding);
+        outcome = "success";
+        return token;
+      } finally {
+        telemetryMetrics().tokenExchangeDuration.record(secondsSince(started), { "gateway.app": app.name, "gateway.outcome": outcome });
+      }
+    });
     if (exchange.cache) this.tokens.put(key, fresh);
     this.deps.state.tokens = this.tokens.snapshot();
     return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
@@ -268,7 +315,8 @@ export class SessionApps {
       },
     };
     listChangedListeners.set(state, (list) => this.listChanged(app, list));
-    return { token, ...(this.deps.traceparent ? { traceparent: this.deps.traceparent } : {}), signal: AbortSignal.timeout(app.timeout), state };
+    const traceparent = currentTraceparent() ?? this.deps.traceparent;
+    return { token, ...(traceparent ? { traceparent } : {}), signal: AbortSignal.timeout(app.timeout), state };
   }
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */

@@ -2,6 +2,7 @@
 // its messages. Credentials travel only as `subjectToken` (for token exchange); the HTTP snapshot
 // and the claims are what policies see, so neither carries a credential.
 import type { Context } from "hono";
+import { currentTraceparent } from "../../core/telemetry/spans.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
 import { selectUserClaims, snapshotHttpRequest, type HttpSnapshot } from "../policy/input.js";
@@ -18,7 +19,8 @@ export interface CallerRequest {
 }
 
 export function callerRequest(c: Context<GatewayApp>, caller: Authenticated): CallerRequest {
-  const traceparent = c.req.header("traceparent");
+  // The front's own server span (a child of the agent's traceparent), so the session's spans nest under it.
+  const traceparent = currentTraceparent() ?? c.req.header("traceparent");
   return {
     subjectToken: caller.token,
     ...(traceparent ? { traceparent } : {}),
