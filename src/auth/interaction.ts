@@ -8,7 +8,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { randomToken, timingSafeEqualStrings } from "../core/encoding.js";
 import type { AuthApp } from "./app-types.js";
 import { authorizationRedirect } from "./authorize.js";
-import { releasedClaims } from "./claims.js";
+import { accessTokenClaims, releasedClaims } from "./claims.js";
 import { errorPage, consentPage, loginPage } from "./pages.js";
 import { currentSession, startSession, type LoginSession } from "./session.js";
 import { authenticateBuiltinUser } from "./users.js";
@@ -86,6 +86,7 @@ export async function completeInteraction(c: Context<AuthApp>, interactionId: st
       ...(interaction.nonce ? { nonce: interaction.nonce } : {}),
       authTime: session.authTime,
       claims: releasedClaims(session.claims, scopes),
+      accessClaims: accessTokenClaims(session.claims),
     },
     provider.config.provider.tokens.authorizationCodeTTL,
   );

@@ -24,6 +24,8 @@ export interface CodeRecord {
   authTime: number;
   /** Claims of the user released to this client (for the ID token and userinfo). */
   claims: Record<string, unknown>;
+  /** The user's claims that access tokens carry (claims.ts accessTokenClaims). */
+  accessClaims?: Record<string, unknown>;
 }
 
 /** What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2). */
@@ -41,6 +43,7 @@ export interface RefreshFamily {
   resource: string[];
   authTime: number;
   claims: Record<string, unknown>;
+  accessClaims?: Record<string, unknown>;
 }
 
 export type RedeemResult = { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };

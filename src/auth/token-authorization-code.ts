@@ -64,13 +64,22 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
     jti: accessJti,
     iat,
     ...(familyId ? { familyId } : {}),
+    ...(record.accessClaims ? { userClaims: record.accessClaims } : {}),
   });
   const body: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: accessTtlSec };
   if (record.scope) body.scope = record.scope;
   if (familyId) {
     body.refresh_token = await issueRefreshToken(
       provider,
-      { clientId: client.clientId, sub: record.sub, scope: record.scope, resource: record.resource, authTime: record.authTime, claims: record.claims },
+      {
+        clientId: client.clientId,
+        sub: record.sub,
+        scope: record.scope,
+        resource: record.resource,
+        authTime: record.authTime,
+        claims: record.claims,
+        ...(record.accessClaims ? { accessClaims: record.accessClaims } : {}),
+      },
       familyId,
     );
   }

@@ -75,6 +75,8 @@ export async function grantTokenExchange({ provider, client, form }: GrantReques
     ...(act ? { act } : {}),
     // Revoking the user's grant (its refresh family) also revokes the tokens exchanged from it.
     ...(subject.fam ? { familyId: subject.fam } : {}),
+    // The same user: its groups and roles travel on to the upstream.
+    userClaims: subject as unknown as Record<string, unknown>,
   });
   // RFC 8693 §2.2.1
   const body: TokenResponse = {

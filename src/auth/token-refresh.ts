@@ -59,6 +59,7 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
     audience: accessTokenAudience(provider, request.resources),
     ttlSec: Math.floor(tokens.accessTokenTTL / 1000),
     familyId: parsed.familyId,
+    ...(family.accessClaims ? { userClaims: family.accessClaims } : {}),
   });
   const body: TokenResponse = {
     access_token: token,

@@ -1,5 +1,6 @@
 // Minting and verifying the JWTs this provider issues. Access tokens follow RFC 9068
 // (`typ: at+jwt`); ID tokens follow OIDC Core §2.
+import { accessTokenClaims } from "./claims.js";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import { randomToken } from "../core/encoding.js";
 import { OAuthError } from "../core/errors.js";
@@ -40,6 +41,8 @@ export interface AccessTokenInput {
   jti?: string;
   /** Issue time chosen beforehand, in seconds. */
   iat?: number;
+  /** User claims for resource servers (groups, roles: claims.ts accessTokenClaims). */
+  userClaims?: Record<string, unknown>;
 }
 
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -54,6 +57,8 @@ export async function mintAccessToken(provider: ProviderContext, input: AccessTo
   const iat = input.iat ?? nowSec();
   const exp = Math.min(iat + input.ttlSec, input.notAfter ?? Number.POSITIVE_INFINITY);
   const claims: AccessTokenClaims = {
+    // First, so that no user claim can stand in for a registered one.
+    ...accessTokenClaims(input.userClaims),
     iss: provider.issuer,
     sub: input.sub,
     aud: input.audience,

@@ -59,6 +59,8 @@ describe("authorization code flow with PKCE", () => {
       aud: GATEWAY_RESOURCE,
       client_id: PUBLIC_CLIENT.clientId,
       scope: "openid profile email tools:read",
+      // RFC 9068 §2.2.3.1: the user's groups, for resource servers' policies.
+      groups: ["engineering"],
     });
     const idClaims = oauth.getValidatedIdTokenClaims(tokens)!;
     expect(idClaims).toMatchObject({ sub: "alice", aud: PUBLIC_CLIENT.clientId, nonce: "n-1", email: "alice@example.com", name: "Alice Example" });

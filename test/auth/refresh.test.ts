@@ -71,6 +71,11 @@ describe("refresh token grant", () => {
     expect(idToken.exp - idToken.iat).toBe(300);
   });
 
+  it("keeps the user's groups in every rotated access token", async () => {
+    const { refreshToken } = await seed({ accessClaims: { groups: ["support"] } });
+    expect(decodeJwt((await refreshed(refreshToken)).access_token)).toMatchObject({ groups: ["support"] });
+  });
+
   it("keeps the family's lifetime absolute across rotations", async () => {
     const { familyId, refreshToken } = await seed({}, 120_000);
     const redis = new Redis({ ...sharedRedis(), automaticDeserialization: false, enableTelemetry: false });

@@ -125,6 +125,13 @@ describe("token exchange", () => {
       expect(claims.act).not.toHaveProperty("act");
     });
 
+    it("carries the user's groups and roles on, and no other user claim", async () => {
+      const subject = await userToken({ extra: { groups: ["engineering"], roles: ["admin"], email: "alice@example.com" } });
+      const { claims } = await exchange(gateway.client, { subject_token: subject, audience: API_A });
+      expect(claims).toMatchObject({ sub: "alice", groups: ["engineering"], roles: ["admin"] });
+      expect(claims).not.toHaveProperty("email");
+    });
+
     it("exchanges a token the provider itself issued (client_credentials)", async () => {
       const client = { client_id: machineAgent.client.clientId };
       const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(machineAgent.client.secret), { resource: GATEWAY_RESOURCE, scope: "tools:read" }, {
