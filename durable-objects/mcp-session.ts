@@ -46,10 +46,12 @@ export class McpSession extends DurableObject<GatewayEnv> {
 
   /**
    * Handles the messages of one POST on an existing session. Returns the replies to the
-   * requests among them, or null when the session does not exist (never created, ended) or
-   * belongs to another principal: a hijack attempt looks exactly like an unknown session.
+   * requests among them, with the notifications upstreams sent about them (progress, log
+   * messages) to go first on an SSE response; or null when the session does not exist (never
+   * created, ended) or belongs to another principal: a hijack attempt looks exactly like an
+   * unknown session.
    */
-  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest): Promise<JSONRPCMessage[] | null> {
+  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest): Promise<{ replies: JSONRPCMessage[]; notifications: JSONRPCMessage[] } | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
     const apps = new SessionApps({
@@ -66,7 +68,9 @@ export class McpSession extends DurableObject<GatewayEnv> {
       persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
       audit: (event) => this.audit(event),
       notify: (method) => this.notify(method),
+      relay: (method, params) => notifications.push({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
     });
+    const notifications: JSONRPCMessage[] = [];
     const replies: JSONRPCMessage[] = [];
     for (const message of messages) {
       if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => answerRequest(context, message, apps)));
@@ -76,7 +80,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     context.lastActiveAt = Date.now();
     await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
     flushTelemetry((promise) => this.ctx.waitUntil(promise));
-    return replies;
+    return { replies, notifications };
   }
 
   /** Whether the session exists, without counting as activity (the idle timer is untouched). */
@@ -174,7 +178,10 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private capabilities(): Record<string, unknown> {
     const proxies = this.config().apps.some((app) => app.type === "mcpProxy");
     // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
-    return { tools: { listChanged: proxies }, ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true } } : {}) };
+    return {
+      tools: { listChanged: proxies },
+      ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true }, logging: {}, completions: {} } : {}),
+    };
   }
 
   private config(): GatewayConfig {

@@ -6,7 +6,7 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
 import { startStack, type Stack } from "../helpers/gateway-stack.js";
-import { initializeRequest, openSession, postMcp, postOnSession } from "../helpers/mcp.js";
+import { initializeRequest, openSession, parseSse, postMcp, postOnSession } from "../helpers/mcp.js";
 import { startRestApi, type RestApi } from "../helpers/rest-api.js";
 import { startPlainHttpServer, startRecordingMcpServer, unreachableUrl, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
@@ -220,6 +220,48 @@ describe("server-to-client notifications", () => {
       { timeout: 5_000 },
     );
     controller.abort();
+  });
+});
+
+describe("notifications and utilities passed through for a request", () => {
+  it("relays the upstream's progress and log messages about a call on the call's own SSE response, before the result", async () => {
+    const sessionId = await openSession(gateway);
+    const res = await postOnSession(gateway, sessionId, {
+      jsonrpc: "2.0",
+      id: ++nextId,
+      method: "tools/call",
+      params: { name: "github__report", arguments: { steps: 3 }, _meta: { progressToken: "p-1" } },
+    });
+    expect(res.headers.get("Content-Type")).toBe("text/event-stream");
+    const messages = parseSse(await res.text()) as { method?: string; params?: Record<string, unknown>; result?: unknown }[];
+    expect(messages.filter((m) => m.method === "notifications/progress").map((m) => m.params)).toEqual([1, 2, 3].map((progress) => ({ progressToken: "p-1", progress, total: 3 })));
+    expect(messages.find((m) => m.method === "notifications/message")?.params).toEqual({ level: "info", logger: "report", data: "reported 3 steps" });
+    expect(messages.at(-1)?.result).toEqual({ content: [{ type: "text", text: "done in 3 steps" }] });
+  });
+
+  it("answers with the result alone in JSON when the client does not take an event stream", async () => {
+    const sessionId = await openSession(gateway);
+    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__report", arguments: { steps: 1 } } }, { Accept: "application/json" });
+    expect(res.headers.get("Content-Type")).toBe("application/json");
+    expect(((await res.json()) as { result: unknown }).result).toEqual({ content: [{ type: "text", text: "done in 1 steps" }] });
+  });
+
+  it("passes logging/setLevel on to the upstreams that offer logging", async () => {
+    const sessionId = await openSession(gateway);
+    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "logging/setLevel", params: { level: "debug" } });
+    expect(await res.json()).toMatchObject({ result: {} });
+    expect(upstream.requests.filter((r) => r.rpcMethod === "logging/setLevel").at(-1)?.params).toEqual({ level: "debug" });
+  });
+
+  it("routes completion/complete by the prompt's namespace, and refuses a reference no app owns", async () => {
+    const sessionId = await openSession(gateway);
+    const complete = async (ref: Record<string, unknown>) =>
+      (await (await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "completion/complete", params: { ref, argument: { name: "name", value: "A" } } })).json()) as {
+        result?: { completion: { values: string[] } };
+        error?: { code: number };
+      };
+    expect((await complete({ type: "ref/prompt", name: "github__greet" })).result?.completion.values).toEqual(expect.any(Array));
+    expect((await complete({ type: "ref/prompt", name: "nowhere__greet" })).error?.code).toBe(-32602);
   });
 });
 

@@ -114,6 +114,18 @@ function toolSpecs(): Record<string, ToolSpec> {
       input: z.object({ title: z.string(), body: z.string().optional() }),
       run: ({ title }) => ({ content: [{ type: "text", text: `created issue #${++issues}: ${title}` }] }),
     }),
+    report: tool({
+      description: "Reports progress (when the caller asked for it) and logs a message before answering",
+      input: z.object({ steps: z.number() }),
+      run: async ({ steps }, extra) => {
+        const progressToken = extra._meta?.progressToken;
+        for (let progress = 1; progress <= steps; progress++) {
+          if (progressToken !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, total: steps } });
+        }
+        await extra.sendNotification({ method: "notifications/message", params: { level: "info", logger: "report", data: `reported ${steps} steps` } });
+        return { content: [{ type: "text", text: `done in ${steps} steps` }] };
+      },
+    }),
     ping_client: tool({
       description: "Pings the client during the call",
       input: z.object({}),
@@ -160,7 +172,7 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
   const newTransport = () => new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: options.jsonResponse });
 
   const createToolServer = (session: () => Session) => {
-    const server = new McpServer({ name: "recording-upstream", version: "1.0.0" });
+    const server = new McpServer({ name: "recording-upstream", version: "1.0.0" }, { capabilities: { logging: {} } });
     const specs = toolSpecs();
     for (const [name, spec] of Object.entries(specs)) {
       const config = { description: spec.description, inputSchema: spec.input, ...(spec.output ? { outputSchema: spec.output } : {}) };

@@ -34,6 +34,13 @@ export interface AppCallContext {
   state: AppSessionState;
   /** Aborted when the app's `timeout` passes. */
   signal: AbortSignal;
+  /** The agent's `_meta` of this request (e.g. its progressToken), passed on upstream. */
+  meta?: Record<string, unknown>;
+  /**
+   * Notifications about this request for the agent (progress, log messages), relayed on the
+   * agent's response stream (MCP transports: related notifications before the response).
+   */
+  onNotification?: (method: string, params: unknown) => void;
 }
 
 export interface ToolCallOutcome {
@@ -54,6 +61,10 @@ export interface App {
   listResources?(ctx: AppCallContext): Promise<Resource[]>;
   listResourceTemplates?(ctx: AppCallContext): Promise<ResourceTemplate[]>;
   readResource?(uri: string, ctx: AppCallContext): Promise<ReadResourceResult>;
+  /** completion/complete with the reference already in the upstream's own names. */
+  complete?(params: Record<string, unknown>, ctx: AppCallContext): Promise<Record<string, unknown>>;
+  /** logging/setLevel, passed on to the upstream when it offers logging. */
+  setLoggingLevel?(level: string, ctx: AppCallContext): Promise<void>;
 }
 
 /**

@@ -25,7 +25,14 @@ const storedSession = z.object({
   sessionId: z.string().optional(),
   protocolVersion: z.string(),
   /** The lists the upstream declared in its initialize capabilities. */
-  offers: z.object({ tools: z.boolean(), prompts: z.boolean(), resources: z.boolean() }),
+  offers: z.object({
+    tools: z.boolean(),
+    prompts: z.boolean(),
+    resources: z.boolean(),
+    // Optional: sessions stored before these were recorded still parse.
+    logging: z.boolean().optional(),
+    completions: z.boolean().optional(),
+  }),
 });
 type StoredSession = z.output<typeof storedSession>;
 type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
@@ -93,7 +100,7 @@ export class McpProxyApp implements App {
    */
   callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome> {
     return this.operate(ctx, async (exchange) => {
-      const outcome = await sendRequest(exchange, "tools/call", { name, arguments: args });
+      const outcome = await sendRequest(exchange, "tools/call", withMeta({ name, arguments: args }, ctx));
       if ("error" in outcome) {
         const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
         return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
@@ -110,7 +117,7 @@ export class McpProxyApp implements App {
 
   getPrompt(name: string, args: Record<string, string>, ctx: AppCallContext): Promise<GetPromptResult> {
     return this.operate(ctx, async (exchange) => {
-      const result = this.expect(await sendRequest(exchange, "prompts/get", { name, arguments: args }));
+      const result = this.expect(await sendRequest(exchange, "prompts/get", withMeta({ name, arguments: args }, ctx)));
       return this.parse(getPromptResult, result, "prompts/get") as GetPromptResult;
     });
   }
@@ -131,8 +138,21 @@ export class McpProxyApp implements App {
 
   readResource(uri: string, ctx: AppCallContext): Promise<ReadResourceResult> {
     return this.operate(ctx, async (exchange) => {
-      const result = this.expect(await sendRequest(exchange, "resources/read", { uri }));
+      const result = this.expect(await sendRequest(exchange, "resources/read", withMeta({ uri }, ctx)));
       return this.parse(readResourceResult, result, "resources/read") as ReadResourceResult;
+    });
+  }
+
+  complete(params: Record<string, unknown>, ctx: AppCallContext): Promise<Record<string, unknown>> {
+    return this.operate(ctx, async (exchange, session) => {
+      if (session.offers.completions === false) return { completion: { values: [] } };
+      return this.parse(z.object({ completion: z.object({ values: z.array(z.string()) }).loose() }).loose(), this.expect(await sendRequest(exchange, "completion/complete", withMeta(params, ctx))), "completion/complete");
+    });
+  }
+
+  setLoggingLevel(level: string, ctx: AppCallContext): Promise<void> {
+    return this.operate(ctx, async (exchange, session) => {
+      if (session.offers.logging) this.expect(await sendRequest(exchange, "logging/setLevel", { level }));
     });
   }
 
@@ -149,7 +169,11 @@ export class McpProxyApp implements App {
       // The app's own timeout too, so it holds whatever signal the caller passes.
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
       timeoutMs: this.config.timeout,
-      onNotification: (method) => this.noticeNotification(method, ctx.state),
+      onNotification: (method, params) => {
+        this.noticeNotification(method, ctx.state);
+        // What the upstream says about the request in flight goes on to the agent.
+        if (RELAYED_NOTIFICATIONS.has(method)) ctx.onNotification?.(method, params);
+      },
     };
     try {
       const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
@@ -205,6 +229,8 @@ export class McpProxyApp implements App {
         tools: result.capabilities.tools !== undefined,
         prompts: result.capabilities.prompts !== undefined,
         resources: result.capabilities.resources !== undefined,
+        logging: result.capabilities.logging !== undefined,
+        completions: result.capabilities.completions !== undefined,
       },
     };
     await sendNotification(withSession(base, session), "notifications/initialized");
@@ -247,6 +273,17 @@ export class McpProxyApp implements App {
     const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
     if (list) this.options.onListChanged?.(list as "tools" | "prompts" | "resources", state);
   }
+}
+
+/** Notifications about a request in flight, relayed to the agent as they are. */
+const RELAYED_NOTIFICATIONS = new Set(["notifications/progress", "notifications/message"]);
+
+/** The agent's `_meta` (progressToken and the like) travels with the request it belongs to. */
+function withMeta(params: Record<string, unknown>, ctx: AppCallContext): Record<string, unknown> {
+  if (!ctx.meta) return params;
+  // The trace travels in the traceparent header, as a child of the gateway's own span.
+  const { traceparent: _traceparent, tracestate: _tracestate, ...meta } = ctx.meta;
+  return Object.keys(meta).length ? { ...params, _meta: meta } : params;
 }
 
 function withSession(base: Base, session: StoredSession): Exchange {

@@ -54,6 +54,8 @@ export interface SessionAppsDeps {
   audit: (event: AuditEvent) => void;
   /** Sends a notification to the agent's server-to-client stream, when one is open. */
   notify: (method: string) => void;
+  /** Relays an upstream's notification about the request in flight (progress, log message) to the agent. */
+  relay?: (method: string, params: unknown) => void;
 }
 
 interface OutboundToken {
@@ -200,7 +202,8 @@ export class SessionApps {
       if (outbound.jti) event.token_jti = outbound.jti;
       if (outbound.cached !== undefined) event.token_cached = outbound.cached;
       try {
-        const outcome = await this.forward(app, upstreamName, args, outbound.token);
+        const meta = params?._meta;
+        const outcome = await this.forward(app, upstreamName, args, outbound.token, typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>) : undefined);
         if (outcome.upstreamStatus !== undefined) event.upstream_status = outcome.upstreamStatus;
         event.outcome = outcome.result.isError ? "tool_error" : "success";
         return outcome.result;
@@ -232,13 +235,13 @@ export class SessionApps {
   }
 
   /** The call to the app's upstream, in its own client span (its traceparent goes upstream). */
-  private forward(app: AppConfig, upstreamName: string, args: Record<string, unknown>, token: string | undefined) {
+  private forward(app: AppConfig, upstreamName: string, args: Record<string, unknown>, token: string | undefined, meta: Record<string, unknown> | undefined) {
     const started = Date.now();
     const attributes = { "gateway.app": app.name, "gateway.app.type": app.type };
     return inSpan(`upstream ${app.name}`, { kind: SpanKind.CLIENT, attributes: { ...attributes, "gen_ai.tool.name": upstreamName } }, async (span) => {
       let outcome = "error";
       try {
-        const result = await appInstance(app).callTool(upstreamName, args, this.context(app, token));
+        const result = await appInstance(app).callTool(upstreamName, args, this.context(app, token, meta));
         outcome = result.result.isError ? "tool_error" : "success";
         if (result.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", result.upstreamStatus);
         return result;
@@ -305,7 +308,24 @@ export class SessionApps {
     return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
   }
 
-  private context(app: AppConfig, token: string | undefined): AppCallContext {
+  /** logging/setLevel: passed on to every app that takes it; an app that fails is logged, not fatal. */
+  async setLoggingLevel(level: string): Promise<void> {
+    await Promise.all(
+      this.deps.config.apps.map(async (app) => {
+        const instance = appInstance(app);
+        if (!instance.setLoggingLevel) return;
+        try {
+          await instance.setLoggingLevel(level, await this.listingContext(app));
+        } catch (err) {
+          if (!(err instanceof UpstreamError)) throw err;
+          log("warn", "app.set_level_failed", { app: app.name, session_id: this.deps.sessionId, error: err.message });
+        }
+      }),
+    );
+    await this.deps.persist();
+  }
+
+  private context(app: AppConfig, token: string | undefined, meta?: Record<string, unknown>): AppCallContext {
     const states = this.deps.state.apps;
     const state: AppCallContext["state"] = {
       get: () => states[app.name] ?? {},
@@ -316,7 +336,14 @@ export class SessionApps {
     };
     listChangedListeners.set(state, (list) => this.listChanged(app, list));
     const traceparent = currentTraceparent() ?? this.deps.traceparent;
-    return { token, ...(traceparent ? { traceparent } : {}), signal: AbortSignal.timeout(app.timeout), state };
+    return {
+      token,
+      ...(traceparent ? { traceparent } : {}),
+      signal: AbortSignal.timeout(app.timeout),
+      state,
+      ...(meta ? { meta } : {}),
+      ...(this.deps.relay ? { onNotification: this.deps.relay } : {}),
+    };
   }
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */

@@ -83,6 +83,28 @@ export class SessionContent {
   }
 
   /**
+   * completion/complete (MCP server/utilities/completion): a prompt reference goes to the app
+   * whose namespace prefixes its name (with the prefix stripped); a resource template reference
+   * to the app that listed the URI, or the only app offering completion.
+   */
+  async complete(params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const ref = (params.ref ?? {}) as { type?: unknown; name?: unknown; uri?: unknown };
+    let target: { app: AppConfig; ref: Record<string, unknown> } | undefined;
+    if (ref.type === "ref/prompt" && typeof ref.name === "string") {
+      const candidate = candidateApp(this.deps.apps, ref.name);
+      if (candidate) target = { app: candidate.app, ref: { ...ref, name: candidate.upstreamName } };
+    } else if (ref.type === "ref/resource" && typeof ref.uri === "string") {
+      const withCompletion = this.deps.apps.filter((a) => this.deps.instance(a).complete);
+      const owner = this.deps.resourceIndex[ref.uri];
+      const app = owner ? withCompletion.find((a) => a.name === owner) : withCompletion.length === 1 ? withCompletion[0] : undefined;
+      if (app) target = { app, ref };
+    }
+    const instance = target ? this.deps.instance(target.app) : undefined;
+    if (!target || !instance?.complete) throw new JsonRpcError(JsonRpcCode.InvalidParams, "Invalid params: no app offers completion for this reference");
+    return instance.complete({ ...params, ref: target.ref }, await this.deps.context(target.app)).catch(asJsonRpcError);
+  }
+
+  /**
    * Reads from the app that listed the URI; a URI nobody listed (one built from a template)
    * goes to the only app that offers resources, and is refused when that is ambiguous.
    */

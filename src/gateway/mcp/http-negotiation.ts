@@ -29,6 +29,11 @@ export function chooseResponseFormat(accept: string | undefined): ResponseFormat
   );
 }
 
+/** Whether the client takes an SSE answer (it then receives related notifications before the response). */
+export function acceptsEventStream(accept: string | undefined): boolean {
+  return acceptedTypes(accept ?? "").includes("text/event-stream");
+}
+
 /** POST bodies are JSON-RPC in JSON; anything else → 415 Unsupported Media Type (RFC 9110 §15.5.16). */
 export function requireJsonContentType(contentType: string | undefined): void {
   const type = contentType?.split(";")[0]?.trim().toLowerCase();

@@ -3,6 +3,8 @@
 // stateless transport (MCP 2026-07-28) can reuse it beside the session-based one.
 import {
   CallToolRequestParamsSchema,
+  CompleteRequestParamsSchema,
+  SetLevelRequestParamsSchema,
   GetPromptRequestParamsSchema,
   InitializeRequestParamsSchema,
   ReadResourceRequestParamsSchema,
@@ -97,7 +99,9 @@ export interface ToolSource {
     listResources(): Promise<Listing<"resources", Resource>>;
     listResourceTemplates(): Promise<Listing<"resourceTemplates", ResourceTemplate>>;
     readResource(uri: string): Promise<ReadResourceResult>;
+    complete(params: Record<string, unknown>): Promise<Record<string, unknown>>;
   };
+  setLoggingLevel(level: string): Promise<void>;
 }
 
 function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, request: JSONRPCRequest, what: string): T {
@@ -131,6 +135,15 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
       case "resources/read": {
         const params = paramsOf(ReadResourceRequestParamsSchema, request, "resources/read needs a uri");
         return resultMessage(request.id, await tools.content.readResource(params.uri));
+      }
+      case "completion/complete": {
+        const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");
+        return resultMessage(request.id, await tools.content.complete(params as unknown as Record<string, unknown>));
+      }
+      case "logging/setLevel": {
+        const params = paramsOf(SetLevelRequestParamsSchema, request, "logging/setLevel needs a level");
+        await tools.setLoggingLevel(params.level);
+        return resultMessage(request.id, {});
       }
       case "initialize":
         // MCP lifecycle: initialization happens once per session.
