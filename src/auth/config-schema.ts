@@ -115,6 +115,17 @@ export const oidcProviderSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Abuse limits, counted in Redis per fixed window: dynamic client registrations per client
+     * address, and failed logins per (username, client address).
+     */
+    rateLimits: z
+      .object({
+        registration: z.object({ limit: z.number().int().positive().default(30), window: duration("1m") }).strict().prefault({}),
+        loginFailures: z.object({ limit: z.number().int().positive().default(10), window: duration("15m") }).strict().prefault({}),
+      })
+      .strict()
+      .prefault({}),
     cache: z
       .object({
         redis: z.literal("upstash").default("upstash"),

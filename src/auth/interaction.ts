@@ -3,6 +3,7 @@
 // and is bound to the browser that started it by a cookie, so forms posted from elsewhere fail
 // (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also carries the
 // interaction's CSRF token.
+import { countLoginFailure, loginLockout } from "./rate-limit.js";
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { randomToken, timingSafeEqualStrings } from "../core/encoding.js";
@@ -105,7 +106,7 @@ async function denyInteraction(c: Context<AuthApp>, interactionId: string): Prom
   });
 }
 
-function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 | 401, error?: string, username?: string) {
+function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 | 401 | 429, error?: string, username?: string) {
   const login = c.get("provider").config.provider.login;
   c.header("Cache-Control", "no-store");
   return c.html(
@@ -135,8 +136,17 @@ interactionRoutes.post("/login", async (c) => {
   if (!interaction || !(await checkForm(c, interaction, form.csrf))) return expired(c);
   const username = typeof form.username === "string" ? form.username.slice(0, 256) : "";
   const password = typeof form.password === "string" ? form.password.slice(0, 1024) : "";
+  // Checked before the password, so a locked-out guesser learns nothing from further tries.
+  const lockedFor = await loginLockout(c, username);
+  if (lockedFor) {
+    c.header("Retry-After", lockedFor);
+    return renderLogin(c, interaction, 429, `Too many failed sign-in attempts. Try again in ${Math.ceil(Number(lockedFor) / 60)} minute(s).`, username);
+  }
   const user = await authenticateBuiltinUser(c.get("provider").config.provider.login.users, username, password);
-  if (!user) return renderLogin(c, interaction, 401, "The username or password is not correct.", username);
+  if (!user) {
+    await countLoginFailure(c, username);
+    return renderLogin(c, interaction, 401, "The username or password is not correct.", username);
+  }
   const session = await startSession(c, user);
   if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);

@@ -1,5 +1,6 @@
 // POST /register: dynamic client registration (RFC 7591), and the client metadata rules
 // (RFC 7591 §2) that client ID metadata documents (client-metadata.ts) share with it.
+import { limitRegistration } from "./rate-limit.js";
 import type { Context } from "hono";
 import type { JWK } from "jose";
 import { z } from "zod";
@@ -186,6 +187,7 @@ export async function register(c: Context<AuthApp>): Promise<Response> {
   const { registration } = provider.config.provider;
   // Disabled, the endpoint looks absent, as discovery says (no registration_endpoint).
   if (!registration.enabled) throw new OAuthError("invalid_request", "no such endpoint", 404);
+  await limitRegistration(c);
   const parsed = registrationRequest.safeParse(await readJsonObject(c));
   if (!parsed.success) throw metadataError(parsed.error);
   const metadata = parsed.data;

@@ -42,3 +42,20 @@ local px = math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[1]))
 redis.call('SET', KEYS[3], '1', 'PX', px)
 return redis.call('EXISTS', KEYS[1])
 `;
+
+/**
+ * A fixed-window counter. KEYS: counter. ARGV: window ms, 1 to count or 0 to only read.
+ * Returns {count, ms until the window ends}.
+ */
+export const COUNT_IN_WINDOW = `
+local count
+if ARGV[2] == '1' then
+  count = redis.call('INCR', KEYS[1])
+  if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+else
+  count = tonumber(redis.call('GET', KEYS[1]) or '0')
+end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then left = 0 end
+return {count, left}
+`;
