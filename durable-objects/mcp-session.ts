@@ -3,7 +3,7 @@
 // it survives eviction, restarts and the loss of the process serving it.
 import { DurableObject } from "cloudflare:workers";
 import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
-import { emptyAppsState, SessionApps, type AppsState } from "../src/gateway/apps/session-apps.js";
+import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { AuditSink } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
@@ -54,23 +54,11 @@ export class McpSession extends DurableObject<GatewayEnv> {
   async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest): Promise<{ replies: JSONRPCMessage[]; notifications: JSONRPCMessage[] } | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
-    const apps = new SessionApps({
-      env: this.env,
-      config: this.config(),
-      sessionId: context.id,
-      sessionCreatedAt: context.createdAt,
-      principal,
-      subjectToken: request.subjectToken,
-      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-      http: request.http,
-      claims: request.claims,
-      state: await this.appsState(),
+    const notifications: JSONRPCMessage[] = [];
+    const apps = await this.sessionApps(context, principal, request, {
       persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
-      audit: (event) => this.audit(event),
-      notify: (method) => this.notify(method),
       relay: (method, params) => notifications.push({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
     });
-    const notifications: JSONRPCMessage[] = [];
     const replies: JSONRPCMessage[] = [];
     for (const message of messages) {
       if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => answerRequest(context, message, apps)));
@@ -105,11 +93,32 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   /** Ends the session (DELETE); false when there was none. */
-  async terminate(principal: Principal): Promise<boolean> {
+  async terminate(principal: Principal, request: CallerRequest): Promise<boolean> {
     const context = await this.ownedBy(principal);
     if (!context) return false;
+    // Upstream sessions end in the background: the agent's DELETE does not wait on upstreams.
+    const apps = await this.sessionApps(context, principal, request, { persist: async () => undefined });
+    this.ctx.waitUntil(apps.closeAll());
     await this.erase("terminated by client");
     return true;
+  }
+
+  private async sessionApps(context: SessionContext, principal: Principal, request: CallerRequest, hooks: Pick<SessionAppsDeps, "persist" | "relay">): Promise<SessionApps> {
+    return new SessionApps({
+      env: this.env,
+      config: this.config(),
+      sessionId: context.id,
+      sessionCreatedAt: context.createdAt,
+      principal,
+      subjectToken: request.subjectToken,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      http: request.http,
+      claims: request.claims,
+      state: await this.appsState(),
+      audit: (event) => this.audit(event),
+      notify: (method) => this.notify(method),
+      ...hooks,
+    });
   }
 
   override async alarm(): Promise<void> {

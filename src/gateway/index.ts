@@ -82,7 +82,7 @@ app.use(async (c, next) => {
         c.res = await handlePost(c, caller);
       });
     case "DELETE":
-      return handleDelete(c, caller.principal);
+      return handleDelete(c, caller);
     default:
       return handleGet(c, caller.principal);
   }

@@ -6,7 +6,7 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
 import { startStack, type Stack } from "../helpers/gateway-stack.js";
-import { initializeRequest, openSession, parseSse, postMcp, postOnSession } from "../helpers/mcp.js";
+import { deleteSession, initializeRequest, openSession, parseSse, postMcp, postOnSession } from "../helpers/mcp.js";
 import { startRestApi, type RestApi } from "../helpers/rest-api.js";
 import { startPlainHttpServer, startRecordingMcpServer, unreachableUrl, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
@@ -220,6 +220,22 @@ describe("server-to-client notifications", () => {
       { timeout: 5_000 },
     );
     controller.abort();
+  });
+});
+
+describe("ending a session", () => {
+  it("ends the upstream session too when the agent ends its session, with an exchanged token", async () => {
+    const sessionId = await openSession(gateway);
+    await call(sessionId, "github__echo", { text: "open the upstream session" });
+    const upstreamSession = upstream.requests.filter((r) => r.rpcMethod === "tools/call").at(-1)!.sessionId!;
+    expect((await deleteSession(gateway, sessionId)).status).toBe(204);
+    const closed = await vi.waitFor(() => {
+      const found = upstream.requests.find((r) => r.httpMethod === "DELETE" && r.sessionId === upstreamSession);
+      if (!found) throw new Error("no DELETE reached the upstream yet");
+      return found;
+    });
+    expect(closed.authorization).toMatch(/^Bearer /);
+    expect(closed.authorization).not.toBe(`Bearer ${agentToken}`);
   });
 });
 

@@ -14,7 +14,7 @@ import { z } from "zod";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
 import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ToolCallOutcome, type UpstreamTool } from "./app.js";
-import { sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
+import { deleteSession, sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
 
 /** Where in the app's session state the upstream session lives. */
 export const UPSTREAM_SESSION_KEY = "upstreamSession";
@@ -148,6 +148,13 @@ export class McpProxyApp implements App {
       if (session.offers.completions === false) return { completion: { values: [] } };
       return this.parse(z.object({ completion: z.object({ values: z.array(z.string()) }).loose() }).loose(), this.expect(await sendRequest(exchange, "completion/complete", withMeta(params, ctx))), "completion/complete");
     });
+  }
+
+  /** Ends this gateway session's upstream session, if one was opened. */
+  async close(ctx: AppCallContext): Promise<void> {
+    const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
+    if (!session.success || !session.data.sessionId) return;
+    await deleteSession(withSession({ app: this.name, url: this.config.upstream.stream.url, token: ctx.token, traceparent: ctx.traceparent, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]), timeoutMs: this.config.timeout }, session.data));
   }
 
   setLoggingLevel(level: string, ctx: AppCallContext): Promise<void> {

@@ -308,6 +308,24 @@ export class SessionApps {
     return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
   }
 
+  /**
+   * The agent ended the session: each app ends its upstream session (best effort; a failure is
+   * logged, and the upstream's own idle timeout ends it anyway).
+   */
+  async closeAll(): Promise<void> {
+    await Promise.all(
+      this.deps.config.apps.map(async (app) => {
+        const instance = appInstance(app);
+        if (!instance.close || !this.deps.state.apps[app.name]) return;
+        try {
+          await instance.close(await this.listingContext(app));
+        } catch (err) {
+          log("warn", "app.close_failed", { app: app.name, session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" });
+        }
+      }),
+    );
+  }
+
   /** logging/setLevel: passed on to every app that takes it; an app that fails is logged, not fatal. */
   async setLoggingLevel(level: string): Promise<void> {
     await Promise.all(

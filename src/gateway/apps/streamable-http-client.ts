@@ -93,6 +93,22 @@ export async function sendNotification(exchange: Exchange, method: string): Prom
   });
 }
 
+/**
+ * Ends the upstream session (transports, "Session Management" item 5: clients SHOULD send
+ * DELETE when they no longer need it). 405 means the upstream does not allow it; both are fine.
+ */
+export async function deleteSession(exchange: Exchange): Promise<void> {
+  if (!exchange.sessionId) return;
+  const headers = new Headers({ "Mcp-Session-Id": exchange.sessionId });
+  if (exchange.token !== undefined) headers.set("Authorization", `Bearer ${exchange.token}`);
+  if (exchange.protocolVersion) headers.set("MCP-Protocol-Version", exchange.protocolVersion);
+  if (exchange.traceparent) headers.set("traceparent", exchange.traceparent);
+  await guard(exchange, async () => {
+    const response = await fetch(exchange.url, { method: "DELETE", headers, signal: exchange.signal, redirect: "manual" });
+    await response.body?.cancel();
+  });
+}
+
 /** Turns whatever went wrong into an UpstreamError that names the cause but no token. */
 async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promise<T> {
   try {

@@ -83,7 +83,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
 }
 
 /** DELETE: the client ends its session. */
-export async function handleDelete(c: McpContext, principal: Principal): Promise<Response> {
+export async function handleDelete(c: McpContext, caller: Authenticated): Promise<Response> {
   const sessionId = requireSessionId(c);
   if (!streamConfig(c).session.allowClientTermination) {
     // MCP Streamable HTTP: the server MAY answer 405 when clients may not end sessions.
@@ -91,7 +91,7 @@ export async function handleDelete(c: McpContext, principal: Principal): Promise
       Allow: "POST",
     });
   }
-  if (!(await sessionStub(c, sessionId).terminate(principal))) throw sessionNotFound();
+  if (!(await sessionStub(c, sessionId).terminate(caller.principal, callerRequest(c, caller)))) throw sessionNotFound();
   return new Response(null, { status: 204 });
 }
 
