@@ -1,8 +1,11 @@
 // The demo's upstreams, started by `npm run dev`: the real APIs behind the gateway.
-//   MCP server  http://localhost:9001/mcp   (an MCP Proxy app)
-//   REST API    http://localhost:9002       (an MCP Bridge app; OpenAPI at /openapi.json)
-// Both accept only tokens the auth tier minted for them by token exchange (audience = their own
-// URL) and answer `whoami` with what the token says, so the demo shows the per-tool token.
+//   MCP server       http://localhost:9001/mcp   (an MCP Proxy app)
+//   REST API         http://localhost:9002       (an MCP Bridge app; OpenAPI at /openapi.json)
+//   audit collector  http://localhost:9003       (the gateway's audit sink: POST /audit, GET /events)
+// Both APIs accept only tokens the auth tier minted for them by token exchange (audience = their
+// own URL) and answer `whoami` with what the token says, so the demo shows the per-tool token.
+// Each keeps the claims of every token it accepted (`received`), which the end-to-end tests
+// check; the collector keeps every audit event, which `npm run agent` prints.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -10,10 +13,32 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import { z } from "zod";
 
+/** A call an upstream accepted, with the claims of the token it arrived with (verified). */
+export interface ReceivedCall {
+  upstream: "mcp" | "rest";
+  /** The MCP method (and tool) or the HTTP method and path. */
+  call: string;
+  claims: JWTPayload;
+}
+
 export interface DemoUpstreams {
   mcpUrl: string;
   restUrl: string;
+  /** The audit sink's URL (mcpProvider.audit.sink.url). */
+  auditUrl: string;
+  received: ReceivedCall[];
+  /** Audit events the gateway delivered, in arrival order. */
+  auditEvents: Record<string, unknown>[];
   close(): Promise<void>;
+}
+
+export interface DemoUpstreamsOptions {
+  issuer: string;
+  mcpPort?: number;
+  restPort?: number;
+  auditPort?: number;
+  /** Called with each audit event as it arrives (npm run dev prints them). */
+  onAuditEvent?: (event: Record<string, unknown>) => void;
 }
 
 function tokenSummary(claims: JWTPayload) {
@@ -33,7 +58,19 @@ async function listen(server: Server, port: number): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-export async function startDemoUpstreams(options: { issuer: string; mcpPort?: number; restPort?: number }): Promise<DemoUpstreams> {
+/** The request's JSON body, or undefined when it is not JSON (the handler answers that). */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let body = "";
+  for await (const chunk of req) body += chunk;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise<DemoUpstreams> {
+  const received: ReceivedCall[] = [];
   const jwks = createRemoteJWKSet(new URL(`${options.issuer}/jwks`));
   const verify = async (req: IncomingMessage, audience: string): Promise<JWTPayload | null> => {
     const header = req.headers.authorization ?? "";
@@ -72,8 +109,12 @@ export async function startDemoUpstreams(options: { issuer: string; mcpPort?: nu
       await server.connect(created);
       transport = created;
     }
+    const body = req.method === "POST" ? await readJson(req) : undefined;
+    const message = body as { method?: string; params?: { name?: string } } | undefined;
+    const call = message?.method ? [message.method, message.params?.name].filter(Boolean).join(" ") : (req.method ?? "");
+    received.push({ upstream: "mcp", call, claims });
     (req as IncomingMessage & { auth?: unknown }).auth = { token: "", clientId: String(claims.client_id), scopes: [], extra: claims };
-    await transport.handleRequest(req, res);
+    await transport.handleRequest(req, res, body);
   });
   const mcpPort = await listen(mcpServer, options.mcpPort ?? 9001);
   mcpAudience = `http://localhost:${mcpPort}`;
@@ -104,12 +145,11 @@ export async function startDemoUpstreams(options: { issuer: string; mcpPort?: nu
     if (req.method === "GET" && url.pathname === "/openapi.json") return json(200, openapi());
     const claims = await verify(req, restAudience);
     if (!claims) return unauthorized(res);
+    received.push({ upstream: "rest", call: `${req.method} ${url.pathname}`, claims });
     if (req.method === "GET" && url.pathname === "/whoami") return json(200, tokenSummary(claims));
     if (req.method === "GET" && url.pathname === "/notes") return json(200, { notes });
     if (req.method === "POST" && url.pathname === "/notes") {
-      let body = "";
-      for await (const chunk of req) body += chunk;
-      const text = (JSON.parse(body || "{}") as { text?: unknown }).text;
+      const text = ((await readJson(req)) as { text?: unknown } | undefined)?.text;
       if (typeof text !== "string") return json(400, { error: "text is required" });
       const note = { id: notes.length + 1, text, author: String(claims.sub) };
       notes.push(note);
@@ -120,12 +160,38 @@ export async function startDemoUpstreams(options: { issuer: string; mcpPort?: nu
   const restPort = await listen(restServer, options.restPort ?? 9002);
   restAudience = `http://localhost:${restPort}`;
 
+  // ── Audit collector: the gateway POSTs batches ({"events": [...]}) ───────────────────────────
+  const auditEvents: Record<string, unknown>[] = [];
+  const auditServer = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://collector");
+    if (req.method === "POST" && url.pathname === "/audit") {
+      const { events = [] } = ((await readJson(req)) ?? {}) as { events?: Record<string, unknown>[] };
+      for (const event of events) {
+        auditEvents.push(event);
+        options.onAuditEvent?.(event);
+      }
+      return res.writeHead(204).end();
+    }
+    if (req.method === "GET" && url.pathname === "/events") {
+      const session = url.searchParams.get("session_id");
+      const events = session ? auditEvents.filter((event) => event.session_id === session) : auditEvents;
+      return res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ events }));
+    }
+    res.writeHead(404).end();
+  });
+  const auditPort = await listen(auditServer, options.auditPort ?? 9003);
+
+  const servers = [mcpServer, restServer, auditServer];
   return {
     mcpUrl: `${mcpAudience}/mcp`,
     restUrl: restAudience,
+    auditUrl: `http://localhost:${auditPort}/audit`,
+    received,
+    auditEvents,
     close: async () => {
       await Promise.all([...sessions.values()].map((t) => t.close()));
-      await Promise.all([new Promise((r) => mcpServer.close(r)), new Promise((r) => restServer.close(r))]);
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
     },
   };
 }

@@ -2,22 +2,28 @@
 //   Redis       REDIS_URL (default redis://127.0.0.1:6379), else a private redis-server;
 //               or Upstash itself when UPSTASH_REDIS_REST_URL / _TOKEN are set
 //   bridge      Upstash REST protocol in front of that Redis (scripts/redis-bridge.ts)
+//   demo        upstream APIs and an audit collector (scripts/demo-upstreams.ts) on DEMO_MCP_PORT (9001),
+//               DEMO_REST_PORT (9002), DEMO_AUDIT_PORT (9003)
 //   auth tier   wrangler dev -c wrangler.auth.toml     on AUTH_PORT (8788)
 //   gateway     wrangler dev -c wrangler.gateway.toml  on GATEWAY_PORT (8787), AUTH bound to the auth tier
+// Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable
+// Object storage is .wrangler/state unless DEV_PERSIST_DIR names another directory. Once up, it
+// prints how to connect and leaves that in DEV_STACK_FILE for `npm run agent`.
 // Ctrl-C stops everything it started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, connect } from "node:net";
-import { readFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { devPolicyDir } from "./dev-policies.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
+import { connectHelp, DEV_STACK_FILE, devClientSecrets, devConfigs, devPortsFromEnv, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
 
-const AUTH_PORT = Number(process.env.AUTH_PORT ?? 8788);
-const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8787);
+const PORTS = devPortsFromEnv();
+const { auth: AUTH_PORT, gateway: GATEWAY_PORT } = PORTS;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const children: ChildProcess[] = [];
@@ -133,6 +139,7 @@ async function stop(code: number): Promise<never> {
   await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
   await bridge?.close();
   await demo?.close();
+  rmSync(DEV_STACK_FILE, { force: true });
   process.exit(code);
 }
 
@@ -143,20 +150,23 @@ const redis = await upstashEndpoint();
 // The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
 Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
 // The real APIs behind the gateway's demo apps; they trust tokens from the auth tier.
-demo = await startDemoUpstreams({ issuer: `http://localhost:${AUTH_PORT}` });
-say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json)`);
+demo = await startDemoUpstreams({
+  issuer: `http://localhost:${AUTH_PORT}`,
+  mcpPort: PORTS.mcp,
+  restPort: PORTS.rest,
+  auditPort: PORTS.audit,
+  onAuditEvent: (e) => say(`audit: ${e.tool} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
+});
+say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
 // Local signing keys live as long as this process; production keys come from `npm run keys`.
 const signingKeys = process.env.SIGNING_KEYS ?? JSON.stringify({ keys: [await generateSigningKey("ES256")] });
 // The dev configuration adds a demo user and demo clients; their secrets are made up per run.
-// Both documents name the tiers' default ports; they follow AUTH_PORT / GATEWAY_PORT here.
-const withPorts = (text: string) => text.replaceAll("localhost:8788", `localhost:${AUTH_PORT}`).replaceAll("localhost:8787", `localhost:${GATEWAY_PORT}`);
-const authConfig = withPorts(readFileSync(join(import.meta.dirname, "..", "config", "auth.dev.yaml"), "utf8"));
-const gatewayConfig = withPorts(readFileSync(join(import.meta.dirname, "..", "config", "gateway.dev.yaml"), "utf8"));
-const clientSecrets = { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
+const { auth: authConfig, gateway: gatewayConfig } = devConfigs(PORTS);
+const clientSecrets = devClientSecrets();
 // Started one after the other: two wrangler dev processes starting at once race for the same
 // inspector port. Each gets its own free one as well.
 const wranglerBin = join(import.meta.dirname, "..", "node_modules", ".bin", "wrangler");
-const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...(process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [])];
 try {
   start("auth tier", wranglerBin, [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
     "--inspector-port", String(await freePort()),
@@ -175,9 +185,6 @@ try {
   await stop(1);
 }
 
-say("the stack is up:");
-say(`  gateway (MCP)  http://localhost:${GATEWAY_PORT}/mcp      status: http://localhost:${GATEWAY_PORT}/status`);
-say(`  auth tier      http://localhost:${AUTH_PORT}           status: http://localhost:${AUTH_PORT}/status`);
-say(`demo login: demo / demo (built-in user from config/auth.dev.yaml)`);
-say(`machine agent: client_id demo-agent, client_secret ${clientSecrets.DEMO_AGENT_SECRET}`);
-say(`connect an MCP client to http://localhost:${GATEWAY_PORT}/mcp (Streamable HTTP). Ctrl-C stops everything.`);
+const info = devStackInfo(PORTS, clientSecrets);
+writeDevStackInfo(info);
+for (const line of connectHelp(info)) say(line);

@@ -1,0 +1,113 @@
+// What `npm run dev` runs, as data that it and the end-to-end tests share: the ports, the
+// configuration documents (config/*.dev.yaml with those ports filled in), the client secrets it
+// makes up, and what it tells a newcomer. scripts/dev.ts runs the documents in `wrangler dev`;
+// test/e2e/ runs the very same documents in workerd through Miniflare, on free ports.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..");
+
+export interface DevPorts {
+  gateway: number;
+  auth: number;
+  /** The demo MCP server (an MCP Proxy app). */
+  mcp: number;
+  /** The demo REST API (an MCP Bridge app). */
+  rest: number;
+  /** The demo audit collector (the gateway's audit sink). */
+  audit: number;
+}
+
+/** The ports the dev documents name. */
+export const DEV_PORTS: DevPorts = { gateway: 8787, auth: 8788, mcp: 9001, rest: 9002, audit: 9003 };
+const PORT_VARIABLES: Record<keyof DevPorts, string> = {
+  gateway: "GATEWAY_PORT",
+  auth: "AUTH_PORT",
+  mcp: "DEMO_MCP_PORT",
+  rest: "DEMO_REST_PORT",
+  audit: "DEMO_AUDIT_PORT",
+};
+
+/** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT). */
+export function devPortsFromEnv(env: NodeJS.ProcessEnv = process.env): DevPorts {
+  const entries = Object.entries(PORT_VARIABLES).map(([name, variable]) => [name, Number(env[variable] ?? DEV_PORTS[name as keyof DevPorts])]);
+  return Object.fromEntries(entries) as DevPorts;
+}
+
+/** config/auth.dev.yaml and config/gateway.dev.yaml, every `localhost:<default port>` moved to `ports`. */
+export function devConfigs(ports: DevPorts): { auth: string; gateway: string } {
+  const moved = new Map(Object.entries(DEV_PORTS).map(([name, port]) => [String(port), ports[name as keyof DevPorts]]));
+  // One pass over the text, so that a port moved onto another default port is not moved twice.
+  const withPorts = (text: string) => text.replace(/localhost:(\d+)/g, (match, port: string) => (moved.has(port) ? `localhost:${moved.get(port)}` : match));
+  const read = (name: string) => withPorts(readFileSync(join(ROOT, "config", name), "utf8"));
+  return { auth: read("auth.dev.yaml"), gateway: read("gateway.dev.yaml") };
+}
+
+/** Secrets of the dev documents' clients (`{ env: NAME }` there), made up per run. */
+export function devClientSecrets(): { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_SECRET: string } {
+  return { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
+}
+
+/** What a client needs to know about a running dev stack; `npm run dev` writes it for `npm run agent`. */
+export interface DevStackInfo {
+  /** The MCP endpoint, e.g. http://localhost:8787/mcp */
+  mcp: string;
+  gateway: string;
+  auth: string;
+  /** The audit collector's event list (GET, `?session_id=` filters). */
+  auditEvents: string;
+  /** The built-in user of config/auth.dev.yaml (public: local development only). */
+  user: { username: string; password: string };
+  /** The client_credentials agent of config/auth.dev.yaml. */
+  machineAgent: { clientId: string; clientSecret: string };
+}
+
+export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }): DevStackInfo {
+  const gateway = `http://localhost:${ports.gateway}`;
+  return {
+    mcp: `${gateway}/mcp`,
+    gateway,
+    auth: `http://localhost:${ports.auth}`,
+    auditEvents: `http://localhost:${ports.audit}/events`,
+    user: { username: "demo", password: "demo" },
+    machineAgent: { clientId: "demo-agent", clientSecret: secrets.DEMO_AGENT_SECRET },
+  };
+}
+
+/** Where `npm run dev` leaves DevStackInfo (DEV_STACK_FILE moves it; .build/ is not committed). */
+export const DEV_STACK_FILE = process.env.DEV_STACK_FILE ?? join(ROOT, ".build", "dev", "stack.json");
+
+export function writeDevStackInfo(info: DevStackInfo, file = DEV_STACK_FILE): void {
+  mkdirSync(dirname(file), { recursive: true });
+  // It holds the machine agent's secret: readable by this user only.
+  writeFileSync(file, JSON.stringify(info, null, 2), { mode: 0o600 });
+}
+
+export function readDevStackInfo(file = DEV_STACK_FILE): DevStackInfo | undefined {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as DevStackInfo) : undefined;
+}
+
+/** A shell command that prints an access token of the machine agent for the gateway. */
+export function machineTokenCommand(info: DevStackInfo): string {
+  const { clientId, clientSecret } = info.machineAgent;
+  return `curl -s -u ${clientId}:${clientSecret} -d grant_type=client_credentials -d resource=${info.mcp} -d 'scope=tools:read tools:write' ${info.auth}/token | jq -r .access_token`;
+}
+
+/** What `npm run dev` prints once the stack is up: where everything is and how to connect. */
+export function connectHelp(info: DevStackInfo): string[] {
+  return [
+    "the stack is up:",
+    `  gateway (MCP)  ${info.mcp}    status: ${info.gateway}/status`,
+    `  auth tier      ${info.auth}        status: ${info.auth}/status`,
+    `  audit events   ${info.auditEvents}`,
+    `demo login: ${info.user.username} / ${info.user.password} (built-in user from config/auth.dev.yaml)`,
+    `machine agent: client_id ${info.machineAgent.clientId}, client_secret ${info.machineAgent.clientSecret}`,
+    "connect:",
+    "  npm run agent      a scripted agent: discovery, registration, browser login, policy, token exchange, audit",
+    `  TOKEN=$(${machineTokenCommand(info)})`,
+    `  npx @modelcontextprotocol/inspector --cli ${info.mcp} --transport http --header "Authorization: Bearer $TOKEN" --method tools/list`,
+    `  npx mcp-remote ${info.mcp}      (a stdio server for stdio-only clients; logs you in through your browser)`,
+    "Ctrl-C stops everything.",
+  ];
+}

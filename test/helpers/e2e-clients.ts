@@ -1,0 +1,114 @@
+// The end-to-end suites' agents and what they observe: an MCP SDK agent whose user signs in
+// through Chromium (scripts/agent/, what `npm run agent` runs), the HTTP exchanges the SDK makes,
+// and the audit events the gateway delivers to the demo collector.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Browser } from "playwright-core";
+import { vi } from "vitest";
+import { signInWithBrowser } from "../../scripts/agent/browser-login.js";
+import { startAgentLoopback, type AgentLoopback } from "../../scripts/agent/loopback.js";
+import { AgentOAuthProvider } from "../../scripts/agent/oauth-provider.js";
+import type { DemoUpstreams } from "../../scripts/demo-upstreams.js";
+import type { DevStackInfo } from "../../scripts/dev-stack.js";
+import type { E2eStack } from "./e2e-stack.js";
+
+/** An access token of the dev stack's machine agent (client_credentials), as the README's curl gets it. */
+export async function machineToken(info: DevStackInfo, scope = "tools:read tools:write"): Promise<string> {
+  const { clientId, clientSecret } = info.machineAgent;
+  const res = await fetch(`${info.auth}/token`, {
+    method: "POST",
+    headers: { Authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` },
+    body: new URLSearchParams({ grant_type: "client_credentials", resource: info.mcp, scope }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+export interface RecordedExchange {
+  method: string;
+  url: string;
+  status: number;
+}
+
+/** A fetch for the SDK's transport (MCP and OAuth requests alike) that records each exchange. */
+export function recordingFetch(): { fetch: typeof fetch; traffic: RecordedExchange[] } {
+  const traffic: RecordedExchange[] = [];
+  const recording: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const res = await fetch(request);
+    traffic.push({ method: request.method, url: request.url, status: res.status });
+    return res;
+  };
+  return { fetch: recording, traffic };
+}
+
+export interface InteractiveAgent {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  provider: AgentOAuthProvider;
+  loopback: AgentLoopback;
+  /** Every HTTP exchange the SDK made, MCP and OAuth alike. */
+  traffic: RecordedExchange[];
+  clientId: string;
+  close(): Promise<void>;
+}
+
+export type Registration = "client ID metadata document" | "dynamic registration";
+
+/**
+ * An SDK agent from a bare 401 to a connected client: the SDK discovers the auth tier and
+ * registers (or presents its metadata document URL), the demo user signs in and consents in
+ * Chromium, and the SDK redeems the code (PKCE) before connecting again with the token.
+ */
+export async function connectInteractiveAgent(stack: E2eStack, browser: Browser, registration: Registration, scope = "openid tools:read"): Promise<InteractiveAgent> {
+  const loopback = await startAgentLoopback();
+  const provider = new AgentOAuthProvider({
+    clientName: `E2E agent (${registration})`,
+    redirectUrl: loopback.callbackUrl,
+    scope,
+    ...(registration === "client ID metadata document" ? { clientIdMetadataDocument: loopback.metadataUrl } : {}),
+  });
+  loopback.metadata = provider.metadataDocument();
+  const { fetch, traffic } = recordingFetch();
+  const endpoint = new URL(stack.info.mcp);
+
+  const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch });
+  const refused = await new Client({ name: "e2e-agent", version: "1.0.0" }).connect(first).then(() => undefined, (err: unknown) => err);
+  if (!(refused instanceof UnauthorizedError)) throw new Error(`expected the first connection to need authorization, got ${String(refused)}`);
+  const callback = loopback.nextCallback();
+  await signInWithBrowser(browser, provider.authorizationUrl!, stack.info.user, loopback.callbackUrl);
+  await first.finishAuth((await callback).searchParams.get("code")!);
+
+  const transport = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch });
+  const client = new Client({ name: "e2e-agent", version: "1.0.0" });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    provider,
+    loopback,
+    traffic,
+    clientId: provider.clientInformation()!.client_id,
+    async close() {
+      await client.close();
+      await loopback.close();
+    },
+  };
+}
+
+/**
+ * The session's audit events once `count` have arrived (the gateway batches them to the sink
+ * off the response path, every mcpProvider.audit.sink.flushInterval).
+ */
+export async function auditEventsOf(demo: DemoUpstreams, sessionId: string, count: number): Promise<Record<string, unknown>[]> {
+  return vi.waitFor(
+    () => {
+      const events = demo.auditEvents.filter((event) => event.session_id === sessionId);
+      if (events.length < count) throw new Error(`${events.length} of ${count} audit events so far`);
+      return events;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+}
