@@ -116,7 +116,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
       claims: request.claims,
       state: await this.appsState(),
       audit: (event) => this.audit(event),
-      notify: (method) => this.notify(method),
+      notify: (method, params) => this.notify(method, params),
       ...hooks,
     });
   }
@@ -158,8 +158,9 @@ export class McpSession extends DurableObject<GatewayEnv> {
     log("info", "mcp.session.ended", { session_id: id, reason });
   }
 
-  private notify(method: string): void {
-    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method })}\n\n`);
+  private notify(method: string, params?: unknown): void {
+    const message = { jsonrpc: "2.0", method, ...(params === undefined ? {} : { params }) };
+    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
   }
 
@@ -189,7 +190,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
     return {
       tools: { listChanged: proxies },
-      ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true }, logging: {}, completions: {} } : {}),
+      ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} } : {}),
     };
   }
 

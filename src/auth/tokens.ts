@@ -4,6 +4,7 @@ import { accessTokenClaims } from "./claims.js";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import { randomToken } from "../core/encoding.js";
 import { OAuthError } from "../core/errors.js";
+import type { KeyRing } from "./keys.js";
 import type { ProviderContext } from "./provider-context.js";
 
 /** RFC 8693 §4.1: the acting party, nested when the subject token already named one. */
@@ -110,6 +111,26 @@ export interface VerifyOptions {
 }
 
 /**
+ * Tokens that passed every check but expiry and revocation, per key ring: an agent's session
+ * presents the same subject token for every tool call, and what its signature, header, issuer
+ * and audience said cannot change while the ring (SIGNING_KEYS) and issuer stay the same. Expiry
+ * and revocation are checked on every use. Bounded: the oldest entry goes first.
+ */
+const verified = new WeakMap<KeyRing, Map<string, AccessTokenClaims>>();
+const MAX_VERIFIED_TOKENS = 2_000;
+
+function verifiedTokens(provider: ProviderContext): Map<string, AccessTokenClaims> {
+  let tokens = verified.get(provider.keys);
+  if (!tokens) verified.set(provider.keys, (tokens = new Map()));
+  return tokens;
+}
+
+function remember(tokens: Map<string, AccessTokenClaims>, key: string, claims: AccessTokenClaims): void {
+  if (tokens.size >= MAX_VERIFIED_TOKENS) tokens.delete(tokens.keys().next().value!);
+  tokens.set(key, claims);
+}
+
+/**
  * Verifies an access token issued here: signature by one of our keys with its own algorithm
  * (never `none`, never HMAC), `typ: at+jwt`, issuer, time claims, audience, and revocation.
  */
@@ -118,6 +139,13 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
   const reject = (why: string): never => {
     throw new OAuthError(errorCode, why, errorCode === "invalid_token" ? 401 : 400);
   };
+  const tokens = verifiedTokens(provider);
+  const cacheKey = `${provider.issuer}\0${[options.audience ?? []].flat().join(" ")}\0${token}`;
+  const known = tokens.get(cacheKey);
+  // RFC 7519 §4.1.4, as jose checks it: expired once `exp` is not after now.
+  if (known && known.exp <= nowSec()) tokens.delete(cacheKey);
+  else if (known) return checkRevocation(provider, { ...known }, reject);
+
   let kid: string | undefined;
   try {
     kid = decodeProtectedHeader(token).kid;
@@ -141,6 +169,12 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
     return reject("the token's signature or header is not valid");
   }
   const claims = payload as AccessTokenClaims;
+  remember(tokens, cacheKey, { ...claims });
+  return checkRevocation(provider, claims, reject);
+}
+
+/** RFC 7009: never cached, one Redis round trip on every use of a token. */
+async function checkRevocation(provider: ProviderContext, claims: AccessTokenClaims, reject: (why: string) => never): Promise<AccessTokenClaims> {
   if (await provider.store.isRevoked(claims.jti, claims.fam)) reject("the token has been revoked");
   return claims;
 }

@@ -234,7 +234,9 @@ describe("malformed and hostile requests", () => {
 
   it("serves a configured Origin and the gateway's own", async () => {
     expect((await postMcp(gateway, initializeRequest(), { Origin: "https://inspector.example" })).status).toBe(200);
-    expect((await postMcp(gateway, initializeRequest(), { Origin: gateway.url })).status).toBe(200);
+    // The gateway's own origin is its configured resource's (GATEWAY_RESOURCE here), whatever Host says.
+    expect((await postMcp(gateway, initializeRequest(), { Origin: new URL(stack.resource).origin })).status).toBe(200);
+    expect((await postMcp(gateway, initializeRequest(), { Origin: gateway.url })).status).toBe(403);
   });
 
   it("opens a server-to-client SSE stream on GET for the session's owner", async () => {

@@ -305,6 +305,17 @@ describe("prompts and resources of an MCP Proxy app", () => {
     expect(lastUpstreamRead().authorization).toMatch(/^Bearer /);
   });
 
+  it("passes resources/subscribe and resources/unsubscribe to the app that listed the URI", async () => {
+    const sessionId = await openSession(gateway);
+    await rpc(sessionId, "resources/list");
+    expect((await rpc(sessionId, "resources/subscribe", { uri: "thing://readme" })).result).toEqual({});
+    expect((await rpc(sessionId, "resources/unsubscribe", { uri: "thing://readme" })).result).toEqual({});
+    expect(upstream.requests.filter((r) => r.rpcMethod?.startsWith("resources/") && (r.params as { uri?: string })?.uri === "thing://readme").map((r) => r.rpcMethod)).toEqual(
+      expect.arrayContaining(["resources/subscribe", "resources/unsubscribe"]),
+    );
+    expect((await rpc(sessionId, "resources/subscribe", { uri: "thing://nope" })).error?.code).toBe(-32602);
+  });
+
   it("answers an unknown prompt or resource with -32602", async () => {
     const sessionId = await openSession(gateway);
     expect((await rpc(sessionId, "prompts/get", { name: "github__nope" })).error?.code).toBe(-32602);

@@ -18,6 +18,8 @@ import {
   EmptyResultSchema,
   isInitializeRequest,
   ListToolsRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type CallToolResult,
   type ServerNotification,
   type ServerRequest,
@@ -204,6 +206,10 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       { description: "Greets someone", argsSchema: { name: z.string() } },
       ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `Say hello to ${name}.` } }] }),
     );
+    // Subscriptions are accepted and recorded (requests[]); updates are not emitted.
+    server.server.registerCapabilities({ resources: { subscribe: true } });
+    server.server.setRequestHandler(SubscribeRequestSchema, () => ({}));
+    server.server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
     server.registerResource("readme", "thing://readme", { mimeType: "text/plain" }, (uri) => ({
       contents: [{ uri: uri.href, mimeType: "text/plain", text: "hello from the readme" }],
     }));

@@ -71,6 +71,8 @@ export interface McpProxyAppOptions {
    * response, so the session's merged catalog is stale.
    */
   onListChanged?: (list: "tools" | "prompts" | "resources", state: AppSessionState) => void;
+  /** The upstream sent notifications/resources/updated for a subscribed resource. */
+  onResourceUpdated?: (params: unknown, state: AppSessionState) => void;
 }
 
 export class McpProxyApp implements App {
@@ -157,6 +159,13 @@ export class McpProxyApp implements App {
     await deleteSession(withSession({ app: this.name, url: this.config.upstream.stream.url, token: ctx.token, traceparent: ctx.traceparent, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]), timeoutMs: this.config.timeout }, session.data));
   }
 
+  /** resources/subscribe and resources/unsubscribe, passed on as they are. */
+  subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string, ctx: AppCallContext): Promise<void> {
+    return this.operate(ctx, async (exchange) => {
+      this.expect(await sendRequest(exchange, method, withMeta({ uri }, ctx)));
+    });
+  }
+
   setLoggingLevel(level: string, ctx: AppCallContext): Promise<void> {
     return this.operate(ctx, async (exchange, session) => {
       if (session.offers.logging) this.expect(await sendRequest(exchange, "logging/setLevel", { level }));
@@ -177,7 +186,7 @@ export class McpProxyApp implements App {
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
       timeoutMs: this.config.timeout,
       onNotification: (method, params) => {
-        this.noticeNotification(method, ctx.state);
+        this.noticeNotification(method, params, ctx.state);
         // What the upstream says about the request in flight goes on to the agent.
         if (RELAYED_NOTIFICATIONS.has(method)) ctx.onNotification?.(method, params);
       },
@@ -276,9 +285,10 @@ export class McpProxyApp implements App {
     throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
   }
 
-  private noticeNotification(method: string, state: AppSessionState): void {
+  private noticeNotification(method: string, params: unknown, state: AppSessionState): void {
     const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
     if (list) this.options.onListChanged?.(list as "tools" | "prompts" | "resources", state);
+    if (method === "notifications/resources/updated") this.options.onResourceUpdated?.(params, state);
   }
 }
 

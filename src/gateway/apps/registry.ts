@@ -15,12 +15,18 @@ export type ListName = "tools" | "prompts" | "resources";
  */
 export const listChangedListeners = new WeakMap<AppSessionState, (list: ListName) => void>();
 
+/** Likewise for notifications/resources/updated of a subscribed resource. */
+export const resourceUpdatedListeners = new WeakMap<AppSessionState, (params: unknown) => void>();
+
 export function appInstance(config: AppConfig): App {
   let app = instances.get(config);
   if (!app) {
     app =
       config.type === "mcpProxy"
-        ? new McpProxyApp(config, { onListChanged: (list, state) => listChangedListeners.get(state)?.(list) })
+        ? new McpProxyApp(config, {
+            onListChanged: (list, state) => listChangedListeners.get(state)?.(list),
+            onResourceUpdated: (params, state) => resourceUpdatedListeners.get(state)?.(params),
+          })
         : new McpBridgeApp(config);
     instances.set(config, app);
   }

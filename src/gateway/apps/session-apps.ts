@@ -16,7 +16,7 @@ import { ExchangeError, exchangeToken } from "../outbound/token-exchange-client.
 import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
-import { appInstance, listChangedListeners, type ListName } from "./registry.js";
+import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent } from "./session-content.js";
 
 /** What the session persists for its apps. */
@@ -53,7 +53,7 @@ export interface SessionAppsDeps {
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
   audit: (event: AuditEvent) => void;
   /** Sends a notification to the agent's server-to-client stream, when one is open. */
-  notify: (method: string) => void;
+  notify: (method: string, params?: unknown) => void;
   /** Relays an upstream's notification about the request in flight (progress, log message) to the agent. */
   relay?: (method: string, params: unknown) => void;
 }
@@ -353,6 +353,7 @@ export class SessionApps {
       },
     };
     listChangedListeners.set(state, (list) => this.listChanged(app, list));
+    resourceUpdatedListeners.set(state, (params) => this.deps.notify("notifications/resources/updated", params));
     const traceparent = currentTraceparent() ?? this.deps.traceparent;
     return {
       token,

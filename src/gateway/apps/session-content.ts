@@ -104,15 +104,27 @@ export class SessionContent {
     return instance.complete({ ...params, ref: target.ref }, await this.deps.context(target.app)).catch(asJsonRpcError);
   }
 
+  /** resources/subscribe and resources/unsubscribe go to the app that serves the URI, as reads do. */
+  async subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void> {
+    const app = this.resourceApp(uri, (instance) => instance.subscription !== undefined);
+    await this.deps.instance(app).subscription!(method, uri, await this.deps.context(app)).catch(asJsonRpcError);
+  }
+
+  /** The app that listed `uri`, else the only app able to serve it; -32602 when there is none. */
+  private resourceApp(uri: string, able: (instance: App) => boolean): AppConfig {
+    const candidates = this.deps.apps.filter((a) => able(this.deps.instance(a)));
+    const owner = this.deps.resourceIndex[uri];
+    const app = owner ? candidates.find((a) => a.name === owner) : candidates.length === 1 ? candidates[0] : undefined;
+    if (!app) throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown resource: ${uri}`);
+    return app;
+  }
+
   /**
    * Reads from the app that listed the URI; a URI nobody listed (one built from a template)
    * goes to the only app that offers resources, and is refused when that is ambiguous.
    */
   async readResource(uri: string): Promise<ReadResourceResult> {
-    const withResources = this.deps.apps.filter((a) => this.deps.instance(a).readResource);
-    const owner = this.deps.resourceIndex[uri];
-    const app = owner ? withResources.find((a) => a.name === owner) : withResources.length === 1 ? withResources[0] : undefined;
-    if (!app) throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown resource: ${uri}`);
+    const app = this.resourceApp(uri, (instance) => instance.readResource !== undefined);
     return this.deps.instance(app).readResource!(uri, await this.deps.context(app)).catch(asJsonRpcError);
   }
 }

@@ -58,8 +58,10 @@ export function readProtocolVersionHeader(value: string | undefined): string {
  * MCP Streamable HTTP, "Security Warning": servers MUST validate Origin to prevent DNS
  * rebinding; an Origin that is present and not allowed gets 403 Forbidden.
  */
-export function requireAllowedOrigin(origin: string | undefined, requestUrl: string, allowed: readonly string[]): void {
+export function requireAllowedOrigin(origin: string | undefined, resource: string, allowed: readonly string[]): void {
   if (origin === undefined) return;
-  if (origin === new URL(requestUrl).origin || allowed.includes(origin)) return;
+  // The gateway's own origin is its configured resource's, never the request's: a rebinding
+  // page reaches the gateway under the attacker's host name, and Host would vouch for it.
+  if (origin === new URL(resource).origin || allowed.includes(origin)) return;
   throw new JsonRpcError(JsonRpcCode.ServerError, "Forbidden: Origin not allowed", 403);
 }

@@ -45,7 +45,7 @@ function requireSessionId(c: McpContext): string {
 }
 
 export function checkOrigin(c: McpContext): void {
-  requireAllowedOrigin(c.req.header("Origin"), c.req.url, streamConfig(c).allowedOrigins);
+  requireAllowedOrigin(c.req.header("Origin"), c.get("config").provider.resource, streamConfig(c).allowedOrigins);
 }
 
 /** POST: one JSON-RPC message (or, in 2025-03-26, a batch) from the client. */

@@ -5,6 +5,7 @@ import {
   CallToolRequestParamsSchema,
   CompleteRequestParamsSchema,
   SetLevelRequestParamsSchema,
+  SubscribeRequestParamsSchema,
   GetPromptRequestParamsSchema,
   InitializeRequestParamsSchema,
   ReadResourceRequestParamsSchema,
@@ -100,6 +101,7 @@ export interface ToolSource {
     listResourceTemplates(): Promise<Listing<"resourceTemplates", ResourceTemplate>>;
     readResource(uri: string): Promise<ReadResourceResult>;
     complete(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+    subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void>;
   };
   setLoggingLevel(level: string): Promise<void>;
 }
@@ -135,6 +137,12 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
       case "resources/read": {
         const params = paramsOf(ReadResourceRequestParamsSchema, request, "resources/read needs a uri");
         return resultMessage(request.id, await tools.content.readResource(params.uri));
+      }
+      case "resources/subscribe":
+      case "resources/unsubscribe": {
+        const params = paramsOf(SubscribeRequestParamsSchema, request, `${request.method} needs a uri`);
+        await tools.content.subscription(request.method, params.uri);
+        return resultMessage(request.id, {});
       }
       case "completion/complete": {
         const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");
