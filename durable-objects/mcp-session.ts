@@ -6,15 +6,16 @@ import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/g
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { AuditSink } from "../src/gateway/audit-sink.js";
-import { ConfigError } from "../src/core/errors.js";
+import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
 import { traceRequest } from "../src/gateway/mcp/request-telemetry.js";
 import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
 import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
-import { isNotification, isRequest, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
-import { answerRequest, applyNotification, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
+import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
+import { RelayedRequests } from "../src/gateway/mcp/relayed-requests.js";
+import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -27,6 +28,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private sink: AuditSink | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  /** Requests relayed to the agent, awaiting its answer (in memory: they live as long as the call). */
+  private readonly relayed = new RelayedRequests();
 
   /** Creates the session from its `initialize` request and returns the reply. */
   async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<JSONRPCMessage> {
@@ -45,30 +48,56 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   /**
-   * Handles the messages of one POST on an existing session. Returns the replies to the
-   * requests among them, with the notifications upstreams sent about them (progress, log
-   * messages) to go first on an SSE response; or null when the session does not exist (never
-   * created, ended) or belongs to another principal: a hijack attempt looks exactly like an
-   * unknown session.
+   * Handles the messages of one POST on an existing session, or returns null when the session
+   * does not exist (never created, ended) or belongs to another principal: a hijack attempt
+   * looks exactly like an unknown session.
+   *
+   * The answer is a stream of JSON-RPC messages, one JSON text per line, written as they happen:
+   * notifications upstreams send about a request (progress, log messages), requests they make
+   * of the agent during it (sampling, elicitation; only with `relay`, when the agent reads an
+   * event stream), then the replies. The agent's answers to relayed requests arrive in later
+   * POSTs, as responses, and go back to the upstream that asked.
    */
-  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest): Promise<{ replies: JSONRPCMessage[]; notifications: JSONRPCMessage[] } | null> {
+  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest, options: { relay: boolean }): Promise<ReadableStream<Uint8Array> | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
-    const notifications: JSONRPCMessage[] = [];
+    for (const message of messages) if (isResponse(message)) this.relayed.answer(message);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    // A reader that went away (the agent hung up) must not stop the work: the session state is still saved.
+    const send = (message: JSONRPCMessage) => void writer.write(encoder.encode(`${JSON.stringify(message)}\n`)).catch(() => undefined);
     const apps = await this.sessionApps(context, principal, request, {
       persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
-      relay: (method, params) => notifications.push({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
+      relay: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
+      ...(options.relay ? { serverRequest: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
+      clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
     });
-    const replies: JSONRPCMessage[] = [];
-    for (const message of messages) {
-      if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => answerRequest(context, message, apps)));
-      else if (isNotification(message)) applyNotification(context, message);
-      // Responses to server-initiated requests: none are issued yet, so nothing awaits them.
+    const work = (async () => {
+      try {
+        for (const message of messages) {
+          if (isRequest(message)) send(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
+          else if (isNotification(message)) applyNotification(context, message);
+        }
+        context.lastActiveAt = Date.now();
+        await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
+      } finally {
+        await writer.close().catch(() => undefined);
+        flushTelemetry((promise) => this.ctx.waitUntil(promise));
+      }
+    })();
+    this.ctx.waitUntil(work);
+    return readable;
+  }
+
+  /** One request's reply; a failure nobody foresaw is an internal error for that request alone. */
+  private async answer(context: SessionContext, message: JSONRPCRequest, apps: SessionApps): Promise<JSONRPCMessage> {
+    try {
+      return await answerRequest(context, message, apps);
+    } catch (err) {
+      log("error", "mcp.request_failed", { session_id: context.id, method: message.method, error: err instanceof Error ? err.name : "error" });
+      return errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error"));
     }
-    context.lastActiveAt = Date.now();
-    await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
-    flushTelemetry((promise) => this.ctx.waitUntil(promise));
-    return { replies, notifications };
   }
 
   /** Whether the session exists, without counting as activity (the idle timer is untouched). */
@@ -103,7 +132,12 @@ export class McpSession extends DurableObject<GatewayEnv> {
     return true;
   }
 
-  private async sessionApps(context: SessionContext, principal: Principal, request: CallerRequest, hooks: Pick<SessionAppsDeps, "persist" | "relay">): Promise<SessionApps> {
+  private async sessionApps(
+    context: SessionContext,
+    principal: Principal,
+    request: CallerRequest,
+    hooks: Pick<SessionAppsDeps, "persist" | "relay" | "serverRequest" | "clientCapabilities">,
+  ): Promise<SessionApps> {
     return new SessionApps({
       env: this.env,
       config: this.config(),

@@ -21,12 +21,7 @@ import { freePort } from "../helpers/workers.js";
  * Scenarios that pass directly and fail through the gateway today, with the missing piece
  * (README, "End-to-end tests"). Remove an entry when the gateway closes the gap.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  "tools-call-sampling": "an upstream's sampling/createMessage during a call is refused (-32601) instead of relayed to the agent, with the agent's answer sent back",
-  "tools-call-elicitation": "an upstream's elicitation/create during a call is refused (-32601) instead of relayed to the agent",
-  "elicitation-sep1034-defaults": "elicitation/create is refused instead of relayed (as tools-call-elicitation)",
-  "elicitation-sep1330-enums": "elicitation/create is refused instead of relayed (as tools-call-elicitation)",
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 interface Check {
   id: string;

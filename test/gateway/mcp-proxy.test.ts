@@ -91,7 +91,7 @@ describe("MCP Proxy app", () => {
     it("lists every tool, following nextCursor through all pages", async () => {
       recordFrom();
       const tools = await proxyApp(upstream.url).listTools(context(storedState()));
-      expect(tools.map((tool) => tool.name)).toEqual(["echo", "add", "fail", "slow", "list_things", "create_issue", "report", "ping_client"]);
+      expect(tools.map((tool) => tool.name)).toEqual(["echo", "add", "fail", "slow", "list_things", "create_issue", "report", "ask_client", "ping_client"]);
       expect(tools.find((tool) => tool.name === "add")?.outputSchema).toMatchObject({ properties: { sum: { type: "number" } } });
       const pages = received().filter((r) => r.rpcMethod === "tools/list");
       expect(pages.map((r) => (r.params as { cursor?: string } | undefined)?.cursor)).toEqual([undefined, "3", "6"]);
@@ -328,7 +328,7 @@ describe("MCP Proxy app", () => {
     it("works with an upstream that answers application/json", async () => {
       const app = proxyApp(jsonUpstream.url);
       const state = storedState();
-      expect(await app.listTools(context(state))).toHaveLength(8);
+      expect(await app.listTools(context(state))).toHaveLength(9);
       expect((await app.callTool("add", { a: 1, b: 1 }, context(state))).result).toEqual({
         content: [{ type: "text", text: "2" }],
         structuredContent: { sum: 2 },

@@ -255,6 +255,40 @@ describe("notifications and utilities passed through for a request", () => {
     expect(messages.at(-1)?.result).toEqual({ content: [{ type: "text", text: "done in 3 steps" }] });
   });
 
+  it("relays an upstream's elicitation to the agent while the call runs, and the agent's answer back", async () => {
+    const sessionId = await openSession(gateway, undefined, { elicitation: {} });
+    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__ask_client", arguments: { question: "Your name?" } } });
+    expect(res.headers.get("Content-Type")).toBe("text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const nextMessage = async (): Promise<{ id?: string | number; method?: string; params?: Record<string, unknown>; result?: { content: { text: string }[] } }> => {
+      for (;;) {
+        const end = text.indexOf("\n\n");
+        if (end >= 0) {
+          const [message] = parseSse(text.slice(0, end + 2));
+          text = text.slice(end + 2);
+          if (message) return message as never;
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the stream ended");
+        text += value;
+      }
+    };
+    // The question arrives while the call is still running, under the gateway's own id.
+    const question = await nextMessage();
+    expect(question).toMatchObject({ method: "elicitation/create", id: expect.stringMatching(/^gateway-/), params: { message: "Your name?" } });
+    const answered = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: question.id, result: { action: "accept", content: { name: "Ada" } } });
+    expect(answered.status).toBe(202);
+    expect((await nextMessage()).result?.content[0]?.text).toBe('accept: {"name":"Ada"}');
+  });
+
+  it("refuses an upstream's elicitation when the agent reads no event stream, so the call ends", async () => {
+    const sessionId = await openSession(gateway, undefined, { elicitation: {} });
+    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__ask_client", arguments: { question: "?" } } }, { Accept: "application/json" });
+    expect(((await res.json()) as { result: { isError?: boolean } }).result.isError).toBe(true);
+  });
+
   it("answers with the result alone in JSON when the client does not take an event stream", async () => {
     const sessionId = await openSession(gateway);
     const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__report", arguments: { steps: 1 } } }, { Accept: "application/json" });

@@ -5,12 +5,12 @@ import type { RunningWorker } from "./workers.js";
 export const ACCEPT_BOTH = "application/json, text/event-stream";
 export const LATEST = "2025-11-25";
 
-export function initializeRequest(protocolVersion = LATEST, id: number | string = 1) {
+export function initializeRequest(protocolVersion = LATEST, id: number | string = 1, capabilities: Record<string, unknown> = {}) {
   return {
     jsonrpc: "2.0",
     id,
     method: "initialize",
-    params: { protocolVersion, capabilities: {}, clientInfo: { name: "spec-test", version: "1.0.0" } },
+    params: { protocolVersion, capabilities, clientInfo: { name: "spec-test", version: "1.0.0" } },
   };
 }
 
@@ -23,8 +23,8 @@ export function postMcp(gateway: RunningWorker, body: unknown, headers: Record<s
 }
 
 /** Opens a session the way a client does: initialize, then notifications/initialized. */
-export async function openSession(gateway: RunningWorker, protocolVersion = LATEST): Promise<string> {
-  const res = await postMcp(gateway, initializeRequest(protocolVersion));
+export async function openSession(gateway: RunningWorker, protocolVersion = LATEST, capabilities: Record<string, unknown> = {}): Promise<string> {
+  const res = await postMcp(gateway, initializeRequest(protocolVersion, 1, capabilities));
   if (res.status !== 200) throw new Error(`initialize failed: ${res.status} ${await res.text()}`);
   const sessionId = res.headers.get("Mcp-Session-Id");
   if (!sessionId) throw new Error("initialize returned no Mcp-Session-Id");

@@ -17,6 +17,7 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import {
   EmptyResultSchema,
   isInitializeRequest,
+  ElicitResultSchema,
   ListToolsRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
@@ -126,6 +127,17 @@ function toolSpecs(): Record<string, ToolSpec> {
         }
         await extra.sendNotification({ method: "notifications/message", params: { level: "info", logger: "report", data: `reported ${steps} steps` } });
         return { content: [{ type: "text", text: `done in ${steps} steps` }] };
+      },
+    }),
+    ask_client: tool({
+      description: "Asks the user a question through the client (elicitation) and answers with the reply",
+      input: z.object({ question: z.string() }),
+      run: async ({ question }, extra) => {
+        const answer = await extra.sendRequest(
+          { method: "elicitation/create", params: { message: question, requestedSchema: { type: "object", properties: { name: { type: "string" } } } } },
+          ElicitResultSchema,
+        );
+        return { content: [{ type: "text", text: `${answer.action}: ${JSON.stringify(answer.content ?? {})}` }] };
       },
     }),
     ping_client: tool({

@@ -10,6 +10,7 @@ import type {
   ResourceTemplate,
   Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { ServerRequestRelay } from "./streamable-http-client.js";
 
 /** A tool as the upstream names it (no namespace). */
 export type UpstreamTool = Tool;
@@ -41,6 +42,10 @@ export interface AppCallContext {
    * agent's response stream (MCP transports: related notifications before the response).
    */
   onNotification?: (method: string, params: unknown) => void;
+  /** Requests an upstream sends during this request (sampling, elicitation, roots), relayed to the agent. */
+  onServerRequest?: ServerRequestRelay;
+  /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
+  clientCapabilities?: Record<string, unknown>;
 }
 
 export interface ToolCallOutcome {

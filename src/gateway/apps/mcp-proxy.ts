@@ -190,16 +190,17 @@ export class McpProxyApp implements App {
         // What the upstream says about the request in flight goes on to the agent.
         if (RELAYED_NOTIFICATIONS.has(method)) ctx.onNotification?.(method, params);
       },
+      ...(ctx.onServerRequest ? { onServerRequest: ctx.onServerRequest } : {}),
     };
     try {
       const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = session.success ? session.data : await this.initializeOnce(ctx.state, base);
+      const current = session.success ? session.data : await this.initializeOnce(ctx.state, base, ctx.clientCapabilities);
       try {
         return await operation(withSession(base, current), current);
       } catch (err) {
         if (!(err instanceof UpstreamSessionExpired)) throw err;
       }
-      const renewed = await this.renew(ctx.state, base, current);
+      const renewed = await this.renew(ctx.state, base, current, ctx.clientCapabilities);
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
@@ -209,28 +210,29 @@ export class McpProxyApp implements App {
     }
   }
 
-  private initializeOnce(state: AppSessionState, base: Base): Promise<StoredSession> {
+  private initializeOnce(state: AppSessionState, base: Base, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
     let pending = this.#initializing.get(state);
     if (!pending) {
-      pending = this.initialize(state, base).finally(() => this.#initializing.delete(state));
+      pending = this.initialize(state, base, agentCapabilities).finally(() => this.#initializing.delete(state));
       this.#initializing.set(state, pending);
     }
     return pending;
   }
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
-  private renew(state: AppSessionState, base: Base, expired: StoredSession): Promise<StoredSession> {
+  private renew(state: AppSessionState, base: Base, expired: StoredSession, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
     const current = storedSession.safeParse(state.get()[UPSTREAM_SESSION_KEY]);
     if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
-    return this.initializeOnce(state, base);
+    return this.initializeOnce(state, base, agentCapabilities);
   }
 
   /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */
-  private async initialize(state: AppSessionState, base: Base): Promise<StoredSession> {
+  private async initialize(state: AppSessionState, base: Base, agentCapabilities: Record<string, unknown> = {}): Promise<StoredSession> {
     const outcome = await sendRequest(base, "initialize", {
       protocolVersion: LATEST_PROTOCOL_VERSION,
-      // No client capabilities: the gateway does not relay sampling, elicitation or roots.
-      capabilities: {},
+      // What the agent offers and the gateway can relay: the upstream may then ask for it
+      // during a request, and the gateway passes the request to the agent and the answer back.
+      capabilities: Object.fromEntries(Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name))),
       clientInfo: SERVER_INFO,
     });
     const result = this.parse(initializeResult, this.expect(outcome), "initialize");
@@ -291,6 +293,9 @@ export class McpProxyApp implements App {
     if (method === "notifications/resources/updated") this.options.onResourceUpdated?.(params, state);
   }
 }
+
+/** Client capabilities whose requests the gateway relays from upstreams to the agent. */
+const RELAYED_CAPABILITIES = new Set(["sampling", "elicitation", "roots"]);
 
 /** Notifications about a request in flight, relayed to the agent as they are. */
 const RELAYED_NOTIFICATIONS = new Set(["notifications/progress", "notifications/message"]);

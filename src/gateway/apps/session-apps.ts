@@ -18,6 +18,7 @@ import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent } from "./session-content.js";
+import type { ServerRequestRelay } from "./streamable-http-client.js";
 
 /** What the session persists for its apps. */
 export interface AppsState {
@@ -56,6 +57,10 @@ export interface SessionAppsDeps {
   notify: (method: string, params?: unknown) => void;
   /** Relays an upstream's notification about the request in flight (progress, log message) to the agent. */
   relay?: (method: string, params: unknown) => void;
+  /** Relays an upstream's request during the request in flight (sampling, elicitation) to the agent. */
+  serverRequest?: ServerRequestRelay;
+  /** The agent's client capabilities (from its initialize). */
+  clientCapabilities?: Record<string, unknown>;
 }
 
 interface OutboundToken {
@@ -362,6 +367,8 @@ export class SessionApps {
       state,
       ...(meta ? { meta } : {}),
       ...(this.deps.relay ? { onNotification: this.deps.relay } : {}),
+      ...(this.deps.serverRequest ? { onServerRequest: this.deps.serverRequest } : {}),
+      ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
     };
   }
 

@@ -37,7 +37,17 @@ export interface Exchange {
   protocolVersion?: string;
   /** Notifications the upstream sends on a response stream (progress, list_changed, ...). */
   onNotification?: (method: string, params: unknown) => void;
+  /**
+   * Requests the upstream sends on a response stream (sampling, elicitation, roots), relayed to
+   * the agent; without it they are refused. Ping is always answered here.
+   */
+  onServerRequest?: ServerRequestRelay;
 }
+
+export type RelayedAnswer = { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } };
+
+/** Relays one request to the agent and resolves to its answer; rejects when `signal` aborts first. */
+export type ServerRequestRelay = (method: string, params: unknown, signal: AbortSignal) => Promise<RelayedAnswer>;
 
 export type RpcOutcome =
   | { result: Record<string, unknown>; status: number; sessionId?: string }
@@ -181,7 +191,7 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       if (!parsed.success) throw garbage(exchange, "an event that is not a JSON-RPC message");
       const message = parsed.data;
       if (isAnswerTo(message, id)) return message;
-      if ("method" in message && "id" in message) await answerServerRequest(exchange, message.id, message.method);
+      if ("method" in message && "id" in message) await answerServerRequest(exchange, message.id, message.method, message.params);
       else if ("method" in message) exchange.onNotification?.(message.method, message.params);
     }
     throw garbage(exchange, "an event stream that ended before the response");
@@ -198,15 +208,21 @@ function isAnswerTo(message: IncomingMessage, id: string): message is Answer {
 }
 
 /**
- * The upstream may send requests on a response stream. The gateway declares no client
- * capabilities (no sampling, elicitation or roots), so it answers ping (basic/utilities/ping:
- * MUST respond promptly) and refuses the rest, so the upstream is never left waiting.
+ * The upstream may send requests on a response stream. Ping is answered here (basic/utilities/
+ * ping: MUST respond promptly); sampling, elicitation and roots go to the agent when the
+ * operation can relay them, and are refused otherwise, so the upstream is never left waiting.
  */
-async function answerServerRequest(exchange: Exchange, id: string | number, method: string): Promise<void> {
-  const answer =
-    method === "ping"
-      ? { jsonrpc: "2.0", id, result: {} }
-      : { jsonrpc: "2.0", id, error: { code: -32601, message: `Method not found: the gateway does not offer ${method}` } };
+async function answerServerRequest(exchange: Exchange, id: string | number, method: string, params: unknown): Promise<void> {
+  let outcome: RelayedAnswer;
+  if (method === "ping") outcome = { result: {} };
+  else if (exchange.onServerRequest) {
+    try {
+      outcome = await exchange.onServerRequest(method, params, exchange.signal);
+    } catch {
+      outcome = { error: { code: -32603, message: `the agent did not answer ${method} in time` } };
+    }
+  } else outcome = { error: { code: -32601, message: `Method not found: the gateway cannot relay ${method} on this request` } };
+  const answer = { jsonrpc: "2.0", id, ...outcome };
   try {
     const response = await post(exchange, answer);
     await response.body?.cancel();

@@ -18,10 +18,10 @@ import { callerRequest } from "./caller-request.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
 import { allowsBatches } from "./protocol.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
+import { answerFromSession } from "./session-answer.js";
 import { readInitializeParams } from "./session-methods.js";
 
 type McpContext = Context<GatewayApp>;
-type SessionAnswer = { replies: JSONRPCMessage[]; notifications: JSONRPCMessage[] };
 
 function streamConfig(c: McpContext) {
   return c.get("config").provider.transports.stream;
@@ -74,12 +74,15 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
     throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
   }
   const sessionId = requireSessionId(c);
-  // Typed here: the RPC stub's inferred type for this result collapses in workers-types.
-  const answer = (await sessionStub(c, sessionId).receive(messages, principal, callerRequest(c, caller))) as SessionAnswer | null;
+  const eventStream = acceptsEventStream(c.req.header("Accept"));
+  const answer = await sessionStub(c, sessionId).receive(messages, principal, callerRequest(c, caller), { relay: eventStream });
   if (answer === null) throw sessionNotFound();
-  // Notifications about the requests need a stream: answer with SSE when the client takes it.
-  const relay = answer.notifications.length > 0 && acceptsEventStream(c.req.header("Accept"));
-  return writeReplies(relay ? "sse" : format, answer.replies, batch && messages.some(isRequest), {}, relay ? answer.notifications : []);
+  return answerFromSession(answer, {
+    format,
+    acceptsEventStream: eventStream,
+    batch: batch && messages.some(isRequest),
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  });
 }
 
 /** DELETE: the client ends its session. */
@@ -106,19 +109,14 @@ export async function handleGet(c: McpContext, principal: Principal): Promise<Re
   return new Response(stream, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
 }
 
-/**
- * Writes the replies as one JSON body or as an SSE stream, per the client's Accept. With no
- * request among the messages (only notifications or responses) the answer is 202 Accepted.
- * Notifications related to the requests (progress, log messages) precede the replies on an SSE
- * stream; a JSON answer has no room for them (the client chose it by its Accept).
- */
-function writeReplies(format: ResponseFormat, replies: JSONRPCMessage[], batch: boolean, headers: Record<string, string> = {}, notifications: JSONRPCMessage[] = []): Response {
+/** Writes the reply to initialize as JSON or SSE, per the client's Accept. */
+function writeReplies(format: ResponseFormat, replies: JSONRPCMessage[], batch: boolean, headers: Record<string, string> = {}): Response {
   if (replies.length === 0) return new Response(null, { status: 202, headers });
   if (format === "json") {
     const body = JSON.stringify(batch ? replies : replies[0]);
     return new Response(body, { status: 200, headers: { ...headers, "Content-Type": "application/json" } });
   }
-  const events = [...notifications, ...replies].map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join("");
+  const events = replies.map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join("");
   return new Response(events, {
     status: 200,
     headers: { ...headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },

@@ -43,6 +43,11 @@ export function isNotification(message: JSONRPCMessage): message is JSONRPCNotif
   return "method" in message && !("id" in message);
 }
 
+/** A response (result or error) to a request the server sent. */
+export function isResponse(message: JSONRPCMessage): message is Extract<JSONRPCMessage, { id: unknown }> & ({ result: unknown } | { error: unknown }) {
+  return !("method" in message) && ("result" in message || "error" in message);
+}
+
 export function isInitialize(message: JSONRPCMessage): message is JSONRPCRequest {
   return isRequest(message) && message.method === "initialize";
 }
