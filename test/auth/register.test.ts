@@ -17,7 +17,10 @@ let auth: RunningWorker;
 let as: oauth.AuthorizationServer;
 
 beforeAll(async () => {
-  auth = await startAuthWorker({ config: (url) => authConfig(url, { login: { users: [ALICE.config] } }) });
+  auth = await startAuthWorker({
+    // Far more registrations than the default per-address limit allows a minute (test/auth/rate-limits.test.ts covers it).
+    config: (url) => authConfig(url, { login: { users: [ALICE.config] }, rateLimits: { registration: { limit: 1000 } } }),
+  });
   as = await discover(auth);
 });
 afterAll(() => auth.dispose());

@@ -86,6 +86,15 @@ describe("3-5. tools, token exchange, audit", () => {
     for (const agent of agents) expect(await toolNames(agent.client)).toEqual(READ_CATALOG);
   });
 
+  it("3. does not list the ops app at all: the app-groups policy keeps it to the sre group, and the user is in engineering", async () => {
+    for (const agent of agents) expect((await toolNames(agent.client)).filter((name) => name.startsWith("ops__"))).toEqual([]);
+    const before = stack.demo.received.length;
+    const result = (await agents[0]!.client.callTool({ name: "ops__whoami" })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(text(result)).toBe("the ops app is not available to your groups");
+    expect(stack.demo.received.slice(before).filter((call) => !call.call.startsWith("notifications/") && call.call !== "initialize" && call.call !== "tools/list")).toEqual([]);
+  });
+
   it("3. passes the upstream MCP server's tools through unchanged but for the namespace", async () => {
     // The upstream asked directly, with a token the auth tier's key signed for its audience.
     const token = await signAccessToken(stack.info.auth, { sub: "demo", client_id: "checklist", aud: `http://localhost:${stack.ports.mcp}` });
@@ -128,7 +137,10 @@ describe("3-5. tools, token exchange, audit", () => {
 
   it("5. the audit log holds one event per call, with agent and user identity and the exchanged token's jti", async () => {
     const agent = agents[0]!;
-    const events = await auditEventsOf(stack.demo, agent.transport.sessionId!, 3);
+    const all = await auditEventsOf(stack.demo, agent.transport.sessionId!, 4);
+    // The first is step 3's call to the ops app, which its policy denied.
+    expect(all[0]).toMatchObject({ tool: "ops__whoami", decision: "deny", outcome: "denied", policy: "app-groups" });
+    const events = all.slice(1);
     const exchanged = stack.demo.received.filter((call) => call.claims.act && (call.claims.act as { sub?: string }).sub === agent.clientId);
     expect(events.map((e) => [e.tool, e.decision, e.outcome])).toEqual([
       ["demo__whoami", "allow", "success"],
@@ -149,7 +161,7 @@ describe("6. gateway instance failure", () => {
     const result = (await agent.client.callTool({ name: "demo__echo", arguments: { text: "still here" } })) as CallToolResult;
     expect(text(result)).toBe("still here");
     expect(agent.transport.sessionId).toBe(sessionId);
-    const events = await auditEventsOf(stack.demo, sessionId, 4);
+    const events = await auditEventsOf(stack.demo, sessionId, 5);
     expect(events.at(-1)).toMatchObject({ tool: "demo__echo", decision: "allow", outcome: "success", session_id: sessionId });
   });
 });

@@ -38,7 +38,7 @@ describe("policies bundled into the gateway worker", () => {
     const { policy } = (await res.json()) as { policy: unknown };
     expect(policy).toEqual({
       defaultDecision: "deny",
-      bundled: ["argument-groups", "business-hours", "echo", "not-a-policy", "scopes", "shapes", "trap"],
+      bundled: ["app-groups", "argument-groups", "business-hours", "echo", "not-a-policy", "scopes", "shapes", "trap"],
       policies: [
         { scope: "global", name: "scopes", entrypoint: "mcp/scopes/decision", status: "ok" },
         { scope: "apps.github", name: "argument-groups", entrypoint: "mcp/argument_groups/decision", status: "ok" },

@@ -70,6 +70,18 @@ describe("policy decisions", () => {
     expect([shown.allowed, hidden.allowed]).toEqual([true, false]);
   });
 
+  it("keeps a whole app to the groups its data document names, and leaves other apps open", async () => {
+    const forApp = (app: string, groups: string[]) => {
+      const document = input({ groups, listing: true });
+      return { ...document, tool: { ...document.tool, app } };
+    };
+    const sre = await engine.decide({ name: "app-groups" }, forApp("ops", ["engineering", "sre"]));
+    const engineer = await engine.decide({ name: "app-groups" }, forApp("ops", ["engineering"]));
+    const other = await engine.decide({ name: "app-groups" }, forApp("github", []));
+    expect([sre.allowed, engineer.allowed, other.allowed]).toEqual([true, false, true]);
+    expect(engineer).toMatchObject({ externalMessage: "the ops app is not available to your groups", reason: "user is in none of the app's groups" });
+  });
+
   it("decides from input.time and the data document: destructive tools only in business hours", async () => {
     const weekday = await engine.decide({ name: "business-hours" }, input({ tool: "delete_branch", now: MONDAY_MORNING }));
     const weekend = await engine.decide({ name: "business-hours" }, input({ tool: "delete_branch", now: SATURDAY }));

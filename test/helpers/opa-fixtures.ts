@@ -16,6 +16,7 @@ export const POLICY_FIXTURES = {
   scopes: undefined,
   "business-hours": "policies/business-hours/data.json",
   "argument-groups": "policies/argument-groups/data.json",
+  "app-groups": "policies/app-groups/data.json",
   echo: "test/fixtures/opa/echo.data.json",
   trap: undefined,
   shapes: undefined,
