@@ -25,6 +25,10 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private context: SessionContext | null | undefined;
   /** In-memory copy of the apps' session state (upstream sessions, exchanged tokens, catalog). */
   private apps: AppsState | undefined;
+  /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
+  private storedApps: string | undefined;
+  /** `lastActiveAt` as last written; activity is written at most once per ACTIVITY_WRITE_INTERVAL. */
+  private storedActiveAt = 0;
   private sink: AuditSink | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
@@ -68,19 +72,23 @@ export class McpSession extends DurableObject<GatewayEnv> {
     // A reader that went away (the agent hung up) must not stop the work: the session state is still saved.
     const send = (message: JSONRPCMessage) => void writer.write(encoder.encode(`${JSON.stringify(message)}\n`)).catch(() => undefined);
     const apps = await this.sessionApps(context, principal, request, {
-      persist: () => this.ctx.storage.put(APPS_KEY, this.apps),
+      persist: () => this.persistApps(),
       relay: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
       ...(options.relay ? { serverRequest: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
       clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
     });
     const work = (async () => {
       try {
+        const wasInitialized = context.initialized;
         for (const message of messages) {
           if (isRequest(message)) send(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
           else if (isNotification(message)) applyNotification(context, message);
         }
         context.lastActiveAt = Date.now();
-        await Promise.all([this.save(context), this.ctx.storage.put(APPS_KEY, this.apps)]);
+        // A tool call on a warm session changes nothing worth a write but the time of activity,
+        // and each write holds the object's next answers until it commits (its output gate).
+        const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= this.activityWriteInterval();
+        await Promise.all([changed ? this.save(context) : undefined, this.persistApps()]);
       } finally {
         await writer.close().catch(() => undefined);
         flushTelemetry((promise) => this.ctx.waitUntil(promise));
@@ -169,13 +177,17 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   private async load(): Promise<SessionContext | null> {
-    if (this.context === undefined) this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
+    if (this.context === undefined) {
+      this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
+      this.storedActiveAt = this.context?.lastActiveAt ?? 0;
+    }
     return this.context;
   }
 
   /** Persists the context and pushes the idle-timeout alarm forward. */
   private async save(context: SessionContext): Promise<void> {
     this.context = context;
+    this.storedActiveAt = context.lastActiveAt;
     await this.ctx.storage.put(CONTEXT_KEY, context);
     await this.ctx.storage.setAlarm(context.lastActiveAt + this.idleTimeoutMs());
   }
@@ -186,6 +198,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     this.streams.clear();
     this.context = null;
     this.apps = undefined;
+    this.storedApps = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     telemetryMetrics().sessionsActive.add(-1);
@@ -214,8 +227,29 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   private async appsState(): Promise<AppsState> {
-    if (!this.apps) this.apps = (await this.ctx.storage.get<AppsState>(APPS_KEY)) ?? emptyAppsState();
+    if (!this.apps) {
+      this.apps = (await this.ctx.storage.get<AppsState>(APPS_KEY)) ?? emptyAppsState();
+      this.storedApps = JSON.stringify(this.apps);
+    }
     return this.apps;
+  }
+
+  /** Writes the apps' state when it differs from what is stored (a fresh token, a new upstream session). */
+  private async persistApps(): Promise<void> {
+    if (!this.apps) return;
+    const json = JSON.stringify(this.apps);
+    if (json === this.storedApps) return;
+    this.storedApps = json;
+    await this.ctx.storage.put(APPS_KEY, this.apps);
+  }
+
+  /**
+   * How stale the stored time of last activity may get: the idle alarm reads the in-memory time
+   * while the object lives, so only an object evicted and then left idle ends early, by at most
+   * this much (a tenth of the timeout, at most a minute).
+   */
+  private activityWriteInterval(): number {
+    return Math.min(60_000, this.idleTimeoutMs() / 10);
   }
 
   /** Tools always; prompts and resources when an MCP Proxy app can supply them. */

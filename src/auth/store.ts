@@ -4,6 +4,7 @@
 // copy of Redis does not hold usable credentials.
 import { Redis } from "@upstash/redis/cloudflare";
 import { sha256Base64Url } from "../core/encoding.js";
+import { BatchedLookups } from "./batched-lookups.js";
 import { COUNT_IN_WINDOW, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
 
 export interface StoreConnection {
@@ -72,8 +73,10 @@ export class Store {
   private readonly rotateRefreshScript;
   private readonly revokeFamilyScript;
   private readonly countScript;
+  private readonly revocationLookups: BatchedLookups;
 
   constructor(private readonly redis: Redis) {
+    this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), { maxKeys: 256, deadlineMs: 3_000 });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
     this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
@@ -173,10 +176,15 @@ export class Store {
     if (remaining > 0) await this.redis.set(key.revokedJti(jti), "1", { px: ttl(remaining) });
   }
 
-  /** One round trip: is the token's `jti`, or the refresh family it came from, revoked? */
+  /**
+   * Is the token's `jti`, or the refresh family it came from, revoked? Asked on every use of a
+   * token; concurrent questions share one MGET (batched-lookups.ts). An answer of the wrong
+   * length counts as revoked.
+   */
   async isRevoked(jti: string, familyId?: string): Promise<boolean> {
     const keys = familyId ? [key.revokedJti(jti), key.familyRevoked(familyId)] : [key.revokedJti(jti)];
-    return (await this.redis.exists(...keys)) > 0;
+    const values = await this.revocationLookups.lookup(keys);
+    return values.length !== keys.length || values.some((value) => value !== null);
   }
 
   // ── Login sessions, pending interactions, registered clients ───────────────────────────

@@ -4,6 +4,7 @@ import { accessTokenClaims } from "./claims.js";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import { randomToken } from "../core/encoding.js";
 import { OAuthError } from "../core/errors.js";
+import { VerifiedTokens } from "../core/verified-tokens.js";
 import type { KeyRing } from "./keys.js";
 import type { ProviderContext } from "./provider-context.js";
 
@@ -111,23 +112,16 @@ export interface VerifyOptions {
 }
 
 /**
- * Tokens that passed every check but expiry and revocation, per key ring: an agent's session
- * presents the same subject token for every tool call, and what its signature, header, issuer
- * and audience said cannot change while the ring (SIGNING_KEYS) and issuer stay the same. Expiry
- * and revocation are checked on every use. Bounded: the oldest entry goes first.
+ * Access tokens that passed every check but revocation, per key ring (SIGNING_KEYS): an agent's
+ * session presents the same subject token for every tool call, so its signature is checked
+ * once; revocation is checked on every use (RFC 7009), expiry by the cache.
  */
-const verified = new WeakMap<KeyRing, Map<string, AccessTokenClaims>>();
-const MAX_VERIFIED_TOKENS = 2_000;
+const verified = new WeakMap<KeyRing, VerifiedTokens<AccessTokenClaims>>();
 
-function verifiedTokens(provider: ProviderContext): Map<string, AccessTokenClaims> {
+function verifiedTokens(provider: ProviderContext): VerifiedTokens<AccessTokenClaims> {
   let tokens = verified.get(provider.keys);
-  if (!tokens) verified.set(provider.keys, (tokens = new Map()));
+  if (!tokens) verified.set(provider.keys, (tokens = new VerifiedTokens(2_000, 5 * 60_000)));
   return tokens;
-}
-
-function remember(tokens: Map<string, AccessTokenClaims>, key: string, claims: AccessTokenClaims): void {
-  if (tokens.size >= MAX_VERIFIED_TOKENS) tokens.delete(tokens.keys().next().value!);
-  tokens.set(key, claims);
 }
 
 /**
@@ -139,12 +133,11 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
   const reject = (why: string): never => {
     throw new OAuthError(errorCode, why, errorCode === "invalid_token" ? 401 : 400);
   };
+  // The issuer and the audiences asked for decide the outcome as much as the token does.
   const tokens = verifiedTokens(provider);
   const cacheKey = `${provider.issuer}\0${[options.audience ?? []].flat().join(" ")}\0${token}`;
   const known = tokens.get(cacheKey);
-  // RFC 7519 §4.1.4, as jose checks it: expired once `exp` is not after now.
-  if (known && known.exp <= nowSec()) tokens.delete(cacheKey);
-  else if (known) return checkRevocation(provider, { ...known }, reject);
+  if (known) return checkRevocation(provider, { ...known }, reject);
 
   let kid: string | undefined;
   try {
@@ -169,7 +162,8 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
     return reject("the token's signature or header is not valid");
   }
   const claims = payload as AccessTokenClaims;
-  remember(tokens, cacheKey, { ...claims });
+  // RFC 7519 §4.1.4 as jose checks it (no tolerance): expired once `exp` is not after now.
+  tokens.set(cacheKey, { ...claims }, claims.exp * 1000);
   return checkRevocation(provider, claims, reject);
 }
 

@@ -363,6 +363,16 @@ describe("token exchange", () => {
       await expectError(await post({ subject_token: subject, audience: API_A }), 400, "invalid_request");
     });
 
+    it("checks revocation per token when many exchanges arrive at once (their lookups share one Redis request)", async () => {
+      const fam = randomBytes(16).toString("base64url");
+      const subjects = await Promise.all(Array.from({ length: 24 }, (_, i) => userToken(i === 7 ? { fam } : {})));
+      await Promise.all(subjects.slice(0, 3).map((subject) => exchange(gateway.client, { subject_token: subject, audience: API_A })));
+      await revokeAccessToken(subjects[1]!);
+      await sharedStore().revokeFamily(fam, 60_000);
+      const answers = await Promise.all(subjects.map((subject) => post({ subject_token: subject, audience: API_A })));
+      expect(answers.map((res) => res.status)).toEqual(subjects.map((_, i) => (i === 1 || i === 7 ? 400 : 200)));
+    });
+
     it("rejects an invalid actor token", async () => {
       const actorToken = await signWithUnknownKey(auth.url, { sub: "ci-bot", client_id: "ci-bot", aud: GATEWAY_RESOURCE });
       await expectError(await post({ subject_token: await userToken(), actor_token: actorToken, actor_token_type: ACCESS_TOKEN, audience: API_A }), 400, "invalid_request");

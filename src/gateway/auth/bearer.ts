@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { VerifiedTokens } from "../../core/verified-tokens.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
@@ -68,7 +69,32 @@ export async function authenticate(c: Context<GatewayApp>): Promise<Authenticate
   return { principal, token, claims };
 }
 
-async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<{ principal: Principal; claims: Record<string, unknown> }> {
+interface Verified {
+  principal: Principal;
+  claims: Record<string, unknown>;
+}
+
+/**
+ * Tokens already verified, per authorization server configuration: an agent presents the same
+ * token on every MCP request of its session, and one signature check is most of what a request
+ * costs the front (npm run bench). Entries end with the token's `exp` plus the clock skew, as
+ * jwtVerify judges it, and after five minutes at most (the JWKS itself is cached for ten).
+ */
+const verifiedTokens = new WeakMap<AuthorizationServerConfig, VerifiedTokens<Verified>>();
+
+async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Verified> {
+  let verified = verifiedTokens.get(server);
+  if (!verified) verifiedTokens.set(server, (verified = new VerifiedTokens(1_000, 5 * 60_000)));
+  // Copies: a request must not change what the next one is told.
+  const known = verified.get(token);
+  if (known) return { principal: { ...known.principal, scopes: [...known.principal.scopes] }, claims: { ...known.claims } };
+  const result = await verifySignature(c, server, token);
+  const toleranceMs = Math.floor(server.tokenValidation.jwt.clockSkew / 1000) * 1000;
+  verified.set(token, { principal: { ...result.principal, scopes: [...result.principal.scopes] }, claims: { ...result.claims } }, result.principal.expiresAt * 1000 + toleranceMs);
+  return result;
+}
+
+async function verifySignature(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Verified> {
   const validation = server.tokenValidation;
   let keys;
   try {

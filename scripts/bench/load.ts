@@ -1,0 +1,114 @@
+// The load generator: closed loops (a fixed number of requests in flight) and open loops (requests
+// started on a schedule, whatever the answers do), timed per request on Node's monotonic clock.
+// Requests go through node:http with keep-alive agents rather than fetch: undici costs several
+// times more CPU per request, and the load generator shares this small machine with the workers.
+import { Agent, request as httpRequest } from "node:http";
+import { performance } from "node:perf_hooks";
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface HttpClient {
+  send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<Answer>;
+  close(): void;
+}
+
+/** One keep-alive connection per request in flight, reused for the whole run. */
+export function httpClient(maxSockets: number): HttpClient {
+  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  return {
+    send: (method, url, headers, body) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(url, { method, headers: body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(body)) }, agent }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end(body);
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+  /** Completed requests (errors included) per second of wall time. */
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** The value below which `p` percent of the sorted samples fall (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** An operation resolves to an error description, or undefined when it succeeded. */
+export type Operation = (index: number) => Promise<string | undefined>;
+
+function summarize(latencies: number[], errors: string[], elapsedMs: number): LoadResult {
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors: errors.length,
+    ...(errors[0] ? { firstError: errors[0] } : {}),
+    elapsedMs,
+    perSecond: (latencies.length / elapsedMs) * 1000,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+  };
+}
+
+async function timed(op: Operation, index: number, latencies: number[], errors: string[]): Promise<void> {
+  const started = performance.now();
+  let error: string | undefined;
+  try {
+    error = await op(index);
+  } catch (err) {
+    error = String(err);
+  }
+  latencies.push(performance.now() - started);
+  if (error !== undefined) errors.push(error);
+}
+
+/** `n` operations, `concurrency` in flight at any time. */
+export async function closedLoop(concurrency: number, n: number, op: Operation): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  const started = performance.now();
+  const lane = async () => {
+    while (next < n) await timed(op, next++, latencies, errors);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  return summarize(latencies, errors, performance.now() - started);
+}
+
+/** Operations started at the given offsets (ms from now) whether or not earlier ones have answered. */
+export async function openLoop(offsetsMs: number[], op: Operation): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  const started = performance.now();
+  const runs = offsetsMs.map(
+    (offset, index) =>
+      new Promise<void>((resolve) => {
+        setTimeout(() => void timed(op, index, latencies, errors).then(resolve), Math.max(0, offset - (performance.now() - started)));
+      }),
+  );
+  await Promise.all(runs);
+  return summarize(latencies, errors, performance.now() - started);
+}

@@ -1,0 +1,105 @@
+// Scenario 3, a tools/call through the gateway (bearer check, session Durable Object, policy,
+// token exchange or cached token, forward, audit) against the fast local upstream, beside the same
+// call made directly to that upstream. The difference is what the gateway adds. Two apps front the
+// same upstream: `warm` reuses exchanged tokens (cache: true), `cold` exchanges on every call.
+import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
+import { closedLoop, httpClient, type HttpClient, type LoadResult } from "./load.js";
+import { ms, rate, verdict, type Row, type ScenarioResult } from "./report.js";
+import { TOOLS, type BenchStack } from "./stack.js";
+
+const SERIAL_CALLS = 1_000;
+const COLD_CALLS = 400;
+const PARALLEL = 16;
+const PARALLEL_CALLS = 3_000;
+
+function run(http: HttpClient, sessions: McpSession[], tool: string, concurrency: number, n: number): Promise<LoadResult> {
+  return closedLoop(concurrency, n, (i) => callTool(http, sessions[i % sessions.length]!, tool, `call ${i}`));
+}
+
+function check(result: LoadResult, what: string): LoadResult {
+  if (result.errors) throw new Error(`${what}: ${result.errors} of ${result.requests} calls failed, first: ${result.firstError}`);
+  return result;
+}
+
+export interface ToolCallFigures {
+  warmPerSecond: number;
+  direct: LoadResult;
+}
+
+export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolCallFigures; result: ScenarioResult }> {
+  const http = httpClient(64);
+  const token = await stack.agentToken();
+  const gateway = `${stack.gatewayUrl}/mcp`;
+  const direct = [await openMcpSession(http, stack.upstream.url, token)];
+  const sessions = await Promise.all(Array.from({ length: PARALLEL }, () => openMcpSession(http, gateway, token)));
+  const one = sessions.slice(0, 1);
+
+  // Warm-up: JIT on every path, connection pools, the sessions' upstream sessions and first tokens.
+  await run(http, direct, "echo", 4, 300);
+  await run(http, sessions, TOOLS.warm, PARALLEL, 400);
+  await run(http, one, TOOLS.cold, 1, 50);
+
+  // The platform's floor (bench-worker.ts): the request reaches a worker, which asks a Durable
+  // Object and answers, with no gateway code; and the same with the object answering in a stream.
+  const floor = (kind: string) => async () => {
+    const answer = await http.send("POST", `${stack.benchUrl}/floor/${kind}`, { "Content-Type": "application/json", "Mcp-Session-Id": "floor" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }));
+    return answer.status === 200 ? undefined : `HTTP ${answer.status}`;
+  };
+  await closedLoop(1, 200, floor("rpc"));
+  await closedLoop(1, 200, floor("stream"));
+  const floorRpc = check(await closedLoop(1, SERIAL_CALLS, floor("rpc")), "platform floor");
+  const floorStream = check(await closedLoop(1, SERIAL_CALLS, floor("stream")), "platform floor (stream)");
+  const directSerial = check(await run(http, direct, "echo", 1, SERIAL_CALLS), "direct calls");
+  stack.audit.reset();
+  const warm = check(await run(http, one, TOOLS.warm, 1, SERIAL_CALLS), "warm calls");
+  const warmExchanges = stack.audit.counts().exchanges;
+  const cold = check(await run(http, one, TOOLS.cold, 1, COLD_CALLS), "cold calls");
+  const directParallel = check(await run(http, direct, "echo", PARALLEL, PARALLEL_CALLS), "direct calls in parallel");
+  const warmParallel = check(await run(http, sessions, TOOLS.warm, PARALLEL, PARALLEL_CALLS), "warm calls in parallel");
+  http.close();
+
+  const addedP50 = warm.p50Ms - directSerial.p50Ms;
+  const addedP99 = warm.p99Ms - directSerial.p99Ms;
+  const directText = `direct ${ms(directSerial.p50Ms)} / ${ms(directSerial.p99Ms)}`;
+  const rows: Row[] = [
+    {
+      scenario: "3 gateway tool call",
+      measure: "tools/call, warm token cache, serial",
+      result: `${ms(warm.p50Ms)} / ${ms(warm.p99Ms)}`,
+      limit: directText,
+      ratio: `+${ms(addedP50)} / +${ms(addedP99)}`,
+      target: { text: "added p50 ≤ 1 ms, p99 ≤ 5 ms", verdict: verdict(addedP50 <= 1 && addedP99 <= 5) },
+    },
+    {
+      scenario: "",
+      measure: "platform floor: worker → Durable Object → answer",
+      result: `${ms(floorRpc.p50Ms)} / ${ms(floorRpc.p99Ms)}; as a stream ${ms(floorStream.p50Ms)} / ${ms(floorStream.p99Ms)}`,
+      limit: directText,
+      ratio: `+${ms(floorRpc.p50Ms - directSerial.p50Ms)} / +${ms(floorRpc.p99Ms - directSerial.p99Ms)}`,
+    },
+    {
+      scenario: "",
+      measure: "tools/call, cold (exchange on every call), serial",
+      result: `${ms(cold.p50Ms)} / ${ms(cold.p99Ms)}`,
+      limit: directText,
+      ratio: `+${ms(cold.p50Ms - directSerial.p50Ms)} / +${ms(cold.p99Ms - directSerial.p99Ms)}`,
+    },
+    {
+      scenario: "",
+      measure: `tools/call, warm, ${PARALLEL} sessions in parallel`,
+      result: `${rate(warmParallel.perSecond)}, ${ms(warmParallel.p50Ms)} / ${ms(warmParallel.p99Ms)}`,
+      limit: `direct ${rate(directParallel.perSecond)}, ${ms(directParallel.p50Ms)} / ${ms(directParallel.p99Ms)}`,
+      ratio: `${((warmParallel.perSecond / directParallel.perSecond) * 100).toFixed(0)} % of direct`,
+    },
+  ];
+  return {
+    figures: { warmPerSecond: warmParallel.perSecond, direct: directSerial },
+    result: {
+      rows,
+      data: { floorRpc, floorStream, directSerial, warm, warmExchangesPerCall: warmExchanges / SERIAL_CALLS, cold, directParallel, warmParallel },
+      notes: [
+        "3: one agent session, calls one after the other (latency), then 16 sessions with one call in flight each (throughput); added = gateway percentile minus direct percentile. The upstream answers JSON from node:http in this process. The platform floor is what any Durable Object design pays here before its own code runs (no gateway code, no upstream call).",
+      ],
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The revocation lookups' batching (src/auth/batched-lookups.ts), as pure logic: what one request
+// asks is what it is told, however the lookups of concurrent requests are grouped.
+import { describe, expect, it } from "vitest";
+import { BatchedLookups, type SendLookups } from "../../src/auth/batched-lookups.js";
+
+/** A store of present keys whose answers arrive when the test releases them. */
+function fakeRedis(present: Set<string>) {
+  const sent: string[][] = [];
+  const releases: (() => void)[] = [];
+  const send: SendLookups = (keys) => {
+    sent.push(keys);
+    return new Promise((resolve) => releases.push(() => resolve(keys.map((k) => (present.has(k) ? "1" : null)))));
+  };
+  const releaseAll = () => releases.splice(0).forEach((release) => release());
+  return { sent, send, releaseAll };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe("batched revocation lookups", () => {
+  it("sends a lone lookup at once", async () => {
+    const redis = fakeRedis(new Set(["b"]));
+    const lookups = new BatchedLookups(redis.send, { maxKeys: 100, deadlineMs: 1_000 });
+    const answer = lookups.lookup(["a", "b"]);
+    expect(redis.sent).toEqual([["a", "b"]]);
+    redis.releaseAll();
+    expect(await answer).toEqual([null, "1"]);
+  });
+
+  it("sends the lookups that arrive while one is on its way as one request, each told its own answer", async () => {
+    const redis = fakeRedis(new Set(["x2", "y3"]));
+    const lookups = new BatchedLookups(redis.send, { maxKeys: 100, deadlineMs: 1_000 });
+    const first = lookups.lookup(["x1"]);
+    const later = [lookups.lookup(["x2"]), lookups.lookup(["x3", "y3"]), lookups.lookup(["x4"])];
+    expect(redis.sent).toHaveLength(1);
+    redis.releaseAll();
+    expect(await first).toEqual([null]);
+    await tick();
+    expect(redis.sent).toEqual([["x1"], ["x2", "x3", "y3", "x4"]]);
+    redis.releaseAll();
+    expect(await Promise.all(later)).toEqual([["1"], [null, "1"], [null]]);
+  });
+
+  it("keeps a batch within maxKeys", async () => {
+    const redis = fakeRedis(new Set());
+    const lookups = new BatchedLookups(redis.send, { maxKeys: 3, deadlineMs: 1_000 });
+    const all = [lookups.lookup(["a"]), lookups.lookup(["b", "c"]), lookups.lookup(["d", "e"]), lookups.lookup(["f"])];
+    for (let round = 0; round < 4; round++) {
+      redis.releaseAll();
+      await tick();
+    }
+    await Promise.all(all);
+    expect(redis.sent).toEqual([["a"], ["b", "c"], ["d", "e", "f"]]);
+  });
+
+  it("fails every lookup of a batch whose request failed (the caller fails closed)", async () => {
+    const lookups = new BatchedLookups(() => Promise.reject(new Error("redis down")), { maxKeys: 100, deadlineMs: 1_000 });
+    await expect(lookups.lookup(["a"])).rejects.toThrow("redis down");
+  });
+
+  it("looks up alone after the deadline when the batch it joined never answers", async () => {
+    let calls = 0;
+    const send: SendLookups = (keys) => (++calls === 1 ? new Promise(() => undefined) : Promise.resolve(keys.map(() => null)));
+    const lookups = new BatchedLookups(send, { maxKeys: 100, deadlineMs: 30 });
+    expect(await lookups.lookup(["stuck"])).toEqual([null]);
+    // The abandoned batch no longer holds the next lookups back.
+    expect(await lookups.lookup(["next"])).toEqual([null]);
+  });
+});
