@@ -52,50 +52,58 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   /**
-   * Handles the messages of one POST on an existing session, or returns null when the session
-   * does not exist (never created, ended) or belongs to another principal: a hijack attempt
-   * looks exactly like an unknown session.
+   * Handles the messages of one POST on an existing session and returns their replies, or null
+   * when the session does not exist (never created, ended) or belongs to another principal: a
+   * hijack attempt looks exactly like an unknown session.
    *
-   * The answer is a stream of JSON-RPC messages, one JSON text per line, written as they happen:
-   * notifications upstreams send about a request (progress, log messages), requests they make
-   * of the agent during it (sampling, elicitation; only with `relay`, when the agent reads an
-   * event stream), then the replies. The agent's answers to relayed requests arrive in later
-   * POSTs, as responses, and go back to the upstream that asked.
+   * What happens before the replies goes to `onEvent` as it happens (only when the agent reads an
+   * event stream): notifications upstreams send about a request (progress, log messages) and
+   * requests they make of the agent during it (sampling, elicitation). Every event has reached
+   * the front before the replies are returned, so the order the agent sees is the order here.
+   * The agent's answers to relayed requests arrive in later POSTs, as responses, and go back to
+   * the upstream that asked.
    */
-  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest, options: { relay: boolean }): Promise<ReadableStream<Uint8Array> | null> {
+  async receive(
+    messages: JSONRPCMessage[],
+    principal: Principal,
+    request: CallerRequest,
+    options: { relay: boolean; onEvent?: (message: JSONRPCMessage) => unknown },
+  ): Promise<JSONRPCMessage[] | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
     for (const message of messages) if (isResponse(message)) this.relayed.answer(message);
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    const encoder = new TextEncoder();
-    // A reader that went away (the agent hung up) must not stop the work: the session state is still saved.
-    const send = (message: JSONRPCMessage) => void writer.write(encoder.encode(`${JSON.stringify(message)}\n`)).catch(() => undefined);
+    const onEvent = options.onEvent;
+    let delivered: Promise<unknown> = Promise.resolve();
+    // An agent that went away must not stop the work: the session state is still saved.
+    const send = (message: JSONRPCMessage) => {
+      if (onEvent) delivered = delivered.then(() => onEvent(message)).catch(() => undefined);
+    };
     const apps = await this.sessionApps(context, principal, request, {
       persist: () => this.persistApps(),
       relay: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
       ...(options.relay ? { serverRequest: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
       clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
     });
-    const work = (async () => {
-      try {
-        const wasInitialized = context.initialized;
-        for (const message of messages) {
-          if (isRequest(message)) send(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
-          else if (isNotification(message)) applyNotification(context, message);
-        }
-        context.lastActiveAt = Date.now();
-        // A tool call on a warm session changes nothing worth a write but the time of activity,
-        // and each write holds the object's next answers until it commits (its output gate).
-        const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= this.activityWriteInterval();
-        await Promise.all([changed ? this.save(context) : undefined, this.persistApps()]);
-      } finally {
-        await writer.close().catch(() => undefined);
-        flushTelemetry((promise) => this.ctx.waitUntil(promise));
+    const replies: JSONRPCMessage[] = [];
+    const wasInitialized = context.initialized;
+    try {
+      for (const message of messages) {
+        if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
+        else if (isNotification(message)) applyNotification(context, message);
       }
-    })();
-    this.ctx.waitUntil(work);
-    return readable;
+    } finally {
+      context.lastActiveAt = Date.now();
+      // A tool call on a warm session changes nothing worth a write but the time of activity.
+      const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= this.activityWriteInterval();
+      // After the replies have left: a write started before them would hold them until it
+      // commits (the object's output gate), and nothing in the replies depends on these.
+      const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => Promise.all([changed ? this.save(context) : undefined, this.persistApps()]))
+        .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
+      this.ctx.waitUntil(bookkeeping);
+    }
+    await delivered;
+    return replies;
   }
 
   /** One request's reply; a failure nobody foresaw is an internal error for that request alone. */

@@ -19,20 +19,18 @@ import { mintAccessToken, verifyAccessToken } from "../../src/auth/tokens.js";
 import { DurableObject } from "cloudflare:workers";
 
 /**
- * The platform's floor for a gateway request: a Durable Object that answers a small RPC at once,
- * with and without a storage write, and as a stream of JSON lines (as McpSession answers).
+ * The platform's floor for a gateway tool call: a Durable Object that answers a small RPC at
+ * once, or after forwarding the message to an upstream with fetch (what McpSession does around
+ * its own code).
  */
 export class FloorSession extends DurableObject {
-  async answer(message: unknown, write: boolean): Promise<unknown> {
-    if (write) this.ctx.storage.put("last", message);
+  async answer(): Promise<unknown> {
     return { jsonrpc: "2.0", id: 1, result: {} };
   }
 
-  async stream(message: unknown): Promise<ReadableStream<Uint8Array>> {
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    void writer.write(new TextEncoder().encode(`${JSON.stringify({ jsonrpc: "2.0", id: 1, result: { echo: message } })}\n`)).then(() => writer.close());
-    return readable;
+  async forward(url: string, body: string, authorization: string): Promise<unknown> {
+    const res = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", Authorization: authorization } });
+    return res.json();
   }
 }
 
@@ -141,11 +139,11 @@ export default {
         // What every gateway request pays before any gateway code runs: the request, a Durable
         // Object hop, the answer. `none` answers here, without the object.
         const kind = path.slice("/floor/".length);
-        const message = await request.json();
+        const body = await request.text();
         if (kind === "none") return Response.json({ jsonrpc: "2.0", id: 1, result: {} });
         const stub = env.FLOOR.get(env.FLOOR.idFromName(request.headers.get("Mcp-Session-Id") ?? "floor"));
-        if (kind === "stream") return new Response(await new Response(await stub.stream(message)).text(), { headers: { "Content-Type": "application/json" } });
-        return Response.json(await stub.answer(message, kind === "write"));
+        if (kind === "forward") return Response.json(await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""));
+        return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));
       return new Response("not found", { status: 404 });

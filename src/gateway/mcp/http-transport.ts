@@ -18,7 +18,7 @@ import { callerRequest } from "./caller-request.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
 import { allowsBatches } from "./protocol.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
-import { answerFromSession } from "./session-answer.js";
+import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { readInitializeParams } from "./session-methods.js";
 
 type McpContext = Context<GatewayApp>;
@@ -75,9 +75,15 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   }
   const sessionId = requireSessionId(c);
   const eventStream = acceptsEventStream(c.req.header("Accept"));
-  const answer = await sessionStub(c, sessionId).receive(messages, principal, callerRequest(c, caller), { relay: eventStream });
-  if (answer === null) throw sessionNotFound();
-  return answerFromSession(answer, {
+  // Events (progress, upstream requests) are only passed on when the agent can read them.
+  const session = new SessionMessages();
+  const replies = sessionStub(c, sessionId)
+    .receive(messages, principal, callerRequest(c, caller), { relay: eventStream, ...(eventStream ? { onEvent: session.onEvent } : {}) })
+    .then((answer) => {
+      if (answer === null) throw sessionNotFound();
+      return answer;
+    });
+  return answerFromSession(session.follow(replies), {
     format,
     acceptsEventStream: eventStream,
     batch: batch && messages.some(isRequest),

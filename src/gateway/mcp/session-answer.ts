@@ -1,4 +1,4 @@
-// Turns what a session answers (JSON-RPC messages, one per line, as they happen) into the HTTP
+// Turns what a session answers (JSON-RPC messages, as they happen) into the HTTP
 // answer of Streamable HTTP: one JSON body when there is nothing to say before the replies and
 // the client takes JSON; otherwise an SSE stream, opened as soon as the first notification or
 // relayed request arrives, so progress and questions reach the agent while the call runs.
@@ -27,27 +27,41 @@ function sseFrame(message: JSONRPCMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
-/** The messages of a stream of JSON lines. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<JSONRPCMessage> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffered += value;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line) yield JSON.parse(line) as JSONRPCMessage;
+/**
+ * What a session says about one POST, in order: the events it passes on while working (pushed
+ * here by `onEvent`, which the Durable Object calls over RPC), then its replies. Throws what the
+ * session's answer threw (the front maps it to an error response).
+ */
+export class SessionMessages {
+  private readonly events: JSONRPCMessage[] = [];
+  private wake: (() => void) | undefined;
+
+  /** Passed to the session: each call is one event, in the order the session sends them. */
+  readonly onEvent = (message: JSONRPCMessage): void => {
+    this.events.push(message);
+    this.wake?.();
+  };
+
+  async *follow(replies: Promise<JSONRPCMessage[]>): AsyncGenerator<JSONRPCMessage> {
+    let outcome: { replies: JSONRPCMessage[] } | { error: unknown } | undefined;
+    replies.then(
+      (value) => (outcome = { replies: value }),
+      (error: unknown) => (outcome = { error }),
+    ).finally(() => this.wake?.());
+    for (;;) {
+      while (this.events.length) yield this.events.shift()!;
+      if (outcome) break;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
     }
+    if ("error" in outcome) throw outcome.error;
+    yield* outcome.replies;
   }
 }
 
 const isReply = (message: JSONRPCMessage) => !("method" in message);
 
-export async function answerFromSession(stream: ReadableStream<Uint8Array>, options: AnswerOptions): Promise<Response> {
-  const messages = lines(stream);
+export async function answerFromSession(messages: AsyncGenerator<JSONRPCMessage>, options: AnswerOptions): Promise<Response> {
   const replies: JSONRPCMessage[] = [];
   for (;;) {
     const next = await messages.next();
