@@ -12,6 +12,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { randomToken } from "../encoding.js";
+import { recordSpans } from "./spans.js";
 import { setLogLevel } from "../log.js";
 import { VERSION } from "../version.js";
 import { AsyncLocalStorageContextManager } from "./context-manager.js";
@@ -96,6 +97,7 @@ export function setupTelemetry(service: string, config: ObservabilityConfig, sec
   const spans = new BufferingSpanProcessor();
   const reader = new OnDemandMetricReader();
   trace.setGlobalTracerProvider(new TracerProvider({ resource, spanProcessors: [spans] }));
+  recordSpans();
   metrics.setGlobalMeterProvider(new MeterProvider({ resource, readers: [reader] }));
   const headers = Object.fromEntries(Object.entries(config.otlp.headers).map(([name, ref]) => [name, secrets[ref.env] ?? ""]));
   exporting = { target: { endpoint: config.otlp.endpoint, headers }, spans, reader, metricsIntervalMs: config.otlp.metricsInterval, lastMetricsExport: Date.now() };
