@@ -27,7 +27,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private apps: AppsState | undefined;
   /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
   private storedApps: string | undefined;
-  /** `lastActiveAt` as last written; activity is written at most once per ACTIVITY_WRITE_INTERVAL. */
+  /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
   private storedActiveAt = 0;
   private sink: AuditSink | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
