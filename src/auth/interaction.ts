@@ -11,6 +11,7 @@ import type { AuthApp } from "./app-types.js";
 import { authorizationRedirect } from "./authorize.js";
 import { accessTokenClaims, releasedClaims } from "./claims.js";
 import { errorPage, consentPage, loginPage } from "./pages.js";
+import { isMetadataDocumentClientId } from "./client-metadata.js";
 import { currentSession, startSession, type LoginSession } from "./session.js";
 import { authenticateBuiltinUser } from "./users.js";
 
@@ -164,6 +165,7 @@ interactionRoutes.get("/consent", async (c) => {
       csrf: interaction.csrf,
       clientName: interaction.clientName,
       clientId: interaction.clientId,
+      ...(isMetadataDocumentClientId(interaction.clientId) ? { clientHost: new URL(interaction.clientId).host } : {}),
       user: String(session.claims.preferred_username ?? session.claims.email ?? session.sub),
       scopes: interaction.scope.split(" ").filter(Boolean),
       resources: interaction.resource,

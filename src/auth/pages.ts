@@ -15,6 +15,7 @@ const STYLE = raw(`
   button.secondary { background: #fff; color: #1a56db; }
   button:focus-visible, input:focus-visible, .button:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
   .error { color: #9b1c1c; background: #fde8e8; padding: .5rem .75rem; border-radius: 4px; }
+  .notice { color: #713f12; background: #fef9c3; padding: .5rem .75rem; border-radius: 4px; }
   ul { padding-left: 1.25rem; } code { background: #eef; padding: 0 .2rem; }
   .divider { margin: 1.25rem 0 0; color: #4b5563; text-align: center; }
 `);
@@ -81,6 +82,11 @@ export interface ConsentPageModel {
   csrf: string;
   clientName: string;
   clientId: string;
+  /**
+   * For a client whose id is its metadata document's URL: that URL's host, the one thing about
+   * such a client that is not self-asserted (its name is whatever its document says).
+   */
+  clientHost?: string;
   user: string;
   scopes: string[];
   resources: string[];
@@ -89,7 +95,8 @@ export interface ConsentPageModel {
 export function consentPage(m: ConsentPageModel): Html {
   return page(
     "Allow access?",
-    html`<h1>Allow ${m.clientName} to act for you?</h1>
+    html`<h1>Allow ${m.clientName}${m.clientHost ? html` from ${m.clientHost}` : ""} to act for you?</h1>
+${m.clientHost ? html`<p class="notice">This application describes itself at <strong>${m.clientHost}</strong>. Its name is what it says about itself: allow it only if you expect an application from <strong>${m.clientHost}</strong>.</p>` : ""}
 <p>Signed in as <strong>${m.user}</strong>. The application <code>${m.clientId}</code> asks for:</p>
 <ul>${m.scopes.length ? m.scopes.map((s) => html`<li><code>${s}</code></li>`) : html`<li>basic sign-in only</li>`}</ul>
 ${m.resources.length ? html`<p>for use at:</p><ul>${m.resources.map((r) => html`<li><code>${r}</code></li>`)}</ul>` : ""}

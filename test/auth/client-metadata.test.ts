@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientIdUrlProblem } from "../../src/auth/client-metadata.js";
 import { ALICE, authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { KNOWN_CLIENT, publicClientTokens, tokenEndpointAnswer, UNKNOWN_CLIENT } from "../helpers/client-probe.js";
+import { CookieJar, hiddenField, postForm, step } from "../helpers/login-flow.js";
 import { discover, type Params } from "../helpers/oauth-requests.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
@@ -107,6 +108,19 @@ describe("client ID metadata documents", () => {
     expect(as.client_id_metadata_document_supported).toBe(true);
     const tokens = await publicClientTokens(auth, as, url, REDIRECT, "openid tools:read");
     expect(decodeJwt(tokens.access_token)).toMatchObject({ client_id: url, aud: GATEWAY_RESOURCE });
+  });
+
+  it("names the document's host on the consent page, beside the name the document gives itself", async () => {
+    const url = documents.serveJson((u) => mcpClientDocument(u, { client_name: "Totally Official Agent" }));
+    const jar = new CookieJar();
+    const params = { client_id: url, redirect_uri: REDIRECT, response_type: "code", scope: "tools:read", resource: GATEWAY_RESOURCE, code_challenge: "x".repeat(43), code_challenge_method: "S256" };
+    const toLogin = await step(auth, jar, `/authorize?${new URLSearchParams(params)}`);
+    const login = await step(auth, jar, toLogin.location!.pathname + toLogin.location!.search);
+    const toConsent = await step(auth, jar, "/login", postForm({ interaction: hiddenField(login.body, "interaction"), csrf: hiddenField(login.body, "csrf"), username: ALICE.username, password: ALICE.password }));
+    const consent = await step(auth, jar, toConsent.location!.pathname + toConsent.location!.search);
+    const host = new URL(url).host;
+    expect(consent.body).toContain(`<h1>Allow Totally Official Agent from ${host} to act for you?</h1>`);
+    expect(consent.body).toContain(`describes itself at <strong>${host}</strong>`);
   });
 
   it("caches a resolved document instead of fetching it again", async () => {
