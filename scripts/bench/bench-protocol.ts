@@ -18,8 +18,6 @@ export interface BindingLoopRequest {
   headers: Record<string, string>;
   /** Request bodies, used in turn (e.g. a different subject token for every exchange). */
   bodies?: string[];
-  /** "binding" (default): through the AUTH service binding; "fetch": the global fetch, over the network. */
-  via?: "binding" | "fetch";
 }
 
 export interface BindingLoopResult {

@@ -108,7 +108,7 @@ async function bindingLoop(env: Env, request: BindingLoopRequest): Promise<Bindi
   const one = async (index: number) => {
     const init: RequestInit = { method: request.method, headers: request.headers };
     if (request.bodies?.length) init.body = request.bodies[index % request.bodies.length]!;
-    const res = request.via === "fetch" ? await fetch(request.url, init) : await env.AUTH.fetch(new Request(request.url, init));
+    const res = await env.AUTH.fetch(new Request(request.url, init));
     // The gateway reads every answer whole (token-exchange-client.ts); so does this loop.
     const text = await res.text();
     if (res.ok) result.ok++;

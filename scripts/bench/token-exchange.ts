@@ -35,7 +35,7 @@ function exchangeBody(subjectToken: string): string {
 }
 
 /** Subject tokens as the auth tier issues them to the agent, signed here with its own key. */
-export async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[]> {
+async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[]> {
   const { keys } = JSON.parse(stack.benchKeys.ES256) as { keys: (JWK & { kid: string; activeFrom?: number })[] };
   const { activeFrom: _unused, ...jwk } = keys[0]!;
   const key = await importJWK(jwk, "ES256");

@@ -87,7 +87,6 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
     format,
     acceptsEventStream: eventStream,
     batch: batch && messages.some(isRequest),
-    expectedReplies: messages.filter(isRequest).length,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
 }

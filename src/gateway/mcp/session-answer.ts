@@ -12,11 +12,6 @@ export interface AnswerOptions {
   acceptsEventStream: boolean;
   /** The request was a JSON-RPC batch: a JSON answer is then an array. */
   batch: boolean;
-  /**
-   * How many replies the POST awaits (its requests). Once they are all in, the answer goes out
-   * without waiting for the session to finish its bookkeeping (storage writes, telemetry).
-   */
-  expectedReplies: number;
   /** Keeps the worker alive while a stream is still being written after the Response is returned. */
   waitUntil: (promise: Promise<unknown>) => void;
 }
@@ -69,10 +64,6 @@ export async function answerFromSession(messages: AsyncGenerator<JSONRPCMessage>
     const message = next.value;
     if (isReply(message)) {
       replies.push(message);
-      if (replies.length === options.expectedReplies) {
-        options.waitUntil(drain(messages));
-        break;
-      }
       continue;
     }
     // A notification or a request for the agent: only an event stream can carry it.
@@ -82,15 +73,6 @@ export async function answerFromSession(messages: AsyncGenerator<JSONRPCMessage>
   if (replies.length === 0) return new Response(null, { status: 202 });
   if (options.format === "sse") return new Response(replies.map(sseFrame).join(""), { status: 200, headers: SSE_HEADERS });
   return new Response(JSON.stringify(options.batch ? replies : replies[0]), { status: 200, headers: { "Content-Type": "application/json" } });
-}
-
-/** Reads what the session still writes after the last reply, so that it can finish. */
-async function drain(rest: AsyncGenerator<JSONRPCMessage>): Promise<void> {
-  try {
-    for await (const _ of rest);
-  } catch {
-    // Nothing after the replies is for the agent.
-  }
 }
 
 /** An SSE response that starts with `first` and follows the rest of the session's messages. */
