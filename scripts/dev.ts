@@ -13,10 +13,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { devPolicyDir } from "./dev-policies.js";
+import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
 import { connectHelp, DEV_STACK_FILE, devClientSecrets, devConfigs, devPortsFromEnv, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
 import { generateSigningKey } from "./keys.js";
@@ -52,14 +53,6 @@ async function answers(host: string, port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 // No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline.

@@ -1,10 +1,9 @@
 // Runs the tiers' real bundles in workerd through Miniflare's API, each on its own loopback port.
-import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Miniflare, fetch as miniflareFetch, type Request as MiniflareRequest } from "miniflare";
 import { inject } from "vitest";
+import { freePort } from "../../scripts/free-port.js";
 import { BUILD_DIR, ROOT, type Tier } from "./build.js";
 import { captureRuntimeOutput, privateKeyParts } from "./runtime-output.js";
 
@@ -17,14 +16,7 @@ export interface RunningWorker {
   dispose(): Promise<void>;
 }
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort };
 
 /** The tier's compatibility date and flags, as its wrangler toml declares them. */
 function compatibility(tier: Tier): { compatibilityDate: string; compatibilityFlags: string[] } {
@@ -86,15 +78,25 @@ export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<
     UPSTASH_REDIS_REST_TOKEN: redis.token,
     SIGNING_KEYS: inject("signingKeys"),
   };
-  const port = options.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
-  if (options.config !== undefined) bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
   for (const [name, value] of Object.entries(options.bindings ?? {})) {
     if (value === undefined) delete bindings[name];
     else bindings[name] = value;
   }
-  const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET/.test(name)).map(([, value]) => value)];
-  return run(new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets), host: "127.0.0.1", port, bindings }));
+  // A port picked here can still be taken by another test file before workerd binds it; then pick again.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const url = `http://127.0.0.1:${port}`;
+    if (options.config !== undefined) bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
+    const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET/.test(name)).map(([, value]) => value)];
+    const mf = new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets), host: "127.0.0.1", port, bindings });
+    try {
+      return await run(mf);
+    } catch (error) {
+      await mf.dispose().catch(() => undefined);
+      const taken = (error as { code?: string }).code === "ERR_ADDRESS_IN_USE";
+      if (!taken || options.port !== undefined || attempt === 3) throw error;
+    }
+  }
 }
 
 export interface GatewayWorkerOptions {
