@@ -137,7 +137,7 @@ async function audit(info: DevStackInfo, sessionId: string, count: number): Prom
     if (events.length < count) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   for (const e of events) {
-    say(`${String(e.tool)}: ${String(e.decision)}/${String(e.outcome)} agent=${String(e.agent)} user=${String(e.user)}${e.token_jti ? ` token_jti=${String(e.token_jti)}` : ""}${e.reason ? ` reason="${String(e.reason)}"` : ""}`);
+    say(`${String(e.tool ?? e.prompt ?? e.resource)}: ${String(e.decision)}/${String(e.outcome)} agent=${String(e.agent)} user=${String(e.user)}${e.token_jti ? ` token_jti=${String(e.token_jti)}` : ""}${e.reason ? ` reason="${String(e.reason)}"` : ""}`);
   }
   if (events.length < count) throw new Error(`expected ${count} audit events, the collector has ${events.length}`);
 }

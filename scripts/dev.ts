@@ -148,7 +148,7 @@ demo = await startDemoUpstreams({
   mcpPort: PORTS.mcp,
   restPort: PORTS.rest,
   auditPort: PORTS.audit,
-  onAuditEvent: (e) => say(`audit: ${e.tool} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
+  onAuditEvent: (e) => say(`audit: ${e.method === "tools/call" ? "" : `${String(e.method)} `}${String(e.tool ?? e.prompt ?? e.resource)} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
 });
 say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
 // Local signing keys live as long as this process; production keys come from `npm run keys`.

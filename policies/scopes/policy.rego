@@ -1,5 +1,6 @@
 # Allow a tool call when the agent's token carries the scope the tool needs: tools whose
-# upstream name starts with a write verb need tools:write, every other tool tools:read.
+# upstream name starts with a write verb need tools:write, every other tool tools:read, and so do
+# prompts and resources (no input.tool, so no write verb).
 #
 # Build: npm run policy:build   (opa build -t wasm -e mcp/scopes/decision policies/scopes)
 # Test:  opa test policies/scopes

@@ -24,6 +24,8 @@ export const JsonRpcCode = {
   InternalError: -32603,
   /** Transport-level rejections (bad headers, unknown session); MCP servers use -32000..-32099. */
   ServerError: -32000,
+  /** The gateway's policy denied a prompt or resource request (tool calls get a tool error result instead). */
+  PolicyDenied: -32003,
 } as const;
 
 /**

@@ -1,10 +1,12 @@
 // One structured event per tool call that reached the gateway, allowed, denied or failed
-// (DESIGN.md §4): who (agent and user), what (tool, app), the decision, the exchanged token's
-// `jti` (never a token), the upstream status, latency and trace id. Written to the worker log,
-// where Workers Logs and Logpush pick it up.
+// (DESIGN.md §4), and likewise per prompts/get, resources/read and resource subscription, which
+// reach upstreams with exchanged tokens too: who (agent and user), what (tool, prompt or
+// resource, and app), the decision, the exchanged token's `jti` (never a token), the upstream
+// status, latency and trace id. Written to the worker log, where Workers Logs and Logpush pick
+// it up.
 import { log } from "../core/log.js";
 
-export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool";
+export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "unknown_prompt" | "unknown_resource";
 
 export interface AuditEvent {
   session_id: string;
@@ -13,8 +15,14 @@ export interface AuditEvent {
   /** The user the agent acts for (`sub`). */
   user: string;
   issuer: string;
-  /** The tool as the agent named it (namespaced). */
-  tool: string;
+  /** tools/call, prompts/get, resources/read, resources/subscribe or resources/unsubscribe. */
+  method: string;
+  /** The tool as the agent named it (namespaced); tools/call only. */
+  tool?: string;
+  /** The prompt as the agent named it (namespaced); prompts/get only. */
+  prompt?: string;
+  /** The resource URI; resources/* only. */
+  resource?: string;
   app?: string;
   decision: "allow" | "deny";
   /** The policy that decided (the last one asked, when all allowed); absent when none is configured. */
@@ -32,7 +40,8 @@ export interface AuditEvent {
 }
 
 export function writeAuditEvent(event: AuditEvent): void {
-  log("info", "audit.tool_call", { ...event });
+  // Tool calls keep the event name dashboards and Logpush filters already match.
+  log("info", event.method === "tools/call" ? "audit.tool_call" : "audit.mcp_request", { ...event });
 }
 
 /** The trace id of a W3C traceparent (`00-<trace-id>-<parent-id>-<flags>`). */

@@ -13,6 +13,8 @@ const GITHUB_API = "https://api.github.test";
 const DENIED = "The gateway's policy does not allow this tool call.";
 
 let upstream: RecordingMcpServer;
+/** The upstream of the ops app alone, whose resources are ops://…, kept to the sre group by app-groups. */
+let opsUpstream: RecordingMcpServer;
 let sink: AuditSinkServer;
 let stack: Stack;
 /** An agent whose token carries tools:read and tools:write. */
@@ -21,11 +23,11 @@ let writer: RunningWorker;
 let reader: RunningWorker;
 
 /** An MCP Proxy app on the recording upstream, under its own namespace, with an app policy. */
-function app(name: string, policy?: Record<string, unknown>) {
+function app(name: string, policy?: Record<string, unknown>, url = upstream.url) {
   return {
     name,
     type: "mcpProxy",
-    upstream: { stream: { url: upstream.url } },
+    upstream: { stream: { url } },
     authorization: {
       ...(policy ? { inbound: { opa: policy } } : {}),
       outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: GITHUB_API, defaults: { ttl: "30s" } } },
@@ -34,7 +36,7 @@ function app(name: string, policy?: Record<string, unknown>) {
 }
 
 beforeAll(async () => {
-  [upstream, sink] = await Promise.all([startRecordingMcpServer(), startAuditSink()]);
+  [upstream, opsUpstream, sink] = await Promise.all([startRecordingMcpServer(), startRecordingMcpServer({ resourceScheme: "ops" }), startAuditSink()]);
   stack = await startStack({
     exchangeAudiences: [GITHUB_API],
     audit: { sink: { url: sink.url, flushInterval: "20ms" } },
@@ -46,6 +48,8 @@ beforeAll(async () => {
       app("buggy", { name: "trap", entrypoint: "test/trap/decision" }),
       app("odd", { name: "shapes", entrypoint: "test/shapes/allowed_string" }),
       app("ghost", { name: "never-built" }),
+      // The stand-in of policies/app-groups: ops is for the sre group, and these agents' tokens carry no groups.
+      app("ops", { name: "app-groups" }, opsUpstream.url),
     ],
   });
   [writer, reader] = await Promise.all([
@@ -55,7 +59,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack.dispose();
-  await Promise.all([upstream.close(), sink.close()]);
+  await Promise.all([upstream.close(), opsUpstream.close(), sink.close()]);
 });
 
 let nextId = 1;
@@ -147,5 +151,72 @@ describe("tools/call", () => {
       ),
     );
     results.forEach((result, i) => expect(result.isError === true).toBe(i % 2 === 1));
+  });
+});
+
+describe("prompts and resources", () => {
+  type Reply = { result?: Record<string, unknown>; error?: { code: number; message: string } };
+  async function rpc(sessionId: string, method: string, params?: Record<string, unknown>): Promise<Reply> {
+    const res = await postOnSession(writer, sessionId, { jsonrpc: "2.0", id: ++nextId, method, ...(params ? { params } : {}) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Reply;
+  }
+  const names = (reply: Reply, key: string) => (reply.result![key] as { name: string }[]).map((item) => item.name);
+  const auditOfRequest = (sessionId: string, method: string) =>
+    vi.waitFor(() => {
+      const event = sink.events.find((e) => e.session_id === sessionId && e.method === method);
+      if (!event) throw new Error(`no audit event yet for ${method}`);
+      return event;
+    });
+  const reachedOps = (method: string) => opsUpstream.requests.filter((r) => r.rpcMethod === method).length;
+
+  it("lists only the prompts, resources and templates of apps the policies allow", async () => {
+    const sessionId = await openSession(writer);
+    const prompts = names(await rpc(sessionId, "prompts/list"), "prompts");
+    expect(prompts).toEqual(expect.arrayContaining(["github__greet", "probe__greet"]));
+    expect(prompts.filter((name) => /^(buggy|odd|ghost|ops)__/.test(name))).toEqual([]);
+    const resources = (await rpc(sessionId, "resources/list")).result!.resources as { uri: string; name: string }[];
+    expect(resources.map((r) => r.name)).toContain("github__readme");
+    expect(resources.filter((r) => r.uri.startsWith("ops://") || /^(buggy|odd|ghost|ops)__/.test(r.name))).toEqual([]);
+    const templates = names(await rpc(sessionId, "resources/templates/list"), "resourceTemplates");
+    expect(templates).toContain("github__item");
+    expect(templates).not.toContain("ops__item");
+  });
+
+  it("denies prompts/get with the policy's message as JSON-RPC error -32003, sends nothing upstream, and audits it", async () => {
+    const sessionId = await openSession(writer);
+    const before = reachedOps("prompts/get");
+    const reply = await rpc(sessionId, "prompts/get", { name: "ops__greet", arguments: { name: "Ada" } });
+    expect(reply.error).toEqual({ code: -32003, message: "the ops app is not available to your groups" });
+    expect(reachedOps("prompts/get")).toBe(before);
+    const event = await auditOfRequest(sessionId, "prompts/get");
+    expect(event).toMatchObject({ agent: "agent-a", prompt: "ops__greet", app: "ops", decision: "deny", outcome: "denied", policy: "app-groups", reason: "user is in none of the app's groups" });
+    expect(event).not.toHaveProperty("tool");
+    expect(event).not.toHaveProperty("token_jti");
+  });
+
+  it("answers an allowed prompts/get and audits it with the exchanged token's jti", async () => {
+    const sessionId = await openSession(writer);
+    const reply = await rpc(sessionId, "prompts/get", { name: "github__greet", arguments: { name: "Ada" } });
+    expect(JSON.stringify(reply.result)).toContain("Say hello to Ada.");
+    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({ prompt: "github__greet", app: "github", decision: "allow", outcome: "success", policy: "scopes", token_jti: expect.any(String) });
+  });
+
+  it("denies reading or subscribing to a resource of an app the caller may not use, however the URI was learnt", async () => {
+    const sessionId = await openSession(writer);
+    await rpc(sessionId, "resources/list");
+    const before = reachedOps("resources/read") + reachedOps("resources/subscribe");
+    const read = await rpc(sessionId, "resources/read", { uri: "ops://readme" });
+    expect(read.error).toEqual({ code: -32003, message: "the ops app is not available to your groups" });
+    expect(await auditOfRequest(sessionId, "resources/read")).toMatchObject({ resource: "ops://readme", app: "ops", decision: "deny", outcome: "denied", policy: "app-groups" });
+    expect((await rpc(sessionId, "resources/subscribe", { uri: "ops://readme" })).error?.code).toBe(-32003);
+    expect(await auditOfRequest(sessionId, "resources/subscribe")).toMatchObject({ resource: "ops://readme", decision: "deny", outcome: "denied" });
+    expect(reachedOps("resources/read") + reachedOps("resources/subscribe")).toBe(before);
+  });
+
+  it("audits a prompt no app offers as unknown", async () => {
+    const sessionId = await openSession(writer);
+    expect((await rpc(sessionId, "prompts/get", { name: "nobody__greet" })).error?.code).toBe(-32602);
+    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({ prompt: "nobody__greet", decision: "deny", outcome: "unknown_prompt" });
   });
 });

@@ -73,13 +73,22 @@ describe("policy decisions", () => {
   it("keeps a whole app to the groups its data document names, and leaves other apps open", async () => {
     const forApp = (app: string, groups: string[]) => {
       const document = input({ groups, listing: true });
-      return { ...document, tool: { ...document.tool, app } };
+      return { ...document, app: { name: app }, tool: { ...document.tool!, app } };
     };
     const sre = await engine.decide({ name: "app-groups" }, forApp("ops", ["engineering", "sre"]));
     const engineer = await engine.decide({ name: "app-groups" }, forApp("ops", ["engineering"]));
     const other = await engine.decide({ name: "app-groups" }, forApp("github", []));
     expect([sre.allowed, engineer.allowed, other.allowed]).toEqual([true, false, true]);
     expect(engineer).toMatchObject({ externalMessage: "the ops app is not available to your groups", reason: "user is in none of the app's groups" });
+  });
+
+  it("keeps an app's prompts and resources to the same groups as its tools, through input.app", async () => {
+    const { tool: _tool, ...document } = input({ groups: ["engineering"] });
+    const prompt = { ...document, app: { name: "ops" }, prompt: { name: "ops__runbook", app: "ops", upstream_name: "runbook", arguments: {} } };
+    const resource = { ...document, app: { name: "ops" }, resource: { uri: "ops://hosts", app: "ops" } };
+    expect(await engine.decide({ name: "app-groups" }, prompt)).toMatchObject({ allowed: false, externalMessage: "the ops app is not available to your groups" });
+    expect(await engine.decide({ name: "app-groups" }, resource)).toMatchObject({ allowed: false });
+    expect(await engine.decide({ name: "app-groups" }, { ...resource, user: { sub: "alice", claims: { groups: ["sre"] } } })).toMatchObject({ allowed: true });
   });
 
   it("decides from input.time and the data document: destructive tools only in business hours", async () => {

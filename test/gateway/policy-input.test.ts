@@ -21,6 +21,7 @@ describe("policy input document", () => {
     expect(buildPolicyInput(parts())).toEqual({
       agent: { client_id: "agent-a", client_name: "Release bot", auth_method: "client_secret_basic" },
       user: { sub: "alice", claims: { email: "alice@example.com", groups: ["engineering"] } },
+      app: { name: "github" },
       tool: { name: "github__create_issue", app: "github", upstream_name: "create_issue", arguments: { repo: "acme/api", title: "Broken build" } },
       request: {
         mcp: {
@@ -44,8 +45,45 @@ describe("policy input document", () => {
 
   it("gives a call without arguments an empty arguments object", () => {
     const input = buildPolicyInput(parts({ tool: { name: "github__whoami", app: "github", upstreamName: "whoami" }, mcp: { method: "tools/call", params: { name: "github__whoami" } } }));
-    expect(input.tool.arguments).toEqual({});
-    expect(input.request.mcp.tool.params.arguments).toEqual({});
+    expect(input.tool?.arguments).toEqual({});
+    expect(input.request.mcp.tool?.params.arguments).toEqual({});
+  });
+
+  const withoutTool = (overrides: Partial<PolicyInputParts>): PolicyInputParts => {
+    const { tool: _tool, ...rest } = parts(overrides);
+    return rest;
+  };
+
+  it("puts a prompt where a tool would be, names its app, and has no request.mcp.tool", () => {
+    const input = buildPolicyInput(
+      withoutTool({ prompt: { name: "github__triage", app: "github", upstreamName: "triage", arguments: { repo: "acme/api" } }, mcp: { method: "prompts/get", params: { name: "github__triage", arguments: { repo: "acme/api" } } } }),
+    );
+    expect(input.app).toEqual({ name: "github" });
+    expect(input.prompt).toEqual({ name: "github__triage", app: "github", upstream_name: "triage", arguments: { repo: "acme/api" } });
+    expect(input).not.toHaveProperty("tool");
+    expect(input).not.toHaveProperty("resource");
+    expect(input.request.mcp).toEqual({ method: "prompts/get", params: { name: "github__triage", arguments: { repo: "acme/api" } } });
+  });
+
+  it("leaves prompt arguments out when listing, and gives prompts/get without arguments an empty object", () => {
+    const listing = buildPolicyInput(withoutTool({ prompt: { name: "github__triage", app: "github", upstreamName: "triage" }, mcp: { method: "prompts/list", params: {} } }));
+    expect(listing.prompt).toEqual({ name: "github__triage", app: "github", upstream_name: "triage" });
+    const get = buildPolicyInput(withoutTool({ prompt: { name: "github__triage", app: "github", upstreamName: "triage" }, mcp: { method: "prompts/get", params: { name: "github__triage" } } }));
+    expect(get.prompt?.arguments).toEqual({});
+  });
+
+  it("describes a resource by what the request knows of it: a URI, a template, a listed name", () => {
+    const read = buildPolicyInput(withoutTool({ resource: { uri: "repo://acme/api/README.md", app: "github" }, mcp: { method: "resources/read", params: { uri: "repo://acme/api/README.md" } } }));
+    expect(read.app).toEqual({ name: "github" });
+    expect(read.resource).toEqual({ uri: "repo://acme/api/README.md", app: "github" });
+    expect(read).not.toHaveProperty("tool");
+    const template = buildPolicyInput(withoutTool({ resource: { uriTemplate: "repo://{owner}/{repo}/{path}", name: "github__file", app: "github" }, mcp: { method: "resources/templates/list", params: {} } }));
+    expect(template.resource).toEqual({ uri_template: "repo://{owner}/{repo}/{path}", name: "github__file", app: "github" });
+  });
+
+  it("refuses parts that are about nothing, or about two things at once", () => {
+    expect(() => buildPolicyInput(withoutTool({}))).toThrow(/exactly one/);
+    expect(() => buildPolicyInput(parts({ resource: { uri: "x://y", app: "github" } }))).toThrow(/exactly one/);
   });
 
   it("never carries credentials from the HTTP request", () => {

@@ -62,6 +62,8 @@ export interface RecordingMcpServerOptions {
   pageSize?: number;
   /** Answer requests with application/json instead of text/event-stream. */
   jsonResponse?: boolean;
+  /** The scheme of its resource URIs (`thing://readme`), so two of these behind one gateway list different resources. */
+  resourceScheme?: string;
 }
 
 interface Session {
@@ -222,10 +224,11 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
     server.server.registerCapabilities({ resources: { subscribe: true } });
     server.server.setRequestHandler(SubscribeRequestSchema, () => ({}));
     server.server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
-    server.registerResource("readme", "thing://readme", { mimeType: "text/plain" }, (uri) => ({
+    const scheme = options.resourceScheme ?? "thing";
+    server.registerResource("readme", `${scheme}://readme`, { mimeType: "text/plain" }, (uri) => ({
       contents: [{ uri: uri.href, mimeType: "text/plain", text: "hello from the readme" }],
     }));
-    server.registerResource("item", new ResourceTemplate("thing://items/{id}", { list: undefined }), { mimeType: "text/plain" }, (uri, { id }) => ({
+    server.registerResource("item", new ResourceTemplate(`${scheme}://items/{id}`, { list: undefined }), { mimeType: "text/plain" }, (uri, { id }) => ({
       contents: [{ uri: uri.href, mimeType: "text/plain", text: `item ${String(id)}` }],
     }));
     return server;

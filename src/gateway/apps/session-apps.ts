@@ -13,11 +13,11 @@ import type { GatewayConfig, GatewayEnv } from "../config.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "../outbound/token-cache.js";
 import { resolveToolConfig } from "../outbound/tool-config.js";
 import { ExchangeError, exchangeToken } from "../outbound/token-exchange-client.js";
-import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
+import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision, type PolicyInputParts } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
-import { SessionContent } from "./session-content.js";
+import { SessionContent, type AuditedRequest } from "./session-content.js";
 import type { ServerRequestRelay } from "./streamable-http-client.js";
 
 /** What the session persists for its apps. */
@@ -84,16 +84,24 @@ export class SessionApps {
     this.content = new SessionContent({
       apps: deps.config.apps,
       instance: appInstance,
-      context: (app) => this.listingContext(app),
+      context: (app, event) => this.listingContext(app, event),
       resourceIndex: deps.state.resources,
       sessionId: deps.sessionId,
+      decide: (app, target, mcp) => this.decide(app, target, mcp),
+      audited: (request, run) => this.audited(request, run),
     });
   }
 
-  /** Context for operations that are not a tool call (listing, prompts, resources): the app's default token. */
-  private async listingContext(app: AppConfig): Promise<AppCallContext> {
+  /**
+   * Context for operations that are not a tool call (listing, prompts, resources): the app's
+   * default token, whose jti goes to `event` when the operation is audited.
+   */
+  private async listingContext(app: AppConfig, event?: AuditEvent): Promise<AppCallContext> {
     try {
-      return this.context(app, (await this.outboundToken(app, undefined)).token);
+      const outbound = await this.outboundToken(app, undefined);
+      if (event && outbound.jti) event.token_jti = outbound.jti;
+      if (event && outbound.cached !== undefined) event.token_cached = outbound.cached;
+      return this.context(app, outbound.token);
     } catch (err) {
       if (err instanceof ExchangeError) throw new UpstreamError(app.name, err.message);
       throw err;
@@ -125,43 +133,68 @@ export class SessionApps {
    */
   private async visible(app: AppConfig, tools: Tool[]): Promise<Tool[]> {
     const decisions = await Promise.all(
-      tools.map((tool) => this.decide(app, { name: exposedName(app, tool.name), upstreamName: tool.name }, { method: "tools/list", params: {} })),
+      tools.map((tool) => this.decide(app, { tool: { name: exposedName(app, tool.name), app: app.name, upstreamName: tool.name } }, { method: "tools/list", params: {} })),
     );
     return tools.filter((_, i) => decisions[i]!.allowed);
   }
 
-  private decide(
-    app: AppConfig,
-    tool: { name: string; upstreamName: string; arguments?: Record<string, unknown> },
-    mcp: { method: string; params: unknown },
-  ): Promise<PolicyDecision> {
+  /** The policy decision about one tool, prompt or resource of `app` (README "Policy"). */
+  private decide(app: AppConfig, target: Pick<PolicyInputParts, "tool" | "prompt" | "resource">, mcp: { method: string; params: unknown }): Promise<PolicyDecision> {
     const input = buildPolicyInput({
       principal: this.deps.principal,
       claims: this.deps.claims,
       session: { id: this.deps.sessionId, createdAt: this.deps.sessionCreatedAt },
-      tool: { name: tool.name, app: app.name, upstreamName: tool.upstreamName, arguments: tool.arguments },
+      ...target,
       mcp,
       http: this.deps.http,
     });
     return decide(this.deps.config, app, input);
   }
 
-  /** tools/call, with exactly one audit event whatever happens. */
-  async callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult> {
-    const started = Date.now();
+  /** An audit event about to be filled in: allowed and successful until something says otherwise. */
+  private auditEvent(method: string, subject: Pick<AuditEvent, "tool" | "prompt" | "resource">): AuditEvent {
     const { principal } = this.deps;
     const event: AuditEvent = {
       session_id: this.deps.sessionId,
       agent: principal.clientId,
       user: principal.sub,
       issuer: principal.issuer,
-      tool: name,
+      method,
+      ...subject,
       decision: "allow",
       outcome: "success",
       latency_ms: 0,
     };
     const traceId = currentTraceId() ?? traceIdOf(this.deps.traceparent);
     if (traceId) event.trace_id = traceId;
+    return event;
+  }
+
+  /** A prompt or resource request, with exactly one audit event whatever happens (SessionContent fills it in). */
+  private async audited<T>(request: AuditedRequest, run: (event: AuditEvent) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const event = this.auditEvent(request.method, request.subject);
+    // Prompt arguments may hold personal data, as tool arguments may.
+    if (request.arguments && this.deps.config.provider.observability.logToolArguments) event.arguments = request.arguments;
+    try {
+      return await run(event);
+    } catch (err) {
+      if (event.outcome === "success") {
+        event.outcome = "upstream_error";
+        event.reason = err instanceof Error ? err.message : "error";
+      }
+      throw err;
+    } finally {
+      event.latency_ms = Date.now() - started;
+      this.deps.audit(event);
+      await this.deps.persist();
+    }
+  }
+
+  /** tools/call, with exactly one audit event whatever happens. */
+  async callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult> {
+    const started = Date.now();
+    const event = this.auditEvent("tools/call", { tool: name });
     // Arguments may hold personal data: only where the configuration says so.
     if (this.deps.config.provider.observability.logToolArguments) event.arguments = args;
     try {
@@ -231,7 +264,7 @@ export class SessionApps {
   private decideCall(app: AppConfig, name: string, upstreamName: string, args: Record<string, unknown>, params: Record<string, unknown> | undefined): Promise<PolicyDecision> {
     const started = Date.now();
     return inSpan("policy.evaluate", { attributes: { "gateway.app": app.name, "gen_ai.tool.name": name } }, async (span) => {
-      const decision = await this.decide(app, { name, upstreamName, arguments: args }, { method: "tools/call", params: params ?? { name, arguments: args } });
+      const decision = await this.decide(app, { tool: { name, app: app.name, upstreamName, arguments: args } }, { method: "tools/call", params: params ?? { name, arguments: args } });
       const result = decision.allowed ? "allow" : "deny";
       span.setAttributes({ "gateway.decision": result, ...(decision.policy ? { "gateway.policy": decision.policy } : {}) });
       telemetryMetrics().policyDuration.record(secondsSince(started), { "gateway.decision": result, ...(decision.policy ? { "gateway.policy": decision.policy } : {}) });

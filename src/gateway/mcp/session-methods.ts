@@ -96,7 +96,8 @@ export interface ToolSource {
   callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult>;
   content: {
     listPrompts(): Promise<Listing<"prompts", Prompt>>;
-    getPrompt(name: string, args: Record<string, string>): Promise<GetPromptResult>;
+    /** `params` as the agent sent them, for policies (input.request.mcp.params). */
+    getPrompt(name: string, args: Record<string, string>, params: Record<string, unknown>): Promise<GetPromptResult>;
     listResources(): Promise<Listing<"resources", Resource>>;
     listResourceTemplates(): Promise<Listing<"resourceTemplates", ResourceTemplate>>;
     readResource(uri: string): Promise<ReadResourceResult>;
@@ -128,7 +129,7 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
         return resultMessage(request.id, await tools.content.listPrompts());
       case "prompts/get": {
         const params = paramsOf(GetPromptRequestParamsSchema, request, "prompts/get needs a prompt name");
-        return resultMessage(request.id, await tools.content.getPrompt(params.name, params.arguments ?? {}));
+        return resultMessage(request.id, await tools.content.getPrompt(params.name, params.arguments ?? {}, request.params ?? {}));
       }
       case "resources/list":
         return resultMessage(request.id, await tools.content.listResources());

@@ -5,6 +5,10 @@
 // gateway asks once per tool, with `request.mcp.method` "tools/list" and `tool.arguments`
 // absent: a policy that needs arguments to decide should allow the listing when some
 // arguments would be allowed, and hide the tool only when no call could be.
+//
+// Prompts and resources reach upstreams with the same exchanged tokens, so the same policy
+// decides them: `prompt` or `resource` stands where `tool` stands for tools, and `app` names the
+// app whatever the request is for, so a policy about whole apps needs no case per kind.
 import type { Principal } from "../auth/principal.js";
 
 export interface PolicyInput {
@@ -12,7 +16,10 @@ export interface PolicyInput {
   agent: { client_id: string; client_name?: string; auth_method?: string };
   /** The user the agent acts for, with the claims of USER_CLAIMS that the token carries. */
   user: { sub: string; claims: Record<string, unknown> };
-  tool: {
+  /** The app the request goes to, whichever of tool, prompt or resource it is about. */
+  app: { name: string };
+  /** For tools/call and tools/list. */
+  tool?: {
     /** As agents see it: `<namespace>__<tool>`. */
     name: string;
     app: string;
@@ -21,13 +28,28 @@ export interface PolicyInput {
     /** Absent when listing. */
     arguments?: Record<string, unknown>;
   };
+  /** For prompts/get, prompts/list, and completion/complete of a prompt's argument. */
+  prompt?: {
+    /** As agents see it: `<namespace>__<prompt>`. */
+    name: string;
+    app: string;
+    upstream_name: string;
+    /** prompts/get only. */
+    arguments?: Record<string, string>;
+  };
+  /**
+   * For resources/read, resources/subscribe and resources/unsubscribe (`uri`), resources/list
+   * (`uri` and `name`), resources/templates/list (`uri_template` and `name`), and
+   * completion/complete of a template's argument (`uri`: the template).
+   */
+  resource?: { uri?: string; uri_template?: string; name?: string; app: string };
   request: {
     mcp: {
       method: string;
       /** The JSON-RPC params as the agent sent them. */
       params: Record<string, unknown>;
-      /** The tool call in the reference product's shape (`input.request.mcp.tool.params.name`). */
-      tool: { params: { name: string; arguments?: Record<string, unknown> } };
+      /** Tools only: the call in the reference product's shape (`input.request.mcp.tool.params.name`). */
+      tool?: { params: { name: string; arguments?: Record<string, unknown> } };
     };
     http: HttpSnapshot;
   };
@@ -75,8 +97,10 @@ export interface PolicyInputParts {
   claims?: Record<string, unknown>;
   /** `createdAt` in milliseconds since the epoch. */
   session: { id: string; createdAt: number };
-  /** `arguments` undefined when listing. */
-  tool: { name: string; app: string; upstreamName: string; arguments?: Record<string, unknown> | undefined };
+  /** What the request is about: exactly one of tool, prompt and resource. `arguments` undefined when listing. */
+  tool?: { name: string; app: string; upstreamName: string; arguments?: Record<string, unknown> | undefined };
+  prompt?: { name: string; app: string; upstreamName: string; arguments?: Record<string, string> | undefined };
+  resource?: { app: string; uri?: string | undefined; uriTemplate?: string | undefined; name?: string | undefined };
   mcp: { method: string; params?: unknown };
   http: HttpSnapshot;
   /** Milliseconds since the epoch; default now. */
@@ -93,21 +117,36 @@ function asObject(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+/** Keeps the keys whose value is defined: JSON has no undefined, and Rego tests keys for presence. */
+function defined<T extends Record<string, unknown>>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
 export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
-  const { principal, tool, mcp } = parts;
+  const { principal, tool, prompt, resource, mcp } = parts;
+  const app = tool?.app ?? prompt?.app ?? resource?.app;
+  if (app === undefined || [tool, prompt, resource].filter(Boolean).length !== 1) throw new Error("a policy input is about exactly one tool, prompt or resource");
   const now = parts.now ?? Date.now();
   // MCP makes `arguments` optional on tools/call; a call without them is still a call, and
-  // only listing leaves them absent, so policies can tell the two apart.
-  const args = tool.arguments ?? (mcp.method === "tools/call" ? {} : undefined);
+  // only listing leaves them absent, so policies can tell the two apart. Likewise prompts/get.
+  const toolArgs = tool && (tool.arguments ?? (mcp.method === "tools/call" ? {} : undefined));
+  const promptArgs = prompt && (prompt.arguments ?? (mcp.method === "prompts/get" ? {} : undefined));
   const agent: PolicyInput["agent"] = { client_id: principal.clientId };
   if (parts.agent?.clientName !== undefined) agent.client_name = parts.agent.clientName;
   if (parts.agent?.authMethod !== undefined) agent.auth_method = parts.agent.authMethod;
   return {
     agent,
     user: { sub: principal.sub, claims: selectUserClaims(parts.claims) },
-    tool: { name: tool.name, app: tool.app, upstream_name: tool.upstreamName, ...(args ? { arguments: args } : {}) },
+    app: { name: app },
+    ...(tool ? { tool: defined({ name: tool.name, app: tool.app, upstream_name: tool.upstreamName, arguments: toolArgs }) } : {}),
+    ...(prompt ? { prompt: defined({ name: prompt.name, app: prompt.app, upstream_name: prompt.upstreamName, arguments: promptArgs }) } : {}),
+    ...(resource ? { resource: defined({ uri: resource.uri, uri_template: resource.uriTemplate, name: resource.name, app: resource.app }) } : {}),
     request: {
-      mcp: { method: mcp.method, params: asObject(mcp.params), tool: { params: { name: tool.name, ...(args ? { arguments: args } : {}) } } },
+      mcp: {
+        method: mcp.method,
+        params: asObject(mcp.params),
+        ...(tool ? { tool: { params: defined({ name: tool.name, arguments: toolArgs }) } } : {}),
+      },
       http: { method: parts.http.method, path: parts.http.path, headers: withoutCredentials(new Map(Object.entries(parts.http.headers))) },
     },
     session: { id: parts.session.id, created_at: new Date(parts.session.createdAt).toISOString() },
