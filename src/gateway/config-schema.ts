@@ -37,6 +37,24 @@ const authorizationServer = z
           })
           .strict()
           .prefault({}),
+        /**
+         * RFC 7662: after its signature checks out, ask the server whether the token is still
+         * active, so a revoked token is refused here and not only at its next token exchange.
+         * Without it, tokens are checked as JWTs only and stay usable until they expire.
+         */
+        introspection: z
+          .object({
+            /** The identity provider (mcpProvider.identityProviders) whose client credentials the gateway introspects with. */
+            idp: z.string().min(1),
+            /** How long an "active" answer is trusted, per token and isolate: the longest a revoked token stays usable here. 0 asks on every request. */
+            interval: duration("5s"),
+            /** Default: the server metadata's introspection_endpoint. With `binding`, only its path matters. */
+            endpoint: absoluteUrl.optional(),
+            /** How long to wait for an answer; no answer refuses the request (503), never lets it through. */
+            timeout: duration("3s"),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
   })
@@ -125,6 +143,12 @@ export const gatewayConfigSchema = z
   .object({ mcpProvider: mcpProviderSchema, apps: z.array(appSchema).default([]) })
   .strict()
   .superRefine((config, ctx) => {
+    config.mcpProvider.authorization.oauth.servers.forEach((server, i) => {
+      const idp = server.tokenValidation.introspection?.idp;
+      if (idp !== undefined && !config.mcpProvider.identityProviders[idp]) {
+        ctx.addIssue({ code: "custom", path: ["mcpProvider", "authorization", "oauth", "servers", i, "tokenValidation", "introspection", "idp"], message: `no identity provider named "${idp}" in mcpProvider.identityProviders` });
+      }
+    });
     const seen = new Map<string, number>();
     config.apps.forEach((app, i) => {
       const ns = app.toolNamespace ?? app.name;

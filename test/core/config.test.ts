@@ -92,6 +92,15 @@ describe("gateway configuration schema", () => {
     });
   });
 
+  it("refuses introspection through an identity provider the configuration does not define", () => {
+    const servers = [{ ...minimal.authorization.oauth.servers[0], tokenValidation: { ...minimal.authorization.oauth.servers[0]!.tokenValidation, introspection: { idp: "nobody" } } }];
+    const parsed = parseConfig(gatewayConfigSchema, { mcpProvider: { ...minimal, authorization: { oauth: { servers } } } });
+    expect(parsed).toEqual({
+      ok: false,
+      issues: [{ path: "mcpProvider.authorization.oauth.servers.0.tokenValidation.introspection.idp", message: 'no identity provider named "nobody" in mcpProvider.identityProviders' }],
+    });
+  });
+
   it("reports a document that is not YAML or JSON", () => {
     const parsed = parseConfig(gatewayConfigSchema, "mcpProvider: [unclosed");
     expect(parsed.ok).toBe(false);

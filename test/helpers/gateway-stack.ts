@@ -13,6 +13,8 @@ export interface Stack {
   token(agent?: "agent-a" | "agent-b", audience?: string, scope?: string): Promise<string>;
   /** The gateway as seen by an agent: every request carries the agent's token. */
   as(token: string): RunningWorker;
+  /** The agent revokes its own token at the auth tier (RFC 7009). */
+  revoke(token: string, agent?: "agent-a" | "agent-b"): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -41,18 +43,20 @@ export interface StackOptions {
   authorization?: Record<string, unknown>;
   /** `observability` of both tiers' configurations (e.g. an OTLP receiver started by the test). */
   observability?: Record<string, unknown>;
+  /** Added to the auth tier's `tokenValidation` in the gateway's configuration (e.g. introspection). */
+  tokenValidation?: Record<string, unknown>;
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
 
-export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability"> & { resource?: string } = {}): string {
+export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation"> & { resource?: string } = {}): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
   return JSON.stringify({
     mcpProvider: {
       resource,
       authorization: {
         oauth: {
-          servers: [{ issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource] } }],
+          servers: [{ issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource], ...options.tokenValidation } }],
           ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
         },
         ...(options.authorization ?? { defaultDecision: "allow" }),
@@ -111,6 +115,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return body.access_token;
     },
     as: (token) => withToken(gateway, token),
+    async revoke(token, agent = "agent-a") {
+      const { clientId, secret } = agents[agent].client;
+      const res = await auth.fetch("/revoke", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${clientId}:${secret}`)}` },
+        body: new URLSearchParams({ token, token_type_hint: "access_token" }),
+      });
+      if (!res.ok) throw new Error(`revocation failed: ${res.status} ${await res.text()}`);
+    },
     async dispose() {
       await gateway.dispose();
       await auth.dispose();

@@ -4,12 +4,14 @@
 import type { Context } from "hono";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
 import { VerifiedTokens } from "../../core/verified-tokens.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
 import type { Principal } from "./principal.js";
 import { resourceMetadataUrl } from "./protected-resource.js";
+import { IntrospectionUnavailable, tokenActivity } from "./token-introspection.js";
 
 function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, "")}"`;
@@ -63,10 +65,26 @@ export async function authenticate(c: Context<GatewayApp>): Promise<Authenticate
   const server = servers.find((s) => s.issuer === issuer || s.issuer.replace(/\/$/, "") === issuer);
   if (!server) throw invalidToken(c, "the token was not issued by a trusted authorization server");
   const { principal, claims } = await verifyWith(c, server, token);
+  await ensureActive(c, server, token, principal, claims);
   const required = c.get("config").provider.authorization.oauth.requiredScopes;
   const missing = required.filter((scope) => !principal.scopes.includes(scope));
   if (missing.length) throw insufficientScope(c, required);
   return { principal, token, claims };
+}
+
+/** With `tokenValidation.introspection`: a revoked token gets 401 invalid_token; no answer, 503. */
+async function ensureActive(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string, principal: Principal, claims: Record<string, unknown>): Promise<void> {
+  if (!server.tokenValidation.introspection) return;
+  const config = c.get("config");
+  let activity;
+  try {
+    activity = await tokenActivity(c.env, config.provider, config.secrets, server, { token, expiresAt: principal.expiresAt, ...(typeof claims.jti === "string" ? { jti: claims.jti } : {}) });
+  } catch (err) {
+    if (!(err instanceof IntrospectionUnavailable)) throw err;
+    log("warn", "auth.introspection_failed", { issuer: server.issuer, error: err.message });
+    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": "5" });
+  }
+  if (activity === "inactive") throw invalidToken(c, "the token is no longer active (revoked)");
 }
 
 interface Verified {
