@@ -6,7 +6,7 @@
 // it up.
 import { log } from "../core/log.js";
 
-export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "unknown_prompt" | "unknown_resource";
+export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "unknown_prompt" | "unknown_resource";
 
 export interface AuditEvent {
   session_id: string;

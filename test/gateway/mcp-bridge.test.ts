@@ -212,6 +212,33 @@ describe("MCP Bridge app", () => {
     });
   });
 
+  describe("checking arguments against the tool's input schema", () => {
+    it("accepts arguments that fit", async () => {
+      expect(await crm.checkArguments("listContacts", { limit: 5, tag: ["vip"] })).toBeUndefined();
+      expect(await crm.checkArguments("listContacts", {})).toBeUndefined();
+    });
+
+    it("names what is wrong and where, not the enclosing schemas that failed with it", async () => {
+      expect(await crm.checkArguments("listContacts", { limit: "five", tag: [1] })).toBe(
+        'limit: Instance type "string" is invalid. Expected "integer".; tag.0: Instance type "number" is invalid. Expected "string".',
+      );
+    });
+
+    it("names a missing required argument", async () => {
+      expect(await crm.checkArguments("createContact", {})).toBe('arguments: Instance does not have required property "body".');
+    });
+
+    it("names five problems at most, and counts the rest", async () => {
+      const problems = await crm.checkArguments("listContacts", { tag: [1, 2, 3, 4, 5, 6, 7] });
+      expect(problems?.split("; ")).toHaveLength(5);
+      expect(problems).toMatch(/\(and 2 more\)$/);
+    });
+
+    it("has nothing to say about a tool it does not know (the call reports that)", async () => {
+      expect(await crm.checkArguments("nope", { anything: 1 })).toBeUndefined();
+    });
+  });
+
   describe("upstream failures", () => {
     it("does not follow a redirect", async () => {
       const { result, upstreamStatus } = await call(crm, "moved", {});

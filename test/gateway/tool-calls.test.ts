@@ -184,6 +184,21 @@ describe("tools/call through an MCP Bridge app", () => {
     const sessionId = await openSession(gateway);
     expect((await call(sessionId, "crm__quarterlyReport")).result?.isError).toBe(true);
   });
+
+  it("answers arguments that do not fit the input schema with a tool error naming the problem, before any exchange or request", async () => {
+    const sessionId = await openSession(gateway);
+    const before = rest.requests.length;
+    const reply = await call(sessionId, "crm__listContacts", { limit: "all" });
+    expect(reply.result).toEqual({ isError: true, content: [{ type: "text", text: 'Invalid arguments for crm__listContacts: limit: Instance type "string" is invalid. Expected "integer".' }] });
+    expect(rest.requests.length).toBe(before);
+    const event = await vi.waitFor(() => {
+      const found = audit.find((e) => e.session_id === sessionId);
+      if (!found) throw new Error("no audit event yet");
+      return found;
+    });
+    expect(event).toMatchObject({ tool: "crm__listContacts", app: "crm", decision: "allow", outcome: "invalid_arguments", reason: expect.stringContaining("limit") });
+    expect(event).not.toHaveProperty("token_jti");
+  });
 });
 
 describe("audit", () => {

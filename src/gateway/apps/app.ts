@@ -59,6 +59,8 @@ export interface App {
   readonly type: "mcpProxy" | "mcpBridge";
   listTools(ctx: AppCallContext): Promise<UpstreamTool[]>;
   callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome>;
+  /** For apps where the gateway is the MCP server (Bridge): why `args` do not fit the tool's inputSchema, if they do not. */
+  checkArguments?(name: string, args: Record<string, unknown>): Promise<string | undefined>;
   // Prompts and resources, for apps that have them (an MCP Proxy). Lists are complete (all
   // pages); names and URIs are the upstream's own.
   listPrompts?(ctx: AppCallContext): Promise<Prompt[]>;

@@ -1,5 +1,6 @@
 // The MCP Bridge app (DESIGN.md §4): an OpenAPI 3.0/3.1 document's operations as tools, each
 // call made as the plain HTTP request the operation describes.
+import { Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { log } from "../../core/log.js";
 import { readAtMost } from "../../core/read-at-most.js";
@@ -27,7 +28,12 @@ const byInline = new WeakMap<object, Promise<LoadedDocument>>();
 
 interface ResolvedTool extends BridgeTool {
   base: URL;
+  /** Compiled on the first call; null when the schema could not be compiled (the API still checks). */
+  validator?: Validator | null;
 }
+
+/** At most this many problems are named to the agent: enough to fix a call, not a wall of text. */
+const MAX_PROBLEMS = 5;
 
 export class McpBridgeApp implements App {
   readonly type = "mcpBridge" as const;
@@ -40,6 +46,28 @@ export class McpBridgeApp implements App {
 
   async listTools(_ctx: AppCallContext): Promise<UpstreamTool[]> {
     return [...(await this.resolvedTools()).values()].map((t) => t.tool);
+  }
+
+  /**
+   * Why `args` do not fit the tool's inputSchema, or undefined when they do. Here the gateway is
+   * the MCP server, so it validates what an MCP server validates (MCP 2025-11-25 §tools: input
+   * validation errors are tool execution errors, which a model can read and correct), before a
+   * token is minted for a request the API would only refuse.
+   */
+  async checkArguments(name: string, args: Record<string, unknown>): Promise<string | undefined> {
+    const entry = (await this.resolvedTools()).get(name);
+    if (!entry) return undefined;
+    if (entry.validator === undefined) {
+      try {
+        entry.validator = new Validator(entry.tool.inputSchema as Schema, "2020-12", false);
+      } catch (err) {
+        entry.validator = null;
+        log("warn", "mcp_bridge.schema_not_checked", { app: this.name, tool: name, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (!entry.validator) return undefined;
+    const { valid, errors } = entry.validator.validate(args);
+    return valid ? undefined : describeProblems(errors);
   }
 
   async callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome> {
@@ -178,6 +206,17 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array |
     return null;
   }
   return readAtMost(response.body, max);
+}
+
+/**
+ * The validator reports every schema that failed, the enclosing ones too ("Property x does not
+ * match schema"); the agent needs the innermost ones, which say what is wrong where.
+ */
+function describeProblems(errors: OutputUnit[]): string {
+  const innermost = errors.filter((e) => !errors.some((other) => other.instanceLocation.startsWith(`${e.instanceLocation}/`)));
+  const lines = [...new Set(innermost.map((e) => `${e.instanceLocation === "#" ? "arguments" : e.instanceLocation.slice(2).replaceAll("/", ".")}: ${e.error}`))];
+  const named = lines.slice(0, MAX_PROBLEMS);
+  return named.join("; ") + (lines.length > named.length ? ` (and ${lines.length - named.length} more)` : "");
 }
 
 function toolError(text: string): CallToolResult {

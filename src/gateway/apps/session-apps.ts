@@ -228,6 +228,21 @@ export class SessionApps {
         return toolError(decision.externalMessage ?? DENIED_MESSAGE);
       }
       if (decision.reason) event.reason = decision.reason;
+      let problems: string | undefined;
+      try {
+        problems = await appInstance(app).checkArguments?.(upstreamName, args);
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+        event.outcome = "upstream_error";
+        event.reason = err.message;
+        return toolError(`The ${app.name} app is unavailable: ${err.message}`);
+      }
+      if (problems !== undefined) {
+        // Like the policy, before any token is minted: the API would only refuse the request.
+        event.outcome = "invalid_arguments";
+        event.reason = problems;
+        return toolError(`Invalid arguments for ${name}: ${problems}`);
+      }
       let outbound: OutboundToken;
       try {
         outbound = await this.outboundToken(app, upstreamName);
