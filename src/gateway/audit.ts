@@ -9,6 +9,8 @@ import { log } from "../core/log.js";
 export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "unknown_prompt" | "unknown_resource";
 
 export interface AuditEvent {
+  /** When the request reached the session (ISO 8601, UTC): sinks receive no log line around the event. */
+  time: string;
   session_id: string;
   /** The agent: the OAuth client holding the session. */
   agent: string;

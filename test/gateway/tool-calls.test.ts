@@ -203,6 +203,7 @@ describe("tools/call through an MCP Bridge app", () => {
 
 describe("audit", () => {
   it("records one event per tool call, naming agent and user, the exchanged token's jti, and never a token", async () => {
+    const startedAt = Date.now();
     const sessionId = await openSession(gateway);
     await call(sessionId, "github__echo", { text: "audited" });
     await call(sessionId, "github__nope");
@@ -210,6 +211,11 @@ describe("audit", () => {
     const [ok, unknown] = audit.filter((e) => e.session_id === sessionId);
     expect(ok).toMatchObject({ agent: "agent-a", user: "agent-a", tool: "github__echo", app: "github", decision: "allow", outcome: "success", upstream_status: 200, token_jti: expect.any(String) });
     expect(unknown).toMatchObject({ tool: "github__nope", decision: "deny", outcome: "unknown_tool" });
+    for (const event of [ok, unknown]) {
+      expect(event!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(Date.parse(event!.time as string)).toBeGreaterThanOrEqual(startedAt - 1_000);
+      expect(Date.parse(event!.time as string)).toBeLessThanOrEqual(Date.now() + 1_000);
+    }
     expect(JSON.stringify(audit)).not.toContain(agentToken);
     expect(JSON.stringify(audit)).not.toMatch(/eyJ[\w-]+\.eyJ/);
   });
