@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
 import { ConfigError, OAuthError } from "../core/errors.js";
 import type { AuthApp } from "./app-types.js";
@@ -27,6 +28,29 @@ import { getUserinfo } from "./userinfo.js";
 const MAX_BODY_BYTES = 64 * 1024;
 
 const app = new Hono<AuthApp>();
+
+// The login and consent pages decide who gets tokens, so they must not be framed by another site
+// (RFC 6819 §4.4.1.9: clickjacking the consent), load nothing from elsewhere, and leak no
+// authorization parameters through Referer. Set on every answer, errors included; JSON ignores them.
+app.use(
+  secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      // The pages' only style is one inline <style>; they have no scripts at all.
+      styleSrc: ["'unsafe-inline'"],
+      imgSrc: ["'self'", "data:"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+      // No form-action: browsers apply it to the redirect after the consent form, and that
+      // redirect goes to the client's own redirect URI, wherever it is.
+    },
+    xFrameOptions: "DENY",
+    // Browser-based MCP clients read metadata, keys and tokens cross-origin (see CORS below).
+    crossOriginResourcePolicy: false,
+    // A client may open the authorization page in a popup and rely on keeping its opener.
+    crossOriginOpenerPolicy: false,
+  }),
+);
 
 app.use(async (c, next) => {
   const loaded = loadAuthConfig(c.env);

@@ -138,6 +138,34 @@ describe("authorization request errors", () => {
     expect(Object.fromEntries(r.location!.searchParams)).toMatchObject({ error, state: "st-1", iss: auth.url });
   });
 
+  it("serves its pages unframeable, loading nothing from elsewhere, with no Referer, errors included (RFC 6819 §4.4.1.9)", async () => {
+    const { challenge } = await pkce();
+    const jar = new CookieJar();
+    const start = await step(auth, jar, `/authorize?${new URLSearchParams(authParams(challenge))}`);
+    const loginPage = await step(auth, jar, start.location!.pathname + start.location!.search);
+    const errorPage = await authorizeRaw(authParams(challenge, { client_id: "nobody" }));
+    for (const { res } of [loginPage, errorPage]) {
+      expect(res.headers.get("Content-Type")).toMatch(/text\/html/);
+      const csp = res.headers.get("Content-Security-Policy") ?? "";
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).not.toMatch(/script-src/);
+      expect(res.headers.get("X-Frame-Options")).toBe("DENY");
+      expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    }
+  });
+
+  it("leaves the endpoints browser-based clients read cross-origin readable (no Cross-Origin-Resource-Policy)", async () => {
+    for (const path of ["/jwks", "/.well-known/oauth-authorization-server"]) {
+      const res = await auth.fetch(path, { headers: { Origin: "https://inspector.example" } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
+      expect(res.headers.get("Cross-Origin-Resource-Policy")).toBeNull();
+      await res.body?.cancel();
+    }
+  });
+
   it("sends access_denied when the user denies consent", async () => {
     const { challenge } = await pkce();
     const jar = new CookieJar();

@@ -84,6 +84,10 @@ interface BrowserLogin {
   requests: string[];
   pages: Awaited<ReturnType<typeof accessibilityFacts>>[];
   consentText: string;
+  /** What the browser reported about the pages' Content-Security-Policy (nothing, if it holds). */
+  violations: string[];
+  /** Whether the login page's inline style applied under that policy. */
+  styled: boolean;
 }
 
 /** Opens /authorize in a fresh browser profile, signs in as ALICE and allows on the consent page. */
@@ -93,9 +97,15 @@ async function signInWithBrowser(client: oauth.Client, challenge: string): Promi
     const page = await context.newPage();
     const requests: string[] = [];
     page.on("request", (request) => requests.push(request.url()));
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
 
     await page.goto(authorizationUrl(client, challenge));
     const loginFacts = await accessibilityFacts(page);
+    // The browser's default body margin is 8px; the page's own stylesheet sets another.
+    const styled = await page.evaluate(() => getComputedStyle(document.body).margin !== "8px");
     await page.getByLabel("Username").fill(ALICE.username);
     await page.getByLabel("Password").fill(ALICE.password);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -106,7 +116,7 @@ async function signInWithBrowser(client: oauth.Client, challenge: string): Promi
     await page.getByRole("button", { name: "Allow" }).click();
 
     await page.waitForURL((url) => url.href.startsWith(target.url));
-    return { cookies: await context.cookies(auth.url), redirect: new URL(page.url()), requests, pages: [loginFacts, consentFacts], consentText };
+    return { cookies: await context.cookies(auth.url), redirect: new URL(page.url()), requests, pages: [loginFacts, consentFacts], consentText, violations, styled };
   } finally {
     await context.close();
   }
@@ -147,6 +157,11 @@ describe("an agent's first run, with a person at the browser", () => {
     const toClient = login.requests.findIndex((url) => url.startsWith(target.url));
     expect(toClient).toBeGreaterThan(0);
     expect(login.requests.slice(0, toClient).filter((url) => new URL(url).origin !== auth.url)).toEqual([]);
+  });
+
+  it("runs the whole login under the pages' Content-Security-Policy without a violation, styles applied", () => {
+    expect(login.violations).toEqual([]);
+    expect(login.styled).toBe(true);
   });
 
   it("has login and consent pages that declare their language and label every input", () => {
