@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../core/errors.js";
 import type { GatewayApp } from "./app-types.js";
@@ -18,6 +19,18 @@ import { setupTelemetry } from "../core/telemetry/telemetry.js";
 export { McpSession } from "../../durable-objects/mcp-session.js";
 
 const app = new Hono<GatewayApp>();
+
+// Nothing here is a page: answers are JSON or event streams, never to be sniffed as something
+// else, framed or rendered with anything loaded. Browser-based MCP clients read them cross-origin
+// under CORS (below), so no Cross-Origin-Resource-Policy or -Opener-Policy.
+app.use(
+  secureHeaders({
+    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    xFrameOptions: "DENY",
+    crossOriginResourcePolicy: false,
+    crossOriginOpenerPolicy: false,
+  }),
+);
 
 app.use(async (c, next) => {
   const loaded = loadGatewayConfig(c.env);

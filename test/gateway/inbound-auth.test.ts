@@ -143,6 +143,27 @@ describe("CORS", () => {
   });
 });
 
+describe("response headers", () => {
+  it("marks every answer, success, SSE or error, as not to be sniffed, framed or cross-origin isolated", async () => {
+    const token = await stack.token();
+    const sessionId = await openSession(stack.as(token));
+    const answers = [
+      await stack.gateway.fetch("/.well-known/oauth-protected-resource/mcp"),
+      await postOnSession(stack.as(token), sessionId, { jsonrpc: "2.0", id: 2, method: "ping" }),
+      await postOnSession(stack.as(token), sessionId, { jsonrpc: "2.0", id: 3, method: "ping" }, { Accept: "text/event-stream" }),
+      await postMcp(stack.gateway, initializeRequest()),
+    ];
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 401]);
+    for (const res of answers) {
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      expect(res.headers.get("X-Frame-Options")).toBe("DENY");
+      expect(res.headers.get("Content-Security-Policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get("Cross-Origin-Resource-Policy")).toBeNull();
+      await res.body?.cancel();
+    }
+  });
+});
+
 describe("required scopes", () => {
   it("answers a valid token without the required scope with 403 insufficient_scope naming the scope", async () => {
     const scoped = await startStack({ requiredScopes: ["mcp:connect"] });
