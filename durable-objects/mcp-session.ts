@@ -6,6 +6,7 @@ import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/g
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { AuditSink } from "../src/gateway/audit-sink.js";
+import { CallBudget } from "../src/gateway/call-budget.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
@@ -30,6 +31,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
   /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
   private storedActiveAt = 0;
   private sink: AuditSink | undefined;
+  /** The session's tool call budget, when the configuration sets one (in memory: see CallBudget). */
+  private budget: CallBudget | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   /** Requests relayed to the agent, awaiting its answer (in memory: they live as long as the call). */
@@ -166,9 +169,18 @@ export class McpSession extends DurableObject<GatewayEnv> {
       claims: request.claims,
       state: await this.appsState(),
       audit: (event) => this.audit(event),
+      ...this.callBudget(),
       notify: (method, params) => this.notify(method, params),
       ...hooks,
     });
+  }
+
+  private callBudget(): Pick<SessionAppsDeps, "admitToolCall"> {
+    const limit = this.config().provider.limits.toolCallsPerSession;
+    if (!limit) return {};
+    this.budget ??= new CallBudget(limit, Date.now());
+    const budget = this.budget;
+    return { admitToolCall: () => budget.admit(Date.now()) };
   }
 
   override async alarm(): Promise<void> {

@@ -6,7 +6,7 @@
 // it up.
 import { log } from "../core/log.js";
 
-export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "unknown_prompt" | "unknown_resource";
+export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "rate_limited" | "unknown_prompt" | "unknown_resource";
 
 export interface AuditEvent {
   /** When the request reached the session (ISO 8601, UTC): sinks receive no log line around the event. */

@@ -106,6 +106,17 @@ export const mcpProviderSchema = z
       })
       .strict()
       .prefault({}),
+    limits: z
+      .object({
+        /**
+         * Tool calls one session may make: `limit` per `period`, as a token bucket (a burst of up
+         * to `limit` at once, refilled evenly). Off unless set. Calls beyond it get a tool error
+         * and the audit outcome `rate_limited`, before any policy, exchange or upstream request.
+         */
+        toolCallsPerSession: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
+      })
+      .strict()
+      .prefault({}),
     /** Identity providers the gateway exchanges tokens with, by name (apps refer to them). */
     identityProviders: z.record(z.string(), identityProviderSchema).default({}),
     transports: z

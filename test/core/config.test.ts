@@ -51,6 +51,7 @@ describe("gateway configuration schema", () => {
         mcpProvider: {
           resource: "https://gw.example/mcp",
           audit: {},
+          limits: {},
           observability: { logLevel: "info", logToolArguments: false },
           identityProviders: {},
           authorization: {

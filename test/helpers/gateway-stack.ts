@@ -45,11 +45,13 @@ export interface StackOptions {
   observability?: Record<string, unknown>;
   /** Added to the auth tier's `tokenValidation` in the gateway's configuration (e.g. introspection). */
   tokenValidation?: Record<string, unknown>;
+  /** mcpProvider.limits. */
+  limits?: Record<string, unknown>;
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
 
-export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation"> & { resource?: string } = {}): string {
+export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation" | "limits"> & { resource?: string } = {}): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
   return JSON.stringify({
     mcpProvider: {
@@ -67,6 +69,7 @@ export function gatewayConfig(issuer: string, options: Pick<StackOptions, "strea
       transports: { stream: options.stream ?? {} },
       ...(options.audit ? { audit: options.audit } : {}),
       ...(options.observability ? { observability: options.observability } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
     },
     apps: options.apps ?? [],
   });

@@ -19,6 +19,7 @@ import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent, type AuditedRequest } from "./session-content.js";
 import type { ServerRequestRelay } from "./streamable-http-client.js";
+import type { Admission } from "../call-budget.js";
 
 /** What the session persists for its apps. */
 export interface AppsState {
@@ -61,6 +62,8 @@ export interface SessionAppsDeps {
   serverRequest?: ServerRequestRelay;
   /** The agent's client capabilities (from its initialize). */
   clientCapabilities?: Record<string, unknown>;
+  /** Takes one tool call from the session's budget (mcpProvider.limits.toolCallsPerSession), when there is one. */
+  admitToolCall?: () => Admission;
 }
 
 interface OutboundToken {
@@ -199,6 +202,15 @@ export class SessionApps {
     // Arguments may hold personal data: only where the configuration says so.
     if (this.deps.config.provider.observability.logToolArguments) event.arguments = args;
     try {
+      const admission = this.deps.admitToolCall?.();
+      if (admission && !admission.admitted) {
+        const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+        event.app = candidateApp(this.deps.config.apps, name)?.app.name;
+        event.decision = "deny";
+        event.outcome = "rate_limited";
+        event.reason = "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)";
+        return toolError(`Too many tool calls in this session: try again in ${seconds} s.`);
+      }
       let resolved: { app: AppConfig; upstreamName: string } | null;
       try {
         resolved = await this.resolve(name);
