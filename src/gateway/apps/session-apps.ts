@@ -9,17 +9,17 @@ import { currentTraceId, currentTraceparent, inSpan, markSpanError, SpanKind } f
 import type { AppConfig } from "../apps-schema.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
+import type { Admission } from "../call-budget.js";
 import type { GatewayConfig, GatewayEnv } from "../config.js";
-import { cacheKey, TokenCache, type TokenCacheEntries } from "../outbound/token-cache.js";
-import { resolveToolConfig } from "../outbound/tool-config.js";
-import { ExchangeError, exchangeToken } from "../outbound/token-exchange-client.js";
+import { OutboundTokens, type OutboundToken } from "../outbound/outbound-tokens.js";
+import type { TokenCacheEntries } from "../outbound/token-cache.js";
+import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision, type PolicyInputParts } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent, type AuditedRequest } from "./session-content.js";
 import type { ServerRequestRelay } from "./streamable-http-client.js";
-import type { Admission } from "../call-budget.js";
 
 /** What the session persists for its apps. */
 export interface AppsState {
@@ -66,23 +66,23 @@ export interface SessionAppsDeps {
   admitToolCall?: () => Admission;
 }
 
-interface OutboundToken {
-  token: string | undefined;
-  jti?: string;
-  cached?: boolean;
-}
-
 function toolError(text: string): CallToolResult {
   return { isError: true, content: [{ type: "text", text }] };
 }
 
 export class SessionApps {
-  private readonly tokens: TokenCache;
+  private readonly tokens: OutboundTokens;
   /** Prompts and resources of the same apps. */
   readonly content: SessionContent;
 
   constructor(private readonly deps: SessionAppsDeps) {
-    this.tokens = new TokenCache(deps.state.tokens);
+    this.tokens = new OutboundTokens({
+      env: deps.env,
+      config: deps.config,
+      subjectToken: deps.subjectToken,
+      entries: deps.state.tokens,
+      save: (entries) => (deps.state.tokens = entries),
+    });
     deps.state.resources ??= {};
     this.content = new SessionContent({
       apps: deps.config.apps,
@@ -101,7 +101,7 @@ export class SessionApps {
    */
   private async listingContext(app: AppConfig, event?: AuditEvent): Promise<AppCallContext> {
     try {
-      const outbound = await this.outboundToken(app, undefined);
+      const outbound = await this.tokens.forApp(app, undefined);
       if (event && outbound.jti) event.token_jti = outbound.jti;
       if (event && outbound.cached !== undefined) event.token_cached = outbound.cached;
       return this.context(app, outbound.token);
@@ -258,7 +258,7 @@ export class SessionApps {
       }
       let outbound: OutboundToken;
       try {
-        outbound = await this.outboundToken(app, upstreamName);
+        outbound = await this.tokens.forApp(app, upstreamName);
       } catch (err) {
         if (!(err instanceof ExchangeError)) throw err;
         event.outcome = "exchange_error";
@@ -330,48 +330,10 @@ export class SessionApps {
   }
 
   private async fetchCatalog(app: AppConfig): Promise<Tool[]> {
-    const outbound = await this.outboundToken(app, undefined);
+    const outbound = await this.tokens.forApp(app, undefined);
     const tools = await appInstance(app).listTools(this.context(app, outbound.token));
     this.deps.state.catalog[app.name] = tools.map((t) => t.name);
     return tools;
-  }
-
-  /** The token to send upstream: none, a cached exchanged token, or a fresh exchange. */
-  private async outboundToken(app: AppConfig, upstreamTool: string | undefined): Promise<OutboundToken> {
-    const outbound = app.authorization.outbound;
-    if (outbound.type === "none") return { token: undefined };
-    const exchange = outbound.tokenExchange;
-    const toolConfig = resolveToolConfig(exchange, upstreamTool);
-    const key = cacheKey(app.name, toolConfig.key, exchange.audience, toolConfig.scopes);
-    if (exchange.cache) {
-      const hit = this.tokens.get(key, toolConfig.ttlMs);
-      if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
-    }
-    const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
-    const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
-    if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
-    const started = Date.now();
-    const fresh = await inSpan("token_exchange", { kind: SpanKind.CLIENT, attributes: { "gateway.app": app.name, "oauth.audience": exchange.audience } }, async () => {
-      let outcome = "error";
-      try {
-        const traceparent = currentTraceparent();
-        const token = await exchangeToken(idp, this.deps.config.secrets[idp.clientSecret.env]!, {
-          subjectToken: this.deps.subjectToken,
-          audience: exchange.audience,
-          scopes: toolConfig.scopes,
-          ttlMs: toolConfig.ttlMs,
-          type: exchange.type,
-          ...(traceparent ? { traceparent } : {}),
-        }, binding);
-        outcome = "success";
-        return token;
-      } finally {
-        telemetryMetrics().tokenExchangeDuration.record(secondsSince(started), { "gateway.app": app.name, "gateway.outcome": outcome });
-      }
-    });
-    if (exchange.cache) this.tokens.put(key, fresh);
-    this.deps.state.tokens = this.tokens.snapshot();
-    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
   }
 
   /**

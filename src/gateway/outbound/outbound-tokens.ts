@@ -1,0 +1,79 @@
+// The token a session sends upstream for one operation of an app (DESIGN.md §4): none for
+// `outbound: none`, else a per-tool token from RFC 8693 exchange at the identity provider,
+// reused from the session's cache while it is still good. The agent's own token is only ever
+// the exchange's subject, never sent upstream.
+import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
+import { currentTraceparent, inSpan, SpanKind } from "../../core/telemetry/spans.js";
+import type { AppConfig } from "../apps-schema.js";
+import type { GatewayConfig, GatewayEnv } from "../config.js";
+import { cacheKey, TokenCache, type TokenCacheEntries } from "./token-cache.js";
+import { ExchangeError, exchangeToken } from "./token-exchange-client.js";
+import { resolveToolConfig } from "./tool-config.js";
+
+export interface OutboundToken {
+  token: string | undefined;
+  jti?: string;
+  /** Whether it came from the session's cache; absent when no token is sent. */
+  cached?: boolean;
+}
+
+export interface OutboundTokensDeps {
+  env: GatewayEnv;
+  config: GatewayConfig;
+  /** The agent's own token: the subject of every exchange. */
+  subjectToken: string;
+  /** The session's cached tokens; `save` receives what is still live after each exchange. */
+  entries: TokenCacheEntries;
+  save(entries: TokenCacheEntries): void;
+}
+
+export class OutboundTokens {
+  private readonly cache: TokenCache;
+
+  constructor(private readonly deps: OutboundTokensDeps) {
+    this.cache = new TokenCache(deps.entries);
+  }
+
+  /** For `upstreamTool`, or for what is not a tool call (listing, prompts, resources) when undefined. */
+  async forApp(app: AppConfig, upstreamTool: string | undefined): Promise<OutboundToken> {
+    const outbound = app.authorization.outbound;
+    if (outbound.type === "none") return { token: undefined };
+    const exchange = outbound.tokenExchange;
+    const toolConfig = resolveToolConfig(exchange, upstreamTool);
+    const key = cacheKey(app.name, toolConfig.key, exchange.audience, toolConfig.scopes);
+    if (exchange.cache) {
+      const hit = this.cache.get(key, toolConfig.ttlMs);
+      if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
+    }
+    const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
+    const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
+    if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
+    const started = Date.now();
+    const fresh = await inSpan("token_exchange", { kind: SpanKind.CLIENT, attributes: { "gateway.app": app.name, "oauth.audience": exchange.audience } }, async () => {
+      let outcome = "error";
+      try {
+        const traceparent = currentTraceparent();
+        const token = await exchangeToken(
+          idp,
+          this.deps.config.secrets[idp.clientSecret.env]!,
+          {
+            subjectToken: this.deps.subjectToken,
+            audience: exchange.audience,
+            scopes: toolConfig.scopes,
+            ttlMs: toolConfig.ttlMs,
+            type: exchange.type,
+            ...(traceparent ? { traceparent } : {}),
+          },
+          binding,
+        );
+        outcome = "success";
+        return token;
+      } finally {
+        telemetryMetrics().tokenExchangeDuration.record(secondsSince(started), { "gateway.app": app.name, "gateway.outcome": outcome });
+      }
+    });
+    if (exchange.cache) this.cache.put(key, fresh);
+    this.deps.save(this.cache.snapshot());
+    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
+  }
+}
