@@ -37,7 +37,7 @@ interface PendingUpstreamLogin {
 /** A login that cannot continue: shown as an error page with this status. */
 class UpstreamLoginError extends Error {
   constructor(
-    readonly status: 400 | 404 | 502,
+    readonly status: 400 | 404 | 409 | 502,
     readonly error: string,
     readonly description: string,
   ) {
@@ -201,6 +201,13 @@ async function finishUpstreamLogin(c: Context<AuthApp>): Promise<Response> {
     throw upstreamFailure("token", err);
   }
 
+  // Our tokens carry the upstream's `sub` as it is, and built-in users' subjects live in the same
+  // space: one that matched would make the two people one principal to policies, sessions and
+  // every upstream API. Refused loudly, so the first such sign-in shows the clash to an admin.
+  if (provider.config.provider.login.users.some((user) => (user.sub ?? user.username) === sub)) {
+    log("warn", "upstream_login.subject_clash", { issuer: upstream.issuer });
+    throw new UpstreamLoginError(409, "access_denied", "this account's identifier is also a built-in user's; an administrator must give that built-in user another sub (login.users[].sub)");
+  }
   const session = await startSession(c, { sub, claims, method: "upstream" });
   return continueInteraction(c, interaction, session);
 }

@@ -2,7 +2,7 @@
 // the auth tier is its relying party, and oauth4webapi is the auth tier's own client.
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authConfig } from "../helpers/auth-config.js";
+import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
 import { CookieJar, hiddenField, postForm, step, type Step } from "../helpers/login-flow.js";
 import { closedPort } from "../helpers/redis.js";
@@ -27,6 +27,8 @@ const UPSTREAM_CLAIMS = {
 
 let idp: UpstreamIdp;
 let auth: RunningWorker;
+/** A port the IdP also accepts a callback on, for a second auth tier configured otherwise. */
+let otherPort: number;
 let as: oauth.AuthorizationServer;
 const client: oauth.Client = { client_id: PUBLIC_CLIENT.clientId };
 const options = { [oauth.allowInsecureRequests]: true };
@@ -38,8 +40,9 @@ function upstreamConfig(issuer: string) {
 beforeAll(async () => {
   // The IdP must know the callback before the auth tier starts, so the port is chosen first.
   const port = await freePort();
+  otherPort = await freePort();
   idp = await startUpstreamIdp({
-    redirectUris: [`http://127.0.0.1:${port}/login/callback`],
+    redirectUris: [`http://127.0.0.1:${port}/login/callback`, `http://127.0.0.1:${otherPort}/login/callback`],
     accounts: { [UPSTREAM_USER]: UPSTREAM_CLAIMS },
   });
   auth = await startAuthWorker({
@@ -155,6 +158,28 @@ describe("login through an upstream OpenID provider", () => {
 });
 
 describe("upstream login failures end on our error page, never at the client", () => {
+  it("refuses an upstream account whose sub is also a built-in user's, rather than making them one principal", async () => {
+    const clashing = await startAuthWorker({
+      port: otherPort,
+      config: (url) =>
+        authConfig(url, {
+          apps: [PUBLIC_CLIENT],
+          login: { upstream: upstreamConfig(idp.issuer), users: [{ ...ALICE.config, sub: UPSTREAM_USER }] },
+        }),
+      bindings: { UPSTREAM_SECRET: idp.clientSecret },
+    });
+    try {
+      const { jar, toUpstream } = await startUpstreamSignIn(clashing, (await pkce()).challenge);
+      const callback = await loginUpstream(toUpstream.location!, UPSTREAM_USER);
+      const r = await step(clashing, jar, callback.pathname + callback.search);
+      expectErrorPage(r, 409, "access_denied");
+      expect(r.body).toContain("login.users[].sub");
+      expect(jar.get("maverics_session")).toBeUndefined();
+    } finally {
+      await clashing.dispose();
+    }
+  });
+
   it("shows access_denied when the user cancels at the upstream", async () => {
     const { jar, toUpstream } = await startUpstreamSignIn(auth, (await pkce()).challenge);
     const callback = await loginUpstream(toUpstream.location!, UPSTREAM_USER, { abort: true });
