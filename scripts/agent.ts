@@ -1,7 +1,8 @@
 // npm run agent: a scripted agent walks through the whole flow against the stack `npm run dev`
 // runs, and prints each step — health, discovery from a bare 401, registration, the user's login
 // in a browser, the policy at work, per-tool token exchange seen from the upstreams, and the
-// audit trail — then does the same calls as a machine agent (client_credentials, no browser).
+// audit trail — then does the same calls as a machine agent (client_credentials, no browser),
+// which at last revokes its token and watches the gateway refuse it.
 // The MCP parts are the MCP SDK's own Client, Streamable HTTP transport and OAuth client.
 //
 //   npm run agent                          client ID metadata document; Chromium signs in as demo/demo
@@ -154,6 +155,39 @@ async function machineAgent(info: DevStackInfo): Promise<void> {
   const created = (await client.callTool({ name: "notes__create_note", arguments: { body: { text: "written by the machine agent" } } })) as CallToolResult;
   say(`notes__create_note: ${created.isError ? "failed" : "created"}: ${text(created)}`);
   await audit(info, transport.sessionId!, 1);
+  await revocation(info, (await provider.tokens())!.access_token, transport.sessionId!);
+}
+
+/**
+ * The machine agent revokes its access token (RFC 7009) and keeps presenting it: the gateway asks
+ * the auth tier whether a token is still active at most every 5 s (tokenValidation.introspection
+ * in config/gateway.dev.yaml), so within that the token gets 401 on the very session it opened.
+ * Plain fetch, because the SDK's client would fetch itself a new token on the 401.
+ */
+async function revocation(info: DevStackInfo, token: string, sessionId: string): Promise<void> {
+  step("Revocation: the machine agent revokes its token, and the gateway refuses it on the next check");
+  const { clientId, clientSecret } = info.machineAgent;
+  const revoked = await fetch(`${info.auth}/revoke`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`)}` },
+    body: new URLSearchParams({ token, token_type_hint: "access_token" }),
+  });
+  say(`POST ${info.auth}/revoke → ${revoked.status}`);
+  const started = Date.now();
+  for (;;) {
+    const res = await fetch(info.mcp, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream", "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    await res.body?.cancel();
+    if (res.status === 401) {
+      say(`refused ${((Date.now() - started) / 1000).toFixed(1)} s after revocation: ${res.status}, WWW-Authenticate: ${res.headers.get("WWW-Authenticate")}`);
+      return;
+    }
+    if (Date.now() - started > 10_000) throw new Error(`the gateway still answers ${res.status} to a token revoked 10 s ago`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function main(): Promise<void> {
@@ -166,7 +200,7 @@ async function main(): Promise<void> {
   await useTools(client);
   await audit(info, transport.sessionId!, 3);
   await machineAgent(info);
-  process.stdout.write("\nDone: discovery, login, policy, token exchange and audit, end to end.\n");
+  process.stdout.write("\nDone: discovery, login, policy, token exchange, audit and revocation, end to end.\n");
 }
 
 try {

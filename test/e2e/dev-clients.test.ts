@@ -67,7 +67,7 @@ describe("npm run dev", () => {
     }
   });
 
-  it("npm run agent walks through discovery, login, policy, token exchange and audit", async () => {
+  it("npm run agent walks through discovery, login, policy, token exchange, audit and revocation", async () => {
     const { stdout } = await run("npm", ["run", "agent"], { cwd: ROOT, env, timeout: 90_000 });
     expect(stdout).toContain(`WWW-Authenticate: Bearer resource_metadata="${info.gateway}/.well-known/oauth-protected-resource/mcp"`);
     expect(stdout).toContain(`authorization_servers ["${info.auth}"]`);
@@ -77,7 +77,8 @@ describe("npm run dev", () => {
     expect(stdout).toContain("notes__create_note: denied by policy: this tool needs the tools:write scope");
     expect(stdout).toMatch(/notes__create_note: deny\/denied agent=\S+ user=demo reason="token lacks scope tools:write"/);
     expect(stdout).toContain('notes__create_note: created: {"id":1,"text":"written by the machine agent","author":"demo-agent"}');
-    expect(stdout).toContain("Done: discovery, login, policy, token exchange and audit, end to end.");
+    expect(stdout).toMatch(/refused \d+\.\d s after revocation: 401, WWW-Authenticate: Bearer resource_metadata="[^"]+", error="invalid_token", error_description="the token is no longer active \(revoked\)"/);
+    expect(stdout).toContain("Done: discovery, login, policy, token exchange, audit and revocation, end to end.");
   }, 90_000);
 
   it("the MCP Inspector's CLI mode lists and calls tools with the machine agent's token", async () => {
