@@ -1,6 +1,6 @@
 // The revocation lookups' batching (src/auth/batched-lookups.ts), as pure logic: what one request
 // asks is what it is told, however the lookups of concurrent requests are grouped.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BatchedLookups, type SendLookups } from "../../src/auth/batched-lookups.js";
 
 /** A store of present keys whose answers arrive when the test releases them. */
@@ -15,11 +15,14 @@ function fakeRedis(present: Set<string>) {
   return { sent, send, releaseAll };
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-
-/** Waits (a tick at a time, however slow the machine) until `done` holds. */
+/** Polls until `done` holds, failing after five seconds however slow the machine. */
 async function until(done: () => boolean): Promise<void> {
-  while (!done()) await tick();
+  await vi.waitFor(
+    () => {
+      if (!done()) throw new Error("not yet");
+    },
+    { timeout: 5_000, interval: 5 },
+  );
 }
 
 describe("batched revocation lookups", () => {
