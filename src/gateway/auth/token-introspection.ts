@@ -7,6 +7,7 @@
 // "inactive" answer is kept until the token expires: revocation is final, and a revoked agent
 // retrying must not turn into a stream of introspections. No answer refuses the request: a
 // gateway that cannot tell whether a token was revoked does not guess that it was not.
+import { VerifiedTokens } from "../../core/verified-tokens.js";
 import type { GatewayEnv } from "../config.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
@@ -21,22 +22,17 @@ export class IntrospectionUnavailable extends Error {
   }
 }
 
-const MAX_ENTRIES = 10_000;
+/**
+ * Answers by token, per server configuration, each until it stops being trusted: the same
+ * bounded, expiring memory that keeps verified tokens. A day at most, longer than any access
+ * token lives, so only the answer's own end matters.
+ */
+const answers = new WeakMap<AuthorizationServerConfig, VerifiedTokens<Activity>>();
 
-/** Token key → when the answer stops being trusted (ms since the epoch), per server configuration. */
-const answers = new WeakMap<AuthorizationServerConfig, Map<string, { activity: Activity; until: number }>>();
-
-function remembered(server: AuthorizationServerConfig): Map<string, { activity: Activity; until: number }> {
-  let map = answers.get(server);
-  if (!map) answers.set(server, (map = new Map()));
-  return map;
-}
-
-function remember(map: Map<string, { activity: Activity; until: number }>, key: string, activity: Activity, until: number): void {
-  map.delete(key);
-  // Insertion order is age order: the oldest answer goes first when the map is full.
-  if (map.size >= MAX_ENTRIES) map.delete(map.keys().next().value!);
-  map.set(key, { activity, until });
+function remembered(server: AuthorizationServerConfig): VerifiedTokens<Activity> {
+  let known = answers.get(server);
+  if (!known) answers.set(server, (known = new VerifiedTokens<Activity>(10_000, 24 * 3_600_000)));
+  return known;
 }
 
 export interface IntrospectionTarget {
@@ -50,11 +46,11 @@ export interface IntrospectionTarget {
 export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig, secrets: Record<string, string>, server: AuthorizationServerConfig, target: IntrospectionTarget): Promise<Activity> {
   const introspection = server.tokenValidation.introspection;
   if (!introspection) return "active";
-  const map = remembered(server);
+  const known = remembered(server);
   const key = target.jti !== undefined ? `jti:${target.jti}` : target.token;
   const now = Date.now();
-  const known = map.get(key);
-  if (known && known.until > now) return known.activity;
+  const answered = known.get(key, now);
+  if (answered) return answered;
 
   const idp = provider.identityProviders[introspection.idp]!;
   const secret = secrets[idp.clientSecret.env]!;
@@ -90,6 +86,6 @@ export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig
   }
   // RFC 7662 §2.2: `active` is REQUIRED; anything but true is not active.
   const activity: Activity = answer.active === true ? "active" : "inactive";
-  remember(map, key, activity, activity === "active" ? now + introspection.interval : target.expiresAt * 1000);
+  known.set(key, activity, activity === "active" ? now + introspection.interval : target.expiresAt * 1000, now);
   return activity;
 }
