@@ -1,11 +1,9 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { UpstreamError, type AppCallContext } from "../../src/gateway/apps/app.js";
 import { McpBridgeApp } from "../../src/gateway/apps/mcp-bridge.js";
 import { mcpBridgeAppSchema } from "../../src/gateway/apps-schema.js";
+import { closedPort } from "../helpers/redis.js";
 import { crmDocument, startRestApi, type RecordedRequest, type RestApi } from "../helpers/rest-api.js";
 
 let api: RestApi;
@@ -256,11 +254,7 @@ describe("MCP Bridge app", () => {
     });
 
     it("throws UpstreamError when the API cannot be reached", async () => {
-      const closed = createServer().listen(0, "127.0.0.1");
-      await once(closed, "listening");
-      const port = (closed.address() as AddressInfo).port;
-      closed.close();
-      await once(closed, "close");
+      const port = await closedPort();
       const app = bridge({ spec: { uri: `${api.url}/openapi.json` }, baseURL: `http://127.0.0.1:${port}/crm` });
       const failure = app.callTool("getContact", { id: "c1" }, context());
       await expect(failure).rejects.toBeInstanceOf(UpstreamError);

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { freePort } from "../../scripts/free-port.js";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -23,14 +24,10 @@ export async function requireRedis(): Promise<void> {
   }
 }
 
-/** A TCP port on loopback where nothing listens, for "Redis is down" cases. */
-export async function closedPort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A TCP port on loopback where nothing listens, for "Redis is down" cases: a free one from
+ * outside the ephemeral range, where no runtime started by another test can land on it.
+ */
+export function closedPort(): Promise<number> {
+  return freePort();
 }
