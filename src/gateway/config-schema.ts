@@ -52,6 +52,20 @@ const authorizationServer = z
             endpoint: absoluteUrl.optional(),
             /** How long to wait for an answer; no answer refuses the request (503), never lets it through. */
             timeout: duration("3s"),
+            /**
+             * How long past `interval` an "active" answer may still be used while the server cannot
+             * be asked (stale-if-error, as RFC 5861 defines it for HTTP caches). Default 0: no answer
+             * refuses. Any value is that much longer a revoked token stays usable while the auth
+             * tier is away (SECURITY.md).
+             */
+            staleIfError: duration("0s"),
+            /**
+             * Introspections in flight per isolate. Beyond it a request that needs a new answer is
+             * refused at once (503 with Retry-After) rather than queued behind a slow server, so
+             * overload sheds load instead of piling up timeouts. Requests for a token already being
+             * asked about wait for that answer and do not count.
+             */
+            maxConcurrent: z.number().int().positive().default(64),
           })
           .strict()
           .optional(),

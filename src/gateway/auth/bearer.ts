@@ -82,7 +82,7 @@ async function ensureActive(c: Context<GatewayApp>, server: AuthorizationServerC
   } catch (err) {
     if (!(err instanceof IntrospectionUnavailable)) throw err;
     log("warn", "auth.introspection_failed", { issuer: server.issuer, error: err.message });
-    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": "5" });
+    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": String(err.retryAfter) });
   }
   if (activity === "inactive") throw invalidToken(c, "the token is no longer active (revoked)");
 }

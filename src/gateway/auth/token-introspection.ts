@@ -6,7 +6,15 @@
 // revoked token can still be used), so a burst of requests costs one introspection. An
 // "inactive" answer is kept until the token expires: revocation is final, and a revoked agent
 // retrying must not turn into a stream of introspections. No answer refuses the request: a
-// gateway that cannot tell whether a token was revoked does not guess that it was not.
+// gateway that cannot tell whether a token was revoked does not guess that it was not, unless
+// the operator chose a `staleIfError` window, in which an "active" answer past its interval
+// still counts while the server cannot be asked.
+//
+// Under overload the server gets one question per token at a time (concurrent requests with the
+// same token share it), and at most `maxConcurrent` questions per isolate; a request beyond that
+// is refused at once with 503, so a slow authorization server sheds load instead of collecting
+// requests that would each wait for `timeout`.
+import { log } from "../../core/log.js";
 import { VerifiedTokens } from "../../core/verified-tokens.js";
 import type { GatewayEnv } from "../config.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
@@ -16,10 +24,26 @@ export type Activity = "active" | "inactive";
 
 /** The introspection endpoint could not be asked or did not answer usably. */
 export class IntrospectionUnavailable extends Error {
-  constructor(detail: string) {
+  constructor(
+    detail: string,
+    /** Seconds after which asking again may succeed (Retry-After). */
+    readonly retryAfter = 5,
+  ) {
     super(`token introspection failed: ${detail}`);
     this.name = "IntrospectionUnavailable";
   }
+}
+
+/** An answer and until when it holds without asking again (`stale` reaches past that for `staleIfError`). */
+interface Answer {
+  activity: Activity;
+  freshUntil: number;
+}
+
+/** Per server configuration: the answers, and the questions now in flight by token key. */
+interface ServerState {
+  answers: VerifiedTokens<Answer>;
+  inFlight: Map<string, Promise<Activity>>;
 }
 
 /**
@@ -27,12 +51,12 @@ export class IntrospectionUnavailable extends Error {
  * bounded, expiring memory that keeps verified tokens. A day at most, longer than any access
  * token lives, so only the answer's own end matters.
  */
-const answers = new WeakMap<AuthorizationServerConfig, VerifiedTokens<Activity>>();
+const states = new WeakMap<AuthorizationServerConfig, ServerState>();
 
-function remembered(server: AuthorizationServerConfig): VerifiedTokens<Activity> {
-  let known = answers.get(server);
-  if (!known) answers.set(server, (known = new VerifiedTokens<Activity>(10_000, 24 * 3_600_000)));
-  return known;
+function stateOf(server: AuthorizationServerConfig): ServerState {
+  let state = states.get(server);
+  if (!state) states.set(server, (state = { answers: new VerifiedTokens<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
+  return state;
 }
 
 export interface IntrospectionTarget {
@@ -46,12 +70,44 @@ export interface IntrospectionTarget {
 export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig, secrets: Record<string, string>, server: AuthorizationServerConfig, target: IntrospectionTarget): Promise<Activity> {
   const introspection = server.tokenValidation.introspection;
   if (!introspection) return "active";
-  const known = remembered(server);
+  const { answers, inFlight } = stateOf(server);
   const key = target.jti !== undefined ? `jti:${target.jti}` : target.token;
   const now = Date.now();
-  const answered = known.get(key, now);
-  if (answered) return answered;
+  const known = answers.get(key, now);
+  if (known && now < known.freshUntil) return known.activity;
 
+  let question = inFlight.get(key);
+  if (!question) {
+    if (inFlight.size >= introspection.maxConcurrent) {
+      return staleOr(known, server, new IntrospectionUnavailable(`${inFlight.size} introspections already in flight (maxConcurrent)`, 1));
+    }
+    question = ask(env, provider, secrets, server, target).finally(() => inFlight.delete(key));
+    inFlight.set(key, question);
+  }
+  let activity: Activity;
+  try {
+    activity = await question;
+  } catch (err) {
+    if (err instanceof IntrospectionUnavailable) return staleOr(known, server, err);
+    throw err;
+  }
+  const answeredAt = Date.now();
+  // An "active" answer is kept past its interval only as far as the stale window reaches.
+  const freshUntil = activity === "active" ? answeredAt + introspection.interval : target.expiresAt * 1000;
+  answers.set(key, { activity, freshUntil }, activity === "active" ? freshUntil + introspection.staleIfError : freshUntil, answeredAt);
+  return activity;
+}
+
+/** Within `staleIfError`, the last "active" answer stands in for the one that could not be had; else the failure. */
+function staleOr(known: Answer | undefined, server: AuthorizationServerConfig, failure: IntrospectionUnavailable): Activity {
+  // `known` is only still held while inside its stale window (see `answers.set` above).
+  if (known?.activity !== "active" || !server.tokenValidation.introspection?.staleIfError) throw failure;
+  log("warn", "auth.introspection_stale_used", { issuer: server.issuer, error: failure.message, stale_ms: Date.now() - known.freshUntil });
+  return "active";
+}
+
+async function ask(env: GatewayEnv, provider: McpProviderConfig, secrets: Record<string, string>, server: AuthorizationServerConfig, target: IntrospectionTarget): Promise<Activity> {
+  const introspection = server.tokenValidation.introspection!;
   const idp = provider.identityProviders[introspection.idp]!;
   const secret = secrets[idp.clientSecret.env]!;
   let fetcher: typeof fetch;
@@ -85,7 +141,5 @@ export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig
     throw new IntrospectionUnavailable(err instanceof Error ? err.message : "error");
   }
   // RFC 7662 §2.2: `active` is REQUIRED; anything but true is not active.
-  const activity: Activity = answer.active === true ? "active" : "inactive";
-  known.set(key, activity, activity === "active" ? now + introspection.interval : target.expiresAt * 1000, now);
-  return activity;
+  return answer.active === true ? "active" : "inactive";
 }
