@@ -134,7 +134,8 @@ async function audit(info: DevStackInfo, sessionId: string, count: number): Prom
   let events: Record<string, unknown>[] = [];
   // The gateway ships audit events in batches, off the response path.
   while (events.length < count && Date.now() < deadline) {
-    events = ((await (await fetch(`${info.auditEvents}?session_id=${encodeURIComponent(sessionId)}`)).json()) as { events: Record<string, unknown>[] }).events;
+    const res = await fetch(`${info.auditEvents}?session_id=${encodeURIComponent(sessionId)}`, { headers: { Authorization: `Bearer ${info.auditToken}` } });
+    events = ((await res.json()) as { events: Record<string, unknown>[] }).events;
     if (events.length < count) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   for (const e of events) {

@@ -49,6 +49,15 @@ export function devClientSecrets(): { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_
   return { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
 }
 
+/**
+ * The demo audit collector's bearer token, made up per run: the gateway's sink sends it as
+ * `Authorization: Bearer <token>` (AUDIT_SINK_AUTH, the whole header value), the collector
+ * accepts events and lists them only with it.
+ */
+export function devAuditToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
 /** What a client needs to know about a running dev stack; `npm run dev` writes it for `npm run agent`. */
 export interface DevStackInfo {
   /** The MCP endpoint, e.g. http://localhost:8787/mcp */
@@ -57,19 +66,22 @@ export interface DevStackInfo {
   auth: string;
   /** The audit collector's event list (GET, `?session_id=` filters). */
   auditEvents: string;
+  /** The bearer token GET auditEvents needs (the one the gateway's sink sends). */
+  auditToken: string;
   /** The built-in user of config/auth.dev.yaml (public: local development only). */
   user: { username: string; password: string };
   /** The client_credentials agent of config/auth.dev.yaml. */
   machineAgent: { clientId: string; clientSecret: string };
 }
 
-export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }): DevStackInfo {
+export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }, auditToken: string): DevStackInfo {
   const gateway = `http://localhost:${ports.gateway}`;
   return {
     mcp: `${gateway}/mcp`,
     gateway,
     auth: `http://localhost:${ports.auth}`,
     auditEvents: `http://localhost:${ports.audit}/events`,
+    auditToken,
     user: { username: "demo", password: "demo" },
     machineAgent: { clientId: "demo-agent", clientSecret: secrets.DEMO_AGENT_SECRET },
   };
@@ -100,7 +112,7 @@ export function connectHelp(info: DevStackInfo): string[] {
     "the stack is up:",
     `  gateway (MCP)  ${info.mcp}    status: ${info.gateway}/status`,
     `  auth tier      ${info.auth}        status: ${info.auth}/status`,
-    `  audit events   ${info.auditEvents}`,
+    `  audit events   ${info.auditEvents}    (Authorization: Bearer <auditToken in ${DEV_STACK_FILE}>)`,
     `demo login: ${info.user.username} / ${info.user.password} (built-in user from config/auth.dev.yaml)`,
     `machine agent: client_id ${info.machineAgent.clientId}, client_secret ${info.machineAgent.clientSecret}`,
     "connect:",

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { devPolicyDir } from "./dev-policies.js";
 import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
-import { connectHelp, DEV_STACK_FILE, devClientSecrets, devConfigs, devPortsFromEnv, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
+import { connectHelp, DEV_STACK_FILE, devAuditToken, devClientSecrets, devConfigs, devPortsFromEnv, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
 
@@ -142,8 +142,11 @@ process.on("SIGTERM", () => void stop(0));
 const redis = await upstashEndpoint();
 // The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
 Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
-// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier.
+// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier. The audit
+// collector takes events only with this token, which the gateway's sink sends (AUDIT_SINK_AUTH).
+const auditToken = devAuditToken();
 demo = await startDemoUpstreams({
+  auditToken,
   issuer: `http://localhost:${AUTH_PORT}`,
   mcpPort: PORTS.mcp,
   restPort: PORTS.rest,
@@ -168,7 +171,7 @@ try {
   await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
   start("gateway", wranglerBin, [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
     "--inspector-port", String(await freePort()), "--var", `GATEWAY_CONFIG:${gatewayConfig}`,
-    "--var", `GATEWAY_CLIENT_SECRET:${clientSecrets.GATEWAY_CLIENT_SECRET}`]);
+    "--var", `GATEWAY_CLIENT_SECRET:${clientSecrets.GATEWAY_CLIENT_SECRET}`, "--var", `AUDIT_SINK_AUTH:Bearer ${auditToken}`]);
   await Promise.all([
     waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`),
     waitForStatus("gateway", `http://127.0.0.1:${GATEWAY_PORT}/status`),
@@ -178,6 +181,6 @@ try {
   await stop(1);
 }
 
-const info = devStackInfo(PORTS, clientSecrets);
+const info = devStackInfo(PORTS, clientSecrets, auditToken);
 writeDevStackInfo(info);
 for (const line of connectHelp(info)) say(line);
