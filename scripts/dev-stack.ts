@@ -17,29 +17,36 @@ export interface DevPorts {
   rest: number;
   /** The demo audit collector (the gateway's audit sink). */
   audit: number;
+  /**
+   * `npm run agent`'s own loopback server (its redirect URI and client ID metadata document): the
+   * one loopback origin, http://127.0.0.1:<agent>, the dev auth tier fetches documents from
+   * (clientIdMetadataDocuments.allowedLoopbackOrigins in config/auth.dev.yaml).
+   */
+  agent: number;
 }
 
 /** The ports the dev documents name. */
-export const DEV_PORTS: DevPorts = { gateway: 8787, auth: 8788, mcp: 9001, rest: 9002, audit: 9003 };
+export const DEV_PORTS: DevPorts = { gateway: 8787, auth: 8788, mcp: 9001, rest: 9002, audit: 9003, agent: 9004 };
 const PORT_VARIABLES: Record<keyof DevPorts, string> = {
   gateway: "GATEWAY_PORT",
   auth: "AUTH_PORT",
   mcp: "DEMO_MCP_PORT",
   rest: "DEMO_REST_PORT",
   audit: "DEMO_AUDIT_PORT",
+  agent: "AGENT_PORT",
 };
 
-/** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT). */
+/** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT, AGENT_PORT). */
 export function devPortsFromEnv(env: NodeJS.ProcessEnv = process.env): DevPorts {
   const entries = Object.entries(PORT_VARIABLES).map(([name, variable]) => [name, Number(env[variable] ?? DEV_PORTS[name as keyof DevPorts])]);
   return Object.fromEntries(entries) as DevPorts;
 }
 
-/** config/auth.dev.yaml and config/gateway.dev.yaml, every `localhost:<default port>` moved to `ports`. */
+/** config/auth.dev.yaml and config/gateway.dev.yaml, every `localhost:<default port>` (and `127.0.0.1:<default port>`) moved to `ports`. */
 export function devConfigs(ports: DevPorts): { auth: string; gateway: string } {
   const moved = new Map(Object.entries(DEV_PORTS).map(([name, port]) => [String(port), ports[name as keyof DevPorts]]));
   // One pass over the text, so that a port moved onto another default port is not moved twice.
-  const withPorts = (text: string) => text.replace(/localhost:(\d+)/g, (match, port: string) => (moved.has(port) ? `localhost:${moved.get(port)}` : match));
+  const withPorts = (text: string) => text.replace(/(localhost|127\.0\.0\.1):(\d+)/g, (match, host: string, port: string) => (moved.has(port) ? `${host}:${moved.get(port)}` : match));
   const read = (name: string) => withPorts(readFileSync(join(ROOT, "config", name), "utf8"));
   return { auth: read("auth.dev.yaml"), gateway: read("gateway.dev.yaml") };
 }
@@ -64,6 +71,8 @@ export interface DevStackInfo {
   mcp: string;
   gateway: string;
   auth: string;
+  /** Where `npm run agent` serves its redirect URI and metadata document (the dev tier fetches from it). */
+  agentOrigin: string;
   /** The audit collector's event list (GET, `?session_id=` filters). */
   auditEvents: string;
   /** The bearer token GET auditEvents needs (the one the gateway's sink sends). */
@@ -80,6 +89,7 @@ export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: stri
     mcp: `${gateway}/mcp`,
     gateway,
     auth: `http://localhost:${ports.auth}`,
+    agentOrigin: `http://127.0.0.1:${ports.agent}`,
     auditEvents: `http://localhost:${ports.audit}/events`,
     auditToken,
     user: { username: "demo", password: "demo" },

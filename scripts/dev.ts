@@ -3,7 +3,8 @@
 //               or Upstash itself when UPSTASH_REDIS_REST_URL / _TOKEN are set
 //   bridge      Upstash REST protocol in front of that Redis (scripts/redis-bridge.ts)
 //   demo        upstream APIs and an audit collector (scripts/demo-upstreams.ts) on DEMO_MCP_PORT (9001),
-//               DEMO_REST_PORT (9002), DEMO_AUDIT_PORT (9003)
+//               DEMO_REST_PORT (9002), DEMO_AUDIT_PORT (9003); `npm run agent` listens on AGENT_PORT (9004),
+//               the one loopback origin the dev auth tier fetches client ID metadata documents from
 //   auth tier   wrangler dev -c wrangler.auth.toml     on AUTH_PORT (8788)
 //   gateway     wrangler dev -c wrangler.gateway.toml  on GATEWAY_PORT (8787), AUTH bound to the auth tier
 // Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable

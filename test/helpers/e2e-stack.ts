@@ -32,8 +32,8 @@ export interface E2eStackOptions {
 }
 
 export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eStack> {
-  const [gateway, auth, mcp, rest, audit] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const ports: DevPorts = { gateway, auth, mcp, rest, audit };
+  const [gateway, auth, mcp, rest, audit, agent] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const ports: DevPorts = { gateway, auth, mcp, rest, audit, agent };
   const issuer = `http://localhost:${ports.auth}`;
   const configs = devConfigs(ports);
   const secrets = devClientSecrets();
