@@ -3,7 +3,8 @@
 // makes up, and what it tells a newcomer. scripts/dev.ts runs the documents in `wrangler dev`;
 // test/e2e/ runs the very same documents in workerd through Miniflare, on free ports.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -63,6 +64,38 @@ export function devClientSecrets(): { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_
  */
 export function devAuditToken(): string {
   return randomBytes(24).toString("base64url");
+}
+
+/**
+ * Where `npm run dev` keeps the tiers' secrets while it runs: a directory only this user may enter
+ * (mkdtemp makes it 0700) holding one env file a tier (0600), for `wrangler dev --env-file`. A
+ * command line is readable by every local user (/proc/<pid>/cmdline), so secrets never go there.
+ */
+export interface DevSecretFiles {
+  dir: string;
+  /** Writes `vars` as an env file named `name` and returns its path. */
+  write(name: string, vars: Record<string, string>): string;
+  /** Removes the directory and its files. */
+  remove(): void;
+}
+
+export function devSecretFiles(): DevSecretFiles {
+  const dir = mkdtempSync(join(tmpdir(), "aigw-dev-secrets-"));
+  return {
+    dir,
+    write(name, vars) {
+      const lines = Object.entries(vars).map(([key, value]) => {
+        // Single quotes keep the value literal in wrangler's .env parser (dotenv); these characters
+        // would end it early or be expanded ($NAME), and none occurs in a generated secret or a JWK.
+        if (/['\r\n$]/.test(value)) throw new Error(`the secret ${key} holds a quote, a line break or a $, which an env file cannot carry literally`);
+        return `${key}='${value}'\n`;
+      });
+      const file = join(dir, `${name}.env`);
+      writeFileSync(file, lines.join(""), { mode: 0o600, flag: "wx" });
+      return file;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** What a client needs to know about a running dev stack; `npm run dev` writes it for `npm run agent`. */

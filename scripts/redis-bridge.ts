@@ -14,7 +14,8 @@
 // has no reply within `commandTimeoutMs` is answered 504 {"error"} and its connection replaced, so
 // no single command holds up the others (README "Local Redis over the Upstash protocol").
 //
-// Run directly: UPSTASH_REDIS_REST_TOKEN=… tsx scripts/redis-bridge.ts [--token …]
+// Run directly: UPSTASH_REDIS_REST_TOKEN=… tsx scripts/redis-bridge.ts (the token from the
+// environment only: a command line is readable by every local user).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -380,10 +381,9 @@ function withoutPassword(url: string): string {
 }
 
 async function main(): Promise<void> {
-  const flag = process.argv.indexOf("--token");
-  const token = (flag >= 0 ? process.argv[flag + 1] : undefined) ?? process.env.UPSTASH_REDIS_REST_TOKEN;
+  const token = process.env.UPSTASH_REDIS_REST_TOKEN;
   if (!token) {
-    console.error("redis bridge: set UPSTASH_REDIS_REST_TOKEN or pass --token <token>");
+    console.error("redis bridge: set UPSTASH_REDIS_REST_TOKEN (in the environment, never on the command line)");
     process.exit(1);
   }
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
