@@ -72,7 +72,10 @@ async function discovery(info: DevStackInfo): Promise<void> {
 async function signIn(info: DevStackInfo): Promise<{ client: Client; transport: StreamableHTTPClientTransport; clientId: string }> {
   const cimd = options.registration === "cimd";
   step(`Registration and login: ${cimd ? "a client ID metadata document" : "dynamic client registration (RFC 7591)"}, authorization code + PKCE`);
-  const loopback = await startAgentLoopback();
+  // A metadata document is fetched only from the origin the dev auth tier lists (info.agentOrigin).
+  const loopback = await startAgentLoopback(cimd ? { port: Number(new URL(info.agentOrigin).port) } : {}).catch((err: Error) => {
+    throw new Error(`cannot listen on ${info.agentOrigin} for the metadata document (${err.message}): is another \`npm run agent\` running?`);
+  });
   cleanup.push(() => loopback.close());
   const provider = new AgentOAuthProvider({
     clientName: "Demo agent (npm run agent)",
@@ -134,7 +137,8 @@ async function audit(info: DevStackInfo, sessionId: string, count: number): Prom
   let events: Record<string, unknown>[] = [];
   // The gateway ships audit events in batches, off the response path.
   while (events.length < count && Date.now() < deadline) {
-    events = ((await (await fetch(`${info.auditEvents}?session_id=${encodeURIComponent(sessionId)}`)).json()) as { events: Record<string, unknown>[] }).events;
+    const res = await fetch(`${info.auditEvents}?session_id=${encodeURIComponent(sessionId)}`, { headers: { Authorization: `Bearer ${info.auditToken}` } });
+    events = ((await res.json()) as { events: Record<string, unknown>[] }).events;
     if (events.length < count) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   for (const e of events) {

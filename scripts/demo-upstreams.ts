@@ -6,7 +6,10 @@
 // own URL) and answer `whoami` with what the token says, so the demo shows the per-tool token.
 // Each keeps the claims of every token it accepted (`received`), which the end-to-end tests
 // check; the collector keeps every audit event, which `npm run agent` prints.
-import { randomUUID } from "node:crypto";
+// The collector takes events only from the gateway, and lists them only to whoever holds the same
+// secret: `Authorization: Bearer <auditToken>`, the header the gateway's sink sends
+// (mcpProvider.audit.sink.headers in config/gateway.dev.yaml); anything else gets 401.
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -37,6 +40,11 @@ export interface DemoUpstreamsOptions {
   mcpPort?: number;
   restPort?: number;
   auditPort?: number;
+  /**
+   * The audit collector's bearer token: the gateway's sink sends `Authorization: Bearer <it>`
+   * (AUDIT_SINK_AUTH), and GET /events needs it too. Without it, both answer 401.
+   */
+  auditToken: string;
   /** Called with each audit event as it arrives (npm run dev prints them). */
   onAuditEvent?: (event: Record<string, unknown>) => void;
 }
@@ -162,8 +170,17 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
 
   // ── Audit collector: the gateway POSTs batches ({"events": [...]}) ───────────────────────────
   const auditEvents: Record<string, unknown>[] = [];
+  if (!options.auditToken) throw new Error("demo upstreams: the audit collector needs a non-empty auditToken");
+  const sha256 = (text: string) => createHash("sha256").update(text).digest();
+  const expected = sha256(`Bearer ${options.auditToken}`);
+  // Equal-length digests let timingSafeEqual compare headers of any length.
+  const authorized = (req: IncomingMessage) => timingSafeEqual(sha256(req.headers.authorization ?? ""), expected);
   const auditServer = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://collector");
+    if (!authorized(req)) {
+      req.resume();
+      return res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="audit collector"' }).end(JSON.stringify({ error: "unauthorized" }));
+    }
     if (req.method === "POST" && url.pathname === "/audit") {
       const { events = [] } = ((await readJson(req)) ?? {}) as { events?: Record<string, unknown>[] };
       for (const event of events) {

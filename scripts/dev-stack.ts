@@ -3,7 +3,8 @@
 // makes up, and what it tells a newcomer. scripts/dev.ts runs the documents in `wrangler dev`;
 // test/e2e/ runs the very same documents in workerd through Miniflare, on free ports.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -17,29 +18,36 @@ export interface DevPorts {
   rest: number;
   /** The demo audit collector (the gateway's audit sink). */
   audit: number;
+  /**
+   * `npm run agent`'s own loopback server (its redirect URI and client ID metadata document): the
+   * one loopback origin, http://127.0.0.1:<agent>, the dev auth tier fetches documents from
+   * (clientIdMetadataDocuments.allowedLoopbackOrigins in config/auth.dev.yaml).
+   */
+  agent: number;
 }
 
 /** The ports the dev documents name. */
-export const DEV_PORTS: DevPorts = { gateway: 8787, auth: 8788, mcp: 9001, rest: 9002, audit: 9003 };
+export const DEV_PORTS: DevPorts = { gateway: 8787, auth: 8788, mcp: 9001, rest: 9002, audit: 9003, agent: 9004 };
 const PORT_VARIABLES: Record<keyof DevPorts, string> = {
   gateway: "GATEWAY_PORT",
   auth: "AUTH_PORT",
   mcp: "DEMO_MCP_PORT",
   rest: "DEMO_REST_PORT",
   audit: "DEMO_AUDIT_PORT",
+  agent: "AGENT_PORT",
 };
 
-/** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT). */
+/** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT, AGENT_PORT). */
 export function devPortsFromEnv(env: NodeJS.ProcessEnv = process.env): DevPorts {
   const entries = Object.entries(PORT_VARIABLES).map(([name, variable]) => [name, Number(env[variable] ?? DEV_PORTS[name as keyof DevPorts])]);
   return Object.fromEntries(entries) as DevPorts;
 }
 
-/** config/auth.dev.yaml and config/gateway.dev.yaml, every `localhost:<default port>` moved to `ports`. */
+/** config/auth.dev.yaml and config/gateway.dev.yaml, every `localhost:<default port>` (and `127.0.0.1:<default port>`) moved to `ports`. */
 export function devConfigs(ports: DevPorts): { auth: string; gateway: string } {
   const moved = new Map(Object.entries(DEV_PORTS).map(([name, port]) => [String(port), ports[name as keyof DevPorts]]));
   // One pass over the text, so that a port moved onto another default port is not moved twice.
-  const withPorts = (text: string) => text.replace(/localhost:(\d+)/g, (match, port: string) => (moved.has(port) ? `localhost:${moved.get(port)}` : match));
+  const withPorts = (text: string) => text.replace(/(localhost|127\.0\.0\.1):(\d+)/g, (match, host: string, port: string) => (moved.has(port) ? `${host}:${moved.get(port)}` : match));
   const read = (name: string) => withPorts(readFileSync(join(ROOT, "config", name), "utf8"));
   return { auth: read("auth.dev.yaml"), gateway: read("gateway.dev.yaml") };
 }
@@ -49,27 +57,74 @@ export function devClientSecrets(): { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_
   return { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
 }
 
+/**
+ * The demo audit collector's bearer token, made up per run: the gateway's sink sends it as
+ * `Authorization: Bearer <token>` (AUDIT_SINK_AUTH, the whole header value), the collector
+ * accepts events and lists them only with it.
+ */
+export function devAuditToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * Where `npm run dev` keeps the tiers' secrets while it runs: a directory only this user may enter
+ * (mkdtemp makes it 0700) holding one env file a tier (0600), for `wrangler dev --env-file`. A
+ * command line is readable by every local user (/proc/<pid>/cmdline), so secrets never go there.
+ */
+export interface DevSecretFiles {
+  dir: string;
+  /** Writes `vars` as an env file named `name` and returns its path. */
+  write(name: string, vars: Record<string, string>): string;
+  /** Removes the directory and its files. */
+  remove(): void;
+}
+
+export function devSecretFiles(): DevSecretFiles {
+  const dir = mkdtempSync(join(tmpdir(), "aigw-dev-secrets-"));
+  return {
+    dir,
+    write(name, vars) {
+      const lines = Object.entries(vars).map(([key, value]) => {
+        // Single quotes keep the value literal in wrangler's .env parser (dotenv); these characters
+        // would end it early or be expanded ($NAME), and none occurs in a generated secret or a JWK.
+        if (/['\r\n$]/.test(value)) throw new Error(`the secret ${key} holds a quote, a line break or a $, which an env file cannot carry literally`);
+        return `${key}='${value}'\n`;
+      });
+      const file = join(dir, `${name}.env`);
+      writeFileSync(file, lines.join(""), { mode: 0o600, flag: "wx" });
+      return file;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
 /** What a client needs to know about a running dev stack; `npm run dev` writes it for `npm run agent`. */
 export interface DevStackInfo {
   /** The MCP endpoint, e.g. http://localhost:8787/mcp */
   mcp: string;
   gateway: string;
   auth: string;
+  /** Where `npm run agent` serves its redirect URI and metadata document (the dev tier fetches from it). */
+  agentOrigin: string;
   /** The audit collector's event list (GET, `?session_id=` filters). */
   auditEvents: string;
+  /** The bearer token GET auditEvents needs (the one the gateway's sink sends). */
+  auditToken: string;
   /** The built-in user of config/auth.dev.yaml (public: local development only). */
   user: { username: string; password: string };
   /** The client_credentials agent of config/auth.dev.yaml. */
   machineAgent: { clientId: string; clientSecret: string };
 }
 
-export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }): DevStackInfo {
+export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }, auditToken: string): DevStackInfo {
   const gateway = `http://localhost:${ports.gateway}`;
   return {
     mcp: `${gateway}/mcp`,
     gateway,
     auth: `http://localhost:${ports.auth}`,
+    agentOrigin: `http://127.0.0.1:${ports.agent}`,
     auditEvents: `http://localhost:${ports.audit}/events`,
+    auditToken,
     user: { username: "demo", password: "demo" },
     machineAgent: { clientId: "demo-agent", clientSecret: secrets.DEMO_AGENT_SECRET },
   };
@@ -100,7 +155,7 @@ export function connectHelp(info: DevStackInfo): string[] {
     "the stack is up:",
     `  gateway (MCP)  ${info.mcp}    status: ${info.gateway}/status`,
     `  auth tier      ${info.auth}        status: ${info.auth}/status`,
-    `  audit events   ${info.auditEvents}`,
+    `  audit events   ${info.auditEvents}    (Authorization: Bearer <auditToken in ${DEV_STACK_FILE}>)`,
     `demo login: ${info.user.username} / ${info.user.password} (built-in user from config/auth.dev.yaml)`,
     `machine agent: client_id ${info.machineAgent.clientId}, client_secret ${info.machineAgent.clientSecret}`,
     "connect:",

@@ -3,7 +3,8 @@
 //               or Upstash itself when UPSTASH_REDIS_REST_URL / _TOKEN are set
 //   bridge      Upstash REST protocol in front of that Redis (scripts/redis-bridge.ts)
 //   demo        upstream APIs and an audit collector (scripts/demo-upstreams.ts) on DEMO_MCP_PORT (9001),
-//               DEMO_REST_PORT (9002), DEMO_AUDIT_PORT (9003)
+//               DEMO_REST_PORT (9002), DEMO_AUDIT_PORT (9003); `npm run agent` listens on AGENT_PORT (9004),
+//               the one loopback origin the dev auth tier fetches client ID metadata documents from
 //   auth tier   wrangler dev -c wrangler.auth.toml     on AUTH_PORT (8788)
 //   gateway     wrangler dev -c wrangler.gateway.toml  on GATEWAY_PORT (8787), AUTH bound to the auth tier
 // Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable
@@ -19,7 +20,7 @@ import { join } from "node:path";
 import { devPolicyDir } from "./dev-policies.js";
 import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
-import { connectHelp, DEV_STACK_FILE, devClientSecrets, devConfigs, devPortsFromEnv, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
+import { connectHelp, DEV_STACK_FILE, devAuditToken, devClientSecrets, devConfigs, devPortsFromEnv, devSecretFiles, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
 
@@ -55,8 +56,12 @@ async function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-// No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline.
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+// No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline. Env files
+// given with --env-file are how the secrets arrive, so wrangler must read them.
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" };
+// The tiers' secrets, in owner-only files for the time the stack runs (never on a command line).
+const secretFiles = devSecretFiles();
+process.on("exit", () => secretFiles.remove());
 
 function start(name: string, command: string, args: string[]): ChildProcess {
   // Own process group, so stopping it also stops what it spawned (wrangler runs workerd).
@@ -133,6 +138,7 @@ async function stop(code: number): Promise<never> {
   await bridge?.close();
   await demo?.close();
   rmSync(DEV_STACK_FILE, { force: true });
+  secretFiles.remove();
   process.exit(code);
 }
 
@@ -142,8 +148,11 @@ process.on("SIGTERM", () => void stop(0));
 const redis = await upstashEndpoint();
 // The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
 Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
-// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier.
+// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier. The audit
+// collector takes events only with this token, which the gateway's sink sends (AUDIT_SINK_AUTH).
+const auditToken = devAuditToken();
 demo = await startDemoUpstreams({
+  auditToken,
   issuer: `http://localhost:${AUTH_PORT}`,
   mcpPort: PORTS.mcp,
   restPort: PORTS.rest,
@@ -152,7 +161,8 @@ demo = await startDemoUpstreams({
 });
 say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
 // Local signing keys live as long as this process; production keys come from `npm run keys`.
-const signingKeys = process.env.SIGNING_KEYS ?? JSON.stringify({ keys: [await generateSigningKey("ES256")] });
+// One line of JSON, as an env file carries it.
+const signingKeys = JSON.stringify(process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] });
 // The dev configuration adds a demo user and demo clients; their secrets are made up per run.
 const { auth: authConfig, gateway: gatewayConfig } = devConfigs(PORTS);
 const clientSecrets = devClientSecrets();
@@ -160,15 +170,17 @@ const clientSecrets = devClientSecrets();
 // inspector port. Each gets its own free one as well.
 const wranglerBin = join(import.meta.dirname, "..", "node_modules", ".bin", "wrangler");
 const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...(process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [])];
+// Secrets go in the tier's env file (--env-file); only documents and URLs, which hold none, go on
+// the command line (the documents name their secrets as { env: NAME }).
 try {
+  const authSecrets = secretFiles.write("auth", { UPSTASH_REDIS_REST_TOKEN: redis.token, SIGNING_KEYS: signingKeys, ...clientSecrets });
   start("auth tier", wranglerBin, [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
-    "--inspector-port", String(await freePort()),
-    "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `UPSTASH_REDIS_REST_TOKEN:${redis.token}`, "--var", `SIGNING_KEYS:${signingKeys}`, "--var", `AUTH_CONFIG:${authConfig}`,
-    ...Object.entries(clientSecrets).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
+    "--inspector-port", String(await freePort()), "--env-file", authSecrets,
+    "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `AUTH_CONFIG:${authConfig}`]);
   await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
+  const gatewaySecrets = secretFiles.write("gateway", { GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` });
   start("gateway", wranglerBin, [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
-    "--inspector-port", String(await freePort()), "--var", `GATEWAY_CONFIG:${gatewayConfig}`,
-    "--var", `GATEWAY_CLIENT_SECRET:${clientSecrets.GATEWAY_CLIENT_SECRET}`]);
+    "--inspector-port", String(await freePort()), "--env-file", gatewaySecrets, "--var", `GATEWAY_CONFIG:${gatewayConfig}`]);
   await Promise.all([
     waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`),
     waitForStatus("gateway", `http://127.0.0.1:${GATEWAY_PORT}/status`),
@@ -178,6 +190,6 @@ try {
   await stop(1);
 }
 
-const info = devStackInfo(PORTS, clientSecrets);
+const info = devStackInfo(PORTS, clientSecrets, auditToken);
 writeDevStackInfo(info);
 for (const line of connectHelp(info)) say(line);

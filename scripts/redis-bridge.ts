@@ -6,7 +6,16 @@
 //   POST /pipeline    [["SET","a","1"],["GET","a"]] -> [{"result"}|{"error"}, …]
 //   POST /multi-exec  same body, run in MULTI/EXEC -> [{"result"}|{"error"}, …] (aborted -> 400)
 //
-// Run directly: UPSTASH_REDIS_REST_TOKEN=… tsx scripts/redis-bridge.ts [--token …]
+// It runs what Upstash runs and no more: data commands and Lua scripting (EVAL, EVALSHA, SCRIPT
+// LOAD/EXISTS), from an allow-list. Blocking commands (BLPOP, XREAD BLOCK, WAIT, …), pub/sub and
+// administrative commands (CONFIG, KEYS, DEBUG, SHUTDOWN, REPLICAOF, ACL, MODULE, CLIENT, …) get
+// Upstash's error shape, 400 {"error"}, before anything of the request runs. Requests are spread
+// over a few Redis connections (the least busy one takes the next request), and a command that
+// has no reply within `commandTimeoutMs` is answered 504 {"error"} and its connection replaced, so
+// no single command holds up the others (README "Local Redis over the Upstash protocol").
+//
+// Run directly: UPSTASH_REDIS_REST_TOKEN=… tsx scripts/redis-bridge.ts (the token from the
+// environment only: a command line is readable by every local user).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,6 +28,10 @@ export interface RedisBridgeOptions {
   port?: number; // 0 = a random free port
   host?: string; // default 127.0.0.1
   maxBodyBytes?: number; // default 10 MiB
+  /** Redis connections requests are spread over; default 4. */
+  connections?: number;
+  /** A request whose reply takes longer is answered 504 and its connection replaced; default 10 s. */
+  commandTimeoutMs?: number;
 }
 
 export interface RedisBridge {
@@ -35,26 +48,64 @@ class HttpError extends Error {
   }
 }
 
-// These change the state of the one connection every request shares (subscriber mode, selected db,
-// an open MULTI, no replies), so they would corrupt other callers' replies.
-const REFUSED = new Set(["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
-  "sunsubscribe", "monitor", "select", "quit", "reset", "hello", "auth", "multi", "exec",
-  "discard", "watch", "unwatch", "client"]);
+// What the bridge runs: the data commands Upstash serves, by name (lower case). Anything else is
+// refused: blocking commands would park a connection (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOP*,
+// BRPOPLPUSH, WAIT, WAITAOF), pub/sub and MONITOR turn a connection into a stream, SELECT, MULTI,
+// WATCH, HELLO, AUTH, RESET and QUIT change the state of a connection other requests share, and
+// administrative commands (CONFIG, KEYS, DEBUG, SHUTDOWN, SAVE, FLUSHALL, REPLICAOF, SLAVEOF,
+// MIGRATE, ACL, MODULE, CLIENT, FUNCTION, …) are not a client's business.
+const DATA_COMMANDS = new Set([
+  // strings
+  "get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mget", "mset", "msetnx",
+  "append", "strlen", "getrange", "setrange", "incr", "incrby", "incrbyfloat", "decr", "decrby", "lcs",
+  // keys
+  "del", "unlink", "exists", "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime",
+  "ttl", "pttl", "persist", "type", "rename", "renamenx", "touch", "copy", "scan", "randomkey", "dbsize",
+  // hashes
+  "hget", "hset", "hsetnx", "hmget", "hmset", "hdel", "hexists", "hgetall", "hincrby", "hincrbyfloat",
+  "hkeys", "hvals", "hlen", "hstrlen", "hscan", "hrandfield",
+  // lists
+  "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset", "lrem",
+  "ltrim", "linsert", "lpos", "lmove", "lmpop", "rpoplpush",
+  // sets
+  "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember", "sinter",
+  "sintercard", "sunion", "sdiff", "sinterstore", "sunionstore", "sdiffstore", "smove", "sscan",
+  // sorted sets
+  "zadd", "zrem", "zscore", "zmscore", "zincrby", "zcard", "zcount", "zrange", "zrangebyscore",
+  "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zlexcount", "zrank", "zrevrank",
+  "zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zscan",
+  "zrandmember", "zunion", "zinter", "zdiff", "zintercard", "zunionstore", "zinterstore", "zdiffstore",
+  "zrangestore",
+  // bitmaps, HyperLogLog, geo
+  "setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "pfadd", "pfcount",
+  "pfmerge", "geoadd", "geodist", "geohash", "geopos", "geosearch", "geosearchstore",
+  // streams (XREAD and XREADGROUP without BLOCK, below)
+  "xadd", "xlen", "xrange", "xrevrange", "xdel", "xtrim", "xack", "xpending", "xclaim", "xautoclaim",
+  "xread", "xreadgroup", "xgroup", "xinfo", "xsetid",
+  // scripting (SCRIPT only with LOAD or EXISTS, below)
+  "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
+  // connection
+  "ping", "echo", "time",
+]);
+
+/** SCRIPT subcommands a client may use: not FLUSH (everyone's scripts) nor KILL. */
+const SCRIPT_SUBCOMMANDS = new Set(["load", "exists"]);
 
 const OK = Buffer.from("OK");
 
 export async function startRedisBridge(options: RedisBridgeOptions): Promise<RedisBridge> {
   if (!options.token) throw new Error("redis bridge: a non-empty token is required");
-  const redis = connectRedis(options.redisUrl);
-  await firstConnectionAttempt(redis);
+  const pool = new ConnectionPool(options.redisUrl, options.connections ?? 4);
+  await pool.ready();
   const tokenDigest = sha256(options.token);
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const server = createServer((req, res) => void handle(req, res, { redis, tokenDigest, maxBodyBytes }));
+  const commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
+  const server = createServer((req, res) => void handle(req, res, { pool, tokenDigest, maxBodyBytes, commandTimeoutMs }));
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject).listen(options.port ?? 0, host, resolve);
   }).catch((error: unknown) => {
-    redis.disconnect(); // a live connection would keep the process from exiting
+    pool.disconnect(); // a live connection would keep the process from exiting
     throw error;
   });
   const { port } = server.address() as AddressInfo;
@@ -65,7 +116,7 @@ export async function startRedisBridge(options: RedisBridgeOptions): Promise<Red
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
-      await redis.quit().catch(() => redis.disconnect());
+      await pool.quit();
     },
   };
 }
@@ -99,7 +150,62 @@ function firstConnectionAttempt(redis: Redis): Promise<void> {
   });
 }
 
-interface Context { redis: Redis; tokenDigest: Buffer; maxBodyBytes: number }
+/**
+ * A few connections to Redis. Each request takes the one with the fewest requests in flight, so a
+ * request waiting on a slow reply holds up at most the requests already queued on its connection.
+ */
+class ConnectionPool {
+  private readonly connections: { redis: Redis; inFlight: number }[];
+
+  constructor(private readonly url: string, size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new Error("redis bridge: connections must be a positive integer");
+    this.connections = Array.from({ length: size }, () => ({ redis: connectRedis(url), inFlight: 0 }));
+  }
+
+  ready(): Promise<void> {
+    return Promise.all(this.connections.map(({ redis }) => firstConnectionAttempt(redis))).then(() => undefined);
+  }
+
+  /**
+   * Runs `work` on the least busy connection. Past `timeoutMs` the caller gets a 504 and the
+   * connection is replaced: whatever it waits for, the requests behind it must not wait too.
+   */
+  async run<T>(work: (redis: Redis) => Promise<T>, timeoutMs: number): Promise<T> {
+    // A connection still (re)connecting would fail the request at once (no offline queue).
+    const usable = this.connections.filter(({ redis }) => redis.status === "ready");
+    const slot = (usable.length > 0 ? usable : this.connections).reduce((least, candidate) => (candidate.inFlight < least.inFlight ? candidate : least));
+    const redis = slot.redis;
+    slot.inFlight++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        if (slot.redis === redis) {
+          // A fresh connection takes the slot; the stuck one is dropped (its other requests get 503).
+          slot.redis = connectRedis(this.url);
+          slot.inFlight = 0;
+          redis.disconnect();
+        }
+        reject(new HttpError(504, `ERR command timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([work(redis), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      if (slot.redis === redis) slot.inFlight--;
+    }
+  }
+
+  disconnect(): void {
+    for (const { redis } of this.connections) redis.disconnect();
+  }
+
+  async quit(): Promise<void> {
+    await Promise.all(this.connections.map(({ redis }) => redis.quit().catch(() => redis.disconnect())));
+  }
+}
+
+interface Context { pool: ConnectionPool; tokenDigest: Buffer; maxBodyBytes: number; commandTimeoutMs: number }
 
 const ROUTES = new Map<string, Route>([
   ["/", single],
@@ -116,7 +222,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     const body = parseJson(await readBody(req, ctx.maxBodyBytes));
     // The client asks for base64 by default (HttpClient: responseEncoding ?? "base64").
     const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
-    send(res, 200, await route(ctx.redis, body, base64));
+    send(res, 200, await ctx.pool.run((redis) => route(redis, body, base64), ctx.commandTimeoutMs));
   } catch (error) {
     const [status, message] = errorReply(error);
     if (res.headersSent) res.end();
@@ -173,10 +279,24 @@ function toCommand(value: unknown): RedisCommand {
     if (typeof arg === "number" || typeof arg === "boolean") return String(arg);
     throw new HttpError(400, "ERR command arguments must be strings, numbers or booleans");
   });
-  if (REFUSED.has(args[0]!.toLowerCase())) {
-    throw new HttpError(400, `ERR command '${args[0]}' is not supported by the bridge`);
-  }
+  const problem = commandProblem(args);
+  if (problem) throw new HttpError(400, problem);
   return args as RedisCommand;
+}
+
+/** Why the bridge will not run `command` (an Upstash-style "ERR …" message), or null when it will. */
+export function commandProblem(command: readonly string[]): string | null {
+  const name = (command[0] ?? "").toLowerCase();
+  const refused = (what: string) => `ERR ${what} is not allowed: the bridge runs data commands and scripts only, as Upstash does`;
+  if (!DATA_COMMANDS.has(name)) return refused(`command '${name}'`);
+  if (name === "script" && !SCRIPT_SUBCOMMANDS.has((command[1] ?? "").toLowerCase())) return refused(`'script ${(command[1] ?? "").toLowerCase()}'`);
+  if (name === "xread" || name === "xreadgroup") {
+    // Options come before STREAMS; after it, every argument is a key or an id.
+    const streams = command.findIndex((arg) => arg.toLowerCase() === "streams");
+    const options = command.slice(1, streams < 0 ? command.length : streams);
+    if (options.some((arg) => arg.toLowerCase() === "block")) return refused(`'${name}' with BLOCK`);
+  }
+  return null;
 }
 
 function toCommands(value: unknown): RedisCommand[] {
@@ -261,10 +381,9 @@ function withoutPassword(url: string): string {
 }
 
 async function main(): Promise<void> {
-  const flag = process.argv.indexOf("--token");
-  const token = (flag >= 0 ? process.argv[flag + 1] : undefined) ?? process.env.UPSTASH_REDIS_REST_TOKEN;
+  const token = process.env.UPSTASH_REDIS_REST_TOKEN;
   if (!token) {
-    console.error("redis bridge: set UPSTASH_REDIS_REST_TOKEN or pass --token <token>");
+    console.error("redis bridge: set UPSTASH_REDIS_REST_TOKEN (in the environment, never on the command line)");
     process.exit(1);
   }
   const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

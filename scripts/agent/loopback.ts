@@ -1,7 +1,8 @@
 // The agent's own loopback HTTP server, as native MCP clients run one (RFC 8252 §7.3): the
 // authorization server sends the browser back to /callback with the code, and the auth tier
-// fetches the agent's client ID metadata document from /client-metadata.json.
-import { once } from "node:events";
+// fetches the agent's client ID metadata document from /client-metadata.json. The dev auth tier
+// fetches loopback documents only from the origin it lists (allowedLoopbackOrigins), so an agent
+// that identifies by metadata document listens on that port (DevStackInfo.agentOrigin).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -17,7 +18,12 @@ export interface AgentLoopback {
   close(): Promise<void>;
 }
 
-export async function startAgentLoopback(): Promise<AgentLoopback> {
+export interface AgentLoopbackOptions {
+  /** The port to listen on; default any free one. */
+  port?: number;
+}
+
+export async function startAgentLoopback(options: AgentLoopbackOptions = {}): Promise<AgentLoopback> {
   let waiting: ((url: URL) => void) | undefined;
   const arrived: URL[] = [];
   const loopback: AgentLoopback = {
@@ -43,8 +49,13 @@ export async function startAgentLoopback(): Promise<AgentLoopback> {
     else arrived.push(url);
     waiting = undefined;
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end('<!doctype html><html lang="en"><title>Signed in</title><p>The agent has its code; you can close this window.</p></html>');
-  }).listen(0, "127.0.0.1");
-  await once(server, "listening");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject).listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   loopback.callbackUrl = `${origin}/callback`;
   loopback.metadataUrl = `${origin}/client-metadata.json`;

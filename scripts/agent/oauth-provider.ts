@@ -13,8 +13,9 @@ export interface AgentOAuthOptions {
   /**
    * Identify with a client ID metadata document at this URL instead of registering (RFC 7591).
    * The SDK's own `clientMetadataUrl` takes https URLs only, as the CIMD draft requires; a local
-   * agent serves its document over loopback http (which the dev auth tier accepts,
-   * `clientIdMetadataDocuments.allowLoopbackHttp`), so the URL is presented as the client_id directly.
+   * agent serves its document over loopback http (which the dev auth tier accepts from the one
+   * origin it lists, `clientIdMetadataDocuments.allowedLoopbackOrigins`), so the URL is presented
+   * as the client_id directly.
    */
   clientIdMetadataDocument?: string;
 }

@@ -3,7 +3,8 @@
 // document describing the client. It is fetched here, checked, and cached in Redis.
 //
 // SSRF: the URL is the caller's choice, so only public https URLs are fetched: no IP literals in
-// private or reserved ranges, no IPv6 literals, no single-label or special-use names. On
+// private or reserved ranges, no IPv6 literals, no single-label or special-use names; loopback
+// only for the exact origins in clientIdMetadataDocuments.allowedLoopbackOrigins. On
 // Cloudflare, a Worker's fetch leaves through Cloudflare's network and cannot reach the
 // deployment's private network anyway. Under self-hosted workerd, fetch reaches whatever the host
 // reaches, and Web-standard fetch gives no hook to check the address a name resolves to, so a
@@ -55,7 +56,7 @@ export function isMetadataDocumentClientId(clientId: string): boolean {
 }
 
 /** Why `clientId` is not a client identifier URL to fetch, or null when it is. */
-export function clientIdUrlProblem(clientId: string, allowLoopbackHttp: boolean): string | null {
+export function clientIdUrlProblem(clientId: string, allowedLoopbackOrigins: readonly string[]): string | null {
   if (clientId.length > MAX_CLIENT_ID_LENGTH) return `is longer than ${MAX_CLIENT_ID_LENGTH} characters`;
   let url: URL;
   try {
@@ -73,7 +74,9 @@ export function clientIdUrlProblem(clientId: string, allowLoopbackHttp: boolean)
   // One spelling per client: the document's client_id must equal this string exactly, and the
   // cache is keyed by it, so a URL the parser would rewrite (case, escapes, tabs) is refused.
   if (url.href !== clientId) return `must be written in canonical form (${url.href})`;
-  if (isLoopbackHost(url.hostname)) return allowLoopbackHttp ? null : "names a loopback host (allowLoopbackHttp is off)";
+  // Loopback only where the operator named the exact origin (a local agent's metadata server):
+  // any other local port (Redis, an admin API) is never fetched.
+  if (isLoopbackHost(url.hostname)) return allowedLoopbackOrigins.includes(url.origin) ? null : `names a loopback origin (${url.origin}) not in allowedLoopbackOrigins`;
   if (url.protocol !== "https:") return "must use https";
   return hostProblem(url.hostname);
 }
@@ -183,7 +186,7 @@ function refuse(clientId: string, reason: string): null {
 export async function findMetadataDocumentClient(provider: ProviderContext, clientId: string): Promise<Client | null> {
   const settings = provider.config.provider.clientIdMetadataDocuments;
   if (!settings.enabled) return refuse(clientId, "client ID metadata documents are disabled");
-  const problem = clientIdUrlProblem(clientId, settings.allowLoopbackHttp);
+  const problem = clientIdUrlProblem(clientId, settings.allowedLoopbackOrigins);
   if (problem) return refuse(clientId, `the client_id URL ${problem}`);
   const cacheName = `cimd:${clientId}`;
   const cached = await provider.store.cacheGet<Client>(cacheName);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { duration, httpUrl } from "../core/config-schema.js";
+import { isLoopbackHost } from "./redirect-uri.js";
 
 const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a cookie name (RFC 6265 token)");
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "expected a scope token (RFC 6749 §3.3)");
@@ -13,6 +14,16 @@ export const GRANT_TYPES = {
   clientCredentials: "client_credentials",
   tokenExchange: "urn:ietf:params:oauth:grant-type:token-exchange",
 } as const;
+/** An origin on a loopback host, written as URL.origin writes it (scheme://host:port, nothing else). */
+const loopbackOrigin = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.origin === value && (url.protocol === "http:" || url.protocol === "https:") && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
+}, "expected a loopback origin such as http://127.0.0.1:9004 (scheme, loopback host and port; no path)");
+
 const grantType = z.enum(Object.values(GRANT_TYPES) as [string, ...string[]]);
 
 export const CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
@@ -164,8 +175,13 @@ export const oidcProviderSchema = z
         fetchTimeout: duration("3s"),
         maxBytes: z.number().int().positive().default(5 * 1024),
         cacheTTL: duration("5m"),
-        /** Allow http:// client_id URLs on loopback hosts (local development and tests only). */
-        allowLoopbackHttp: z.boolean().default(false),
+        /**
+         * Loopback origins (`http://127.0.0.1:<port>`, `http://localhost:<port>`, `http://[::1]:<port>`)
+         * whose client_id URLs may be fetched, http included: a local agent's own metadata server
+         * (local development and tests only). Exact origin match; every other loopback URL stays
+         * refused, so a client_id cannot make the tier fetch another local port (Redis's included).
+         */
+        allowedLoopbackOrigins: z.array(loopbackOrigin).default([]),
       })
       .strict()
       .prefault({}),

@@ -87,7 +87,7 @@ beforeAll(async () => {
     config: (url) =>
       authConfig(url, {
         login: { users: [ALICE.config] },
-        clientIdMetadataDocuments: { allowLoopbackHttp: true, fetchTimeout: `${FETCH_TIMEOUT_MS}ms`, maxBytes: MAX_BYTES },
+        clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base], fetchTimeout: `${FETCH_TIMEOUT_MS}ms`, maxBytes: MAX_BYTES },
       }),
   });
 });
@@ -248,7 +248,7 @@ describe("client ID metadata documents, switched off or loopback not allowed", (
   let strict: RunningWorker;
   beforeAll(async () => {
     [disabled, strict] = await Promise.all([
-      startAuthWorker({ config: (url) => authConfig(url, { clientIdMetadataDocuments: { enabled: false, allowLoopbackHttp: true } }) }),
+      startAuthWorker({ config: (url) => authConfig(url, { clientIdMetadataDocuments: { enabled: false, allowedLoopbackOrigins: [documents.base] } }) }),
       startAuthWorker({ config: (url) => authConfig(url) }),
     ]);
   });
@@ -261,7 +261,7 @@ describe("client ID metadata documents, switched off or loopback not allowed", (
     expect((await discover(disabled)).client_id_metadata_document_supported).toBe(false);
   });
 
-  it("does not fetch a loopback client_id unless allowLoopbackHttp", async () => {
+  it("does not fetch a loopback client_id whose origin is not in allowedLoopbackOrigins", async () => {
     const url = documents.serveJson((u) => mcpClientDocument(u));
     expect(await probe(strict, url)).toEqual(UNKNOWN_CLIENT);
     expect(documents.hitsFor(url)).toBe(0);
@@ -275,7 +275,7 @@ describe("client_id URLs", () => {
     "https://client.example:8443/metadata.json",
     "https://93.184.215.14/metadata.json",
   ])("accepts %s", (url) => {
-    expect(clientIdUrlProblem(url, false)).toBeNull();
+    expect(clientIdUrlProblem(url, [])).toBeNull();
   });
 
   it.each([
@@ -313,18 +313,19 @@ describe("client_id URLs", () => {
     ["an over-long URL", `https://client.example/${"a".repeat(2100)}`],
     ["not a URL", "https://"],
   ])("refuses %s", (_name, url) => {
-    expect(clientIdUrlProblem(url, false)).toEqual(expect.any(String));
+    expect(clientIdUrlProblem(url, [])).toEqual(expect.any(String));
   });
 
   it.each(["http://127.0.0.1:3000/metadata.json", "http://localhost:3000/metadata.json", "http://[::1]:3000/metadata.json"])(
-    "accepts the loopback URL %s only with allowLoopbackHttp",
+    "accepts the loopback URL %s only when its exact origin is in allowedLoopbackOrigins",
     (url) => {
-      expect(clientIdUrlProblem(url, true)).toBeNull();
-      expect(clientIdUrlProblem(url, false)).toEqual(expect.any(String));
+      expect(clientIdUrlProblem(url, [new URL(url).origin])).toBeNull();
+      expect(clientIdUrlProblem(url, [])).toEqual(expect.any(String));
+      expect(clientIdUrlProblem(url, [new URL(url).origin.replace("3000", "3001")])).toEqual(expect.any(String));
     },
   );
 
-  it("still refuses plain http on other hosts with allowLoopbackHttp", () => {
-    expect(clientIdUrlProblem("http://client.example/metadata.json", true)).toEqual(expect.any(String));
+  it("still refuses plain http on other hosts with allowedLoopbackOrigins", () => {
+    expect(clientIdUrlProblem("http://client.example/metadata.json", ["http://127.0.0.1:3000"])).toEqual(expect.any(String));
   });
 });

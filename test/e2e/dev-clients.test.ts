@@ -32,8 +32,8 @@ let info: DevStackInfo;
 let browser: Browser;
 
 beforeAll(async () => {
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  for (const [i, name] of ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT"].entries()) env[name] = String(ports[i]);
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  for (const [i, name] of ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"].entries()) env[name] = String(ports[i]);
   // Its own process group, so that stopping it reaches npm, tsx and the script alike.
   dev = spawn("npm", ["run", "dev"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const up = new Promise<void>((resolve, reject) => {

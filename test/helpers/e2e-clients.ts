@@ -63,7 +63,8 @@ export type Registration = "client ID metadata document" | "dynamic registration
  * Chromium, and the SDK redeems the code (PKCE) before connecting again with the token.
  */
 export async function connectInteractiveAgent(stack: E2eStack, browser: Browser, registration: Registration, scope = "openid tools:read"): Promise<InteractiveAgent> {
-  const loopback = await startAgentLoopback();
+  // The dev auth tier fetches loopback metadata documents from the stack's agent origin only.
+  const loopback = await startAgentLoopback(registration === "client ID metadata document" ? { port: stack.ports.agent } : {});
   const provider = new AgentOAuthProvider({
     clientName: `E2E agent (${registration})`,
     redirectUrl: loopback.callbackUrl,

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.js";
-import { devClientSecrets, devConfigs, devStackInfo, type DevPorts, type DevStackInfo } from "../../scripts/dev-stack.js";
+import { devAuditToken, devClientSecrets, devConfigs, devStackInfo, type DevPorts, type DevStackInfo } from "../../scripts/dev-stack.js";
 import { startFront, type Front } from "./e2e-front.js";
 import { freePort, startAuthWorker, startGatewayWorker, type RunningWorker } from "./workers.js";
 
@@ -32,15 +32,16 @@ export interface E2eStackOptions {
 }
 
 export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eStack> {
-  const [gateway, auth, mcp, rest, audit] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const ports: DevPorts = { gateway, auth, mcp, rest, audit };
+  const [gateway, auth, mcp, rest, audit, agent] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const ports: DevPorts = { gateway, auth, mcp, rest, audit, agent };
   const issuer = `http://localhost:${ports.auth}`;
   const configs = devConfigs(ports);
   const secrets = devClientSecrets();
-  const info = devStackInfo(ports, secrets);
+  const auditToken = devAuditToken();
+  const info = devStackInfo(ports, secrets, auditToken);
   const storage = mkdtempSync(join(tmpdir(), "e2e-gateway-"));
 
-  const demo = await startDemoUpstreams({ issuer, mcpPort: ports.mcp, restPort: ports.rest, auditPort: ports.audit });
+  const demo = await startDemoUpstreams({ issuer, mcpPort: ports.mcp, restPort: ports.rest, auditPort: ports.audit, auditToken });
   const authOptions = { config: configs.auth, bindings: secrets };
   let authInstances: RunningWorker[];
   let front: Front | undefined;
@@ -58,7 +59,7 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
       config: configs.gateway,
       port: ports.gateway,
       persistDir: storage,
-      bindings: { GATEWAY_CLIENT_SECRET: secrets.GATEWAY_CLIENT_SECRET },
+      bindings: { GATEWAY_CLIENT_SECRET: secrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` },
     });
 
   const stack: E2eStack = {

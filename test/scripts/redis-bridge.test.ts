@@ -81,12 +81,12 @@ describe("redis bridge (Upstash REST protocol)", () => {
 
     it("runs a pipeline, putting a failing command's error in its own slot", async () => {
       const k = key("pipeline");
-      const res = await post("/pipeline", [["SET", k, "abc"], ["INCR", k], ["NOSUCHCOMMAND"], ["GET", k]]);
+      const res = await post("/pipeline", [["SET", k, "abc"], ["INCR", k], ["GET"], ["GET", k]]);
       expect(res.status).toBe(200);
       expect(res.body).toEqual([
         { result: "OK" },
         { error: "ERR value is not an integer or out of range" },
-        { error: expect.stringMatching(/^ERR unknown command/) },
+        { error: expect.stringMatching(/^ERR wrong number of arguments/) },
         { result: "abc" },
       ]);
     });
@@ -99,7 +99,7 @@ describe("redis bridge (Upstash REST protocol)", () => {
 
     it("answers 400 and runs nothing when a transaction is aborted as a whole", async () => {
       const k = key("aborted");
-      const res = await post("/multi-exec", [["SET", k, "1"], ["NOSUCHCOMMAND"]]);
+      const res = await post("/multi-exec", [["SET", k, "1"], ["GET"]]);
       expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^EXECABORT/) } });
       expect((await post("/", ["EXISTS", k])).body).toEqual({ result: 0 });
     });

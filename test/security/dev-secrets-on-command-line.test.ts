@@ -1,0 +1,173 @@
+// `npm run dev` hands the tiers their secrets: the token signing key (private part included), the
+// demo clients' secrets, the Redis bridge's token and the audit sink's token. A process's command
+// line is world-readable (/proc/<pid>/cmdline), so none of them may travel on one: they reach
+// wrangler through env files only their owner can read (mode 0600 in a 0700 directory, removed
+// when the stack stops) or the environment. The stack is `npm run dev` itself, started as
+// test/e2e/dev-clients.test.ts starts it: free ports, its own storage and wrangler registry.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
+import { generateSigningKey } from "../../scripts/keys.js";
+import { ROOT } from "../helpers/build.js";
+import { machineToken } from "../helpers/e2e-clients.js";
+import { freePort } from "../helpers/workers.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "sec-dev-argv-"));
+// The signing key comes from the environment (SIGNING_KEYS), so the test knows its private part.
+const signingKey = await generateSigningKey("ES256");
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DEV_STACK_FILE: join(scratch, "stack.json"),
+  DEV_PERSIST_DIR: join(scratch, "state"),
+  WRANGLER_REGISTRY_PATH: join(scratch, "registry"),
+  SIGNING_KEYS: JSON.stringify({ keys: [signingKey] }),
+};
+let dev: ChildProcess;
+let devOutput = "";
+let info: DevStackInfo;
+
+/** Every process descended from `root` (wrangler runs in process groups of its own, so by parentage). */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found = [root];
+  for (let i = 0; i < found.length; i++) {
+    for (const [pid, parent] of parents) if (parent === found[i]) found.push(pid);
+  }
+  return found;
+}
+
+/** The command lines of the stack's processes, as any local user can read them. */
+function commandLines(): { pid: number; args: string[] }[] {
+  return descendants(dev.pid!).flatMap((pid) => {
+    try {
+      return [{ pid, args: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean) }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The values of an env file as `npm run dev` writes them: NAME='value', one a line. */
+function envFileValues(file: string): string[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .flatMap((line) => {
+      const value = /^[A-Z_][A-Z0-9_]*='(.*)'$/.exec(line)?.[1];
+      return value === undefined ? [] : [value];
+    });
+}
+
+/** The env files named on wrangler's command lines (`--env-file <path>` or `--env-file=<path>`). */
+function envFiles(): string[] {
+  const files = new Set<string>();
+  for (const { args } of commandLines()) {
+    args.forEach((arg, i) => {
+      if (arg === "--env-file" && args[i + 1]) files.add(args[i + 1]!);
+      else if (arg.startsWith("--env-file=")) files.add(arg.slice("--env-file=".length));
+    });
+  }
+  return [...files];
+}
+
+beforeAll(async () => {
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  for (const [i, name] of ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"].entries()) env[name] = String(ports[i]);
+  dev = spawn("npm", ["run", "dev"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      devOutput += chunk.toString();
+      if (devOutput.includes("Ctrl-C stops everything.")) resolve();
+    };
+    dev.stdout!.on("data", collect);
+    dev.stderr!.on("data", collect);
+    dev.once("exit", (code) => reject(new Error(`npm run dev exited (${code}):\n${devOutput}`)));
+  });
+  info = readDevStackInfo(env.DEV_STACK_FILE)!;
+}, 180_000);
+
+async function stopDev(): Promise<void> {
+  if (dev?.exitCode !== null || dev.signalCode !== null) return;
+  const exited = once(dev, "exit");
+  process.kill(-dev.pid!, "SIGTERM");
+  const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 30_000, false))]);
+  if (!stopped) process.kill(-dev.pid!, "SIGKILL");
+}
+
+afterAll(async () => {
+  await stopDev();
+  rmSync(scratch, { recursive: true, force: true });
+}, 60_000);
+
+describe("npm run dev and its secrets", () => {
+  it("names no secret variable on any command line of the stack", () => {
+    const lines = commandLines();
+    expect(lines.length).toBeGreaterThan(3);
+    for (const { pid, args } of lines) {
+      for (const arg of args) {
+        expect(arg, `pid ${pid}`).not.toMatch(/^(SIGNING_KEYS|UPSTASH_REDIS_REST_TOKEN|GATEWAY_CLIENT_SECRET|DEMO_AGENT_SECRET|AUDIT_SINK_AUTH)[:=]/);
+      }
+    }
+  });
+
+  it("puts the secrets in owner-only files: mode 0600, in a directory of mode 0700", () => {
+    const files = envFiles();
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const file of files) {
+      const stat = statSync(file);
+      expect(stat.uid).toBe(process.getuid!());
+      expect((stat.mode & 0o777).toString(8), file).toBe("600");
+      expect((statSync(dirname(file)).mode & 0o777).toString(8), dirname(file)).toBe("700");
+    }
+  });
+
+  it("shows no secret value on any command line: signing key, client secrets, bridge token, audit token", () => {
+    const shown = (secrets: string[]) => {
+      for (const { pid, args } of commandLines()) {
+        const line = args.join(" ");
+        for (const secret of secrets) expect(line.includes(secret), `pid ${pid}: ${args[0]} … carries a secret`).toBe(false);
+      }
+    };
+    // What the test knows: the signing key's private part, the machine agent's secret, the audit token.
+    shown([signingKey.d as string, info.machineAgent.clientSecret, info.auditToken]);
+    // And everything the stack made up and put in its env files: the bridge's token, the gateway's secret.
+    const fromFiles = envFiles().flatMap(envFileValues);
+    expect(fromFiles).toEqual(expect.arrayContaining([info.machineAgent.clientSecret, env.SIGNING_KEYS, `Bearer ${info.auditToken}`]));
+    expect(fromFiles.length).toBeGreaterThanOrEqual(6);
+    shown(fromFiles);
+  });
+
+  it("still works: the machine agent gets a token and the gateway answers with it", async () => {
+    const token = await machineToken(info);
+    const res = await fetch(info.mcp, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "argv-check", version: "1.0.0" } } }),
+    });
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  });
+
+  it("removes the secrets files when it stops", async () => {
+    const files = envFiles();
+    expect(files.length).toBeGreaterThan(0);
+    await stopDev();
+    // npm may exit before the script has finished stopping wrangler and cleaning up.
+    await vi.waitFor(() => {
+      for (const file of files) expect(existsSync(dirname(file)), dirname(file)).toBe(false);
+    }, { timeout: 30_000, interval: 100 });
+  }, 60_000);
+});
