@@ -2,7 +2,9 @@
 // WebCrypto: what is sealed under one key name opens under that name only, with any listed key,
 // and nothing else opens at all.
 import { describe, expect, it, vi } from "vitest";
+import { authConfigSchema } from "../../src/auth/config-schema.js";
 import { decodeValueKey, generateValueKey, keyKind, StoredValues, ValueCipher } from "../../src/auth/value-encryption.js";
+import { parseConfig } from "../../src/core/config-loader.js";
 
 const A = { id: "a", secret: generateValueKey() };
 const B = { id: "b", secret: generateValueKey() };
@@ -122,5 +124,34 @@ describe("stored values (what the store reads back)", () => {
     expect(keyKind("aig:code-used:xyz")).toBe("code-used");
     expect(keyKind("aig:userinfo:alice")).toBe("userinfo");
     expect(keyKind("other")).toBe("unknown");
+  });
+});
+
+describe("oidcProvider.cache.redis", () => {
+  const parse = (redis: unknown) => parseConfig(authConfigSchema, { oidcProvider: { discovery: { issuer: "https://a.example" }, cache: { redis } } });
+  const key = (id: string) => ({ id, secret: { env: `KEY_${id.toUpperCase()}` } });
+
+  it("still reads the former string form upstash, as no encryption", () => {
+    expect(parse("upstash")).toMatchObject({ ok: true, config: { oidcProvider: { cache: { redis: {} } } } });
+    expect(parse({})).toMatchObject({ ok: true, config: { oidcProvider: { cache: { redis: {} } } } });
+  });
+
+  it("takes keys, an optional active key, and plaintext reads off by default", () => {
+    expect(parse({ encryption: { keys: [key("a"), key("b")], activeKey: "b" } })).toMatchObject({
+      ok: true,
+      config: { oidcProvider: { cache: { redis: { encryption: { keys: [key("a"), key("b")], activeKey: "b", acceptPlaintext: false } } } } },
+    });
+  });
+
+  it("refuses no keys, duplicate ids, an active key not listed, a bad id, or a secret written inline", () => {
+    const paths = (redis: unknown) => {
+      const result = parse(redis);
+      return result.ok ? [] : result.issues.map((i) => i.path);
+    };
+    expect(paths({ encryption: { keys: [] } })).toEqual(["oidcProvider.cache.redis.encryption.keys"]);
+    expect(paths({ encryption: { keys: [key("a"), key("a")] } })).toEqual(["oidcProvider.cache.redis.encryption.keys"]);
+    expect(paths({ encryption: { keys: [key("a")], activeKey: "b" } })).toEqual(["oidcProvider.cache.redis.encryption.activeKey"]);
+    expect(paths({ encryption: { keys: [{ id: "a:b", secret: { env: "K" } }] } })).toEqual(["oidcProvider.cache.redis.encryption.keys.0.id"]);
+    expect(paths({ encryption: { keys: [{ id: "a", secret: generateValueKey() }] } })).toEqual(["oidcProvider.cache.redis.encryption.keys.0.secret"]);
   });
 });
