@@ -1,4 +1,4 @@
-// The auth tier's only door to state (house style §6): every record lives in Redis with a TTL,
+// The auth tier's only door to state (README "The auth tier", State): every record lives in Redis with a TTL,
 // reached over HTTP with the Upstash REST protocol, so any instance can serve any request.
 // Secrets used as lookup keys (codes, refresh tokens) are stored by their SHA-256 only, so a
 // copy of Redis does not hold usable credentials. Every JSON value goes through `values`
