@@ -2,10 +2,15 @@
 // Prints a SIGNING_KEYS value (a private JWK set) for `wrangler secret put SIGNING_KEYS`.
 // With --add, the new key joins an existing set, for rotation without downtime: publish it
 // with --active-in (say 86400, longer than JWKS caches), and it starts signing after that.
+//
+// npm run keys -- --redis-encryption
+// Prints one key for oidcProvider.cache.redis.encryption (32 random bytes, base64url) for
+// `wrangler secret put <its env name>`; README "Redis encryption at rest" says how to rotate.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { exportJWK, generateKeyPair } from "jose";
+import { generateValueKey } from "../src/auth/value-encryption.js";
 
 export type Algorithm = "ES256" | "EdDSA";
 
@@ -20,8 +25,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       alg: { type: "string", default: "ES256" },
       add: { type: "string" },
       "active-in": { type: "string", default: "0" },
+      "redis-encryption": { type: "boolean", default: false },
     },
   });
+  if (values["redis-encryption"]) {
+    console.log(generateValueKey());
+    process.exit(0);
+  }
   if (values.alg !== "ES256" && values.alg !== "EdDSA") {
     console.error("--alg must be ES256 or EdDSA");
     process.exit(2);

@@ -7,6 +7,7 @@ import { finishRuntimeOutput, startRuntimeOutput } from "./helpers/runtime-outpu
 import { startRedisBridge, type RedisBridge } from "../scripts/redis-bridge.js";
 import { REDIS_URL, requireRedis } from "./helpers/redis.js";
 import { generateSigningKey } from "../scripts/keys.js";
+import { generateValueKey } from "../src/auth/value-encryption.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,6 +15,8 @@ declare module "vitest" {
     bridgeToken: string;
     /** A private JWK set (SIGNING_KEYS) made for this run. */
     signingKeys: string;
+    /** The Redis value key that config/auth.yaml names (REDIS_ENCRYPTION_KEY_K1), made for this run. */
+    redisEncryptionKey: string;
   }
 }
 
@@ -27,6 +30,7 @@ export async function setup(project: TestProject) {
   project.provide("bridgeUrl", bridge.url);
   project.provide("bridgeToken", token);
   project.provide("signingKeys", JSON.stringify({ keys: [await generateSigningKey("ES256")] }));
+  project.provide("redisEncryptionKey", generateValueKey());
 }
 
 export async function teardown() {

@@ -93,6 +93,52 @@ const upstreamIdp = z
   })
   .strict();
 
+/**
+ * Encryption at rest of the values kept in Redis (README "Redis encryption at rest"): AES-256-GCM,
+ * the key id inside every value; the active key encrypts, every listed key decrypts.
+ */
+const redisEncryption = z
+  .object({
+    /** The keys, each 32 random bytes base64url in a secret (`npm run keys -- --redis-encryption`). */
+    keys: z
+      .array(
+        z
+          .object({
+            /** Written into every value it encrypts; never reuse an id for other key material. */
+            id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "expected a key id of 1 to 32 characters [A-Za-z0-9_-]"),
+            secret: secretRef,
+          })
+          .strict(),
+      )
+      .min(1, "at least one key is required"),
+    /** The id of the key that encrypts new values; default: the first key. */
+    activeKey: z.string().optional(),
+    /**
+     * Read plain-JSON values written before encryption was switched on, while migrating an existing
+     * deployment; default false: such a value is absent (and logged).
+     */
+    acceptPlaintext: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((encryption, ctx) => {
+    const ids = encryption.keys.map((k) => k.id);
+    if (new Set(ids).size !== ids.length) ctx.addIssue({ code: "custom", path: ["keys"], message: "every key needs a distinct id" });
+    if (encryption.activeKey !== undefined && !ids.includes(encryption.activeKey)) {
+      ctx.addIssue({ code: "custom", path: ["activeKey"], message: "must be the id of one of the keys" });
+    }
+  });
+
+/** `oidcProvider.cache.redis`: an object; the string `upstash` (the only former value) means `{}`. */
+const redisSchema = z.preprocess(
+  (value) => (value === "upstash" ? {} : value),
+  z
+    .object({
+      /** Encrypt the values kept in Redis; absent = plain JSON (keys of codes and refresh tokens are hashes either way). */
+      encryption: redisEncryption.optional(),
+    })
+    .strict(),
+).prefault({});
+
 export const oidcProviderSchema = z
   .object({
     discovery: z.object({ issuer: httpUrl }).strict(),
@@ -139,7 +185,8 @@ export const oidcProviderSchema = z
       .prefault({}),
     cache: z
       .object({
-        redis: z.literal("upstash").default("upstash"),
+        /** The state store: Upstash-protocol Redis (the former string form `upstash` still reads). */
+        redis: redisSchema,
         /** How long /status waits for Redis before calling it unreachable. */
         timeout: duration("1s"),
       })

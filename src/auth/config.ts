@@ -3,6 +3,8 @@ import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type Config
 import { log } from "../core/log.js";
 import { authConfigSchema, redisEnvSchema, signingKeysSchema, type OidcProviderConfig } from "./config-schema.js";
 import type { PrivateJwk } from "./keys.js";
+import type { StoreConnection } from "./store.js";
+import { decodeValueKey } from "./value-encryption.js";
 import bundledConfig from "../../config/auth.yaml";
 
 /** Bindings of the auth worker: secrets and vars from wrangler.auth.toml / `wrangler secret put`. */
@@ -20,7 +22,7 @@ export interface AuthEnv {
 
 export interface AuthConfig {
   provider: OidcProviderConfig;
-  redis: { url: string; token: string };
+  redis: StoreConnection;
   signingKeys: { raw: string; keys: PrivateJwk[] };
   /** Values of the secrets the configuration names, by environment variable name. */
   secrets: Record<string, string>;
@@ -31,7 +33,27 @@ function secretRefs(provider: OidcProviderConfig): { env: string; path: string }
   const refs = provider.apps.flatMap((app, i) => (app.clientSecret ? [{ env: app.clientSecret.env, path: `oidcProvider.apps.${i}.clientSecret.env` }] : []));
   if (provider.login.upstream) refs.push({ env: provider.login.upstream.clientSecret.env, path: "oidcProvider.login.upstream.clientSecret.env" });
   refs.push(...observabilitySecretRefs(provider.observability, "oidcProvider.observability"));
+  refs.push(...encryptionKeyRefs(provider));
   return refs;
+}
+
+function encryptionKeyRefs(provider: OidcProviderConfig): { env: string; path: string }[] {
+  return (provider.cache.redis.encryption?.keys ?? []).map((k, i) => ({ env: k.secret.env, path: `oidcProvider.cache.redis.encryption.keys.${i}.secret.env` }));
+}
+
+/** The Redis value encryption in force, with its keys' material; issues name the path, never a value. */
+function redisEncryption(provider: OidcProviderConfig, secrets: Record<string, string>, issues: ConfigIssue[]): StoreConnection["encryption"] {
+  const encryption = provider.cache.redis.encryption;
+  if (!encryption) return undefined;
+  const refs = encryptionKeyRefs(provider);
+  const keys = encryption.keys.map((k, i) => {
+    const secret = secrets[k.secret.env];
+    if (secret !== undefined && !decodeValueKey(secret)) {
+      issues.push({ path: refs[i]!.path, message: `the secret ${k.secret.env} must be 32 bytes, base64url (npm run keys -- --redis-encryption)` });
+    }
+    return { id: k.id, secret: secret ?? "" };
+  });
+  return { keys, ...(encryption.activeKey === undefined ? {} : { activeKey: encryption.activeKey }), acceptPlaintext: encryption.acceptPlaintext };
 }
 
 function parseSigningKeys(raw: unknown): ConfigResult<PrivateJwk[]> {
@@ -80,12 +102,13 @@ export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
       else issues.push({ path: ref.path, message: `the secret ${ref.env} is not set (wrangler secret put ${ref.env})` });
     }
   }
+  const encryption = document.ok ? redisEncryption(document.config.oidcProvider, secrets, issues) : undefined;
   if (!document.ok || !redis.ok || !keys.ok || issues.length > 0) return { ok: false, issues };
   return {
     ok: true,
     config: {
       provider: document.config.oidcProvider,
-      redis: { url: redis.config.UPSTASH_REDIS_REST_URL, token: redis.config.UPSTASH_REDIS_REST_TOKEN },
+      redis: { url: redis.config.UPSTASH_REDIS_REST_URL, token: redis.config.UPSTASH_REDIS_REST_TOKEN, ...(encryption ? { encryption } : {}) },
       signingKeys: { raw: env.SIGNING_KEYS as string, keys: keys.config },
       secrets,
     },

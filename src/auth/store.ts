@@ -1,15 +1,20 @@
-// The auth tier's only door to state (house style §6): every record lives in Redis with a TTL,
+// The auth tier's only door to state (README "The auth tier", State): every record lives in Redis with a TTL,
 // reached over HTTP with the Upstash REST protocol, so any instance can serve any request.
 // Secrets used as lookup keys (codes, refresh tokens) are stored by their SHA-256 only, so a
-// copy of Redis does not hold usable credentials.
+// copy of Redis does not hold usable credentials. Every JSON value goes through `values`
+// (value-encryption.ts): with `oidcProvider.cache.redis.encryption` on it is AES-GCM sealed and
+// bound to its key name; Lua scripts only ever move values as opaque strings.
 import { Redis } from "@upstash/redis/cloudflare";
 import { sha256Base64Url } from "../core/encoding.js";
 import { BatchedLookups } from "./batched-lookups.js";
 import { COUNT_IN_WINDOW, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
+import { StoredValues, ValueCipher, type ValueKey } from "./value-encryption.js";
 
 export interface StoreConnection {
   url: string;
   token: string;
+  /** Encryption at rest of the values (README "Redis encryption at rest"); absent = plain JSON. */
+  encryption?: { keys: ValueKey[]; activeKey?: string; acceptPlaintext: boolean };
 }
 
 /** A grant in the making: what /authorize recorded and login/consent completed. */
@@ -75,7 +80,10 @@ export class Store {
   private readonly countScript;
   private readonly revocationLookups: BatchedLookups;
 
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly values: StoredValues = new StoredValues(null),
+  ) {
     this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), { maxKeys: 256, deadlineMs: 3_000 });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
     this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
@@ -112,7 +120,8 @@ export class Store {
   // ── Authorization codes ─────────────────────────────────────────────────────────────────
 
   async saveCode(code: string, record: CodeRecord, ttlMs: number): Promise<void> {
-    await this.redis.set(key.code(await sha256Base64Url(code)), JSON.stringify(record), { px: ttl(ttlMs) });
+    const k = key.code(await sha256Base64Url(code));
+    await this.redis.set(k, await this.values.encode(k, record), { px: ttl(ttlMs) });
   }
 
   /**
@@ -121,9 +130,15 @@ export class Store {
    */
   async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number): Promise<RedeemResult> {
     const hash = await sha256Base64Url(code);
-    const [status, payload] = await this.redeemCodeScript.exec([key.code(hash), key.codeUsed(hash)], [JSON.stringify(issued), String(ttl(markerTtlMs))]);
-    if (status === "ok") return { status, record: JSON.parse(payload) as CodeRecord };
-    if (status === "replayed") return { status, issued: JSON.parse(payload) as IssuedByCode };
+    const [codeKey, usedKey] = [key.code(hash), key.codeUsed(hash)];
+    const [status, payload] = await this.redeemCodeScript.exec([codeKey, usedKey], [await this.values.encode(usedKey, issued), String(ttl(markerTtlMs))]);
+    if (status === "ok") {
+      const record = await this.values.decode<CodeRecord>(codeKey, payload);
+      if (record) return { status, record };
+    } else if (status === "replayed") {
+      const marker = await this.values.decode<IssuedByCode>(usedKey, payload);
+      if (marker) return { status, issued: marker };
+    }
     return { status: "invalid" };
   }
 
@@ -133,7 +148,7 @@ export class Store {
     const px = ttl(ttlMs);
     await this.redis
       .multi()
-      .set(key.family(familyId), JSON.stringify(family), { px })
+      .set(key.family(familyId), await this.values.encode(key.family(familyId), family), { px })
       .set(key.familyCurrent(familyId), await sha256Base64Url(refreshToken), { px })
       .exec();
   }
@@ -148,7 +163,10 @@ export class Store {
       this.familyKeys(familyId),
       [await sha256Base64Url(presented), await sha256Base64Url(next), String(ttl(accessTtlMs))],
     );
-    if (status === "ok") return { status, family: JSON.parse(payload) as RefreshFamily };
+    if (status === "ok") {
+      const family = await this.values.decode<RefreshFamily>(key.family(familyId), payload);
+      return family ? { status, family } : { status: "invalid" };
+    }
     return { status: status as "reused" | "revoked" | "invalid" };
   }
 
@@ -161,7 +179,7 @@ export class Store {
   async getFamily(familyId: string, refreshToken: string): Promise<RefreshFamily | null> {
     const [record, current, revoked] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId));
     if (!record || revoked || current !== (await sha256Base64Url(refreshToken))) return null;
-    return JSON.parse(record) as RefreshFamily;
+    return this.values.decode<RefreshFamily>(key.family(familyId), record);
   }
 
   private familyKeys(familyId: string): string[] {
@@ -197,8 +215,8 @@ export class Store {
   getInteraction = <T>(id: string) => this.getJson<T>(key.interaction(id));
   /** Reads and removes in one step, so an interaction completes at most once. */
   takeInteraction = async <T>(id: string): Promise<T | null> => {
-    const raw = await this.redis.getdel<string>(key.interaction(id));
-    return raw ? (JSON.parse(raw) as T) : null;
+    const k = key.interaction(id);
+    return this.values.decode<T>(k, await this.redis.getdel<string>(k));
   };
 
   saveClient = (clientId: string, value: unknown, ttlMs: number) => this.putJson(key.client(clientId), value, ttlMs);
@@ -220,12 +238,11 @@ export class Store {
   cacheSet = (name: string, value: unknown, ttlMs: number) => this.putJson(key.cache(name), value, ttlMs);
 
   private async putJson(k: string, value: unknown, ttlMs: number): Promise<void> {
-    await this.redis.set(k, JSON.stringify(value), { px: ttl(ttlMs) });
+    await this.redis.set(k, await this.values.encode(k, value), { px: ttl(ttlMs) });
   }
 
   private async getJson<T>(k: string): Promise<T | null> {
-    const raw = await this.redis.get<string>(k);
-    return raw ? (JSON.parse(raw) as T) : null;
+    return this.values.decode<T>(k, await this.redis.get<string>(k));
   }
 }
 
@@ -233,7 +250,7 @@ export class Store {
 let cached: { key: string; store: Store } | undefined;
 
 export function openStore(connection: StoreConnection): Store {
-  const cacheKey = `${connection.url}\0${connection.token}`;
+  const cacheKey = JSON.stringify(connection);
   if (cached?.key === cacheKey) return cached.store;
   const redis = new Redis({
     url: connection.url,
@@ -248,6 +265,8 @@ export function openStore(connection: StoreConnection): Store {
     enableAutoPipelining: false,
     retry: { retries: 2, backoff: (attempt) => 20 * 2 ** attempt },
   });
-  cached = { key: cacheKey, store: new Store(redis) };
+  const { encryption } = connection;
+  const cipher = encryption ? new ValueCipher(encryption.keys, encryption.activeKey) : null;
+  cached = { key: cacheKey, store: new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false)) };
   return cached.store;
 }

@@ -24,19 +24,30 @@ export function privateKeyParts(jwks: string): string[] {
   return keys.flatMap((key) => (key.d ? [key.d] : []));
 }
 
-/** Miniflare's handleRuntimeStdio for a new runtime, recording its output and its secrets. */
-export function captureRuntimeOutput(tier: string, secrets: string[]): { handleRuntimeStdio?: (stdout: Readable, stderr: Readable) => void } {
+/**
+ * Miniflare's handleRuntimeStdio for a new runtime, recording its output and its secrets;
+ * `onOutput` also receives the output (e.g. for a test that expects a log line).
+ */
+export function captureRuntimeOutput(
+  tier: string,
+  secrets: string[],
+  onOutput?: (text: string) => void,
+): { handleRuntimeStdio?: (stdout: Readable, stderr: Readable) => void } {
   const dir = process.env[RUN_DIR_VARIABLE];
-  if (!dir) return {};
-  mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${tier}-${process.pid}-${++runtimes}`);
-  writeFileSync(`${base}.secrets.json`, JSON.stringify(secrets.filter((s) => s.length >= 8)));
-  const file = createWriteStream(`${base}.log`);
+  if (!dir && !onOutput) return {};
+  let file: ReturnType<typeof createWriteStream> | undefined;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    const base = join(dir, `${tier}-${process.pid}-${++runtimes}`);
+    writeFileSync(`${base}.secrets.json`, JSON.stringify(secrets.filter((s) => s.length >= 8)));
+    file = createWriteStream(`${base}.log`);
+  }
   return {
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk: Buffer) => {
-          file.write(chunk);
+          file?.write(chunk);
+          onOutput?.(chunk.toString("utf8"));
           if (process.env.SHOW_WORKER_LOGS) process.stderr.write(chunk);
         });
       }

@@ -13,6 +13,8 @@ export interface RunningWorker {
   /** The runtime itself, for reaching bindings (e.g. Durable Objects) without HTTP. */
   mf: Miniflare;
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Everything the runtime has written so far (its log lines). */
+  output(): string;
   dispose(): Promise<void>;
 }
 
@@ -43,12 +45,13 @@ export function workerOptions(tier: Tier, buildDir = BUILD_DIR) {
   };
 }
 
-async function run(mf: Miniflare): Promise<RunningWorker> {
+async function run(mf: Miniflare, output: string[]): Promise<RunningWorker> {
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     url,
     mf,
     fetch: (path, init) => fetch(url + path, init),
+    output: () => output.join(""),
     dispose: () => mf.dispose(),
   };
 }
@@ -77,6 +80,8 @@ export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<
     UPSTASH_REDIS_REST_URL: redis.url,
     UPSTASH_REDIS_REST_TOKEN: redis.token,
     SIGNING_KEYS: inject("signingKeys"),
+    // The key config/auth.yaml encrypts Redis values with (oidcProvider.cache.redis.encryption).
+    REDIS_ENCRYPTION_KEY_K1: inject("redisEncryptionKey"),
   };
   for (const [name, value] of Object.entries(options.bindings ?? {})) {
     if (value === undefined) delete bindings[name];
@@ -87,10 +92,11 @@ export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<
     const port = options.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     if (options.config !== undefined) bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
-    const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET/.test(name)).map(([, value]) => value)];
-    const mf = new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets), host: "127.0.0.1", port, bindings });
+    const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET|ENCRYPTION_KEY/.test(name)).map(([, value]) => value)];
+    const output: string[] = [];
+    const mf = new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets, (text) => output.push(text)), host: "127.0.0.1", port, bindings });
     try {
-      return await run(mf);
+      return await run(mf, output);
     } catch (error) {
       await mf.dispose().catch(() => undefined);
       const taken = (error as { code?: string }).code === "ERR_ADDRESS_IN_USE";
@@ -115,9 +121,10 @@ export interface GatewayWorkerOptions {
 export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Promise<RunningWorker> {
   const auth = options.auth;
   const secrets = Object.entries(options.bindings ?? {}).filter(([name]) => /SECRET|TOKEN|KEY/.test(name)).map(([, value]) => value);
+  const output: string[] = [];
   const mf = new Miniflare({
     ...workerOptions("gateway"),
-    ...captureRuntimeOutput("gateway", secrets),
+    ...captureRuntimeOutput("gateway", secrets, (text) => output.push(text)),
     host: "127.0.0.1",
     port: options.port ?? 0,
     bindings: { ...options.bindings, ...(options.config === undefined ? {} : { GATEWAY_CONFIG: options.config }) },
@@ -132,5 +139,5 @@ export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Pr
       },
     },
   });
-  return run(mf);
+  return run(mf, output);
 }
