@@ -204,7 +204,7 @@ export class McpProxyApp implements App {
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
-        throw new UpstreamError(this.name, "upstream answered 404 to a session it had just created", 404);
+        throw new UpstreamError(this.name, `upstream answered ${err.status} to a session it had just created`, err.status);
       }
       throw err;
     }
