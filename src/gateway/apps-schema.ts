@@ -1,4 +1,4 @@
-// Configuration of the gateway's apps (DESIGN.md §4–5): where tools come from and how each call
+// Configuration of the gateway's apps (README "Gateway apps"): where tools come from and how each call
 // is authorized outbound. Field names follow the reference product's `apps` block.
 import { z } from "zod";
 import { duration } from "../core/config-schema.js";
