@@ -37,6 +37,13 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   /** Requests relayed to the agent, awaiting its answer (in memory: they live as long as the call). */
   private readonly relayed = new RelayedRequests();
+  /** POSTs being answered now: the idle alarm never ends a session under a call. */
+  private inFlight = 0;
+  /**
+   * The agent's last request, for closing upstream sessions at the idle timeout (their tokens
+   * are exchanged from its token). In memory only: the agent's token is never written to storage.
+   */
+  private lastCaller: CallerRequest | undefined;
 
   /** Creates the session from its `initialize` request and returns the reply. */
   async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<JSONRPCMessage> {
@@ -89,12 +96,15 @@ export class McpSession extends DurableObject<GatewayEnv> {
     });
     const replies: JSONRPCMessage[] = [];
     const wasInitialized = context.initialized;
+    this.lastCaller = request;
+    this.inFlight++;
     try {
       for (const message of messages) {
         if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
         else if (isNotification(message)) applyNotification(context, message);
       }
     } finally {
+      this.inFlight--;
       context.lastActiveAt = Date.now();
       // A tool call on a warm session changes nothing worth a write but the time of activity.
       const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= this.activityWriteInterval();
@@ -186,9 +196,16 @@ export class McpSession extends DurableObject<GatewayEnv> {
   override async alarm(): Promise<void> {
     const context = await this.load();
     if (!context) return;
-    const due = context.lastActiveAt + this.idleTimeoutMs();
-    if (Date.now() >= due) await this.erase("idle timeout");
-    else await this.ctx.storage.setAlarm(due);
+    // A call in flight is activity: idleness starts when it ends (and its end sets the alarm anew).
+    const due = this.inFlight > 0 ? Date.now() + this.idleTimeoutMs() : context.lastActiveAt + this.idleTimeoutMs();
+    if (Date.now() < due) return void (await this.ctx.storage.setAlarm(due));
+    // As on DELETE, the upstream sessions end too: after the session is gone (a request arriving
+    // now gets 404), with cached tokens or ones exchanged from the agent's last token while this
+    // process still holds it; an app that cannot be closed is logged (SessionApps.closeAll).
+    const request: CallerRequest = this.lastCaller ?? { subjectToken: "", http: { method: "DELETE", path: "", headers: {} }, claims: {} };
+    const apps = await this.sessionApps(context, context.principal, request, { persist: async () => undefined });
+    await this.erase("idle timeout");
+    await apps.closeAll();
   }
 
   private async ownedBy(principal: Principal): Promise<SessionContext | null> {
@@ -214,6 +231,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
 
   private async erase(reason: string): Promise<void> {
     const id = this.context?.id;
+    this.lastCaller = undefined;
     for (const writer of this.streams) writer.close().catch(() => undefined);
     this.streams.clear();
     this.context = null;

@@ -1,4 +1,4 @@
-// Configuration of the gateway's apps (DESIGN.md §4–5): where tools come from and how each call
+// Configuration of the gateway's apps (README "Gateway apps"): where tools come from and how each call
 // is authorized outbound. Field names follow the reference product's `apps` block.
 import { z } from "zod";
 import { duration } from "../core/config-schema.js";
@@ -36,8 +36,15 @@ const tokenExchange = z
     /** Which identity provider performs the exchange (a key of mcpProvider.identityProviders). */
     idp: z.string().min(1).default("auth"),
     audience: z.string().min(1),
-    /** Reuse an exchanged token within the session until shortly before it expires. */
+    /** Reuse an exchanged token within the session while it will outlive the call. */
     cache: z.boolean().default(true),
+    /**
+     * A cached token is reused only while it has more than this left to live (by its own `exp`),
+     * or more than the app's slowest recent call when that is longer: a token must not expire
+     * between leaving the gateway and being checked upstream. Raise it for upstreams whose clock
+     * runs ahead of the identity provider's.
+     */
+    reuseMargin: duration("1s"),
     /** Used for tools no entry of `tools` matches (and for listing). */
     defaults: z
       .object({ ttl: duration("5s"), scopes: z.array(z.object({ name: z.string().min(1) }).strict()).default([]) })

@@ -64,6 +64,18 @@ export interface RecordingMcpServerOptions {
   jsonResponse?: boolean;
   /** The scheme of its resource URIs (`thing://readme`), so two of these behind one gateway list different resources. */
   resourceScheme?: string;
+  /**
+   * Runs before the MCP transport sees a request (after it is recorded), e.g. to check the
+   * bearer token as a protected upstream does; returns false when it has answered the request itself.
+   */
+  gate?: (req: IncomingMessage, res: ServerResponse, message: { method?: string; params?: unknown } | undefined) => boolean | Promise<boolean>;
+  /**
+   * What an unknown session id gets: 404 (the default, as the transports spec says), or what a
+   * server that keeps one SDK transport per process answers once it restarted: the request goes
+   * to a fresh, uninitialized StreamableHTTPServerTransport, which answers 400 "Bad Request:
+   * Server not initialized" itself.
+   */
+  unknownSession?: "notFound" | "uninitializedTransport";
 }
 
 interface Session {
@@ -172,9 +184,17 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       requests.push({ ...seen, rpcMethod: rpc ? (rpc.method ?? "(response)") : undefined, params: rpc?.params });
     }
 
+    if (options.gate && !(await options.gate(req, res, Array.isArray(body) ? undefined : (body as { method?: string; params?: unknown } | undefined)))) return;
+
     const sessionId = seen.sessionId;
     if (sessionId) {
       const session = sessions.get(sessionId);
+      if (!session && options.unknownSession === "uninitializedTransport") {
+        const fresh = createToolServer(() => ({ server: fresh, transport: newTransport(), listChangePending: false }));
+        const transport = newTransport();
+        await fresh.connect(transport);
+        return transport.handleRequest(req, res, body);
+      }
       // MCP 2025-11-25 transports, "Session Management": an unknown session id gets 404.
       if (!session) return sendJsonRpcError(res, 404, "Session not found");
       return session.transport.handleRequest(req, res, body);

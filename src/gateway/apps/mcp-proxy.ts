@@ -1,4 +1,4 @@
-// The MCP Proxy app (DESIGN.md §4): an upstream MCP server over Streamable HTTP whose tools,
+// The MCP Proxy app (README "Gateway apps"): an upstream MCP server over Streamable HTTP whose tools,
 // prompts and resources the gateway re-exposes. Each gateway session has its own upstream
 // session, remembered in the app's session state so that any process (a fresh instance after a
 // restart or eviction) resumes it without a new initialize.
@@ -204,7 +204,7 @@ export class McpProxyApp implements App {
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
-        throw new UpstreamError(this.name, "upstream answered 404 to a session it had just created", 404);
+        throw new UpstreamError(this.name, `upstream answered ${err.status} to a session it had just created`, err.status);
       }
       throw err;
     }

@@ -11,11 +11,12 @@ import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
 import type { Admission } from "../call-budget.js";
 import type { GatewayConfig, GatewayEnv } from "../config.js";
+import { recordCallLatency } from "../outbound/call-latency.js";
 import { OutboundTokens, type OutboundToken } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision, type PolicyInputParts } from "../policy/index.js";
-import { UpstreamError, type App, type AppCallContext } from "./app.js";
+import { UpstreamError, type App, type AppCallContext, type ToolCallOutcome } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent, type AuditedRequest } from "./session-content.js";
@@ -64,6 +65,11 @@ export interface SessionAppsDeps {
   clientCapabilities?: Record<string, unknown>;
   /** Takes one tool call from the session's budget (mcpProvider.limits.toolCallsPerSession), when there is one. */
   admitToolCall?: () => Admission;
+}
+
+/** The upstream answered 401: it refused the token (RFC 6750 §3.1), whether as an HTTP error or as a tool result. */
+function refusedToken(attempt: { outcome: ToolCallOutcome } | { error: UpstreamError }): boolean {
+  return ("error" in attempt ? attempt.error.upstreamStatus : attempt.outcome.upstreamStatus) === 401;
 }
 
 function toolError(text: string): CallToolResult {
@@ -265,21 +271,41 @@ export class SessionApps {
         event.reason = err.error;
         return toolError(`Authorization for ${name} failed: ${err.message}`);
       }
-      if (outbound.jti) event.token_jti = outbound.jti;
-      if (outbound.cached !== undefined) event.token_cached = outbound.cached;
-      try {
-        const meta = params?._meta;
-        const outcome = await this.forward(app, upstreamName, args, outbound.token, typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>) : undefined);
-        if (outcome.upstreamStatus !== undefined) event.upstream_status = outcome.upstreamStatus;
-        event.outcome = outcome.result.isError ? "tool_error" : "success";
-        return outcome.result;
-      } catch (err) {
-        if (!(err instanceof UpstreamError)) throw err;
+      const noteToken = (token: OutboundToken) => {
+        if (token.jti) event.token_jti = token.jti;
+        if (token.cached !== undefined) event.token_cached = token.cached;
+      };
+      noteToken(outbound);
+      const meta = params?._meta;
+      const send = (token: string | undefined) => this.attempt(() => this.forward(app, upstreamName, args, token, typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>) : undefined));
+      let attempt = await send(outbound.token);
+      if (outbound.token !== undefined && refusedToken(attempt)) {
+        // RFC 6750 §3.1: 401 is the upstream refusing the token itself (expired in flight, a
+        // clock ahead of the identity provider's, a rotated key) before acting on the request,
+        // so the call is sent once more with a newly exchanged token; a second 401 is final.
+        log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, tool: upstreamName, token_cached: outbound.cached === true });
+        try {
+          outbound = await this.tokens.forApp(app, upstreamName, { fresh: true });
+        } catch (err) {
+          if (!(err instanceof ExchangeError)) throw err;
+          event.outcome = "exchange_error";
+          event.reason = err.error;
+          return toolError(`Authorization for ${name} failed: ${err.message}`);
+        }
+        noteToken(outbound);
+        attempt = await send(outbound.token);
+      }
+      if ("error" in attempt) {
+        const err = attempt.error;
         event.outcome = "upstream_error";
         event.reason = err.message;
         if (err.upstreamStatus !== undefined) event.upstream_status = err.upstreamStatus;
         return toolError(`The ${app.name} app is unavailable: ${err.message}`);
       }
+      const { outcome } = attempt;
+      if (outcome.upstreamStatus !== undefined) event.upstream_status = outcome.upstreamStatus;
+      event.outcome = outcome.result.isError ? "tool_error" : "success";
+      return outcome.result;
     } finally {
       event.latency_ms = Date.now() - started;
       telemetryMetrics().toolInvocations.add(1, { "gateway.app": event.app ?? "none", "gen_ai.tool.name": name, "gateway.decision": event.decision, "gateway.outcome": event.outcome });
@@ -300,6 +326,16 @@ export class SessionApps {
     });
   }
 
+  /** An upstream's failure as a value, so the caller can look at its status before giving up. */
+  private async attempt(run: () => Promise<ToolCallOutcome>): Promise<{ outcome: ToolCallOutcome } | { error: UpstreamError }> {
+    try {
+      return { outcome: await run() };
+    } catch (err) {
+      if (err instanceof UpstreamError) return { error: err };
+      throw err;
+    }
+  }
+
   /** The call to the app's upstream, in its own client span (its traceparent goes upstream). */
   private forward(app: AppConfig, upstreamName: string, args: Record<string, unknown>, token: string | undefined, meta: Record<string, unknown> | undefined) {
     const started = Date.now();
@@ -310,7 +346,12 @@ export class SessionApps {
         const result = await appInstance(app).callTool(upstreamName, args, this.context(app, token, meta));
         outcome = result.result.isError ? "tool_error" : "success";
         if (result.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", result.upstreamStatus);
+        recordCallLatency(app.name, Date.now() - started);
         return result;
+      } catch (err) {
+        // An answer, even an error, tells how long the upstream takes; a timeout does not.
+        if (err instanceof UpstreamError && err.upstreamStatus !== undefined) recordCallLatency(app.name, Date.now() - started);
+        throw err;
       } finally {
         if (outcome === "error") markSpanError(span, "upstream_error");
         telemetryMetrics().upstreamDuration.record(secondsSince(started), { ...attributes, "gateway.outcome": outcome });
@@ -331,7 +372,16 @@ export class SessionApps {
 
   private async fetchCatalog(app: AppConfig): Promise<Tool[]> {
     const outbound = await this.tokens.forApp(app, undefined);
-    const tools = await appInstance(app).listTools(this.context(app, outbound.token));
+    let tools: Tool[];
+    try {
+      tools = await appInstance(app).listTools(this.context(app, outbound.token));
+    } catch (err) {
+      // As for a call: a refused token is exchanged anew once (RFC 6750 §3.1).
+      if (!(outbound.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)) throw err;
+      log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, token_cached: outbound.cached === true });
+      const fresh = await this.tokens.forApp(app, undefined, { fresh: true });
+      tools = await appInstance(app).listTools(this.context(app, fresh.token));
+    }
     this.deps.state.catalog[app.name] = tools.map((t) => t.name);
     return tools;
   }

@@ -56,14 +56,27 @@ export type RpcOutcome =
 /**
  * The upstream answered 404 to a request carrying a session id: the session is gone (upstream
  * restarted or expired it) and the client MUST start a new one with initialize (MCP 2025-11-25
- * transports, "Session Management" item 4).
+ * transports, "Session Management" item 4). Also raised for the 400 that servers built on the
+ * MCP SDKs answer instead when they do not know the session (see LOST_SESSION).
  */
 export class UpstreamSessionExpired extends Error {
-  constructor(readonly sessionId: string) {
+  constructor(
+    readonly sessionId: string,
+    /** The HTTP status that said so: 404, or an SDK server's 400. */
+    readonly status = 404,
+  ) {
     super("upstream session expired");
     this.name = "UpstreamSessionExpired";
   }
 }
+
+/**
+ * The JSON-RPC error messages of a 400 that mean "no such session" rather than a bad request:
+ * an SDK server keeping one transport per process answers "Bad Request: Server not initialized"
+ * once it restarted, and the SDKs' example servers "Bad Request: No valid session ID provided".
+ * Only a request that carried a session id is read this way, so a 400 to initialize stays an error.
+ */
+const LOST_SESSION = /server not initiali[sz]ed|no valid session|session not found|unknown session|invalid session/i;
 
 const requestId = z.union([z.string(), z.number()]);
 const jsonRpcVersion = z.literal("2.0");
@@ -155,7 +168,9 @@ async function post(exchange: Exchange, message: unknown): Promise<Response> {
     await response.body?.cancel();
     throw new UpstreamSessionExpired(exchange.sessionId);
   }
-  throw new UpstreamError(exchange.app, redact(exchange, `upstream answered HTTP ${response.status}${await errorDetail(response)}`), response.status);
+  const detail = await errorDetail(response);
+  if (response.status === 400 && exchange.sessionId && LOST_SESSION.test(detail)) throw new UpstreamSessionExpired(exchange.sessionId, 400);
+  throw new UpstreamError(exchange.app, redact(exchange, `upstream answered HTTP ${response.status}${detail}`), response.status);
 }
 
 /** The response with our id, from a JSON body or from the events of an SSE body. */

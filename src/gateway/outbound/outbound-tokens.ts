@@ -1,11 +1,13 @@
-// The token a session sends upstream for one operation of an app (DESIGN.md §4): none for
+// The token a session sends upstream for one operation of an app (README "Gateway apps"): none for
 // `outbound: none`, else a per-tool token from RFC 8693 exchange at the identity provider,
-// reused from the session's cache while it is still good. The agent's own token is only ever
-// the exchange's subject, never sent upstream.
+// reused from the session's cache while it will outlive the call (its own `exp` against the
+// app's reuse margin and observed latency). The agent's own token is only ever the exchange's
+// subject, never sent upstream.
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceparent, inSpan, SpanKind } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
 import type { GatewayConfig, GatewayEnv } from "../config.js";
+import { slowestRecentCall } from "./call-latency.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "./token-cache.js";
 import { ExchangeError, exchangeToken } from "./token-exchange-client.js";
 import { resolveToolConfig } from "./tool-config.js";
@@ -34,17 +36,23 @@ export class OutboundTokens {
     this.cache = new TokenCache(deps.entries);
   }
 
-  /** For `upstreamTool`, or for what is not a tool call (listing, prompts, resources) when undefined. */
-  async forApp(app: AppConfig, upstreamTool: string | undefined): Promise<OutboundToken> {
+  /**
+   * For `upstreamTool`, or for what is not a tool call (listing, prompts, resources) when
+   * undefined. `fresh`: the upstream refused the last token, so exchange anew and drop it.
+   */
+  async forApp(app: AppConfig, upstreamTool: string | undefined, options: { fresh?: boolean } = {}): Promise<OutboundToken> {
     const outbound = app.authorization.outbound;
     if (outbound.type === "none") return { token: undefined };
     const exchange = outbound.tokenExchange;
     const toolConfig = resolveToolConfig(exchange, upstreamTool);
     const key = cacheKey(app.name, toolConfig.key, exchange.audience, toolConfig.scopes);
-    if (exchange.cache) {
-      const hit = this.cache.get(key, toolConfig.ttlMs);
+    if (options.fresh) this.cache.drop(key);
+    else if (exchange.cache) {
+      const hit = this.cache.get(key, Math.max(exchange.reuseMargin, slowestRecentCall(app.name)));
       if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
     }
+    // Closing a session at its idle timeout may find no agent token left to exchange.
+    if (!this.deps.subjectToken) throw new ExchangeError("invalid_request", "no agent token to exchange");
     const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
     const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
     if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);

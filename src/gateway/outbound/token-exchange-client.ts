@@ -1,6 +1,7 @@
 // The gateway's side of RFC 8693: it authenticates to the identity provider as a confidential
 // client and exchanges the agent's token for a per-tool token. The agent's token goes only to
 // the identity provider, never upstream.
+import { decodeJwt } from "jose";
 import type { IdentityProviderConfig } from "../apps-schema.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -17,7 +18,11 @@ export interface ExchangeRequest {
 
 export interface ExchangedToken {
   token: string;
-  /** Unix milliseconds. */
+  /**
+   * Unix milliseconds: when the upstream will refuse the token. The token's own `exp` (RFC 7519
+   * §4.1.4) when it is a JWT, and never later than the send time plus `expires_in` (RFC 6749
+   * §5.1), so neither whole-second claims nor the time the exchange took make it look younger.
+   */
   expiresAt: number;
   jti?: string;
 }
@@ -33,12 +38,16 @@ export class ExchangeError extends Error {
   }
 }
 
-function jtiOf(token: string): string | undefined {
+/**
+ * The claims the cache needs, read without verification: the gateway only needs to know when its
+ * own exchanged token dies, and the upstream verifies it. Not a JWT (an opaque token): none.
+ */
+function claimsOf(token: string): { exp?: number; jti?: string } {
   try {
-    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { jti?: unknown };
-    return typeof payload.jti === "string" ? payload.jti : undefined;
+    const { exp, jti } = decodeJwt(token);
+    return { ...(typeof exp === "number" ? { exp } : {}), ...(typeof jti === "string" ? { jti } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -72,6 +81,7 @@ export async function exchangeToken(idp: IdentityProviderConfig, secret: string,
     body,
     signal: AbortSignal.timeout(10_000),
   };
+  const sentAt = Date.now();
   let res: Response;
   try {
     res = binding ? await binding.fetch(idp.tokenEndpoint, init) : await fetch(idp.tokenEndpoint, init);
@@ -90,6 +100,7 @@ export async function exchangeToken(idp: IdentityProviderConfig, secret: string,
     throw new ExchangeError(error, `token exchange refused (${error}): ${description}`);
   }
   const expiresIn = typeof json.expires_in === "number" ? json.expires_in : Math.floor(request.ttlMs / 1000);
-  const jti = jtiOf(json.access_token);
-  return { token: json.access_token, expiresAt: Date.now() + expiresIn * 1000, ...(jti ? { jti } : {}) };
+  const { exp, jti } = claimsOf(json.access_token);
+  const expiresAt = Math.min(sentAt + expiresIn * 1000, exp === undefined ? Infinity : exp * 1000);
+  return { token: json.access_token, expiresAt, ...(jti ? { jti } : {}) };
 }
