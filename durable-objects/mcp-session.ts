@@ -1,11 +1,11 @@
-// One Durable Object per MCP session (DESIGN.md §2): platform routing by Mcp-Session-Id replaces
+// One Durable Object per MCP session (README "The MCP endpoint"): platform routing by Mcp-Session-Id replaces
 // the sticky load balancer, and the context lives in the object's own SQLite-backed storage so
 // it survives eviction, restarts and the loss of the process serving it.
 import { DurableObject } from "cloudflare:workers";
 import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
-import { AuditSink } from "../src/gateway/audit-sink.js";
+import { appendToOutbox } from "./audit-outbox.js";
 import { CallBudget } from "../src/gateway/call-budget.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
@@ -30,7 +30,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private storedApps: string | undefined;
   /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
   private storedActiveAt = 0;
-  private sink: AuditSink | undefined;
+  /** Audit events on their way to the outbox; a reply leaves once those of its request are stored. */
+  private readonly auditWrites = new Set<Promise<void>>();
   /** The session's tool call budget, when the configuration sets one (in memory: see CallBudget). */
   private budget: CallBudget | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
@@ -106,6 +107,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
       this.ctx.waitUntil(bookkeeping);
     }
     await delivered;
+    await Promise.all(this.auditWrites);
     return replies;
   }
 
@@ -231,19 +233,13 @@ export class McpSession extends DurableObject<GatewayEnv> {
     for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
   }
 
+  /** The worker log, and the durable outbox that delivers to the sink (README "Audit"). */
   private audit(event: AuditEvent): void {
     writeAuditEvent(event);
-    const config = this.config();
-    const sink = config.provider.audit.sink;
+    const sink = this.config().provider.audit.sink;
     if (!sink) return;
-    this.sink ??= new AuditSink({
-      url: sink.url,
-      headers: Object.fromEntries(Object.entries(sink.headers).map(([name, ref]) => [name, config.secrets[ref.env]!])),
-      flushIntervalMs: sink.flushInterval,
-      maxBatch: sink.maxBatch,
-      retries: sink.retries,
-    });
-    this.sink.enqueue(event, (promise) => this.ctx.waitUntil(promise));
+    const write: Promise<void> = appendToOutbox(this.env, sink, event.session_id, [event]).finally(() => this.auditWrites.delete(write));
+    this.auditWrites.add(write);
   }
 
   private async appsState(): Promise<AppsState> {
