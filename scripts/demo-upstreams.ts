@@ -161,12 +161,16 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
   restAudience = `http://localhost:${restPort}`;
 
   // ── Audit collector: the gateway POSTs batches ({"events": [...]}) ───────────────────────────
+  // Delivery is at least once: like any sink, the collector keeps one event per `id` (README "Audit").
   const auditEvents: Record<string, unknown>[] = [];
+  const auditIds = new Set<unknown>();
   const auditServer = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://collector");
     if (req.method === "POST" && url.pathname === "/audit") {
       const { events = [] } = ((await readJson(req)) ?? {}) as { events?: Record<string, unknown>[] };
       for (const event of events) {
+        if (auditIds.has(event.id)) continue;
+        auditIds.add(event.id);
         auditEvents.push(event);
         options.onAuditEvent?.(event);
       }
