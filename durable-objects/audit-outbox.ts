@@ -1,7 +1,8 @@
 // The audit outbox (README "Audit"): a Durable Object per shard that keeps audit events in its
 // own SQLite storage until the HTTP sink has acknowledged them with a 2xx, so that they survive
 // a sink outage, the end of the session that produced them and the loss of the runtime. Sessions
-// append each event before their reply leaves (the append returns once it is stored); an alarm
+// store each event in their own storage with their reply and move it here right after (the
+// append returns once it is stored here; durable-objects/mcp-session.ts); an alarm
 // delivers the oldest events in batches, in order, and after a failure retries with exponential
 // backoff (src/gateway/audit-sink.ts) until the sink answers or `retention` has passed. Only
 // then, or when the shard already holds `maxBacklog` events, is an event dropped: each drop is an
@@ -169,22 +170,28 @@ export class AuditOutbox extends DurableObject<GatewayEnv> {
 }
 
 /**
- * Appends a session's audit events to their outbox shard, resolving once they are stored. A
- * failed append is retried once (a Durable Object may be restarting); if that fails too the
- * events are dropped, logged and counted (they remain in the worker log). Never throws.
+ * Appends a session's audit events to their outbox shard; true once they are stored there. A
+ * failed append is retried once (a Durable Object may be restarting). Never throws: on false the
+ * caller still holds the events and decides what happens to them.
  */
-export async function appendToOutbox(env: GatewayEnv, sink: SinkConfig, sessionId: string, events: AuditEvent[]): Promise<void> {
+export async function appendToOutbox(env: GatewayEnv, sink: SinkConfig, sessionId: string, events: AuditEvent[]): Promise<boolean> {
   const name = outboxShard(sessionId, sink.shards);
   let error: unknown;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       if (!env.AUDIT_OUTBOX) throw new Error("no AUDIT_OUTBOX binding");
       await env.AUDIT_OUTBOX.get(env.AUDIT_OUTBOX.idFromName(name)).append(events);
-      return;
+      return true;
     } catch (err) {
       error = err;
     }
   }
+  log("warn", "audit.outbox_failed", { events: events.length, shard: name, error: error instanceof Error ? error.message : "error" });
+  return false;
+}
+
+/** Counts and logs events a session must give up before its outbox took them (the session ended meanwhile). */
+export function droppedBeforeOutbox(events: AuditEvent[]): void {
   telemetryMetrics().auditDropped.add(events.length, { "gateway.audit.reason": "outbox_unavailable" });
-  log("error", "audit.dropped", { reason: "outbox_unavailable", events: events.length, ids: events.map((e) => e.id).slice(0, LOGGED_IDS), shard: name, error: error instanceof Error ? error.message : "error" });
+  log("error", "audit.dropped", { reason: "outbox_unavailable", events: events.length, ids: events.map((e) => e.id).slice(0, LOGGED_IDS) });
 }
