@@ -1,11 +1,11 @@
-// One Durable Object per MCP session (DESIGN.md §2): platform routing by Mcp-Session-Id replaces
+// One Durable Object per MCP session (README "The MCP endpoint"): platform routing by Mcp-Session-Id replaces
 // the sticky load balancer, and the context lives in the object's own SQLite-backed storage so
 // it survives eviction, restarts and the loss of the process serving it.
 import { DurableObject } from "cloudflare:workers";
 import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
-import { AuditSink } from "../src/gateway/audit-sink.js";
+import { appendToOutbox, droppedBeforeOutbox } from "./audit-outbox.js";
 import { CallBudget } from "../src/gateway/call-budget.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
@@ -20,6 +20,8 @@ import { answerRequest, applyNotification, errorMessage, startSession, type Init
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
+/** Audit events stored with the reply that produced them, until the audit outbox holds them (by event id). */
+const AUDIT_PREFIX = "audit:";
 
 export class McpSession extends DurableObject<GatewayEnv> {
   /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
@@ -30,7 +32,10 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private storedApps: string | undefined;
   /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
   private storedActiveAt = 0;
-  private sink: AuditSink | undefined;
+  /** The move of stored audit events to the outbox under way, if any (one at a time). */
+  private auditForwarding: Promise<boolean> | undefined;
+  /** Counts audit events stored, so that a move that found nothing knows whether one came meanwhile. */
+  private auditStored = 0;
   /** The session's tool call budget, when the configuration sets one (in memory: see CallBudget). */
   private budget: CallBudget | undefined;
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
@@ -44,6 +49,13 @@ export class McpSession extends DurableObject<GatewayEnv> {
    * are exchanged from its token). In memory only: the agent's token is never written to storage.
    */
   private lastCaller: CallerRequest | undefined;
+
+  constructor(ctx: DurableObjectState, env: GatewayEnv) {
+    super(ctx, env);
+    // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
+    const loaded = loadGatewayConfig(env);
+    if (loaded.ok && loaded.config.provider.audit.sink) ctx.waitUntil(this.forwardAudit());
+  }
 
   /** Creates the session from its `initialize` request and returns the reply. */
   async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<JSONRPCMessage> {
@@ -238,6 +250,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     this.apps = undefined;
     this.storedApps = undefined;
     await this.ctx.storage.deleteAlarm();
+    await this.handOverAudit();
     await this.ctx.storage.deleteAll();
     telemetryMetrics().sessionsActive.add(-1);
     log("info", "mcp.session.ended", { session_id: id, reason });
@@ -249,19 +262,56 @@ export class McpSession extends DurableObject<GatewayEnv> {
     for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
   }
 
+  /**
+   * The worker log, and the sink through the audit outbox (README "Audit"). The event is stored
+   * here first, in the same step as the reply (the output gate holds the reply until the write is
+   * durable, with no extra round trip), then moved to the outbox in the background.
+   */
   private audit(event: AuditEvent): void {
     writeAuditEvent(event);
-    const config = this.config();
-    const sink = config.provider.audit.sink;
-    if (!sink) return;
-    this.sink ??= new AuditSink({
-      url: sink.url,
-      headers: Object.fromEntries(Object.entries(sink.headers).map(([name, ref]) => [name, config.secrets[ref.env]!])),
-      flushIntervalMs: sink.flushInterval,
-      maxBatch: sink.maxBatch,
-      retries: sink.retries,
-    });
-    this.sink.enqueue(event, (promise) => this.ctx.waitUntil(promise));
+    if (!this.config().provider.audit.sink) return;
+    this.auditStored++;
+    void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
+    this.ctx.waitUntil(this.forwardAudit());
+  }
+
+  /** Moves stored audit events to the outbox, deleting each here once the outbox holds it; true when none is left. */
+  private forwardAudit(): Promise<boolean> {
+    if (!this.auditForwarding) {
+      const run: Promise<boolean> = this.moveAudit().finally(() => {
+        if (this.auditForwarding === run) this.auditForwarding = undefined;
+      });
+      this.auditForwarding = run;
+    }
+    return this.auditForwarding;
+  }
+
+  private async moveAudit(): Promise<boolean> {
+    try {
+      const sink = this.config().provider.audit.sink;
+      for (;;) {
+        const seen = this.auditStored;
+        const stored = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX, limit: 100 });
+        if (stored.size === 0) {
+          if (seen !== this.auditStored) continue;
+          return true;
+        }
+        const events = [...stored.values()];
+        // Kept here on failure: the next event, the next start of this object or the session's end tries again.
+        if (!sink || !(await appendToOutbox(this.env, sink, events[0]!.session_id, events))) return false;
+        await this.ctx.storage.delete([...stored.keys()]);
+      }
+    } catch (err) {
+      log("error", "audit.forward_failed", { error: err instanceof Error ? err.message : "error" });
+      return false;
+    }
+  }
+
+  /** Before the session's storage is erased: its audit events go to the outbox, or are logged and counted as dropped. */
+  private async handOverAudit(): Promise<void> {
+    if (await this.forwardAudit()) return;
+    const left = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX });
+    if (left.size) droppedBeforeOutbox([...left.values()]);
   }
 
   private async appsState(): Promise<AppsState> {

@@ -169,12 +169,14 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
   restAudience = `http://localhost:${restPort}`;
 
   // ── Audit collector: the gateway POSTs batches ({"events": [...]}) ───────────────────────────
+  // Delivery is at least once: like any sink, the collector keeps one event per `id` (README "Audit").
   const auditEvents: Record<string, unknown>[] = [];
   if (!options.auditToken) throw new Error("demo upstreams: the audit collector needs a non-empty auditToken");
   const sha256 = (text: string) => createHash("sha256").update(text).digest();
   const expected = sha256(`Bearer ${options.auditToken}`);
   // Equal-length digests let timingSafeEqual compare headers of any length.
   const authorized = (req: IncomingMessage) => timingSafeEqual(sha256(req.headers.authorization ?? ""), expected);
+  const auditIds = new Set<unknown>();
   const auditServer = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://collector");
     if (!authorized(req)) {
@@ -184,6 +186,8 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
     if (req.method === "POST" && url.pathname === "/audit") {
       const { events = [] } = ((await readJson(req)) ?? {}) as { events?: Record<string, unknown>[] };
       for (const event of events) {
+        if (auditIds.has(event.id)) continue;
+        auditIds.add(event.id);
         auditEvents.push(event);
         options.onAuditEvent?.(event);
       }

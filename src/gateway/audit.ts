@@ -1,5 +1,5 @@
 // One structured event per tool call that reached the gateway, allowed, denied or failed
-// (DESIGN.md §4), and likewise per prompts/get, resources/read and resource subscription, which
+// (README "Gateway apps", Audit), and likewise per prompts/get, resources/read and resource subscription, which
 // reach upstreams with exchanged tokens too: who (agent and user), what (tool, prompt or
 // resource, and app), the decision, the exchanged token's `jti` (never a token), the upstream
 // status, latency and trace id. Written to the worker log, where Workers Logs and Logpush pick
@@ -9,6 +9,8 @@ import { log } from "../core/log.js";
 export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "rate_limited" | "unknown_prompt" | "unknown_resource";
 
 export interface AuditEvent {
+  /** Unique per event (a UUID), the same on every delivery attempt: sinks deduplicate on it. */
+  id: string;
   /** When the request reached the session (ISO 8601, UTC): sinks receive no log line around the event. */
   time: string;
   session_id: string;

@@ -103,7 +103,10 @@ export const mcpProviderSchema = z
       .strict(),
     /** Logs, traces and metrics (README "Observability"). */
     observability: observabilitySchema,
-    /** Audit events go to the worker log always, and to this HTTP sink when configured. */
+    /**
+     * Audit events go to the worker log always, and to this HTTP sink when configured: at least once,
+     * through a durable outbox, each event with a unique `id` the sink dedupes on (README "Audit").
+     */
     audit: z
       .object({
         sink: z
@@ -111,9 +114,25 @@ export const mcpProviderSchema = z
             url: absoluteUrl,
             /** Header values from secrets, e.g. { Authorization: { env: AUDIT_SINK_AUTH } }. */
             headers: z.record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict()).default({}),
+            /** How long events gather in the outbox before a delivery starts (one POST for all of them). */
             flushInterval: duration("1s"),
             maxBatch: z.number().int().min(1).max(1000).default(100),
-            retries: z.number().int().min(0).max(10).default(3),
+            /** Deadline of one delivery attempt (a POST); a hanging sink costs this much, then a retry. */
+            timeout: duration("10s"),
+            /** First retry delay after a failed delivery; doubled per consecutive failure (with jitter) up to maxBackoff. */
+            minBackoff: duration("1s"),
+            /** Longest delay between retries while the sink is failing. */
+            maxBackoff: duration("5m"),
+            /** How long an undelivered event is kept and retried; after it, the event is dropped, logged and counted. */
+            retention: duration("24h"),
+            /** Undelivered events one outbox shard holds; events beyond it are dropped on arrival, logged and counted. */
+            maxBacklog: z.number().int().min(1).max(10_000_000).default(100_000),
+            /**
+             * Outbox Durable Objects events are spread over (by session). Each delivers its own events in
+             * order; more shards, more throughput and more, smaller POSTs. Lowering it strands nothing:
+             * every shard keeps delivering what it holds.
+             */
+            shards: z.number().int().min(1).max(256).default(8),
           })
           .strict()
           .optional(),

@@ -1,4 +1,4 @@
-// Gateway worker: the MCP Provider (DESIGN.md §4). A stateless Hono front; each MCP session
+// Gateway worker: the MCP Provider (README "The MCP endpoint"). A stateless Hono front; each MCP session
 // lives in its own McpSession Durable Object.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -17,6 +17,7 @@ import { httpServerTelemetry } from "../core/telemetry/http-server.js";
 import { setupTelemetry } from "../core/telemetry/telemetry.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
+export { AuditOutbox } from "../../durable-objects/audit-outbox.js";
 
 const app = new Hono<GatewayApp>();
 

@@ -1,6 +1,6 @@
 // The instruments both tiers record (README "Observability" documents each). Created on first
 // use from the global meter, so with no exporter configured they are the API's no-ops.
-import { metrics, type Counter, type Histogram, type UpDownCounter } from "@opentelemetry/api";
+import { metrics, type Counter, type Gauge, type Histogram, type UpDownCounter } from "@opentelemetry/api";
 import { VERSION } from "../version.js";
 
 interface Instruments {
@@ -15,6 +15,8 @@ interface Instruments {
   tokensIssued: Counter;
   redisErrors: Counter;
   redisDuration: Histogram;
+  auditBacklog: Gauge;
+  auditDropped: Counter;
 }
 
 /** Seconds, as the HTTP semantic conventions' duration histograms use. */
@@ -42,6 +44,8 @@ export function telemetryMetrics(): Instruments {
     tokensIssued: meter.createCounter("auth.tokens.issued", { unit: "{token}", description: "Access tokens issued by the auth tier, by grant type" }),
     redisErrors: meter.createCounter("redis.errors", { unit: "{error}", description: "Failed Redis operations in the auth tier, by operation" }),
     redisDuration: seconds("db.client.operation.duration", "Redis operations of the auth tier (semantic conventions)"),
+    auditBacklog: meter.createGauge("audit.outbox.backlog", { unit: "{event}", description: "Audit events waiting in an outbox shard for the sink, by shard" }),
+    auditDropped: meter.createCounter("audit.events.dropped", { unit: "{event}", description: "Audit events dropped before the sink acknowledged them, by reason" }),
   };
   return instruments;
 }

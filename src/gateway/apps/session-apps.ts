@@ -164,6 +164,7 @@ export class SessionApps {
   private auditEvent(method: string, subject: Pick<AuditEvent, "tool" | "prompt" | "resource">): AuditEvent {
     const { principal } = this.deps;
     const event: AuditEvent = {
+      id: crypto.randomUUID(),
       time: new Date().toISOString(),
       session_id: this.deps.sessionId,
       agent: principal.clientId,
