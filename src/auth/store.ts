@@ -29,11 +29,18 @@ export interface CodeRecord {
   accessClaims?: Record<string, unknown>;
 }
 
-/** What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2). */
+/**
+ * What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2), and the
+ * code's binding, so that only its own client (same redirect URI, a verifier that matches) counts
+ * as replaying it.
+ */
 export interface IssuedByCode {
   accessJti: string;
   accessExp: number;
   familyId?: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
 }
 
 /** A refresh-token family: every rotation of one original grant (OAuth 2.1 §4.3.1). */
@@ -149,6 +156,16 @@ export class Store {
     if (status === "ok") return { status, record: JSON.parse(payload) as CodeRecord };
     if (status === "replayed") return { status, issued: JSON.parse(payload) as IssuedByCode };
     return { status: "invalid" };
+  }
+
+  /** The code's record, without consuming it: its binding is checked before redeemCode. */
+  async peekCode(code: string): Promise<CodeRecord | null> {
+    return this.getJson<CodeRecord>(key.code(await sha256Base64Url(code)));
+  }
+
+  /** What the redemption of an already used code issued, while its marker lasts. */
+  async getCodeRedemption(code: string): Promise<IssuedByCode | null> {
+    return this.getJson<IssuedByCode>(key.codeUsed(await sha256Base64Url(code)));
   }
 
   // ── Refresh-token families ──────────────────────────────────────────────────────────────
