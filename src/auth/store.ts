@@ -5,6 +5,7 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { sha256Base64Url } from "../core/encoding.js";
 import { BatchedLookups } from "./batched-lookups.js";
+import { familyReference } from "./family-reference.js";
 import { COUNT_IN_WINDOW, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
 
 export interface StoreConnection {
@@ -89,15 +90,6 @@ const key = {
 };
 
 const ttl = (ms: number) => Math.max(1, Math.ceil(ms));
-
-/**
- * What access tokens carry as `fam` to name their refresh family: a one-way function of the
- * family id, so the id (the first half of every refresh token of the family) never travels in
- * a bearer token, and a token's holder cannot name the family at the token endpoint.
- */
-export function familyReference(familyId: string): Promise<string> {
-  return sha256Base64Url(`refresh-family:${familyId}`);
-}
 
 export class Store {
   private readonly redeemCodeScript;

@@ -7,7 +7,7 @@ import { OAuthError } from "../core/errors.js";
 import { VerifiedTokens } from "../core/verified-tokens.js";
 import type { KeyRing } from "./keys.js";
 import type { ProviderContext } from "./provider-context.js";
-import { familyReference } from "./store.js";
+import { familyReference } from "./family-reference.js";
 
 /** RFC 8693 §4.1: the acting party, nested when the subject token already named one. */
 export interface ActClaim {
@@ -28,7 +28,7 @@ export interface AccessTokenClaims extends JWTPayload {
   act?: ActClaim;
   /**
    * The refresh-token family the token came from, so that revoking the family revokes it: the
-   * family's reference (store.ts familyReference), never the family id itself.
+   * family's reference (family-reference.ts), never the family id itself.
    */
   fam?: string;
 }
