@@ -1,6 +1,8 @@
 // GET /authorize: the authorization code flow with PKCE (OAuth 2.1 §4.1, RFC 7636, RFC 8707).
-// Until the client and its redirect URI are known to be genuine, errors are shown as a page;
-// after that they go back to the client (RFC 6749 §4.1.2.1), always with `iss` (RFC 9207).
+// Until the client and its redirect URI are known to be genuine, errors are shown as a page.
+// After that, errors go back to the client (RFC 6749 §4.1.2.1, always with `iss`, RFC 9207) only
+// when the operator configured it; a client that registered itself or is described by a metadata
+// document could have named any redirect URI, so its errors stay on our page (RFC 9700 §4.11.2).
 import type { Context } from "hono";
 import { randomToken } from "../core/encoding.js";
 import { OAuthError } from "../core/errors.js";
@@ -46,10 +48,16 @@ export async function getAuthorize(c: Context<AuthApp>): Promise<Response> {
     return showError(c, 400, "invalid_request", "the redirect_uri is not registered for this application");
   }
 
-  // From here on the redirect URI is trusted: errors go back to the client.
+  // From here on the redirect URI is the client's own. RFC 9700 §4.11.2: whoever can register a
+  // client can register an attacker's redirect URI, and a link to a request bound to fail would
+  // make this server redirect victims there before anyone signed in (an open redirector). So only
+  // a client the operator configured gets its errors back; any other sees them on our own page.
+  // Nothing here has involved the user yet, so that holds for every error below, including
+  // consent_required (which would otherwise tell the client that the user is signed in).
   const state = params.get("state");
+  const vetted = client.source === "config";
   const fail = (error: string, description: string) =>
-    authorizationRedirect(provider.issuer, redirectUri, { error, error_description: description, state });
+    vetted ? authorizationRedirect(provider.issuer, redirectUri, { error, error_description: description, state }) : showError(c, 400, error, description);
 
   if (params.get("response_type") !== "code") return fail("unsupported_response_type", "only response_type=code is supported");
   if (!client.grantTypes.includes(GRANT_TYPES.authorizationCode)) return fail("unauthorized_client", "this client may not use the authorization code flow");

@@ -1,6 +1,8 @@
 // Refresh tokens: `<familyId>.<secret>`, both random base64url. The family id names the grant
-// (OAuth 2.1 §4.3.1: every rotation of one grant shares it, and access tokens carry it as `fam`);
-// the secret makes each rotation a new token. Redis keeps only the SHA-256 of the whole string.
+// (OAuth 2.1 §4.3.1: every rotation of one grant shares it); the secret makes each rotation a new
+// token. Redis keeps only the SHA-256 of the whole string, of the current token and of every
+// token rotated out of the family. Access tokens name the family by a one-way reference
+// (family-reference.ts), never by its id.
 import { randomToken } from "../core/encoding.js";
 import type { Client } from "./clients.js";
 import { GRANT_TYPES } from "./config-schema.js";

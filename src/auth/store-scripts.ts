@@ -1,4 +1,4 @@
-// Lua scripts for the state changes that must be atomic across several keys (house style §6).
+// Lua scripts for the state changes that must be atomic across several keys (README "The auth tier", State).
 // Records are never re-encoded inside Lua (cjson would turn [] into {}); scripts only move
 // opaque strings and markers.
 
@@ -18,28 +18,44 @@ return {'invalid', ''}
 `;
 
 /**
- * KEYS: family record, family's current token hash, family-revoked marker.
- * ARGV: presented token hash, next token hash, access-token TTL ms.
- * Returns {"ok", record} | {"reused", ""} | {"revoked", ""} | {"invalid", ""}.
- * The revoked marker outlives both the family's refresh tokens and its access tokens.
+ * Rotation with reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
+ * KEYS: family's current token hash, family-revoked marker, the same marker under the family's
+ * reference (what access tokens carry as `fam`), the family's rotated-out tokens (a hash).
+ * ARGV: presented token hash, next token hash, access-token TTL ms, rotation record (opaque).
+ * Returns "ok" | "reused" | "revoked" | "invalid".
+ * Only the current token rotates; it then joins the rotated-out tokens, which live as long as
+ * the family. Only a token found there is a reuse and revokes the family; any other token
+ * changes nothing. The revoked markers outlive both the refresh tokens and the access tokens.
  */
 export const ROTATE_REFRESH = `
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'revoked', ''} end
-local current = redis.call('GET', KEYS[2])
-if not current then return {'invalid', ''} end
-if current ~= ARGV[1] then
-  local px = math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[3]))
-  redis.call('SET', KEYS[3], '1', 'PX', px)
-  return {'reused', ''}
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end
+local current = redis.call('GET', KEYS[1])
+if not current then return 'invalid' end
+local left = redis.call('PTTL', KEYS[1])
+if left < 1 then left = tonumber(ARGV[3]) end
+if current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], left)
+  return 'ok'
 end
-redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
-return {'ok', redis.call('GET', KEYS[1])}
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  local px = math.max(left, tonumber(ARGV[3]))
+  redis.call('SET', KEYS[2], '1', 'PX', px)
+  redis.call('SET', KEYS[3], '1', 'PX', px)
+  return 'reused'
+end
+return 'invalid'
 `;
 
-/** KEYS: family record, current token hash, family-revoked marker. ARGV: access TTL ms. Returns 1 when the family existed. */
+/**
+ * KEYS: family record, current token hash, family-revoked marker, the same marker under the
+ * family's reference. ARGV: access TTL ms. Returns 1 when the family existed.
+ */
 export const REVOKE_FAMILY = `
 local px = math.max(redis.call('PTTL', KEYS[2]), tonumber(ARGV[1]))
 redis.call('SET', KEYS[3], '1', 'PX', px)
+redis.call('SET', KEYS[4], '1', 'PX', px)
 return redis.call('EXISTS', KEYS[1])
 `;
 

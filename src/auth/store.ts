@@ -7,6 +7,7 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { sha256Base64Url } from "../core/encoding.js";
 import { BatchedLookups } from "./batched-lookups.js";
+import { familyReference } from "./family-reference.js";
 import { COUNT_IN_WINDOW, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
 import { StoredValues, ValueCipher, type ValueKey } from "./value-encryption.js";
 
@@ -34,11 +35,18 @@ export interface CodeRecord {
   accessClaims?: Record<string, unknown>;
 }
 
-/** What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2). */
+/**
+ * What one redemption of a code issued, so that a replay can revoke it (RFC 6749 §4.1.2), and the
+ * code's binding, so that only its own client (same redirect URI, a verifier that matches) counts
+ * as replaying it.
+ */
 export interface IssuedByCode {
   accessJti: string;
   accessExp: number;
   familyId?: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
 }
 
 /** A refresh-token family: every rotation of one original grant (OAuth 2.1 §4.3.1). */
@@ -53,14 +61,29 @@ export interface RefreshFamily {
 }
 
 export type RedeemResult = { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
-export type RotateResult = { status: "ok"; family: RefreshFamily } | { status: "reused" | "revoked" | "invalid" };
+/**
+ * A refresh token rotated out of its family, kept by its hash for the family's remaining lifetime
+ * so that only a token really issued in the family counts as reuse (OAuth 2.1 §4.3.1). It names
+ * its successor and when it was replaced: what a retry window (the same client presenting it
+ * again moments later) would need to recognise a retry of that rotation.
+ */
+export interface RefreshRotation {
+  /** When the token was rotated out, ms since the epoch. */
+  rotatedAt: number;
+  /** SHA-256 (base64url) of the token that replaced it. */
+  successor: string;
+}
+
+export type RotateResult = { status: "ok" | "reused" | "revoked" | "invalid" };
 
 const key = {
   code: (hash: string) => `aig:code:${hash}`,
   codeUsed: (hash: string) => `aig:code-used:${hash}`,
   family: (id: string) => `aig:rf:${id}`,
   familyCurrent: (id: string) => `aig:rf-current:${id}`,
+  /** Under the family id (its refresh tokens) and under its reference (its access tokens' `fam`). */
   familyRevoked: (id: string) => `aig:rf-revoked:${id}`,
+  familyRotated: (id: string) => `aig:rf-rotated:${id}`,
   revokedJti: (jti: string) => `aig:revoked:${jti}`,
   session: (id: string) => `aig:session:${id}`,
   interaction: (id: string) => `aig:interaction:${id}`,
@@ -86,7 +109,7 @@ export class Store {
   ) {
     this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), { maxKeys: 256, deadlineMs: 3_000 });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
-    this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
+    this.rotateRefreshScript = redis.createScript<string>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
     this.countScript = redis.createScript<[number, number]>(COUNT_IN_WINDOW);
   }
@@ -142,6 +165,16 @@ export class Store {
     return { status: "invalid" };
   }
 
+  /** The code's record, without consuming it: its binding is checked before redeemCode. */
+  async peekCode(code: string): Promise<CodeRecord | null> {
+    return this.getJson<CodeRecord>(key.code(await sha256Base64Url(code)));
+  }
+
+  /** What the redemption of an already used code issued, while its marker lasts. */
+  async getCodeRedemption(code: string): Promise<IssuedByCode | null> {
+    return this.getJson<IssuedByCode>(key.codeUsed(await sha256Base64Url(code)));
+  }
+
   // ── Refresh-token families ──────────────────────────────────────────────────────────────
 
   async createFamily(familyId: string, refreshToken: string, family: RefreshFamily, ttlMs: number): Promise<void> {
@@ -154,25 +187,26 @@ export class Store {
   }
 
   /**
-   * Rotates a family's refresh token. Only the current token rotates; presenting any other
-   * token of the family (a reuse) revokes the whole family, inside one script, so that of two
-   * concurrent refreshes with the same token at most one can win.
+   * Rotates a family's refresh token. Only the current token rotates; presenting a token that was
+   * rotated out of the family (a reuse) revokes the whole family; any other token changes nothing.
+   * One script, so that of two concurrent refreshes with the same token at most one can win. The
+   * caller checks beforehand that the presenting client is the family's (a reuse only counts
+   * from it). Nothing stored is parsed here or in the script.
    */
   async rotateRefresh(familyId: string, presented: string, next: string, accessTtlMs: number): Promise<RotateResult> {
-    const [status, payload] = await this.rotateRefreshScript.exec(
-      this.familyKeys(familyId),
-      [await sha256Base64Url(presented), await sha256Base64Url(next), String(ttl(accessTtlMs))],
+    const [presentedHash, nextHash, reference] = await Promise.all([sha256Base64Url(presented), sha256Base64Url(next), familyReference(familyId)]);
+    const rotation: RefreshRotation = { rotatedAt: Date.now(), successor: nextHash };
+    const status = await this.rotateRefreshScript.exec(
+      [key.familyCurrent(familyId), key.familyRevoked(familyId), key.familyRevoked(reference), key.familyRotated(familyId)],
+      [presentedHash, nextHash, String(ttl(accessTtlMs)), JSON.stringify(rotation)],
     );
-    if (status === "ok") {
-      const family = await this.values.decode<RefreshFamily>(key.family(familyId), payload);
-      return family ? { status, family } : { status: "invalid" };
-    }
-    return { status: status as "reused" | "revoked" | "invalid" };
+    return { status: status as RotateResult["status"] };
   }
 
   /** Revokes a family: its refresh token stops working and so do access tokens minted from it. */
   async revokeFamily(familyId: string, accessTtlMs: number): Promise<boolean> {
-    return (await this.revokeFamilyScript.exec(this.familyKeys(familyId), [String(ttl(accessTtlMs))])) === 1;
+    const keys = [...this.familyKeys(familyId), key.familyRevoked(await familyReference(familyId))];
+    return (await this.revokeFamilyScript.exec(keys, [String(ttl(accessTtlMs))])) === 1;
   }
 
   /** The family whose current refresh token is `refreshToken`, if it exists and is not revoked. */
@@ -180,6 +214,19 @@ export class Store {
     const [record, current, revoked] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId));
     if (!record || revoked || current !== (await sha256Base64Url(refreshToken))) return null;
     return this.values.decode<RefreshFamily>(key.family(familyId), record);
+  }
+
+  /**
+   * The family `refreshToken` was rotated out of, and when and by what it was replaced; null when
+   * the token was never issued in this family or the family has ended.
+   */
+  async getRotatedRefresh(familyId: string, refreshToken: string): Promise<{ family: RefreshFamily; rotation: RefreshRotation } | null> {
+    const [rotation, family] = await Promise.all([
+      sha256Base64Url(refreshToken).then((hash) => this.redis.hget<string>(key.familyRotated(familyId), hash)),
+      this.getJson<RefreshFamily>(key.family(familyId)),
+    ]);
+    if (!rotation || !family) return null;
+    return { family, rotation: JSON.parse(rotation) as RefreshRotation };
   }
 
   private familyKeys(familyId: string): string[] {

@@ -2,7 +2,7 @@
 // issued here (the subject) for a short-lived token bound to the audience of one tool. It runs
 // on every tool call, so it costs one Redis round trip (the revocation check) and nothing more.
 //
-// Choices RFC 8693 leaves to the server (DESIGN.md §3), written down here:
+// Choices RFC 8693 leaves to the server (README "The auth tier", token exchange), written down here:
 // - Only access tokens issued here are exchanged, and only access tokens are issued
 //   (`subject_token_type`, `actor_token_type` and `requested_token_type` must all be
 //   urn:ietf:params:oauth:token-type:access_token).
@@ -21,6 +21,10 @@
 //   over the subject token's own `act` (RFC 8693 §4.1). Impersonation is for clients configured
 //   with `tokenExchange.impersonation` only; it adds no `act` but keeps one the subject token
 //   already had, so a delegation chain cannot be laundered away.
+// - The issued token carries no `fam` (refresh family): it goes to an upstream, which has no
+//   business knowing the user's grant. Revoking the grant stops further exchanges at once (the
+//   subject token is checked on every exchange); tokens already exchanged live out their short
+//   lifetime (`tokens.exchange.maxTTL`, 5 minutes at most by default).
 import { OAuthError } from "../core/errors.js";
 import type { Client } from "./clients.js";
 import { required, type Form } from "./form.js";
@@ -50,7 +54,7 @@ interface ExchangeRequest {
 }
 
 export async function grantTokenExchange({ provider, client, form }: GrantRequest): Promise<TokenResponse> {
-  // RFC 8693 §2.1 / DESIGN.md §3: exchange is for clients that prove who they are; a public client
+  // RFC 8693 §2.1: exchange is for clients that prove who they are; a public client
   // only names itself (as with client_credentials, OAuth 2.1 §4.2).
   if (client.tokenEndpointAuthMethod === "none") throw new OAuthError("unauthorized_client", "public clients may not exchange tokens", 400);
   const request = readExchangeRequest(provider, client, form);
@@ -73,8 +77,6 @@ export async function grantTokenExchange({ provider, client, form }: GrantReques
     ttlSec: request.ttlSec,
     notAfter: Math.min(subject.exp, actor?.exp ?? Number.POSITIVE_INFINITY),
     ...(act ? { act } : {}),
-    // Revoking the user's grant (its refresh family) also revokes the tokens exchanged from it.
-    ...(subject.fam ? { familyId: subject.fam } : {}),
     // The same user: its groups and roles travel on to the upstream.
     userClaims: subject as unknown as Record<string, unknown>,
   });
@@ -186,7 +188,7 @@ function grantedScopes(subject: AccessTokenClaims, client: Client, requested: st
 /**
  * RFC 8693 §4.1: the current actor outermost, earlier actors nested inside. Without an actor
  * token the actor is the agent that held the subject token (its `client_id`), not the caller:
- * the gateway brokers the exchange, the agent acts for the user (DESIGN.md §3). The caller is
+ * the gateway brokers the exchange, the agent acts for the user (README "The auth tier"). The caller is
  * still recorded, as the issued token's `client_id`.
  */
 function delegatedAct(subject: AccessTokenClaims, actor: AccessTokenClaims | undefined): ActClaim {

@@ -1,9 +1,10 @@
 // The refresh token grant (OAuth 2.1 §4.3) with rotation and reuse detection (OAuth 2.1 §4.3.1,
-// OAuth 2.0 Security BCP §4.14.2): every refresh returns a new refresh token, and presenting a
-// superseded one revokes the whole family, its access tokens included.
+// RFC 9700 §4.14.2): every refresh returns a new refresh token, and the family's own client
+// presenting a token that was really rotated out of the family revokes the whole family, its
+// access tokens included. A token nobody was issued, or another client's, is only invalid_grant:
+// whoever has seen an access token cannot end the user's grant.
 import { OAuthError } from "../core/errors.js";
 import { releasedClaims } from "./claims.js";
-import type { Client } from "./clients.js";
 import { required, type Form } from "./form.js";
 import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "./refresh-tokens.js";
 import type { RefreshFamily } from "./store.js";
@@ -16,9 +17,7 @@ const invalidGrant = () => new OAuthError("invalid_grant", "the refresh token is
  * What this refresh may obtain from `family`: checked before the token rotates, so that a
  * refused request does not cost the client its refresh token.
  */
-function checkRefreshRequest(family: RefreshFamily, client: Client, form: Form): { scopes: string[]; resources: string[] } {
-  // OAuth 2.1 §4.3.1: the refresh token is bound to the client it was issued to.
-  if (family.clientId !== client.clientId) throw new OAuthError("invalid_grant", "the refresh token was issued to another client", 400);
+function checkRefreshRequest(family: RefreshFamily, form: Form): { scopes: string[]; resources: string[] } {
   const granted = family.scope.split(" ").filter(Boolean);
   // OAuth 2.1 §4.3.1: the scope may narrow the original grant, never widen it; omitted = original.
   const requested = form.get("scope")?.split(" ").filter(Boolean);
@@ -39,17 +38,25 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
   const { store } = provider;
   const { tokens } = provider.config.provider;
 
-  // Records never change after creation, so checks made on this read still hold after rotating.
-  // A null read is a superseded, revoked or unknown token: the rotation below sorts out which.
-  const family = await store.getFamily(parsed.familyId, presented);
-  const request = family ? checkRefreshRequest(family, client, form) : null;
+  // The current token of a live family, or else one really rotated out of it: anything else
+  // (made up, another family's, expired, revoked) is invalid and changes nothing.
+  // Records never change after creation, so checks made on these reads still hold after rotating.
+  const current = await store.getFamily(parsed.familyId, presented);
+  const family = current ?? (await store.getRotatedRefresh(parsed.familyId, presented))?.family;
+  if (!family) throw invalidGrant();
+  // OAuth 2.1 §4.3.1: the refresh token is bound to the client it was issued to. Another client
+  // presenting it, even a superseded one, learns nothing and revokes nothing.
+  if (family.clientId !== client.clientId) throw invalidGrant();
+  // Checked before the token rotates, so that a refused request does not cost the client its token.
+  const request = current ? checkRefreshRequest(current, form) : null;
 
+  // A superseded token goes to the rotation too: the script revokes the family for it (reuse).
   const next = newRefreshToken(parsed.familyId);
   const rotated = await store.rotateRefresh(parsed.familyId, presented, next, tokens.accessTokenTTL);
   if (rotated.status === "reused") {
     throw new OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked", 400);
   }
-  if (rotated.status !== "ok" || !family || !request) throw invalidGrant();
+  if (rotated.status !== "ok" || !request) throw invalidGrant();
 
   const scope = request.scopes.join(" ");
   const { token, claims } = await mintAccessToken(provider, {

@@ -7,6 +7,7 @@ import { OAuthError } from "../core/errors.js";
 import { VerifiedTokens } from "../core/verified-tokens.js";
 import type { KeyRing } from "./keys.js";
 import type { ProviderContext } from "./provider-context.js";
+import { familyReference } from "./family-reference.js";
 
 /** RFC 8693 §4.1: the acting party, nested when the subject token already named one. */
 export interface ActClaim {
@@ -25,7 +26,10 @@ export interface AccessTokenClaims extends JWTPayload {
   client_id: string;
   scope?: string;
   act?: ActClaim;
-  /** Refresh-token family the token came from, so revoking the family revokes it (opaque id). */
+  /**
+   * The refresh-token family the token came from, so that revoking the family revokes it: the
+   * family's reference (family-reference.ts), never the family id itself.
+   */
   fam?: string;
 }
 
@@ -36,6 +40,7 @@ export interface AccessTokenInput {
   audience: string | string[];
   ttlSec: number;
   act?: ActClaim;
+  /** The refresh-token family the token belongs to; the token carries only its reference. */
   familyId?: string;
   /** Upper bound on `exp` (e.g. the subject token's expiry in a token exchange). */
   notAfter?: number;
@@ -71,7 +76,7 @@ export async function mintAccessToken(provider: ProviderContext, input: AccessTo
     client_id: input.clientId,
     ...(input.scope ? { scope: input.scope } : {}),
     ...(input.act ? { act: input.act } : {}),
-    ...(input.familyId ? { fam: input.familyId } : {}),
+    ...(input.familyId ? { fam: await familyReference(input.familyId) } : {}),
   };
   return { token: await sign(provider, claims, ACCESS_TOKEN_TYPE), claims };
 }

@@ -7,6 +7,7 @@ import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
+import { familyReference } from "../../src/auth/family-reference.js";
 import { seedRefreshFamily } from "../helpers/refresh-family.js";
 import { signAccessToken } from "../helpers/tokens.js";
 import { sharedRedis, startAuthWorker, type RunningWorker } from "../helpers/workers.js";
@@ -62,7 +63,8 @@ describe("refresh token grant", () => {
     expect(tokens.expires_in).toBe(600);
 
     const { payload: access } = await jwtVerify(tokens.access_token, jwks, { issuer: auth.url, typ: "at+jwt" });
-    expect(access).toMatchObject({ sub: family.sub, client_id: "app", scope: "openid tools:read", fam: familyId, aud: [GATEWAY_RESOURCE, SEARCH_API] });
+    // `fam` names the family by its reference, never by the id that begins its refresh tokens.
+    expect(access).toMatchObject({ sub: family.sub, client_id: "app", scope: "openid tools:read", fam: await familyReference(familyId), aud: [GATEWAY_RESOURCE, SEARCH_API] });
 
     // OIDC Core §12.2: same subject and audience, auth_time of the original login, no nonce.
     const idToken = oauth.getValidatedIdTokenClaims(tokens)!;
@@ -85,6 +87,10 @@ describe("refresh token grant", () => {
     expect(before).toBeGreaterThan(0);
     expect(after).toBeGreaterThan(0);
     expect(after).toBeLessThanOrEqual(before);
+    // The rotated-out tokens (kept for reuse detection) end with the family.
+    const rotated = await redis.pttl(`aig:rf-rotated:${familyId}`);
+    expect(rotated).toBeGreaterThan(0);
+    expect(rotated).toBeLessThanOrEqual(before);
   });
 
   it("detects reuse of a rotated refresh token and revokes the whole family", async () => {
