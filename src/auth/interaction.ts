@@ -4,6 +4,7 @@
 // (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also carries the
 // interaction's CSRF token.
 import { countLoginFailure, loginLockout } from "./rate-limit.js";
+import { knownDevice, rememberDevice } from "./device-cookie.js";
 import { Hono, type Context } from "hono";
 import { randomToken, timingSafeEqualStrings } from "../core/encoding.js";
 import type { AuthApp } from "./app-types.js";
@@ -151,17 +152,18 @@ interactionRoutes.post("/login", async (c) => {
   const username = typeof form.username === "string" ? form.username.slice(0, 256) : "";
   const password = typeof form.password === "string" ? form.password.slice(0, 1024) : "";
   // Checked before the password, so a locked-out guesser learns nothing from further tries.
-  const lockedFor = await loginLockout(c, username);
+  const device = await knownDevice(c, username);
+  const lockedFor = await loginLockout(c, username, device);
   if (lockedFor) {
     c.header("Retry-After", lockedFor);
     return renderLogin(c, interaction, 429, `Too many failed sign-in attempts. Try again in ${Math.ceil(Number(lockedFor) / 60)} minute(s).`, username);
   }
   const user = await authenticateBuiltinUser(c.get("provider").config.provider.login.users, username, password);
   if (!user) {
-    await countLoginFailure(c, username);
+    await countLoginFailure(c, username, device);
     return renderLogin(c, interaction, 401, "The username or password is not correct.", username);
   }
-  const session = await startSession(c, user);
+  const [session] = await Promise.all([startSession(c, user), rememberDevice(c, username)]);
   if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
 });

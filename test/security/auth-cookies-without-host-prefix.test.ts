@@ -44,7 +44,7 @@ describe("an auth tier with an https issuer", () => {
     expect(last.res.status).toBe(303);
     expect(last.location?.searchParams.get("code")).toEqual(expect.any(String));
     const names = new Set(setCookies.map((l) => attributes(l).name));
-    expect(names).toEqual(new Set(["__Host-aig_interaction", "__Host-maverics_session"]));
+    expect(names).toEqual(new Set(["__Host-aig_interaction", "__Host-maverics_session", "__Host-aig_device"]));
     for (const line of setCookies) {
       const { attrs } = attributes(line);
       expect(attrs).toContain("secure");
