@@ -10,6 +10,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AuthApp } from "./app-types.js";
 
 const HOST_PREFIX = "__Host-";
+const MAX_AGE_LIMIT_SECONDS = 400 * 24 * 3600;
 
 interface CookieName {
   name: string;
@@ -35,7 +36,8 @@ export function writeCookie(c: Context<AuthApp>, name: string, value: string, op
     secure: true,
     path: "/",
     sameSite: options.sameSite,
-    maxAge: options.maxAgeSeconds,
+    // RFC 6265bis §5.6.2 caps Max-Age at 400 days (and Hono refuses more).
+    maxAge: Math.min(options.maxAgeSeconds, MAX_AGE_LIMIT_SECONDS),
     ...(named.prefix ? { prefix: named.prefix } : {}),
   });
 }
