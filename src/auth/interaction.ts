@@ -1,8 +1,8 @@
 // The user-facing part of an authorization: login and consent, between GET /authorize and the
 // redirect back with a code. A pending request (an "interaction") lives in Redis for 10 minutes
-// and is bound to the browser that started it by a cookie (cookies.ts), so forms posted from elsewhere fail
-// (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also carries the
-// interaction's CSRF token.
+// and is bound to the browser that started it by a cookie (cookies.ts), so forms posted from
+// elsewhere fail (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also
+// carries the interaction's CSRF token.
 import { countLoginFailure, loginLockout } from "./rate-limit.js";
 import { knownDevice, rememberDevice } from "./device-cookie.js";
 import { Hono, type Context } from "hono";
