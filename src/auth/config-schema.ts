@@ -174,12 +174,41 @@ export const oidcProviderSchema = z
       .prefault({}),
     /**
      * Abuse limits, counted in Redis per fixed window: dynamic client registrations per client
-     * address, and failed logins per (username, client address).
+     * address (tier-wide when no address is known), and failed logins as rate-limit.ts describes.
      */
     rateLimits: z
       .object({
         registration: z.object({ limit: z.number().int().positive().default(30), window: duration("1m") }).strict().prefault({}),
-        loginFailures: z.object({ limit: z.number().int().positive().default(10), window: duration("15m") }).strict().prefault({}),
+        loginFailures: z
+          .object({
+            /** Failures from unknown browsers per (username, client address), or per username when no address is known. */
+            limit: z.number().int().positive().default(10),
+            window: duration("15m"),
+            /** Failures from unknown browsers per username across all addresses (when addresses are known). */
+            usernameLimit: z.number().int().positive().default(100),
+            /** Failures from one known browser (a device cookie of this user), counted apart from everyone else's. */
+            deviceLimit: z.number().int().positive().default(5),
+            /** How long a device cookie (issued at each sign-in with a password) keeps a browser known. */
+            deviceLifetime: duration("720h"),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Where the client's address comes from, for the abuse limits. Name a header only when the
+     * platform in front of the tier sets it and overwrites what the client sent (on Cloudflare
+     * Workers: `CF-Connecting-IP`); any other header is the client's to choose. null (default):
+     * no address is known, and the limits key on what the client cannot vary.
+     */
+    clientAddress: z
+      .object({
+        header: z
+          .string()
+          .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a header name")
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
+import { strictTransportSecurityOverHttps } from "../core/strict-transport-security.js";
 import { ConfigError, OAuthError } from "../core/errors.js";
 import type { AuthApp } from "./app-types.js";
 import { getAuthorize } from "./authorize.js";
@@ -49,8 +50,11 @@ app.use(
     crossOriginResourcePolicy: false,
     // A client may open the authorization page in a popup and rely on keeping its opener.
     crossOriginOpenerPolicy: false,
+    // Only over https (RFC 6797 §7.2): added below.
+    strictTransportSecurity: false,
   }),
 );
+app.use(strictTransportSecurityOverHttps());
 
 app.use(async (c, next) => {
   const loaded = loadAuthConfig(c.env);

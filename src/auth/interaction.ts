@@ -1,13 +1,14 @@
 // The user-facing part of an authorization: login and consent, between GET /authorize and the
 // redirect back with a code. A pending request (an "interaction") lives in Redis for 10 minutes
-// and is bound to the browser that started it by a cookie, so forms posted from elsewhere fail
-// (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also carries the
-// interaction's CSRF token.
+// and is bound to the browser that started it by a cookie (cookies.ts), so forms posted from
+// elsewhere fail (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also
+// carries the interaction's CSRF token.
 import { countLoginFailure, loginLockout } from "./rate-limit.js";
+import { knownDevice, rememberDevice } from "./device-cookie.js";
 import { Hono, type Context } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { randomToken, timingSafeEqualStrings } from "../core/encoding.js";
 import type { AuthApp } from "./app-types.js";
+import { clearCookie, readCookie, writeCookie } from "./cookies.js";
 import { authorizationRedirect } from "./authorize.js";
 import { accessTokenClaims, releasedClaims } from "./claims.js";
 import { errorPage, consentPage, loginPage } from "./pages.js";
@@ -33,7 +34,7 @@ export interface Interaction {
 }
 
 function bindToBrowser(c: Context<AuthApp>, interaction: Interaction): void {
-  setCookie(c, BINDING_COOKIE, interaction.id, { httpOnly: true, secure: true, sameSite: "Lax", path: "/", maxAge: INTERACTION_TTL_MS / 1000 });
+  writeCookie(c, BINDING_COOKIE, interaction.id, { sameSite: "Lax", maxAgeSeconds: INTERACTION_TTL_MS / 1000 });
 }
 
 function redirectTo(c: Context<AuthApp>, path: string): Response {
@@ -46,6 +47,16 @@ function expired(c: Context<AuthApp>): Response | Promise<Response> {
   return c.html(errorPage("invalid_request", "this sign-in request has expired or was already used"), 400);
 }
 
+/**
+ * The redirect to the client, answered through the context: a Response built apart from it
+ * would drop the cookies this request set (the new login session, the device cookie, the
+ * binding's removal).
+ */
+function backToClient(c: Context<AuthApp>, redirect: Response): Response {
+  c.header("Cache-Control", "no-store");
+  return c.redirect(redirect.headers.get("Location")!, 303);
+}
+
 /** After /authorize: log in, ask for consent, or finish, depending on what is already known. */
 export async function continueInteraction(c: Context<AuthApp>, interaction: Interaction, session: LoginSession | null): Promise<Response> {
   bindToBrowser(c, interaction);
@@ -56,7 +67,7 @@ export async function continueInteraction(c: Context<AuthApp>, interaction: Inte
 
 /** Loads the interaction a form or link names, if this browser started it. */
 export async function boundInteraction(c: Context<AuthApp>, id: string | undefined): Promise<Interaction | null> {
-  if (!id || getCookie(c, BINDING_COOKIE) !== id) return null;
+  if (!id || readCookie(c, BINDING_COOKIE) !== id) return null;
   return c.get("provider").store.getInteraction<Interaction>(id);
 }
 
@@ -73,7 +84,7 @@ export async function completeInteraction(c: Context<AuthApp>, interactionId: st
   // Read and removed in one step: an interaction yields at most one code.
   const interaction = await provider.store.takeInteraction<Interaction>(interactionId);
   if (!interaction) return expired(c);
-  deleteCookie(c, BINDING_COOKIE, { path: "/", secure: true });
+  clearCookie(c, BINDING_COOKIE);
   const code = randomToken();
   const scopes = interaction.scope.split(" ").filter(Boolean);
   await provider.store.saveCode(
@@ -92,19 +103,22 @@ export async function completeInteraction(c: Context<AuthApp>, interactionId: st
     },
     provider.config.provider.tokens.authorizationCodeTTL,
   );
-  return authorizationRedirect(provider.issuer, interaction.redirectUri, { code, state: interaction.state });
+  return backToClient(c, authorizationRedirect(provider.issuer, interaction.redirectUri, { code, state: interaction.state }));
 }
 
 async function denyInteraction(c: Context<AuthApp>, interactionId: string): Promise<Response> {
   const provider = c.get("provider");
   const interaction = await provider.store.takeInteraction<Interaction>(interactionId);
   if (!interaction) return expired(c);
-  deleteCookie(c, BINDING_COOKIE, { path: "/", secure: true });
-  return authorizationRedirect(provider.issuer, interaction.redirectUri, {
-    error: "access_denied",
-    error_description: "the user denied the request",
-    state: interaction.state,
-  });
+  clearCookie(c, BINDING_COOKIE);
+  return backToClient(
+    c,
+    authorizationRedirect(provider.issuer, interaction.redirectUri, {
+      error: "access_denied",
+      error_description: "the user denied the request",
+      state: interaction.state,
+    }),
+  );
 }
 
 function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 | 401 | 429, error?: string, username?: string) {
@@ -138,17 +152,18 @@ interactionRoutes.post("/login", async (c) => {
   const username = typeof form.username === "string" ? form.username.slice(0, 256) : "";
   const password = typeof form.password === "string" ? form.password.slice(0, 1024) : "";
   // Checked before the password, so a locked-out guesser learns nothing from further tries.
-  const lockedFor = await loginLockout(c, username);
+  const device = await knownDevice(c, username);
+  const lockedFor = await loginLockout(c, username, device);
   if (lockedFor) {
     c.header("Retry-After", lockedFor);
     return renderLogin(c, interaction, 429, `Too many failed sign-in attempts. Try again in ${Math.ceil(Number(lockedFor) / 60)} minute(s).`, username);
   }
   const user = await authenticateBuiltinUser(c.get("provider").config.provider.login.users, username, password);
   if (!user) {
-    await countLoginFailure(c, username);
+    await countLoginFailure(c, username, device);
     return renderLogin(c, interaction, 401, "The username or password is not correct.", username);
   }
-  const session = await startSession(c, user);
+  const [session] = await Promise.all([startSession(c, user), rememberDevice(c, username)]);
   if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
 });

@@ -1,9 +1,10 @@
-// The login session: a cookie (default `maverics_session`; HttpOnly, Secure, SameSite=Lax) naming
-// a record in Redis, with an absolute lifetime and an idle timeout from config.
+// The login session: a cookie (default `maverics_session`, `__Host-maverics_session` under an https
+// issuer; HttpOnly, Secure, SameSite=Lax; cookies.ts) naming a record in Redis, with an absolute
+// lifetime and an idle timeout from config.
 import type { Context } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { randomToken } from "../core/encoding.js";
 import type { AuthApp } from "./app-types.js";
+import { clearCookie, readCookie, writeCookie } from "./cookies.js";
 import type { AuthenticatedUser } from "./users.js";
 
 export interface LoginSession {
@@ -35,19 +36,13 @@ export async function startSession(c: Context<AuthApp>, user: AuthenticatedUser)
     // /userinfo answers from the latest claims for as long as a grant from this login may live.
     store.saveUserClaims(user.sub, user.claims, config.provider.tokens.refreshTokenTTL),
   ]);
-  setCookie(c, settings(c).cookieName, session.id, {
-    httpOnly: true,
-    secure: true,
-    sameSite: "Lax",
-    path: "/",
-    maxAge: Math.floor(settings(c).lifetime / 1000),
-  });
+  writeCookie(c, settings(c).cookieName, session.id, { sameSite: "Lax", maxAgeSeconds: Math.floor(settings(c).lifetime / 1000) });
   return session;
 }
 
 /** The current session, its idle timer pushed forward; null when absent, expired or unknown. */
 export async function currentSession(c: Context<AuthApp>): Promise<LoginSession | null> {
-  const id = getCookie(c, settings(c).cookieName);
+  const id = readCookie(c, settings(c).cookieName);
   if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return null;
   const store = c.get("provider").store;
   const session = await store.getSession<LoginSession>(id);
@@ -62,7 +57,7 @@ export async function currentSession(c: Context<AuthApp>): Promise<LoginSession 
 }
 
 export async function endSession(c: Context<AuthApp>): Promise<void> {
-  const id = getCookie(c, settings(c).cookieName);
+  const id = readCookie(c, settings(c).cookieName);
   if (id) await c.get("provider").store.deleteSession(id);
-  deleteCookie(c, settings(c).cookieName, { path: "/", secure: true });
+  clearCookie(c, settings(c).cookieName);
 }

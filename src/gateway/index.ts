@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
+import { strictTransportSecurityOverHttps } from "../core/strict-transport-security.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../core/errors.js";
 import type { GatewayApp } from "./app-types.js";
 import { loadGatewayConfig } from "./config.js";
@@ -30,8 +31,11 @@ app.use(
     xFrameOptions: "DENY",
     crossOriginResourcePolicy: false,
     crossOriginOpenerPolicy: false,
+    // Only over https (RFC 6797 §7.2): added below.
+    strictTransportSecurity: false,
   }),
 );
+app.use(strictTransportSecurityOverHttps());
 
 app.use(async (c, next) => {
   const loaded = loadGatewayConfig(c.env);

@@ -1,5 +1,6 @@
 // Abuse limits (oidcProvider.rateLimits): dynamic client registration per client address, and
-// failed logins per (username, client address), counted in Redis so every instance agrees.
+// failed logins per (username, client address), counted in Redis so every instance agrees; the
+// address from CF-Connecting-IP, which the configuration here trusts (oidcProvider.clientAddress).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
@@ -17,6 +18,8 @@ beforeAll(async () => {
         apps: [PUBLIC_CLIENT],
         login: { users: [ALICE.config] },
         rateLimits: { registration: { limit: 3, window: "1m" }, loginFailures: { limit: 2, window: "1m" } },
+        // As on Cloudflare, where the platform sets it (test/security/rotating-client-address-escapes-rate-limits.test.ts: untrusted by default).
+        clientAddress: { header: "CF-Connecting-IP" },
       }),
   });
 });
