@@ -16,6 +16,7 @@ import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js"
 import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
 import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
 import { RelayedRequests } from "../src/gateway/mcp/relayed-requests.js";
+import { MAX_REPLY_BYTES, serializedSize } from "../src/gateway/mcp/rpc-limits.js";
 import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
 
 const CONTEXT_KEY = "context";
@@ -89,10 +90,21 @@ export class McpSession extends DurableObject<GatewayEnv> {
     });
     const replies: JSONRPCMessage[] = [];
     const wasInitialized = context.initialized;
+    // The replies go back over the runtime's RPC, which refuses a call beyond 32 MiB whole.
+    let room = MAX_REPLY_BYTES;
     try {
       for (const message of messages) {
-        if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
-        else if (isNotification(message)) applyNotification(context, message);
+        if (isRequest(message)) {
+          const reply = await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps));
+          const size = serializedSize(reply);
+          if (size <= room) {
+            room -= size;
+            replies.push(reply);
+          } else {
+            log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
+            replies.push(errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+          }
+        } else if (isNotification(message)) applyNotification(context, message);
       }
     } finally {
       context.lastActiveAt = Date.now();

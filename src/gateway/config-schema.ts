@@ -109,6 +109,18 @@ export const mcpProviderSchema = z
     limits: z
       .object({
         /**
+         * Deepest nesting of arrays and objects a POSTed body may have (the body itself is level
+         * 1, a message's params level 2). Deeper bodies get HTTP 400 and JSON-RPC -32600 from the
+         * front, before any session is touched. At most 1000: the runtime's RPC to the session's
+         * Durable Object cannot carry values nested a few thousand levels deep.
+         */
+        maxJsonDepth: z.number().int().min(8).max(1000).default(64),
+        /**
+         * Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is
+         * refused whole (HTTP 400, JSON-RPC -32600) and none of it runs.
+         */
+        batchSize: z.number().int().min(1).max(1000).default(20),
+        /**
          * Tool calls one session may make: `limit` per `period`, as a token bucket (a burst of up
          * to `limit` at once, refilled evenly). Off unless set. Calls beyond it get a tool error
          * and the audit outcome `rate_limited`, before any policy, exchange or upstream request.
@@ -124,8 +136,12 @@ export const mcpProviderSchema = z
         stream: z
           .object({
             endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp"),
-            /** Largest accepted request body; larger ones get 413. */
-            maxRequestBytes: byteSize("1MiB"),
+            /**
+             * Largest accepted request body; larger ones get 413. At most 8 MiB: its messages go
+             * to the session's Durable Object over the runtime's RPC, which carries at most 32 MiB,
+             * and parsed text may take up to twice its UTF-8 size there.
+             */
+            maxRequestBytes: byteSize("1MiB").refine((bytes) => bytes <= 8 * 1024 * 1024, "at most 8MiB"),
             /**
              * Browser origins allowed to call the endpoint besides the gateway's own. Requests
              * without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers

@@ -54,7 +54,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const format = chooseResponseFormat(c.req.header("Accept"));
   requireJsonContentType(c.req.header("Content-Type"));
   const headerVersion = readProtocolVersionHeader(c.req.header("MCP-Protocol-Version"));
-  const { messages, batch } = parseMessages(await c.req.text());
+  const { messages, batch } = parseMessages(await c.req.text(), c.get("config").provider.limits);
   const headerName = streamConfig(c).session.headerName;
 
   const initialize = messages.find(isInitialize);
