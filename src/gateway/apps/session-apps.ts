@@ -111,8 +111,21 @@ export class SessionApps {
     }
   }
 
+  /**
+   * What this instance has listed, by app. An instance serves one POST, so the list requests of
+   * one JSON-RPC batch (and the tool calls that need a catalog) share one listing of each
+   * upstream, and the next POST lists afresh.
+   */
+  private readonly catalogs = new Map<string, Promise<Tool[]>>();
+  private toolListing: Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> | undefined;
+
   /** tools/list: every app's tools under its namespace; an app that fails is reported, not fatal. */
-  async listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
+  listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
+    this.toolListing ??= this.collectTools();
+    return this.toolListing;
+  }
+
+  private async collectTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
     const results = await Promise.all(
       this.deps.config.apps.map(async (app) => {
         try {
@@ -329,11 +342,18 @@ export class SessionApps {
     return known.includes(candidate.upstreamName) ? candidate : null;
   }
 
-  private async fetchCatalog(app: AppConfig): Promise<Tool[]> {
-    const outbound = await this.tokens.forApp(app, undefined);
-    const tools = await appInstance(app).listTools(this.context(app, outbound.token));
-    this.deps.state.catalog[app.name] = tools.map((t) => t.name);
-    return tools;
+  private fetchCatalog(app: AppConfig): Promise<Tool[]> {
+    let listing = this.catalogs.get(app.name);
+    if (!listing) {
+      listing = (async () => {
+        const outbound = await this.tokens.forApp(app, undefined);
+        const tools = await appInstance(app).listTools(this.context(app, outbound.token));
+        this.deps.state.catalog[app.name] = tools.map((t) => t.name);
+        return tools;
+      })();
+      this.catalogs.set(app.name, listing);
+    }
+    return listing;
   }
 
   /**
@@ -397,7 +417,11 @@ export class SessionApps {
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
   private listChanged(app: AppConfig, list: ListName): void {
-    if (list === "tools") delete this.deps.state.catalog[app.name];
+    if (list === "tools") {
+      delete this.deps.state.catalog[app.name];
+      this.catalogs.delete(app.name);
+      this.toolListing = undefined;
+    } else this.content.forget(list);
     this.deps.notify(`notifications/${list}/list_changed`);
   }
 }
