@@ -121,9 +121,26 @@ export const mcpProviderSchema = z
          */
         batchSize: z.number().int().min(1).max(1000).default(20),
         /**
+         * Live sessions one principal (issuer + user + agent, as src/gateway/auth/principal.ts
+         * defines it) may hold at once. Beyond it, initialize gets HTTP 429 with Retry-After. A
+         * session holds its slot until it ends (DELETE, idle timeout); a session that vanished
+         * without ending loses it at most one idle timeout (transports.stream.session.timeout)
+         * after its last activity. 0 turns the limit off.
+         */
+        sessionsPerPrincipal: z.number().int().min(0).default(100),
+        /**
+         * Tool calls one principal may make across all its sessions: `limit` per `period`, as a
+         * token bucket kept in the principal's own Durable Object, so opening a new session does
+         * not renew it. Off unless set. Calls beyond it get a tool error saying when to retry and
+         * the audit outcome `rate_limited`, before any policy, exchange or upstream request.
+         */
+        toolCallsPerPrincipal: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
+        /**
          * Tool calls one session may make: `limit` per `period`, as a token bucket (a burst of up
          * to `limit` at once, refilled evenly). Off unless set. Calls beyond it get a tool error
          * and the audit outcome `rate_limited`, before any policy, exchange or upstream request.
+         * A brake for one runaway agent loop, kept in the session's memory: a new session starts
+         * with a full one, so a budget the agent cannot renew is toolCallsPerPrincipal.
          */
         toolCallsPerSession: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
       })

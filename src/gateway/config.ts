@@ -5,10 +5,13 @@ import type { AppConfig } from "./apps-schema.js";
 import { gatewayConfigSchema, type McpProviderConfig } from "./config-schema.js";
 import bundledConfig from "../../config/gateway.yaml";
 import type { McpSession } from "../../durable-objects/mcp-session.js";
+import type { PrincipalLimits } from "../../durable-objects/principal-limits.js";
 
 /** Bindings of the gateway worker (wrangler.gateway.toml). */
 export interface GatewayEnv {
   MCP_SESSION: DurableObjectNamespace<McpSession>;
+  /** One object per principal: its live sessions and tool call budget (mcpProvider.limits). */
+  PRINCIPAL_LIMITS: DurableObjectNamespace<PrincipalLimits>;
   /** Service binding to the auth tier, when both run on one account. */
   AUTH?: Fetcher;
   /** A whole configuration document (YAML or JSON) replacing the bundled config/gateway.yaml. */

@@ -17,6 +17,7 @@ import { httpServerTelemetry } from "../core/telemetry/http-server.js";
 import { setupTelemetry } from "../core/telemetry/telemetry.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
+export { PrincipalLimits } from "../../durable-objects/principal-limits.js";
 
 const app = new Hono<GatewayApp>();
 

@@ -9,7 +9,7 @@ import { currentTraceId, currentTraceparent, inSpan, markSpanError, SpanKind } f
 import type { AppConfig } from "../apps-schema.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
-import type { Admission } from "../call-budget.js";
+import type { ToolCallAdmission } from "../call-budget.js";
 import type { GatewayConfig, GatewayEnv } from "../config.js";
 import { OutboundTokens, type OutboundToken } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
@@ -62,9 +62,25 @@ export interface SessionAppsDeps {
   serverRequest?: ServerRequestRelay;
   /** The agent's client capabilities (from its initialize). */
   clientCapabilities?: Record<string, unknown>;
-  /** Takes one tool call from the session's budget (mcpProvider.limits.toolCallsPerSession), when there is one. */
-  admitToolCall?: () => Admission;
+  /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
+  admitToolCall?: () => Promise<ToolCallAdmission>;
 }
+
+/** What the agent reads, and the audit event says, when a tool call budget refuses a call. */
+const REFUSED: Record<Extract<ToolCallAdmission, { admitted: false }>["budget"], { reason: string; message: (seconds: number) => string }> = {
+  toolCallsPerSession: {
+    reason: "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)",
+    message: (s) => `Too many tool calls in this session: try again in ${s} s.`,
+  },
+  toolCallsPerPrincipal: {
+    reason: "the principal's tool call budget is spent (mcpProvider.limits.toolCallsPerPrincipal)",
+    message: (s) => `Too many tool calls by this agent: try again in ${s} s.`,
+  },
+  unavailable: {
+    reason: "the principal's tool call budget could not be checked (mcpProvider.limits.toolCallsPerPrincipal); refused",
+    message: (s) => `The gateway could not check this agent's tool call budget: try again in ${s} s.`,
+  },
+};
 
 function toolError(text: string): CallToolResult {
   return { isError: true, content: [{ type: "text", text }] };
@@ -215,14 +231,14 @@ export class SessionApps {
     // Arguments may hold personal data: only where the configuration says so.
     if (this.deps.config.provider.observability.logToolArguments) event.arguments = args;
     try {
-      const admission = this.deps.admitToolCall?.();
+      const admission = await this.deps.admitToolCall?.();
       if (admission && !admission.admitted) {
         const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
         event.app = candidateApp(this.deps.config.apps, name)?.app.name;
         event.decision = "deny";
         event.outcome = "rate_limited";
-        event.reason = "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)";
-        return toolError(`Too many tool calls in this session: try again in ${seconds} s.`);
+        event.reason = REFUSED[admission.budget].reason;
+        return toolError(REFUSED[admission.budget].message(seconds));
       }
       let resolved: { app: AppConfig; upstreamName: string } | null;
       try {
