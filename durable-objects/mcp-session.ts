@@ -20,6 +20,7 @@ import { MAX_REPLY_BYTES, serializedSize } from "../src/gateway/mcp/rpc-limits.j
 import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
 
 const CONTEXT_KEY = "context";
+const APPS_KEY = "apps";
 /** When the principal's object could not be asked: how soon to try again. */
 const UNAVAILABLE_RETRY_MS = 5_000;
 
@@ -35,7 +36,6 @@ export interface OpenResult {
   reply?: JSONRPCMessage;
   refusal?: SessionRefusal;
 }
-const APPS_KEY = "apps";
 
 export class McpSession extends DurableObject<GatewayEnv> {
   /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
