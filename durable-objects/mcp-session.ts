@@ -6,22 +6,38 @@ import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/g
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { appendToOutbox, droppedBeforeOutbox } from "./audit-outbox.js";
-import { CallBudget } from "../src/gateway/call-budget.js";
+import { CallBudget, type ToolCallAdmission } from "../src/gateway/call-budget.js";
 import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
 import { traceRequest } from "../src/gateway/mcp/request-telemetry.js";
-import { samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
+import { principalKey, samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
 import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
 import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
 import { RelayedRequests } from "../src/gateway/mcp/relayed-requests.js";
+import { MAX_REPLY_BYTES, serializedSize } from "../src/gateway/mcp/rpc-limits.js";
 import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../src/gateway/mcp/session-methods.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
 /** Audit events stored with the reply that produced them, until the audit outbox holds them (by event id). */
 const AUDIT_PREFIX = "audit:";
+/** When the principal's object could not be asked: how soon to try again. */
+const UNAVAILABLE_RETRY_MS = 5_000;
+
+/** Why no session was created: the principal holds every session it may, or that could not be checked. */
+export interface SessionRefusal {
+  refused: "sessionsPerPrincipal" | "unavailable";
+  limit: number;
+  retryAfterMs: number;
+}
+
+/** What opening a session came to: the reply to initialize, or why no session was created. */
+export interface OpenResult {
+  reply?: JSONRPCMessage;
+  refusal?: SessionRefusal;
+}
 
 export class McpSession extends DurableObject<GatewayEnv> {
   /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
@@ -57,9 +73,24 @@ export class McpSession extends DurableObject<GatewayEnv> {
     if (loaded.ok && loaded.config.provider.audit.sink) ctx.waitUntil(this.forwardAudit());
   }
 
-  /** Creates the session from its `initialize` request and returns the reply. */
-  async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<JSONRPCMessage> {
+  /**
+   * Creates the session from its `initialize` request and returns the reply; or, when its
+   * principal already holds every session it may (mcpProvider.limits.sessionsPerPrincipal), or
+   * the principal's object cannot say whether it does (fail closed), why not, and nothing is
+   * created.
+   */
+  async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<OpenResult> {
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
+    const limit = this.config().provider.limits.sessionsPerPrincipal;
+    if (limit > 0) {
+      try {
+        const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, this.leaseMs());
+        if (!grant.granted) return { refusal: { refused: "sessionsPerPrincipal", limit, retryAfterMs: grant.retryAfterMs } };
+      } catch (err) {
+        log("error", "mcp.principal_limits_failed", { session_id: sessionId, operation: "acquire", error: err instanceof Error ? err.message : "error" });
+        return { refusal: { refused: "unavailable", limit, retryAfterMs: UNAVAILABLE_RETRY_MS } };
+      }
+    }
     const { context, reply } = startSession(sessionId, requestId, params, principal, this.capabilities(), Date.now());
     await this.save(context);
     telemetryMetrics().sessionsCreated.add(1);
@@ -70,7 +101,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
       user: principal.sub,
       agent: principal.clientId,
     });
-    return reply;
+    return { reply };
   }
 
   /**
@@ -110,10 +141,21 @@ export class McpSession extends DurableObject<GatewayEnv> {
     const wasInitialized = context.initialized;
     this.lastCaller = request;
     this.inFlight++;
+    // The replies go back over the runtime's RPC, which refuses a call beyond 32 MiB whole.
+    let room = MAX_REPLY_BYTES;
     try {
       for (const message of messages) {
-        if (isRequest(message)) replies.push(await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps)));
-        else if (isNotification(message)) applyNotification(context, message);
+        if (isRequest(message)) {
+          const reply = await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps));
+          const size = serializedSize(reply);
+          if (size <= room) {
+            room -= size;
+            replies.push(reply);
+          } else {
+            log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
+            replies.push(errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+          }
+        } else if (isNotification(message)) applyNotification(context, message);
       }
     } finally {
       this.inFlight--;
@@ -123,7 +165,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => Promise.all([changed ? this.save(context) : undefined, this.persistApps()]))
+        .then(() => Promise.all([changed ? this.save(context) : undefined, changed ? this.renewLease(context) : undefined, this.persistApps()]))
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
     }
@@ -191,18 +233,67 @@ export class McpSession extends DurableObject<GatewayEnv> {
       claims: request.claims,
       state: await this.appsState(),
       audit: (event) => this.audit(event),
-      ...this.callBudget(),
+      ...this.callBudget(principal),
       notify: (method, params) => this.notify(method, params),
       ...hooks,
     });
   }
 
-  private callBudget(): Pick<SessionAppsDeps, "admitToolCall"> {
-    const limit = this.config().provider.limits.toolCallsPerSession;
-    if (!limit) return {};
-    this.budget ??= new CallBudget(limit, Date.now());
-    const budget = this.budget;
-    return { admitToolCall: () => budget.admit(Date.now()) };
+  /**
+   * The tool call budgets that apply: the session's own (in memory), then its principal's (in the
+   * principal's object). A call the principal's budget refuses is given back to the session's.
+   * When the principal's object cannot be asked, the call is refused (fail closed): a limit an
+   * outage lifts is no limit, and the outage only touches that one principal.
+   */
+  private callBudget(principal: Principal): Pick<SessionAppsDeps, "admitToolCall"> {
+    const { toolCallsPerSession, toolCallsPerPrincipal } = this.config().provider.limits;
+    if (!toolCallsPerSession && !toolCallsPerPrincipal) return {};
+    if (toolCallsPerSession) this.budget ??= new CallBudget(toolCallsPerSession, Date.now());
+    const session = this.budget;
+    return {
+      admitToolCall: async (): Promise<ToolCallAdmission> => {
+        if (toolCallsPerSession && session) {
+          const admission = session.admit(Date.now());
+          if (!admission.admitted) return { admitted: false, budget: "toolCallsPerSession", retryAfterMs: admission.retryAfterMs };
+        }
+        if (!toolCallsPerPrincipal) return { admitted: true };
+        let admission;
+        try {
+          admission = await this.principalLimits(principal).admitToolCall(toolCallsPerPrincipal);
+        } catch (err) {
+          log("error", "mcp.principal_limits_failed", { session_id: this.context?.id, operation: "admit", error: err instanceof Error ? err.message : "error" });
+          session?.refund();
+          return { admitted: false, budget: "unavailable", retryAfterMs: UNAVAILABLE_RETRY_MS };
+        }
+        if (admission.admitted) return admission;
+        session?.refund();
+        return { admitted: false, budget: "toolCallsPerPrincipal", retryAfterMs: admission.retryAfterMs };
+      },
+    };
+  }
+
+  /** The principal's own object (durable-objects/principal-limits.ts). */
+  private principalLimits(principal: Principal) {
+    return this.env.PRINCIPAL_LIMITS.get(this.env.PRINCIPAL_LIMITS.idFromName(principalKey(principal)));
+  }
+
+  /**
+   * How long a session's slot is held without a renewal: the idle timeout, plus the time its
+   * stored activity may lag behind (activityWriteInterval), so a live session never loses it
+   * while one that vanished without ending frees it soon after it would have timed out.
+   */
+  private leaseMs(): number {
+    return this.idleTimeoutMs() + this.activityWriteInterval();
+  }
+
+  /** The session was active: its principal's slot runs on (best effort; the lease covers a lost renewal until the next). */
+  private async renewLease(context: SessionContext): Promise<void> {
+    if (this.config().provider.limits.sessionsPerPrincipal <= 0) return;
+    try {
+      await this.principalLimits(context.principal).renewSession(context.id, this.leaseMs());
+    } catch (err) {
+      log("warn", "mcp.principal_limits_failed", { session_id: context.id, operation: "renew", error: err instanceof Error ? err.message : "error" });
+    }
   }
 
   override async alarm(): Promise<void> {
@@ -244,6 +335,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
   private async erase(reason: string): Promise<void> {
     const id = this.context?.id;
     this.lastCaller = undefined;
+    const principal = this.context?.principal;
     for (const writer of this.streams) writer.close().catch(() => undefined);
     this.streams.clear();
     this.context = null;
@@ -254,6 +346,12 @@ export class McpSession extends DurableObject<GatewayEnv> {
     await this.ctx.storage.deleteAll();
     telemetryMetrics().sessionsActive.add(-1);
     log("info", "mcp.session.ended", { session_id: id, reason });
+    // The slot is free at once; should this fail, the lease runs out by itself.
+    if (id && principal && this.config().provider.limits.sessionsPerPrincipal > 0) {
+      await this.principalLimits(principal)
+        .releaseSession(id)
+        .catch((err: unknown) => log("warn", "mcp.principal_limits_failed", { session_id: id, operation: "release", error: err instanceof Error ? err.message : "error" }));
+    }
   }
 
   private notify(method: string, params?: unknown): void {

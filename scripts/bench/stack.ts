@@ -184,9 +184,12 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
           ...GATEWAY_CLIENT.bindings,
           GATEWAY_CONFIG: gatewayConfig(issuer, {
             apps: [outboundApp("warm", upstream.url, true), outboundApp("cold", upstream.url, false)],
+            // One agent opens every session of the benchmark (700 in scenario 6): the per-principal
+            // session limit stays on, with its cost, but above what the benchmark opens.
+            limits: { sessionsPerPrincipal: 10_000 },
           }),
         },
-        durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true } },
+        durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true }, PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true } },
         serviceBindings: { AUTH: "auth" },
         // Agents reach the worker itself, as on the platform, not through Miniflare's entry worker.
         unsafeDirectSockets: [{ host: "127.0.0.1", port: gatewayPort }],

@@ -142,9 +142,38 @@ export const mcpProviderSchema = z
     limits: z
       .object({
         /**
+         * Deepest nesting of arrays and objects a POSTed body may have (the body itself is level
+         * 1, a message's params level 2). Deeper bodies get HTTP 400 and JSON-RPC -32600 from the
+         * front, before any session is touched. At most 1000: the runtime's RPC to the session's
+         * Durable Object cannot carry values nested a few thousand levels deep.
+         */
+        maxJsonDepth: z.number().int().min(8).max(1000).default(64),
+        /**
+         * Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is
+         * refused whole (HTTP 400, JSON-RPC -32600) and none of it runs.
+         */
+        batchSize: z.number().int().min(1).max(1000).default(20),
+        /**
+         * Live sessions one principal (issuer + user + agent, as src/gateway/auth/principal.ts
+         * defines it) may hold at once. Beyond it, initialize gets HTTP 429 with Retry-After. A
+         * session holds its slot until it ends (DELETE, idle timeout); a session that vanished
+         * without ending loses it at most one idle timeout (transports.stream.session.timeout)
+         * after its last activity. 0 turns the limit off.
+         */
+        sessionsPerPrincipal: z.number().int().min(0).default(100),
+        /**
+         * Tool calls one principal may make across all its sessions: `limit` per `period`, as a
+         * token bucket kept in the principal's own Durable Object, so opening a new session does
+         * not renew it. Off unless set. Calls beyond it get a tool error saying when to retry and
+         * the audit outcome `rate_limited`, before any policy, exchange or upstream request.
+         */
+        toolCallsPerPrincipal: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
+        /**
          * Tool calls one session may make: `limit` per `period`, as a token bucket (a burst of up
          * to `limit` at once, refilled evenly). Off unless set. Calls beyond it get a tool error
          * and the audit outcome `rate_limited`, before any policy, exchange or upstream request.
+         * A brake for one runaway agent loop, kept in the session's memory: a new session starts
+         * with a full one, so a budget the agent cannot renew is toolCallsPerPrincipal.
          */
         toolCallsPerSession: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
       })
@@ -157,8 +186,12 @@ export const mcpProviderSchema = z
         stream: z
           .object({
             endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp"),
-            /** Largest accepted request body; larger ones get 413. */
-            maxRequestBytes: byteSize("1MiB"),
+            /**
+             * Largest accepted request body; larger ones get 413. At most 8 MiB: its messages go
+             * to the session's Durable Object over the runtime's RPC, which carries at most 32 MiB,
+             * and parsed text may take up to twice its UTF-8 size there.
+             */
+            maxRequestBytes: byteSize("1MiB").refine((bytes) => bytes <= 8 * 1024 * 1024, "at most 8MiB"),
             /**
              * Browser origins allowed to call the endpoint besides the gateway's own. Requests
              * without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers

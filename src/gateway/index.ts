@@ -19,6 +19,7 @@ import { setupTelemetry } from "../core/telemetry/telemetry.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
 export { AuditOutbox } from "../../durable-objects/audit-outbox.js";
+export { PrincipalLimits } from "../../durable-objects/principal-limits.js";
 
 const app = new Hono<GatewayApp>();
 

@@ -51,7 +51,7 @@ describe("gateway configuration schema", () => {
         mcpProvider: {
           resource: "https://gw.example/mcp",
           audit: {},
-          limits: {},
+          limits: { maxJsonDepth: 64, batchSize: 20, sessionsPerPrincipal: 100 },
           observability: { logLevel: "info", logToolArguments: false },
           identityProviders: {},
           authorization: {

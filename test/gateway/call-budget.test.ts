@@ -32,4 +32,22 @@ describe("a session's tool call budget", () => {
     for (let i = 0; i < 5; i++) budget.admit(500);
     expect(budget.admit(1_000).admitted).toBe(true);
   });
+
+  it("gives back a call another budget refused", () => {
+    const budget = new CallBudget({ limit: 1, period: 1_000 }, 0);
+    expect(budget.admit(0).admitted).toBe(true);
+    budget.refund();
+    expect(budget.admit(0).admitted).toBe(true);
+    expect(budget.admit(0).admitted).toBe(false);
+  });
+
+  it("resumes from a stored state, never above a lowered limit, and says when it is full again", () => {
+    const spent = new CallBudget({ limit: 3, period: 3_000 }, 0);
+    for (let i = 0; i < 3; i++) spent.admit(0);
+    const resumed = new CallBudget({ limit: 3, period: 3_000 }, 500, spent.state);
+    expect(resumed.admit(500).admitted).toBe(false);
+    expect(new CallBudget({ limit: 3, period: 3_000 }, 0, spent.state).fullAt()).toBe(3_000);
+    const lowered = new CallBudget({ limit: 1, period: 1_000 }, 0, { tokens: 3, updatedAt: 0 });
+    expect([lowered.admit(0).admitted, lowered.admit(0).admitted]).toEqual([true, false]);
+  });
 });

@@ -128,7 +128,7 @@ export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Pr
     host: "127.0.0.1",
     port: options.port ?? 0,
     bindings: { ...options.bindings, ...(options.config === undefined ? {} : { GATEWAY_CONFIG: options.config }) },
-    durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true }, AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true } },
+    durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true }, AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true }, PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true } },
     durableObjectsPersist: options.persistDir ?? false,
     serviceBindings: {
       // The real auth tier in its own runtime; requests cross loopback HTTP as a binding would cross the platform.

@@ -1,10 +1,11 @@
-// The MCP Bridge app (DESIGN.md §4): an OpenAPI 3.0/3.1 document's operations as tools, each
+// The MCP Bridge app (README "Gateway apps: where tools come from"): an OpenAPI 3.0/3.1 document's operations as tools, each
 // call made as the plain HTTP request the operation describes.
 import { Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { log } from "../../core/log.js";
 import { readAtMost } from "../../core/read-at-most.js";
 import type { McpBridgeAppConfig } from "../apps-schema.js";
+import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
 import { UpstreamError, type App, type AppCallContext, type ToolCallOutcome, type UpstreamTool } from "./app.js";
 import { ArgumentError, buildUpstreamRequest, serverBaseUrl } from "./openapi-request.js";
 import { isJsonMediaType, openApiTools, type BridgeTool, type OpenApiTools } from "./openapi-tools.js";
@@ -187,7 +188,8 @@ async function toolResult(response: Response): Promise<CallToolResult> {
   if (body === null) return toolError(`HTTP ${response.status}: the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
   const text = new TextDecoder().decode(body);
   if (text === "") return { content: [{ type: "text", text: `HTTP ${response.status} (no content)` }], ...flag };
-  if (isJsonMediaType(response.headers.get("content-type") ?? "")) {
+  // JSON nested too deeply to cross the runtime's RPC to the agent's front goes on as text.
+  if (isJsonMediaType(response.headers.get("content-type") ?? "") && !nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) {
     try {
       const parsed: unknown = JSON.parse(text);
       const structured = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { result: parsed };

@@ -9,7 +9,7 @@ import { currentTraceId, currentTraceparent, inSpan, markSpanError, SpanKind } f
 import type { AppConfig } from "../apps-schema.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
-import type { Admission } from "../call-budget.js";
+import type { ToolCallAdmission } from "../call-budget.js";
 import type { GatewayConfig, GatewayEnv } from "../config.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
 import { OutboundTokens, type OutboundToken } from "../outbound/outbound-tokens.js";
@@ -63,14 +63,30 @@ export interface SessionAppsDeps {
   serverRequest?: ServerRequestRelay;
   /** The agent's client capabilities (from its initialize). */
   clientCapabilities?: Record<string, unknown>;
-  /** Takes one tool call from the session's budget (mcpProvider.limits.toolCallsPerSession), when there is one. */
-  admitToolCall?: () => Admission;
+  /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
+  admitToolCall?: () => Promise<ToolCallAdmission>;
 }
 
 /** The upstream answered 401: it refused the token (RFC 6750 §3.1), whether as an HTTP error or as a tool result. */
 function refusedToken(attempt: { outcome: ToolCallOutcome } | { error: UpstreamError }): boolean {
   return ("error" in attempt ? attempt.error.upstreamStatus : attempt.outcome.upstreamStatus) === 401;
 }
+
+/** What the agent reads, and the audit event says, when a tool call budget refuses a call. */
+const REFUSED: Record<Extract<ToolCallAdmission, { admitted: false }>["budget"], { reason: string; message: (seconds: number) => string }> = {
+  toolCallsPerSession: {
+    reason: "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)",
+    message: (s) => `Too many tool calls in this session: try again in ${s} s.`,
+  },
+  toolCallsPerPrincipal: {
+    reason: "the principal's tool call budget is spent (mcpProvider.limits.toolCallsPerPrincipal)",
+    message: (s) => `Too many tool calls by this agent: try again in ${s} s.`,
+  },
+  unavailable: {
+    reason: "the principal's tool call budget could not be checked (mcpProvider.limits.toolCallsPerPrincipal); refused",
+    message: (s) => `The gateway could not check this agent's tool call budget: try again in ${s} s.`,
+  },
+};
 
 function toolError(text: string): CallToolResult {
   return { isError: true, content: [{ type: "text", text }] };
@@ -117,8 +133,21 @@ export class SessionApps {
     }
   }
 
+  /**
+   * What this instance has listed, by app. An instance serves one POST, so the list requests of
+   * one JSON-RPC batch (and the tool calls that need a catalog) share one listing of each
+   * upstream, and the next POST lists afresh.
+   */
+  private readonly catalogs = new Map<string, Promise<Tool[]>>();
+  private toolListing: Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> | undefined;
+
   /** tools/list: every app's tools under its namespace; an app that fails is reported, not fatal. */
-  async listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
+  listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
+    this.toolListing ??= this.collectTools();
+    return this.toolListing;
+  }
+
+  private async collectTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
     const results = await Promise.all(
       this.deps.config.apps.map(async (app) => {
         try {
@@ -209,14 +238,14 @@ export class SessionApps {
     // Arguments may hold personal data: only where the configuration says so.
     if (this.deps.config.provider.observability.logToolArguments) event.arguments = args;
     try {
-      const admission = this.deps.admitToolCall?.();
+      const admission = await this.deps.admitToolCall?.();
       if (admission && !admission.admitted) {
         const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
         event.app = candidateApp(this.deps.config.apps, name)?.app.name;
         event.decision = "deny";
         event.outcome = "rate_limited";
-        event.reason = "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)";
-        return toolError(`Too many tool calls in this session: try again in ${seconds} s.`);
+        event.reason = REFUSED[admission.budget].reason;
+        return toolError(REFUSED[admission.budget].message(seconds));
       }
       let resolved: { app: AppConfig; upstreamName: string } | null;
       try {
@@ -371,20 +400,27 @@ export class SessionApps {
     return known.includes(candidate.upstreamName) ? candidate : null;
   }
 
-  private async fetchCatalog(app: AppConfig): Promise<Tool[]> {
-    const outbound = await this.tokens.forApp(app, undefined);
-    let tools: Tool[];
-    try {
-      tools = await appInstance(app).listTools(this.context(app, outbound.token));
-    } catch (err) {
-      // As for a call: a refused token is exchanged anew once (RFC 6750 §3.1).
-      if (!(outbound.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)) throw err;
-      log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, token_cached: outbound.cached === true });
-      const fresh = await this.tokens.forApp(app, undefined, { fresh: true });
-      tools = await appInstance(app).listTools(this.context(app, fresh.token));
+  private fetchCatalog(app: AppConfig): Promise<Tool[]> {
+    let listing = this.catalogs.get(app.name);
+    if (!listing) {
+      listing = (async () => {
+        const outbound = await this.tokens.forApp(app, undefined);
+        let tools: Tool[];
+        try {
+          tools = await appInstance(app).listTools(this.context(app, outbound.token));
+        } catch (err) {
+          // As for a call: a refused token is exchanged anew once (RFC 6750 §3.1).
+          if (!(outbound.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)) throw err;
+          log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, token_cached: outbound.cached === true });
+          const fresh = await this.tokens.forApp(app, undefined, { fresh: true });
+          tools = await appInstance(app).listTools(this.context(app, fresh.token));
+        }
+        this.deps.state.catalog[app.name] = tools.map((t) => t.name);
+        return tools;
+      })();
+      this.catalogs.set(app.name, listing);
     }
-    this.deps.state.catalog[app.name] = tools.map((t) => t.name);
-    return tools;
+    return listing;
   }
 
   /**
@@ -448,7 +484,11 @@ export class SessionApps {
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
   private listChanged(app: AppConfig, list: ListName): void {
-    if (list === "tools") delete this.deps.state.catalog[app.name];
+    if (list === "tools") {
+      delete this.deps.state.catalog[app.name];
+      this.catalogs.delete(app.name);
+      this.toolListing = undefined;
+    } else this.content.forget(list);
     this.deps.notify(`notifications/${list}/list_changed`);
   }
 }

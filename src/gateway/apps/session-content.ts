@@ -52,13 +52,39 @@ function asJsonRpcError(err: unknown): never {
 }
 
 export class SessionContent {
+  /**
+   * Listings made by this instance, by method. An instance serves one POST, so the list requests
+   * of one JSON-RPC batch share one listing of the upstreams; the next POST lists afresh.
+   */
+  private readonly listings = new Map<string, Promise<Listed<unknown>>>();
+
   constructor(private readonly deps: ContentDeps) {}
+
+  /** An upstream said a list changed ("prompts", "resources"): the next request of this POST lists it again. */
+  forget(list: string): void {
+    for (const key of [...this.listings.keys()]) if (key.startsWith(`${list}/`)) this.listings.delete(key);
+  }
 
   /**
    * Every app's items of one list, each shown only when the policy, asked about it with
-   * `method` and no arguments, allows.
+   * `method` and no arguments, allows. Listed once per instance.
    */
-  private async collect<T>(
+  private collect<T>(
+    method: string,
+    pick: (app: App) => ((ctx: AppCallContext) => Promise<T[]>) | undefined,
+    target: (app: AppConfig, item: T) => Target,
+    map: (app: AppConfig, item: T) => T,
+    seen?: (app: AppConfig, items: T[]) => void,
+  ): Promise<Listed<T>> {
+    let listing = this.listings.get(method);
+    if (!listing) {
+      listing = this.collectOnce(method, pick, target, map, seen) as Promise<Listed<unknown>>;
+      this.listings.set(method, listing);
+    }
+    return listing as Promise<Listed<T>>;
+  }
+
+  private async collectOnce<T>(
     method: string,
     pick: (app: App) => ((ctx: AppCallContext) => Promise<T[]>) | undefined,
     target: (app: AppConfig, item: T) => Target,

@@ -13,6 +13,7 @@
 // while the gateway must pass upstream results through unchanged.
 import { z } from "zod";
 import { readAtMost } from "../../core/read-at-most.js";
+import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
 import { UpstreamError } from "./app.js";
 
 /**
@@ -179,9 +180,11 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
   if (contentType === "application/json") {
     const bytes = await readAtMost(response.body, MAX_ANSWER_BYTES);
     if (!bytes) throw tooLarge(exchange);
+    const text = new TextDecoder().decode(bytes);
+    if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) throw garbage(exchange, `JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
+      body = JSON.parse(text);
     } catch {
       throw garbage(exchange, "a body that is not JSON");
     }
@@ -196,6 +199,7 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       // Only message events carry JSON-RPC; an event with empty data is the priming event a
       // resumable server sends first (transports, "Sending Messages to the Server" item 6).
       if (event.type !== "message" || event.data === "") continue;
+      if (nestsDeeperThan(event.data, MAX_UPSTREAM_JSON_DEPTH)) throw garbage(exchange, `an event nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
       let json: unknown;
       try {
         json = JSON.parse(event.data);

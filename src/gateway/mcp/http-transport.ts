@@ -20,6 +20,7 @@ import { allowsBatches } from "./protocol.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { readInitializeParams } from "./session-methods.js";
+import type { OpenResult, SessionRefusal } from "../../../durable-objects/mcp-session.js";
 
 type McpContext = Context<GatewayApp>;
 
@@ -54,7 +55,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const format = chooseResponseFormat(c.req.header("Accept"));
   requireJsonContentType(c.req.header("Content-Type"));
   const headerVersion = readProtocolVersionHeader(c.req.header("MCP-Protocol-Version"));
-  const { messages, batch } = parseMessages(await c.req.text());
+  const { messages, batch } = parseMessages(await c.req.text(), c.get("config").provider.limits);
   const headerName = streamConfig(c).session.headerName;
 
   const initialize = messages.find(isInitialize);
@@ -66,8 +67,9 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
     }
     const params = readInitializeParams(initialize);
     const sessionId = newSessionId();
-    const reply = await sessionStub(c, sessionId).open(sessionId, initialize.id, params, principal);
-    return writeReplies(format, [reply], false, { [headerName]: sessionId });
+    const opened: OpenResult = await sessionStub(c, sessionId).open(sessionId, initialize.id, params, principal);
+    if (!opened.reply) throw sessionRefused(opened.refusal);
+    return writeReplies(format, [opened.reply], false, { [headerName]: sessionId });
   }
 
   if (batch && !allowsBatches(headerVersion)) {
@@ -89,6 +91,29 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
     batch: batch && messages.some(isRequest),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
+}
+
+/**
+ * Why initialize created no session, as the agent reads it: over the principal's session limit,
+ * HTTP 429 with Retry-After (RFC 6585 §4; when its oldest idle session would time out), or 503
+ * when the principal's limits could not be checked (RFC 9110 §15.6.4). Both carry a JSON-RPC
+ * error (-32000, the MCP transport's server range) with id null, as every transport-level
+ * rejection here does; MCP clients show it as a failed initialization.
+ */
+function sessionRefused(refusal: SessionRefusal | undefined): JsonRpcError {
+  if (!refusal) return new JsonRpcError(JsonRpcCode.InternalError, "internal error", 500);
+  const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+  const headers = { "Retry-After": String(seconds) };
+  if (refusal.refused === "unavailable") {
+    return new JsonRpcError(JsonRpcCode.ServerError, "Service Unavailable: the session limit could not be checked, try again shortly", 503, undefined, headers);
+  }
+  return new JsonRpcError(
+    JsonRpcCode.ServerError,
+    `Too Many Requests: this agent already has ${refusal.limit} open sessions for this user; end one (HTTP DELETE) or try again in ${seconds} s`,
+    429,
+    { limit: refusal.limit },
+    headers,
+  );
 }
 
 /** DELETE: the client ends its session. */

@@ -1,3 +1,5 @@
+// JSON-RPC 2.0 messages as the MCP endpoint receives them (MCP "Base Protocol", Streamable HTTP
+// "Sending Messages to the Server"): one message, or in protocol 2025-03-26 a batch.
 import {
   JSONRPCMessageSchema,
   type JSONRPCMessage,
@@ -5,6 +7,7 @@ import {
   type JSONRPCRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { nestsDeeperThan } from "./rpc-limits.js";
 
 export type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest };
 
@@ -14,8 +17,22 @@ export interface ParsedBody {
   batch: boolean;
 }
 
-/** Parses a POSTed body into JSON-RPC messages, or throws the JSON-RPC error that says why not. */
-export function parseMessages(text: string): ParsedBody {
+/** Bounds on a POSTed body (mcpProvider.limits). */
+export interface BodyLimits {
+  /** Deepest nesting of arrays and objects, the body itself being level 1. */
+  maxJsonDepth: number;
+  /** Most messages in one batch. */
+  batchSize: number;
+}
+
+/**
+ * Parses a POSTed body into JSON-RPC messages, or throws the JSON-RPC error that says why not.
+ * The bounds are checked before anything is executed: a body beyond them runs no part of itself.
+ */
+export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
+  if (nestsDeeperThan(text, limits.maxJsonDepth)) {
+    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`, 400);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -25,6 +42,9 @@ export function parseMessages(text: string): ParsedBody {
   const batch = Array.isArray(body);
   const items = batch ? (body as unknown[]) : [body];
   if (items.length === 0) throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: empty batch", 400);
+  if (items.length > limits.batchSize) {
+    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: a batch may hold at most ${limits.batchSize} messages, this one holds ${items.length}`, 400);
+  }
   const messages = items.map((item) => {
     const parsed = JSONRPCMessageSchema.safeParse(item);
     if (!parsed.success) {
