@@ -19,7 +19,11 @@ export interface Client {
   jwks?: { keys: JWK[] };
   redirectUris: string[];
   grantTypes: string[];
-  /** Scopes the client may request; empty = any scope the provider knows. */
+  /**
+   * Provider scopes the client may request, exactly (empty: none). OIDC scopes are allowed
+   * besides to clients of the authorization code grant; for registered and metadata-document
+   * clients the list is further capped by the configuration (see grant-checks.ts).
+   */
   scopes: string[];
   /** Audiences / resources the client may obtain tokens for. */
   allowedAudiences: string[];
