@@ -28,6 +28,8 @@ export interface Client {
   /** Audiences / resources the client may obtain tokens for. */
   allowedAudiences: string[];
   skipConsent: boolean;
+  /** May be told the claims of tokens it introspects (RFC 7662; static clients only). */
+  introspection?: boolean;
   /** RFC 8693 settings (static clients only; see `tokenExchange` in config-schema.ts). */
   tokenExchange?: { impersonation: boolean; subjectAudiences?: string[] };
 }
@@ -45,6 +47,7 @@ function staticClients(provider: ProviderContext): Client[] {
     scopes: app.scopes,
     allowedAudiences: app.allowedAudiences,
     skipConsent: app.skipConsent,
+    introspection: app.introspection,
     tokenExchange: app.tokenExchange,
   }));
 }

@@ -38,6 +38,11 @@ const staticClient = z
      * listed for a client of the authorization_code grant: they ask about the user, who consents.
      */
     scopes: z.array(scopeToken).default([]),
+    /**
+     * May introspect tokens (RFC 7662) and be told their claims: the gateway and other resource
+     * servers. Every other client is answered `{"active": false}` (RFC 7662 §2.2, §4).
+     */
+    introspection: z.boolean().default(false),
     /** Audiences / resources this client may request tokens for (RFC 8707, RFC 8693 §2.1). */
     allowedAudiences: z.array(z.string().min(1)).default([]),
     /** Skip the consent page (first-party clients only). */
