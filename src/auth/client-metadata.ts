@@ -15,7 +15,8 @@ import { log } from "../core/log.js";
 import type { Client } from "./clients.js";
 import type { ProviderContext } from "./provider-context.js";
 import { isLoopbackHost } from "./redirect-uri.js";
-import { clientMetadataSchema, metadataError } from "./register.js";
+import { GRANT_TYPES } from "./config-schema.js";
+import { clientMetadataSchema, machineGrantProblem, metadataError, registeredScopes } from "./register.js";
 import { readAtMost } from "../core/read-at-most.js";
 
 type Settings = ProviderContext["config"]["provider"]["clientIdMetadataDocuments"];
@@ -150,14 +151,21 @@ async function fetchDocument(clientId: string, settings: Settings): Promise<Fetc
 }
 
 /** The client a document describes, or why it describes none. */
-function documentClient(clientId: string, document: unknown): Client | string {
+function documentClient(provider: ProviderContext, clientId: string, document: unknown): Client | string {
   const identity = documentIdentity.safeParse(document);
   if (!identity.success) return metadataError(identity.error).description;
   // CIMD draft: simple string comparison (RFC 3986 §6.2.1) with the URL it was fetched from.
   if (identity.data.client_id !== clientId) return `the document's client_id is ${identity.data.client_id}, not its own URL`;
   const parsed = documentMetadata.safeParse(document);
   if (!parsed.success) return metadataError(parsed.error).description;
-  const metadata = parsed.data;
+  let metadata = parsed.data;
+  // A document is written once for every authorization server, so a grant this one does not
+  // give such clients (client_credentials, README "The auth tier") is left out rather than
+  // failing the whole document; a document asking for nothing else describes no client here.
+  if (machineGrantProblem(provider, metadata)) {
+    metadata = { ...metadata, grantTypes: metadata.grantTypes.filter((g) => g !== GRANT_TYPES.clientCredentials) };
+    if (metadata.grantTypes.length === 0) return "its only grant, client_credentials, is for clients the operator configures";
+  }
   return {
     clientId,
     name: metadata.clientName ?? new URL(clientId).host,
@@ -166,9 +174,9 @@ function documentClient(clientId: string, document: unknown): Client | string {
     ...(metadata.jwks ? { jwks: metadata.jwks } : {}),
     redirectUris: metadata.redirectUris,
     grantTypes: metadata.grantTypes,
-    // A document's `scope` is not applied: it is written once for every authorization server,
-    // in their scope names; what the client obtains is bounded by our scopes and the user's consent.
-    scopes: [],
+    // The document's `scope`, if any, capped by `registration.defaultScopes` (names this provider
+    // does not know are dropped: the document is written for every authorization server).
+    scopes: registeredScopes(provider, metadata),
     allowedAudiences: [],
     skipConsent: false,
   };
@@ -193,7 +201,7 @@ export async function findMetadataDocumentClient(provider: ProviderContext, clie
   if (cached) return cached;
   const fetched = await fetchDocument(clientId, settings);
   if (!fetched.ok) return refuse(clientId, fetched.reason);
-  const client = documentClient(clientId, fetched.document);
+  const client = documentClient(provider, clientId, fetched.document);
   if (typeof client === "string") return refuse(clientId, client);
   // CIMD draft, "Metadata Caching": the document's own Cache-Control may only shorten our TTL.
   const ttl = Math.min(settings.cacheTTL, fetched.maxAgeMs ?? Infinity);

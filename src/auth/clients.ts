@@ -19,11 +19,17 @@ export interface Client {
   jwks?: { keys: JWK[] };
   redirectUris: string[];
   grantTypes: string[];
-  /** Scopes the client may request; empty = any scope the provider knows. */
+  /**
+   * Provider scopes the client may request, exactly (empty: none). OIDC scopes are allowed
+   * besides to clients of the authorization code grant; for registered and metadata-document
+   * clients the list is further capped by the configuration (see grant-checks.ts).
+   */
   scopes: string[];
   /** Audiences / resources the client may obtain tokens for. */
   allowedAudiences: string[];
   skipConsent: boolean;
+  /** May be told the claims of tokens it introspects (RFC 7662; static clients only). */
+  introspection?: boolean;
   /** RFC 8693 settings (static clients only; see `tokenExchange` in config-schema.ts). */
   tokenExchange?: { impersonation: boolean; subjectAudiences?: string[] };
 }
@@ -41,6 +47,7 @@ function staticClients(provider: ProviderContext): Client[] {
     scopes: app.scopes,
     allowedAudiences: app.allowedAudiences,
     skipConsent: app.skipConsent,
+    introspection: app.introspection,
     tokenExchange: app.tokenExchange,
   }));
 }

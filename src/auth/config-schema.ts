@@ -26,6 +26,9 @@ const loopbackOrigin = z.string().refine((value) => {
 
 const grantType = z.enum(Object.values(GRANT_TYPES) as [string, ...string[]]);
 
+/** The OIDC Core §5.4 / §11 scopes, known to every provider without configuration. */
+export const OIDC_SCOPE_NAMES = ["openid", "profile", "email", "offline_access"] as const;
+
 export const CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 
 /** A client registered in configuration (static), e.g. the gateway or a machine agent. */
@@ -40,8 +43,17 @@ const staticClient = z
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
     redirectUris: z.array(z.string()).default([]),
     grantTypes: z.array(grantType).default([GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken]),
-    /** Scopes the client may request; empty = the provider's scopes. */
+    /**
+     * Provider scopes (from `oidcProvider.scopes`) the client may request: exactly these, an empty
+     * list meaning none. The OIDC scopes (openid, profile, email, offline_access) need not be
+     * listed for a client of the authorization_code grant: they ask about the user, who consents.
+     */
     scopes: z.array(scopeToken).default([]),
+    /**
+     * May introspect tokens (RFC 7662) and be told their claims: the gateway and other resource
+     * servers. Every other client is answered `{"active": false}` (RFC 7662 §2.2, §4).
+     */
+    introspection: z.boolean().default(false),
     /** Audiences / resources this client may request tokens for (RFC 8707, RFC 8693 §2.1). */
     allowedAudiences: z.array(z.string().min(1)).default([]),
     /** Skip the consent page (first-party clients only). */
@@ -242,6 +254,28 @@ export const oidcProviderSchema = z
         enabled: z.boolean().default(true),
         /** Lifetime of a registration record in Redis. */
         ttl: duration("720h"),
+        /**
+         * Provider scopes a self-registered or metadata-document client may request (OIDC scopes
+         * are always allowed to it); what its registration or document asks for is capped by
+         * this. Default none: list only scopes that are safe for any client a user consents to.
+         */
+        defaultScopes: z.array(scopeToken).default([]),
+        /**
+         * Machine clients (client_credentials) by registration or metadata document: tokens
+         * with no user behind them, for anyone who registers. Off by default; turned on, they
+         * get at most `scopes` for at most `resources`.
+         */
+        machineClients: z
+          .object({
+            /** Accept client_credentials from registered and metadata-document clients. */
+            enabled: z.boolean().default(false),
+            /** Provider scopes such a client may obtain (empty: none). */
+            scopes: z.array(scopeToken).default([]),
+            /** Resources (RFC 8707) or audiences such a client may obtain tokens for (empty: none). */
+            resources: z.array(z.string().min(1)).default([]),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -265,7 +299,17 @@ export const oidcProviderSchema = z
     /** Logs, traces and metrics (README "Observability"). */
     observability: observabilitySchema,
   })
-  .strict();
+  .strict()
+  .superRefine((provider, ctx) => {
+    // A misspelt scope here would silently grant nothing; say so instead.
+    const known = new Set([...OIDC_SCOPE_NAMES, ...provider.scopes]);
+    const check = (path: (string | number)[], scopes: string[]) =>
+      scopes.forEach((scope, i) => {
+        if (!known.has(scope)) ctx.addIssue({ code: "custom", path: [...path, i], message: `${scope} is not in oidcProvider.scopes` });
+      });
+    check(["registration", "defaultScopes"], provider.registration.defaultScopes);
+    check(["registration", "machineClients", "scopes"], provider.registration.machineClients.scopes);
+  });
 
 export const authConfigSchema = z.object({ oidcProvider: oidcProviderSchema }).strict();
 

@@ -2,10 +2,10 @@
 // GET /.well-known/oauth-authorization-server (RFC 8414): the same metadata document.
 import type { Context } from "hono";
 import type { AuthApp } from "./app-types.js";
-import { CLIENT_AUTH_METHODS, GRANT_TYPES } from "./config-schema.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES, OIDC_SCOPE_NAMES } from "./config-schema.js";
 import type { ProviderContext } from "./provider-context.js";
 
-export const OIDC_SCOPES = ["openid", "profile", "email", "offline_access"];
+export const OIDC_SCOPES: string[] = [...OIDC_SCOPE_NAMES];
 
 export const ENDPOINTS = {
   authorization: "/authorize",

@@ -11,7 +11,8 @@ import type { AuthApp } from "./app-types.js";
 import { clearCookie, readCookie, writeCookie } from "./cookies.js";
 import { authorizationRedirect } from "./authorize.js";
 import { accessTokenClaims, releasedClaims } from "./claims.js";
-import { errorPage, consentPage, loginPage } from "./pages.js";
+import { errorPage, consentPage, loginPage, type ConsentPageModel } from "./pages.js";
+import type { ProviderContext } from "./provider-context.js";
 import { isMetadataDocumentClientId } from "./client-metadata.js";
 import { currentSession, startSession, type LoginSession } from "./session.js";
 import { authenticateBuiltinUser } from "./users.js";
@@ -138,6 +139,19 @@ function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 
   );
 }
 
+/**
+ * For a client the operator did not configure (a metadata document or RFC 7591 registration),
+ * what the consent page can show that the client did not merely assert about itself: the host
+ * of its document URL, or the host its redirect URI sends the code to (for a private-use scheme,
+ * RFC 8252 §7.1, the scheme). Configured clients get none.
+ */
+function unverifiedClient(provider: ProviderContext, interaction: Interaction): Pick<ConsentPageModel, "unverified"> {
+  if (provider.config.provider.apps.some((app) => app.clientId === interaction.clientId)) return {};
+  if (isMetadataDocumentClientId(interaction.clientId)) return { unverified: { host: new URL(interaction.clientId).host, via: "metadata-document" } };
+  const redirect = new URL(interaction.redirectUri);
+  return { unverified: { host: redirect.host || redirect.protocol.slice(0, -1), via: "redirect-uri" } };
+}
+
 export const interactionRoutes = new Hono<AuthApp>();
 
 interactionRoutes.get("/login", async (c) => {
@@ -180,7 +194,7 @@ interactionRoutes.get("/consent", async (c) => {
       csrf: interaction.csrf,
       clientName: interaction.clientName,
       clientId: interaction.clientId,
-      ...(isMetadataDocumentClientId(interaction.clientId) ? { clientHost: new URL(interaction.clientId).host } : {}),
+      ...unverifiedClient(c.get("provider"), interaction),
       user: String(session.claims.preferred_username ?? session.claims.email ?? session.sub),
       scopes: interaction.scope.split(" ").filter(Boolean),
       resources: interaction.resource,

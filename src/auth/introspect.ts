@@ -1,5 +1,6 @@
-// POST /introspect: token introspection (RFC 7662) for confidential clients, typically resource
-// servers. Anything this provider would not honour right now is simply `{"active": false}`.
+// POST /introspect: token introspection (RFC 7662) for the resource servers the operator names
+// (`apps[].introspection`, e.g. the gateway). Anything this provider would not honour right now,
+// and anything asked by another client, is simply `{"active": false}` (RFC 7662 §2.2, §4).
 import type { Context } from "hono";
 import { OAuthError } from "../core/errors.js";
 import type { AuthApp } from "./app-types.js";
@@ -34,9 +35,11 @@ export async function lookupToken(provider: ProviderContext, token: string): Pro
 }
 
 /**
- * RFC 7662 §2.1 leaves it to the server which tokens a caller may learn about. A client sees its
- * own tokens, and access tokens meant for a resource it could obtain tokens for itself (the
- * provider's resources and its allowed audiences); refresh tokens only ever to their client.
+ * RFC 7662 §2.1 leaves it to the server which tokens a caller may learn about, and §4 warns that
+ * an open endpoint lets anyone probe tokens. Only a client the operator configured with
+ * `introspection: true` learns anything, and of it only its own tokens and access tokens meant
+ * for a resource it could obtain tokens for itself (the provider's resources and its allowed
+ * audiences); refresh tokens only ever to their client. A self-registered client never does.
  */
 function visibleTo(provider: ProviderContext, caller: Client, found: KnownToken): boolean {
   if (found.kind === "refresh") return found.family.clientId === caller.clientId;
@@ -76,7 +79,9 @@ export async function postIntrospect(c: Context<AuthApp>): Promise<Response> {
   // RFC 7662 §2.1 requires authorization to introspect; a public client proves no identity.
   if (caller.tokenEndpointAuthMethod === "none") throw new OAuthError("invalid_client", "only confidential clients may introspect tokens", 401);
   const token = required(form, "token");
-  const found = await lookupToken(provider, token);
+  // Another client is not even looked up for, so it learns nothing from how long the answer took.
+  const mayIntrospect = caller.source === "config" && caller.introspection === true;
+  const found = mayIntrospect ? await lookupToken(provider, token) : null;
   const body = found && visibleTo(provider, caller, found) ? introspectionOf(provider, found) : { active: false };
   // RFC 7662 §4: the answer reflects the token's state now; caches must not replay it.
   return c.json(body, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });

@@ -83,20 +83,30 @@ export interface ConsentPageModel {
   clientName: string;
   clientId: string;
   /**
-   * For a client whose id is its metadata document's URL: that URL's host, the one thing about
-   * such a client that is not self-asserted (its name is whatever its document says).
+   * For a client the operator did not configure, whose name is whatever it says about itself:
+   * the one thing about it that is not self-asserted, shown with an "unverified application"
+   * notice. For a metadata-document client, its client_id URL's host; for a self-registered
+   * client (RFC 7591), the host its redirect URI sends the authorization to.
    */
-  clientHost?: string;
+  unverified?: { host: string; via: "metadata-document" | "redirect-uri" };
   user: string;
   scopes: string[];
   resources: string[];
 }
 
+function unverifiedNotice({ host, via }: NonNullable<ConsentPageModel["unverified"]>): Html {
+  const where =
+    via === "metadata-document"
+      ? html`This application describes itself at <strong>${host}</strong>.`
+      : html`This application registered itself here, and the access you allow is sent to <strong>${host}</strong>.`;
+  return html`<p class="notice" role="note"><strong>Unverified application.</strong> ${where} Its name is what it says about itself: allow it only if you expect an application from <strong>${host}</strong>.</p>`;
+}
+
 export function consentPage(m: ConsentPageModel): Html {
   return page(
     "Allow access?",
-    html`<h1>Allow ${m.clientName}${m.clientHost ? html` from ${m.clientHost}` : ""} to act for you?</h1>
-${m.clientHost ? html`<p class="notice">This application describes itself at <strong>${m.clientHost}</strong>. Its name is what it says about itself: allow it only if you expect an application from <strong>${m.clientHost}</strong>.</p>` : ""}
+    html`<h1>Allow ${m.clientName}${m.unverified ? html` from ${m.unverified.host}` : ""} to act for you?</h1>
+${m.unverified ? unverifiedNotice(m.unverified) : ""}
 <p>Signed in as <strong>${m.user}</strong>. The application <code>${m.clientId}</code> asks for:</p>
 <ul>${m.scopes.length ? m.scopes.map((s) => html`<li><code>${s}</code></li>`) : html`<li>basic sign-in only</li>`}</ul>
 ${m.resources.length ? html`<p>for use at:</p><ul>${m.resources.map((r) => html`<li><code>${r}</code></li>`)}</ul>` : ""}

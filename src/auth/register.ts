@@ -10,6 +10,7 @@ import type { AuthApp } from "./app-types.js";
 import type { Client, ClientAuthMethod } from "./clients.js";
 import { GRANT_TYPES } from "./config-schema.js";
 import { supportedScopes } from "./discovery.js";
+import { grantableScopes } from "./grant-checks.js";
 import type { ProviderContext } from "./provider-context.js";
 import { isLoopbackHost } from "./redirect-uri.js";
 
@@ -98,7 +99,7 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
       for (const grant of m.grant_types) {
         if (grant === GRANT_TYPES.tokenExchange) {
           // Exchange lets a client mint tokens for other audiences from users' tokens; only the
-          // operator grants that, to a configured client (DESIGN.md §3).
+          // operator grants that, to a configured client (README "The auth tier").
           issue("grant_types", "token exchange is available to configured clients only, not through registration");
         } else if (!ALLOWED_GRANTS.includes(grant)) {
           issue("grant_types", `${grant} is not supported; use ${ALLOWED_GRANTS.join(", ")}`);
@@ -156,8 +157,41 @@ async function readJsonObject(c: Context<AuthApp>): Promise<unknown> {
   return body;
 }
 
+/**
+ * Refuses what registration and metadata documents do not yield: a client of the client
+ * credentials grant, unless `registration.machineClients` is on (RFC 7591 §3.2.2:
+ * invalid_client_metadata). Such clients act for a signed-in user; machine clients are the
+ * operator's to configure.
+ */
+export function machineGrantProblem(provider: ProviderContext, metadata: ClientMetadata): string | null {
+  if (!metadata.grantTypes.includes(GRANT_TYPES.clientCredentials) || provider.config.provider.registration.machineClients.enabled) return null;
+  return "grant_types: client_credentials is available to clients the operator configures, not through registration or metadata documents";
+}
+
+/**
+ * The provider scopes a new registered or metadata-document client holds: what it asked for
+ * (`scope`), or everything when it asked for nothing, capped by `registration.defaultScopes` for
+ * its user-facing grants and `registration.machineClients.scopes` for client_credentials. Names
+ * the provider does not know are dropped here; /register refuses them before.
+ */
+export function registeredScopes(provider: ProviderContext, metadata: ClientMetadata): string[] {
+  const { defaultScopes, machineClients } = provider.config.provider.registration;
+  const cap = new Set<string>();
+  if (metadata.grantTypes.some((g) => g !== GRANT_TYPES.clientCredentials)) for (const s of defaultScopes) cap.add(s);
+  if (machineClients.enabled && metadata.grantTypes.includes(GRANT_TYPES.clientCredentials)) for (const s of machineClients.scopes) cap.add(s);
+  const requested = metadata.scope?.split(" ").filter(Boolean);
+  return requested ? [...new Set(requested)].filter((s) => cap.has(s)) : [...cap];
+}
+
+/** The scope value RFC 7591 §3.2.1 returns: what the client may request, capped by what it asked for. */
+function grantedScope(provider: ProviderContext, client: Client, metadata: ClientMetadata): string {
+  const grantable = new Set([...grantableScopes(provider, client, "user"), ...grantableScopes(provider, client, "machine")]);
+  const requested = metadata.scope?.split(" ").filter(Boolean);
+  return (requested ? [...new Set(requested)] : supportedScopes(provider)).filter((s) => grantable.has(s)).join(" ");
+}
+
 /** The registered metadata as RFC 7591 §3.2.1 returns it (never the secret's hash). */
-function registrationResponse(client: Client, metadata: ClientMetadata, issuedAt: number, secret: string | undefined, expiresAt: number) {
+function registrationResponse(client: Client, metadata: ClientMetadata, issuedAt: number, secret: string | undefined, expiresAt: number, scope: string) {
   return {
     client_id: client.clientId,
     client_id_issued_at: issuedAt,
@@ -167,7 +201,7 @@ function registrationResponse(client: Client, metadata: ClientMetadata, issuedAt
     grant_types: client.grantTypes,
     response_types: metadata.responseTypes,
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    ...(client.scopes.length > 0 ? { scope: client.scopes.join(" ") } : {}),
+    ...(scope ? { scope } : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
   };
 }
@@ -179,8 +213,9 @@ export async function findRegisteredClient(provider: ProviderContext, clientId: 
 
 /**
  * Open registration, as MCP clients expect (no initial access token, RFC 7591 §3). What a
- * registrant gets is deliberately small: no audiences beyond the provider's own resources, no
- * token exchange, and always the consent page.
+ * registrant gets is deliberately small: a client that acts for a signed-in user, the configured
+ * default scopes, no audiences beyond the provider's own resources, no token exchange, no
+ * client_credentials (unless `registration.machineClients` allows it), and always the consent page.
  */
 export async function register(c: Context<AuthApp>): Promise<Response> {
   const provider = c.get("provider");
@@ -191,10 +226,13 @@ export async function register(c: Context<AuthApp>): Promise<Response> {
   const parsed = registrationRequest.safeParse(await readJsonObject(c));
   if (!parsed.success) throw metadataError(parsed.error);
   const metadata = parsed.data;
-  const scopes = [...new Set((metadata.scope ?? "").split(" ").filter(Boolean))];
+  const machineProblem = machineGrantProblem(provider, metadata);
+  if (machineProblem) throw new OAuthError("invalid_client_metadata", machineProblem, 400);
   const known = new Set(supportedScopes(provider));
-  const unknown = scopes.find((s) => !known.has(s));
+  const unknown = (metadata.scope ?? "").split(" ").find((s) => s && !known.has(s));
   if (unknown !== undefined) throw new OAuthError("invalid_client_metadata", `scope: ${unknown} is not a scope of this provider`, 400);
+  // RFC 7591 §3.2.1: the server may replace requested values; the response says what was granted.
+  const scopes = registeredScopes(provider, metadata);
 
   const clientId = randomToken();
   const confidential = metadata.tokenEndpointAuthMethod === "client_secret_basic" || metadata.tokenEndpointAuthMethod === "client_secret_post";
@@ -218,5 +256,5 @@ export async function register(c: Context<AuthApp>): Promise<Response> {
   // The registration, and with it the secret, lives for `registration.ttl`; saying when tells the
   // client when to register again (RFC 7591 §3.2.1: 0 would mean "never expires").
   const expiresAt = issuedAt + Math.floor(registration.ttl / 1000);
-  return c.json(registrationResponse(client, metadata, issuedAt, secret, expiresAt), 201, { "Cache-Control": "no-store", Pragma: "no-cache" });
+  return c.json(registrationResponse(client, metadata, issuedAt, secret, expiresAt, grantedScope(provider, client, metadata)), 201, { "Cache-Control": "no-store", Pragma: "no-cache" });
 }

@@ -11,8 +11,9 @@
 //   exchange tokens that were meant for someone else (confused deputy).
 // - At least one `audience` or `resource` is required, each in the caller's own
 //   `allowedAudiences`; the issued token's `aud` is exactly those.
-// - Scopes: requested ⊆ subject token's scopes ∩ the caller's scopes (when it has a list), so a
-//   tool token never carries more than the user granted; without `scope`, that intersection.
+// - Scopes: requested ⊆ subject token's scopes ∩ the caller's `scopes` (an empty list allows
+//   none), so a tool token never carries more than the user and the operator granted; without
+//   `scope`, that intersection.
 // - Lifetime: extension parameter `expires_in` (seconds), default `tokens.exchange.defaultTTL`;
 //   above `tokens.exchange.maxTTL` the request is refused, not silently capped. The token never
 //   outlives the subject (or actor) token.
@@ -175,9 +176,9 @@ async function verifyPresentedToken(provider: ProviderContext, token: string, pa
   }
 }
 
-/** Requested ⊆ subject's scopes ∩ the client's scopes (when it has a list); default all of it. */
+/** Requested ⊆ subject's scopes ∩ the client's scopes; default all of that. */
 function grantedScopes(subject: AccessTokenClaims, client: Client, requested: string[] | undefined): string[] {
-  const allowed = (subject.scope ?? "").split(" ").filter((s) => s && (client.scopes.length === 0 || client.scopes.includes(s)));
+  const allowed = (subject.scope ?? "").split(" ").filter((s) => s && client.scopes.includes(s));
   if (requested === undefined) return allowed;
   for (const s of requested) {
     if (!allowed.includes(s)) throw invalidScope(`the scope ${s} is not granted by the subject token to this client`);

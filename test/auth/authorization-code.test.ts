@@ -15,6 +15,7 @@ const PUBLIC_CLIENT = {
   tokenEndpointAuthMethod: "none",
   redirectUris: [REDIRECT, "https://agent.example/cb"],
   grantTypes: ["authorization_code", "refresh_token"],
+  scopes: ["tools:read", "tools:write"],
 };
 
 let auth: RunningWorker;

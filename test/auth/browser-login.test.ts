@@ -17,6 +17,7 @@ const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const exchanger = confidentialClient("gateway-exchanger", {
   grantTypes: [TOKEN_EXCHANGE],
   allowedAudiences: [TOOL_AUDIENCE],
+  introspection: true,
 });
 
 let auth: RunningWorker;
@@ -110,7 +111,8 @@ async function signInWithBrowser(client: oauth.Client, challenge: string): Promi
     await page.getByLabel("Password").fill(ALICE.password);
     await page.getByRole("button", { name: "Sign in" }).click();
 
-    await page.getByRole("heading", { name: "Allow Browser Agent to act for you?" }).waitFor();
+    // A self-registered client: named with the host its redirect URI sends the code to.
+    await page.getByRole("heading", { name: `Allow Browser Agent from ${new URL(target.url).host} to act for you?` }).waitFor();
     const consentFacts = await accessibilityFacts(page);
     const consentText = await page.locator("main").innerText();
     await page.getByRole("button", { name: "Allow" }).click();
@@ -142,6 +144,7 @@ describe("an agent's first run, with a person at the browser", () => {
     for (const scope of ["openid", "profile", "email", "tools:read"]) expect(login.consentText).toContain(scope);
     expect(login.consentText).toContain(GATEWAY_RESOURCE);
     expect(login.consentText).toContain(agent.client_id);
+    expect(login.consentText).toContain("Unverified application.");
   });
 
   it("sends the browser back to the client's redirect URI with a code, the state and iss", () => {

@@ -10,12 +10,15 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const PRIVATE_API = "https://private.test/api";
 
-/** A resource server: introspects the tokens presented to it. */
-const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"] });
-const app = confidentialClient("app");
+/**
+ * A resource server: introspects the tokens presented to it. Only clients configured with
+ * `introspection: true` are told anything (test/security/registered-client-introspects-user-token.test.ts).
+ */
+const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"], introspection: true });
+const app = confidentialClient("app", { introspection: true });
 const other = confidentialClient("other-app");
-const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], allowedAudiences: [PRIVATE_API] });
-const spa = { name: "spa", clientId: "spa", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"] };
+const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], allowedAudiences: [PRIVATE_API], introspection: true });
+const spa = { name: "spa", clientId: "spa", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"], scopes: ["tools:read"] };
 
 describe("introspection and revocation", () => {
   let auth: RunningWorker;

@@ -8,7 +8,7 @@ import { CookieJar, hiddenField, postForm, step } from "../helpers/login-flow.js
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
-const PUBLIC_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], grantTypes: ["authorization_code"] };
+const PUBLIC_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], grantTypes: ["authorization_code"], scopes: ["tools:read"] };
 
 let auth: RunningWorker;
 beforeAll(async () => {

@@ -16,7 +16,7 @@ const SEARCH_API = "https://search.test/api";
 
 const app = confidentialClient("app");
 const other = confidentialClient("other-app");
-const mcpClient = { name: "mcp-client", clientId: "mcp-client", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"] };
+const mcpClient = { name: "mcp-client", clientId: "mcp-client", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"], scopes: ["tools:read", "tools:write"] };
 
 describe("refresh token grant", () => {
   let auth: RunningWorker;

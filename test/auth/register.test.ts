@@ -57,6 +57,8 @@ describe("dynamic client registration", () => {
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: "none",
+      // What it may request: the OIDC scopes and registration.defaultScopes.
+      scope: "openid profile email offline_access tools:read",
     });
     expect(Math.abs((client.client_id_issued_at as number) - nowSec())).toBeLessThan(60);
   });
@@ -96,24 +98,26 @@ describe("dynamic client registration", () => {
   });
 
   it("issues a confidential client its secret once and stores only the secret's SHA-256", async () => {
-    const registered = await registerClient({ token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"] });
+    const registered = await registerClient({ token_endpoint_auth_method: "client_secret_basic", redirect_uris: [REDIRECT] });
     expect(registered.client_secret).toEqual(expect.any(String));
     // The registration, and so the secret, expires with the registration record (720h default).
     expect(registered.client_secret_expires_at).toBeGreaterThan(nowSec() + 719 * 3600);
-    expect(registered.response_types).toEqual([]);
     const stored = await sharedStore().getClient<Client>(registered.client_id);
     expect(stored).toMatchObject({ source: "registration", secretHash: expect.any(String), allowedAudiences: [], skipConsent: false });
     expect(JSON.stringify(stored)).not.toContain(registered.client_secret as string);
   });
 
-  it.each(["client_secret_basic", "client_secret_post"] as const)("lets a %s client obtain a token with its secret, and not without", async (method) => {
-    const registered = await registerClient({ token_endpoint_auth_method: method, grant_types: ["client_credentials"] });
+  // Registered clients act for a user, so authentication shows at the authorization code grant:
+  // an authenticated client reaches the (bogus) code, 400 invalid_grant; a failed one is 401.
+  // client_credentials is refused to them (test/security/registered-client-mints-machine-token.test.ts).
+  it.each(["client_secret_basic", "client_secret_post"] as const)("lets a %s client authenticate with its secret, and not without", async (method) => {
+    const registered = await registerClient({ token_endpoint_auth_method: method, redirect_uris: [REDIRECT] });
     const client: oauth.Client = { client_id: registered.client_id };
     const clientAuth = (secret: string) => (method === "client_secret_basic" ? oauth.ClientSecretBasic(secret) : oauth.ClientSecretPost(secret));
-    const grant = (secret: string) => oauth.clientCredentialsGrantRequest(as, client, clientAuth(secret), { resource: GATEWAY_RESOURCE }, options);
-    const tokens = await oauth.processClientCredentialsResponse(as, client, await grant(registered.client_secret as string));
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: registered.client_id, aud: GATEWAY_RESOURCE });
-    const refused = await grant("wrong-secret");
+    const redeem = (secret: string) => oauth.genericTokenEndpointRequest(as, client, clientAuth(secret), "authorization_code", { code: "no-such-code", redirect_uri: REDIRECT, code_verifier: oauth.generateRandomCodeVerifier() }, options);
+    const accepted = await redeem(registered.client_secret as string);
+    expect({ status: accepted.status, ...((await accepted.json()) as object) }).toMatchObject(KNOWN_CLIENT);
+    const refused = await redeem("wrong-secret");
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ error: "invalid_client" });
   });
@@ -121,12 +125,12 @@ describe("dynamic client registration", () => {
   it("lets a private_key_jwt client with inline jwks authenticate with its key", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
-    const registered = await registerClient({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, grant_types: ["client_credentials"] });
+    const registered = await registerClient({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, redirect_uris: [REDIRECT] });
     expect(registered).toMatchObject({ token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } });
     expect(registered).not.toHaveProperty("client_secret");
     const client: oauth.Client = { client_id: registered.client_id };
-    const res = await oauth.clientCredentialsGrantRequest(as, client, oauth.PrivateKeyJwt({ key: privateKey, kid: "k1" }), { resource: GATEWAY_RESOURCE }, options);
-    await expect(oauth.processClientCredentialsResponse(as, client, res)).resolves.toHaveProperty("access_token");
+    const res = await oauth.genericTokenEndpointRequest(as, client, oauth.PrivateKeyJwt({ key: privateKey, kid: "k1" }), "authorization_code", { code: "no-such-code", redirect_uri: REDIRECT, code_verifier: oauth.generateRandomCodeVerifier() }, options);
+    expect({ status: res.status, ...((await res.json()) as object) }).toMatchObject(KNOWN_CLIENT);
   });
 
   it("makes the client known to the token endpoint, and only that client", async () => {
@@ -165,6 +169,7 @@ describe("hostile registrations", () => {
     ["the implicit grant", { grant_types: ["implicit"] }],
     ["the password grant", { grant_types: ["password"] }],
     ["client_credentials for a public client", { grant_types: ["client_credentials"], token_endpoint_auth_method: "none" }],
+    ["client_credentials for a confidential client (registered machine clients are off)", { grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic" }],
     ["an empty grant_types", { grant_types: [] }],
     ["an unknown authentication method", { token_endpoint_auth_method: "magic_handshake" }],
     ["client_secret_jwt", { token_endpoint_auth_method: "client_secret_jwt" }],

@@ -12,9 +12,9 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 const ISSUER = "http://auth.test";
 const REDIRECT = "http://127.0.0.1:9/callback";
 const CREDENTIALS = { username: ALICE.username, password: ALICE.password };
-const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT] };
+const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], scopes: ["tools:read", "tools:write"] };
 /** A resource server that introspects tokens. */
-const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"] });
+const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"], introspection: true });
 
 let a: RunningWorker;
 let b: RunningWorker;

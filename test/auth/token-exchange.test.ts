@@ -232,10 +232,10 @@ describe("token exchange", () => {
   });
 
   describe("scope", () => {
-    it("without a scope parameter, grants the subject token's scopes", async () => {
+    it("without a scope parameter, grants the subject token's scopes the client lists (not openid, which it does not)", async () => {
       const { body, claims } = await exchange(gateway.client, { subject_token: await userToken(), audience: API_A });
-      expect(body.scope).toBe("openid tools:read tools:write");
-      expect(claims.scope).toBe("openid tools:read tools:write");
+      expect(body.scope).toBe("tools:read tools:write");
+      expect(claims.scope).toBe("tools:read tools:write");
     });
 
     it("without a scope parameter, grants only what both the subject token and the client allow", async () => {

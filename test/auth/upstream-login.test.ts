@@ -15,6 +15,7 @@ const PUBLIC_CLIENT = {
   clientId: "agent-public",
   tokenEndpointAuthMethod: "none",
   redirectUris: [REDIRECT],
+  scopes: ["tools:read", "tools:write"],
 };
 const UPSTREAM_USER = "00u1upstream42";
 const UPSTREAM_CLAIMS = {

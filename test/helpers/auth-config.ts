@@ -20,7 +20,10 @@ export interface TestClient {
   secret: string;
 }
 
-/** A confidential static client, with its secret as a binding. */
+/**
+ * A confidential static client, with its secret as a binding. It may request the test
+ * provider's scopes (an empty list would allow none); `extra` overrides that.
+ */
 export function confidentialClient(clientId: string, extra: Record<string, unknown> = {}) {
   const secretEnv = `SECRET_${clientId.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
   const secret = randomBytes(24).toString("base64url");
@@ -31,6 +34,7 @@ export function confidentialClient(clientId: string, extra: Record<string, unkno
       clientId,
       clientSecret: { env: secretEnv },
       tokenEndpointAuthMethod: "client_secret_basic",
+      scopes: ["tools:read", "tools:write"],
       ...extra,
     },
     bindings: { [secretEnv]: secret },
@@ -44,6 +48,8 @@ export function authConfig(url: string, overrides: Record<string, unknown> = {})
       discovery: { issuer: url },
       resources: [GATEWAY_RESOURCE],
       scopes: ["tools:read", "tools:write"],
+      // As config/auth.dev.yaml: registered and metadata-document clients may read tools.
+      registration: { defaultScopes: ["tools:read"] },
       ...overrides,
     },
   });

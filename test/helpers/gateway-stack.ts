@@ -49,7 +49,7 @@ export interface StackOptions {
   limits?: Record<string, unknown>;
 }
 
-export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"] });
+export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"], introspection: true });
 
 export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation" | "limits"> & { resource?: string } = {}): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
