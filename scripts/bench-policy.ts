@@ -1,4 +1,4 @@
-// Policy evaluation time per call (issue 5), for scripts/bench.ts: `await benchPolicyEvaluation()`.
+// Policy evaluation time per call, for scripts/bench.ts: `await benchPolicyEvaluation()`.
 //
 // Measures the gateway's own decision path (PolicyEngine.decide: input to JSON, into the wasm
 // instance, evaluation, result set back and checked) with the real SDK, in Node's V8 — the

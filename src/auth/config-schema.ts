@@ -166,7 +166,7 @@ export const oidcProviderSchema = z
         authorizationCodeTTL: duration("60s"),
         exchange: z
           .object({
-            /** Lifetime of an exchanged token when the caller asks for none (DESIGN.md §3: 5 s). */
+            /** Lifetime of an exchanged token when the caller asks for none (5 s: a per-tool token lives about as long as one call). */
             defaultTTL: duration("5s"),
             /** Upper bound on any requested lifetime. */
             maxTTL: duration("5m"),

@@ -1,4 +1,4 @@
-// Protocol errors as types (house style: node-oidc-provider's errors.js). They are thrown
+// Protocol errors as types (as node-oidc-provider's errors.js does). They are thrown
 // anywhere and turned into their wire format in exactly one place per tier (its onError).
 import type { ConfigIssue } from "./config-loader.js";
 

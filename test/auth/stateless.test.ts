@@ -1,4 +1,4 @@
-// The auth tier keeps no state of its own (DESIGN.md §3): two runtimes with the same
+// The auth tier keeps no state of its own: two runtimes with the same
 // configuration and signing keys, sharing one Redis, are interchangeable. Behind a load balancer
 // any request of a flow may land on either, so each step here deliberately switches instances.
 import { decodeJwt } from "jose";

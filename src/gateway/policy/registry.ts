@@ -1,7 +1,7 @@
 // Where policies come from: the gateway carries its OPA policies inside the worker bundle and
 // finds them by the name the configuration gives (`authorization.inbound.opa.name`).
 //
-// Bundling (decided for issue 5): Workers cannot read files at run time, and compiling wasm
+// Bundling: Workers cannot read files at run time, and compiling wasm
 // from bytes at run time is not allowed there either, so a policy must be a static import
 // that Wrangler uploads as a CompiledWasm module. `npm run policy:build` compiles each Rego
 // policy under policies/ with `opa build -t wasm` and unpacks it into policies/build/<name>/
