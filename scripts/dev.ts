@@ -127,6 +127,8 @@ async function waitForStatus(name: string, url: string, anyAnswer = false): Prom
 
 async function stop(code: number): Promise<never> {
   stopping = true;
+  // The tiers read their secrets at start: the files go first, whatever happens to the rest of the stop.
+  secretFiles.remove();
   for (const child of children) {
     try {
       if (child.pid) process.kill(-child.pid, "SIGTERM");

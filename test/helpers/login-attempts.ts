@@ -9,7 +9,7 @@ import type { RunningWorker } from "./workers.js";
 
 export const LOGIN_REDIRECT = "http://127.0.0.1:9/callback";
 /** A first-party public client (no consent page), so a right password ends in the code redirect. */
-export const LOGIN_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [LOGIN_REDIRECT], grantTypes: ["authorization_code"], skipConsent: true };
+export const LOGIN_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [LOGIN_REDIRECT], grantTypes: ["authorization_code"], scopes: ["tools:read", "tools:write"], skipConsent: true };
 
 /**
  * A built-in user with a fresh random name and Alice's password ("correct horse"): counters in

@@ -17,7 +17,7 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 /** One public name for every instance (as behind a load balancer), so each accepts the others' tokens. */
 const ISSUER = "http://auth.test";
 const REDIRECT = "http://127.0.0.1:9/callback";
-const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT] };
+const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], scopes: ["tools:read", "tools:write"] };
 const COOKIE = "maverics_session";
 
 /** What must never appear in Redis in the clear: unique to this run, so other tests' keys cannot match. */

@@ -15,6 +15,7 @@ const STATIC_CLIENT = {
   name: "Operator's Agent",
   clientId: "operator-agent",
   tokenEndpointAuthMethod: "none",
+  scopes: ["tools:read", "tools:write"],
   redirectUris: [REDIRECT],
   grantTypes: ["authorization_code", "refresh_token"],
 };

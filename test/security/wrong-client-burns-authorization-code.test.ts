@@ -17,6 +17,7 @@ const publicClient = (clientId: string) => ({
   name: clientId,
   clientId,
   tokenEndpointAuthMethod: "none",
+  scopes: ["tools:read", "tools:write"],
   redirectUris: [REDIRECT, OTHER_REDIRECT],
   grantTypes: ["authorization_code", "refresh_token"],
 });
