@@ -140,7 +140,7 @@ export class SessionApps {
   /**
    * What this instance has listed, by app. An instance serves one POST, so the list requests of
    * one JSON-RPC batch (and the tool calls that need a catalog) share one listing of each
-   * upstream, and the next POST lists afresh.
+   * upstream, and the next POST lists afresh (or joins a listing still in flight, list-deadline.ts).
    */
   private readonly catalogs = new Map<string, Flight<Tool[]>>();
   private toolListing: Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> | undefined;

@@ -61,7 +61,8 @@ function asJsonRpcError(err: unknown): never {
 export class SessionContent {
   /**
    * Listings made by this instance, by method. An instance serves one POST, so the list requests
-   * of one JSON-RPC batch share one listing of the upstreams; the next POST lists afresh.
+   * of one JSON-RPC batch share one listing of the upstreams; the next POST lists afresh (or
+   * joins an app's listing still in flight, list-deadline.ts).
    */
   private readonly listings = new Map<string, Promise<Listed<unknown>>>();
 
