@@ -10,9 +10,9 @@ import { openSession, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
 
-const LIST_TIMEOUT_MS = 1_000;
+const LIST_TIMEOUT_MS = 2_000;
 /** What workerd, the session object and a cold upstream session may add to the wait. */
-const SLACK_MS = 1_500;
+const SLACK_MS = 3_000;
 const LISTS = new Set(["tools/list", "prompts/list", "resources/list", "resources/templates/list"]);
 
 let fast: RecordingMcpServer;
