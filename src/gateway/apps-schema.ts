@@ -2,6 +2,7 @@
 // is authorized outbound. Field names follow the reference product's `apps` block.
 import { z } from "zod";
 import { duration } from "../core/config-schema.js";
+import { parseDurationMs } from "../core/duration.js";
 
 const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
 const secretRef = z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name") }).strict();
@@ -94,6 +95,19 @@ const appBase = {
     .prefault({}),
   /** Upper bound on one upstream call. */
   timeout: duration("30s"),
+  /** How long the agent's lists wait for this app; default mcpProvider.limits.listTimeout. */
+  listTimeout: z
+    .union([z.string(), z.number()])
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const ms = parseDurationMs(value);
+      if (ms === null) {
+        ctx.addIssue({ code: "custom", message: 'expected a duration such as "3s" or "500ms"' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
 };
 
 export const mcpProxyAppSchema = z

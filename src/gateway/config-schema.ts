@@ -176,6 +176,13 @@ export const mcpProviderSchema = z
          * with a full one, so a budget the agent cannot renew is toolCallsPerPrincipal.
          */
         toolCallsPerSession: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
+        /**
+         * How long tools/list, prompts/list, resources/list and resources/templates/list wait for
+         * each app (an app's own `listTimeout` overrides it). An app that has not listed by then is
+         * reported under _meta["gateway/unavailableApps"], as a failed one is, while its listing
+         * goes on under the app's `timeout` and fills the session's catalog when it lands.
+         */
+        listTimeout: duration("3s"),
       })
       .strict()
       .prefault({}),

@@ -51,7 +51,7 @@ describe("gateway configuration schema", () => {
         mcpProvider: {
           resource: "https://gw.example/mcp",
           audit: {},
-          limits: { maxJsonDepth: 64, batchSize: 20, sessionsPerPrincipal: 100 },
+          limits: { maxJsonDepth: 64, batchSize: 20, sessionsPerPrincipal: 100, listTimeout: 3_000 },
           observability: { logLevel: "info", logToolArguments: false },
           identityProviders: {},
           authorization: {
@@ -83,6 +83,14 @@ describe("gateway configuration schema", () => {
         },
       },
     });
+  });
+
+  it("reads an app's own listTimeout, and leaves it unset otherwise (mcpProvider.limits.listTimeout applies)", () => {
+    const app = (extra: Record<string, unknown>) => ({ name: "a", type: "mcpProxy", upstream: { stream: { url: "https://up.example/mcp" } }, ...extra });
+    const parsed = parseConfig(gatewayConfigSchema, { mcpProvider: minimal, apps: [app({ listTimeout: "500ms" }), app({ name: "b" })] });
+    expect(parsed.ok && parsed.config.apps.map((a) => a.listTimeout)).toEqual([500, undefined]);
+    const refused = parseConfig(gatewayConfigSchema, { mcpProvider: minimal, apps: [app({ listTimeout: "soon" })] });
+    expect(refused.ok).toBe(false);
   });
 
   it("names the field of each issue", () => {

@@ -18,6 +18,7 @@ import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, DENIED_MESSAGE, type HttpSnapshot, type PolicyDecision, type PolicyInputParts } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext, type ToolCallOutcome } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
+import { forgetListings, LATE, lateMessage, listTimeoutOf, sharedListing, within, type Flight } from "./list-deadline.js";
 import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "./registry.js";
 import { SessionContent, type AuditedRequest } from "./session-content.js";
 import type { ServerRequestRelay } from "./streamable-http-client.js";
@@ -112,6 +113,9 @@ export class SessionApps {
       context: (app, event) => this.listingContext(app, event),
       resourceIndex: deps.state.resources,
       sessionId: deps.sessionId,
+      session: deps.state,
+      listTimeout: (app) => listTimeoutOf(deps.config, app),
+      landed: (list) => this.landed(list),
       decide: (app, target, mcp) => this.decide(app, target, mcp),
       audited: (request, run) => this.audited(request, run),
     });
@@ -136,12 +140,15 @@ export class SessionApps {
   /**
    * What this instance has listed, by app. An instance serves one POST, so the list requests of
    * one JSON-RPC batch (and the tool calls that need a catalog) share one listing of each
-   * upstream, and the next POST lists afresh.
+   * upstream, and the next POST lists afresh (or joins a listing still in flight, list-deadline.ts).
    */
-  private readonly catalogs = new Map<string, Promise<Tool[]>>();
+  private readonly catalogs = new Map<string, Flight<Tool[]>>();
   private toolListing: Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> | undefined;
 
-  /** tools/list: every app's tools under its namespace; an app that fails is reported, not fatal. */
+  /**
+   * tools/list: every app's tools under its namespace; an app that fails, or has not listed within
+   * its list deadline (list-deadline.ts), is reported, not fatal.
+   */
   listTools(): Promise<{ tools: Tool[]; _meta?: Record<string, unknown> }> {
     this.toolListing ??= this.collectTools();
     return this.toolListing;
@@ -151,7 +158,13 @@ export class SessionApps {
     const results = await Promise.all(
       this.deps.config.apps.map(async (app) => {
         try {
-          const tools = await this.visible(app, await this.fetchCatalog(app));
+          const ms = listTimeoutOf(this.deps.config, app);
+          const listed = await within(this.fetchCatalog(app), ms, () => this.landed("tools"));
+          if (listed === LATE) {
+            log("warn", "app.list_late", { app: app.name, session_id: this.deps.sessionId, list: "tools/list", timeout_ms: ms });
+            return { tools: [] as Tool[], failure: { app: app.name, error: lateMessage(ms) } };
+          }
+          const tools = await this.visible(app, listed);
           return { tools: tools.map((tool) => ({ ...tool, name: exposedName(app, tool.name) })) };
         } catch (err) {
           const message = err instanceof UpstreamError || err instanceof ExchangeError ? err.message : "internal error";
@@ -395,15 +408,17 @@ export class SessionApps {
     if (!candidate) return null;
     let known = this.deps.state.catalog[candidate.app.name];
     if (!known?.includes(candidate.upstreamName)) {
-      known = (await this.fetchCatalog(candidate.app)).map((t) => t.name);
+      // The app's own timeout, not the list deadline: the agent asked for this tool by name.
+      known = (await this.fetchCatalog(candidate.app).promise).map((t) => t.name);
     }
     return known.includes(candidate.upstreamName) ? candidate : null;
   }
 
-  private fetchCatalog(app: AppConfig): Promise<Tool[]> {
+  /** The app's tools: this POST's listing, else the session's listing in flight, else a new one. */
+  private fetchCatalog(app: AppConfig): Flight<Tool[]> {
     let listing = this.catalogs.get(app.name);
     if (!listing) {
-      listing = (async () => {
+      listing = sharedListing(this.deps.state, `tools/list ${app.name}`, async () => {
         const outbound = await this.tokens.forApp(app, undefined);
         let tools: Tool[];
         try {
@@ -417,7 +432,7 @@ export class SessionApps {
         }
         this.deps.state.catalog[app.name] = tools.map((t) => t.name);
         return tools;
-      })();
+      });
       this.catalogs.set(app.name, listing);
     }
     return listing;
@@ -482,11 +497,22 @@ export class SessionApps {
     };
   }
 
+  /**
+   * A listing reported late has landed after all: what it taught the session (catalog, resource
+   * owners) is saved, and the agent is told the list changed so it lists again (MCP server/tools,
+   * "List Changed Notification"; declared whenever an MCP Proxy app is configured).
+   */
+  private landed(list: ListName): void {
+    void this.deps.persist().catch((err: unknown) => log("warn", "app.persist_failed", { session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" }));
+    if (this.deps.config.apps.some((app) => app.type === "mcpProxy")) this.deps.notify(`notifications/${list}/list_changed`);
+  }
+
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
   private listChanged(app: AppConfig, list: ListName): void {
     if (list === "tools") {
       delete this.deps.state.catalog[app.name];
       this.catalogs.delete(app.name);
+      forgetListings(this.deps.state, `tools/list ${app.name}`);
       this.toolListing = undefined;
     } else this.content.forget(list);
     this.deps.notify(`notifications/${list}/list_changed`);

@@ -14,6 +14,7 @@ import type { AuditEvent } from "../audit.js";
 import type { PolicyDecision, PolicyInputParts } from "../policy/index.js";
 import { UpstreamError, type App, type AppCallContext } from "./app.js";
 import { candidateApp, exposedName } from "./catalog.js";
+import { forgetListings, LATE, lateMessage, sharedListing, within } from "./list-deadline.js";
 import { UpstreamJsonRpcError } from "./mcp-proxy.js";
 
 /** What one audited prompt or resource request is about. */
@@ -33,6 +34,12 @@ export interface ContentDeps {
   /** uri → app name, persisted with the session. */
   resourceIndex: Record<string, string>;
   sessionId: string;
+  /** The session's persisted apps state: listings in flight are shared per session (list-deadline.ts). */
+  session: object;
+  /** How long a list waits for `app` before reporting it late. */
+  listTimeout(app: AppConfig): number;
+  /** A listing reported late has landed. */
+  landed(list: "prompts" | "resources"): void;
   /** The policies' decision about one prompt or resource of `app`. */
   decide(app: AppConfig, target: Target, mcp: { method: string; params: unknown }): Promise<PolicyDecision>;
   /** Runs `run` with exactly one audit event, which it fills in; a throw is an upstream error unless it says otherwise. */
@@ -54,7 +61,8 @@ function asJsonRpcError(err: unknown): never {
 export class SessionContent {
   /**
    * Listings made by this instance, by method. An instance serves one POST, so the list requests
-   * of one JSON-RPC batch share one listing of the upstreams; the next POST lists afresh.
+   * of one JSON-RPC batch share one listing of the upstreams; the next POST lists afresh (or
+   * joins an app's listing still in flight, list-deadline.ts).
    */
   private readonly listings = new Map<string, Promise<Listed<unknown>>>();
 
@@ -63,11 +71,13 @@ export class SessionContent {
   /** An upstream said a list changed ("prompts", "resources"): the next request of this POST lists it again. */
   forget(list: string): void {
     for (const key of [...this.listings.keys()]) if (key.startsWith(`${list}/`)) this.listings.delete(key);
+    forgetListings(this.deps.session, `${list}/`, { prefix: true });
   }
 
   /**
    * Every app's items of one list, each shown only when the policy, asked about it with
-   * `method` and no arguments, allows. Listed once per instance.
+   * `method` and no arguments, allows. Listed once per instance; an app that has not listed
+   * within its list deadline is reported as a failed one is (list-deadline.ts).
    */
   private collect<T>(
     method: string,
@@ -98,8 +108,18 @@ export class SessionContent {
         const list = pick(instance)?.bind(instance);
         if (!list) return;
         try {
-          const items = await list(await this.deps.context(config));
-          seen?.(config, items);
+          const flight = sharedListing(this.deps.session, `${method} ${config.name}`, async () => {
+            const items = await list(await this.deps.context(config));
+            seen?.(config, items);
+            return items;
+          });
+          const ms = this.deps.listTimeout(config);
+          const items = await within(flight, ms, () => this.deps.landed(method.startsWith("prompts/") ? "prompts" : "resources"));
+          if (items === LATE) {
+            log("warn", "app.list_late", { app: config.name, session_id: this.deps.sessionId, list: method, timeout_ms: ms });
+            listed.failures.push({ app: config.name, error: lateMessage(ms) });
+            return;
+          }
           const decisions = await Promise.all(items.map((item) => this.deps.decide(config, target(config, item), { method, params: {} })));
           listed.items.push(...items.filter((_, i) => decisions[i]!.allowed).map((item) => map(config, item)));
         } catch (err) {
