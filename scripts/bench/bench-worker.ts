@@ -57,7 +57,7 @@ function providerFor(env: Env, alg: CryptoRequest["alg"]): Promise<ProviderConte
     rings.set(alg, ring);
   }
   // Only what mintAccessToken and verifyAccessToken read; revocation answered without I/O.
-  return ring.then((keys) => ({ issuer: ISSUER, keys, store: { isRevoked: async () => false } }) as unknown as ProviderContext);
+  return ring.then((keys) => ({ issuer: ISSUER, keys, store: { isRevoked: async () => false, currentEpoch: async () => "bench" } }) as unknown as ProviderContext);
 }
 
 /** An access token of the size the auth tier issues to agents (RFC 9068 claims, two scopes). */

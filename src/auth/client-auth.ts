@@ -7,6 +7,7 @@ import { OAuthError } from "../core/errors.js";
 import { findClient, type Client } from "./clients.js";
 import type { Form } from "./form.js";
 import type { ProviderContext } from "./provider-context.js";
+import { StoreUnavailable } from "./store.js";
 
 const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -95,7 +96,7 @@ async function authenticateByAssertion(provider: ProviderContext, form: Form, as
       throw invalidClient("the client assertion was already used", false);
     }
   } catch (err) {
-    if (err instanceof OAuthError) throw err;
+    if (err instanceof OAuthError || err instanceof StoreUnavailable) throw err;
     throw invalidClient("the client assertion is not valid", false);
   }
   return client;

@@ -164,6 +164,14 @@ export const oidcProviderSchema = z
         idTokenTTL: duration("1h"),
         refreshTokenTTL: duration("720h"),
         authorizationCodeTTL: duration("60s"),
+        /**
+         * How long after a rotation the refresh token it replaced, presented again by the same
+         * client, gets that rotation's refresh token back (with a new access token) instead of
+         * revoking the grant as a reuse (OAuth 2.1 §4.3.1): a client whose answer was lost in a
+         * stall retries safely. Within it a stolen, just-rotated token yields the successor rather
+         * than revoking; "0s" turns the window off. README "Store faults".
+         */
+        refreshReuseGrace: duration("30s"),
         exchange: z
           .object({
             /** Lifetime of an exchanged token when the caller asks for none (5 s: a per-tool token lives about as long as one call). */
@@ -230,6 +238,11 @@ export const oidcProviderSchema = z
         redis: redisSchema,
         /** How long /status waits for Redis before calling it unreachable. */
         timeout: duration("1s"),
+        /**
+         * Deadline of every other store operation, retries included: past it the request answers
+         * 503 temporarily_unavailable with Retry-After instead of waiting for the store.
+         */
+        operationTimeout: duration("2s"),
       })
       .strict()
       .prefault({}),

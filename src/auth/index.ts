@@ -70,7 +70,7 @@ app.use(async (c, next) => {
   c.set("provider", {
     config,
     issuer: config.provider.discovery.issuer.replace(/\/$/, ""),
-    store: instrumentStore(openStore(config.redis)),
+    store: instrumentStore(openStore(config.redis, { operationTimeoutMs: config.provider.cache.operationTimeout })),
     keys,
   });
   await next();

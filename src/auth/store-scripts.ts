@@ -20,32 +20,54 @@ return {'invalid', ''}
 /**
  * Rotation with reuse detection (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
  * KEYS: family's current token hash, family-revoked marker, the same marker under the family's
- * reference (what access tokens carry as `fam`), the family's rotated-out tokens (a hash).
- * ARGV: presented token hash, next token hash, access-token TTL ms, rotation record (opaque).
- * Returns "ok" | "reused" | "revoked" | "invalid".
+ * reference (what access tokens carry as `fam`), the family's rotated-out tokens (a hash), the
+ * retry record of the presented token.
+ * ARGV: presented token hash, next token hash, access-token TTL ms, rotation record (opaque),
+ * retry record ("<next hash> <sealed successor>", opaque after the space), grace window ms.
+ * Returns {"ok"|"reused"|"revoked"|"invalid", ""} | {"retry", sealed successor}.
  * Only the current token rotates; it then joins the rotated-out tokens, which live as long as
- * the family. Only a token found there is a reuse and revokes the family; any other token
- * changes nothing. The revoked markers outlive both the refresh tokens and the access tokens.
+ * the family, and with a grace window its retry record lives that long. A rotated-out token
+ * whose retry record still names the current token is a retry of that rotation and gets its
+ * successor back; any other rotated-out token is a reuse and revokes the family; any other
+ * token changes nothing. The revoked markers outlive both the refresh tokens and the access tokens.
  */
 export const ROTATE_REFRESH = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
 local current = redis.call('GET', KEYS[1])
-if not current then return 'invalid' end
+if not current then return {'invalid', ''} end
 local left = redis.call('PTTL', KEYS[1])
 if left < 1 then left = tonumber(ARGV[3]) end
 if current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[4], left)
-  return 'ok'
+  local grace = tonumber(ARGV[6])
+  if grace > 0 then redis.call('SET', KEYS[5], ARGV[5], 'PX', math.min(grace, left)) end
+  return {'ok', ''}
 end
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  local retry = redis.call('GET', KEYS[5])
+  if retry then
+    local space = string.find(retry, ' ', 1, true)
+    if space and string.sub(retry, 1, space - 1) == current then return {'retry', string.sub(retry, space + 1)} end
+  end
   local px = math.max(left, tonumber(ARGV[3]))
   redis.call('SET', KEYS[2], '1', 'PX', px)
   redis.call('SET', KEYS[3], '1', 'PX', px)
-  return 'reused'
+  return {'reused', ''}
 end
-return 'invalid'
+return {'invalid', ''}
+`;
+
+/**
+ * The store's epoch, created when absent (README "Store faults"). KEYS: epoch. ARGV: a new epoch.
+ * Returns {epoch, 1 when this call created it else 0}.
+ */
+export const EPOCH = `
+local epoch = redis.call('GET', KEYS[1])
+if epoch then return {epoch, 0} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {ARGV[1], 1}
 `;
 
 /**

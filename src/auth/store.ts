@@ -4,11 +4,18 @@
 // copy of Redis does not hold usable credentials. Every JSON value goes through `values`
 // (value-encryption.ts): with `oidcProvider.cache.redis.encryption` on it is AES-GCM sealed and
 // bound to its key name; Lua scripts only ever move values as opaque strings.
+//
+// Store faults (README "Store faults"): every operation has a deadline (`cache.operationTimeout`,
+// retries included) and any failure surfaces as one typed error, StoreUnavailable, which the tier
+// answers with 503 temporarily_unavailable and Retry-After. A store that lost its data is noticed
+// by its epoch (`aig:epoch`, written once with SET-if-absent): what the tier issues carries the
+// epoch, and anything issued under another epoch is unknown, so refused.
 import { Redis } from "@upstash/redis/cloudflare";
-import { sha256Base64Url } from "../core/encoding.js";
+import { randomToken, sha256Base64Url } from "../core/encoding.js";
+import { log } from "../core/log.js";
 import { BatchedLookups } from "./batched-lookups.js";
 import { familyReference } from "./family-reference.js";
-import { COUNT_IN_WINDOW, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
+import { COUNT_IN_WINDOW, EPOCH, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./store-scripts.js";
 import { StoredValues, ValueCipher, type ValueKey } from "./value-encryption.js";
 
 export interface StoreConnection {
@@ -58,6 +65,8 @@ export interface RefreshFamily {
   authTime: number;
   claims: Record<string, unknown>;
   accessClaims?: Record<string, unknown>;
+  /** The store epoch the family was created under (set by createFamily). */
+  epoch?: string;
 }
 
 export type RedeemResult = { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
@@ -74,7 +83,38 @@ export interface RefreshRotation {
   successor: string;
 }
 
-export type RotateResult = { status: "ok" | "reused" | "revoked" | "invalid" };
+/**
+ * `retry`: the presented token was rotated out less than the grace window ago and its successor
+ * is still the family's current token, so this is the same client asking again for an answer
+ * it did not receive: `successor` is the refresh token that rotation issued.
+ */
+export type RotateResult = { status: "ok" | "reused" | "revoked" | "invalid" } | { status: "retry"; successor: string };
+
+/** Why a token is not honoured: revoked, or issued under a store epoch that is not the store's now. */
+export type Revocation = false | "revoked" | "unknown-epoch";
+
+/** The store did not answer within its deadline, or answered with an error. */
+export class StoreUnavailable extends Error {
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`the store did not complete ${operation}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+    this.name = "StoreUnavailable";
+  }
+}
+
+/** The successor a retry within the grace window gets back, sealed like any stored value. */
+interface RefreshRetry {
+  refreshToken: string;
+}
+
+/**
+ * How long an isolate mints with the epoch it last read: tokens minted up to this long after a
+ * loss carry the old epoch and are refused at their first use (never honoured). Verification
+ * always reads the store's epoch itself.
+ */
+export const EPOCH_CACHE_MS = 5_000;
 
 const key = {
   code: (hash: string) => `aig:code:${hash}`,
@@ -84,6 +124,10 @@ const key = {
   /** Under the family id (its refresh tokens) and under its reference (its access tokens' `fam`). */
   familyRevoked: (id: string) => `aig:rf-revoked:${id}`,
   familyRotated: (id: string) => `aig:rf-rotated:${id}`,
+  /** A rotation's successor, for a retry of that rotation within the grace window. */
+  familyRetry: (id: string, presentedHash: string) => `aig:rf-retry:${id}:${presentedHash}`,
+  /** The store's epoch: written once, gone only when the store lost its data. */
+  epoch: () => "aig:epoch",
   revokedJti: (jti: string) => `aig:revoked:${jti}`,
   session: (id: string) => `aig:session:${id}`,
   interaction: (id: string) => `aig:interaction:${id}`,
@@ -101,7 +145,10 @@ export class Store {
   private readonly rotateRefreshScript;
   private readonly revokeFamilyScript;
   private readonly countScript;
+  private readonly epochScript;
   private readonly revocationLookups: BatchedLookups;
+  /** The epoch this isolate last read from the store, and when. */
+  private epochSeen: { value: string; at: number } | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -109,9 +156,52 @@ export class Store {
   ) {
     this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), { maxKeys: 256, deadlineMs: 3_000 });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
-    this.rotateRefreshScript = redis.createScript<string>(ROTATE_REFRESH);
+    this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
     this.countScript = redis.createScript<[number, number]>(COUNT_IN_WINDOW);
+    this.epochScript = redis.createScript<[string, number]>(EPOCH);
+  }
+
+  // ── The store's epoch ───────────────────────────────────────────────────────────────────
+
+  /** The epoch to stamp into what is issued now: read (or created) at most every EPOCH_CACHE_MS. */
+  async currentEpoch(): Promise<string> {
+    if (this.epochSeen && Date.now() - this.epochSeen.at < EPOCH_CACHE_MS) return this.epochSeen.value;
+    const [value, created] = await this.epochScript.exec([key.epoch()], [randomToken(16)]);
+    if (Number(created) === 1) {
+      // A first start, or a store that lost its data: either way nothing issued before is known.
+      log(this.epochSeen ? "error" : "warn", "store.epoch_created", {
+        epoch: value,
+        ...(this.epochSeen ? { previous: this.epochSeen.value } : {}),
+        message: "the store had no epoch: tokens and grants issued under any earlier epoch are refused",
+      });
+      this.epochSeen = null;
+    }
+    this.noteEpoch(value);
+    return value;
+  }
+
+  /** Records the epoch read from the store; a change seen by this isolate is logged once. */
+  private noteEpoch(value: string): void {
+    if (this.epochSeen && this.epochSeen.value !== value) {
+      log("error", "store.epoch_changed", {
+        previous: this.epochSeen.value,
+        epoch: value,
+        message: "the store lost its data: tokens and grants issued before are refused, users sign in again",
+      });
+    }
+    this.epochSeen = { value, at: Date.now() };
+  }
+
+  /** Whether `epoch` is the store's epoch as `stored` (one read) says; creates a missing one. */
+  private async isCurrentEpoch(epoch: string | undefined, stored: string | null): Promise<boolean> {
+    if (stored === null) {
+      if (this.epochSeen) this.epochSeen.at = 0;
+      await this.currentEpoch();
+      return false;
+    }
+    this.noteEpoch(stored);
+    return epoch === stored;
   }
 
   /**
@@ -179,9 +269,10 @@ export class Store {
 
   async createFamily(familyId: string, refreshToken: string, family: RefreshFamily, ttlMs: number): Promise<void> {
     const px = ttl(ttlMs);
+    const stamped: RefreshFamily = { ...family, epoch: await this.currentEpoch() };
     await this.redis
       .multi()
-      .set(key.family(familyId), await this.values.encode(key.family(familyId), family), { px })
+      .set(key.family(familyId), await this.values.encode(key.family(familyId), stamped), { px })
       .set(key.familyCurrent(familyId), await sha256Base64Url(refreshToken), { px })
       .exec();
   }
@@ -192,15 +283,25 @@ export class Store {
    * One script, so that of two concurrent refreshes with the same token at most one can win. The
    * caller checks beforehand that the presenting client is the family's (a reuse only counts
    * from it). Nothing stored is parsed here or in the script.
+   *
+   * With `graceMs` > 0 the rotation also keeps its successor (sealed) for that long, so that the
+   * token it replaced, presented again while the successor is still current (an answer lost to a
+   * stall), gets the successor back (`retry`) rather than counting as a reuse.
    */
-  async rotateRefresh(familyId: string, presented: string, next: string, accessTtlMs: number): Promise<RotateResult> {
+  async rotateRefresh(familyId: string, presented: string, next: string, accessTtlMs: number, graceMs = 0): Promise<RotateResult> {
     const [presentedHash, nextHash, reference] = await Promise.all([sha256Base64Url(presented), sha256Base64Url(next), familyReference(familyId)]);
     const rotation: RefreshRotation = { rotatedAt: Date.now(), successor: nextHash };
-    const status = await this.rotateRefreshScript.exec(
-      [key.familyCurrent(familyId), key.familyRevoked(familyId), key.familyRevoked(reference), key.familyRotated(familyId)],
-      [presentedHash, nextHash, String(ttl(accessTtlMs)), JSON.stringify(rotation)],
+    const retryKey = key.familyRetry(familyId, presentedHash);
+    const retry = graceMs > 0 ? `${nextHash} ${await this.values.encode(retryKey, { refreshToken: next } satisfies RefreshRetry)}` : "";
+    const [status, payload] = await this.rotateRefreshScript.exec(
+      [key.familyCurrent(familyId), key.familyRevoked(familyId), key.familyRevoked(reference), key.familyRotated(familyId), retryKey],
+      [presentedHash, nextHash, String(ttl(accessTtlMs)), JSON.stringify(rotation), retry, String(Math.max(0, Math.ceil(graceMs)))],
     );
-    return { status: status as RotateResult["status"] };
+    if (status === "retry") {
+      const kept = await this.values.decode<RefreshRetry>(retryKey, payload);
+      return kept ? { status, successor: kept.refreshToken } : { status: "invalid" };
+    }
+    return { status: status as "ok" | "reused" | "revoked" | "invalid" };
   }
 
   /** Revokes a family: its refresh token stops working and so do access tokens minted from it. */
@@ -211,9 +312,19 @@ export class Store {
 
   /** The family whose current refresh token is `refreshToken`, if it exists and is not revoked. */
   async getFamily(familyId: string, refreshToken: string): Promise<RefreshFamily | null> {
-    const [record, current, revoked] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId));
+    const [record, current, revoked, epoch] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId), key.epoch());
     if (!record || revoked || current !== (await sha256Base64Url(refreshToken))) return null;
-    return this.values.decode<RefreshFamily>(key.family(familyId), record);
+    const family = await this.values.decode<RefreshFamily>(key.family(familyId), record);
+    return family && (await this.familyOfThisEpoch(family, epoch ?? null)) ? family : null;
+  }
+
+  /**
+   * A family found in the store belongs to it unless it names another epoch (a store rolled
+   * back under a new epoch). Families from before epochs existed are in the store, so known.
+   */
+  private async familyOfThisEpoch(family: RefreshFamily, stored: string | null): Promise<boolean> {
+    if (family.epoch === undefined && stored !== null) return true;
+    return this.isCurrentEpoch(family.epoch, stored);
   }
 
   /**
@@ -221,11 +332,12 @@ export class Store {
    * the token was never issued in this family or the family has ended.
    */
   async getRotatedRefresh(familyId: string, refreshToken: string): Promise<{ family: RefreshFamily; rotation: RefreshRotation } | null> {
-    const [rotation, family] = await Promise.all([
+    const [rotation, [record, epoch]] = await Promise.all([
       sha256Base64Url(refreshToken).then((hash) => this.redis.hget<string>(key.familyRotated(familyId), hash)),
-      this.getJson<RefreshFamily>(key.family(familyId)),
+      this.redis.mget<(string | null)[]>(key.family(familyId), key.epoch()),
     ]);
-    if (!rotation || !family) return null;
+    const family = await this.values.decode<RefreshFamily>(key.family(familyId), record ?? null);
+    if (!rotation || !family || !(await this.familyOfThisEpoch(family, epoch ?? null))) return null;
     return { family, rotation: JSON.parse(rotation) as RefreshRotation };
   }
 
@@ -242,14 +354,17 @@ export class Store {
   }
 
   /**
-   * Is the token's `jti`, or the refresh family it came from, revoked? Asked on every use of a
-   * token; concurrent questions share one MGET (batched-lookups.ts). An answer of the wrong
-   * length counts as revoked.
+   * Is the token's `jti`, or the refresh family it came from, revoked, or was it issued under an
+   * epoch that is not the store's (a store that lost its data no longer knows what was revoked)?
+   * Asked on every use of a token; concurrent questions share one MGET (batched-lookups.ts), which
+   * reads the epoch too. An answer of the wrong length counts as revoked.
    */
-  async isRevoked(jti: string, familyId?: string): Promise<boolean> {
-    const keys = familyId ? [key.revokedJti(jti), key.familyRevoked(familyId)] : [key.revokedJti(jti)];
+  async isRevoked(jti: string, familyId?: string, epoch?: string): Promise<Revocation> {
+    const keys = [key.revokedJti(jti), ...(familyId ? [key.familyRevoked(familyId)] : []), key.epoch()];
     const values = await this.revocationLookups.lookup(keys);
-    return values.length !== keys.length || values.some((value) => value !== null);
+    if (values.length !== keys.length) return "revoked";
+    if (!(await this.isCurrentEpoch(epoch, values.at(-1) ?? null))) return "unknown-epoch";
+    return values.slice(0, -1).some((value) => value !== null) ? "revoked" : false;
   }
 
   // ── Login sessions, pending interactions, registered clients ───────────────────────────
@@ -293,11 +408,40 @@ export class Store {
   }
 }
 
+/**
+ * The store whose every operation either completes or throws StoreUnavailable: a timeout, a
+ * network error or an error answer of the store all look the same to the endpoints.
+ */
+function failingAsUnavailable(store: Store): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || typeof property !== "string") return value;
+      return (...args: unknown[]) => {
+        const unavailable = (err: unknown): never => {
+          throw err instanceof StoreUnavailable ? err : new StoreUnavailable(property, err);
+        };
+        try {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return result instanceof Promise ? result.catch(unavailable) : result;
+        } catch (err) {
+          return unavailable(err);
+        }
+      };
+    },
+  });
+}
+
 // One client per isolate and connection: clients are cheap but keep-alive connections are not.
 let cached: { key: string; store: Store } | undefined;
 
-export function openStore(connection: StoreConnection): Store {
-  const cacheKey = JSON.stringify(connection);
+export interface StoreOptions {
+  /** Deadline of each operation, retries included (`oidcProvider.cache.operationTimeout`). */
+  operationTimeoutMs: number;
+}
+
+export function openStore(connection: StoreConnection, options: StoreOptions = { operationTimeoutMs: 2_000 }): Store {
+  const cacheKey = JSON.stringify([connection, options]);
   if (cached?.key === cacheKey) return cached.store;
   const redis = new Redis({
     url: connection.url,
@@ -310,10 +454,13 @@ export function openStore(connection: StoreConnection): Store {
     // one EXISTS. Where commands belong together this module sends them in one request itself
     // (MULTI, MGET, EXISTS with several keys, Lua scripts).
     enableAutoPipelining: false,
+    // Network errors only are retried, twice and quickly; the signal bounds the whole request,
+    // retries included, and (being a function) makes an abort throw instead of answering "Aborted".
     retry: { retries: 2, backoff: (attempt) => 20 * 2 ** attempt },
+    signal: () => AbortSignal.timeout(options.operationTimeoutMs),
   });
   const { encryption } = connection;
   const cipher = encryption ? new ValueCipher(encryption.keys, encryption.activeKey) : null;
-  cached = { key: cacheKey, store: new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false)) };
+  cached = { key: cacheKey, store: failingAsUnavailable(new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false))) };
   return cached.store;
 }

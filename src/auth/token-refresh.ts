@@ -3,10 +3,17 @@
 // presenting a token that was really rotated out of the family revokes the whole family, its
 // access tokens included. A token nobody was issued, or another client's, is only invalid_grant:
 // whoever has seen an access token cannot end the user's grant.
+//
+// A retry is not a reuse: within `tokens.refreshReuseGrace` of a rotation, the same client
+// presenting the token that rotation replaced, while its successor is still unused, gets that
+// successor again with a new access token (README "Store faults": an answer lost to a stall or a
+// dropped connection must not cost the user the grant). Okta and Auth0 offer the same window.
 import { OAuthError } from "../core/errors.js";
+import { log } from "../core/log.js";
 import { releasedClaims } from "./claims.js";
 import { required, type Form } from "./form.js";
 import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "./refresh-tokens.js";
+import type { ProviderContext } from "./provider-context.js";
 import type { RefreshFamily } from "./store.js";
 import type { GrantRequest, TokenResponse } from "./token.js";
 import { mintAccessToken, mintIdToken } from "./tokens.js";
@@ -50,22 +57,38 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
   // Checked before the token rotates, so that a refused request does not cost the client its token.
   const request = current ? checkRefreshRequest(current, form) : null;
 
-  // A superseded token goes to the rotation too: the script revokes the family for it (reuse).
+  // A superseded token goes to the rotation too: the script revokes the family for it (reuse),
+  // unless it is a retry of the rotation that superseded it (within the grace window).
   const next = newRefreshToken(parsed.familyId);
-  const rotated = await store.rotateRefresh(parsed.familyId, presented, next, tokens.accessTokenTTL);
+  const rotated = await store.rotateRefresh(parsed.familyId, presented, next, tokens.accessTokenTTL, tokens.refreshReuseGrace);
   if (rotated.status === "reused") {
     throw new OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked", 400);
   }
+  if (rotated.status === "retry") {
+    log("info", "refresh.retried_within_grace", { client_id: client.clientId });
+    return tokenResponse(provider, family, parsed.familyId, checkRefreshRequest(family, form), rotated.successor);
+  }
   if (rotated.status !== "ok" || !request) throw invalidGrant();
+  return tokenResponse(provider, family, parsed.familyId, request, next);
+}
 
+/** The answer of a refresh: a new access token (and ID token), and the family's refresh token `refreshToken`. */
+async function tokenResponse(
+  provider: ProviderContext,
+  family: RefreshFamily,
+  familyId: string,
+  request: { scopes: string[]; resources: string[] },
+  refreshToken: string,
+): Promise<TokenResponse> {
+  const { tokens } = provider.config.provider;
   const scope = request.scopes.join(" ");
   const { token, claims } = await mintAccessToken(provider, {
     sub: family.sub,
-    clientId: client.clientId,
+    clientId: family.clientId,
     scope,
     audience: accessTokenAudience(provider, request.resources),
     ttlSec: Math.floor(tokens.accessTokenTTL / 1000),
-    familyId: parsed.familyId,
+    familyId,
     ...(family.accessClaims ? { userClaims: family.accessClaims } : {}),
   });
   const body: TokenResponse = {
@@ -73,13 +96,13 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
     token_type: "Bearer",
     expires_in: claims.exp - claims.iat,
     scope,
-    refresh_token: next,
+    refresh_token: refreshToken,
   };
   // OIDC Core §12.2: same iss, sub, aud; auth_time of the original authentication; no nonce.
   if (request.scopes.includes("openid")) {
     body.id_token = await mintIdToken(provider, {
       sub: family.sub,
-      clientId: client.clientId,
+      clientId: family.clientId,
       authTime: family.authTime,
       claims: releasedClaims(family.claims, request.scopes),
       ttlSec: Math.floor(tokens.idTokenTTL / 1000),

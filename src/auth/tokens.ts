@@ -31,6 +31,12 @@ export interface AccessTokenClaims extends JWTPayload {
    * family's reference (family-reference.ts), never the family id itself.
    */
   fam?: string;
+  /**
+   * The store epoch the token was issued under (README "Store faults"): once the store has
+   * another one, it has lost what it knew about this token (its revocation included), so the
+   * token is no longer honoured.
+   */
+  ep?: string;
 }
 
 export interface AccessTokenInput {
@@ -77,6 +83,7 @@ export async function mintAccessToken(provider: ProviderContext, input: AccessTo
     ...(input.scope ? { scope: input.scope } : {}),
     ...(input.act ? { act: input.act } : {}),
     ...(input.familyId ? { fam: await familyReference(input.familyId) } : {}),
+    ep: await provider.store.currentEpoch(),
   };
   return { token: await sign(provider, claims, ACCESS_TOKEN_TYPE), claims };
 }
@@ -172,8 +179,13 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
   return checkRevocation(provider, claims, reject);
 }
 
-/** RFC 7009: never cached, one Redis round trip on every use of a token. */
+/**
+ * RFC 7009: never cached, one Redis round trip on every use of a token, which also reads the
+ * store's epoch (a token from before the store lost its data is unknown, so refused).
+ */
 async function checkRevocation(provider: ProviderContext, claims: AccessTokenClaims, reject: (why: string) => never): Promise<AccessTokenClaims> {
-  if (await provider.store.isRevoked(claims.jti, claims.fam)) reject("the token has been revoked");
+  const revocation = await provider.store.isRevoked(claims.jti, claims.fam, claims.ep);
+  if (revocation === "unknown-epoch") reject("the token was issued before the authorization server's store lost its data; sign in again");
+  if (revocation) reject("the token has been revoked");
   return claims;
 }

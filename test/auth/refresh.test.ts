@@ -1,6 +1,7 @@
 // The refresh token grant (OAuth 2.1 §4.3): rotation, reuse detection that revokes the family,
 // and requests that may narrow the original grant but never widen it. Families are seeded with
-// the store's own code (test/helpers/refresh-family.ts).
+// the store's own code (test/helpers/refresh-family.ts). Strict reuse detection: the retry window
+// (tokens.refreshReuseGrace) is off here; test/reliability/redis-stall-revokes-grant.test.ts covers it.
 import { Redis } from "@upstash/redis/cloudflare";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
@@ -25,7 +26,7 @@ describe("refresh token grant", () => {
 
   beforeAll(async () => {
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { apps: [app.app, other.app, mcpClient], tokens: { accessTokenTTL: "10m", idTokenTTL: "5m" } }),
+      config: (url) => authConfig(url, { apps: [app.app, other.app, mcpClient], tokens: { accessTokenTTL: "10m", idTokenTTL: "5m", refreshReuseGrace: "0s" } }),
       bindings: { ...app.bindings, ...other.bindings },
     });
     as = await discover(auth);

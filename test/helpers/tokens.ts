@@ -36,11 +36,15 @@ export function accessTokenClaims(issuer: string, fields: AccessTokenFields): JW
   return { iss: issuer, iat, nbf: iat, exp: iat + ttlSec, jti: randomBytes(16).toString("base64url"), ...claims, ...extra };
 }
 
-/** An access token signed with the workers' own key: what the provider itself would issue. */
+/**
+ * An access token signed with the workers' own key: what the provider itself would issue, under
+ * the shared store's epoch (the `ep` claim) unless `extra` names another.
+ */
 export async function signAccessToken(issuer: string, fields: AccessTokenFields, header: Record<string, unknown> = {}): Promise<string> {
   const jwk = signingJwk();
   const key = await importJWK(jwk, jwk.alg);
-  return new SignJWT(accessTokenClaims(issuer, fields)).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "at+jwt", ...header }).sign(key);
+  const ep = await sharedStore().currentEpoch();
+  return new SignJWT(accessTokenClaims(issuer, { ...fields, extra: { ep, ...fields.extra } })).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "at+jwt", ...header }).sign(key);
 }
 
 /** Signed by a key the provider never had, under `kid` (default a fresh one). */

@@ -24,7 +24,7 @@ describe("an attacker who has seen a user's access token", () => {
 
   beforeAll(async () => {
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { apps: [app.app, other.app, gateway.app] }),
+      config: (url) => authConfig(url, { apps: [app.app, other.app, gateway.app], tokens: { refreshReuseGrace: "0s" } }),
       bindings: { ...app.bindings, ...other.bindings, ...gateway.bindings },
     });
   });
