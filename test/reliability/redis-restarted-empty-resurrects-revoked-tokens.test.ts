@@ -14,7 +14,7 @@ import { startAuthWorker, startGatewayWorker, type RunningWorker } from "../help
 
 /** Where the gateway may exchange agents' tokens to (its client's allowedAudiences). */
 const UPSTREAM = "https://upstream.test/api";
-const agent = confidentialClient("agent", { grantTypes: ["client_credentials"] });
+const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], introspection: true });
 
 let redis: PrivateRedis;
 let bridge: RedisBridge;

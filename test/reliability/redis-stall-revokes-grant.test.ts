@@ -18,7 +18,7 @@ import { startAuthWorker, startGatewayWorker, type RunningWorker } from "../help
 
 /** Where the gateway may exchange agents' tokens to (its client's allowedAudiences). */
 const UPSTREAM = "https://upstream.test/api";
-const app = confidentialClient("app", { redirectUris: ["http://127.0.0.1/cb"], grantTypes: ["authorization_code", "refresh_token"] });
+const app = confidentialClient("app", { redirectUris: ["http://127.0.0.1/cb"], grantTypes: ["authorization_code", "refresh_token"], introspection: true });
 /** Well past the 1 s deadline, well short of any stall: what "answered within the deadline" allows. */
 const ANSWER_WITHIN_MS = 3_500;
 
