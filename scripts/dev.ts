@@ -10,6 +10,10 @@
 // Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable
 // Object storage is .wrangler/state unless DEV_PERSIST_DIR names another directory. Once up, it
 // prints how to connect and leaves that in DEV_STACK_FILE for `npm run agent`.
+// Once up, it supervises both tiers (README "Quickstart"): a tier whose wrangler exits, or whose
+// /status stops answering (wrangler's proxy can keep the port open with nothing behind it), is
+// stopped and started again on the same port with the same env file; a tier that needs more than
+// DEV_MAX_RESTARTS (3) restarts within a minute stops the whole stack with a message naming it.
 // Ctrl-C stops everything it started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -28,7 +32,7 @@ const PORTS = devPortsFromEnv();
 const { auth: AUTH_PORT, gateway: GATEWAY_PORT } = PORTS;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-const children: ChildProcess[] = [];
+const children = new Set<ChildProcess>();
 let bridge: RedisBridge | undefined;
 let stopping = false;
 let demo: DemoUpstreams | undefined;
@@ -63,17 +67,176 @@ const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF
 const secretFiles = devSecretFiles();
 process.on("exit", () => secretFiles.remove());
 
-function start(name: string, command: string, args: string[]): ChildProcess {
+/** Starts `command`; when it exits on its own, `onExit` runs (by default: the whole stack stops). */
+function start(name: string, command: string, args: string[], onExit?: (how: string) => void): ChildProcess {
   // Own process group, so stopping it also stops what it spawned (wrangler runs workerd).
   const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv, detached: true });
+  children.add(child);
   child.once("exit", (code, signal) => {
-    if (!stopping) {
-      say(`${name} exited (${signal ?? code}); stopping the stack`);
-      void stop(1);
-    }
+    children.delete(child);
+    if (stopping) return;
+    const how = `exited (${signal ?? code})`;
+    if (onExit) return onExit(how);
+    say(`${name} ${how}; stopping the stack`);
+    void stop(1);
   });
-  children.push(child);
   return child;
+}
+
+/** Milliseconds from the environment variable `name`, else `fallback`. */
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+// How the running tiers are watched: a probe of /status every DEV_PROBE_INTERVAL_MS, given
+// DEV_PROBE_TIMEOUT_MS to answer (any HTTP answer counts: a 503 for Redis down is the tier
+// speaking); DEV_PROBE_FAILURES probes in a row without an answer mean the tier is hung. Restarts
+// are bounded: a tier failing again after DEV_MAX_RESTARTS restarts within DEV_RESTART_WINDOW_MS
+// stops the stack, since restarting will not cure what keeps killing it.
+const PROBE_INTERVAL_MS = setting("DEV_PROBE_INTERVAL_MS", 2_000);
+const PROBE_TIMEOUT_MS = setting("DEV_PROBE_TIMEOUT_MS", 2_000);
+const PROBE_FAILURES = setting("DEV_PROBE_FAILURES", 3);
+const MAX_RESTARTS = setting("DEV_MAX_RESTARTS", 3);
+const RESTART_WINDOW_MS = setting("DEV_RESTART_WINDOW_MS", 60_000);
+const STOP_GRACE_MS = 3_000;
+
+/** A tier under supervision: wrangler dev on a fixed port, restartable with the same arguments. */
+interface Tier {
+  name: string;
+  port: number;
+  /** wrangler's arguments for one start (a fresh inspector port each time; the same env file). */
+  args: () => Promise<string[]>;
+  child?: ChildProcess;
+  /** When the restarts of the last RESTART_WINDOW_MS happened. */
+  restarts: number[];
+  /** Probes in a row that got no answer. */
+  missed: number;
+  probing: boolean;
+  /** Being stopped or started by the supervisor: neither probed nor restarted meanwhile. */
+  busy: boolean;
+}
+
+const tiers: Tier[] = [];
+let supervising = false;
+
+function tier(name: string, port: number, args: () => Promise<string[]>): Tier {
+  const t: Tier = { name, port, args, restarts: [], missed: 0, probing: false, busy: false };
+  tiers.push(t);
+  return t;
+}
+
+async function startTier(t: Tier): Promise<void> {
+  const child = start(t.name, wranglerBin, await t.args(), (how) => {
+    // An exit the supervisor caused (it replaced this child) needs nothing more.
+    if (t.child !== child) return;
+    if (!supervising) {
+      say(`${t.name} ${how}; stopping the stack`);
+      void stop(1);
+      return;
+    }
+    void restartTier(t, `its wrangler ${how}`);
+  });
+  t.child = child;
+}
+
+/** True once no process of `pgid` is left. */
+function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Stops every process of the tier's current wrangler (its process group: wrangler, its proxy
+ * runtime, the worker's runtime), SIGTERM first and SIGKILL after STOP_GRACE_MS, and waits until
+ * none is left, so that the port is free for the next start.
+ */
+async function stopTierProcesses(t: Tier): Promise<void> {
+  const pgid = t.child?.pid;
+  t.child = undefined;
+  if (!pgid) return;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, name);
+    } catch {
+      // none left
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (!groupGone(pgid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  signal("SIGKILL");
+  while (!groupGone(pgid)) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+/** Replaces a failed tier, or stops the stack when it has failed too often to be worth it. */
+async function restartTier(t: Tier, reason: string): Promise<void> {
+  if (t.busy || stopping) return;
+  t.busy = true;
+  const now = Date.now();
+  t.restarts = t.restarts.filter((at) => now - at < RESTART_WINDOW_MS);
+  if (t.restarts.length >= MAX_RESTARTS) {
+    say(`${t.name} on port ${t.port} failed again (${reason}) after ${t.restarts.length} restarts within ${RESTART_WINDOW_MS / 1000} s; stopping the stack.`);
+    say(`Look at the ${t.name}'s output above for the cause (a crash, a port taken, Redis unreachable), fix it, and run npm run dev again.`);
+    void stop(1);
+    return;
+  }
+  t.restarts.push(now);
+  say(`${t.name} on port ${t.port}: ${reason}; restarting it (restart ${t.restarts.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s)`);
+  await replaceTier(t);
+}
+
+/**
+ * Stops the tier's processes, starts it again and waits for its /status; true once it answers.
+ * A tier that does not come back goes through restartTier again (bounded there).
+ */
+async function replaceTier(t: Tier): Promise<boolean> {
+  const started = Date.now();
+  try {
+    await stopTierProcesses(t);
+    await startTier(t);
+    await waitForStatus(t.name, `http://127.0.0.1:${t.port}/status`, true, t.child);
+  } catch (err) {
+    t.busy = false;
+    void restartTier(t, (err as Error).message);
+    return false;
+  }
+  if (stopping) return false;
+  t.missed = 0;
+  t.busy = false;
+  say(`${t.name} is answering again on port ${t.port} (${((Date.now() - started) / 1000).toFixed(1)} s after the restart began)`);
+  return true;
+}
+
+/** One probe of a tier's /status; after PROBE_FAILURES misses in a row, a restart. */
+async function probe(t: Tier): Promise<void> {
+  if (t.busy || t.probing || stopping) return;
+  t.probing = true;
+  try {
+    const res = await fetch(`http://127.0.0.1:${t.port}/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await res.body?.cancel();
+    t.missed = 0;
+  } catch {
+    t.missed += 1;
+  } finally {
+    t.probing = false;
+  }
+  if (t.missed >= PROBE_FAILURES && !t.busy && !stopping) {
+    const missed = t.missed;
+    t.missed = 0;
+    void restartTier(t, `/status did not answer ${missed} probes in a row (${PROBE_TIMEOUT_MS / 1000} s each)`);
+  }
+}
+
+function supervise(): void {
+  supervising = true;
+  setInterval(() => {
+    for (const t of tiers) void probe(t);
+  }, PROBE_INTERVAL_MS);
 }
 
 /** A Redis to put the bridge in front of: REDIS_URL if it answers, else a private redis-server. */
@@ -110,12 +273,15 @@ async function upstashEndpoint(): Promise<{ url: string; token: string }> {
   return { url: bridge.url, token: bridgeToken };
 }
 
-/** Waits until `url` answers 200 (or, with `anyAnswer`, answers at all). */
-async function waitForStatus(name: string, url: string, anyAnswer = false): Promise<void> {
+/** Waits until `url` answers 200 (or, with `anyAnswer`, answers at all); gives up if `child` exits. */
+async function waitForStatus(name: string, url: string, anyAnswer = false, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${name} exited while starting`);
     try {
-      const res = await fetch(url);
+      // A hung proxy accepts and never answers: each attempt gets a few seconds.
+      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      await res.body?.cancel();
       if (res.ok || anyAnswer) return;
     } catch {
       // not listening yet
@@ -129,14 +295,16 @@ async function stop(code: number): Promise<never> {
   stopping = true;
   // The tiers read their secrets at start: the files go first, whatever happens to the rest of the stop.
   secretFiles.remove();
-  for (const child of children) {
+  // A tier whose wrangler has died may have left its runtimes behind, still holding its port.
+  await Promise.all(tiers.map((t) => stopTierProcesses(t)));
+  for (const child of [...children]) {
     try {
       if (child.pid) process.kill(-child.pid, "SIGTERM");
     } catch {
       // already gone
     }
   }
-  await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
+  await Promise.all([...children].map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
   await bridge?.close();
   await demo?.close();
   rmSync(DEV_STACK_FILE, { force: true });
@@ -174,15 +342,18 @@ const wranglerBin = join(import.meta.dirname, "..", "node_modules", ".bin", "wra
 const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...(process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [])];
 // Secrets go in the tier's env file (--env-file); only documents and URLs, which hold none, go on
 // the command line (the documents name their secrets as { env: NAME }).
+// A restart reuses the env file, which stays in place until the stack stops.
 try {
   const authSecrets = secretFiles.write("auth", { UPSTASH_REDIS_REST_TOKEN: redis.token, SIGNING_KEYS: signingKeys, ...clientSecrets });
-  start("auth tier", wranglerBin, [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
+  const authTier = tier("auth tier", AUTH_PORT, async () => [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
     "--inspector-port", String(await freePort()), "--env-file", authSecrets,
     "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `AUTH_CONFIG:${authConfig}`]);
+  await startTier(authTier);
   await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
   const gatewaySecrets = secretFiles.write("gateway", { GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` });
-  start("gateway", wranglerBin, [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
+  const gatewayTier = tier("gateway", GATEWAY_PORT, async () => [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
     "--inspector-port", String(await freePort()), "--env-file", gatewaySecrets, "--var", `GATEWAY_CONFIG:${gatewayConfig}`]);
+  await startTier(gatewayTier);
   await Promise.all([
     waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`),
     waitForStatus("gateway", `http://127.0.0.1:${GATEWAY_PORT}/status`),
@@ -192,6 +363,7 @@ try {
   await stop(1);
 }
 
+supervise();
 const info = devStackInfo(PORTS, clientSecrets, auditToken);
 writeDevStackInfo(info);
 for (const line of connectHelp(info)) say(line);
