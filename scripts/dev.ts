@@ -209,7 +209,28 @@ async function replaceTier(t: Tier): Promise<boolean> {
   t.missed = 0;
   t.busy = false;
   say(`${t.name} is answering again on port ${t.port} (${((Date.now() - started) / 1000).toFixed(1)} s after the restart began)`);
+  if (t.port === AUTH_PORT && !(await gatewayReachesAuth())) {
+    // The gateway's AUTH service binding goes through wrangler's dev registry, which does not
+    // always follow a restarted auth tier: a stack that would answer every agent with 503 stops.
+    say(`the gateway on port ${GATEWAY_PORT} does not reach the restarted auth tier through its AUTH binding; stopping the stack. Run npm run dev again.`);
+    await stop(1);
+  }
   return true;
+}
+
+/** Whether the gateway's /status says its auth tier answers, within a few seconds. */
+async function gatewayReachesAuth(): Promise<boolean> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && !stopping) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${GATEWAY_PORT}/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      if (((await res.json()) as { auth?: string }).auth === "ok") return true;
+    } catch {
+      // not yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return stopping;
 }
 
 /** One probe of a tier's /status; after PROBE_FAILURES misses in a row, a restart. */
