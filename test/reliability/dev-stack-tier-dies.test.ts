@@ -6,13 +6,14 @@
 // the faults are real: the auth tier's wrangler process is killed, its proxy runtime is frozen.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
 import { ROOT } from "../helpers/build.js";
 import { machineToken } from "../helpers/e2e-clients.js";
+import { commandLines } from "../helpers/processes.js";
 import { freePort } from "../helpers/workers.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rel-dev-supervision-"));
@@ -31,37 +32,8 @@ let devOutput = "";
 let info: DevStackInfo;
 let authPort: number;
 
-/** Every process descended from `root` (wrangler runs in process groups of its own, so by parentage). */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found = [root];
-  for (let i = 0; i < found.length; i++) {
-    for (const [pid, parent] of parents) if (parent === found[i]) found.push(pid);
-  }
-  return found;
-}
-
 /** The stack's processes whose command line satisfies `match`. */
-function stackProcesses(match: (args: string[]) => boolean): { pid: number; args: string[] }[] {
-  return descendants(dev.pid!).flatMap((pid) => {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-      return match(args) ? [{ pid, args }] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+const stackProcesses = (match: (args: string[]) => boolean) => commandLines(dev.pid!, match);
 
 /** The auth tier's wrangler (the Node process running wrangler-dist/cli.js, not its launcher). */
 function authWrangler(): number {

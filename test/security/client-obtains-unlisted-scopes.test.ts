@@ -4,9 +4,6 @@
 // registered or metadata-document client obtains `oidcProvider.registration.defaultScopes`,
 // and what it asks for at registration or in its document is capped by that.
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as oauth from "oauth4webapi";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +11,7 @@ import { ALICE, authConfig, confidentialClient, GATEWAY_RESOURCE } from "../help
 import { publicClientTokens } from "../helpers/client-probe.js";
 import { CookieJar, step } from "../helpers/login-flow.js";
 import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
+import { startDocumentServer, type DocumentServer } from "../helpers/metadata-documents.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
@@ -24,19 +22,10 @@ const machine = confidentialClient("bare-machine", { grantTypes: ["client_creden
 
 let auth: RunningWorker;
 let as: oauth.AuthorizationServer;
-let documents: Server;
-let documentBase: string;
-const served = new Map<string, unknown>();
+let documents: DocumentServer;
 
 beforeAll(async () => {
-  documents = createServer((req, res) => {
-    const document = served.get(req.url ?? "");
-    if (document) res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(document));
-    else res.writeHead(404).end();
-  });
-  documents.listen(0, "127.0.0.1");
-  await once(documents, "listening");
-  documentBase = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+  documents = await startDocumentServer();
   auth = await startAuthWorker({
     config: (url) =>
       authConfig(url, {
@@ -44,7 +33,7 @@ beforeAll(async () => {
         apps: [browserApp, machine.app],
         rateLimits: { registration: { limit: 1000 } },
         registration: { defaultScopes: ["tools:read"] },
-        clientIdMetadataDocuments: { allowedLoopbackOrigins: [documentBase] },
+        clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base] },
       }),
     bindings: machine.bindings,
   });
@@ -52,8 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await auth.dispose();
-  documents.closeAllConnections();
-  await new Promise((resolve) => documents.close(resolve));
+  await documents.close();
 });
 
 /**
@@ -77,8 +65,8 @@ async function register(metadata: Record<string, unknown>): Promise<{ client_id:
 
 function publishDocument(extra: Record<string, unknown>): string {
   const path = `/clients/${randomBytes(8).toString("hex")}/metadata.json`;
-  const clientId = documentBase + path;
-  served.set(path, { client_id: clientId, client_name: "Document client", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", ...extra });
+  const clientId = documents.base + path;
+  documents.publish(path, { client_id: clientId, client_name: "Document client", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", ...extra });
   return clientId;
 }
 

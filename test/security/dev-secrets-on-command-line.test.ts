@@ -6,13 +6,14 @@
 // test/e2e/dev-clients.test.ts starts it: free ports, its own storage and wrangler registry.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
 import { generateSigningKey } from "../../scripts/keys.js";
 import { ROOT } from "../helpers/build.js";
+import { commandLines } from "../helpers/processes.js";
 import { machineToken } from "../helpers/e2e-clients.js";
 import { freePort } from "../helpers/workers.js";
 
@@ -30,36 +31,8 @@ let dev: ChildProcess;
 let devOutput = "";
 let info: DevStackInfo;
 
-/** Every process descended from `root` (wrangler runs in process groups of its own, so by parentage). */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found = [root];
-  for (let i = 0; i < found.length; i++) {
-    for (const [pid, parent] of parents) if (parent === found[i]) found.push(pid);
-  }
-  return found;
-}
-
 /** The command lines of the stack's processes, as any local user can read them. */
-function commandLines(): { pid: number; args: string[] }[] {
-  return descendants(dev.pid!).flatMap((pid) => {
-    try {
-      return [{ pid, args: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean) }];
-    } catch {
-      return [];
-    }
-  });
-}
+const stackCommandLines = () => commandLines(dev.pid!);
 
 /** The values of an env file as `npm run dev` writes them: NAME='value', one a line. */
 function envFileValues(file: string): string[] {
@@ -74,7 +47,7 @@ function envFileValues(file: string): string[] {
 /** The env files named on wrangler's command lines (`--env-file <path>` or `--env-file=<path>`). */
 function envFiles(): string[] {
   const files = new Set<string>();
-  for (const { args } of commandLines()) {
+  for (const { args } of stackCommandLines()) {
     args.forEach((arg, i) => {
       if (arg === "--env-file" && args[i + 1]) files.add(args[i + 1]!);
       else if (arg.startsWith("--env-file=")) files.add(arg.slice("--env-file=".length));
@@ -114,7 +87,7 @@ afterAll(async () => {
 
 describe("npm run dev and its secrets", () => {
   it("names no secret variable on any command line of the stack", () => {
-    const lines = commandLines();
+    const lines = stackCommandLines();
     expect(lines.length).toBeGreaterThan(3);
     for (const { pid, args } of lines) {
       for (const arg of args) {
@@ -136,7 +109,7 @@ describe("npm run dev and its secrets", () => {
 
   it("shows no secret value on any command line: signing key, client secrets, bridge token, audit token", () => {
     const shown = (secrets: string[]) => {
-      for (const { pid, args } of commandLines()) {
+      for (const { pid, args } of stackCommandLines()) {
         const line = args.join(" ");
         for (const secret of secrets) expect(line.includes(secret), `pid ${pid}: ${args[0]} … carries a secret`).toBe(false);
       }

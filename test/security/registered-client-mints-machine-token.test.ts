@@ -4,15 +4,13 @@
 // operator's to grant: only configured clients get them, unless
 // `oidcProvider.registration.machineClients` says otherwise, and then only its scopes and resources.
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "../../src/auth/clients.js";
 import { authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { basic, oauthError, postForm } from "../helpers/oauth-requests.js";
 import { sharedStore } from "../helpers/tokens.js";
+import { startDocumentServer, type DocumentServer } from "../helpers/metadata-documents.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
@@ -40,27 +38,17 @@ async function clientAssertion(clientId: string, audience: string, key: CryptoKe
 
 describe("with registered machine clients off (the default)", () => {
   let auth: RunningWorker;
-  let documents: Server;
-  let documentBase: string;
-  const served = new Map<string, unknown>();
+  let documents: DocumentServer;
 
   beforeAll(async () => {
-    documents = createServer((req, res) => {
-      const document = served.get(req.url ?? "");
-      if (document) res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(document));
-      else res.writeHead(404).end();
-    });
-    documents.listen(0, "127.0.0.1");
-    await once(documents, "listening");
-    documentBase = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+    documents = await startDocumentServer();
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { rateLimits: { registration: { limit: 1000 } }, clientIdMetadataDocuments: { allowedLoopbackOrigins: [documentBase] } }),
+      config: (url) => authConfig(url, { rateLimits: { registration: { limit: 1000 } }, clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base] } }),
     });
   });
   afterAll(async () => {
     await auth.dispose();
-    documents.closeAllConnections();
-    await new Promise((resolve) => documents.close(resolve));
+    await documents.close();
   });
 
   it("refuses to register a client for the client_credentials grant (invalid_client_metadata)", async () => {
@@ -104,8 +92,8 @@ describe("with registered machine clients off (the default)", () => {
   it("gives a metadata-document private_key_jwt client no machine token", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const path = `/clients/${randomBytes(8).toString("hex")}/metadata.json`;
-    const clientId = documentBase + path;
-    served.set(path, {
+    const clientId = documents.base + path;
+    documents.publish(path, {
       client_id: clientId,
       client_name: "Machine by document",
       redirect_uris: [REDIRECT],
