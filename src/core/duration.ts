@@ -1,4 +1,4 @@
-// Durations in config are written the way operators of the reference product write them
+// Durations in config are written the way operators of Maverics write them
 // (Go's time.ParseDuration style): "1h", "30s", "1h30m", "250ms". A bare number is seconds.
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;

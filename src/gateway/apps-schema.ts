@@ -1,5 +1,5 @@
 // Configuration of the gateway's apps (README "Gateway apps"): where tools come from and how each call
-// is authorized outbound. Field names follow the reference product's `apps` block.
+// is authorized outbound. Field names follow Maverics' `apps` block.
 import { z } from "zod";
 import { duration } from "../core/config-schema.js";
 import { parseDurationMs } from "../core/duration.js";

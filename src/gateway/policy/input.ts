@@ -48,7 +48,7 @@ export interface PolicyInput {
       method: string;
       /** The JSON-RPC params as the agent sent them. */
       params: Record<string, unknown>;
-      /** Tools only: the call in the reference product's shape (`input.request.mcp.tool.params.name`). */
+      /** Tools only: the call in Maverics' shape (`input.request.mcp.tool.params.name`). */
       tool?: { params: { name: string; arguments?: Record<string, unknown> } };
     };
     http: HttpSnapshot;
