@@ -9,7 +9,9 @@
 // The subject token is the one an agent's session presents on every call; one extra row uses a new
 // subject token for every exchange, so that the auth tier verifies every signature.
 import { randomBytes } from "node:crypto";
+import { Redis } from "@upstash/redis/cloudflare";
 import { importJWK, SignJWT, type JWK } from "jose";
+import { Store } from "../../src/auth/store.js";
 import { GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
 import type { BindingLoopRequest, BindingLoopResult } from "./bench-protocol.js";
 import type { CryptoLimits } from "./crypto.js";
@@ -40,9 +42,11 @@ async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[
   const { activeFrom: _unused, ...jwk } = keys[0]!;
   const key = await importJWK(jwk, "ES256");
   const iat = Math.floor(Date.now() / 1000);
+  // Under the store's epoch, as the tier stamps what it issues (a token without one is refused).
+  const ep = await new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false })).currentEpoch();
   return Promise.all(
     Array.from({ length: n }, () =>
-      new SignJWT({ client_id: "bench-agent", scope: "tools:read tools:write", jti: randomBytes(16).toString("base64url") })
+      new SignJWT({ client_id: "bench-agent", scope: "tools:read tools:write", jti: randomBytes(16).toString("base64url"), ep })
         .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
         .setIssuer(stack.authUrl)
         .setSubject("bench-agent")
