@@ -50,7 +50,12 @@ describe("a session's tool call budget", () => {
     const sessionId = await openSession(agent);
     for (let i = 0; i < 3; i++) expect((await echo(sessionId)).isError).toBeUndefined();
     const before = upstreamCalls();
-    expect(await echo(sessionId)).toEqual({ isError: true, content: [{ type: "text", text: "Too many tool calls in this session: try again in 1200 s." }] });
+    // One call comes back every 1200 s; the seconds the three calls took have refilled a little of it.
+    const refused = await echo(sessionId);
+    expect(refused).toEqual({ isError: true, content: [{ type: "text", text: expect.stringMatching(/^Too many tool calls in this session: try again in \d+ s\.$/) }] });
+    const seconds = Number(/in (\d+) s/.exec(refused.content[0]!.text)![1]);
+    expect(seconds).toBeGreaterThan(1_170);
+    expect(seconds).toBeLessThanOrEqual(1_200);
     expect(upstreamCalls()).toBe(before);
     const events = await vi.waitFor(() => {
       const mine = sink.events.filter((e) => e.session_id === sessionId);
