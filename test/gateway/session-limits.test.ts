@@ -3,7 +3,7 @@
 // rate_limited, and other sessions keep their own budgets.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
+import { exchangingProxyApp, startStack, type Stack } from "../helpers/gateway-stack.js";
 import { openSession, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
@@ -21,14 +21,7 @@ beforeAll(async () => {
     exchangeAudiences: [API],
     audit: { sink: { url: sink.url, flushInterval: "20ms" } },
     limits: { toolCallsPerSession: { limit: 3, period: "1h" } },
-    apps: [
-      {
-        name: "github",
-        type: "mcpProxy",
-        upstream: { stream: { url: upstream.url } },
-        authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: API } } },
-      },
-    ],
+    apps: [exchangingProxyApp("github", upstream.url, API)],
   });
   agent = stack.as(await stack.token());
 });

@@ -133,3 +133,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
 }
+
+/** An MCP Proxy app in front of `url` whose calls carry a token exchanged for `audience` (the usual shape of a spec's app). */
+export function exchangingProxyApp(name: string, url: string, audience: string) {
+  return {
+    name,
+    type: "mcpProxy",
+    upstream: { stream: { url } },
+    authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience } } },
+  };
+}

@@ -2,7 +2,7 @@
 // answer with a JSON-RPC error and HTTP 400 (JSON-RPC 2.0 §5.1, MCP Streamable HTTP), never a
 // 500 from the session's Durable Object, and the session stays usable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
+import { exchangingProxyApp, startStack, type Stack } from "../helpers/gateway-stack.js";
 import { openSession, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
@@ -17,14 +17,7 @@ beforeAll(async () => {
   upstream = await startRecordingMcpServer();
   stack = await startStack({
     exchangeAudiences: [API],
-    apps: [
-      {
-        name: "github",
-        type: "mcpProxy",
-        upstream: { stream: { url: upstream.url } },
-        authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: API } } },
-      },
-    ],
+    apps: [exchangingProxyApp("github", upstream.url, API)],
   });
   agent = stack.as(await stack.token());
 });

@@ -3,7 +3,7 @@
 // batch longer than mcpProvider.limits.batchSize is refused whole (HTTP 400, JSON-RPC -32600,
 // nothing executed); the list requests of one batch share one listing of the upstreams.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
+import { exchangingProxyApp, startStack, type Stack } from "../helpers/gateway-stack.js";
 import { openSession, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
@@ -20,14 +20,7 @@ beforeAll(async () => {
   stack = await startStack({
     exchangeAudiences: [API],
     limits: { batchSize: 5 },
-    apps: [
-      {
-        name: "github",
-        type: "mcpProxy",
-        upstream: { stream: { url: upstream.url } },
-        authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: API } } },
-      },
-    ],
+    apps: [exchangingProxyApp("github", upstream.url, API)],
   });
   agent = stack.as(await stack.token());
 });

@@ -4,19 +4,14 @@
 // (src/gateway/auth/principal.ts); a session's slot is freed when it ends (DELETE, idle timeout).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
+import { exchangingProxyApp, startStack, type Stack } from "../helpers/gateway-stack.js";
 import { deleteSession, initializeRequest, openSession, postMcp, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
 
 const API = "https://api.example.test";
 
-const github = (url: string) => ({
-  name: "github",
-  type: "mcpProxy",
-  upstream: { stream: { url } },
-  authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: API } } },
-});
+const github = (url: string) => exchangingProxyApp("github", url, API);
 
 let upstream: RecordingMcpServer;
 let sink: AuditSinkServer;
