@@ -4,17 +4,16 @@
 // stack with a message naming it. The stack is `npm run dev` itself, started as
 // test/e2e/dev-clients.test.ts starts it (free ports, its own storage and wrangler registry), and
 // the faults are real: the auth tier's wrangler process is killed, its proxy runtime is frozen.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
-import { ROOT } from "../helpers/build.js";
+import type { DevStackInfo } from "../../scripts/dev-stack.js";
+import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
 import { machineToken } from "../helpers/e2e-clients.js";
 import { commandLines } from "../helpers/processes.js";
-import { freePort } from "../helpers/workers.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rel-dev-supervision-"));
 const env: NodeJS.ProcessEnv = {
@@ -27,8 +26,8 @@ const env: NodeJS.ProcessEnv = {
   DEV_MAX_RESTARTS: "2",
   DEV_RESTART_WINDOW_MS: "600000",
 };
+let stack: DevProcess;
 let dev: ChildProcess;
-let devOutput = "";
 let info: DevStackInfo;
 let authPort: number;
 
@@ -56,40 +55,25 @@ async function authStatus(ms = 2_000): Promise<number> {
   return res.status;
 }
 
-/** The output printed since `mark` (a length of devOutput). */
-const outputSince = (mark: number) => devOutput.slice(mark);
+/** The output printed since `mark` (a length of the output). */
+const outputSince = (mark: number) => stack.output().slice(mark);
 
 beforeAll(async () => {
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  for (const [i, name] of ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"].entries()) env[name] = String(ports[i]);
-  authPort = ports[1]!;
-  dev = spawn("npm", ["run", "dev"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      devOutput += chunk.toString();
-      if (devOutput.includes("Ctrl-C stops everything.")) resolve();
-    };
-    dev.stdout!.on("data", collect);
-    dev.stderr!.on("data", collect);
-    dev.once("exit", (code) => reject(new Error(`npm run dev exited (${code}):\n${devOutput}`)));
-  });
-  info = readDevStackInfo(env.DEV_STACK_FILE)!;
+  stack = await startDevProcess(env);
+  dev = stack.child;
+  info = stack.info;
+  authPort = stack.ports.AUTH_PORT!;
 }, 180_000);
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null && dev.signalCode === null) {
-    const exited = once(dev, "exit");
-    process.kill(-dev.pid!, "SIGTERM");
-    const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 30_000, false))]);
-    if (!stopped) process.kill(-dev.pid!, "SIGKILL");
-  }
+  await stack?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
 describe("npm run dev when a tier's runtime fails", () => {
   it("restarts the auth tier when its wrangler process is killed, and says so", async () => {
     expect(await authStatus()).toBe(200);
-    const mark = devOutput.length;
+    const mark = stack.output().length;
     process.kill(authWrangler(), "SIGKILL");
     await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), { timeout: 90_000, interval: 250 });
     expect(await authStatus()).toBe(200);
@@ -98,7 +82,7 @@ describe("npm run dev when a tier's runtime fails", () => {
   }, 120_000);
 
   it("restarts the auth tier when its port accepts connections but /status never answers", async () => {
-    const mark = devOutput.length;
+    const mark = stack.output().length;
     // A frozen proxy runtime: the kernel still accepts connections on the port, nothing answers.
     process.kill(authProxyRuntime(), "SIGSTOP");
     await expect(authStatus(1_000)).rejects.toThrow();
@@ -130,7 +114,7 @@ describe("npm run dev when a tier's runtime fails", () => {
   it("stops the whole stack, naming the tier and what to do, when the tier fails once more than it may be restarted", async () => {
     const secretsDirs = stackProcesses((args) => args.includes("wrangler.auth.toml")).flatMap(({ args }) => args.filter((_, i) => args[i - 1] === "--env-file").map((file) => dirname(file)));
     expect(secretsDirs.length).toBeGreaterThan(0);
-    const mark = devOutput.length;
+    const mark = stack.output().length;
     const exited = once(dev, "exit");
     process.kill(authWrangler(), "SIGKILL");
     const [code] = (await exited) as [number | null];

@@ -4,18 +4,16 @@
 // wrangler through env files only their owner can read (mode 0600 in a 0700 directory, removed
 // when the stack stops) or the environment. The stack is `npm run dev` itself, started as
 // test/e2e/dev-clients.test.ts starts it: free ports, its own storage and wrangler registry.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
+import type { DevStackInfo } from "../../scripts/dev-stack.js";
 import { generateSigningKey } from "../../scripts/keys.js";
-import { ROOT } from "../helpers/build.js";
+import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
 import { commandLines } from "../helpers/processes.js";
 import { machineToken } from "../helpers/e2e-clients.js";
-import { freePort } from "../helpers/workers.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "sec-dev-argv-"));
 // The signing key comes from the environment (SIGNING_KEYS), so the test knows its private part.
@@ -27,8 +25,8 @@ const env: NodeJS.ProcessEnv = {
   WRANGLER_REGISTRY_PATH: join(scratch, "registry"),
   SIGNING_KEYS: JSON.stringify({ keys: [signingKey] }),
 };
+let stack: DevProcess;
 let dev: ChildProcess;
-let devOutput = "";
 let info: DevStackInfo;
 
 /** The command lines of the stack's processes, as any local user can read them. */
@@ -57,31 +55,13 @@ function envFiles(): string[] {
 }
 
 beforeAll(async () => {
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  for (const [i, name] of ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"].entries()) env[name] = String(ports[i]);
-  dev = spawn("npm", ["run", "dev"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      devOutput += chunk.toString();
-      if (devOutput.includes("Ctrl-C stops everything.")) resolve();
-    };
-    dev.stdout!.on("data", collect);
-    dev.stderr!.on("data", collect);
-    dev.once("exit", (code) => reject(new Error(`npm run dev exited (${code}):\n${devOutput}`)));
-  });
-  info = readDevStackInfo(env.DEV_STACK_FILE)!;
+  stack = await startDevProcess(env);
+  dev = stack.child;
+  info = stack.info;
 }, 180_000);
 
-async function stopDev(): Promise<void> {
-  if (dev?.exitCode !== null || dev.signalCode !== null) return;
-  const exited = once(dev, "exit");
-  process.kill(-dev.pid!, "SIGTERM");
-  const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 30_000, false))]);
-  if (!stopped) process.kill(-dev.pid!, "SIGKILL");
-}
-
 afterAll(async () => {
-  await stopDev();
+  await stack?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
@@ -137,7 +117,7 @@ describe("npm run dev and its secrets", () => {
   it("removes the secrets files when it stops", async () => {
     const files = envFiles();
     expect(files.length).toBeGreaterThan(0);
-    await stopDev();
+    await stack.stop();
     // npm may exit before the script has finished stopping wrangler and cleaning up.
     await vi.waitFor(() => {
       for (const file of files) expect(existsSync(dirname(file)), dirname(file)).toBe(false);
