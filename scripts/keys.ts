@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { exportJWK, generateKeyPair } from "jose";
-import { generateValueKey } from "../src/auth/value-encryption.js";
+import { generateValueKey } from "../src/auth/store/value-encryption.js";
 
 export type Algorithm = "ES256" | "EdDSA";
 

@@ -7,7 +7,7 @@ import { finishRuntimeOutput, startRuntimeOutput } from "./helpers/runtime-outpu
 import { startRedisBridge, type RedisBridge } from "../scripts/redis-bridge.js";
 import { REDIS_URL, requireRedis } from "./helpers/redis.js";
 import { generateSigningKey } from "../scripts/keys.js";
-import { generateValueKey } from "../src/auth/value-encryption.js";
+import { generateValueKey } from "../src/auth/store/value-encryption.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

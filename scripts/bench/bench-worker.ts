@@ -14,7 +14,7 @@
 import type { BindingLoopRequest, BindingLoopResult, CryptoRequest } from "./bench-protocol.js";
 import { loadKeyRing, type KeyRing, type PrivateJwk } from "../../src/auth/keys.js";
 import type { ProviderContext } from "../../src/auth/provider-context.js";
-import { mintAccessToken, verifyAccessToken } from "../../src/auth/tokens.js";
+import { mintAccessToken, verifyAccessToken } from "../../src/auth/tokens/jwt.js";
 
 import { DurableObject } from "cloudflare:workers";
 

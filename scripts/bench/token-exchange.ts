@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis/cloudflare";
 import { importJWK, SignJWT, type JWK } from "jose";
-import { Store } from "../../src/auth/store.js";
+import { Store } from "../../src/auth/store/store.js";
 import { GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
 import type { BindingLoopRequest, BindingLoopResult } from "./bench-protocol.js";
 import type { CryptoLimits } from "./crypto.js";

@@ -3,8 +3,8 @@ import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type Config
 import { log } from "../core/log.js";
 import { authConfigSchema, redisEnvSchema, signingKeysSchema, type OidcProviderConfig } from "./config-schema.js";
 import type { PrivateJwk } from "./keys.js";
-import type { StoreConnection } from "./store.js";
-import { decodeValueKey } from "./value-encryption.js";
+import type { StoreConnection } from "./store/store.js";
+import { decodeValueKey } from "./store/value-encryption.js";
 import bundledConfig from "../../config/auth.yaml";
 
 /** Bindings of the auth worker: secrets and vars from wrangler.auth.toml / `wrangler secret put`. */

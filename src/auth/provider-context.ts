@@ -1,6 +1,6 @@
 import type { AuthConfig } from "./config.js";
 import type { KeyRing } from "./keys.js";
-import type { Store } from "./store.js";
+import type { Store } from "./store/store.js";
 
 /** What every endpoint of the auth tier works with, built once per request from cached parts. */
 export interface ProviderContext {

@@ -1,7 +1,7 @@
 // The revocation lookups' batching (src/auth/batched-lookups.ts), as pure logic: what one request
 // asks is what it is told, however the lookups of concurrent requests are grouped.
 import { describe, expect, it, vi } from "vitest";
-import { BatchedLookups, type SendLookups } from "../../src/auth/batched-lookups.js";
+import { BatchedLookups, type SendLookups } from "../../src/auth/store/batched-lookups.js";
 
 /** A store of present keys whose answers arrive when the test releases them. */
 function fakeRedis(present: Set<string>) {

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientIdUrlProblem } from "../../src/auth/client-metadata.js";
+import { clientIdUrlProblem } from "../../src/auth/clients/metadata-document.js";
 import { ALICE, authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { KNOWN_CLIENT, publicClientTokens, tokenEndpointAnswer, UNKNOWN_CLIENT } from "../helpers/client-probe.js";
 import { CookieJar, hiddenField, postForm, step } from "../helpers/login-flow.js";

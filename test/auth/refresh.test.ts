@@ -8,7 +8,7 @@ import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
-import { familyReference } from "../../src/auth/family-reference.js";
+import { familyReference } from "../../src/auth/store/family-reference.js";
 import { seedRefreshFamily } from "../helpers/refresh-family.js";
 import { signAccessToken } from "../helpers/tokens.js";
 import { sharedRedis, startAuthWorker, type RunningWorker } from "../helpers/workers.js";

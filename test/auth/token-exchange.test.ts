@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose";
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { familyReference } from "../../src/auth/family-reference.js";
+import { familyReference } from "../../src/auth/store/family-reference.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE, type TestClient } from "../helpers/auth-config.js";
 import {
   hmacWithPublicKey,

@@ -3,7 +3,7 @@
 // and nothing else opens at all.
 import { describe, expect, it, vi } from "vitest";
 import { authConfigSchema } from "../../src/auth/config-schema.js";
-import { decodeValueKey, generateValueKey, keyKind, StoredValues, ValueCipher } from "../../src/auth/value-encryption.js";
+import { decodeValueKey, generateValueKey, keyKind, StoredValues, ValueCipher } from "../../src/auth/store/value-encryption.js";
 import { parseConfig } from "../../src/core/config-loader.js";
 
 const A = { id: "a", secret: generateValueKey() };

@@ -1,8 +1,8 @@
 // Refresh-token families seeded straight into the shared Redis with the auth tier's own store
 // code, as a grant would create them, so refresh tests need no browser login.
 import { randomBytes } from "node:crypto";
-import { newRefreshToken } from "../../src/auth/refresh-tokens.js";
-import type { RefreshFamily } from "../../src/auth/store.js";
+import { newRefreshToken } from "../../src/auth/tokens/refresh-tokens.js";
+import type { RefreshFamily } from "../../src/auth/store/store.js";
 import { nowSec, sharedStore } from "./tokens.js";
 
 export interface SeededFamily {

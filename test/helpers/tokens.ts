@@ -4,7 +4,7 @@ import { createPublicKey, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis/cloudflare";
 import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from "jose";
 import { inject } from "vitest";
-import { Store } from "../../src/auth/store.js";
+import { Store } from "../../src/auth/store/store.js";
 import { sharedRedis } from "./workers.js";
 
 export const nowSec = () => Math.floor(Date.now() / 1000);
