@@ -1,7 +1,7 @@
 // The benchmark's own worker, run in workerd beside the two tiers (scripts/bench/stack.ts):
 //
 // - POST /crypto: the crypto limit. Loops over the auth tier's own JWT code (mintAccessToken and
-//   verifyAccessToken from src/auth/tokens.ts, keys from src/auth/keys.ts), or over bare
+//   verifyAccessToken from src/auth/tokens/jwt.ts, keys from src/auth/keys.ts), or over bare
 //   crypto.subtle on the same bytes for comparison. The revocation check, the one I/O in
 //   verifyAccessToken, is answered from memory: this is the cost of the cryptography and the JWT
 //   work around it, nothing else.

@@ -72,7 +72,7 @@ export async function benchCrypto(stack: BenchStack): Promise<{ limits: CryptoLi
       rows,
       data,
       notes: [
-        "1: one workerd thread; mintAccessToken + verifyAccessToken from src/auth/tokens.ts with the revocation lookup answered from memory; every verified token is new (the verifier's cache never hits).",
+        "1: one workerd thread; mintAccessToken + verifyAccessToken from src/auth/tokens/jwt.ts with the revocation lookup answered from memory; every verified token is new (the verifier's cache never hits).",
       ],
     },
   };

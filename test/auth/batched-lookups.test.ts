@@ -1,4 +1,4 @@
-// The revocation lookups' batching (src/auth/batched-lookups.ts), as pure logic: what one request
+// The revocation lookups' batching (src/auth/store/batched-lookups.ts), as pure logic: what one request
 // asks is what it is told, however the lookups of concurrent requests are grouped.
 import { describe, expect, it, vi } from "vitest";
 import { BatchedLookups, type SendLookups } from "../../src/auth/store/batched-lookups.js";

@@ -3,7 +3,7 @@
 import * as oauth from "oauth4webapi";
 import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Client } from "../../src/auth/clients/clients.js";
+import type { Client } from "../../src/auth/clients/client.js";
 import { ALICE, authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { KNOWN_CLIENT, publicClientTokens, tokenEndpointAnswer, UNKNOWN_CLIENT } from "../helpers/client-probe.js";
 import { discover } from "../helpers/oauth-requests.js";

@@ -1,4 +1,4 @@
-// The codec of Redis encryption at rest (src/auth/value-encryption.ts), as pure logic in Node's
+// The codec of Redis encryption at rest (src/auth/store/value-encryption.ts), as pure logic in Node's
 // WebCrypto: what is sealed under one key name opens under that name only, with any listed key,
 // and nothing else opens at all.
 import { describe, expect, it, vi } from "vitest";

@@ -1,6 +1,6 @@
 // Attack: ten wrong passwords for someone else's username (with no client address known, every
 // caller shared one bucket) locked the real user out of their own account. Lockout now follows
-// OWASP's device cookies (Authentication Cheat Sheet, "Account Lockout"; src/auth/device-cookie.ts):
+// OWASP's device cookies (Authentication Cheat Sheet, "Account Lockout"; src/auth/ui/device-cookie.ts):
 // a browser that signed in as a user carries a device cookie signed by the provider; failures
 // from unknown browsers lock out unknown browsers only, and a known browser has its own budget.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

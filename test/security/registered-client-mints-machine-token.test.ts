@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Client } from "../../src/auth/clients/clients.js";
+import type { Client } from "../../src/auth/clients/client.js";
 import { authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { basic, oauthError, postForm } from "../helpers/oauth-requests.js";
 import { sharedStore } from "../helpers/tokens.js";

@@ -10,20 +10,15 @@ import type { AuthApp } from "../app-types.js";
 import { findClient } from "../clients/clients.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import { formFrom } from "../form.js";
+import { authorizationRedirect } from "../grants/authorization-response.js";
+import { checkResources, checkScopes } from "../grants/grant-checks.js";
 import { continueInteraction, INTERACTION_TTL_MS, type Interaction } from "../ui/interaction.js";
 import { errorPage } from "../ui/pages.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
-import { checkResources, checkScopes } from "../grants/grant-checks.js";
 import { currentSession } from "../ui/session.js";
 
 /** RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~]. */
 const CODE_CHALLENGE = /^[A-Za-z0-9\-._~]{43,128}$/;
-
-export function authorizationRedirect(issuer: string, redirectUri: string, params: Record<string, string | undefined>): Response {
-  const url = new URL(redirectUri);
-  for (const [name, value] of Object.entries({ ...params, iss: issuer })) if (value !== undefined) url.searchParams.set(name, value);
-  return new Response(null, { status: 303, headers: { Location: url.href, "Cache-Control": "no-store" } });
-}
 
 function showError(c: Context<AuthApp>, status: 400, error: string, description: string): Response | Promise<Response> {
   c.header("Cache-Control", "no-store");

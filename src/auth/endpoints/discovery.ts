@@ -2,10 +2,9 @@
 // GET /.well-known/oauth-authorization-server (RFC 8414): the same metadata document.
 import type { Context } from "hono";
 import type { AuthApp } from "../app-types.js";
-import { CLIENT_AUTH_METHODS, GRANT_TYPES, OIDC_SCOPE_NAMES } from "../config-schema.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES } from "../config-schema.js";
+import { supportedScopes } from "../grants/scopes.js";
 import type { ProviderContext } from "../provider-context.js";
-
-export const OIDC_SCOPES: string[] = [...OIDC_SCOPE_NAMES];
 
 export const ENDPOINTS = {
   authorization: "/authorize",
@@ -16,10 +15,6 @@ export const ENDPOINTS = {
   introspection: "/introspect",
   revocation: "/revoke",
 } as const;
-
-export function supportedScopes(provider: ProviderContext): string[] {
-  return [...new Set([...OIDC_SCOPES, ...provider.config.provider.scopes])];
-}
 
 export function providerMetadata(provider: ProviderContext): Record<string, unknown> {
   const { issuer } = provider;

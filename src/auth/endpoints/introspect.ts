@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { OAuthError } from "../../core/errors.js";
 import type { AuthApp } from "../app-types.js";
 import { authenticateClient } from "../clients/client-auth.js";
-import type { Client } from "../clients/clients.js";
+import type { Client } from "../clients/client.js";
 import { readForm, required } from "../form.js";
 import type { ProviderContext } from "../provider-context.js";
 import { parseRefreshToken } from "../tokens/refresh-tokens.js";

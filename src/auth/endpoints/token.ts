@@ -5,25 +5,15 @@ import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { inSpan, SpanKind } from "../../core/telemetry/spans.js";
 import type { AuthApp } from "../app-types.js";
 import { authenticateClient } from "../clients/client-auth.js";
-import type { Client } from "../clients/clients.js";
 import { GRANT_TYPES } from "../config-schema.js";
-import { readForm, required, type Form } from "../form.js";
-import type { ProviderContext } from "../provider-context.js";
+import { readForm, required } from "../form.js";
 import { grantAuthorizationCode } from "../grants/authorization-code.js";
 import { grantClientCredentials } from "../grants/client-credentials.js";
-import { grantTokenExchange } from "../grants/token-exchange.js";
+import type { Grant } from "../grants/grant.js";
 import { grantRefreshToken } from "../grants/refresh-token.js";
+import { grantTokenExchange } from "../grants/token-exchange.js";
 
-export interface GrantRequest {
-  provider: ProviderContext;
-  client: Client;
-  form: Form;
-}
-
-/** The body of a successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
-export type TokenResponse = Record<string, string | number>;
-
-const GRANTS: Record<string, (request: GrantRequest) => Promise<TokenResponse>> = {
+const GRANTS: Record<string, Grant> = {
   [GRANT_TYPES.authorizationCode]: grantAuthorizationCode,
   [GRANT_TYPES.refreshToken]: grantRefreshToken,
   [GRANT_TYPES.clientCredentials]: grantClientCredentials,

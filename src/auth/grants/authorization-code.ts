@@ -8,7 +8,7 @@ import { required } from "../form.js";
 import { checkResources } from "./grant-checks.js";
 import { accessTokenAudience, issueRefreshToken, shouldIssueRefreshToken } from "../tokens/refresh-tokens.js";
 import type { IssuedByCode } from "../store/store.js";
-import type { TokenResponse, GrantRequest } from "../endpoints/token.js";
+import type { TokenResponse, GrantRequest } from "./grant.js";
 import { mintAccessToken, mintIdToken } from "../tokens/jwt.js";
 
 /** RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~]. */
@@ -28,7 +28,7 @@ interface CodeBinding {
 async function bindingMismatch(binding: CodeBinding, clientId: string, redirectUri: string, verifier: string): Promise<string | null> {
   if (binding.clientId !== clientId) return "the authorization code was issued to another client";
   if (binding.redirectUri !== redirectUri) return "redirect_uri does not match the authorization request";
-  // RFC 7636 §4.6: S256 only (authorize.ts refuses anything else).
+  // RFC 7636 §4.6: S256 only (endpoints/authorize.ts refuses anything else).
   if (!(await timingSafeEqualStrings(await sha256Base64Url(verifier), binding.codeChallenge))) {
     return "the code_verifier does not match the code_challenge";
   }

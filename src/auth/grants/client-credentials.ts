@@ -3,10 +3,10 @@
 // one; registered and metadata-document clients only under `registration.machineClients`, with
 // its scopes and resources (grant-checks.ts; README "The auth tier").
 import { OAuthError } from "../../core/errors.js";
-import { OIDC_SCOPES } from "../endpoints/discovery.js";
 import { checkResources, checkScopes, grantableResources, isConfiguredClient, mayObtainMachineTokens } from "./grant-checks.js";
+import { OIDC_SCOPES } from "./scopes.js";
 import { accessTokenAudience } from "../tokens/refresh-tokens.js";
-import type { GrantRequest, TokenResponse } from "../endpoints/token.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken } from "../tokens/jwt.js";
 
 /**

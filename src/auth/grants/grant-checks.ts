@@ -10,9 +10,9 @@
 //   consents to them: any client of the authorization code grant may request them, and no
 //   client may in a grant without a user.
 import { OAuthError } from "../../core/errors.js";
-import type { Client } from "../clients/clients.js";
+import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
-import { OIDC_SCOPES, supportedScopes } from "../endpoints/discovery.js";
+import { OIDC_SCOPES, supportedScopes } from "./scopes.js";
 import type { ProviderContext } from "../provider-context.js";
 
 /** Whom the token is for: a signed-in user (authorization code, refresh) or the client itself (client_credentials). */

@@ -15,7 +15,7 @@ import { required, type Form } from "../form.js";
 import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "../tokens/refresh-tokens.js";
 import type { ProviderContext } from "../provider-context.js";
 import type { RefreshFamily } from "../store/store.js";
-import type { GrantRequest, TokenResponse } from "../endpoints/token.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken, mintIdToken } from "../tokens/jwt.js";
 
 const invalidGrant = () => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", 400);

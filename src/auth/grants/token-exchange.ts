@@ -27,10 +27,10 @@
 //   subject token is checked on every exchange); tokens already exchanged live out their short
 //   lifetime (`tokens.exchange.maxTTL`, 5 minutes at most by default).
 import { OAuthError } from "../../core/errors.js";
-import type { Client } from "../clients/clients.js";
+import type { Client } from "../clients/client.js";
 import { required, type Form } from "../form.js";
 import type { ProviderContext } from "../provider-context.js";
-import type { GrantRequest, TokenResponse } from "../endpoints/token.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken, verifyAccessToken, type AccessTokenClaims, type ActClaim } from "../tokens/jwt.js";
 
 /** RFC 8693 §3: the token type URI of an OAuth access token. */

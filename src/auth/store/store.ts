@@ -38,7 +38,7 @@ export interface CodeRecord {
   authTime: number;
   /** Claims of the user released to this client (for the ID token and userinfo). */
   claims: Record<string, unknown>;
-  /** The user's claims that access tokens carry (claims.ts accessTokenClaims). */
+  /** The user's claims that access tokens carry (tokens/claims.ts accessTokenClaims). */
   accessClaims?: Record<string, unknown>;
 }
 

@@ -28,7 +28,7 @@ export interface AccessTokenClaims extends JWTPayload {
   act?: ActClaim;
   /**
    * The refresh-token family the token came from, so that revoking the family revokes it: the
-   * family's reference (family-reference.ts), never the family id itself.
+   * family's reference (store/family-reference.ts), never the family id itself.
    */
   fam?: string;
   /**

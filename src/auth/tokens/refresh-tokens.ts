@@ -2,9 +2,9 @@
 // (OAuth 2.1 §4.3.1: every rotation of one grant shares it); the secret makes each rotation a new
 // token. Redis keeps only the SHA-256 of the whole string, of the current token and of every
 // token rotated out of the family. Access tokens name the family by a one-way reference
-// (family-reference.ts), never by its id.
+// (store/family-reference.ts), never by its id.
 import { randomToken } from "../../core/encoding.js";
-import type { Client } from "../clients/clients.js";
+import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import type { ProviderContext } from "../provider-context.js";
 import type { RefreshFamily } from "../store/store.js";

@@ -9,7 +9,7 @@ import { Hono, type Context } from "hono";
 import { randomToken, timingSafeEqualStrings } from "../../core/encoding.js";
 import type { AuthApp } from "../app-types.js";
 import { clearCookie, readCookie, writeCookie } from "./cookies.js";
-import { authorizationRedirect } from "../endpoints/authorize.js";
+import { authorizationRedirect } from "../grants/authorization-response.js";
 import { accessTokenClaims, releasedClaims } from "../tokens/claims.js";
 import { errorPage, consentPage, loginPage, type ConsentPageModel } from "./pages.js";
 import type { ProviderContext } from "../provider-context.js";

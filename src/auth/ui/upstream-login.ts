@@ -24,7 +24,7 @@ const DISCOVERY_TTL_MS = 10 * 60_000;
 const UPSTREAM_TIMEOUT_MS = 5_000;
 /** oauth4webapi's generateRandomState(): 32 random bytes, base64url. */
 const STATE = /^[A-Za-z0-9_-]{43}$/;
-/** Upstream claims kept in the session; claims.ts releases them to clients by scope. */
+/** Upstream claims kept in the session; tokens/claims.ts releases them to clients by scope. */
 const KEPT_CLAIMS = ["email", "email_verified", "name", "preferred_username", "groups"] as const;
 
 /** What the callback needs to finish the login it belongs to. */
