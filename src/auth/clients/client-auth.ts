@@ -1,7 +1,7 @@
 // Client authentication at the token, introspection and revocation endpoints
 // (RFC 6749 §2.3, OIDC Core §9, RFC 7523 for private_key_jwt).
 import type { Context } from "hono";
-import { createLocalJWKSet, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { sha256Base64Url, timingSafeEqualStrings } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "./client.js";
@@ -71,10 +71,10 @@ async function authenticateByAssertion(provider: ProviderContext, form: Form, as
   if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) {
     throw new OAuthError("invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`, 400);
   }
-  const [, payloadPart] = assertion.split(".");
+  // Read unverified only to learn whose keys verify it; jwtVerify below checks everything.
   let iss: unknown;
   try {
-    iss = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payloadPart!.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0)))).iss;
+    iss = decodeJwt(assertion).iss;
   } catch {
     throw invalidClient("the client assertion is not a JWT", false);
   }

@@ -71,6 +71,17 @@ export function grantableResources(provider: ProviderContext, client: Client, pu
   return new Set([...provider.config.provider.resources, ...client.allowedAudiences]);
 }
 
+/** RFC 8707 §2 (and RFC 8693 §2.1 for token exchange): a `resource` is an absolute URI without a fragment. */
+export function checkResourceUri(resource: string): void {
+  let url: URL;
+  try {
+    url = new URL(resource);
+  } catch {
+    throw new OAuthError("invalid_target", "resource must be an absolute URI", 400);
+  }
+  if (url.hash) throw new OAuthError("invalid_target", "resource must not contain a fragment", 400);
+}
+
 /**
  * RFC 8707 §2: each resource is an absolute URI without a fragment, and must be one this
  * provider issues tokens for to this client (`grantableResources`).
@@ -78,13 +89,7 @@ export function grantableResources(provider: ProviderContext, client: Client, pu
 export function checkResources(provider: ProviderContext, client: Client, resources: string[], purpose: GrantPurpose = "user"): string[] {
   const allowed = grantableResources(provider, client, purpose);
   for (const resource of resources) {
-    let url: URL;
-    try {
-      url = new URL(resource);
-    } catch {
-      throw new OAuthError("invalid_target", "resource must be an absolute URI", 400);
-    }
-    if (url.hash) throw new OAuthError("invalid_target", "resource must not contain a fragment", 400);
+    checkResourceUri(resource);
     if (!allowed.has(resource)) throw new OAuthError("invalid_target", `tokens for ${resource} are not issued to this client`, 400);
   }
   return [...new Set(resources)];

@@ -29,6 +29,7 @@
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "../clients/client.js";
 import { required, type Form } from "../form.js";
+import { checkResourceUri } from "./grant-checks.js";
 import type { ProviderContext } from "../provider-context.js";
 import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken, verifyAccessToken, type AccessTokenClaims, type ActClaim } from "../tokens/jwt.js";
@@ -137,10 +138,7 @@ function readExchangeType(client: Client, form: Form, hasActorToken: boolean): E
  */
 function readTargets(client: Client, form: Form): string[] {
   const resources = form.getAll("resource");
-  for (const resource of resources) {
-    // RFC 8707 §2 / RFC 8693 §2.1: an absolute URI without a fragment.
-    if (!URL.canParse(resource) || new URL(resource).hash) throw invalidTarget("resource must be an absolute URI without a fragment");
-  }
+  for (const resource of resources) checkResourceUri(resource);
   const targets = [...new Set([...form.getAll("audience"), ...resources])];
   // RFC 8707 §2: invalid_target covers a resource that is "missing".
   if (targets.length === 0) throw invalidTarget("name the token's audience or resource");

@@ -15,6 +15,7 @@
 //
 // Values that do not start with "enc:" were written as plain JSON (before encryption was switched
 // on); whether they are still read is the caller's choice (StoredValues, below).
+import { base64url } from "jose";
 import { base64UrlEncode } from "../../core/encoding.js";
 import { log } from "../../core/log.js";
 
@@ -36,11 +37,11 @@ export interface ValueKey {
   secret: string;
 }
 
+/** base64url (padding allowed, nothing else), or null when `text` is not. */
 function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) return null;
   try {
-    const binary = atob(text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    return base64url.decode(text.replace(/=+$/, "")) as Uint8Array<ArrayBuffer>;
   } catch {
     return null;
   }

@@ -1,5 +1,6 @@
 // Built-in users for local development, with salted PBKDF2-SHA256 password hashes
 // (`npm run hash-password`). Production deployments log users in through an upstream IdP.
+import { base64url } from "jose";
 import { base64UrlEncode, timingSafeEqualStrings } from "../../core/encoding.js";
 import type { BuiltinUserConfig } from "../config-schema.js";
 
@@ -11,11 +12,6 @@ export interface AuthenticatedUser {
   claims: Record<string, unknown>;
   /** How the user proved who they are (`pwd` or `upstream`), for amr-style auditing. */
   method: "pwd" | "upstream";
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
 }
 
 export async function pbkdf2(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<string> {
@@ -33,7 +29,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [, iterations, salt, hash] = stored.split("$");
   const rounds = Number(iterations);
   if (!salt || !hash || !Number.isInteger(rounds) || rounds < 1 || rounds > PBKDF2_ITERATIONS) return false;
-  return timingSafeEqualStrings(await pbkdf2(password, fromBase64Url(salt), rounds), hash);
+  return timingSafeEqualStrings(await pbkdf2(password, base64url.decode(salt) as Uint8Array<ArrayBuffer>, rounds), hash);
 }
 
 // Compared against when the username is unknown, so timing does not reveal which names exist.
