@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { AuthApp } from "../app-types.js";
 import { authenticateClient } from "../clients/client-auth.js";
 import { readForm, required } from "../form.js";
-import { lookupToken } from "./introspect.js";
+import { lookupToken } from "../tokens/lookup.js";
 
 export async function postRevoke(c: Context<AuthApp>): Promise<Response> {
   const provider = c.get("provider");
