@@ -46,7 +46,7 @@ const staticClient = z
       .default("client_secret_basic")
       .describe("How it authenticates at the token endpoint: `private_key_jwt` needs `jwks` (assertions are single use, RFC 7523 §3); `none` is a public client."),
     jwks: z
-      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) })
+      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).describe("The public keys (JWKs).") })
       .optional()
       .describe("For `private_key_jwt`: the client's public keys, as a JWK set."),
     redirectUris: z
