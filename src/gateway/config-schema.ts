@@ -90,7 +90,7 @@ export const mcpProviderSchema = z
               .string()
               .startsWith("/")
               .default("/.well-known/oauth-protected-resource")
-              .describe("Path of the RFC 9728 protected resource metadata; the 401's `WWW-Authenticate` names it (with the endpoint path appended)."),
+              .describe("Path of the RFC 9728 protected resource metadata, also served path-suffixed (`…/oauth-protected-resource/mcp`), which the 401's `WWW-Authenticate` names."),
             servers: z.array(authorizationServer).min(1, "at least one authorization server is required").describe("Authorization servers whose tokens are accepted (RFC 9728 `authorization_servers`)."),
             scopesSupported: z.array(z.string()).default([]).describe("Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`)."),
             requiredScopes: z.array(z.string().min(1)).default([]).describe("Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope`."),
