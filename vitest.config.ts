@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // Tests run in Node and drive the real workers in workerd through Miniflare's API
-// (see README, "Tests"), so the test environment itself is plain Node.
+// (docs/testing.md; docs/decisions.md says why), so the test environment itself is plain Node.
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],

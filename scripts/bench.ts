@@ -4,7 +4,7 @@
 // bundles in workerd (Miniflare) against the real Redis behind the Upstash-protocol bridge
 // (scripts/bench/stack.ts). Prints one table, each figure beside the limit it is compared with and
 // PASS/FAIL where a target is set (targets do not gate CI), and writes bench-results.json.
-// README "Performance" explains each scenario. --profile records CPU profiles of the auth and
+// docs/performance.md explains each scenario. --profile records CPU profiles of the auth and
 // gateway workers through workerd's inspector (figures then run slower than usual).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";

@@ -169,7 +169,7 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
   restAudience = `http://localhost:${restPort}`;
 
   // ── Audit collector: the gateway POSTs batches ({"events": [...]}) ───────────────────────────
-  // Delivery is at least once: like any sink, the collector keeps one event per `id` (README "Audit").
+  // Delivery is at least once: like any sink, the collector keeps one event per `id` (docs/audit.md).
   const auditEvents: Record<string, unknown>[] = [];
   if (!options.auditToken) throw new Error("demo upstreams: the audit collector needs a non-empty auditToken");
   const sha256 = (text: string) => createHash("sha256").update(text).digest();

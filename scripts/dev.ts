@@ -10,7 +10,7 @@
 // Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable
 // Object storage is .wrangler/state unless DEV_PERSIST_DIR names another directory. Once up, it
 // prints how to connect and leaves that in DEV_STACK_FILE for `npm run agent`.
-// Once up, it supervises both tiers (README "Quickstart"): a tier whose wrangler exits, or whose
+// Once up, it supervises both tiers (docs/local-development.md): a tier whose wrangler exits, or whose
 // /status stops answering (wrangler's proxy can keep the port open with nothing behind it), is
 // stopped and started again on the same port with the same env file; a tier that needs more than
 // DEV_MAX_RESTARTS (3) restarts within a minute stops the whole stack with a message naming it.

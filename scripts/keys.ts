@@ -5,7 +5,7 @@
 //
 // npm run keys -- --redis-encryption
 // Prints one key for oidcProvider.cache.redis.encryption (32 random bytes, base64url) for
-// `wrangler secret put <its env name>`; README "Redis encryption at rest" says how to rotate.
+// `wrangler secret put <its env name>`; docs/auth-tier.md, "Redis encryption at rest" says how to rotate.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";

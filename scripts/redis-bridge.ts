@@ -12,7 +12,7 @@
 // Upstash's error shape, 400 {"error"}, before anything of the request runs. Requests are spread
 // over a few Redis connections (the least busy one takes the next request), and a command that
 // has no reply within `commandTimeoutMs` is answered 504 {"error"} and its connection replaced, so
-// no single command holds up the others (README "Local Redis over the Upstash protocol").
+// no single command holds up the others (docs/local-development.md, "Local Redis over the Upstash protocol").
 //
 // Run directly: UPSTASH_REDIS_REST_TOKEN=… tsx scripts/redis-bridge.ts (the token from the
 // environment only: a command line is readable by every local user).

@@ -35,7 +35,7 @@ export async function setup(project: TestProject) {
 
 export async function teardown() {
   await bridge?.close();
-  // No log line of any runtime in this run may carry a credential (README "Observability").
+  // No log line of any runtime in this run may carry a credential (docs/observability.md).
   const { runtimes, findings } = finishRuntimeOutput();
   console.log(`checked the logs of ${runtimes} workerd runtimes for credentials: ${findings.length ? "FOUND" : "none"}`);
   if (findings.length) throw new Error(`worker logs carry credentials:\n  ${findings.join("\n  ")}`);

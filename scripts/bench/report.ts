@@ -68,7 +68,7 @@ export function formatTable(rows: Row[]): string {
   return [line(all[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...all.slice(1).map(line)].join("\n");
 }
 
-/** The same table in Markdown, for the README's Performance section. */
+/** The same table in Markdown, for docs/performance.md. */
 export function formatMarkdown(rows: Row[], machine: Machine): string {
   const escape = (cell: string) => cell.replace(/\|/g, "\\|");
   return [

@@ -13,7 +13,7 @@ export const STORE_RETRY_AFTER_SECONDS = 2;
 const PAGE_PATHS = new Set(["/authorize", "/login", "/consent", "/login/upstream", "/login/callback"]);
 
 /**
- * A store that is slow, down or failing (README "Store faults"): 503 temporarily_unavailable with
+ * A store that is slow, down or failing (docs/reliability/store-faults.md): 503 temporarily_unavailable with
  * Retry-After (the RFC 6749 §4.1.2.1 code, used at every endpoint), as a page where a browser
  * navigated. The request may be retried as it is: nothing it did is half-done in a way a retry
  * would be punished for (a refresh retried within the grace window gets its rotation's answer).

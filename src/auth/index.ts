@@ -1,4 +1,4 @@
-// Auth Provider worker: a stateless OAuth 2.1 / OpenID Connect provider (README "The auth tier").
+// Auth Provider worker: a stateless OAuth 2.1 / OpenID Connect provider (docs/auth-tier.md).
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";

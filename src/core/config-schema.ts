@@ -1,3 +1,6 @@
+// Building blocks of both tiers' configuration schemas. Every field of those schemas carries its
+// description in the schema itself (`.describe()`), and docs/configuration.md is generated from
+// them (npm run docs:config); `x-kind` tells the generator a field is a duration or a size.
 import { z } from "zod";
 import { parseDurationMs, parseSizeBytes } from "./duration.js";
 
@@ -13,7 +16,8 @@ export function duration(defaultValue: string) {
         return z.NEVER;
       }
       return ms;
-    });
+    })
+    .meta({ "x-kind": "duration" });
 }
 
 /** A size field ("1MiB", "512KB", or a number of bytes), parsed to bytes. */
@@ -28,7 +32,8 @@ export function byteSize(defaultValue: string) {
         return z.NEVER;
       }
       return bytes;
-    });
+    })
+    .meta({ "x-kind": "size" });
 }
 
 /** An absolute http(s) URL. */

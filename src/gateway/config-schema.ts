@@ -1,3 +1,5 @@
+// The gateway's configuration document (config/gateway.yaml): every field with its default and its
+// description, from which docs/configuration.md is generated (npm run docs:config).
 import { z } from "zod";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { byteSize, duration } from "../core/config-schema.js";
@@ -18,213 +20,233 @@ const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute
 /** An authorization server whose tokens this gateway accepts (RFC 9728 `authorization_servers`). */
 const authorizationServer = z
   .object({
-    issuer: absoluteUrl,
-    /** RFC 8414 metadata URL; default: the issuer's /.well-known/oauth-authorization-server. */
-    wellKnownEndpoint: absoluteUrl.optional(),
-    /** Reach the server through this service binding (no network hop) instead of its URL. */
-    binding: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name").optional(),
+    issuer: absoluteUrl.describe("A trusted authorization server's issuer."),
+    wellKnownEndpoint: absoluteUrl.optional().describe("Where its RFC 8414 metadata (and so its `jwks_uri`) is found; default: `<issuer>/.well-known/oauth-authorization-server`."),
+    binding: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name")
+      .optional()
+      .describe("Reach the server through this service binding (e.g. `AUTH`) instead of the network: no network hop."),
     tokenValidation: z
       .object({
-        method: z.literal("jwt").default("jwt"),
-        /** Audiences a token must carry one of: this gateway's resource URL (RFC 8707). */
-        expectedAudiences: z.array(z.string().min(1)).min(1, "at least one audience is required"),
+        method: z.literal("jwt").default("jwt").describe("Tokens are JWTs, checked locally against the server's keys (JWKS cached, refetched on an unknown `kid`)."),
+        expectedAudiences: z
+          .array(z.string().min(1))
+          .min(1, "at least one audience is required")
+          .describe("A token must carry one of these in `aud`: this gateway's resource URL (RFC 8707)."),
         jwt: z
           .object({
-            clockSkew: duration("30s"),
-            algorithms: z.array(z.enum(["ES256", "EdDSA", "RS256", "PS256"])).default(["ES256", "EdDSA"]),
-            /** RFC 9068 access tokens carry `typ: at+jwt`; other issuers may not. */
-            requireAccessTokenType: z.boolean().default(true),
+            clockSkew: duration("30s").describe("Tolerance on `exp` and `nbf`."),
+            algorithms: z
+              .array(z.enum(["ES256", "EdDSA", "RS256", "PS256"]))
+              .default(["ES256", "EdDSA"])
+              .describe("Accepted signature algorithms (never `none`, never HMAC)."),
+            requireAccessTokenType: z.boolean().default(true).describe("Require `typ: at+jwt` (RFC 9068), which keeps ID tokens out; other issuers may not set it."),
           })
           .strict()
-          .prefault({}),
-        /**
-         * RFC 7662: after its signature checks out, ask the server whether the token is still
-         * active, so a revoked token is refused here and not only at its next token exchange.
-         * Without it, tokens are checked as JWTs only and stay usable until they expire.
-         */
+          .prefault({})
+          .describe("How a token's JWT is checked."),
         introspection: z
           .object({
-            /** The identity provider (mcpProvider.identityProviders) whose client credentials the gateway introspects with. */
-            idp: z.string().min(1),
-            /** How long an "active" answer is trusted, per token and isolate: the longest a revoked token stays usable here. 0 asks on every request. */
-            interval: duration("5s"),
-            /** Default: the server metadata's introspection_endpoint. With `binding`, only its path matters. */
-            endpoint: absoluteUrl.optional(),
-            /** How long to wait for an answer; no answer refuses the request (503), never lets it through. */
-            timeout: duration("3s"),
-            /**
-             * How long past `interval` an "active" answer may still be used while the server cannot
-             * be asked (stale-if-error, as RFC 5861 defines it for HTTP caches). Default 0: no answer
-             * refuses. Any value is that much longer a revoked token stays usable while the auth
-             * tier is away (SECURITY.md).
-             */
-            staleIfError: duration("0s"),
-            /**
-             * Introspections in flight per isolate. Beyond it a request that needs a new answer is
-             * refused at once (503 with Retry-After) rather than queued behind a slow server, so
-             * overload sheds load instead of piling up timeouts. Requests for a token already being
-             * asked about wait for that answer and do not count.
-             */
-            maxConcurrent: z.number().int().positive().default(64),
+            idp: z.string().min(1).describe("The identity provider (`mcpProvider.identityProviders`) whose client credentials the gateway introspects with."),
+            interval: duration("5s").describe(
+              "How long an \"active\" answer is trusted, per token and isolate: the longest a revoked token stays usable here. `0s` asks on every request. An \"inactive\" answer is remembered until the token expires.",
+            ),
+            endpoint: absoluteUrl.optional().describe("Where to ask; default: the server metadata's `introspection_endpoint`. With `binding`, only its path matters."),
+            timeout: duration("3s").describe("How long to wait for an answer; no answer refuses the request (503 with Retry-After), never lets it through."),
+            staleIfError: duration("0s").describe(
+              "How long past `interval` an \"active\" answer may still be used while the server cannot be asked (stale-if-error, as RFC 5861 defines it for HTTP caches; logged `auth.introspection_stale_used`). A token never answered active, or answered revoked, is never let through by it. `0s`: no answer refuses. Each second is a second longer a revoked token stays usable while the auth tier is away (SECURITY.md, docs/reliability/introspection-outage.md).",
+            ),
+            maxConcurrent: z
+              .number()
+              .int()
+              .positive()
+              .default(64)
+              .describe(
+                "Introspections in flight per isolate. Beyond it a request that needs a new answer is refused at once (503, `Retry-After: 1`) rather than queued behind a slow server; requests carrying a token already being asked about share that answer and do not count.",
+              ),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe(
+            "RFC 7662: after its signature checks out, ask the server whether the token is still active, so a revoked token is refused here within `interval` and not only at its next token exchange. Absent: tokens are checked as JWTs only and stay usable until they expire (docs/mcp-endpoint.md, Revocation).",
+          ),
       })
-      .strict(),
+      .strict()
+      .describe("How tokens from this server are validated."),
   })
   .strict();
 
 export const mcpProviderSchema = z
   .object({
-    /** This gateway's protected resource identifier (RFC 9728 `resource`), e.g. https://gw.example.com/mcp. */
-    resource: absoluteUrl,
+    resource: absoluteUrl.describe(
+      "This gateway's protected resource identifier (RFC 9728 `resource`), e.g. `https://gw.example.com/mcp`: the audience agents' tokens must carry, and the origin browser requests must come from (besides `allowedOrigins`).",
+    ),
     authorization: z
       .object({
         oauth: z
           .object({
-            metadataPath: z.string().startsWith("/").default("/.well-known/oauth-protected-resource"),
-            servers: z.array(authorizationServer).min(1, "at least one authorization server is required"),
-            /** Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`). */
-            scopesSupported: z.array(z.string()).default([]),
-            /** Scopes every token must carry to use the MCP endpoint; otherwise 403 insufficient_scope. */
-            requiredScopes: z.array(z.string().min(1)).default([]),
+            metadataPath: z
+              .string()
+              .startsWith("/")
+              .default("/.well-known/oauth-protected-resource")
+              .describe("Path of the RFC 9728 protected resource metadata, also served path-suffixed (`…/oauth-protected-resource/mcp`), which the 401's `WWW-Authenticate` names."),
+            servers: z.array(authorizationServer).min(1, "at least one authorization server is required").describe("Authorization servers whose tokens are accepted (RFC 9728 `authorization_servers`)."),
+            scopesSupported: z.array(z.string()).default([]).describe("Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`)."),
+            requiredScopes: z.array(z.string().min(1)).default([]).describe("Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope`."),
           })
-          .strict(),
-        /** A policy for every app's tools; an app's own policy (apps[].authorization.inbound) must allow as well. */
-        inbound: inboundAuthorizationSchema.optional(),
-        /**
-         * The decision for tool calls and listings when no policy is configured, neither here
-         * nor on the app. `deny` by default, so that a gateway deployed without policies stays
-         * closed; `allow` is for local development only. Never a fallback for failures: a
-         * configured policy that is missing, broken or fails denies.
-         */
-        defaultDecision: z.enum(["allow", "deny"]).default("deny"),
+          .strict()
+          .describe("Inbound OAuth: which tokens agents may present (docs/mcp-endpoint.md)."),
+        inbound: inboundAuthorizationSchema
+          .optional()
+          .describe("A policy for every app's tools, prompts and resources; an app's own policy (`apps[].authorization.inbound`) must allow as well (docs/policy.md)."),
+        defaultDecision: z
+          .enum(["allow", "deny"])
+          .default("deny")
+          .describe(
+            "The decision for calls and listings when no policy is configured, neither here nor on the app. `deny` keeps a gateway deployed without policies closed; `allow` is for local development only. Never a fallback for failures: a configured policy that is missing, broken or fails denies.",
+          ),
       })
-      .strict(),
-    /** Logs, traces and metrics (README "Observability"). */
+      .strict()
+      .describe("Who may use the gateway, and what they may call."),
     observability: observabilitySchema,
-    /**
-     * Audit events go to the worker log always, and to this HTTP sink when configured: at least once,
-     * through a durable outbox, each event with a unique `id` the sink dedupes on (README "Audit").
-     */
     audit: z
       .object({
         sink: z
           .object({
-            url: absoluteUrl,
-            /** Header values from secrets, e.g. { Authorization: { env: AUDIT_SINK_AUTH } }. */
-            headers: z.record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict()).default({}),
-            /** How long events gather in the outbox before a delivery starts (one POST for all of them). */
-            flushInterval: duration("1s"),
-            maxBatch: z.number().int().min(1).max(1000).default(100),
-            /** Deadline of one delivery attempt (a POST); a hanging sink costs this much, then a retry. */
-            timeout: duration("10s"),
-            /** First retry delay after a failed delivery; doubled per consecutive failure (with jitter) up to maxBackoff. */
-            minBackoff: duration("1s"),
-            /** Longest delay between retries while the sink is failing. */
-            maxBackoff: duration("5m"),
-            /** How long an undelivered event is kept and retried; after it, the event is dropped, logged and counted. */
-            retention: duration("24h"),
-            /** Undelivered events one outbox shard holds; events beyond it are dropped on arrival, logged and counted. */
-            maxBacklog: z.number().int().min(1).max(10_000_000).default(100_000),
-            /**
-             * Outbox Durable Objects events are spread over (by session). Each delivers its own events in
-             * order; more shards, more throughput and more, smaller POSTs. Lowering it strands nothing:
-             * every shard keeps delivering what it holds.
-             */
-            shards: z.number().int().min(1).max(256).default(8),
+            url: absoluteUrl.describe("The sink's URL: events are POSTed as `{\"events\": [...]}`, each with a unique `id` the sink deduplicates on."),
+            headers: z
+              .record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict())
+              .default({})
+              .describe("Request headers, each value from a secret, e.g. `{ Authorization: { env: AUDIT_SINK_AUTH } }`."),
+            flushInterval: duration("1s").describe("How long events gather in the outbox before a delivery starts (one POST for all of them)."),
+            maxBatch: z.number().int().min(1).max(1000).default(100).describe("Most events in one POST."),
+            timeout: duration("10s").describe("Deadline of one delivery attempt; a hanging sink costs this much, then a retry."),
+            minBackoff: duration("1s").describe("First retry delay after a failed delivery; doubled per consecutive failure (with jitter) up to `maxBackoff`. A sink's Retry-After is honoured."),
+            maxBackoff: duration("5m").describe("Longest delay between retries while the sink is failing."),
+            retention: duration("24h").describe("How long an undelivered event is kept and retried; then it is dropped, logged (`audit.dropped`) and counted."),
+            maxBacklog: z
+              .number()
+              .int()
+              .min(1)
+              .max(10_000_000)
+              .default(100_000)
+              .describe("Undelivered events one outbox shard holds; events beyond it are dropped on arrival, logged and counted."),
+            shards: z
+              .number()
+              .int()
+              .min(1)
+              .max(256)
+              .default(8)
+              .describe(
+                "Outbox Durable Objects events are spread over (by session). Each delivers its own events in order; more shards, more throughput and more, smaller POSTs. Lowering it strands nothing: every shard keeps delivering what it holds.",
+              ),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe("The HTTP audit sink. Events reach it at least once, through a durable outbox (docs/audit.md). Absent: the worker log only."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Audit events: one per tool call and per prompt or resource request, always in the worker log."),
     limits: z
       .object({
-        /**
-         * Deepest nesting of arrays and objects a POSTed body may have (the body itself is level
-         * 1, a message's params level 2). Deeper bodies get HTTP 400 and JSON-RPC -32600 from the
-         * front, before any session is touched. At most 1000: the runtime's RPC to the session's
-         * Durable Object cannot carry values nested a few thousand levels deep.
-         */
-        maxJsonDepth: z.number().int().min(8).max(1000).default(64),
-        /**
-         * Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is
-         * refused whole (HTTP 400, JSON-RPC -32600) and none of it runs.
-         */
-        batchSize: z.number().int().min(1).max(1000).default(20),
-        /**
-         * Live sessions one principal (issuer + user + agent, as src/gateway/auth/principal.ts
-         * defines it) may hold at once. Beyond it, initialize gets HTTP 429 with Retry-After. A
-         * session holds its slot until it ends (DELETE, idle timeout); a session that vanished
-         * without ending loses it at most one idle timeout (transports.stream.session.timeout)
-         * after its last activity. 0 turns the limit off.
-         */
-        sessionsPerPrincipal: z.number().int().min(0).default(100),
-        /**
-         * Tool calls one principal may make across all its sessions: `limit` per `period`, as a
-         * token bucket kept in the principal's own Durable Object, so opening a new session does
-         * not renew it. Off unless set. Calls beyond it get a tool error saying when to retry and
-         * the audit outcome `rate_limited`, before any policy, exchange or upstream request.
-         */
-        toolCallsPerPrincipal: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
-        /**
-         * Tool calls one session may make: `limit` per `period`, as a token bucket (a burst of up
-         * to `limit` at once, refilled evenly). Off unless set. Calls beyond it get a tool error
-         * and the audit outcome `rate_limited`, before any policy, exchange or upstream request.
-         * A brake for one runaway agent loop, kept in the session's memory: a new session starts
-         * with a full one, so a budget the agent cannot renew is toolCallsPerPrincipal.
-         */
-        toolCallsPerSession: z.object({ limit: z.number().int().min(1), period: duration("1m") }).strict().optional(),
-        /**
-         * How long tools/list, prompts/list, resources/list and resources/templates/list wait for
-         * each app (an app's own `listTimeout` overrides it). An app that has not listed by then is
-         * reported under _meta["gateway/unavailableApps"], as a failed one is, while its listing
-         * goes on under the app's `timeout` and fills the session's catalog when it lands.
-         */
-        listTimeout: duration("3s"),
+        maxJsonDepth: z
+          .number()
+          .int()
+          .min(8)
+          .max(1000)
+          .default(64)
+          .describe(
+            "Deepest nesting of arrays and objects a POSTed body may have (the body itself is level 1, a message's params level 2). Deeper bodies get HTTP 400 and JSON-RPC -32600 from the front, before any session is touched. At most 1000: the runtime's RPC to the session's Durable Object cannot carry values nested a few thousand levels deep.",
+          ),
+        batchSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(20)
+          .describe("Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is refused whole (HTTP 400, JSON-RPC -32600) and none of it runs."),
+        sessionsPerPrincipal: z
+          .number()
+          .int()
+          .min(0)
+          .default(100)
+          .describe(
+            "Live sessions one principal (issuer + user `sub` + agent `client_id`) may hold at once. Beyond it, `initialize` gets HTTP 429 with Retry-After and JSON-RPC -32000. A session holds its slot until it ends (DELETE, idle timeout); one that vanished without ending loses it at most one idle timeout (`transports.stream.session.timeout`) after its last activity. If the principal's object cannot be asked, 503 (fail closed). `0` turns the limit off.",
+          ),
+        toolCallsPerPrincipal: z
+          .object({
+            limit: z.number().int().min(1).describe("Calls in a full bucket (the largest burst)."),
+            period: duration("1m").describe("The bucket refills evenly over this period."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Tool calls one principal may make across all its sessions, as a token bucket kept in the principal's own Durable Object, so opening a new session does not renew it. Off unless set. Calls beyond it get a tool error saying when to retry and the audit outcome `rate_limited`, before any policy, exchange or upstream request; if the principal's object cannot be asked, the call is refused the same way (fail closed).",
+          ),
+        toolCallsPerSession: z
+          .object({
+            limit: z.number().int().min(1).describe("Calls in a full bucket (the largest burst)."),
+            period: duration("1m").describe("The bucket refills evenly over this period."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Tool calls one session may make, as a token bucket. Off unless set. Calls beyond it get a tool error saying when to retry and the audit outcome `rate_limited`, before any policy, exchange or upstream request. A brake for one runaway agent loop, kept in the session object's memory: it starts full after the object is evicted, and a new session starts with a full one, so a budget the agent cannot renew is `toolCallsPerPrincipal`.",
+          ),
+        listTimeout: duration("3s").describe(
+          "How long `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` wait for each app (an app's own `listTimeout` overrides it). An app that has not listed by then is reported under `_meta[\"gateway/unavailableApps\"]`, as a failed one is, while its listing goes on under the app's `timeout`; when it lands, the agent gets `notifications/…/list_changed` (docs/reliability/late-upstream-listings.md).",
+        ),
       })
       .strict()
-      .prefault({}),
-    /** Identity providers the gateway exchanges tokens with, by name (apps refer to them). */
-    identityProviders: z.record(z.string(), identityProviderSchema).default({}),
+      .prefault({})
+      .describe("Limits on what agents send and how much they may do (docs/security/gateway-limits.md)."),
+    identityProviders: z
+      .record(z.string(), identityProviderSchema)
+      .default({})
+      .describe("Identity providers the gateway exchanges tokens (RFC 8693) and introspects with, by name; apps and `introspection.idp` refer to them."),
     transports: z
       .object({
         stream: z
           .object({
-            endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp"),
-            /**
-             * Largest accepted request body; larger ones get 413. At most 8 MiB: its messages go
-             * to the session's Durable Object over the runtime's RPC, which carries at most 32 MiB,
-             * and parsed text may take up to twice its UTF-8 size there.
-             */
-            maxRequestBytes: byteSize("1MiB").refine((bytes) => bytes <= 8 * 1024 * 1024, "at most 8MiB"),
-            /**
-             * Browser origins allowed to call the endpoint besides the gateway's own. Requests
-             * without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers
-             * MUST validate Origin to prevent DNS rebinding.
-             */
-            allowedOrigins: z.array(origin).default([]),
+            endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp").describe("The MCP endpoint's path."),
+            maxRequestBytes: byteSize("1MiB")
+              .refine((bytes) => bytes <= 8 * 1024 * 1024, "at most 8MiB")
+              .describe(
+                "Largest accepted request body; larger ones get 413. At most 8 MiB: its messages go to the session's Durable Object over the runtime's RPC, which carries at most 32 MiB, and parsed text may take up to twice its UTF-8 size there.",
+              ),
+            allowedOrigins: z
+              .array(origin)
+              .default([])
+              .describe(
+                "Browser origins allowed to call the endpoint besides the gateway's own (the origin of `resource`); other `Origin`s get 403. Requests without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers MUST validate Origin to prevent DNS rebinding.",
+              ),
             session: z
               .object({
-                headerName: headerName.default("Mcp-Session-Id"),
-                allowClientTermination: z.boolean().default(true),
-                /** Idle time after which a session ends. */
-                timeout: duration("1h"),
+                headerName: headerName.default("Mcp-Session-Id").describe("The session header."),
+                allowClientTermination: z.boolean().default(true).describe("Whether `DELETE` may end a session (otherwise 405)."),
+                timeout: duration("1h").describe("Idle time after which a session ends (a Durable Object alarm) and its upstream sessions are closed."),
               })
               .strict()
-              .prefault({}),
+              .prefault({})
+              .describe("MCP sessions: one Durable Object each."),
           })
           .strict()
-          .prefault({}),
+          .prefault({})
+          .describe("Streamable HTTP (MCP 2025-11-25; 2025-06-18 and 2025-03-26 accepted)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("How agents reach the gateway."),
   })
   .strict();
 
 export const gatewayConfigSchema = z
-  .object({ mcpProvider: mcpProviderSchema, apps: z.array(appSchema).default([]) })
+  .object({
+    mcpProvider: mcpProviderSchema.describe("The MCP Provider: how agents reach the gateway, who may, and what is recorded."),
+    apps: z.array(appSchema).default([]).describe("Where tools, prompts and resources come from: upstream MCP servers and OpenAPI documents (docs/apps.md)."),
+  })
   .strict()
   .superRefine((config, ctx) => {
     config.mcpProvider.authorization.oauth.servers.forEach((server, i) => {

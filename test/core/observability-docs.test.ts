@@ -1,5 +1,5 @@
-// The README's Observability section and the Grafana dashboard are how operators find the
-// metrics; neither may fall behind the instruments the code records.
+// docs/observability.md and the Grafana dashboard are how operators find the metrics; neither
+// may fall behind the instruments the code records.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { parse } from "yaml";
 const ROOT = join(import.meta.dirname, "..", "..");
 const source = readFileSync(join(ROOT, "src", "core", "telemetry", "metrics.ts"), "utf8");
 const metricNames = [...source.matchAll(/meter\.create\w+\("([^"]+)"|seconds\("([^"]+)"/g)].map((m) => (m[1] ?? m[2])!);
-const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+const observabilityDoc = readFileSync(join(ROOT, "docs", "observability.md"), "utf8");
 const dashboard = readFileSync(join(ROOT, "config", "grafana", "dashboard.json"), "utf8");
 const alerts = parse(readFileSync(join(ROOT, "config", "grafana", "alerts.yaml"), "utf8")) as AlertProvisioning;
 
@@ -61,8 +61,8 @@ describe("observability documentation", () => {
     expect(metricNames).toEqual(expect.arrayContaining(["tool.invocations", "token_exchange.duration", "mcp.sessions.active", "auth.tokens.issued"]));
   });
 
-  it.each(metricNames)("documents %s in the README", (name) => {
-    expect(readme).toContain(`| \`${name}\` |`);
+  it.each(metricNames)("documents %s in docs/observability.md", (name) => {
+    expect(observabilityDoc).toContain(`| \`${name}\` |`);
   });
 
   it.each(metricNames)("charts %s on the Grafana dashboard", (name) => {
@@ -116,7 +116,7 @@ describe("Grafana alert rules (config/grafana/alerts.yaml)", () => {
     expect(rule.annotations.summary.length).toBeGreaterThan(0);
   });
 
-  it("is documented in the README's Observability section", () => {
-    expect(readme).toContain("config/grafana/alerts.yaml");
+  it("is documented in docs/observability.md", () => {
+    expect(observabilityDoc).toContain("config/grafana/alerts.yaml");
   });
 });

@@ -1,4 +1,4 @@
-// The reference product's production verification checklist, automated. The stack is the one
+// Maverics' production verification checklist, automated. The stack is the one
 // `npm run dev` runs (config/*.dev.yaml, demo upstreams, audit collector, Redis bridge, both tiers
 // in workerd); the clients are ones nobody on this project wrote: the MCP SDK's Client, its
 // Streamable HTTP transport and its OAuth client (discovery, registration, PKCE, redemption), and

@@ -19,7 +19,7 @@ import { freePort } from "../helpers/workers.js";
 
 /**
  * Scenarios that pass directly and fail through the gateway today, with the missing piece
- * (README, "End-to-end tests"). Remove an entry when the gateway closes the gap.
+ * (docs/testing.md, "End-to-end tests"). Remove an entry when the gateway closes the gap.
  */
 const KNOWN_GAPS: Record<string, string> = {};
 

@@ -1,4 +1,4 @@
-// The input document every policy receives: its documented shape (README "Policy") is a contract.
+// The input document every policy receives: its documented shape (docs/policy.md) is a contract.
 import { describe, expect, it } from "vitest";
 import { buildPolicyInput, snapshotHttpRequest, type PolicyInputParts } from "../../src/gateway/policy/input.js";
 

@@ -2,7 +2,7 @@
 // (500), rejects (400), hangs (accepts the request and never answers), or is stopped outright
 // (connection refused) and started again on the same port. It records every request it saw and
 // every event it acknowledged, duplicates included, so a test can count raw deliveries and
-// deliveries after deduplication on the event id (README "Audit": the sink contract).
+// deliveries after deduplication on the event id (docs/audit.md, "The sink contract").
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 

@@ -1,5 +1,5 @@
 // Audit events survive a sink outage, a sink that rejects or hangs, the end of their session and
-// the loss of the gateway's runtime (README "Audit"): delivery is at-least-once from a durable
+// the loss of the gateway's runtime (docs/audit.md): delivery is at-least-once from a durable
 // outbox, each event carries a unique `id` the sink dedupes on, retries back off for the
 // configured retention, and only then is anything dropped, counted and logged. The sink here is a
 // real HTTP server on loopback that the test stops, breaks and restarts; the gateway runs in real

@@ -1,7 +1,7 @@
 // One upstream that hangs on its lists must not hold up the agent's tools/list, prompts/list or
 // resources/list: each app gets mcpProvider.limits.listTimeout, and an app that has not answered
-// by then is reported under _meta["gateway/unavailableApps"] as a failed one is (README "Gateway
-// apps"). Its listing goes on under the app's own timeout; when it lands, it fills the session's
+// by then is reported under _meta["gateway/unavailableApps"] as a failed one is (docs/apps.md,
+// "Failures stay local"). Its listing goes on under the app's own timeout; when it lands, it fills the session's
 // catalog and the agent is told the list changed (MCP 2025-11-25 server/tools, "List Changed
 // Notification"). Real workerd, real SDK upstream servers, one of which holds its lists.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";

@@ -1,4 +1,4 @@
-// A Redis that restarts empty has forgotten every revocation (README "Store faults"): the auth
+// A Redis that restarts empty has forgotten every revocation (docs/reliability/store-faults.md): the auth
 // tier notices by its store epoch and refuses everything issued before, revoked or not, with a
 // log line; the gateway refuses such tokens too, and a fresh sign-in works at once. The drill runs
 // on a redis-server of its own: the shared one is never flushed.

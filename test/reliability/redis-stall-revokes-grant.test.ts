@@ -1,4 +1,4 @@
-// The auth tier's store stalls or fails (README "Store faults"): every endpoint that needs it
+// The auth tier's store stalls or fails (docs/reliability/store-faults.md): every endpoint that needs it
 // answers 503 temporarily_unavailable with Retry-After within `cache.operationTimeout` (never a
 // 500, never a hang), and a refresh whose rotation went through after the client had given up is
 // retried with the same refresh token and gets that rotation's answer: the grant survives, and

@@ -1,4 +1,4 @@
-// Redis encryption at rest (README "Redis encryption at rest"): someone who reads Redis (a backup,
+// Redis encryption at rest (docs/auth-tier.md, "Redis encryption at rest"): someone who reads Redis (a backup,
 // a snapshot, a shared instance) learns no user, claim or client from it, and someone who can
 // write to it cannot move one browser's session under another's id or forge one in plain JSON.
 // Real workerd runtimes of the auth tier share the real Redis; Redis is read and written

@@ -1,7 +1,7 @@
 // Attack: the registration limit and the login lockout were keyed on CF-Connecting-IP exactly as
 // the client sent it, so a guesser sending a new value with every request was never limited.
 // A client-address header counts only when the operator says the platform sets it
-// (oidcProvider.clientAddress.header, README "Configuration");
+// (oidcProvider.clientAddress.header, docs/configuration.md);
 // otherwise the address is unknown and the limits fall back to per-username and per-tier buckets.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authConfig } from "../helpers/auth-config.js";

@@ -72,7 +72,7 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
       for (const grant of m.grant_types) {
         if (grant === GRANT_TYPES.tokenExchange) {
           // Exchange lets a client mint tokens for other audiences from users' tokens; only the
-          // operator grants that, to a configured client (README "The auth tier").
+          // operator grants that, to a configured client (docs/auth-tier.md).
           issue("grant_types", "token exchange is available to configured clients only, not through registration");
         } else if (!ALLOWED_GRANTS.includes(grant)) {
           issue("grant_types", `${grant} is not supported; use ${ALLOWED_GRANTS.join(", ")}`);

@@ -160,7 +160,7 @@ function documentClient(provider: ProviderContext, clientId: string, document: u
   if (!parsed.success) return metadataError(parsed.error).description;
   let metadata = parsed.data;
   // A document is written once for every authorization server, so a grant this one does not
-  // give such clients (client_credentials, README "The auth tier") is left out rather than
+  // give such clients (client_credentials, docs/auth-tier.md) is left out rather than
   // failing the whole document; a document asking for nothing else describes no client here.
   if (machineGrantProblem(provider, metadata)) {
     metadata = { ...metadata, grantTypes: metadata.grantTypes.filter((g) => g !== GRANT_TYPES.clientCredentials) };

@@ -1,7 +1,7 @@
 // The client credentials grant (OAuth 2.1 §4.2): a machine agent obtains a token for itself.
 // A token with no user behind it is the operator's to grant: configured clients (`apps[]`) get
 // one; registered and metadata-document clients only under `registration.machineClients`, with
-// its scopes and resources (grant-checks.ts; README "The auth tier").
+// its scopes and resources (grant-checks.ts; docs/auth-tier.md).
 import { OAuthError } from "../../core/errors.js";
 import { checkResources, checkScopes, grantableResources, isConfiguredClient, mayObtainMachineTokens } from "./grant-checks.js";
 import { OIDC_SCOPES } from "./scopes.js";

@@ -6,7 +6,7 @@
 //
 // A retry is not a reuse: within `tokens.refreshReuseGrace` of a rotation, the same client
 // presenting the token that rotation replaced, while its successor is still unused, gets that
-// successor again with a new access token (README "Store faults": an answer lost to a stall or a
+// successor again with a new access token (docs/reliability/store-faults.md: an answer lost to a stall or a
 // dropped connection must not cost the user the grant). Okta and Auth0 offer the same window.
 import { OAuthError } from "../../core/errors.js";
 import { log } from "../../core/log.js";

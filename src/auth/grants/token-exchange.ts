@@ -2,7 +2,7 @@
 // issued here (the subject) for a short-lived token bound to the audience of one tool. It runs
 // on every tool call, so it costs one Redis round trip (the revocation check) and nothing more.
 //
-// Choices RFC 8693 leaves to the server (README "The auth tier", token exchange), written down here:
+// Choices RFC 8693 leaves to the server (docs/auth-tier.md, "Token exchange"), written down here:
 // - Only access tokens issued here are exchanged, and only access tokens are issued
 //   (`subject_token_type`, `actor_token_type` and `requested_token_type` must all be
 //   urn:ietf:params:oauth:token-type:access_token).
@@ -187,7 +187,7 @@ function grantedScopes(subject: AccessTokenClaims, client: Client, requested: st
 /**
  * RFC 8693 §4.1: the current actor outermost, earlier actors nested inside. Without an actor
  * token the actor is the agent that held the subject token (its `client_id`), not the caller:
- * the gateway brokers the exchange, the agent acts for the user (README "The auth tier"). The caller is
+ * the gateway brokers the exchange, the agent acts for the user (docs/auth-tier.md). The caller is
  * still recorded, as the issued token's `client_id`.
  */
 function delegatedAct(subject: AccessTokenClaims, actor: AccessTokenClaims | undefined): ActClaim {

@@ -1,4 +1,4 @@
-// Lua scripts for the state changes that must be atomic across several keys (README "The auth tier", State).
+// Lua scripts for the state changes that must be atomic across several keys (docs/storage.md).
 // Records are never re-encoded inside Lua (cjson would turn [] into {}); scripts only move
 // opaque strings and markers.
 
@@ -60,7 +60,7 @@ return {'invalid', ''}
 `;
 
 /**
- * The store's epoch, created when absent (README "Store faults"). KEYS: epoch. ARGV: a new epoch.
+ * The store's epoch, created when absent (docs/reliability/store-faults.md). KEYS: epoch. ARGV: a new epoch.
  * Returns {epoch, 1 when this call created it else 0}.
  */
 export const EPOCH = `

@@ -1,11 +1,11 @@
-// The auth tier's only door to state (README "The auth tier", State): every record lives in Redis with a TTL,
+// The auth tier's only door to state (docs/storage.md): every record lives in Redis with a TTL,
 // reached over HTTP with the Upstash REST protocol, so any instance can serve any request.
 // Secrets used as lookup keys (codes, refresh tokens) are stored by their SHA-256 only, so a
 // copy of Redis does not hold usable credentials. Every JSON value goes through `values`
 // (value-encryption.ts): with `oidcProvider.cache.redis.encryption` on it is AES-GCM sealed and
 // bound to its key name; Lua scripts only ever move values as opaque strings.
 //
-// Store faults (README "Store faults"): every operation has a deadline (`cache.operationTimeout`,
+// Store faults (docs/reliability/store-faults.md): every operation has a deadline (`cache.operationTimeout`,
 // retries included) and any failure surfaces as one typed error, StoreUnavailable, which the tier
 // answers with 503 temporarily_unavailable and Retry-After. A store that lost its data is noticed
 // by its epoch (`aig:epoch`, written once with SET-if-absent): what the tier issues carries the
@@ -21,7 +21,7 @@ import { StoredValues, ValueCipher, type ValueKey } from "./value-encryption.js"
 export interface StoreConnection {
   url: string;
   token: string;
-  /** Encryption at rest of the values (README "Redis encryption at rest"); absent = plain JSON. */
+  /** Encryption at rest of the values (docs/auth-tier.md, "Redis encryption at rest"); absent = plain JSON. */
   encryption?: { keys: ValueKey[]; activeKey?: string; acceptPlaintext: boolean };
 }
 

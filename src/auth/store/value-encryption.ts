@@ -1,5 +1,5 @@
-// Encryption at rest of the values the auth tier keeps in Redis (README "Redis encryption at
-// rest"): AES-256-GCM (NIST SP 800-38D) through WebCrypto, a fresh random 96-bit IV for every
+// Encryption at rest of the values the auth tier keeps in Redis (docs/auth-tier.md, "Redis
+// encryption at rest"): AES-256-GCM (NIST SP 800-38D) through WebCrypto, a fresh random 96-bit IV for every
 // value written, the key id inside every value so keys rotate without a flag day (the active key
 // encrypts, every listed key decrypts), and the Redis key name as additional authenticated data,
 // so a value copied under another key name does not decrypt.

@@ -32,7 +32,7 @@ export interface AccessTokenClaims extends JWTPayload {
    */
   fam?: string;
   /**
-   * The store epoch the token was issued under (README "Store faults"): once the store has
+   * The store epoch the token was issued under (docs/reliability/store-faults.md): once the store has
    * another one, it has lost what it knew about this token (its revocation included), so the
    * token is no longer honoured.
    */

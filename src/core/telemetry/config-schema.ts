@@ -8,24 +8,24 @@ const secretRef = z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expect
 
 export const observabilitySchema = z
   .object({
-    /** Lines below this level are not written. */
-    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
-    /** Write tool-call arguments into audit log lines. Off by default: arguments may hold personal data. */
-    logToolArguments: z.boolean().default(false),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log lines below this level are not written (docs/observability.md, Logs)."),
+    logToolArguments: z
+      .boolean()
+      .default(false)
+      .describe("Gateway only: write tool-call arguments into audit log lines. Off by default: arguments may hold personal data."),
     otlp: z
       .object({
-        /** The collector's base URL; traces go to <endpoint>/v1/traces, metrics to <endpoint>/v1/metrics. */
-        endpoint: httpUrl,
-        /** Headers sent with every export (e.g. an API key), each value from a secret. */
-        headers: z.record(z.string(), secretRef).default({}),
-        /** Metrics are exported at most this often per isolate (spans with every request). */
-        metricsInterval: duration("10s"),
+        endpoint: httpUrl.describe("The OTLP/HTTP collector's base URL: traces are POSTed to `<endpoint>/v1/traces`, metrics to `<endpoint>/v1/metrics`, as OTLP JSON."),
+        headers: z.record(z.string(), secretRef).default({}).describe("Headers sent with every export (e.g. an API key), each value from a secret: `{ Authorization: { env: OTLP_AUTH } }`."),
+        metricsInterval: duration("10s").describe("Metrics leave an isolate at most this often; spans leave after every request."),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe("Export traces and metrics over OTLP/HTTP JSON. Absent: nothing is exported, and the instrumentation is the OpenTelemetry API's no-ops."),
   })
   .strict()
-  .default({ logLevel: "info", logToolArguments: false });
+  .default({ logLevel: "info", logToolArguments: false })
+  .describe("Logs, traces and metrics (docs/observability.md).");
 
 export type ObservabilityConfig = z.output<typeof observabilitySchema>;
 

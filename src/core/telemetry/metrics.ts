@@ -1,4 +1,4 @@
-// The instruments both tiers record (README "Observability" documents each). Created on first
+// The instruments both tiers record (docs/observability.md documents each). Created on first
 // use from the global meter, so with no exporter configured they are the API's no-ops.
 import { metrics, type Counter, type Gauge, type Histogram, type UpDownCounter } from "@opentelemetry/api";
 import { VERSION } from "../version.js";
