@@ -1,11 +1,11 @@
-import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
+import bundledConfig from "../../config/auth.yaml";
 import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
 import { log } from "../core/log.js";
+import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
 import { authConfigSchema, redisEnvSchema, signingKeysSchema, type OidcProviderConfig } from "./config-schema.js";
 import type { PrivateJwk } from "./keys.js";
 import type { StoreConnection } from "./store/store.js";
 import { decodeValueKey } from "./store/value-encryption.js";
-import bundledConfig from "../../config/auth.yaml";
 
 /** Bindings of the auth worker: secrets and vars from wrangler.auth.toml / `wrangler secret put`. */
 export interface AuthEnv {

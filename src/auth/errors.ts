@@ -3,8 +3,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, OAuthError } from "../core/errors.js";
 import { log } from "../core/log.js";
-import { errorPage } from "./ui/pages.js";
 import { StoreUnavailable } from "./store/store.js";
+import { errorPage } from "./ui/pages.js";
 
 /** What a client is told to wait before retrying when the store does not answer (RFC 9110 §10.2.3). */
 export const STORE_RETRY_AFTER_SECONDS = 2;

@@ -4,11 +4,11 @@ import type { Context } from "hono";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { sha256Base64Url, timingSafeEqualStrings } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
-import type { Client } from "./client.js";
-import { findClient } from "./clients.js";
 import type { Form } from "../form.js";
 import type { ProviderContext } from "../provider-context.js";
 import { StoreUnavailable } from "../store/store.js";
+import type { Client } from "./client.js";
+import { findClient } from "./clients.js";
 
 const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

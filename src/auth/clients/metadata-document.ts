@@ -12,12 +12,12 @@
 // host an egress firewall or proxy.
 import { z } from "zod";
 import { log } from "../../core/log.js";
-import type { Client } from "./client.js";
-import type { ProviderContext } from "../provider-context.js";
-import { isLoopbackHost } from "./redirect-uri.js";
-import { GRANT_TYPES } from "../config-schema.js";
-import { clientMetadataSchema, machineGrantProblem, metadataError, registeredScopes } from "./client-metadata.js";
 import { readAtMost } from "../../core/read-at-most.js";
+import { GRANT_TYPES } from "../config-schema.js";
+import type { ProviderContext } from "../provider-context.js";
+import { clientMetadataSchema, machineGrantProblem, metadataError, registeredScopes } from "./client-metadata.js";
+import type { Client } from "./client.js";
+import { isLoopbackHost } from "./redirect-uri.js";
 
 type Settings = ProviderContext["config"]["provider"]["clientIdMetadataDocuments"];
 

@@ -8,13 +8,13 @@ import { randomToken } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import type { AuthApp } from "../app-types.js";
 import { findClient } from "../clients/clients.js";
+import { redirectUriMatches } from "../clients/redirect-uri.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import { formFrom } from "../form.js";
 import { authorizationRedirect } from "../grants/authorization-response.js";
 import { checkResources, checkScopes } from "../grants/grant-checks.js";
 import { continueInteraction, INTERACTION_TTL_MS, type Interaction } from "../ui/interaction.js";
 import { errorPage } from "../ui/pages.js";
-import { redirectUriMatches } from "../clients/redirect-uri.js";
 import { currentSession } from "../ui/session.js";
 
 /** RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~]. */

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import { configDigest } from "../../core/config-digest.js";
 import { VERSION } from "../../core/version.js";
-import { configDocument } from "../config.js";
 import type { AuthApp } from "../app-types.js";
+import { configDocument } from "../config.js";
 
 /** GET /status: liveness plus Redis reachability; 503 when Redis does not answer in time. */
 export async function getStatus(c: Context<AuthApp>) {

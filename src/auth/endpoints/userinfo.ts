@@ -4,8 +4,8 @@
 import type { Context } from "hono";
 import { OAuthError } from "../../core/errors.js";
 import type { AuthApp } from "../app-types.js";
-import { releasedClaims } from "../tokens/claims.js";
 import { readForm } from "../form.js";
+import { releasedClaims } from "../tokens/claims.js";
 import { verifyAccessToken } from "../tokens/jwt.js";
 
 /** RFC 6750 §2.1: `Bearer` and a b64token. */

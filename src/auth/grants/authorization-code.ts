@@ -5,11 +5,11 @@
 import { randomToken, sha256Base64Url, timingSafeEqualStrings } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import { required } from "../form.js";
-import { checkResources } from "./grant-checks.js";
-import { accessTokenAudience, issueRefreshToken, shouldIssueRefreshToken } from "../tokens/refresh-tokens.js";
 import type { IssuedByCode } from "../store/store.js";
-import type { TokenResponse, GrantRequest } from "./grant.js";
 import { mintAccessToken, mintIdToken } from "../tokens/jwt.js";
+import { accessTokenAudience, issueRefreshToken, shouldIssueRefreshToken } from "../tokens/refresh-tokens.js";
+import { checkResources } from "./grant-checks.js";
+import type { TokenResponse, GrantRequest } from "./grant.js";
 
 /** RFC 7636 §4.1: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~]. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;

@@ -3,11 +3,11 @@
 // one; registered and metadata-document clients only under `registration.machineClients`, with
 // its scopes and resources (grant-checks.ts; docs/auth-tier.md).
 import { OAuthError } from "../../core/errors.js";
-import { checkResources, checkScopes, grantableResources, isConfiguredClient, mayObtainMachineTokens } from "./grant-checks.js";
-import { OIDC_SCOPES } from "./scopes.js";
-import { accessTokenAudience } from "../tokens/refresh-tokens.js";
-import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken } from "../tokens/jwt.js";
+import { accessTokenAudience } from "../tokens/refresh-tokens.js";
+import { checkResources, checkScopes, grantableResources, isConfiguredClient, mayObtainMachineTokens } from "./grant-checks.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
+import { OIDC_SCOPES } from "./scopes.js";
 
 /**
  * The token's audience. Requested by RFC 8707 `resource` (absolute URIs) or `audience` (logical

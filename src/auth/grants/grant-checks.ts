@@ -12,8 +12,8 @@
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
-import { OIDC_SCOPES, supportedScopes } from "./scopes.js";
 import type { ProviderContext } from "../provider-context.js";
+import { OIDC_SCOPES, supportedScopes } from "./scopes.js";
 
 /** Whom the token is for: a signed-in user (authorization code, refresh) or the client itself (client_credentials). */
 export type GrantPurpose = "user" | "machine";

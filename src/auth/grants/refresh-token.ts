@@ -10,13 +10,13 @@
 // dropped connection must not cost the user the grant). Okta and Auth0 offer the same window.
 import { OAuthError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
-import { releasedClaims } from "../tokens/claims.js";
 import { required, type Form } from "../form.js";
-import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "../tokens/refresh-tokens.js";
 import type { ProviderContext } from "../provider-context.js";
 import type { RefreshFamily } from "../store/store.js";
-import type { GrantRequest, TokenResponse } from "./grant.js";
+import { releasedClaims } from "../tokens/claims.js";
 import { mintAccessToken, mintIdToken } from "../tokens/jwt.js";
+import { accessTokenAudience, newRefreshToken, parseRefreshToken } from "../tokens/refresh-tokens.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
 
 const invalidGrant = () => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", 400);
 

@@ -29,10 +29,10 @@
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "../clients/client.js";
 import { required, type Form } from "../form.js";
-import { checkResourceUri } from "./grant-checks.js";
 import type { ProviderContext } from "../provider-context.js";
-import type { GrantRequest, TokenResponse } from "./grant.js";
 import { mintAccessToken, verifyAccessToken, type AccessTokenClaims, type ActClaim } from "../tokens/jwt.js";
+import { checkResourceUri } from "./grant-checks.js";
+import type { GrantRequest, TokenResponse } from "./grant.js";
 
 /** RFC 8693 §3: the token type URI of an OAuth access token. */
 export const ACCESS_TOKEN_TYPE_URI = "urn:ietf:params:oauth:token-type:access_token";

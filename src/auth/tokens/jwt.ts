@@ -1,6 +1,5 @@
 // Minting and verifying the JWTs this provider issues. Access tokens follow RFC 9068
 // (`typ: at+jwt`); ID tokens follow OIDC Core §2.
-import { accessTokenClaims } from "./claims.js";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import { randomToken } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
@@ -8,6 +7,7 @@ import { VerifiedTokens } from "../../core/verified-tokens.js";
 import type { KeyRing } from "../keys.js";
 import type { ProviderContext } from "../provider-context.js";
 import { familyReference } from "../store/family-reference.js";
+import { accessTokenClaims } from "./claims.js";
 
 /** RFC 8693 §4.1: the acting party, nested when the subject token already named one. */
 export interface ActClaim {

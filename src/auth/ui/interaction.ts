@@ -3,17 +3,17 @@
 // and is bound to the browser that started it by a cookie (cookies.ts), so forms posted from
 // elsewhere fail (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also
 // carries the interaction's CSRF token.
-import { countLoginFailure, loginLockout } from "./rate-limit.js";
-import { knownDevice, rememberDevice } from "./device-cookie.js";
 import { Hono, type Context } from "hono";
 import { randomToken, timingSafeEqualStrings } from "../../core/encoding.js";
 import type { AuthApp } from "../app-types.js";
-import { clearCookie, readCookie, writeCookie } from "./cookies.js";
-import { authorizationRedirect } from "../grants/authorization-response.js";
-import { accessTokenClaims, releasedClaims } from "../tokens/claims.js";
-import { errorPage, consentPage, loginPage, type ConsentPageModel } from "./pages.js";
-import type { ProviderContext } from "../provider-context.js";
 import { isMetadataDocumentClientId } from "../clients/metadata-document.js";
+import { authorizationRedirect } from "../grants/authorization-response.js";
+import type { ProviderContext } from "../provider-context.js";
+import { accessTokenClaims, releasedClaims } from "../tokens/claims.js";
+import { clearCookie, readCookie, writeCookie } from "./cookies.js";
+import { knownDevice, rememberDevice } from "./device-cookie.js";
+import { errorPage, consentPage, loginPage, type ConsentPageModel } from "./pages.js";
+import { countLoginFailure, loginLockout } from "./rate-limit.js";
 import { currentSession, startSession, type LoginSession } from "./session.js";
 import { authenticateBuiltinUser } from "./users.js";
 
