@@ -1,3 +1,5 @@
+// The Hono environment type of the auth worker, so every handler's Context agrees on its
+// bindings (config.ts AuthEnv) and on the provider context it finds set.
 import type { AuthEnv } from "./config.js";
 import type { ProviderContext } from "./provider-context.js";
 

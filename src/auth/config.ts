@@ -1,3 +1,7 @@
+// The auth tier's configuration, from its environment: the configuration document (AUTH_CONFIG,
+// else the bundled config/auth.yaml; schema in config-schema.ts), the Redis connection, the
+// signing keys (SIGNING_KEYS) and the secrets the document names by `{ env: NAME }`. Every problem
+// is reported with its path, never its value (docs/configuration.md).
 import bundledConfig from "../../config/auth.yaml";
 import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
 import { log } from "../core/log.js";

@@ -1,3 +1,5 @@
+// GET /status: whether the auth tier is up and reaches Redis, with the version and the digest of
+// the configuration it runs, for health checks and `npm run dev`'s supervisor.
 import type { Context } from "hono";
 import { configDigest } from "../../core/config-digest.js";
 import { VERSION } from "../../core/version.js";
