@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { duration, httpUrl } from "../core/config-schema.js";
-import { isLoopbackHost } from "./redirect-uri.js";
+import { isLoopbackHost } from "./clients/redirect-uri.js";
 
 const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a cookie name (RFC 6265 token)");
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "expected a scope token (RFC 6749 §3.3)");
