@@ -1,0 +1,59 @@
+// `npm run chaos -- --quick` (scripts/chaos.ts, docs/operations/chaos.md) end to end: it starts its
+// own `npm run dev` stack with a private Redis, runs its drills with shorter faults against real
+// workerd, real Redis and the real demo upstreams, prints the table and exits 0 only when every
+// target is met. The pure parts (the loopback rule, the drill window's bookkeeping, the table) are
+// specified in-process below.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { readWindow } from "../../scripts/chaos/drill-window.js";
+import { assertLoopback, isLoopbackHost } from "../../scripts/chaos/loopback.js";
+import type { CallRecord } from "../../scripts/chaos/machine-agents.js";
+import { allPass, formatTable } from "../../scripts/chaos/table.js";
+import { ROOT } from "../helpers/build.js";
+
+const call = (started: number, outcome: string, reached = true): CallRecord => ({ agent: 0, started, ended: started + 1, outcome, reached, answered: reached && outcome !== "HTTP 503 temporarily_unavailable", sessionId: "s" });
+
+describe("npm run chaos: its rules", () => {
+  it("drives loopback hosts only", () => {
+    for (const host of ["localhost", "127.0.0.1", "127.8.9.1", "[::1]", "api.localhost"]) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["example.com", "10.0.0.1", "192.168.1.2", "[::ffff:10.0.0.1]", "localhost.example.com"]) expect(isLoopbackHost(host), host).toBe(false);
+    expect(() => assertLoopback("https://gateway.example.com/mcp")).toThrow(/loopback targets only; refusing https:\/\/gateway\.example\.com\/mcp/);
+  });
+
+  it("counts as failed only calls that reached the gateway, and says what the others saw", () => {
+    const calls = [call(10, "ok"), call(20, "HTTP 503 temporarily_unavailable"), call(30, "HTTP 503 temporarily_unavailable"), call(40, "connection refused", false), call(50, "connection reset"), call(99, "timeout")];
+    const window = readWindow(calls, [{ at: 25, what: "token", outcome: "HTTP 503 temporarily_unavailable" }], 15, 60);
+    expect(window).toEqual({
+      reached: 3,
+      failed: 3,
+      refused: 1,
+      saw: "calls: HTTP 503 temporarily_unavailable ×2, connection reset ×1; connection refused ×1 (not sent; retried); new tokens: HTTP 503 temporarily_unavailable ×1",
+    });
+  });
+
+  it("prints one Markdown row a fault, and passes only when every target does", () => {
+    const row = { fault: "Redis paused", saw: "calls: all succeeded", callsFailed: "0 of 12", eventsLost: "0", recover: "1.0 s", targets: [{ text: "0 grants revoked", pass: true }] };
+    expect(formatTable([row]).split("\n")).toEqual([
+      "| fault | what agents saw | calls failed | events lost | time to recover | targets |",
+      "| --- | --- | --- | --- | --- | --- |",
+      "| Redis paused | calls: all succeeded | 0 of 12 | 0 | 1.0 s | PASS 0 grants revoked |",
+    ]);
+    expect(allPass([row])).toBe(true);
+    expect(allPass([row, { ...row, targets: [{ text: "0 audit events lost", pass: false }] }])).toBe(false);
+  });
+});
+
+describe("npm run chaos -- --quick", () => {
+  it("runs every drill against its own npm run dev stack, prints the table and meets every target", { timeout: 600_000 }, async () => {
+    const child = spawn("npm", ["run", "chaos", "--", "--quick"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(output).toContain("| fault | what agents saw | calls failed | events lost | time to recover | targets |");
+    for (const fault of ["Redis paused", "Redis stopped and restarted empty", "audit sink hanging", "gateway runtime killed"]) expect(output).toContain(`| ${fault}`);
+    expect(output, output).not.toContain("FAIL ");
+    expect(code, output).toBe(0);
+  });
+});
