@@ -49,7 +49,10 @@ const watchdog = setTimeout(() => {
   if (rows.length) console.log(formatTable(rows));
   void finish(2);
 }, LIMIT_MS);
-process.on("SIGINT", () => void finish(130));
+process.on("SIGINT", () => {
+  if (rows.length) console.log(formatTable(rows));
+  void finish(130);
+});
 
 try {
   stack = await startDrillStack(log);

@@ -32,14 +32,17 @@ export async function missingEvents(info: DevStackInfo, calls: CallRecord[]): Pr
   return missing;
 }
 
-/** Waits up to `deadlineMs` for the collector to hold every audited call; what is still missing then, and when it caught up. */
-export async function awaitAuditTrail(info: DevStackInfo, calls: CallRecord[], deadlineMs: number): Promise<{ missing: number; caughtUpAt?: number }> {
+/**
+ * Waits up to `deadlineMs` for the collector to hold every audited call: how many are still
+ * missing then (undefined when the collector could not be asked, e.g. once npm run dev stopped).
+ */
+export async function awaitAuditTrail(info: DevStackInfo, calls: CallRecord[], deadlineMs: number, worthWaiting = () => true): Promise<number | undefined> {
   const deadline = Date.now() + deadlineMs;
-  let missing = Number.POSITIVE_INFINITY;
-  for (;;) {
+  let missing: number | undefined;
+  while (worthWaiting()) {
     missing = (await missingEvents(info, calls)) ?? missing;
-    if (missing === 0) return { missing, caughtUpAt: Date.now() };
-    if (Date.now() > deadline) return { missing: Number.isFinite(missing) ? missing : calls.filter((c) => c.answered).length };
+    if (missing === 0 || Date.now() > deadline) return missing;
     await sleep(500);
   }
+  return undefined;
 }

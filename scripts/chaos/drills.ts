@@ -51,13 +51,14 @@ async function measure(ctx: DrillContext, fault: string, inject: () => Promise<I
   const began = Date.now();
   const injected = await inject();
   // Served again: every agent has succeeded since the drill's own checks ended.
-  const stableAt = await agents.allSucceededSince(Date.now(), RECOVERY_DEADLINE_MS);
+  const running = () => stack.running();
+  const stableAt = await agents.allSucceededSince(Date.now(), RECOVERY_DEADLINE_MS, running);
   const windowEnd = stableAt ?? Date.now();
   const window = readWindow(agents.calls, agents.side, began, windowEnd);
   const back = stableAt === undefined ? undefined : recoveredAt(agents.calls, began, windowEnd, injected.ended);
   ctx.log(`  ${back === undefined ? "agents did not recover" : `every agent was served again ${seconds(back - injected.ended)} after the fault ended`}; checking the audit trail`);
-  const audit = await awaitAuditTrail(stack.info, agents.calls.slice(), AUDIT_DEADLINE_MS);
-  const lost = Math.max(0, audit.missing - ctx.missingBefore);
+  const missing = await awaitAuditTrail(stack.info, agents.calls.slice(), AUDIT_DEADLINE_MS, running);
+  const lost = missing === undefined ? undefined : Math.max(0, missing - ctx.missingBefore);
   const maxFailed = injected.maxFailed;
   const targets: Target[] = [
     ...injected.targets,
@@ -69,16 +70,16 @@ async function measure(ctx: DrillContext, fault: string, inject: () => Promise<I
     fault,
     saw: [window.saw, ...injected.notes].join("; "),
     callsFailed: `${window.failed} of ${window.reached}${maxFailed === undefined ? "" : ` (in flight at the kill: ${maxFailed})`}`,
-    eventsLost: String(lost),
-    recover: back === undefined ? `not within ${seconds(RECOVERY_DEADLINE_MS)}` : back === injected.ended ? "0 s (no call failed after it)" : seconds(back - injected.ended),
+    eventsLost: lost === undefined ? "unknown (the collector stopped with npm run dev)" : String(lost),
+    recover: !stack.running() ? "no: npm run dev stopped" : back === undefined ? `not within ${seconds(RECOVERY_DEADLINE_MS)}` : back === injected.ended ? "0 s (no call failed after it)" : seconds(back - injected.ended),
     targets,
-    missing: audit.missing,
+    missing: missing ?? ctx.missingBefore,
   };
 }
 
 /** A refresh during the fault, retried with the same token; the grant must stand afterwards. */
 async function refreshThrough(ctx: DrillContext, deadlineMs: number): Promise<{ note: string; target: Target }> {
-  const outcome = await ctx.user.refresh(deadlineMs);
+  const outcome = await ctx.user.refresh(deadlineMs, () => ctx.stack.running());
   const tried = outcome.failures.length ? ` after ${outcome.failures.length} failed ${outcome.failures.length === 1 ? "try" : "tries"} (${[...new Set(outcome.failures)].join(", ")})` : "";
   const note = outcome.alive ? `user's refresh succeeded${tried}` : outcome.revoked ? `user's grant REVOKED${tried}` : `user's refresh did not succeed in ${seconds(deadlineMs)}${tried}`;
   return { note, target: { text: "0 grants revoked", pass: !outcome.revoked } };
@@ -213,7 +214,7 @@ function tierKilled(tier: "gateway" | "auth"): Drill {
           notes.push(note);
           targets.push(target);
         }
-        await ctx.agents.allSucceededSince(ended, RECOVERY_DEADLINE_MS);
+        await ctx.agents.allSucceededSince(ended, RECOVERY_DEADLINE_MS, () => ctx.stack.running());
         const said = ctx.stack.outputSince(mark);
         if (said.includes("is answering again")) notes.push("npm run dev restarted it");
         const stopped = /\[dev\] (.*stopping the stack.*)/.exec(said);

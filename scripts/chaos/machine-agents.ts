@@ -32,8 +32,11 @@ export interface MachineAgents {
   side: SideRecord[];
   /** tools/call requests sent and not yet answered, now. */
   inFlight(): number;
-  /** Resolves once every agent has completed a successful call that started after `since`. */
-  allSucceededSince(since: number, deadlineMs: number): Promise<number | undefined>;
+  /**
+   * Resolves once every agent has completed a successful call that started after `since` (with the
+   * time of the last of them), or with undefined after `deadlineMs` or once `worthWaiting` says no.
+   */
+  allSucceededSince(since: number, deadlineMs: number, worthWaiting?: () => boolean): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -114,9 +117,9 @@ export function startMachineAgents(info: DevStackInfo, count: number): MachineAg
     calls,
     side,
     inFlight: () => inFlight,
-    async allSucceededSince(since, deadlineMs) {
+    async allSucceededSince(since, deadlineMs, worthWaiting = () => true) {
       const deadline = Date.now() + deadlineMs;
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && worthWaiting()) {
         const firsts = Array.from({ length: count }, (_, n) => calls.find((c) => c.agent === n && c.started >= since && c.outcome === "ok")?.ended);
         if (firsts.every((at) => at !== undefined)) return Math.max(...(firsts as number[]));
         await sleep(100);

@@ -47,11 +47,15 @@ function errorCode(res: Response, text: string): string {
   }
 }
 
-/** A tool error's text as a label that tallies: tool names and numbers blanked, at most 80 characters. */
+/** A tool error's text as a short label that tallies: the cause the gateway names, without tool names, URLs or numbers. */
 function toolErrorText(result: Record<string, unknown>): string {
   const text = ((result.content ?? []) as { text?: string }[]).map((c) => c.text ?? "").join(" ");
-  const general = text.replace(/\b\w+__\w+\b/g, "<tool>").replace(/\d+/g, "N").replace(/\s+/g, " ").trim();
-  return general.length > 80 ? `${general.slice(0, 79)}…` : general;
+  const exchange = /token exchange refused \(([^)]+)\)/.exec(text);
+  if (exchange) return `token exchange refused (${exchange[1]})`;
+  if (/unreachable/.test(text)) return "upstream unreachable";
+  if (/no answer within/.test(text)) return "upstream timeout";
+  const general = text.replace(/\b\w+__\w+\b/g, "<tool>").replace(/https?:\/\/\S+/g, "<url>").replace(/\d+/g, "N").replace(/\s+/g, " ").trim();
+  return general.length > 60 ? `${general.slice(0, 59)}…` : general;
 }
 
 /** What a thrown fetch error means for the caller. */

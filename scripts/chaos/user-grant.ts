@@ -19,8 +19,8 @@ export interface RefreshOutcome {
 }
 
 export interface UserGrant {
-  /** Refreshes until one succeeds, the grant is refused, or `deadlineMs` passes. */
-  refresh(deadlineMs: number): Promise<RefreshOutcome>;
+  /** Refreshes until one succeeds, the grant is refused, `deadlineMs` passes or `worthTrying` says no. */
+  refresh(deadlineMs: number, worthTrying?: () => boolean): Promise<RefreshOutcome>;
   /**
    * Registers again and signs the user in again: a new grant. After a store loss, re-authentication
    * is the design, and a dynamically registered client is gone with the data too.
@@ -89,11 +89,11 @@ export async function startUserGrant(info: DevStackInfo): Promise<UserGrant> {
     refreshToken = body.refresh_token;
   }
 
-  async function refresh(deadlineMs: number): Promise<RefreshOutcome> {
+  async function refresh(deadlineMs: number, worthTrying = () => true): Promise<RefreshOutcome> {
     const deadline = Date.now() + deadlineMs;
     const failures: string[] = [];
     let attempts = 0;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && worthTrying()) {
       attempts += 1;
       try {
         // A client that gives up after 2 s: during a stall its request may still complete server-side.

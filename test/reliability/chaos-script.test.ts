@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { readWindow } from "../../scripts/chaos/drill-window.js";
+import { readWindow, recoveredAt } from "../../scripts/chaos/drill-window.js";
 import { assertLoopback, isLoopbackHost } from "../../scripts/chaos/loopback.js";
 import type { CallRecord } from "../../scripts/chaos/machine-agents.js";
 import { allPass, formatTable } from "../../scripts/chaos/table.js";
@@ -30,6 +30,15 @@ describe("npm run chaos: its rules", () => {
       refused: 1,
       saw: "calls: HTTP 503 temporarily_unavailable ×2, connection reset ×1; connection refused ×1 (not sent; retried); new tokens: HTTP 503 temporarily_unavailable ×1",
     });
+  });
+
+  it("times recovery from the fault's end to each agent's first success after its last failure", () => {
+    const agentCall = (agent: number, started: number, outcome: string): CallRecord => ({ ...call(started, outcome), agent });
+    // Agent 0 fails twice (the second time after the fault ended at 100) and is back at 151; agent 1 never fails.
+    const calls = [agentCall(0, 50, "HTTP 503 temporarily_unavailable"), agentCall(1, 60, "ok"), agentCall(0, 120, "connection refused"), agentCall(0, 130, "ok"), agentCall(0, 140, "HTTP 401 invalid_token"), agentCall(0, 150, "ok"), agentCall(1, 150, "ok")];
+    expect(recoveredAt(calls, 0, 200, 100)).toBe(151);
+    // Back before the fault ended, and nobody failed after it: recovered at its end.
+    expect(recoveredAt([agentCall(0, 50, "HTTP 503 temporarily_unavailable"), agentCall(1, 60, "ok"), agentCall(0, 70, "ok")], 0, 200, 100)).toBe(100);
   });
 
   it("prints one Markdown row a fault, and passes only when every target does", () => {
