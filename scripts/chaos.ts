@@ -7,7 +7,7 @@
 // events lost, time to recover, and the reliability targets (docs/reliability/*.md). Exits 1 when
 // a target is missed, 2 when the drill itself could not run. Loopback only, bounded in time.
 import { parseArgs } from "node:util";
-import { startDrillStack, type DrillStack } from "./chaos/dev-stack.js";
+import { startDrillStack, type DrillStack } from "./chaos/drill-stack.js";
 import type { DrillRow } from "./chaos/drill-window.js";
 import { DRILLS } from "./chaos/drills.js";
 import { startMachineAgents, type MachineAgents } from "./chaos/machine-agents.js";

@@ -5,7 +5,7 @@
 // accepted after a store loss, no more calls failed by a runtime kill than were in flight, recovery
 // without a manual restart).
 import type { DevStackInfo } from "../dev-stack.js";
-import type { DrillStack } from "./dev-stack.js";
+import type { DrillStack } from "./drill-stack.js";
 import { awaitAuditTrail } from "./audit-trail.js";
 import { readWindow, recoveredAt, seconds, type DrillRow, type Target } from "./drill-window.js";
 import { machineToken, type MachineAgents } from "./machine-agents.js";
@@ -215,6 +215,8 @@ function tierKilled(tier: "gateway" | "auth"): Drill {
           targets.push(target);
         }
         await ctx.agents.allSucceededSince(ended, RECOVERY_DEADLINE_MS, () => ctx.stack.running());
+        const lateFailures = ctx.agents.calls.filter((c) => c.started > ended && c.reached && c.outcome !== "ok").length;
+        if (lateFailures) notes.push(`${lateFailures} of the failed calls were sent after the kill`);
         const said = ctx.stack.outputSince(mark);
         if (said.includes("is answering again")) notes.push("npm run dev restarted it");
         const stopped = /\[dev\] (.*stopping the stack.*)/.exec(said);

@@ -6,7 +6,7 @@
 export const PROTOCOL_VERSION = "2025-11-25";
 
 export interface McpAnswer {
-  /** "ok", or what went wrong: "HTTP 503 temporarily_unavailable", "JSON-RPC error -32603", "tool error", "connection reset", "timeout", "connection refused". */
+  /** "ok", or what went wrong: "HTTP 503 temporarily_unavailable", "JSON-RPC error -32603", "tool error", "connection lost (ECONNRESET)", "timeout", "connection refused". */
   outcome: string;
   /** False when the request never reached the gateway (connection refused): nothing was accepted. */
   reached: boolean;
@@ -53,8 +53,10 @@ function toolErrorText(result: Record<string, unknown>): string {
   const exchange = /token exchange refused \(([^)]+)\)/.exec(text);
   if (exchange) return `token exchange refused (${exchange[1]})`;
   if (/unreachable/.test(text)) return "upstream unreachable";
-  if (/no answer within/.test(text)) return "upstream timeout";
-  const general = text.replace(/\b\w+__\w+\b/g, "<tool>").replace(/https?:\/\/\S+/g, "<url>").replace(/\d+/g, "N").replace(/\s+/g, " ").trim();
+  if (/no answer within|did not answer within/.test(text)) return "upstream timeout";
+  const general = text
+    .replace(/^(Authorization for \S+ failed|The \S+ app is unavailable|The tool \S+ is unavailable): /, "")
+    .replace(/\b\w+__\w+\b/g, "<tool>").replace(/https?:\/\/\S+/g, "<url>").replace(/\d+/g, "N").replace(/\s+/g, " ").trim();
   return general.length > 60 ? `${general.slice(0, 59)}…` : general;
 }
 
@@ -63,7 +65,7 @@ function failure(err: unknown): McpAnswer {
   const cause = (err as { cause?: { code?: string } }).cause;
   if ((err as Error).name === "TimeoutError") return { outcome: "timeout", reached: true, answered: false };
   if (cause?.code === "ECONNREFUSED") return { outcome: "connection refused", reached: false, answered: false };
-  return { outcome: "connection reset", reached: true, answered: false };
+  return { outcome: `connection lost${cause?.code ? ` (${cause.code})` : ""}`, reached: true, answered: false };
 }
 
 export interface McpPost {
