@@ -29,8 +29,11 @@ export interface DrillStack {
   /** Everything npm run dev printed since `mark` (a length of the output, from outputLength()). */
   outputSince(mark: number): string;
   outputLength(): number;
-  /** Kills every process of a tier (its wrangler, proxy runtime and worker runtime) with SIGKILL. */
-  killTier(tier: TierName): number;
+  /**
+   * Kills every process of a tier (its wrangler, proxy runtime and worker runtime) with SIGKILL and
+   * waits until none is left: how many there were, and when the last was gone.
+   */
+  killTier(tier: TierName): Promise<{ killed: number; goneAt: number }>;
   /** Freezes or thaws npm run dev's own Node process: the demo upstreams and the audit collector. */
   freezeDemoHost(): void;
   thawDemoHost(): void;
@@ -141,14 +144,16 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
       logFile,
       outputSince: (mark) => output.slice(mark),
       outputLength: () => output.length,
-      killTier(tier) {
+      async killTier(tier) {
         const config = tier === "gateway" ? "wrangler.gateway.toml" : "wrangler.auth.toml";
         const groups = new Set(processesUnder(started.pid!).filter(({ args }) => args.includes(config)).map(({ pgid }) => pgid));
         if (groups.size !== 1) throw new Error(`expected one process group for the ${tier}, found ${groups.size}`);
         const [pgid] = groups;
         const killed = processesUnder(started.pid!).filter((p) => p.pgid === pgid).length;
         signalQuietly(-pgid!, "SIGKILL");
-        return killed;
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline && processesUnder(started.pid!).some((p) => p.pgid === pgid)) await new Promise((resolve) => setTimeout(resolve, 20));
+        return { killed, goneAt: Date.now() };
       },
       freezeDemoHost: () => signalQuietly(demoHost, "SIGSTOP"),
       thawDemoHost: () => signalQuietly(demoHost, "SIGCONT"),

@@ -204,10 +204,9 @@ function tierKilled(tier: "gateway" | "auth"): Drill {
     run: (ctx) =>
       measure(ctx, `${tier === "gateway" ? "gateway" : "auth tier"} runtime killed (SIGKILL)`, async () => {
         const mark = ctx.stack.outputLength();
-        const inFlight = ctx.agents.inFlight();
-        const killed = ctx.stack.killTier(tier);
         const ended = Date.now();
-        const notes = [`${killed} processes killed; ${inFlight} calls in flight`];
+        const { killed, goneAt } = await ctx.stack.killTier(tier);
+        const notes = [`${killed} processes killed`];
         const targets: Target[] = [];
         if (tier === "auth") {
           const { note, target } = await refreshThrough(ctx, RECOVERY_DEADLINE_MS);
@@ -215,8 +214,9 @@ function tierKilled(tier: "gateway" | "auth"): Drill {
           targets.push(target);
         }
         await ctx.agents.allSucceededSince(ended, RECOVERY_DEADLINE_MS, () => ctx.stack.running());
-        const lateFailures = ctx.agents.calls.filter((c) => c.started > ended && c.reached && c.outcome !== "ok").length;
-        if (lateFailures) notes.push(`${lateFailures} of the failed calls were sent after the kill`);
+        // In flight at the kill: sent before the tier's last process was gone, not answered before the signal.
+        const inFlight = ctx.agents.calls.filter((c) => c.reached && c.started <= goneAt && c.ended >= ended).length;
+        notes.push(`${inFlight} calls in flight`);
         const said = ctx.stack.outputSince(mark);
         if (said.includes("is answering again")) notes.push("npm run dev restarted it");
         const stopped = /\[dev\] (.*stopping the stack.*)/.exec(said);
