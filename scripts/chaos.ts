@@ -29,6 +29,14 @@ if (unknown.length) {
   console.error(`unknown drill ${unknown.join(", ")}; drills: ${DRILLS.map((d) => d.name).join(", ")}`);
   process.exit(2);
 }
+// At one call each every 400 ms, 6 agents make up to 900 calls a minute, within the dev
+// configuration's 1,200 per principal (they all are the one machine client); beyond it calls would
+// be refused by design, not by a fault.
+const agentCount = Number(args.agents);
+if (!Number.isInteger(agentCount) || agentCount < 1 || agentCount > 6) {
+  console.error("--agents takes a whole number from 1 to 6");
+  process.exit(2);
+}
 const drills = DRILLS.filter((d) => !only || only.includes(d.name));
 // The whole run is bounded: a stack that neither recovers nor fails within this ends the drill.
 const LIMIT_MS = (args.quick ? 8 : 15) * 60_000;
@@ -57,8 +65,8 @@ process.on("SIGINT", () => {
 try {
   stack = await startDrillStack(log);
   const user = await startUserGrant(stack.info);
-  agents = startMachineAgents(stack.info, Number(args.agents));
-  log(`${args.agents} machine agents calling tools through ${stack.info.mcp}; a user's refresh grant held by a registered public client`);
+  agents = startMachineAgents(stack.info, agentCount);
+  log(`${agentCount} machine agents calling tools through ${stack.info.mcp}; a user's refresh grant held by a registered public client`);
   let missingBefore = 0;
   for (const drill of drills) {
     if (!stack.running()) {
