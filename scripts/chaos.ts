@@ -48,7 +48,8 @@ const began = Date.now();
 
 async function finish(code: number): Promise<never> {
   await agents?.stop();
-  await stack?.stop();
+  // npm run dev's output is kept for a run that missed a target or could not finish.
+  await stack?.stop(code !== 0);
   process.exit(code);
 }
 

@@ -24,7 +24,7 @@ export type TierName = "gateway" | "auth";
 export interface DrillStack {
   info: DevStackInfo;
   redis: RedisServer;
-  /** Where everything npm run dev printed goes. */
+  /** Where everything npm run dev printed goes (removed by stop() unless kept). */
   logFile: string;
   /** Everything npm run dev printed since `mark` (a length of the output, from outputLength()). */
   outputSince(mark: number): string;
@@ -39,7 +39,8 @@ export interface DrillStack {
   thawDemoHost(): void;
   /** False once npm run dev has exited. */
   running(): boolean;
-  stop(): Promise<void>;
+  /** Stops the stack and Redis and removes the scratch directory; the log stays only with `keepLog`. */
+  stop(keepLog?: boolean): Promise<void>;
 }
 
 /** Every process descended from `root`, with its command line and process group. */
@@ -158,9 +159,10 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
       freezeDemoHost: () => signalQuietly(demoHost, "SIGSTOP"),
       thawDemoHost: () => signalQuietly(demoHost, "SIGCONT"),
       running: () => started.exitCode === null && started.signalCode === null,
-      async stop() {
+      async stop(keepLog = false) {
         await cleanup();
         logStream.end();
+        if (!keepLog) rmSync(logFile, { force: true });
       },
     };
   } catch (err) {
