@@ -26,7 +26,6 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { devPolicyDir } from "./dev-policies.js";
 import { forgetDeadRegistration, workerName } from "./dev-registry.js";
 import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
@@ -419,6 +418,8 @@ async function startAuthTier(): Promise<void> {
 /** The gateway (`--only gateway`, or part of the whole stack); its AUTH binding reaches the auth tier of the same registry. */
 async function startGateway(): Promise<void> {
   // The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
+  // Imported here: compiling the stand-ins loads AssemblyScript, which only the gateway needs.
+  const { devPolicyDir } = await import("./dev-policies.js");
   Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
   const gatewaySecrets = secretFiles.write("gateway", { GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` });
   const gatewayTier = tier("gateway", GATEWAY_PORT, "wrangler.gateway.toml", async () => [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
