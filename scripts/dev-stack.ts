@@ -213,7 +213,7 @@ export function oneTierHelp(part: Exclude<DevPart, "all">, ports: DevPorts, secr
     );
   } else {
     lines.push(
-      `the demo upstreams are up alone: MCP server http://localhost:${ports.mcp}, REST API http://localhost:${ports.rest}, audit collector http://localhost:${ports.audit}`,
+      "the demo upstreams are up alone (above)",
       `they trust tokens of the auth tier at http://localhost:${ports.auth}; a gateway alone sends its audit events here with: DEV_AUDIT_TOKEN=${secrets.DEV_AUDIT_TOKEN} npm run dev -- --only gateway`,
     );
   }

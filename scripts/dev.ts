@@ -398,9 +398,8 @@ const made = devClientSecrets();
 const clientSecrets = { GATEWAY_CLIENT_SECRET: given("GATEWAY_CLIENT_SECRET", made.GATEWAY_CLIENT_SECRET), DEMO_AGENT_SECRET: given("DEMO_AGENT_SECRET", made.DEMO_AGENT_SECRET) };
 const auditToken = given("DEV_AUDIT_TOKEN", devAuditToken());
 
-/** The auth tier (`--only auth`, or part of the whole stack), with Redis behind it. */
-async function startAuthTier(): Promise<void> {
-  const redis = await upstashEndpoint();
+/** The auth tier (`--only auth`, or part of the whole stack), with `redis` behind it. */
+async function startAuthTier(redis: { url: string; token: string }): Promise<void> {
   // Local signing keys live as long as this process; production keys come from `npm run keys`.
   // One line of JSON, as an env file carries it.
   const signingKeys = JSON.stringify(process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] });
@@ -428,8 +427,10 @@ async function startGateway(): Promise<void> {
 }
 
 try {
+  // Redis first: a machine without one learns it (and the command that installs redis-server) at once.
+  const redis = ONLY === "all" || ONLY === "auth" ? await upstashEndpoint() : undefined;
   if (ONLY === "all" || ONLY === "demo") await startDemo(auditToken);
-  if (ONLY === "all" || ONLY === "auth") await startAuthTier();
+  if (redis) await startAuthTier(redis);
   if (ONLY === "all" || ONLY === "gateway") await startGateway();
   await Promise.all(tiers.map((t) => waitForStatus(t.name, `http://127.0.0.1:${t.port}/status`)));
 } catch (err) {
