@@ -78,6 +78,8 @@ describe("npm run dev when a tier's runtime fails", () => {
     await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), { timeout: 90_000, interval: 250 });
     expect(await authStatus()).toBe(200);
     expect(outputSince(mark)).toMatch(new RegExp(`auth tier on port ${authPort}: its wrangler exited \\(\\w+\\); restarting it \\(restart 1 of at most 2`));
+    // A killed wrangler cannot unregister: its entry, naming a dead runtime, would keep the new one out.
+    expect(outputSince(mark)).toContain("auth tier: removed the dev registry entry a stopped wrangler left for ai-identity-auth");
     expect(dev.exitCode).toBeNull();
   }, 120_000);
 
