@@ -57,7 +57,7 @@ export function prerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisit
     },
     {
       name: `a Redis answering at ${redisUrl.host} (the auth tier's store, through the test run's Upstash bridge)`,
-      neededBy: (source, path) => path.endsWith("test/helpers/redis.ts") || /inject\("bridge(Url|Token)"\)/.test(source) || /\["run", "dev"\]/.test(source),
+      neededBy: (source, path) => path.endsWith("test/helpers/redis.ts") || /inject\("bridge(Url|Token)"\)/.test(source) || /"run", "dev"/.test(source),
       present: () => redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)),
       install: "sudo apt-get install -y redis-server && redis-server --daemonize yes --save '' --appendonly no   (macOS: brew install redis), or set REDIS_URL",
     },
