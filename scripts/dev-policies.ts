@@ -1,13 +1,27 @@
-// Which OPA policies `npm run dev` bundles into the gateway. Real `opa build` output in
-// policies/build/ (npm run policy:build) when there is any; otherwise the stand-ins the tests
-// use — AssemblyScript modules implementing the OPA wasm ABI that decide as the example Rego
-// does (test/fixtures/opa/README.md) — so the demo shows policy at work on a machine without
-// `opa`. The returned directory is what the gateway's build step reads (GATEWAY_POLICY_DIR).
-import { existsSync, readdirSync } from "node:fs";
+// Which OPA policies `npm run dev` bundles into the gateway: the example policies of policies/
+// and nothing else. Real `opa build` output in policies/build/ (npm run policy:build) when there
+// is any; otherwise the stand-ins the tests use for those examples — AssemblyScript modules
+// implementing the OPA wasm ABI that decide as the example Rego does (test/fixtures/opa/README.md)
+// — so the demo shows policy at work on a machine without `opa`. The test-only fixtures (trap,
+// echo, shapes, not-a-policy) stand in for no example and never reach the dev gateway. The
+// returned directory is what the gateway's build step reads (GATEWAY_POLICY_DIR).
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { buildPolicyFixtures, POLICY_FIXTURES_DIR } from "../test/helpers/opa-fixtures.js";
+import { buildPolicyFixtures, POLICY_FIXTURES, type PolicyFixture } from "../test/helpers/opa-fixtures.js";
 
-const BUILT = join(import.meta.dirname, "..", "policies", "build");
+const ROOT = join(import.meta.dirname, "..");
+const POLICIES = join(ROOT, "policies");
+const BUILT = join(POLICIES, "build");
+/** Where the stand-ins of the examples are compiled for the dev gateway (apart from the tests' set). */
+export const DEV_POLICY_DIR = join(ROOT, ".build", "dev", "opa");
+
+/** The example policies: each folder of policies/ holding Rego (build/ is opa's output). */
+export function examplePolicies(): string[] {
+  return readdirSync(POLICIES)
+    .filter((name) => name !== "build" && statSync(join(POLICIES, name)).isDirectory())
+    .filter((name) => readdirSync(join(POLICIES, name)).some((file) => file.endsWith(".rego")))
+    .sort();
+}
 
 export async function devPolicyDir(say: (line: string) => void): Promise<string> {
   const built = existsSync(BUILT) ? readdirSync(BUILT).filter((name) => existsSync(join(BUILT, name, "policy.wasm"))) : [];
@@ -15,7 +29,12 @@ export async function devPolicyDir(say: (line: string) => void): Promise<string>
     say(`policies: ${built.join(", ")} from policies/build/ (npm run policy:build)`);
     return BUILT;
   }
-  await buildPolicyFixtures();
-  say("policies: no opa build in policies/build/; using the test stand-ins of the example policies (test/fixtures/opa/)");
-  return POLICY_FIXTURES_DIR;
+  const examples = examplePolicies();
+  const standIns = examples.filter((name): name is PolicyFixture => name in POLICY_FIXTURES);
+  // A fresh directory: nothing left from an older set may be bundled.
+  rmSync(DEV_POLICY_DIR, { recursive: true, force: true });
+  await buildPolicyFixtures(standIns, DEV_POLICY_DIR);
+  const without = examples.filter((name) => !standIns.includes(name as PolicyFixture));
+  say(`policies: no opa build in policies/build/; using the test stand-ins of the example policies ${standIns.join(", ")} (test/fixtures/opa/)${without.length ? `; ${without.join(", ")} has none (npm run policy:build)` : ""}`);
+  return DEV_POLICY_DIR;
 }

@@ -166,3 +166,57 @@ export function connectHelp(info: DevStackInfo): string[] {
     "Ctrl-C stops everything.",
   ];
 }
+
+/** What `npm run dev` runs: everything, or one part alone (`--only auth|gateway|demo`). */
+export type DevPart = "all" | "auth" | "gateway" | "demo";
+
+/** `npm run dev`'s arguments; a wrong one throws with the usage. */
+export function parseDevArgs(args: string[]): { only: DevPart } {
+  const usage = "usage: npm run dev [-- --only auth|gateway|demo]";
+  let only: DevPart = "all";
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split(/=(.*)/s);
+    if (flag !== "--only") throw new Error(`unknown argument ${args[i]}; ${usage}`);
+    const value = inline ?? args[++i];
+    if (value !== "auth" && value !== "gateway" && value !== "demo") throw new Error(`--only takes auth, gateway or demo; ${usage}`);
+    only = value;
+  }
+  return { only };
+}
+
+/**
+ * wrangler's dev registry for a stack: WRANGLER_REGISTRY_PATH when set, else `registry` in the
+ * stack's Durable Object storage. Wrangler's own default is one directory per user, where the
+ * worker names of two checkouts' stacks collide (each names its tiers ai-identity-auth and
+ * ai-identity-gateway) and one stack's gateway binds to the other's auth tier.
+ */
+export function devRegistryPath(env: NodeJS.ProcessEnv, persistDir: string): string {
+  return env.WRANGLER_REGISTRY_PATH || join(persistDir, "registry");
+}
+
+/** What `npm run dev -- --only <part>` prints once its part is up: where it is and how to run the others beside it. */
+export function oneTierHelp(part: Exclude<DevPart, "all">, ports: DevPorts, secrets: { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_SECRET: string; DEV_AUDIT_TOKEN: string }, registry: string): string[] {
+  const lines: string[] = [];
+  if (part === "auth") {
+    lines.push(
+      `the auth tier is up alone: http://localhost:${ports.auth}    status: http://localhost:${ports.auth}/status`,
+      `machine agent: client_id demo-agent, client_secret ${secrets.DEMO_AGENT_SECRET}`,
+      "the gateway alone against it, from this checkout (same dev registry), in another terminal:",
+      `  GATEWAY_CLIENT_SECRET=${secrets.GATEWAY_CLIENT_SECRET} npm run dev -- --only gateway`,
+    );
+  } else if (part === "gateway") {
+    lines.push(
+      `the gateway is up alone: http://localhost:${ports.gateway}/mcp    status: http://localhost:${ports.gateway}/status ("auth" says whether it reaches an auth tier)`,
+      `its AUTH binding finds an auth tier started from this checkout (dev registry ${registry}): npm run dev -- --only auth`,
+      "  token exchange needs that tier started with this GATEWAY_CLIENT_SECRET, or this gateway with that tier's",
+      `its audit sink is the demo collector on port ${ports.audit}: DEV_AUDIT_TOKEN=${secrets.DEV_AUDIT_TOKEN} npm run dev -- --only demo`,
+    );
+  } else {
+    lines.push(
+      "the demo upstreams are up alone (above)",
+      `they trust tokens of the auth tier at http://localhost:${ports.auth}; a gateway alone sends its audit events here with: DEV_AUDIT_TOKEN=${secrets.DEV_AUDIT_TOKEN} npm run dev -- --only gateway`,
+    );
+  }
+  lines.push("Ctrl-C stops everything.");
+  return lines;
+}

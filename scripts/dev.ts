@@ -7,10 +7,15 @@
 //               the one loopback origin the dev auth tier fetches client ID metadata documents from
 //   auth tier   wrangler dev -c wrangler.auth.toml     on AUTH_PORT (8788)
 //   gateway     wrangler dev -c wrangler.gateway.toml  on GATEWAY_PORT (8787), AUTH bound to the auth tier
+// `npm run dev -- --only auth|gateway|demo` runs one part alone (docs/dev-stack.md): the auth tier
+// with its Redis, the gateway, or the demo upstreams; secrets another part must share come from
+// the environment (GATEWAY_CLIENT_SECRET, DEMO_AGENT_SECRET, DEV_AUDIT_TOKEN, SIGNING_KEYS).
 // Both tiers get config/*.dev.yaml (scripts/dev-stack.ts, which the end-to-end tests share). Durable
-// Object storage is .wrangler/state unless DEV_PERSIST_DIR names another directory. Once up, it
-// prints how to connect and leaves that in DEV_STACK_FILE for `npm run agent`.
-// Once up, it supervises both tiers (docs/local-development.md): a tier whose wrangler exits, or whose
+// Object storage is .wrangler/state unless DEV_PERSIST_DIR names another directory; wrangler's dev
+// registry, through which the gateway's AUTH binding finds the auth tier, is the stack's own:
+// <storage>/registry unless WRANGLER_REGISTRY_PATH names another. Once up, it prints how to
+// connect and leaves that in DEV_STACK_FILE for `npm run agent`.
+// Once up, it supervises its tiers (docs/dev-stack.md, docs/local-development.md): a tier whose wrangler exits, or whose
 // /status stops answering (wrangler's proxy can keep the port open with nothing behind it), is
 // stopped and started again on the same port with the same env file; a tier that needs more than
 // DEV_MAX_RESTARTS (3) restarts within a minute stops the whole stack with a message naming it.
@@ -19,15 +24,23 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { devPolicyDir } from "./dev-policies.js";
+import { forgetDeadRegistration, workerName } from "./dev-registry.js";
 import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
-import { connectHelp, DEV_STACK_FILE, devAuditToken, devClientSecrets, devConfigs, devPortsFromEnv, devSecretFiles, devStackInfo, writeDevStackInfo } from "./dev-stack.js";
+import { connectHelp, DEV_STACK_FILE, devAuditToken, devClientSecrets, devConfigs, devPortsFromEnv, devRegistryPath, devSecretFiles, devStackInfo, oneTierHelp, parseDevArgs, writeDevStackInfo } from "./dev-stack.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
 
+const ONLY = (() => {
+  try {
+    return parseDevArgs(process.argv.slice(2)).only;
+  } catch (err) {
+    process.stderr.write(`[dev] ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+})();
 const PORTS = devPortsFromEnv();
 const { auth: AUTH_PORT, gateway: GATEWAY_PORT } = PORTS;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -60,9 +73,15 @@ async function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
+// Durable Object storage: .wrangler/state, or DEV_PERSIST_DIR.
+const PERSIST_DIR = process.env.DEV_PERSIST_DIR || join(import.meta.dirname, "..", ".wrangler", "state");
+// wrangler's dev registry, where each `wrangler dev` announces its worker and a service binding
+// finds the worker it names. Wrangler's default is one per user, shared by every checkout: a second
+// stack's gateway would bind to the first stack's auth tier. This stack's is its own.
+const REGISTRY_PATH = devRegistryPath(process.env, PERSIST_DIR);
 // No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline. Env files
 // given with --env-file are how the secrets arrive, so wrangler must read them.
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" };
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true", WRANGLER_REGISTRY_PATH: REGISTRY_PATH };
 // The tiers' secrets, in owner-only files for the time the stack runs (never on a command line).
 const secretFiles = devSecretFiles();
 process.on("exit", () => secretFiles.remove());
@@ -115,18 +134,27 @@ interface Tier {
   probing: boolean;
   /** Being stopped or started by the supervisor: neither probed nor restarted meanwhile. */
   busy: boolean;
+  /** The worker's name in wrangler's dev registry (its wrangler configuration's `name`). */
+  worker: string;
+  /** Counts the tier's starts, so that a check begun after one start can tell a later one began. */
+  starts: number;
 }
 
 const tiers: Tier[] = [];
 let supervising = false;
 
-function tier(name: string, port: number, args: () => Promise<string[]>): Tier {
-  const t: Tier = { name, port, args, restarts: [], missed: 0, probing: false, busy: false };
+function tier(name: string, port: number, config: string, args: () => Promise<string[]>): Tier {
+  const worker = workerName(readFileSync(join(import.meta.dirname, "..", config), "utf8"));
+  const t: Tier = { name, port, args, restarts: [], missed: 0, probing: false, busy: false, worker, starts: 0 };
   tiers.push(t);
   return t;
 }
 
 async function startTier(t: Tier): Promise<void> {
+  // A dead wrangler's entry would keep the new one out of the registry for up to 90 s, and the
+  // gateway's binding dialing the dead runtime (scripts/dev-registry.ts).
+  if (await forgetDeadRegistration(REGISTRY_PATH, t.worker)) say(`${t.name}: removed the dev registry entry a stopped wrangler left for ${t.worker}`);
+  t.starts += 1;
   const child = start(t.name, wranglerBin, await t.args(), (how) => {
     // An exit the supervisor caused (it replaced this child) needs nothing more.
     if (t.child !== child) return;
@@ -209,19 +237,23 @@ async function replaceTier(t: Tier): Promise<boolean> {
   t.missed = 0;
   t.busy = false;
   say(`${t.name} is answering again on port ${t.port} (${((Date.now() - started) / 1000).toFixed(1)} s after the restart began)`);
-  if (t.port === AUTH_PORT && !(await gatewayReachesAuth())) {
-    // The gateway's AUTH service binding goes through wrangler's dev registry, which does not
-    // always follow a restarted auth tier: a stack that would answer every agent with 503 stops.
+  if (t.port === AUTH_PORT && ONLY === "all" && !(await gatewayReachesAuth(t, t.starts))) {
+    // The gateway's AUTH service binding finds the auth tier through wrangler's dev registry
+    // (scripts/dev-registry.ts): a stack whose gateway would answer every agent with 503 stops.
     say(`the gateway on port ${GATEWAY_PORT} does not reach the restarted auth tier through its AUTH binding; stopping the stack. Run npm run dev again.`);
     await stop(1);
   }
   return true;
 }
 
-/** Whether the gateway's /status says its auth tier answers, within a few seconds. */
-async function gatewayReachesAuth(): Promise<boolean> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && !stopping) {
+/**
+ * Whether the gateway's /status says it reaches the auth tier `auth`, within half a minute. A
+ * check that a later restart of the tier overtakes (its `starts` moved on) has nothing to judge.
+ */
+async function gatewayReachesAuth(auth: Tier, starts: number): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  const superseded = () => stopping || auth.starts !== starts || auth.busy;
+  while (Date.now() < deadline && !superseded()) {
     try {
       const res = await fetch(`http://127.0.0.1:${GATEWAY_PORT}/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       if (((await res.json()) as { auth?: string }).auth === "ok") return true;
@@ -230,7 +262,7 @@ async function gatewayReachesAuth(): Promise<boolean> {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return stopping;
+  return superseded();
 }
 
 /** One probe of a tier's /status; after PROBE_FAILURES misses in a row, a restart. */
@@ -328,7 +360,7 @@ async function stop(code: number): Promise<never> {
   await Promise.all([...children].map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
   await bridge?.close();
   await demo?.close();
-  rmSync(DEV_STACK_FILE, { force: true });
+  if (ONLY === "all") rmSync(DEV_STACK_FILE, { force: true });
   secretFiles.remove();
   process.exit(code);
 }
@@ -336,55 +368,81 @@ async function stop(code: number): Promise<never> {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
-const redis = await upstashEndpoint();
-// The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
-Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
-// The real APIs behind the gateway's demo apps; they trust tokens from the auth tier. The audit
-// collector takes events only with this token, which the gateway's sink sends (AUDIT_SINK_AUTH).
-const auditToken = devAuditToken();
-demo = await startDemoUpstreams({
-  auditToken,
-  issuer: `http://localhost:${AUTH_PORT}`,
-  mcpPort: PORTS.mcp,
-  restPort: PORTS.rest,
-  auditPort: PORTS.audit,
-  onAuditEvent: (e) => say(`audit: ${e.method === "tools/call" ? "" : `${String(e.method)} `}${String(e.tool ?? e.prompt ?? e.resource)} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
-});
-say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
-// Local signing keys live as long as this process; production keys come from `npm run keys`.
-// One line of JSON, as an env file carries it.
-const signingKeys = JSON.stringify(process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] });
-// The dev configuration adds a demo user and demo clients; their secrets are made up per run.
-const { auth: authConfig, gateway: gatewayConfig } = devConfigs(PORTS);
-const clientSecrets = devClientSecrets();
+/** The secret `name` from the environment (one tier run alone shares it with another), else made up. */
+const given = (name: string, made: string) => process.env[name] || made;
+
+/** The demo upstreams and audit collector (`--only demo`, or part of the whole stack). */
+async function startDemo(auditToken: string): Promise<void> {
+  // The real APIs behind the gateway's demo apps; they trust tokens from the auth tier. The audit
+  // collector takes events only with this token, which the gateway's sink sends (AUDIT_SINK_AUTH).
+  demo = await startDemoUpstreams({
+    auditToken,
+    issuer: `http://localhost:${AUTH_PORT}`,
+    mcpPort: PORTS.mcp,
+    restPort: PORTS.rest,
+    auditPort: PORTS.audit,
+    onAuditEvent: (e) => say(`audit: ${e.method === "tools/call" ? "" : `${String(e.method)} `}${String(e.tool ?? e.prompt ?? e.resource)} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
+  });
+  say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
+}
+
 // Started one after the other: two wrangler dev processes starting at once race for the same
 // inspector port. Each gets its own free one as well.
 const wranglerBin = join(import.meta.dirname, "..", "node_modules", ".bin", "wrangler");
-const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...(process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [])];
-// Secrets go in the tier's env file (--env-file); only documents and URLs, which hold none, go on
-// the command line (the documents name their secrets as { env: NAME }).
-// A restart reuses the env file, which stays in place until the stack stops.
-try {
+const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--persist-to", PERSIST_DIR];
+// The dev configuration adds a demo user and demo clients; their secrets are made up per run
+// unless given (GATEWAY_CLIENT_SECRET, DEMO_AGENT_SECRET), as a tier run alone needs them to
+// match the other tier's. So is the audit collector's token (DEV_AUDIT_TOKEN).
+const { auth: authConfig, gateway: gatewayConfig } = devConfigs(PORTS);
+const made = devClientSecrets();
+const clientSecrets = { GATEWAY_CLIENT_SECRET: given("GATEWAY_CLIENT_SECRET", made.GATEWAY_CLIENT_SECRET), DEMO_AGENT_SECRET: given("DEMO_AGENT_SECRET", made.DEMO_AGENT_SECRET) };
+const auditToken = given("DEV_AUDIT_TOKEN", devAuditToken());
+
+/** The auth tier (`--only auth`, or part of the whole stack), with `redis` behind it. */
+async function startAuthTier(redis: { url: string; token: string }): Promise<void> {
+  // Local signing keys live as long as this process; production keys come from `npm run keys`.
+  // One line of JSON, as an env file carries it.
+  const signingKeys = JSON.stringify(process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] });
+  // Secrets go in the tier's env file (--env-file); only documents and URLs, which hold none, go on
+  // the command line (the documents name their secrets as { env: NAME }).
+  // A restart reuses the env file, which stays in place until the stack stops.
   const authSecrets = secretFiles.write("auth", { UPSTASH_REDIS_REST_TOKEN: redis.token, SIGNING_KEYS: signingKeys, ...clientSecrets });
-  const authTier = tier("auth tier", AUTH_PORT, async () => [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
+  const authTier = tier("auth tier", AUTH_PORT, "wrangler.auth.toml", async () => [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
     "--inspector-port", String(await freePort()), "--env-file", authSecrets,
     "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `AUTH_CONFIG:${authConfig}`]);
   await startTier(authTier);
   await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
+}
+
+/** The gateway (`--only gateway`, or part of the whole stack); its AUTH binding reaches the auth tier of the same registry. */
+async function startGateway(): Promise<void> {
+  // The gateway's build step (scripts/policy-bundle.mjs) bundles the policies of this directory.
+  // Imported here: compiling the stand-ins loads AssemblyScript, which only the gateway needs.
+  const { devPolicyDir } = await import("./dev-policies.js");
+  Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
   const gatewaySecrets = secretFiles.write("gateway", { GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` });
-  const gatewayTier = tier("gateway", GATEWAY_PORT, async () => [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
+  const gatewayTier = tier("gateway", GATEWAY_PORT, "wrangler.gateway.toml", async () => [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
     "--inspector-port", String(await freePort()), "--env-file", gatewaySecrets, "--var", `GATEWAY_CONFIG:${gatewayConfig}`]);
   await startTier(gatewayTier);
-  await Promise.all([
-    waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`),
-    waitForStatus("gateway", `http://127.0.0.1:${GATEWAY_PORT}/status`),
-  ]);
+}
+
+try {
+  // Redis first: a machine without one learns it (and the command that installs redis-server) at once.
+  const redis = ONLY === "all" || ONLY === "auth" ? await upstashEndpoint() : undefined;
+  if (ONLY === "all" || ONLY === "demo") await startDemo(auditToken);
+  if (redis) await startAuthTier(redis);
+  if (ONLY === "all" || ONLY === "gateway") await startGateway();
+  await Promise.all(tiers.map((t) => waitForStatus(t.name, `http://127.0.0.1:${t.port}/status`)));
 } catch (err) {
   say((err as Error).message);
   await stop(1);
 }
 
 supervise();
-const info = devStackInfo(PORTS, clientSecrets, auditToken);
-writeDevStackInfo(info);
-for (const line of connectHelp(info)) say(line);
+if (ONLY === "all") {
+  const info = devStackInfo(PORTS, clientSecrets, auditToken);
+  writeDevStackInfo(info);
+  for (const line of connectHelp(info)) say(line);
+} else {
+  for (const line of oneTierHelp(ONLY, PORTS, { ...clientSecrets, DEV_AUDIT_TOKEN: auditToken }, REGISTRY_PATH)) say(line);
+}

@@ -1,6 +1,6 @@
 // `npm run dev` itself as a child process, on free ports of its own, for specs about the dev stack's
-// processes (their command lines, their supervision): started, waited for until it says it is up,
-// and stopped with its whole process group.
+// processes (their command lines, their supervision, one part run alone): started, waited for
+// until it says it is up, and stopped with its whole process group.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readDevStackInfo, type DevStackInfo } from "../../scripts/dev-stack.js";
@@ -22,11 +22,24 @@ export interface DevProcess {
 
 const PORT_VARIABLES = ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"];
 
+/** `npm run dev -- --only <part>`: one part of the stack, which writes no DevStackInfo. */
+export type DevPartProcess = Omit<DevProcess, "info">;
+
 /** Starts `npm run dev` with `env` (which must set DEV_STACK_FILE) plus free ports, and waits until it is up. */
 export async function startDevProcess(env: NodeJS.ProcessEnv): Promise<DevProcess> {
+  const started = await startDev(env, []);
+  return { ...started, info: readDevStackInfo(env.DEV_STACK_FILE!)! };
+}
+
+/** Starts `npm run dev -- --only <part>` with `env` plus free ports, and waits until it is up. */
+export function startDevPart(env: NodeJS.ProcessEnv, part: "auth" | "gateway" | "demo"): Promise<DevPartProcess> {
+  return startDev(env, ["--", "--only", part]);
+}
+
+async function startDev(env: NodeJS.ProcessEnv, args: string[]): Promise<DevPartProcess> {
   const picked = await Promise.all(PORT_VARIABLES.map(() => freePort()));
   const ports = Object.fromEntries(PORT_VARIABLES.map((name, i) => [name, picked[i]!]));
-  const child = spawn("npm", ["run", "dev"], { cwd: ROOT, env: { ...env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npm", ["run", "dev", ...args], { cwd: ROOT, env: { ...env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const collect = (chunk: Buffer) => {
@@ -39,7 +52,6 @@ export async function startDevProcess(env: NodeJS.ProcessEnv): Promise<DevProces
   });
   return {
     child,
-    info: readDevStackInfo(env.DEV_STACK_FILE!)!,
     ports,
     output: () => output,
     async stop() {

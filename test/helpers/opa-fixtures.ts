@@ -52,9 +52,11 @@ async function compile(name: PolicyFixture): Promise<Uint8Array> {
   return binary;
 }
 
-export async function buildPolicyFixtures(): Promise<void> {
-  for (const [name, data] of Object.entries(POLICY_FIXTURES) as [PolicyFixture, string | undefined][]) {
-    const dir = join(POLICY_FIXTURES_DIR, name);
+/** Compiles the fixtures named (all by default) into `into` (POLICY_FIXTURES_DIR by default). */
+export async function buildPolicyFixtures(names: readonly PolicyFixture[] = Object.keys(POLICY_FIXTURES) as PolicyFixture[], into = POLICY_FIXTURES_DIR): Promise<void> {
+  for (const name of names) {
+    const data = POLICY_FIXTURES[name];
+    const dir = join(into, name);
     await mkdir(dir, { recursive: true });
     await writeAtomically(join(dir, "policy.wasm"), await compile(name));
     if (data) await writeAtomically(join(dir, "data.json"), await readFile(join(ROOT, data)));
