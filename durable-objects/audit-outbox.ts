@@ -9,7 +9,8 @@
 // error log line and a count (`audit.events.dropped`); the backlog is the `audit.outbox.backlog`
 // gauge. Every event is also in the worker log, written by the session before it is appended.
 import { DurableObject } from "cloudflare:workers";
-import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
+import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
 import type { AuditEvent } from "../src/gateway/audit.js";
 import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";

@@ -2,7 +2,8 @@
 // the sticky load balancer, and the context lives in the object's own SQLite-backed storage so
 // it survives eviction, restarts and the loss of the process serving it.
 import { DurableObject } from "cloudflare:workers";
-import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
+import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { appendToOutbox, droppedBeforeOutbox } from "./audit-outbox.js";
@@ -70,7 +71,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
     super(ctx, env);
     // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
     const loaded = loadGatewayConfig(env);
-    if (loaded.ok && loaded.config.provider.audit.sink) ctx.waitUntil(this.forwardAudit());
+    const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
+    if (sink) ctx.waitUntil(this.forwardAudit(sink));
   }
 
   /**
@@ -81,18 +83,19 @@ export class McpSession extends DurableObject<GatewayEnv> {
    */
   async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<OpenResult> {
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
-    const limit = this.config().provider.limits.sessionsPerPrincipal;
+    const config = this.config();
+    const limit = config.provider.limits.sessionsPerPrincipal;
     if (limit > 0) {
       try {
-        const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, this.leaseMs());
+        const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, leaseMs(config));
         if (!grant.granted) return { refusal: { refused: "sessionsPerPrincipal", limit, retryAfterMs: grant.retryAfterMs } };
       } catch (err) {
         log("error", "mcp.principal_limits_failed", { session_id: sessionId, operation: "acquire", error: err instanceof Error ? err.message : "error" });
         return { refusal: { refused: "unavailable", limit, retryAfterMs: UNAVAILABLE_RETRY_MS } };
       }
     }
-    const { context, reply } = startSession(sessionId, requestId, params, principal, this.capabilities(), Date.now());
-    await this.save(context);
+    const { context, reply } = startSession(sessionId, requestId, params, principal, capabilities(config), Date.now());
+    await this.save(context, config);
     telemetryMetrics().sessionsCreated.add(1);
     telemetryMetrics().sessionsActive.add(1);
     log("info", "mcp.session.created", {
@@ -124,6 +127,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
   ): Promise<JSONRPCMessage[] | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
+    const config = this.config();
     for (const message of messages) if (isResponse(message)) this.relayed.answer(message);
     const onEvent = options.onEvent;
     let delivered: Promise<unknown> = Promise.resolve();
@@ -131,7 +135,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     const send = (message: JSONRPCMessage) => {
       if (onEvent) delivered = delivered.then(() => onEvent(message)).catch(() => undefined);
     };
-    const apps = await this.sessionApps(context, principal, request, {
+    const apps = await this.sessionApps(config, context, principal, request, {
       persist: () => this.persistApps(),
       relay: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
       ...(options.relay ? { serverRequest: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
@@ -161,11 +165,11 @@ export class McpSession extends DurableObject<GatewayEnv> {
       this.inFlight--;
       context.lastActiveAt = Date.now();
       // A tool call on a warm session changes nothing worth a write but the time of activity.
-      const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= this.activityWriteInterval();
+      const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => Promise.all([changed ? this.save(context) : undefined, changed ? this.renewLease(context) : undefined, this.persistApps()]))
+        .then(() => Promise.all([changed ? this.save(context, config) : undefined, changed ? this.renewLease(context, config) : undefined, this.persistApps()]))
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
     }
@@ -208,14 +212,16 @@ export class McpSession extends DurableObject<GatewayEnv> {
   async terminate(principal: Principal, request: CallerRequest): Promise<boolean> {
     const context = await this.ownedBy(principal);
     if (!context) return false;
+    const config = this.config();
     // Upstream sessions end in the background: the agent's DELETE does not wait on upstreams.
-    const apps = await this.sessionApps(context, principal, request, { persist: async () => undefined });
+    const apps = await this.sessionApps(config, context, principal, request, { persist: async () => undefined });
     this.ctx.waitUntil(apps.closeAll());
-    await this.erase("terminated by client");
+    await this.erase("terminated by client", config);
     return true;
   }
 
   private async sessionApps(
+    config: GatewayConfig,
     context: SessionContext,
     principal: Principal,
     request: CallerRequest,
@@ -223,7 +229,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
   ): Promise<SessionApps> {
     return new SessionApps({
       env: this.env,
-      config: this.config(),
+      config,
       sessionId: context.id,
       sessionCreatedAt: context.createdAt,
       principal,
@@ -232,8 +238,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
       http: request.http,
       claims: request.claims,
       state: await this.appsState(),
-      audit: (event) => this.audit(event),
-      ...this.callBudget(principal),
+      audit: (event) => this.audit(event, config),
+      ...this.callBudget(config, principal),
       notify: (method, params) => this.notify(method, params),
       ...hooks,
     });
@@ -245,8 +251,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
    * When the principal's object cannot be asked, the call is refused (fail closed): a limit an
    * outage lifts is no limit, and the outage only touches that one principal.
    */
-  private callBudget(principal: Principal): Pick<SessionAppsDeps, "admitToolCall"> {
-    const { toolCallsPerSession, toolCallsPerPrincipal } = this.config().provider.limits;
+  private callBudget(config: GatewayConfig, principal: Principal): Pick<SessionAppsDeps, "admitToolCall"> {
+    const { toolCallsPerSession, toolCallsPerPrincipal } = config.provider.limits;
     if (!toolCallsPerSession && !toolCallsPerPrincipal) return {};
     if (toolCallsPerSession) this.budget ??= new CallBudget(toolCallsPerSession, Date.now());
     const session = this.budget;
@@ -277,20 +283,11 @@ export class McpSession extends DurableObject<GatewayEnv> {
     return this.env.PRINCIPAL_LIMITS.get(this.env.PRINCIPAL_LIMITS.idFromName(principalKey(principal)));
   }
 
-  /**
-   * How long a session's slot is held without a renewal: the idle timeout, plus the time its
-   * stored activity may lag behind (activityWriteInterval), so a live session never loses it
-   * while one that vanished without ending frees it soon after it would have timed out.
-   */
-  private leaseMs(): number {
-    return this.idleTimeoutMs() + this.activityWriteInterval();
-  }
-
   /** The session was active: its principal's slot runs on (best effort; the lease covers a lost renewal until the next). */
-  private async renewLease(context: SessionContext): Promise<void> {
-    if (this.config().provider.limits.sessionsPerPrincipal <= 0) return;
+  private async renewLease(context: SessionContext, config: GatewayConfig): Promise<void> {
+    if (config.provider.limits.sessionsPerPrincipal <= 0) return;
     try {
-      await this.principalLimits(context.principal).renewSession(context.id, this.leaseMs());
+      await this.principalLimits(context.principal).renewSession(context.id, leaseMs(config));
     } catch (err) {
       log("warn", "mcp.principal_limits_failed", { session_id: context.id, operation: "renew", error: err instanceof Error ? err.message : "error" });
     }
@@ -299,15 +296,16 @@ export class McpSession extends DurableObject<GatewayEnv> {
   override async alarm(): Promise<void> {
     const context = await this.load();
     if (!context) return;
+    const config = this.config();
     // A call in flight is activity: idleness starts when it ends (and its end sets the alarm anew).
-    const due = this.inFlight > 0 ? Date.now() + this.idleTimeoutMs() : context.lastActiveAt + this.idleTimeoutMs();
+    const due = (this.inFlight > 0 ? Date.now() : context.lastActiveAt) + idleTimeoutMs(config);
     if (Date.now() < due) return void (await this.ctx.storage.setAlarm(due));
     // As on DELETE, the upstream sessions end too: after the session is gone (a request arriving
     // now gets 404), with cached tokens or ones exchanged from the agent's last token while this
     // process still holds it; an app that cannot be closed is logged (SessionApps.closeAll).
     const request: CallerRequest = this.lastCaller ?? { subjectToken: "", http: { method: "DELETE", path: "", headers: {} }, claims: {} };
-    const apps = await this.sessionApps(context, context.principal, request, { persist: async () => undefined });
-    await this.erase("idle timeout");
+    const apps = await this.sessionApps(config, context, context.principal, request, { persist: async () => undefined });
+    await this.erase("idle timeout", config);
     await apps.closeAll();
   }
 
@@ -325,14 +323,14 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   /** Persists the context and pushes the idle-timeout alarm forward. */
-  private async save(context: SessionContext): Promise<void> {
+  private async save(context: SessionContext, config: GatewayConfig): Promise<void> {
     this.context = context;
     this.storedActiveAt = context.lastActiveAt;
     await this.ctx.storage.put(CONTEXT_KEY, context);
-    await this.ctx.storage.setAlarm(context.lastActiveAt + this.idleTimeoutMs());
+    await this.ctx.storage.setAlarm(context.lastActiveAt + idleTimeoutMs(config));
   }
 
-  private async erase(reason: string): Promise<void> {
+  private async erase(reason: string, config: GatewayConfig): Promise<void> {
     const id = this.context?.id;
     this.lastCaller = undefined;
     const principal = this.context?.principal;
@@ -342,12 +340,12 @@ export class McpSession extends DurableObject<GatewayEnv> {
     this.apps = undefined;
     this.storedApps = undefined;
     await this.ctx.storage.deleteAlarm();
-    await this.handOverAudit();
+    await this.handOverAudit(config.provider.audit.sink);
     await this.ctx.storage.deleteAll();
     telemetryMetrics().sessionsActive.add(-1);
     log("info", "mcp.session.ended", { session_id: id, reason });
     // The slot is free at once; should this fail, the lease runs out by itself.
-    if (id && principal && this.config().provider.limits.sessionsPerPrincipal > 0) {
+    if (id && principal && config.provider.limits.sessionsPerPrincipal > 0) {
       await this.principalLimits(principal)
         .releaseSession(id)
         .catch((err: unknown) => log("warn", "mcp.principal_limits_failed", { session_id: id, operation: "release", error: err instanceof Error ? err.message : "error" }));
@@ -365,18 +363,19 @@ export class McpSession extends DurableObject<GatewayEnv> {
    * here first, in the same step as the reply (the output gate holds the reply until the write is
    * durable, with no extra round trip), then moved to the outbox in the background.
    */
-  private audit(event: AuditEvent): void {
+  private audit(event: AuditEvent, config: GatewayConfig): void {
     writeAuditEvent(event);
-    if (!this.config().provider.audit.sink) return;
+    const sink = config.provider.audit.sink;
+    if (!sink) return;
     this.auditStored++;
     void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
-    this.ctx.waitUntil(this.forwardAudit());
+    this.ctx.waitUntil(this.forwardAudit(sink));
   }
 
   /** Moves stored audit events to the outbox, deleting each here once the outbox holds it; true when none is left. */
-  private forwardAudit(): Promise<boolean> {
+  private forwardAudit(sink: AuditSinkConfig | undefined): Promise<boolean> {
     if (!this.auditForwarding) {
-      const run: Promise<boolean> = this.moveAudit().finally(() => {
+      const run: Promise<boolean> = this.moveAudit(sink).finally(() => {
         if (this.auditForwarding === run) this.auditForwarding = undefined;
       });
       this.auditForwarding = run;
@@ -384,9 +383,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
     return this.auditForwarding;
   }
 
-  private async moveAudit(): Promise<boolean> {
+  private async moveAudit(sink: AuditSinkConfig | undefined): Promise<boolean> {
     try {
-      const sink = this.config().provider.audit.sink;
       for (;;) {
         const seen = this.auditStored;
         const stored = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX, limit: 100 });
@@ -406,8 +404,8 @@ export class McpSession extends DurableObject<GatewayEnv> {
   }
 
   /** Before the session's storage is erased: its audit events go to the outbox, or are logged and counted as dropped. */
-  private async handOverAudit(): Promise<void> {
-    if (await this.forwardAudit()) return;
+  private async handOverAudit(sink: AuditSinkConfig | undefined): Promise<void> {
+    if (await this.forwardAudit(sink)) return;
     const left = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX });
     if (left.size) droppedBeforeOutbox([...left.values()]);
   }
@@ -429,25 +427,6 @@ export class McpSession extends DurableObject<GatewayEnv> {
     await this.ctx.storage.put(APPS_KEY, this.apps);
   }
 
-  /**
-   * How stale the stored time of last activity may get: the idle alarm reads the in-memory time
-   * while the object lives, so only an object evicted and then left idle ends early, by at most
-   * this much (a tenth of the timeout, at most a minute).
-   */
-  private activityWriteInterval(): number {
-    return Math.min(60_000, this.idleTimeoutMs() / 10);
-  }
-
-  /** Tools always; prompts and resources when an MCP Proxy app can supply them. */
-  private capabilities(): Record<string, unknown> {
-    const proxies = this.config().apps.some((app) => app.type === "mcpProxy");
-    // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
-    return {
-      tools: { listChanged: proxies },
-      ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} } : {}),
-    };
-  }
-
   private config(): GatewayConfig {
     const loaded = loadGatewayConfig(this.env);
     if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
@@ -455,8 +434,38 @@ export class McpSession extends DurableObject<GatewayEnv> {
     setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
     return loaded.config;
   }
+}
 
-  private idleTimeoutMs(): number {
-    return this.config().provider.transports.stream.session.timeout;
-  }
+type AuditSinkConfig = GatewayConfig["provider"]["audit"]["sink"];
+
+function idleTimeoutMs(config: GatewayConfig): number {
+  return config.provider.transports.stream.session.timeout;
+}
+
+/**
+ * How stale the stored time of last activity may get: the idle alarm reads the in-memory time
+ * while the object lives, so only an object evicted and then left idle ends early, by at most
+ * this much (a tenth of the timeout, at most a minute).
+ */
+function activityWriteInterval(config: GatewayConfig): number {
+  return Math.min(60_000, idleTimeoutMs(config) / 10);
+}
+
+/**
+ * How long a session's slot is held without a renewal: the idle timeout, plus the time its
+ * stored activity may lag behind (activityWriteInterval), so a live session never loses it
+ * while one that vanished without ending frees it soon after it would have timed out.
+ */
+function leaseMs(config: GatewayConfig): number {
+  return idleTimeoutMs(config) + activityWriteInterval(config);
+}
+
+/** Tools always; prompts and resources when an MCP Proxy app can supply them. */
+function capabilities(config: GatewayConfig): Record<string, unknown> {
+  const proxies = config.apps.some((app) => app.type === "mcpProxy");
+  // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
+  return {
+    tools: { listChanged: proxies },
+    ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} } : {}),
+  };
 }

@@ -11,7 +11,7 @@
 // that a later call would need (every lease expired, the bucket full again).
 import { DurableObject } from "cloudflare:workers";
 import { CallBudget, type Admission, type CallBudgetConfig, type CallBudgetState } from "../src/gateway/call-budget.js";
-import type { GatewayEnv } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
 
 const STATE_KEY = "state";
 

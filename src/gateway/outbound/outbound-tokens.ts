@@ -6,7 +6,8 @@
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceparent, inSpan, SpanKind } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
-import type { GatewayConfig, GatewayEnv } from "../config.js";
+import type { GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
 import { slowestRecentCall } from "./call-latency.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "./token-cache.js";
 import { ExchangeError, exchangeToken } from "./token-exchange-client.js";
