@@ -11,6 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
 import type { GatewayEnv } from "../src/gateway/env.js";
+import type { AuditOutboxRpc, OutboxStatus } from "../src/gateway/object-rpc.js";
 import type { AuditEvent } from "../src/gateway/audit.js";
 import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
@@ -27,16 +28,7 @@ const BATCHES_PER_RUN = 20;
 /** Event ids named in one drop log line (the events themselves are in the worker log). */
 const LOGGED_IDS = 100;
 
-export interface OutboxStatus {
-  /** Events held, not yet acknowledged by the sink. */
-  backlog: number;
-  /** Consecutive failed delivery attempts (0 after a success). */
-  failures: number;
-  /** When the next delivery attempt is due (ms since the epoch), if any. */
-  nextAttemptAt: number | null;
-}
-
-export class AuditOutbox extends DurableObject<GatewayEnv> {
+export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutboxRpc {
   /** Events held, counted once per instance and then kept up to date (COUNT(*) scans the table). */
   private held: number | undefined;
 

@@ -14,7 +14,7 @@ import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
 import { traceRequest } from "../src/gateway/mcp/request-telemetry.js";
 import { principalKey, samePrincipal, type Principal } from "../src/gateway/auth/principal.js";
-import type { CallerRequest } from "../src/gateway/mcp/caller-request.js";
+import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from "../src/gateway/object-rpc.js";
 import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../src/gateway/mcp/messages.js";
 import { RelayedRequests } from "../src/gateway/mcp/relayed-requests.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../src/gateway/mcp/rpc-limits.js";
@@ -27,20 +27,7 @@ const AUDIT_PREFIX = "audit:";
 /** When the principal's object could not be asked: how soon to try again. */
 const UNAVAILABLE_RETRY_MS = 5_000;
 
-/** Why no session was created: the principal holds every session it may, or that could not be checked. */
-export interface SessionRefusal {
-  refused: "sessionsPerPrincipal" | "unavailable";
-  limit: number;
-  retryAfterMs: number;
-}
-
-/** What opening a session came to: the reply to initialize, or why no session was created. */
-export interface OpenResult {
-  reply?: JSONRPCMessage;
-  refusal?: SessionRefusal;
-}
-
-export class McpSession extends DurableObject<GatewayEnv> {
+export class McpSession extends DurableObject<GatewayEnv> implements McpSessionRpc {
   /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
   private context: SessionContext | null | undefined;
   /** In-memory copy of the apps' session state (upstream sessions, exchanged tokens, catalog). */
@@ -123,7 +110,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
     messages: JSONRPCMessage[],
     principal: Principal,
     request: CallerRequest,
-    options: { relay: boolean; onEvent?: (message: JSONRPCMessage) => unknown },
+    options: ReceiveOptions,
   ): Promise<JSONRPCMessage[] | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
