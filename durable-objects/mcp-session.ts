@@ -4,7 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
 import type { GatewayEnv } from "../src/gateway/env.js";
-import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/apps/session-apps.js";
+import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "../src/gateway/session/session-apps.js";
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { appendToOutbox, droppedBeforeOutbox } from "./audit-outbox.js";
 import { CallBudget, type ToolCallAdmission } from "../src/gateway/call-budget.js";
