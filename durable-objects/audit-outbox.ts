@@ -2,7 +2,7 @@
 // own SQLite storage until the HTTP sink has acknowledged them with a 2xx, so that they survive
 // a sink outage, the end of the session that produced them and the loss of the runtime. Sessions
 // store each event in their own storage with their reply and move it here right after (the
-// append returns once it is stored here; durable-objects/mcp-session.ts); an alarm
+// append returns once it is stored here; src/gateway/session/session-audit.ts); an alarm
 // delivers the oldest events in batches, in order, and after a failure retries with exponential
 // backoff (src/gateway/audit-sink.ts) until the sink answers or `retention` has passed. Only
 // then, or when the shard already holds `maxBacklog` events, is an event dropped: each drop is an

@@ -7,7 +7,7 @@ import { UpstreamError, type App, type AppCallContext } from "../../src/gateway/
 import { UpstreamJsonRpcError } from "../../src/gateway/apps/mcp-proxy.js";
 import type { AuditEvent } from "../../src/gateway/audit.js";
 import type { ToolCallAdmission } from "../../src/gateway/call-budget.js";
-import type { OutboundToken } from "../../src/gateway/outbound/outbound-tokens.js";
+import type { OutboundToken } from "../../src/gateway/outbound/outbound-token.js";
 import { ExchangeError } from "../../src/gateway/outbound/token-exchange-client.js";
 import type { PolicyDecision } from "../../src/gateway/policy/decision.js";
 import { runCall, type Call, type PipelineDeps, type PolicyTarget } from "../../src/gateway/session/call-pipeline.js";

@@ -37,15 +37,32 @@ export interface AppCallContext {
   signal: AbortSignal;
   /** The agent's `_meta` of this request (e.g. its progressToken), passed on upstream. */
   meta?: Record<string, unknown>;
+  /** Where what the upstream says during this operation goes: back up to the session that made the call. */
+  events?: AppEvents;
+  /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
+  clientCapabilities?: Record<string, unknown>;
+}
+
+/** The lists an upstream may say have changed (MCP notifications/{tools,prompts,resources}/list_changed). */
+export type ListName = "tools" | "prompts" | "resources";
+
+/**
+ * What an upstream says that travels back up to the session, through the context of the call
+ * that heard it (app instances are shared by every session of an isolate, so they keep no
+ * listeners of their own).
+ */
+export interface AppEvents {
   /**
    * Notifications about this request for the agent (progress, log messages), relayed on the
    * agent's response stream (MCP transports: related notifications before the response).
    */
-  onNotification?: (method: string, params: unknown) => void;
+  related?(method: string, params: unknown): void;
   /** Requests an upstream sends during this request (sampling, elicitation, roots), relayed to the agent. */
-  onServerRequest?: ServerRequestRelay;
-  /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
-  clientCapabilities?: Record<string, unknown>;
+  ask?: ServerRequestRelay;
+  /** The upstream's list changed: the session's merged list is stale. */
+  listChanged?(list: ListName): void;
+  /** A subscribed resource changed (notifications/resources/updated). */
+  resourceUpdated?(params: unknown): void;
 }
 
 export interface ToolCallOutcome {

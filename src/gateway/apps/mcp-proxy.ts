@@ -13,7 +13,7 @@ import type {
 import { z } from "zod";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
-import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ToolCallOutcome, type UpstreamTool } from "./app.js";
+import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ListName, type ToolCallOutcome, type UpstreamTool } from "./app.js";
 import { deleteSession, sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
 
 /** Where in the app's session state the upstream session lives. */
@@ -65,26 +65,13 @@ export class UpstreamJsonRpcError extends UpstreamError {
   }
 }
 
-export interface McpProxyAppOptions {
-  /**
-   * The upstream sent notifications/{tools,prompts,resources}/list_changed on the stream of a
-   * response, so the session's merged catalog is stale.
-   */
-  onListChanged?: (list: "tools" | "prompts" | "resources", state: AppSessionState) => void;
-  /** The upstream sent notifications/resources/updated for a subscribed resource. */
-  onResourceUpdated?: (params: unknown, state: AppSessionState) => void;
-}
-
 export class McpProxyApp implements App {
   readonly type = "mcpProxy";
   readonly name: string;
   /** Initializations in flight, so concurrent first calls of a session share one. */
   readonly #initializing = new WeakMap<AppSessionState, Promise<StoredSession>>();
 
-  constructor(
-    private readonly config: McpProxyAppConfig,
-    private readonly options: McpProxyAppOptions = {},
-  ) {
+  constructor(private readonly config: McpProxyAppConfig) {
     this.name = config.name;
   }
 
@@ -186,11 +173,13 @@ export class McpProxyApp implements App {
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
       timeoutMs: this.config.timeout,
       onNotification: (method, params) => {
-        this.noticeNotification(method, params, ctx.state);
+        const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
+        if (list) ctx.events?.listChanged?.(list as ListName);
+        if (method === "notifications/resources/updated") ctx.events?.resourceUpdated?.(params);
         // What the upstream says about the request in flight goes on to the agent.
-        if (RELAYED_NOTIFICATIONS.has(method)) ctx.onNotification?.(method, params);
+        if (RELAYED_NOTIFICATIONS.has(method)) ctx.events?.related?.(method, params);
       },
-      ...(ctx.onServerRequest ? { onServerRequest: ctx.onServerRequest } : {}),
+      ...(ctx.events?.ask ? { onServerRequest: ctx.events.ask } : {}),
     };
     try {
       const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
@@ -285,12 +274,6 @@ export class McpProxyApp implements App {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
     throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
-  }
-
-  private noticeNotification(method: string, params: unknown, state: AppSessionState): void {
-    const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
-    if (list) this.options.onListChanged?.(list as "tools" | "prompts" | "resources", state);
-    if (method === "notifications/resources/updated") this.options.onResourceUpdated?.(params, state);
   }
 }
 

@@ -18,7 +18,7 @@ import { candidateApp } from "../apps/catalog.js";
 import { UpstreamJsonRpcError } from "../apps/mcp-proxy.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
-import type { OutboundToken } from "../outbound/outbound-tokens.js";
+import type { OutboundToken } from "../outbound/outbound-token.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { DENIED_MESSAGE, type PolicyDecision } from "../policy/decision.js";
 import type { PolicyInputParts } from "../policy/input.js";

@@ -16,11 +16,11 @@ import { OutboundTokens } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
-import { UpstreamError, type App, type AppCallContext } from "../apps/app.js";
+import { UpstreamError, type App, type AppCallContext, type ListName } from "../apps/app.js";
 import { candidateApp, exposedName } from "../apps/catalog.js";
 import { forgetListings, listTimeoutOf, sharedListing, type Flight } from "../apps/list-deadline.js";
 import { UpstreamJsonRpcError } from "../apps/mcp-proxy.js";
-import { appInstance, listChangedListeners, resourceUpdatedListeners, type ListName } from "../apps/registry.js";
+import { appInstance } from "../apps/registry.js";
 import type { ServerRequestRelay } from "../apps/streamable-http-client.js";
 import { CONTENT_DENIED_MESSAGE, runCall, type PipelineDeps, type PolicyTarget } from "./call-pipeline.js";
 import type { ToolSource } from "../mcp/session-methods.js";
@@ -59,16 +59,22 @@ export interface SessionAppsDeps {
   persist: () => Promise<void>;
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
   audit: (event: AuditEvent) => void;
-  /** Sends a notification to the agent's server-to-client stream, when one is open. */
-  notify: (method: string, params?: unknown) => void;
-  /** Relays an upstream's notification about the request in flight (progress, log message) to the agent. */
-  relay?: (method: string, params: unknown) => void;
-  /** Relays an upstream's request during the request in flight (sampling, elicitation) to the agent. */
-  serverRequest?: ServerRequestRelay;
+  /** How what the session's calls hear reaches the agent. */
+  events: SessionEvents;
   /** The agent's client capabilities (from its initialize). */
   clientCapabilities?: Record<string, unknown>;
   /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
+}
+
+/** How what a session's calls hear reaches the agent; the session's object builds it per request. */
+export interface SessionEvents {
+  /** A notification for the agent's server-to-client stream (GET), when one is open. */
+  notify(method: string, params?: unknown): void;
+  /** A notification about the request in flight (progress, log message), on its own response stream. */
+  related?(method: string, params: unknown): void;
+  /** A request for the agent during the request in flight (sampling, elicitation), when it reads an event stream. */
+  ask?: ServerRequestRelay;
 }
 
 /** Upstream failures of an operation outside the pipeline (completion) become JSON-RPC errors the agent can read. */
@@ -333,17 +339,20 @@ export class SessionApps implements ToolSource {
         await this.deps.persist();
       },
     };
-    listChangedListeners.set(state, (list) => this.listChanged(app, list));
-    resourceUpdatedListeners.set(state, (params) => this.deps.notify("notifications/resources/updated", params));
     const traceparent = currentTraceparent() ?? this.deps.traceparent;
+    const { events } = this.deps;
     return {
       token,
       ...(traceparent ? { traceparent } : {}),
       signal: AbortSignal.timeout(app.timeout),
       state,
       ...(meta ? { meta } : {}),
-      ...(this.deps.relay ? { onNotification: this.deps.relay } : {}),
-      ...(this.deps.serverRequest ? { onServerRequest: this.deps.serverRequest } : {}),
+      events: {
+        ...(events.related ? { related: events.related } : {}),
+        ...(events.ask ? { ask: events.ask } : {}),
+        listChanged: (list) => this.listChanged(app, list),
+        resourceUpdated: (params) => events.notify("notifications/resources/updated", params),
+      },
       ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
     };
   }
@@ -355,7 +364,7 @@ export class SessionApps implements ToolSource {
    */
   private landed(list: ListName): void {
     void this.deps.persist().catch((err: unknown) => log("warn", "app.persist_failed", { session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" }));
-    if (this.deps.config.apps.some((app) => app.type === "mcpProxy")) this.deps.notify(`notifications/${list}/list_changed`);
+    if (this.deps.config.apps.some((app) => app.type === "mcpProxy")) this.deps.events.notify(`notifications/${list}/list_changed`);
   }
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
@@ -366,6 +375,6 @@ export class SessionApps implements ToolSource {
       forgetListings(this.deps.state, `tools/list ${app.name}`);
     } else forgetListings(this.deps.state, `${list}/`, { prefix: true });
     this.listings.forget(list);
-    this.deps.notify(`notifications/${list}/list_changed`);
+    this.deps.events.notify(`notifications/${list}/list_changed`);
   }
 }

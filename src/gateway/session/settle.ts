@@ -11,7 +11,7 @@ import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceId, markSpanError } from "../../core/telemetry/spans.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
-import type { OutboundToken } from "../outbound/outbound-tokens.js";
+import type { OutboundToken } from "../outbound/outbound-token.js";
 import type { CallStop } from "./call-outcomes.js";
 import type { Call, CallResults, PipelineDeps } from "./call-pipeline.js";
 
