@@ -32,6 +32,12 @@ export interface AppCallContext {
   token: string | undefined;
   /** W3C trace context to propagate upstream. */
   traceparent?: string;
+  /**
+   * The gateway session this operation belongs to: an app instance serves every session of an
+   * isolate, and concurrent operations of one session share what they set up upstream (its
+   * initialization) by this id.
+   */
+  sessionId?: string;
   state: AppSessionState;
   /** Aborted when the app's `timeout` passes. */
   signal: AbortSignal;

@@ -68,8 +68,12 @@ export class UpstreamJsonRpcError extends UpstreamError {
 export class McpProxyApp implements App {
   readonly type = "mcpProxy";
   readonly name: string;
-  /** Initializations in flight, so concurrent first calls of a session share one. */
-  readonly #initializing = new WeakMap<AppSessionState, Promise<StoredSession>>();
+  /**
+   * Initializations in flight, by gateway session id, so concurrent first operations of a
+   * session share one (each would otherwise open an upstream session, and all but the last
+   * stored would be left open). Keyed by the session's state object when no id is given.
+   */
+  readonly #initializing = new Map<string | AppSessionState, Promise<StoredSession>>();
 
   constructor(private readonly config: McpProxyAppConfig) {
     this.name = config.name;
@@ -183,13 +187,13 @@ export class McpProxyApp implements App {
     };
     try {
       const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = session.success ? session.data : await this.initializeOnce(ctx.state, base, ctx.clientCapabilities);
+      const current = session.success ? session.data : await this.initializeOnce(ctx, base);
       try {
         return await operation(withSession(base, current), current);
       } catch (err) {
         if (!(err instanceof UpstreamSessionExpired)) throw err;
       }
-      const renewed = await this.renew(ctx.state, base, current, ctx.clientCapabilities);
+      const renewed = await this.renew(ctx, base, current);
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
@@ -199,20 +203,21 @@ export class McpProxyApp implements App {
     }
   }
 
-  private initializeOnce(state: AppSessionState, base: Base, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
-    let pending = this.#initializing.get(state);
+  private initializeOnce(ctx: AppCallContext, base: Base): Promise<StoredSession> {
+    const key = ctx.sessionId ?? ctx.state;
+    let pending = this.#initializing.get(key);
     if (!pending) {
-      pending = this.initialize(state, base, agentCapabilities).finally(() => this.#initializing.delete(state));
-      this.#initializing.set(state, pending);
+      pending = this.initialize(ctx.state, base, ctx.clientCapabilities).finally(() => this.#initializing.delete(key));
+      this.#initializing.set(key, pending);
     }
     return pending;
   }
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
-  private renew(state: AppSessionState, base: Base, expired: StoredSession, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
-    const current = storedSession.safeParse(state.get()[UPSTREAM_SESSION_KEY]);
+  private renew(ctx: AppCallContext, base: Base, expired: StoredSession): Promise<StoredSession> {
+    const current = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
     if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
-    return this.initializeOnce(state, base, agentCapabilities);
+    return this.initializeOnce(ctx, base);
   }
 
   /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */

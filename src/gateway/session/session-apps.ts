@@ -344,6 +344,7 @@ export class SessionApps implements ToolSource {
     return {
       token,
       ...(traceparent ? { traceparent } : {}),
+      sessionId: this.deps.sessionId,
       signal: AbortSignal.timeout(app.timeout),
       state,
       ...(meta ? { meta } : {}),
