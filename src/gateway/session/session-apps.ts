@@ -258,16 +258,29 @@ export class SessionApps implements ToolSource {
   }
 
   /**
-   * The agent ended the session: each app ends its upstream session (best effort; a failure is
-   * logged, and the upstream's own idle timeout ends it anyway).
+   * The session ended: each app ends its upstream session (best effort; a failure is logged, and
+   * the upstream's own idle timeout ends it anyway).
+   *
+   * An app whose upstream takes exchanged tokens needs the agent's token for a new one, and that
+   * token lives only in the memory of the process that served the agent's last request: it is
+   * never written to storage, and exchanged tokens are cached only while they live. When the
+   * session ends by idle timeout after its object lost that process (eviction, a restart), no
+   * token is left, and the DELETE goes without credentials rather than keep one at rest: it names
+   * only the upstream's own session id, to the upstream that issued it. An upstream that insists
+   * on a token refuses it and ends the session at its own idle timeout.
    */
   async closeAll(): Promise<void> {
     await Promise.all(
       this.deps.config.apps.map(async (app) => {
         const instance = appInstance(app);
         if (!instance.close || !this.deps.state.apps[app.name]) return;
+        const close = (token: string | undefined) => instance.close!(this.context(app, token));
         try {
-          await this.withToken(app, (token) => instance.close!(this.context(app, token)));
+          await this.withToken(app, close).catch((err: unknown) => {
+            if (!(err instanceof ExchangeError && !this.deps.subjectToken)) throw err;
+            log("info", "app.close_without_token", { app: app.name, session_id: this.deps.sessionId });
+            return close(undefined);
+          });
         } catch (err) {
           log("warn", "app.close_failed", { app: app.name, session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" });
         }
