@@ -3,8 +3,8 @@
 import type { RequestListener } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AppCallContext, AppSessionState } from "../../src/gateway/apps/app.js";
-import { UpstreamError } from "../../src/gateway/apps/app.js";
-import { McpProxyApp, UPSTREAM_SESSION_KEY, UpstreamJsonRpcError } from "../../src/gateway/apps/mcp-proxy.js";
+import { McpProxyApp, UPSTREAM_SESSION_KEY } from "../../src/gateway/apps/mcp-proxy.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../../src/gateway/apps/upstream-error.js";
 import { MAX_ANSWER_BYTES } from "../../src/gateway/apps/streamable-http-client.js";
 import { mcpProxyAppSchema } from "../../src/gateway/apps-schema.js";
 import {

@@ -3,8 +3,8 @@
 // (tool-calls, policy-enforcement, mcp-proxy) run the same rules through real runtimes.
 import { describe, expect, it } from "vitest";
 import type { AppConfig } from "../../src/gateway/apps-schema.js";
-import { UpstreamError, type App, type AppCallContext } from "../../src/gateway/apps/app.js";
-import { UpstreamJsonRpcError } from "../../src/gateway/apps/mcp-proxy.js";
+import type { App, AppCallContext } from "../../src/gateway/apps/app.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../../src/gateway/apps/upstream-error.js";
 import type { AuditEvent } from "../../src/gateway/audit.js";
 import type { ToolCallAdmission } from "../../src/gateway/call-budget.js";
 import type { OutboundToken } from "../../src/gateway/outbound/outbound-token.js";

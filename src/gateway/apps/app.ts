@@ -100,18 +100,3 @@ export interface App {
   /** logging/setLevel, passed on to the upstream when it offers logging. */
   setLoggingLevel?(level: string, ctx: AppCallContext): Promise<void>;
 }
-
-/**
- * An upstream that cannot be reached or answers garbage. Reported in its own error (a tool
- * error result, or a note in the tool list) without breaking the other apps.
- */
-export class UpstreamError extends Error {
-  constructor(
-    readonly app: string,
-    message: string,
-    readonly upstreamStatus?: number,
-  ) {
-    super(message);
-    this.name = "UpstreamError";
-  }
-}

@@ -13,7 +13,8 @@ import type {
 import { z } from "zod";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
-import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ListName, type ToolCallOutcome, type UpstreamTool } from "./app.js";
+import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
+import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
 import { deleteSession, sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
 
 /** Where in the app's session state the upstream session lives. */
@@ -50,20 +51,6 @@ const resourceTemplate = z.object({ uriTemplate: z.string(), name: z.string() })
 const callToolResult = z.object({ content: z.array(z.object({ type: z.string() }).loose()).default([]) }).loose();
 const getPromptResult = z.object({ messages: z.array(z.object({ role: z.string(), content: object }).loose()) }).loose();
 const readResourceResult = z.object({ contents: z.array(z.object({ uri: z.string() }).loose()) }).loose();
-
-/** A JSON-RPC error the upstream answered (e.g. an unknown prompt or resource), code kept. */
-export class UpstreamJsonRpcError extends UpstreamError {
-  constructor(
-    app: string,
-    readonly code: number,
-    message: string,
-    readonly data: unknown,
-    upstreamStatus: number,
-  ) {
-    super(app, message, upstreamStatus);
-    this.name = "UpstreamJsonRpcError";
-  }
-}
 
 export class McpProxyApp implements App {
   readonly type = "mcpProxy";

@@ -7,46 +7,27 @@
 //
 // The pipeline's collaborators (apps, policies, outbound tokens, budgets, the audit) come in
 // `PipelineDeps`, so the rules here run in-process with stand-ins (test/gateway/pipeline.test.ts).
-import type { CallToolResult, GetPromptResult, ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcCode } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
-import { UpstreamError, type App, type AppCallContext } from "../apps/app.js";
+import type { App, AppCallContext } from "../apps/app.js";
 import { candidateApp } from "../apps/catalog.js";
-import { UpstreamJsonRpcError } from "../apps/mcp-proxy.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
 import type { OutboundToken } from "../outbound/outbound-token.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { DENIED_MESSAGE, type PolicyDecision } from "../policy/decision.js";
-import type { PolicyInputParts } from "../policy/input.js";
 import { CallFailed, CallRefused, CallStop } from "./call-outcomes.js";
+import type { Call, CallResults, PolicyTarget, PromptCall, ResourceCall, SettleDeps, ToolCall } from "./call.js";
 import { settle, type Reply, type Trail } from "./settle.js";
 
-/** One call, as the agent asked for it (names are the exposed, namespaced ones). */
-export type Call =
-  | { method: "tools/call"; name: string; args: Record<string, unknown>; params?: Record<string, unknown> }
-  | { method: "prompts/get"; name: string; args: Record<string, string>; params: Record<string, unknown> }
-  | { method: "resources/read" | "resources/subscribe" | "resources/unsubscribe"; uri: string };
+export type { Call, PolicyTarget };
 
-export type ToolCall = Extract<Call, { method: "tools/call" }>;
-export type PromptCall = Extract<Call, { method: "prompts/get" }>;
-export type ResourceCall = Extract<Call, { method: `resources/${string}` }>;
-
-/** What a call answers when it succeeds. */
-export interface CallResults {
-  "tools/call": CallToolResult;
-  "prompts/get": GetPromptResult;
-  "resources/read": ReadResourceResult;
-  "resources/subscribe": Record<string, never>;
-  "resources/unsubscribe": Record<string, never>;
-}
-
-export type PolicyTarget = Pick<PolicyInputParts, "tool" | "prompt" | "resource">;
-
-export interface PipelineDeps {
+export interface PipelineDeps extends SettleDeps {
   apps: AppConfig[];
   instance(app: AppConfig): App;
   /** Whether `app` lists `upstreamName` among its tools (listing it when the session does not know yet). */
@@ -61,11 +42,6 @@ export interface PipelineDeps {
   context(app: AppConfig, token: string | undefined, meta?: Record<string, unknown>): AppCallContext;
   /** Takes one tool call from the budgets that apply, when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
-  /** Where the settled call's audit event goes. */
-  audit(event: import("../audit.js").AuditEvent): void;
-  session: { id: string; principal: import("../auth/principal.js").Principal; traceparent?: string };
-  /** mcpProvider.observability.logToolArguments: arguments may hold personal data. */
-  logArguments: boolean;
 }
 
 /** The app a call goes to, and the name the upstream knows the target by. */

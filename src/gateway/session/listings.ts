@@ -5,7 +5,8 @@
 // `_meta["gateway/unavailableApps"]`, not fatal. What differs by list is in its ListSpec.
 import { log } from "../../core/log.js";
 import type { AppConfig } from "../apps-schema.js";
-import { UpstreamError, type ListName } from "../apps/app.js";
+import type { ListName } from "../apps/app.js";
+import { UpstreamError } from "../apps/upstream-error.js";
 import { LATE, lateMessage, within, type Flight } from "../apps/list-deadline.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import type { PolicyDecision } from "../policy/index.js";

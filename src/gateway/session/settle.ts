@@ -13,7 +13,7 @@ import { currentTraceId, markSpanError } from "../../core/telemetry/spans.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
 import type { OutboundToken } from "../outbound/outbound-token.js";
 import type { CallStop } from "./call-outcomes.js";
-import type { Call, CallResults, PipelineDeps } from "./call-pipeline.js";
+import type { Call, CallResults, SettleDeps } from "./call.js";
 
 /** What the pipeline learned on the way, as the steps returned it. */
 export interface Trail {
@@ -36,7 +36,7 @@ function toolError(text: string): CallToolResult {
 }
 
 /** The audit event, metric and span status of a call, and its reply (or the JSON-RPC error it answers with). */
-export function settle<C extends Call>(deps: PipelineDeps, call: C, trail: Trail, ending: Ending<C>): Reply<C> {
+export function settle<C extends Call>(deps: SettleDeps, call: C, trail: Trail, ending: Ending<C>): Reply<C> {
   const event = auditEvent(deps, call, trail, ending);
   deps.audit(event);
   if (call.method === "tools/call") {
@@ -52,7 +52,7 @@ export function settle<C extends Call>(deps: PipelineDeps, call: C, trail: Trail
   throw new JsonRpcError(stop.details.code ?? JsonRpcCode.InternalError, stop.message);
 }
 
-function auditEvent<C extends Call>(deps: PipelineDeps, call: C, trail: Trail, ending: Ending<C>): AuditEvent {
+function auditEvent<C extends Call>(deps: SettleDeps, call: C, trail: Trail, ending: Ending<C>): AuditEvent {
   const { principal } = deps.session;
   const stop = "stop" in ending ? ending.stop : undefined;
   const app = stop?.details.app ?? trail.app;
