@@ -2,14 +2,16 @@
 // own SQLite storage until the HTTP sink has acknowledged them with a 2xx, so that they survive
 // a sink outage, the end of the session that produced them and the loss of the runtime. Sessions
 // store each event in their own storage with their reply and move it here right after (the
-// append returns once it is stored here; durable-objects/mcp-session.ts); an alarm
+// append returns once it is stored here; src/gateway/session/session-audit.ts); an alarm
 // delivers the oldest events in batches, in order, and after a failure retries with exponential
 // backoff (src/gateway/audit-sink.ts) until the sink answers or `retention` has passed. Only
 // then, or when the shard already holds `maxBacklog` events, is an event dropped: each drop is an
 // error log line and a count (`audit.events.dropped`); the backlog is the `audit.outbox.backlog`
 // gauge. Every event is also in the worker log, written by the session before it is appended.
 import { DurableObject } from "cloudflare:workers";
-import { loadGatewayConfig, type GatewayConfig, type GatewayEnv } from "../src/gateway/config.js";
+import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
+import type { AuditOutboxRpc, OutboxStatus } from "../src/gateway/object-rpc.js";
 import type { AuditEvent } from "../src/gateway/audit.js";
 import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
@@ -26,16 +28,7 @@ const BATCHES_PER_RUN = 20;
 /** Event ids named in one drop log line (the events themselves are in the worker log). */
 const LOGGED_IDS = 100;
 
-export interface OutboxStatus {
-  /** Events held, not yet acknowledged by the sink. */
-  backlog: number;
-  /** Consecutive failed delivery attempts (0 after a success). */
-  failures: number;
-  /** When the next delivery attempt is due (ms since the epoch), if any. */
-  nextAttemptAt: number | null;
-}
-
-export class AuditOutbox extends DurableObject<GatewayEnv> {
+export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutboxRpc {
   /** Events held, counted once per instance and then kept up to date (COUNT(*) scans the table). */
   private held: number | undefined;
 

@@ -11,7 +11,8 @@
 // that a later call would need (every lease expired, the bucket full again).
 import { DurableObject } from "cloudflare:workers";
 import { CallBudget, type Admission, type CallBudgetConfig, type CallBudgetState } from "../src/gateway/call-budget.js";
-import type { GatewayEnv } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
+import type { PrincipalLimitsRpc, SessionGrant } from "../src/gateway/object-rpc.js";
 
 const STATE_KEY = "state";
 
@@ -22,9 +23,7 @@ interface PrincipalState {
   budget?: CallBudgetState & { config: CallBudgetConfig };
 }
 
-export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };
-
-export class PrincipalLimits extends DurableObject<GatewayEnv> {
+export class PrincipalLimits extends DurableObject<GatewayEnv> implements PrincipalLimitsRpc {
   private state: PrincipalState | undefined;
 
   /**

@@ -1,4 +1,5 @@
-import type { GatewayConfig, GatewayEnv } from "./config.js";
+import type { GatewayConfig } from "./config.js";
+import type { GatewayEnv } from "./env.js";
 
 /** Hono environment of the gateway worker: its bindings and the validated configuration. */
 export interface GatewayApp {

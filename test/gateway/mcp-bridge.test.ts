@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import { UpstreamError, type AppCallContext } from "../../src/gateway/apps/app.js";
+import type { AppCallContext } from "../../src/gateway/apps/app.js";
+import { UpstreamError } from "../../src/gateway/apps/upstream-error.js";
 import { McpBridgeApp } from "../../src/gateway/apps/mcp-bridge.js";
 import { mcpBridgeAppSchema } from "../../src/gateway/apps-schema.js";
 import { closedPort } from "../helpers/redis.js";

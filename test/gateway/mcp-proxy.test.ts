@@ -3,8 +3,8 @@
 import type { RequestListener } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AppCallContext, AppSessionState } from "../../src/gateway/apps/app.js";
-import { UpstreamError } from "../../src/gateway/apps/app.js";
-import { McpProxyApp, UPSTREAM_SESSION_KEY, UpstreamJsonRpcError, type McpProxyAppOptions } from "../../src/gateway/apps/mcp-proxy.js";
+import { McpProxyApp, UPSTREAM_SESSION_KEY } from "../../src/gateway/apps/mcp-proxy.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../../src/gateway/apps/upstream-error.js";
 import { MAX_ANSWER_BYTES } from "../../src/gateway/apps/streamable-http-client.js";
 import { mcpProxyAppSchema } from "../../src/gateway/apps-schema.js";
 import {
@@ -29,8 +29,8 @@ function storedState(initial: Record<string, unknown> = {}): AppSessionState {
   };
 }
 
-function proxyApp(url: string, timeout = "5s", options?: McpProxyAppOptions): McpProxyApp {
-  return new McpProxyApp(mcpProxyAppSchema.parse({ name: "tracker", type: "mcpProxy", upstream: { stream: { url } }, timeout }), options);
+function proxyApp(url: string, timeout = "5s"): McpProxyApp {
+  return new McpProxyApp(mcpProxyAppSchema.parse({ name: "tracker", type: "mcpProxy", upstream: { stream: { url } }, timeout }));
 }
 
 function context(state: AppSessionState, overrides: Partial<AppCallContext> = {}): AppCallContext {
@@ -217,13 +217,13 @@ describe("MCP Proxy app", () => {
     });
 
     it("reports notifications/tools/list_changed sent on a response stream", async () => {
-      const changes: [string, AppSessionState][] = [];
-      const app = proxyApp(upstream.url, "5s", { onListChanged: (list, state) => changes.push([list, state]) });
+      const changes: string[] = [];
+      const app = proxyApp(upstream.url);
       const state = storedState();
       await app.listTools(context(state));
       upstream.announceToolListChange();
-      await app.callTool("echo", { text: "hi" }, context(state));
-      expect(changes).toEqual([["tools", state]]);
+      await app.callTool("echo", { text: "hi" }, context(state, { events: { listChanged: (list) => changes.push(list) } }));
+      expect(changes).toEqual(["tools"]);
     });
   });
 

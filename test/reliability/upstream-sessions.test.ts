@@ -86,6 +86,26 @@ describe("an upstream that restarted and answers the old session with 400 Server
   });
 });
 
+describe("a new agent session's concurrent first requests", () => {
+  it("share one upstream initialization per app, so no upstream session is opened and left behind", async () => {
+    const sessionId = await openSession(gateway);
+    const from = { tracker: tracker.requests.length, plain: plain.requests.length };
+    // Four lists at once, each a POST of its own: each needs the upstream sessions, none has one yet.
+    const methods = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"];
+    const answers = await Promise.all(methods.map((method) => postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method })));
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200]);
+
+    for (const [upstream, start] of [[tracker, from.tracker], [plain, from.plain]] as const) {
+      const seen = upstream.requests.slice(start);
+      expect(seen.filter((r) => r.rpcMethod === "initialize")).toHaveLength(1);
+      // Every list went on the one upstream session.
+      const lists = seen.filter((r) => r.rpcMethod?.endsWith("/list"));
+      expect(lists.length).toBeGreaterThan(0);
+      expect(new Set(lists.map((r) => r.sessionId)).size).toBe(1);
+    }
+  });
+});
+
 describe("an agent session that ends by idle timeout", () => {
   it("closes its upstream sessions with DELETE, with a newly exchanged token where the app needs one", { timeout: 30_000 }, async () => {
     const sessionId = await openSession(gateway);

@@ -32,20 +32,43 @@ export interface AppCallContext {
   token: string | undefined;
   /** W3C trace context to propagate upstream. */
   traceparent?: string;
+  /**
+   * The gateway session this operation belongs to: an app instance serves every session of an
+   * isolate, and concurrent operations of one session share what they set up upstream (its
+   * initialization) by this id.
+   */
+  sessionId?: string;
   state: AppSessionState;
   /** Aborted when the app's `timeout` passes. */
   signal: AbortSignal;
   /** The agent's `_meta` of this request (e.g. its progressToken), passed on upstream. */
   meta?: Record<string, unknown>;
+  /** Where what the upstream says during this operation goes: back up to the session that made the call. */
+  events?: AppEvents;
+  /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
+  clientCapabilities?: Record<string, unknown>;
+}
+
+/** The lists an upstream may say have changed (MCP notifications/{tools,prompts,resources}/list_changed). */
+export type ListName = "tools" | "prompts" | "resources";
+
+/**
+ * What an upstream says that travels back up to the session, through the context of the call
+ * that heard it (app instances are shared by every session of an isolate, so they keep no
+ * listeners of their own).
+ */
+export interface AppEvents {
   /**
    * Notifications about this request for the agent (progress, log messages), relayed on the
    * agent's response stream (MCP transports: related notifications before the response).
    */
-  onNotification?: (method: string, params: unknown) => void;
+  related?(method: string, params: unknown): void;
   /** Requests an upstream sends during this request (sampling, elicitation, roots), relayed to the agent. */
-  onServerRequest?: ServerRequestRelay;
-  /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
-  clientCapabilities?: Record<string, unknown>;
+  ask?: ServerRequestRelay;
+  /** The upstream's list changed: the session's merged list is stale. */
+  listChanged?(list: ListName): void;
+  /** A subscribed resource changed (notifications/resources/updated). */
+  resourceUpdated?(params: unknown): void;
 }
 
 export interface ToolCallOutcome {
@@ -76,19 +99,4 @@ export interface App {
   close?(ctx: AppCallContext): Promise<void>;
   /** logging/setLevel, passed on to the upstream when it offers logging. */
   setLoggingLevel?(level: string, ctx: AppCallContext): Promise<void>;
-}
-
-/**
- * An upstream that cannot be reached or answers garbage. Reported in its own error (a tool
- * error result, or a note in the tool list) without breaking the other apps.
- */
-export class UpstreamError extends Error {
-  constructor(
-    readonly app: string,
-    message: string,
-    readonly upstreamStatus?: number,
-  ) {
-    super(message);
-    this.name = "UpstreamError";
-  }
 }

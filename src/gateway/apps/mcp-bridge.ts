@@ -6,7 +6,8 @@ import { log } from "../../core/log.js";
 import { readAtMost } from "../../core/read-at-most.js";
 import type { McpBridgeAppConfig } from "../apps-schema.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
-import { UpstreamError, type App, type AppCallContext, type ToolCallOutcome, type UpstreamTool } from "./app.js";
+import type { App, AppCallContext, ToolCallOutcome, UpstreamTool } from "./app.js";
+import { UpstreamError } from "./upstream-error.js";
 import { ArgumentError, buildUpstreamRequest, serverBaseUrl } from "./openapi-request.js";
 import { isJsonMediaType, openApiTools, type BridgeTool, type OpenApiTools } from "./openapi-tools.js";
 

@@ -13,7 +13,8 @@ import type {
 import { z } from "zod";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
-import { UpstreamError, type App, type AppCallContext, type AppSessionState, type ToolCallOutcome, type UpstreamTool } from "./app.js";
+import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
+import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
 import { deleteSession, sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
 
 /** Where in the app's session state the upstream session lives. */
@@ -51,40 +52,17 @@ const callToolResult = z.object({ content: z.array(z.object({ type: z.string() }
 const getPromptResult = z.object({ messages: z.array(z.object({ role: z.string(), content: object }).loose()) }).loose();
 const readResourceResult = z.object({ contents: z.array(z.object({ uri: z.string() }).loose()) }).loose();
 
-/** A JSON-RPC error the upstream answered (e.g. an unknown prompt or resource), code kept. */
-export class UpstreamJsonRpcError extends UpstreamError {
-  constructor(
-    app: string,
-    readonly code: number,
-    message: string,
-    readonly data: unknown,
-    upstreamStatus: number,
-  ) {
-    super(app, message, upstreamStatus);
-    this.name = "UpstreamJsonRpcError";
-  }
-}
-
-export interface McpProxyAppOptions {
-  /**
-   * The upstream sent notifications/{tools,prompts,resources}/list_changed on the stream of a
-   * response, so the session's merged catalog is stale.
-   */
-  onListChanged?: (list: "tools" | "prompts" | "resources", state: AppSessionState) => void;
-  /** The upstream sent notifications/resources/updated for a subscribed resource. */
-  onResourceUpdated?: (params: unknown, state: AppSessionState) => void;
-}
-
 export class McpProxyApp implements App {
   readonly type = "mcpProxy";
   readonly name: string;
-  /** Initializations in flight, so concurrent first calls of a session share one. */
-  readonly #initializing = new WeakMap<AppSessionState, Promise<StoredSession>>();
+  /**
+   * Initializations in flight, by gateway session id, so concurrent first operations of a
+   * session share one (each would otherwise open an upstream session, and all but the last
+   * stored would be left open). Keyed by the session's state object when no id is given.
+   */
+  readonly #initializing = new Map<string | AppSessionState, Promise<StoredSession>>();
 
-  constructor(
-    private readonly config: McpProxyAppConfig,
-    private readonly options: McpProxyAppOptions = {},
-  ) {
+  constructor(private readonly config: McpProxyAppConfig) {
     this.name = config.name;
   }
 
@@ -186,21 +164,23 @@ export class McpProxyApp implements App {
       signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
       timeoutMs: this.config.timeout,
       onNotification: (method, params) => {
-        this.noticeNotification(method, params, ctx.state);
+        const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
+        if (list) ctx.events?.listChanged?.(list as ListName);
+        if (method === "notifications/resources/updated") ctx.events?.resourceUpdated?.(params);
         // What the upstream says about the request in flight goes on to the agent.
-        if (RELAYED_NOTIFICATIONS.has(method)) ctx.onNotification?.(method, params);
+        if (RELAYED_NOTIFICATIONS.has(method)) ctx.events?.related?.(method, params);
       },
-      ...(ctx.onServerRequest ? { onServerRequest: ctx.onServerRequest } : {}),
+      ...(ctx.events?.ask ? { onServerRequest: ctx.events.ask } : {}),
     };
     try {
       const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = session.success ? session.data : await this.initializeOnce(ctx.state, base, ctx.clientCapabilities);
+      const current = session.success ? session.data : await this.initializeOnce(ctx, base);
       try {
         return await operation(withSession(base, current), current);
       } catch (err) {
         if (!(err instanceof UpstreamSessionExpired)) throw err;
       }
-      const renewed = await this.renew(ctx.state, base, current, ctx.clientCapabilities);
+      const renewed = await this.renew(ctx, base, current);
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
@@ -210,20 +190,21 @@ export class McpProxyApp implements App {
     }
   }
 
-  private initializeOnce(state: AppSessionState, base: Base, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
-    let pending = this.#initializing.get(state);
+  private initializeOnce(ctx: AppCallContext, base: Base): Promise<StoredSession> {
+    const key = ctx.sessionId ?? ctx.state;
+    let pending = this.#initializing.get(key);
     if (!pending) {
-      pending = this.initialize(state, base, agentCapabilities).finally(() => this.#initializing.delete(state));
-      this.#initializing.set(state, pending);
+      pending = this.initialize(ctx.state, base, ctx.clientCapabilities).finally(() => this.#initializing.delete(key));
+      this.#initializing.set(key, pending);
     }
     return pending;
   }
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
-  private renew(state: AppSessionState, base: Base, expired: StoredSession, agentCapabilities?: Record<string, unknown>): Promise<StoredSession> {
-    const current = storedSession.safeParse(state.get()[UPSTREAM_SESSION_KEY]);
+  private renew(ctx: AppCallContext, base: Base, expired: StoredSession): Promise<StoredSession> {
+    const current = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
     if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
-    return this.initializeOnce(state, base, agentCapabilities);
+    return this.initializeOnce(ctx, base);
   }
 
   /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */
@@ -285,12 +266,6 @@ export class McpProxyApp implements App {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
     throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
-  }
-
-  private noticeNotification(method: string, params: unknown, state: AppSessionState): void {
-    const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
-    if (list) this.options.onListChanged?.(list as "tools" | "prompts" | "resources", state);
-    if (method === "notifications/resources/updated") this.options.onResourceUpdated?.(params, state);
   }
 }
 

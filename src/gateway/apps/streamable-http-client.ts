@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { readAtMost } from "../../core/read-at-most.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
-import { UpstreamError } from "./app.js";
+import { UpstreamError } from "./upstream-error.js";
 
 /**
  * Ceiling on what one answer may make the worker buffer (a JSON body, or an event stream up to

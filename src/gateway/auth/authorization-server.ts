@@ -1,6 +1,6 @@
 // How the gateway reaches an authorization server it trusts: through its service binding when
 // one is configured, else over the network, and what its RFC 8414 metadata says.
-import type { GatewayEnv } from "../config.js";
+import type { GatewayEnv } from "../env.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 
 export interface ServerMetadata {

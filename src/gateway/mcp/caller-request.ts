@@ -5,18 +5,10 @@ import type { Context } from "hono";
 import { currentTraceparent } from "../../core/telemetry/spans.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
-import { selectUserClaims, snapshotHttpRequest, type HttpSnapshot } from "../policy/input.js";
+import type { CallerRequest } from "../object-rpc.js";
+import { selectUserClaims, snapshotHttpRequest } from "../policy/input.js";
 
-export interface CallerRequest {
-  /** The agent's verified bearer token: the subject of token exchanges, never sent upstream. */
-  subjectToken: string;
-  /** W3C trace context of the agent's request, when it sent one. */
-  traceparent?: string;
-  /** Method, path and headers without Authorization or Cookie. */
-  http: HttpSnapshot;
-  /** The token's claims that policies may read (USER_CLAIMS). */
-  claims: Record<string, unknown>;
-}
+export type { CallerRequest };
 
 export function callerRequest(c: Context<GatewayApp>, caller: Authenticated): CallerRequest {
   // The front's own server span (a child of the agent's traceparent), so the session's spans nest under it.

@@ -20,7 +20,7 @@ import { allowsBatches } from "./protocol.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { readInitializeParams } from "./session-methods.js";
-import type { OpenResult, SessionRefusal } from "../../../durable-objects/mcp-session.js";
+import type { McpSessionRpc, OpenResult, SessionRefusal } from "../object-rpc.js";
 
 type McpContext = Context<GatewayApp>;
 
@@ -28,7 +28,8 @@ function streamConfig(c: McpContext) {
   return c.get("config").provider.transports.stream;
 }
 
-function sessionStub(c: McpContext, sessionId: string) {
+/** The session's object, through its RPC seam (object-rpc.ts). */
+function sessionStub(c: McpContext, sessionId: string): DurableObjectStub<McpSessionRpc> {
   return c.env.MCP_SESSION.get(c.env.MCP_SESSION.idFromName(sessionId));
 }
 

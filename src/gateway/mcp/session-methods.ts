@@ -94,16 +94,14 @@ export interface ToolSource {
   listTools(): Promise<Listing<"tools", Tool>>;
   /** `params` as the agent sent them, for policies (input.request.mcp.params). */
   callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>): Promise<CallToolResult>;
-  content: {
-    listPrompts(): Promise<Listing<"prompts", Prompt>>;
-    /** `params` as the agent sent them, for policies (input.request.mcp.params). */
-    getPrompt(name: string, args: Record<string, string>, params: Record<string, unknown>): Promise<GetPromptResult>;
-    listResources(): Promise<Listing<"resources", Resource>>;
-    listResourceTemplates(): Promise<Listing<"resourceTemplates", ResourceTemplate>>;
-    readResource(uri: string): Promise<ReadResourceResult>;
-    complete(params: Record<string, unknown>): Promise<Record<string, unknown>>;
-    subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void>;
-  };
+  listPrompts(): Promise<Listing<"prompts", Prompt>>;
+  /** `params` as the agent sent them, for policies (input.request.mcp.params). */
+  getPrompt(name: string, args: Record<string, string>, params: Record<string, unknown>): Promise<GetPromptResult>;
+  listResources(): Promise<Listing<"resources", Resource>>;
+  listResourceTemplates(): Promise<Listing<"resourceTemplates", ResourceTemplate>>;
+  readResource(uri: string): Promise<ReadResourceResult>;
+  complete(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void>;
   setLoggingLevel(level: string): Promise<void>;
 }
 
@@ -126,28 +124,28 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
         return resultMessage(request.id, await tools.callTool(params.name, params.arguments ?? {}, request.params));
       }
       case "prompts/list":
-        return resultMessage(request.id, await tools.content.listPrompts());
+        return resultMessage(request.id, await tools.listPrompts());
       case "prompts/get": {
         const params = paramsOf(GetPromptRequestParamsSchema, request, "prompts/get needs a prompt name");
-        return resultMessage(request.id, await tools.content.getPrompt(params.name, params.arguments ?? {}, request.params ?? {}));
+        return resultMessage(request.id, await tools.getPrompt(params.name, params.arguments ?? {}, request.params ?? {}));
       }
       case "resources/list":
-        return resultMessage(request.id, await tools.content.listResources());
+        return resultMessage(request.id, await tools.listResources());
       case "resources/templates/list":
-        return resultMessage(request.id, await tools.content.listResourceTemplates());
+        return resultMessage(request.id, await tools.listResourceTemplates());
       case "resources/read": {
         const params = paramsOf(ReadResourceRequestParamsSchema, request, "resources/read needs a uri");
-        return resultMessage(request.id, await tools.content.readResource(params.uri));
+        return resultMessage(request.id, await tools.readResource(params.uri));
       }
       case "resources/subscribe":
       case "resources/unsubscribe": {
         const params = paramsOf(SubscribeRequestParamsSchema, request, `${request.method} needs a uri`);
-        await tools.content.subscription(request.method, params.uri);
+        await tools.subscription(request.method, params.uri);
         return resultMessage(request.id, {});
       }
       case "completion/complete": {
         const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");
-        return resultMessage(request.id, await tools.content.complete(params as unknown as Record<string, unknown>));
+        return resultMessage(request.id, await tools.complete(params as unknown as Record<string, unknown>));
       }
       case "logging/setLevel": {
         const params = paramsOf(SetLevelRequestParamsSchema, request, "logging/setLevel needs a level");

@@ -6,18 +6,15 @@
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceparent, inSpan, SpanKind } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
-import type { GatewayConfig, GatewayEnv } from "../config.js";
+import type { GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
 import { slowestRecentCall } from "./call-latency.js";
+import type { OutboundToken } from "./outbound-token.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "./token-cache.js";
 import { ExchangeError, exchangeToken } from "./token-exchange-client.js";
 import { resolveToolConfig } from "./tool-config.js";
 
-export interface OutboundToken {
-  token: string | undefined;
-  jti?: string;
-  /** Whether it came from the session's cache; absent when no token is sent. */
-  cached?: boolean;
-}
+export type { OutboundToken };
 
 export interface OutboundTokensDeps {
   env: GatewayEnv;

@@ -4,7 +4,7 @@
 // arrives in a later POST. In memory: a relayed request lives only as long as the call that
 // carries it, which the same Durable Object instance is serving.
 import type { RelayedAnswer } from "../apps/streamable-http-client.js";
-import type { JSONRPCMessage } from "./messages.js";
+import type { JSONRPCMessage } from "../mcp/messages.js";
 
 export class RelayedRequests {
   private readonly pending = new Map<string, (answer: RelayedAnswer) => void>();

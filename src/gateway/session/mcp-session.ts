@@ -1,0 +1,363 @@
+// One Durable Object per MCP session (README "The MCP endpoint"): platform routing by
+// Mcp-Session-Id replaces the sticky load balancer, and the context lives in the object's own
+// SQLite-backed storage so it survives eviction, restarts and the loss of the process serving it.
+//
+// The session's home is this folder. Layering, top down:
+//   mcp-session.ts (this object: storage, lifetime, limits, streams; implements McpSessionRpc)
+//   → session-apps.ts (the session's view of its apps) → call-pipeline.ts + settle.ts, listings.ts
+//   → src/gateway/apps, policy, outbound (the apps, policies and tokens, which know no session).
+// Beside it: session-audit.ts (audit events to the outbox), call-budgets.ts, relayed-requests.ts.
+// The front reaches this object only through its RPC seam (src/gateway/object-rpc.ts).
+import { DurableObject } from "cloudflare:workers";
+import { ConfigError, JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
+import { telemetryMetrics } from "../../core/telemetry/metrics.js";
+import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
+import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
+import { loadGatewayConfig, type GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
+import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../mcp/messages.js";
+import { traceRequest } from "../mcp/request-telemetry.js";
+import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
+import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../mcp/session-methods.js";
+import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from "../object-rpc.js";
+import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
+import { RelayedRequests } from "./relayed-requests.js";
+import { emptyAppsState, SessionApps, type AppsState, type SessionEvents } from "./session-apps.js";
+import { SessionAudit } from "./session-audit.js";
+
+const CONTEXT_KEY = "context";
+const APPS_KEY = "apps";
+
+export class McpSession extends DurableObject<GatewayEnv> implements McpSessionRpc {
+  /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
+  private context: SessionContext | null | undefined;
+  /** In-memory copy of the apps' session state (upstream sessions, exchanged tokens, catalog). */
+  private apps: AppsState | undefined;
+  /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
+  private storedApps: string | undefined;
+  /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
+  private storedActiveAt = 0;
+  private readonly audit: SessionAudit;
+  private readonly budgets = new SessionCallBudgets(() => this.context?.id);
+  /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
+  private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  /** Requests relayed to the agent, awaiting its answer (in memory: they live as long as the call). */
+  private readonly relayed = new RelayedRequests();
+  /** POSTs being answered now: the idle alarm never ends a session under a call. */
+  private inFlight = 0;
+  /**
+   * The agent's last request, for closing upstream sessions at the idle timeout (their tokens
+   * are exchanged from its token). In memory only: the agent's token is never written to storage.
+   */
+  private lastCaller: CallerRequest | undefined;
+
+  constructor(ctx: DurableObjectState, env: GatewayEnv) {
+    super(ctx, env);
+    this.audit = new SessionAudit(ctx, env);
+    // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
+    const loaded = loadGatewayConfig(env);
+    const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
+    if (sink) ctx.waitUntil(this.audit.forward(sink));
+  }
+
+  /**
+   * Creates the session from its `initialize` request and returns the reply; or, when its
+   * principal already holds every session it may (mcpProvider.limits.sessionsPerPrincipal), or
+   * the principal's object cannot say whether it does (fail closed), why not, and nothing is
+   * created.
+   */
+  async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<OpenResult> {
+    if (await this.load()) throw new Error(`session ${sessionId} already exists`);
+    const config = this.config();
+    const limit = config.provider.limits.sessionsPerPrincipal;
+    if (limit > 0) {
+      try {
+        const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, leaseMs(config));
+        if (!grant.granted) return { refusal: { refused: "sessionsPerPrincipal", limit, retryAfterMs: grant.retryAfterMs } };
+      } catch (err) {
+        log("error", "mcp.principal_limits_failed", { session_id: sessionId, operation: "acquire", error: err instanceof Error ? err.message : "error" });
+        return { refusal: { refused: "unavailable", limit, retryAfterMs: UNAVAILABLE_RETRY_MS } };
+      }
+    }
+    const { context, reply } = startSession(sessionId, requestId, params, principal, capabilities(config), Date.now());
+    await this.save(context, config);
+    telemetryMetrics().sessionsCreated.add(1);
+    telemetryMetrics().sessionsActive.add(1);
+    log("info", "mcp.session.created", {
+      session_id: sessionId,
+      protocol_version: context.protocolVersion,
+      user: principal.sub,
+      agent: principal.clientId,
+    });
+    return { reply };
+  }
+
+  /**
+   * Handles the messages of one POST on an existing session and returns their replies, or null
+   * when the session does not exist (never created, ended) or belongs to another principal: a
+   * hijack attempt looks exactly like an unknown session.
+   *
+   * What happens before the replies goes to `onEvent` as it happens (only when the agent reads an
+   * event stream): notifications upstreams send about a request (progress, log messages) and
+   * requests they make of the agent during it (sampling, elicitation). Every event has reached
+   * the front before the replies are returned, so the order the agent sees is the order here.
+   * The agent's answers to relayed requests arrive in later POSTs, as responses, and go back to
+   * the upstream that asked.
+   */
+  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest, options: ReceiveOptions): Promise<JSONRPCMessage[] | null> {
+    const context = await this.ownedBy(principal);
+    if (!context) return null;
+    const config = this.config();
+    for (const message of messages) if (isResponse(message)) this.relayed.answer(message);
+    const onEvent = options.onEvent;
+    let delivered: Promise<unknown> = Promise.resolve();
+    // An agent that went away must not stop the work: the session state is still saved.
+    const send = (message: JSONRPCMessage) => {
+      if (onEvent) delivered = delivered.then(() => onEvent(message)).catch(() => undefined);
+    };
+    const events: SessionEvents = {
+      notify: (method, params) => this.notify(method, params),
+      related: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
+      ...(options.relay ? { ask: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
+    };
+    const apps = await this.sessionApps(config, context, request, events, () => this.persistApps());
+    const replies: JSONRPCMessage[] = [];
+    const wasInitialized = context.initialized;
+    this.lastCaller = request;
+    this.inFlight++;
+    // The replies go back over the runtime's RPC, which refuses a call beyond 32 MiB whole.
+    let room = MAX_REPLY_BYTES;
+    try {
+      for (const message of messages) {
+        if (isRequest(message)) {
+          const reply = await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps));
+          const size = serializedSize(reply);
+          if (size <= room) {
+            room -= size;
+            replies.push(reply);
+          } else {
+            log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
+            replies.push(errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+          }
+        } else if (isNotification(message)) applyNotification(context, message);
+      }
+    } finally {
+      this.inFlight--;
+      context.lastActiveAt = Date.now();
+      // A tool call on a warm session changes nothing worth a write but the time of activity.
+      const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
+      // After the replies have left: a write started before them would hold them until it
+      // commits (the object's output gate), and nothing in the replies depends on these.
+      const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => Promise.all([changed ? this.save(context, config) : undefined, changed ? this.renewLease(context, config) : undefined, this.persistApps()]))
+        .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
+      this.ctx.waitUntil(bookkeeping);
+    }
+    await delivered;
+    return replies;
+  }
+
+  /** One request's reply; a failure nobody foresaw is an internal error for that request alone. */
+  private async answer(context: SessionContext, message: JSONRPCRequest, apps: SessionApps): Promise<JSONRPCMessage> {
+    try {
+      return await answerRequest(context, message, apps);
+    } catch (err) {
+      log("error", "mcp.request_failed", { session_id: context.id, method: message.method, error: err instanceof Error ? err.name : "error" });
+      return errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error"));
+    }
+  }
+
+  /** Whether the session exists, without counting as activity (the idle timer is untouched). */
+  async exists(): Promise<boolean> {
+    return (await this.load()) !== null;
+  }
+
+  /**
+   * Opens the server-to-client SSE stream (GET): notifications such as an upstream's
+   * list_changed are written to every open stream of the session. Null when the session does
+   * not exist or belongs to another principal.
+   */
+  async openStream(principal: Principal): Promise<ReadableStream<Uint8Array> | null> {
+    if (!(await this.ownedBy(principal))) return null;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    this.streams.add(writer);
+    writer.closed.catch(() => this.streams.delete(writer));
+    // A comment line first, so the client sees the stream open at once.
+    void writer.write(new TextEncoder().encode(": stream open\n\n")).catch(() => this.streams.delete(writer));
+    return readable;
+  }
+
+  /** Ends the session (DELETE); false when there was none. */
+  async terminate(principal: Principal, request: CallerRequest): Promise<boolean> {
+    const context = await this.ownedBy(principal);
+    if (!context) return false;
+    const config = this.config();
+    // Upstream sessions end in the background: the agent's DELETE does not wait on upstreams.
+    const apps = await this.sessionApps(config, context, request, { notify: () => undefined }, async () => undefined);
+    this.ctx.waitUntil(apps.closeAll());
+    await this.erase("terminated by client", config);
+    return true;
+  }
+
+  override async alarm(): Promise<void> {
+    const context = await this.load();
+    if (!context) return;
+    const config = this.config();
+    // A call in flight is activity: idleness starts when it ends (and its end sets the alarm anew).
+    const due = (this.inFlight > 0 ? Date.now() : context.lastActiveAt) + idleTimeoutMs(config);
+    if (Date.now() < due) return void (await this.ctx.storage.setAlarm(due));
+    // As on DELETE, the upstream sessions end too: after the session is gone (a request arriving
+    // now gets 404), with cached tokens or ones exchanged from the agent's last token while this
+    // process still holds it; an app that cannot be closed is logged (SessionApps.closeAll).
+    const request: CallerRequest = this.lastCaller ?? { subjectToken: "", http: { method: "DELETE", path: "", headers: {} }, claims: {} };
+    const apps = await this.sessionApps(config, context, request, { notify: () => undefined }, async () => undefined);
+    await this.erase("idle timeout", config);
+    await apps.closeAll();
+  }
+
+  private async sessionApps(config: GatewayConfig, context: SessionContext, request: CallerRequest, events: SessionEvents, persist: () => Promise<void>): Promise<SessionApps> {
+    const { principal } = context;
+    const admitToolCall = this.budgets.admitter(config, () => this.principalLimits(principal));
+    return new SessionApps({
+      env: this.env,
+      config,
+      sessionId: context.id,
+      sessionCreatedAt: context.createdAt,
+      principal,
+      subjectToken: request.subjectToken,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      http: request.http,
+      claims: request.claims,
+      state: await this.appsState(),
+      audit: (event) => this.audit.record(event, config.provider.audit.sink),
+      ...(admitToolCall ? { admitToolCall } : {}),
+      events,
+      clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
+      persist,
+    });
+  }
+
+  /** The principal's own object (durable-objects/principal-limits.ts), through its RPC seam. */
+  private principalLimits(principal: Principal) {
+    return this.env.PRINCIPAL_LIMITS.get(this.env.PRINCIPAL_LIMITS.idFromName(principalKey(principal)));
+  }
+
+  /** The session was active: its principal's slot runs on (best effort; the lease covers a lost renewal until the next). */
+  private async renewLease(context: SessionContext, config: GatewayConfig): Promise<void> {
+    if (config.provider.limits.sessionsPerPrincipal <= 0) return;
+    try {
+      await this.principalLimits(context.principal).renewSession(context.id, leaseMs(config));
+    } catch (err) {
+      log("warn", "mcp.principal_limits_failed", { session_id: context.id, operation: "renew", error: err instanceof Error ? err.message : "error" });
+    }
+  }
+
+  private async ownedBy(principal: Principal): Promise<SessionContext | null> {
+    const context = await this.load();
+    return context && samePrincipal(context.principal, principal) ? context : null;
+  }
+
+  private async load(): Promise<SessionContext | null> {
+    if (this.context === undefined) {
+      this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
+      this.storedActiveAt = this.context?.lastActiveAt ?? 0;
+    }
+    return this.context;
+  }
+
+  /** Persists the context and pushes the idle-timeout alarm forward. */
+  private async save(context: SessionContext, config: GatewayConfig): Promise<void> {
+    this.context = context;
+    this.storedActiveAt = context.lastActiveAt;
+    await this.ctx.storage.put(CONTEXT_KEY, context);
+    await this.ctx.storage.setAlarm(context.lastActiveAt + idleTimeoutMs(config));
+  }
+
+  private async erase(reason: string, config: GatewayConfig): Promise<void> {
+    const id = this.context?.id;
+    this.lastCaller = undefined;
+    const principal = this.context?.principal;
+    for (const writer of this.streams) writer.close().catch(() => undefined);
+    this.streams.clear();
+    this.context = null;
+    this.apps = undefined;
+    this.storedApps = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.audit.handOver(config.provider.audit.sink);
+    await this.ctx.storage.deleteAll();
+    telemetryMetrics().sessionsActive.add(-1);
+    log("info", "mcp.session.ended", { session_id: id, reason });
+    // The slot is free at once; should this fail, the lease runs out by itself.
+    if (id && principal && config.provider.limits.sessionsPerPrincipal > 0) {
+      await this.principalLimits(principal)
+        .releaseSession(id)
+        .catch((err: unknown) => log("warn", "mcp.principal_limits_failed", { session_id: id, operation: "release", error: err instanceof Error ? err.message : "error" }));
+    }
+  }
+
+  /** A notification for every open server-to-client stream of the session (GET). */
+  private notify(method: string, params?: unknown): void {
+    const message = { jsonrpc: "2.0", method, ...(params === undefined ? {} : { params }) };
+    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
+  }
+
+  private async appsState(): Promise<AppsState> {
+    if (!this.apps) {
+      this.apps = (await this.ctx.storage.get<AppsState>(APPS_KEY)) ?? emptyAppsState();
+      this.storedApps = JSON.stringify(this.apps);
+    }
+    return this.apps;
+  }
+
+  /** Writes the apps' state when it differs from what is stored (a fresh token, a new upstream session). */
+  private async persistApps(): Promise<void> {
+    if (!this.apps) return;
+    const json = JSON.stringify(this.apps);
+    if (json === this.storedApps) return;
+    this.storedApps = json;
+    await this.ctx.storage.put(APPS_KEY, this.apps);
+  }
+
+  private config(): GatewayConfig {
+    const loaded = loadGatewayConfig(this.env);
+    if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+    // A Durable Object may run in an isolate where the front never did: set telemetry up here too.
+    setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
+    return loaded.config;
+  }
+}
+
+function idleTimeoutMs(config: GatewayConfig): number {
+  return config.provider.transports.stream.session.timeout;
+}
+
+/**
+ * How stale the stored time of last activity may get: the idle alarm reads the in-memory time
+ * while the object lives, so only an object evicted and then left idle ends early, by at most
+ * this much (a tenth of the timeout, at most a minute).
+ */
+function activityWriteInterval(config: GatewayConfig): number {
+  return Math.min(60_000, idleTimeoutMs(config) / 10);
+}
+
+/**
+ * How long a session's slot is held without a renewal: the idle timeout, plus the time its
+ * stored activity may lag behind (activityWriteInterval), so a live session never loses it
+ * while one that vanished without ending frees it soon after it would have timed out.
+ */
+function leaseMs(config: GatewayConfig): number {
+  return idleTimeoutMs(config) + activityWriteInterval(config);
+}
+
+/** Tools always; prompts and resources when an MCP Proxy app can supply them. */
+function capabilities(config: GatewayConfig): Record<string, unknown> {
+  const proxies = config.apps.some((app) => app.type === "mcpProxy");
+  // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
+  return {
+    tools: { listChanged: proxies },
+    ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} } : {}),
+  };
+}

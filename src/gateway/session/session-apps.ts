@@ -1,0 +1,394 @@
+// One session's view of the apps: its merged lists (listings.ts) and its calls (call-pipeline.ts),
+// with the outbound tokens, policy input and app call contexts they need. Built per request by
+// the session's Durable Object from its persisted state; everything it learns goes back into
+// that state.
+import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
+import { currentTraceparent } from "../../core/telemetry/spans.js";
+import type { AppConfig } from "../apps-schema.js";
+import type { AuditEvent } from "../audit.js";
+import type { Principal } from "../auth/principal.js";
+import type { ToolCallAdmission } from "../call-budget.js";
+import type { GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
+import { OutboundTokens } from "../outbound/outbound-tokens.js";
+import type { TokenCacheEntries } from "../outbound/token-cache.js";
+import { ExchangeError } from "../outbound/token-exchange-client.js";
+import { buildPolicyInput, decide, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
+import type { App, AppCallContext, ListName } from "../apps/app.js";
+import { candidateApp, exposedName } from "../apps/catalog.js";
+import { forgetListings, listTimeoutOf, sharedListing, type Flight } from "../apps/list-deadline.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
+import { appInstance } from "../apps/registry.js";
+import type { ServerRequestRelay } from "../apps/streamable-http-client.js";
+import { CONTENT_DENIED_MESSAGE, runCall, type PipelineDeps, type PolicyTarget } from "./call-pipeline.js";
+import type { ToolSource } from "../mcp/session-methods.js";
+import { Listings, type ListSpec } from "./listings.js";
+
+/** What the session persists for its apps. */
+export interface AppsState {
+  /** Per app: the app's own session state (e.g. its upstream's MCP session id). */
+  apps: Record<string, Record<string, unknown>>;
+  tokens: TokenCacheEntries;
+  /** Per app: the upstream tool names it listed last. */
+  catalog: Record<string, string[]>;
+  /** Resource URI → the app that listed it. */
+  resources: Record<string, string>;
+}
+
+export function emptyAppsState(): AppsState {
+  return { apps: {}, tokens: {}, catalog: {}, resources: {} };
+}
+
+export interface SessionAppsDeps {
+  env: GatewayEnv;
+  config: GatewayConfig;
+  sessionId: string;
+  /** Milliseconds since the epoch; policies see it as input.session.created_at. */
+  sessionCreatedAt: number;
+  principal: Principal;
+  /** The agent's own token: sent to the identity provider for exchange, never upstream. */
+  subjectToken: string;
+  traceparent?: string;
+  /** The HTTP request that carried this message, without credentials (policy input). */
+  http: HttpSnapshot;
+  /** The token's claims that policies may read. */
+  claims: Record<string, unknown>;
+  state: AppsState;
+  persist: () => Promise<void>;
+  /** Records an audit event (the worker log, and the HTTP sink when configured). */
+  audit: (event: AuditEvent) => void;
+  /** How what the session's calls hear reaches the agent. */
+  events: SessionEvents;
+  /** The agent's client capabilities (from its initialize). */
+  clientCapabilities?: Record<string, unknown>;
+  /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
+  admitToolCall?: () => Promise<ToolCallAdmission>;
+}
+
+/** How what a session's calls hear reaches the agent; the session's object builds it per request. */
+export interface SessionEvents {
+  /** A notification for the agent's server-to-client stream (GET), when one is open. */
+  notify(method: string, params?: unknown): void;
+  /** A notification about the request in flight (progress, log message), on its own response stream. */
+  related?(method: string, params: unknown): void;
+  /** A request for the agent during the request in flight (sampling, elicitation), when it reads an event stream. */
+  ask?: ServerRequestRelay;
+}
+
+/** Upstream failures of an operation outside the pipeline (completion) become JSON-RPC errors the agent can read. */
+function asJsonRpcError(err: unknown): never {
+  if (err instanceof UpstreamJsonRpcError) throw new JsonRpcError(err.code, err.message);
+  if (err instanceof UpstreamError) throw new JsonRpcError(JsonRpcCode.InternalError, err.message);
+  throw err;
+}
+
+export class SessionApps implements ToolSource {
+  private readonly tokens: OutboundTokens;
+  private readonly listings: Listings;
+  private readonly pipeline: PipelineDeps;
+  /**
+   * What this instance has listed of each app's tools. An instance serves one POST, so the tool
+   * calls that need a catalog share the listing the POST's tools/list made (or joins a listing
+   * still in flight, list-deadline.ts).
+   */
+  private readonly catalogs = new Map<string, Flight<Tool[]>>();
+
+  constructor(private readonly deps: SessionAppsDeps) {
+    this.tokens = new OutboundTokens({
+      env: deps.env,
+      config: deps.config,
+      subjectToken: deps.subjectToken,
+      entries: deps.state.tokens,
+      save: (entries) => (deps.state.tokens = entries),
+    });
+    deps.state.resources ??= {};
+    const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) => this.decide(app, target, mcp);
+    this.listings = new Listings({
+      apps: deps.config.apps,
+      sessionId: deps.sessionId,
+      listTimeout: (app) => listTimeoutOf(deps.config, app),
+      landed: (list) => this.landed(list),
+      decide: policy,
+    });
+    this.pipeline = {
+      apps: deps.config.apps,
+      instance: appInstance,
+      listsTool: async (app, upstreamName) => {
+        const known = deps.state.catalog[app.name];
+        if (known?.includes(upstreamName)) return true;
+        // The app's own timeout, not the list deadline: the agent asked for this tool by name.
+        return (await this.catalog(app).promise).some((tool) => tool.name === upstreamName);
+      },
+      resourceOwner: (uri) => deps.state.resources[uri],
+      decide: policy,
+      token: (app, tool, options) => this.tokens.forApp(app, tool, options),
+      context: (app, token, meta) => this.context(app, token, meta),
+      ...(deps.admitToolCall ? { admitToolCall: deps.admitToolCall } : {}),
+      audit: deps.audit,
+      session: { id: deps.sessionId, principal: deps.principal, ...(deps.traceparent ? { traceparent: deps.traceparent } : {}) },
+      logArguments: deps.config.provider.observability.logToolArguments,
+    };
+  }
+
+  /** The policy decision about one tool, prompt or resource of `app` (README "Policy"). */
+  private decide(app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }): Promise<PolicyDecision> {
+    const input = buildPolicyInput({
+      principal: this.deps.principal,
+      claims: this.deps.claims,
+      session: { id: this.deps.sessionId, createdAt: this.deps.sessionCreatedAt },
+      ...target,
+      mcp,
+      http: this.deps.http,
+    });
+    return decide(this.deps.config, app, input);
+  }
+
+  private async listed<K extends string, T>(spec: ListSpec<K, T>) {
+    const listing = await this.listings.list(spec);
+    await this.deps.persist();
+    return listing;
+  }
+
+  listTools() {
+    return this.listed<"tools", Tool>({
+      method: "tools/list",
+      list: "tools",
+      key: "tools",
+      fetch: (app) => this.catalog(app),
+      target: (app, tool) => ({ tool: { name: exposedName(app, tool.name), app: app.name, upstreamName: tool.name } }),
+      expose: (app, tool) => ({ ...tool, name: exposedName(app, tool.name) }),
+    });
+  }
+
+  listPrompts() {
+    return this.listed<"prompts", Prompt>({
+      method: "prompts/list",
+      list: "prompts",
+      key: "prompts",
+      fetch: (app) => this.listing(app, "prompts/list", appInstance(app).listPrompts),
+      target: (app, p) => ({ prompt: { name: exposedName(app, p.name), app: app.name, upstreamName: p.name } }),
+      expose: (app, p) => ({ ...p, name: exposedName(app, p.name) }),
+    });
+  }
+
+  listResources() {
+    return this.listed<"resources", Resource>({
+      method: "resources/list",
+      list: "resources",
+      key: "resources",
+      fetch: (app) =>
+        this.listing(app, "resources/list", appInstance(app).listResources, (resources) => {
+          // Hidden ones too: which app serves a URI is routing, not permission, and a later read
+          // of a hidden resource must reach its own app's policy (and audit) to be denied there.
+          for (const r of resources) this.deps.state.resources[r.uri] = app.name;
+        }),
+      target: (app, r) => ({ resource: { uri: r.uri, name: exposedName(app, r.name), app: app.name } }),
+      expose: (app, r) => ({ ...r, name: exposedName(app, r.name) }),
+    });
+  }
+
+  listResourceTemplates() {
+    return this.listed<"resourceTemplates", ResourceTemplate>({
+      method: "resources/templates/list",
+      list: "resources",
+      key: "resourceTemplates",
+      fetch: (app) => this.listing(app, "resources/templates/list", appInstance(app).listResourceTemplates),
+      target: (app, t) => ({ resource: { uriTemplate: t.uriTemplate, name: exposedName(app, t.name), app: app.name } }),
+      expose: (app, t) => ({ ...t, name: exposedName(app, t.name) }),
+    });
+  }
+
+  /** tools/call; `params` as the agent sent them, for policies (input.request.mcp.params). */
+  async callTool(name: string, args: Record<string, unknown>, params?: Record<string, unknown>) {
+    return this.persisting(runCall(this.pipeline, { method: "tools/call", name, args, ...(params ? { params } : {}) }));
+  }
+
+  async getPrompt(name: string, args: Record<string, string>, params: Record<string, unknown>) {
+    return this.persisting(runCall(this.pipeline, { method: "prompts/get", name, args, params }));
+  }
+
+  async readResource(uri: string) {
+    return this.persisting(runCall(this.pipeline, { method: "resources/read", uri }));
+  }
+
+  /** resources/subscribe and resources/unsubscribe go to the app that serves the URI, as reads do. */
+  async subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void> {
+    await this.persisting(runCall(this.pipeline, { method, uri }));
+  }
+
+  /** What a call taught the session (tokens, upstream sessions) is saved, however the call ended. */
+  private async persisting<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } finally {
+      await this.deps.persist();
+    }
+  }
+
+  /**
+   * completion/complete (MCP server/utilities/completion): a prompt reference goes to the app
+   * whose namespace prefixes its name (with the prefix stripped); a resource template reference
+   * to the app that listed the URI, or the only app offering completion. Completions can reveal
+   * what a prompt or template would return, so they are decided as its listing is (not audited).
+   */
+  async complete(params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const apps = this.deps.config.apps;
+    const ref = (params.ref ?? {}) as { type?: unknown; name?: unknown; uri?: unknown };
+    let target: { app: AppConfig; ref: Record<string, unknown>; about: PolicyTarget } | undefined;
+    if (ref.type === "ref/prompt" && typeof ref.name === "string") {
+      const candidate = candidateApp(apps, ref.name);
+      if (candidate) {
+        const about = { prompt: { name: ref.name, app: candidate.app.name, upstreamName: candidate.upstreamName } };
+        target = { app: candidate.app, ref: { ...ref, name: candidate.upstreamName }, about };
+      }
+    } else if (ref.type === "ref/resource" && typeof ref.uri === "string") {
+      const withCompletion = apps.filter((a) => appInstance(a).complete);
+      const owner = this.deps.state.resources[ref.uri];
+      const app = owner ? withCompletion.find((a) => a.name === owner) : withCompletion.length === 1 ? withCompletion[0] : undefined;
+      if (app) target = { app, ref, about: { resource: { uri: ref.uri, app: app.name } } };
+    }
+    const instance = target ? appInstance(target.app) : undefined;
+    if (!target || !instance?.complete) throw new JsonRpcError(JsonRpcCode.InvalidParams, "Invalid params: no app offers completion for this reference");
+    const decision = await this.decide(target.app, target.about, { method: "completion/complete", params });
+    if (!decision.allowed) throw new JsonRpcError(JsonRpcCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
+    const { app, ref: upstreamRef } = target;
+    return this.withToken(app, (token) => instance.complete!({ ...params, ref: upstreamRef }, this.context(app, token))).catch(asJsonRpcError);
+  }
+
+  /**
+   * The session ended: each app ends its upstream session (best effort; a failure is logged, and
+   * the upstream's own idle timeout ends it anyway).
+   *
+   * An app whose upstream takes exchanged tokens needs the agent's token for a new one, and that
+   * token lives only in the memory of the process that served the agent's last request: it is
+   * never written to storage, and exchanged tokens are cached only while they live. When the
+   * session ends by idle timeout after its object lost that process (eviction, a restart), no
+   * token is left, and the DELETE goes without credentials rather than keep one at rest: it names
+   * only the upstream's own session id, to the upstream that issued it. An upstream that insists
+   * on a token refuses it and ends the session at its own idle timeout.
+   */
+  async closeAll(): Promise<void> {
+    await Promise.all(
+      this.deps.config.apps.map(async (app) => {
+        const instance = appInstance(app);
+        if (!instance.close || !this.deps.state.apps[app.name]) return;
+        const close = (token: string | undefined) => instance.close!(this.context(app, token));
+        try {
+          await this.withToken(app, close).catch((err: unknown) => {
+            if (!(err instanceof ExchangeError && !this.deps.subjectToken)) throw err;
+            log("info", "app.close_without_token", { app: app.name, session_id: this.deps.sessionId });
+            return close(undefined);
+          });
+        } catch (err) {
+          log("warn", "app.close_failed", { app: app.name, session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" });
+        }
+      }),
+    );
+  }
+
+  /** logging/setLevel: passed on to every app that takes it; an app that fails is logged, not fatal. */
+  async setLoggingLevel(level: string): Promise<void> {
+    await Promise.all(
+      this.deps.config.apps.map(async (app) => {
+        const instance = appInstance(app);
+        if (!instance.setLoggingLevel) return;
+        try {
+          await this.withToken(app, (token) => instance.setLoggingLevel!(level, this.context(app, token)));
+        } catch (err) {
+          if (!(err instanceof UpstreamError || err instanceof ExchangeError)) throw err;
+          log("warn", "app.set_level_failed", { app: app.name, session_id: this.deps.sessionId, error: err.message });
+        }
+      }),
+    );
+    await this.deps.persist();
+  }
+
+  /** The app's tools: this POST's listing, else the session's listing in flight, else a new one. */
+  private catalog(app: AppConfig): Flight<Tool[]> {
+    let listing = this.catalogs.get(app.name);
+    if (!listing) {
+      listing = this.listing(app, "tools/list", appInstance(app).listTools, (tools) => (this.deps.state.catalog[app.name] = tools.map((t) => t.name)))!;
+      this.catalogs.set(app.name, listing);
+    }
+    return listing;
+  }
+
+  /** The app's items of one list, shared with a listing of the session still in flight; undefined when the app has no such list. */
+  private listing<T>(app: AppConfig, method: string, list: ((ctx: AppCallContext) => Promise<T[]>) | undefined, seen?: (items: T[]) => void): Flight<T[]> | undefined {
+    if (!list) return undefined;
+    const instance: App = appInstance(app);
+    return sharedListing(this.deps.state, `${method} ${app.name}`, async () => {
+      const items = await this.withToken(app, (token) => list.call(instance, this.context(app, token)));
+      seen?.(items);
+      return items;
+    });
+  }
+
+  /**
+   * Runs an operation that is not a call (a listing, completion, logging level, close) with the
+   * app's default token. As for a call, a token the upstream refuses (401) is exchanged anew once
+   * (RFC 6750 §3.1; docs/reliability/outbound-tokens.md).
+   */
+  private async withToken<T>(app: AppConfig, run: (token: string | undefined) => Promise<T>): Promise<T> {
+    const outbound = await this.tokens.forApp(app, undefined);
+    try {
+      return await run(outbound.token);
+    } catch (err) {
+      if (!(outbound.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)) throw err;
+      log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, token_cached: outbound.cached === true });
+      const fresh = await this.tokens.forApp(app, undefined, { fresh: true });
+      return run(fresh.token);
+    }
+  }
+
+  private context(app: AppConfig, token: string | undefined, meta?: Record<string, unknown>): AppCallContext {
+    const states = this.deps.state.apps;
+    const state: AppCallContext["state"] = {
+      get: () => states[app.name] ?? {},
+      set: async (patch) => {
+        states[app.name] = { ...states[app.name], ...patch };
+        await this.deps.persist();
+      },
+    };
+    const traceparent = currentTraceparent() ?? this.deps.traceparent;
+    const { events } = this.deps;
+    return {
+      token,
+      ...(traceparent ? { traceparent } : {}),
+      sessionId: this.deps.sessionId,
+      signal: AbortSignal.timeout(app.timeout),
+      state,
+      ...(meta ? { meta } : {}),
+      events: {
+        ...(events.related ? { related: events.related } : {}),
+        ...(events.ask ? { ask: events.ask } : {}),
+        listChanged: (list) => this.listChanged(app, list),
+        resourceUpdated: (params) => events.notify("notifications/resources/updated", params),
+      },
+      ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
+    };
+  }
+
+  /**
+   * A listing reported late has landed after all: what it taught the session (catalog, resource
+   * owners) is saved, and the agent is told the list changed so it lists again (MCP server/tools,
+   * "List Changed Notification"; declared whenever an MCP Proxy app is configured).
+   */
+  private landed(list: ListName): void {
+    void this.deps.persist().catch((err: unknown) => log("warn", "app.persist_failed", { session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" }));
+    if (this.deps.config.apps.some((app) => app.type === "mcpProxy")) this.deps.events.notify(`notifications/${list}/list_changed`);
+  }
+
+  /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */
+  private listChanged(app: AppConfig, list: ListName): void {
+    if (list === "tools") {
+      delete this.deps.state.catalog[app.name];
+      this.catalogs.delete(app.name);
+      forgetListings(this.deps.state, `tools/list ${app.name}`);
+    } else forgetListings(this.deps.state, `${list}/`, { prefix: true });
+    this.listings.forget(list);
+    this.deps.events.notify(`notifications/${list}/list_changed`);
+  }
+}

@@ -1,0 +1,74 @@
+// A session's audit events on their way to the sink (README "Audit"): each is written to the
+// worker log, and, when mcpProvider.audit.sink is set, stored in the session object's own storage
+// in the same step as the reply that produced it (the output gate holds the reply until the write
+// is durable, with no extra round trip), then moved to the audit outbox
+// (durable-objects/audit-outbox.ts) in the background and deleted here once the outbox holds it.
+import { log } from "../../core/log.js";
+import { appendToOutbox, droppedBeforeOutbox } from "../../../durable-objects/audit-outbox.js";
+import { writeAuditEvent, type AuditEvent } from "../audit.js";
+import type { GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
+
+/** Audit events stored with the reply that produced them, until the audit outbox holds them (by event id). */
+const AUDIT_PREFIX = "audit:";
+
+export type AuditSinkConfig = GatewayConfig["provider"]["audit"]["sink"];
+
+export class SessionAudit {
+  /** The move of stored audit events to the outbox under way, if any (one at a time). */
+  private forwarding: Promise<boolean> | undefined;
+  /** Counts audit events stored, so that a move that found nothing knows whether one came meanwhile. */
+  private stored = 0;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: GatewayEnv,
+  ) {}
+
+  /** The worker log, and the sink through the audit outbox when one is configured. */
+  record(event: AuditEvent, sink: AuditSinkConfig): void {
+    writeAuditEvent(event);
+    if (!sink) return;
+    this.stored++;
+    void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
+    this.ctx.waitUntil(this.forward(sink));
+  }
+
+  /** Moves stored audit events to the outbox, deleting each here once the outbox holds it; true when none is left. */
+  forward(sink: AuditSinkConfig): Promise<boolean> {
+    if (!this.forwarding) {
+      const run: Promise<boolean> = this.move(sink).finally(() => {
+        if (this.forwarding === run) this.forwarding = undefined;
+      });
+      this.forwarding = run;
+    }
+    return this.forwarding;
+  }
+
+  /** Before the session's storage is erased: its audit events go to the outbox, or are logged and counted as dropped. */
+  async handOver(sink: AuditSinkConfig): Promise<void> {
+    if (await this.forward(sink)) return;
+    const left = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX });
+    if (left.size) droppedBeforeOutbox([...left.values()]);
+  }
+
+  private async move(sink: AuditSinkConfig): Promise<boolean> {
+    try {
+      for (;;) {
+        const seen = this.stored;
+        const stored = await this.ctx.storage.list<AuditEvent>({ prefix: AUDIT_PREFIX, limit: 100 });
+        if (stored.size === 0) {
+          if (seen !== this.stored) continue;
+          return true;
+        }
+        const events = [...stored.values()];
+        // Kept here on failure: the next event, the next start of this object or the session's end tries again.
+        if (!sink || !(await appendToOutbox(this.env, sink, events[0]!.session_id, events))) return false;
+        await this.ctx.storage.delete([...stored.keys()]);
+      }
+    } catch (err) {
+      log("error", "audit.forward_failed", { error: err instanceof Error ? err.message : "error" });
+      return false;
+    }
+  }
+}
