@@ -7,7 +7,8 @@ import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } fro
 import { writeAuditEvent, type AuditEvent } from "../src/gateway/audit.js";
 import { appendToOutbox, droppedBeforeOutbox } from "./audit-outbox.js";
 import { CallBudget, type ToolCallAdmission } from "../src/gateway/call-budget.js";
-import { ConfigError, JsonRpcCode, JsonRpcError } from "../src/core/errors.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { ConfigError, JsonRpcError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
@@ -153,7 +154,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
             replies.push(reply);
           } else {
             log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
-            replies.push(errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+            replies.push(errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
           }
         } else if (isNotification(message)) applyNotification(context, message);
       }
@@ -179,7 +180,7 @@ export class McpSession extends DurableObject<GatewayEnv> {
       return await answerRequest(context, message, apps);
     } catch (err) {
       log("error", "mcp.request_failed", { session_id: context.id, method: message.method, error: err instanceof Error ? err.name : "error" });
-      return errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error"));
+      return errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error"));
     }
   }
 

@@ -1,8 +1,8 @@
 // One session's view of the apps: the merged catalog, and each tool call's path
 // (resolve → decide → exchange → forward → audit). Built per request by the McpSession Durable
 // Object from its persisted state; everything it learns goes back into that state.
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceId, currentTraceparent, inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
@@ -276,7 +276,7 @@ export class SessionApps {
         event.outcome = "unknown_tool";
         event.reason = "no app lists this tool";
         // MCP tools: an unknown tool is a JSON-RPC error (-32602), not a tool result.
-        throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown tool: ${name}`);
+        throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
       }
       const { app, upstreamName } = resolved;
       event.app = app.name;

@@ -6,8 +6,8 @@
 // them (README "Policy"): listings show only what the caller may use, and prompts/get,
 // resources/read and subscriptions are decided, then audited, like tools/call. A deny is the
 // JSON-RPC error -32003 with the policy's message: these results have no error shape of their own.
-import type { GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplate } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import type { AppConfig } from "../apps-schema.js";
 import type { AuditEvent } from "../audit.js";
@@ -54,7 +54,7 @@ export const CONTENT_DENIED_MESSAGE = "The gateway's policy does not allow this 
 /** Upstream failures of a single operation become JSON-RPC errors the agent can read. */
 function asJsonRpcError(err: unknown): never {
   if (err instanceof UpstreamJsonRpcError) throw new JsonRpcError(err.code, err.message);
-  if (err instanceof UpstreamError) throw new JsonRpcError(JsonRpcCode.InternalError, err.message);
+  if (err instanceof UpstreamError) throw new JsonRpcError(ErrorCode.InternalError, err.message);
   throw err;
 }
 
@@ -149,7 +149,7 @@ export class SessionContent {
       event.outcome = "denied";
       event.reason = decision.reason ?? decision.externalMessage;
     }
-    throw new JsonRpcError(JsonRpcCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
+    throw new JsonRpcError(GatewayErrorCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
   }
 
   async listPrompts() {
@@ -173,7 +173,7 @@ export class SessionContent {
         event.decision = "deny";
         event.outcome = "unknown_prompt";
         event.reason = "no app offers this prompt";
-        throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown prompt: ${name}`);
+        throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
       }
       await this.enforce(target.app, { prompt: { name, app: target.app.name, upstreamName: target.upstreamName, arguments: args } }, { method: "prompts/get", params }, event);
       return instance.getPrompt(target.upstreamName, args, await this.deps.context(target.app, event)).catch(asJsonRpcError);
@@ -225,7 +225,7 @@ export class SessionContent {
       if (app) target = { app, ref };
     }
     const instance = target ? this.deps.instance(target.app) : undefined;
-    if (!target || !instance?.complete) throw new JsonRpcError(JsonRpcCode.InvalidParams, "Invalid params: no app offers completion for this reference");
+    if (!target || !instance?.complete) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: no app offers completion for this reference");
     // Completions can reveal what a prompt or template would return, so they are decided as its listing is.
     const about: Target =
       ref.type === "ref/prompt"
@@ -253,7 +253,7 @@ export class SessionContent {
       event.decision = "deny";
       event.outcome = "unknown_resource";
       event.reason = "no app serves this resource";
-      throw new JsonRpcError(JsonRpcCode.InvalidParams, `Unknown resource: ${uri}`);
+      throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
     }
     event.app = app.name;
     return app;
