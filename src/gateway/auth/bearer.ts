@@ -6,7 +6,7 @@ import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
-import { VerifiedTokens } from "../../core/verified-tokens.js";
+import { ExpiringCache } from "../../core/expiring-cache.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
@@ -99,11 +99,11 @@ interface Verified {
  * costs the front (npm run bench). Entries end with the token's `exp` plus the clock skew, as
  * jwtVerify judges it, and after five minutes at most (the JWKS itself is cached for ten).
  */
-const verifiedTokens = new WeakMap<AuthorizationServerConfig, VerifiedTokens<Verified>>();
+const verifiedTokens = new WeakMap<AuthorizationServerConfig, ExpiringCache<Verified>>();
 
 async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Verified> {
   let verified = verifiedTokens.get(server);
-  if (!verified) verifiedTokens.set(server, (verified = new VerifiedTokens(1_000, 5 * 60_000)));
+  if (!verified) verifiedTokens.set(server, (verified = new ExpiringCache(1_000, 5 * 60_000)));
   // Copies: a request must not change what the next one is told.
   const known = verified.get(token);
   if (known) return { principal: { ...known.principal, scopes: [...known.principal.scopes] }, claims: { ...known.claims } };

@@ -19,7 +19,7 @@
 // service binding, when it has one, is its customFetch.
 import * as oauth from "oauth4webapi";
 import { log } from "../../core/log.js";
-import { VerifiedTokens } from "../../core/verified-tokens.js";
+import { ExpiringCache } from "../../core/expiring-cache.js";
 import type { GatewayEnv } from "../config.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
@@ -46,7 +46,7 @@ interface Answer {
 
 /** Per server configuration: the answers, and the questions now in flight by token key. */
 interface ServerState {
-  answers: VerifiedTokens<Answer>;
+  answers: ExpiringCache<Answer>;
   inFlight: Map<string, Promise<Activity>>;
 }
 
@@ -59,7 +59,7 @@ const states = new WeakMap<AuthorizationServerConfig, ServerState>();
 
 function stateOf(server: AuthorizationServerConfig): ServerState {
   let state = states.get(server);
-  if (!state) states.set(server, (state = { answers: new VerifiedTokens<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
+  if (!state) states.set(server, (state = { answers: new ExpiringCache<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
   return state;
 }
 
