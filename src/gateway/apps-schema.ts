@@ -1,10 +1,9 @@
 // Configuration of the gateway's apps (README "Gateway apps"): where tools come from and how each call
 // is authorized outbound. Field names follow Maverics' `apps` block.
 import { z } from "zod";
-import { duration } from "../core/config-schema.js";
+import { duration, httpUrl } from "../core/config-schema.js";
 import { parseDurationMs } from "../core/duration.js";
 
-const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
 const secretRef = z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name") }).strict();
 /** MCP 2025-11-25 tool names: 1–128 of [A-Za-z0-9_.-]; namespaces stay within what every client accepts. */
 const namespace = z.string().regex(/^[A-Za-z0-9-]{1,32}$/, "expected 1-32 letters, digits or '-'");
@@ -114,7 +113,7 @@ export const mcpProxyAppSchema = z
   .object({
     ...appBase,
     type: z.literal("mcpProxy"),
-    upstream: z.object({ transport: z.literal("stream").default("stream"), stream: z.object({ url: absoluteUrl }).strict() }).strict(),
+    upstream: z.object({ transport: z.literal("stream").default("stream"), stream: z.object({ url: httpUrl }).strict() }).strict(),
   })
   .strict();
 
@@ -124,9 +123,9 @@ export const mcpBridgeAppSchema = z
     type: z.literal("mcpBridge"),
     openapi: z
       .object({
-        spec: z.union([z.object({ uri: absoluteUrl }).strict(), z.object({ inline: z.union([z.string(), z.record(z.string(), z.unknown())]) }).strict()]),
+        spec: z.union([z.object({ uri: httpUrl }).strict(), z.object({ inline: z.union([z.string(), z.record(z.string(), z.unknown())]) }).strict()]),
         /** Overrides the document's `servers[0].url`. */
-        baseURL: absoluteUrl.optional(),
+        baseURL: httpUrl.optional(),
       })
       .strict(),
   })
@@ -138,7 +137,7 @@ export const appSchema = z.discriminatedUnion("type", [mcpProxyAppSchema, mcpBri
 export const identityProviderSchema = z
   .object({
     /** The auth tier's token endpoint; with `binding` only its path matters. */
-    tokenEndpoint: absoluteUrl,
+    tokenEndpoint: httpUrl,
     binding: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name").optional(),
     clientId: z.string().min(1),
     clientSecret: secretRef,

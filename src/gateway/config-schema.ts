@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
-import { byteSize, duration } from "../core/config-schema.js";
+import { byteSize, duration, httpUrl } from "../core/config-schema.js";
 import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
 
 const origin = z.string().refine((value) => {
@@ -13,14 +13,13 @@ const origin = z.string().refine((value) => {
 
 const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected an HTTP header name");
 
-const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
 
 /** An authorization server whose tokens this gateway accepts (RFC 9728 `authorization_servers`). */
 const authorizationServer = z
   .object({
-    issuer: absoluteUrl,
+    issuer: httpUrl,
     /** RFC 8414 metadata URL; default: the issuer's /.well-known/oauth-authorization-server. */
-    wellKnownEndpoint: absoluteUrl.optional(),
+    wellKnownEndpoint: httpUrl.optional(),
     /** Reach the server through this service binding (no network hop) instead of its URL. */
     binding: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name").optional(),
     tokenValidation: z
@@ -49,7 +48,7 @@ const authorizationServer = z
             /** How long an "active" answer is trusted, per token and isolate: the longest a revoked token stays usable here. 0 asks on every request. */
             interval: duration("5s"),
             /** Default: the server metadata's introspection_endpoint. With `binding`, only its path matters. */
-            endpoint: absoluteUrl.optional(),
+            endpoint: httpUrl.optional(),
             /** How long to wait for an answer; no answer refuses the request (503), never lets it through. */
             timeout: duration("3s"),
             /**
@@ -77,7 +76,7 @@ const authorizationServer = z
 export const mcpProviderSchema = z
   .object({
     /** This gateway's protected resource identifier (RFC 9728 `resource`), e.g. https://gw.example.com/mcp. */
-    resource: absoluteUrl,
+    resource: httpUrl,
     authorization: z
       .object({
         oauth: z
@@ -111,7 +110,7 @@ export const mcpProviderSchema = z
       .object({
         sink: z
           .object({
-            url: absoluteUrl,
+            url: httpUrl,
             /** Header values from secrets, e.g. { Authorization: { env: AUDIT_SINK_AUTH } }. */
             headers: z.record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict()).default({}),
             /** How long events gather in the outbox before a delivery starts (one POST for all of them). */
