@@ -1,18 +1,14 @@
-// Small Web-standard encoding helpers shared by both tiers.
-
-export function base64UrlEncode(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+// Random values, digests and comparisons shared by both tiers, base64url-encoded (RFC 4648 §5,
+// without padding) by jose's `base64url`, the encoder the tiers' JOSE code already relies on.
+import { base64url } from "jose";
 
 /** 256 random bits, base64url: for ids, codes, tokens and CSRF values nobody can guess. */
 export function randomToken(bytes = 32): string {
-  return base64UrlEncode(crypto.getRandomValues(new Uint8Array(bytes)));
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 export async function sha256Base64Url(text: string): Promise<string> {
-  return base64UrlEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
+  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
 }
 
 /** Constant-time comparison of two strings (by their SHA-256, so lengths leak nothing). */

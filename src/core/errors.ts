@@ -15,14 +15,14 @@ export class OAuthError extends Error {
   }
 }
 
-/** JSON-RPC 2.0 error codes (JSON-RPC 2.0 §5.1) and the MCP transport's server-defined range. */
-export const JsonRpcCode = {
-  ParseError: -32700,
-  InvalidRequest: -32600,
-  MethodNotFound: -32601,
-  InvalidParams: -32602,
-  InternalError: -32603,
-  /** Transport-level rejections (bad headers, unknown session); MCP servers use -32000..-32099. */
+/**
+ * The gateway's own JSON-RPC error codes, in the range JSON-RPC 2.0 §5.1 reserves for
+ * implementation-defined server errors (-32000 to -32099). The standard codes are the MCP SDK's
+ * `ErrorCode`, imported where they are used; not here, since both tiers import this module and
+ * the auth tier has no use for the SDK.
+ */
+export const GatewayErrorCode = {
+  /** Transport-level rejections (bad headers, unknown session), as the MCP SDK's servers answer them. */
   ServerError: -32000,
   /** The gateway's policy denied a prompt or resource request (tool calls get a tool error result instead). */
   PolicyDenied: -32003,

@@ -2,10 +2,9 @@
 // authorized outbound. Field names follow Maverics' `apps` block; each field's description here is
 // what docs/configuration.md says of it (npm run docs:config).
 import { z } from "zod";
-import { duration } from "../core/config-schema.js";
+import { duration, httpUrl } from "../core/config-schema.js";
 import { parseDurationMs } from "../core/duration.js";
 
-const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
 const secretRef = z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name") }).strict();
 /** MCP 2025-11-25 tool names: 1–128 of [A-Za-z0-9_.-]; namespaces stay within what every client accepts. */
 const namespace = z.string().regex(/^[A-Za-z0-9-]{1,32}$/, "expected 1-32 letters, digits or '-'");
@@ -136,7 +135,7 @@ export const mcpProxyAppSchema = z
     upstream: z
       .object({
         transport: z.literal("stream").default("stream").describe("Streamable HTTP, the only transport."),
-        stream: z.object({ url: absoluteUrl.describe("The upstream MCP endpoint.") }).strict().describe("Where the upstream listens."),
+        stream: z.object({ url: httpUrl.describe("The upstream MCP endpoint.") }).strict().describe("Where the upstream listens."),
       })
       .strict()
       .describe("The upstream MCP server."),
@@ -151,13 +150,13 @@ export const mcpBridgeAppSchema = z
       .object({
         spec: z
           .union([
-            z.object({ uri: absoluteUrl.describe("Fetch the document from this URL.") }).strict(),
+            z.object({ uri: httpUrl.describe("Fetch the document from this URL.") }).strict(),
             z
               .object({ inline: z.union([z.string(), z.record(z.string(), z.unknown())]).describe("The document itself, as JSON/YAML text or an object.") })
               .strict(),
           ])
           .describe("The OpenAPI document: `{ uri }` or `{ inline }`."),
-        baseURL: absoluteUrl.optional().describe("Where calls go; default: the document's `servers[0].url`."),
+        baseURL: httpUrl.optional().describe("Where calls go; default: the document's `servers[0].url`."),
       })
       .strict()
       .describe("The API the tools call."),
@@ -169,7 +168,7 @@ export const appSchema = z.discriminatedUnion("type", [mcpProxyAppSchema, mcpBri
 /** How the gateway authenticates to an identity provider when it exchanges tokens. */
 export const identityProviderSchema = z
   .object({
-    tokenEndpoint: absoluteUrl.describe("The identity provider's token endpoint; with `binding`, only its path matters."),
+    tokenEndpoint: httpUrl.describe("The identity provider's token endpoint; with `binding`, only its path matters."),
     binding: z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name")

@@ -7,7 +7,7 @@
 // means the sink refuses the request, usually a configuration problem (URL, credentials), which
 // is reported loudly but retried all the same until retention, since it may well be fixed.
 // The outbox that keeps and schedules the events is durable-objects/audit-outbox.ts.
-import { base64UrlEncode } from "../core/encoding.js";
+import { sha256Base64Url } from "../core/encoding.js";
 import type { AuditEvent } from "./audit.js";
 
 export interface SinkTarget {
@@ -24,9 +24,8 @@ export type DeliveryResult =
   | { outcome: "rejected"; status: number };
 
 /** The batch's `Idempotency-Key`: SHA-256 of its event ids in order, base64url. */
-export async function batchKey(ids: string[]): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids.join(",")));
-  return base64UrlEncode(new Uint8Array(digest));
+export function batchKey(ids: string[]): Promise<string> {
+  return sha256Base64Url(ids.join(","));
 }
 
 /** POSTs one batch; never throws. */

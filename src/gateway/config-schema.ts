@@ -2,7 +2,7 @@
 // description, from which docs/configuration.md is generated (npm run docs:config).
 import { z } from "zod";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
-import { byteSize, duration } from "../core/config-schema.js";
+import { byteSize, duration, httpUrl } from "../core/config-schema.js";
 import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
 
 const origin = z.string().refine((value) => {
@@ -15,13 +15,12 @@ const origin = z.string().refine((value) => {
 
 const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected an HTTP header name");
 
-const absoluteUrl = z.url({ protocol: /^https?$/, message: "expected an absolute http(s) URL" });
 
 /** An authorization server whose tokens this gateway accepts (RFC 9728 `authorization_servers`). */
 const authorizationServer = z
   .object({
-    issuer: absoluteUrl.describe("A trusted authorization server's issuer."),
-    wellKnownEndpoint: absoluteUrl.optional().describe("Where its RFC 8414 metadata (and so its `jwks_uri`) is found; default: `<issuer>/.well-known/oauth-authorization-server`."),
+    issuer: httpUrl.describe("A trusted authorization server's issuer."),
+    wellKnownEndpoint: httpUrl.optional().describe("Where its RFC 8414 metadata (and so its `jwks_uri`) is found; default: `<issuer>/.well-known/oauth-authorization-server`."),
     binding: z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name")
@@ -52,7 +51,7 @@ const authorizationServer = z
             interval: duration("5s").describe(
               "How long an \"active\" answer is trusted, per token and isolate: the longest a revoked token stays usable here. `0s` asks on every request. An \"inactive\" answer is remembered until the token expires.",
             ),
-            endpoint: absoluteUrl.optional().describe("Where to ask; default: the server metadata's `introspection_endpoint`. With `binding`, only its path matters."),
+            endpoint: httpUrl.optional().describe("Where to ask; default: the server metadata's `introspection_endpoint`. With `binding`, only its path matters."),
             timeout: duration("3s").describe("How long to wait for an answer; no answer refuses the request (503 with Retry-After), never lets it through."),
             staleIfError: duration("0s").describe(
               "How long past `interval` an \"active\" answer may still be used while the server cannot be asked (stale-if-error, as RFC 5861 defines it for HTTP caches; logged `auth.introspection_stale_used`). A token never answered active, or answered revoked, is never let through by it. `0s`: no answer refuses. Each second is a second longer a revoked token stays usable while the auth tier is away (SECURITY.md, docs/reliability/introspection-outage.md).",
@@ -79,7 +78,7 @@ const authorizationServer = z
 
 export const mcpProviderSchema = z
   .object({
-    resource: absoluteUrl.describe(
+    resource: httpUrl.describe(
       "This gateway's protected resource identifier (RFC 9728 `resource`), e.g. `https://gw.example.com/mcp`: the audience agents' tokens must carry, and the origin browser requests must come from (besides `allowedOrigins`).",
     ),
     authorization: z
@@ -114,7 +113,7 @@ export const mcpProviderSchema = z
       .object({
         sink: z
           .object({
-            url: absoluteUrl.describe("The sink's URL: events are POSTed as `{\"events\": [...]}`, each with a unique `id` the sink deduplicates on."),
+            url: httpUrl.describe("The sink's URL: events are POSTed as `{\"events\": [...]}`, each with a unique `id` the sink deduplicates on."),
             headers: z
               .record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict())
               .default({})

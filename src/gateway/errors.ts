@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError, JsonRpcCode, JsonRpcError } from "../core/errors.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { ConfigError, GatewayErrorCode, JsonRpcError } from "../core/errors.js";
 import { log } from "../core/log.js";
 
 /**
@@ -13,15 +14,15 @@ export function renderGatewayError(err: Error, c: Context): Response {
     return jsonRpcErrorResponse(c, err.httpStatus, err.code, err.message, err.data, err.headers);
   }
   if (err instanceof ConfigError) {
-    return jsonRpcErrorResponse(c, 500, JsonRpcCode.InternalError, "the gateway's configuration is invalid", {
+    return jsonRpcErrorResponse(c, 500, ErrorCode.InternalError, "the gateway's configuration is invalid", {
       issues: err.issues,
     });
   }
   if (err instanceof HTTPException && err.status < 500) {
-    return jsonRpcErrorResponse(c, err.status, JsonRpcCode.ServerError, err.message || "bad request");
+    return jsonRpcErrorResponse(c, err.status, GatewayErrorCode.ServerError, err.message || "bad request");
   }
   log("error", "gateway.unhandled", { path: new URL(c.req.url).pathname, error: String(err), stack: err.stack });
-  return jsonRpcErrorResponse(c, 500, JsonRpcCode.InternalError, "internal error");
+  return jsonRpcErrorResponse(c, 500, ErrorCode.InternalError, "internal error");
 }
 
 function jsonRpcErrorResponse(

@@ -6,7 +6,7 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
 import { strictTransportSecurityOverHttps } from "../core/strict-transport-security.js";
-import { ConfigError, JsonRpcCode, JsonRpcError } from "../core/errors.js";
+import { ConfigError, GatewayErrorCode, JsonRpcError } from "../core/errors.js";
 import type { GatewayApp } from "./app-types.js";
 import { loadGatewayConfig } from "./config.js";
 import { renderGatewayError } from "./errors.js";
@@ -85,7 +85,7 @@ app.use(async (c, next) => {
   if (c.req.path !== stream.endpointPath) return next();
   checkOrigin(c);
   if (c.req.method !== "POST" && c.req.method !== "GET" && c.req.method !== "DELETE") {
-    throw new JsonRpcError(JsonRpcCode.ServerError, "Method Not Allowed", 405, undefined, { Allow: "GET, POST, DELETE" });
+    throw new JsonRpcError(GatewayErrorCode.ServerError, "Method Not Allowed", 405, undefined, { Allow: "GET, POST, DELETE" });
   }
   // MCP authorization: every request to the endpoint carries a valid bearer token.
   const caller = await authenticate(c);
@@ -95,7 +95,7 @@ app.use(async (c, next) => {
         maxSize: stream.maxRequestBytes,
         onError: async () => {
           await drainBody(c.req.raw);
-          throw new JsonRpcError(JsonRpcCode.ServerError, `Payload Too Large: the limit is ${stream.maxRequestBytes} bytes`, 413);
+          throw new JsonRpcError(GatewayErrorCode.ServerError, `Payload Too Large: the limit is ${stream.maxRequestBytes} bytes`, 413);
         },
       })(c, async () => {
         c.res = await handlePost(c, caller);
@@ -107,7 +107,7 @@ app.use(async (c, next) => {
   }
 });
 
-app.notFound((c) => renderGatewayError(new JsonRpcError(JsonRpcCode.ServerError, "Not Found", 404), c));
+app.notFound((c) => renderGatewayError(new JsonRpcError(GatewayErrorCode.ServerError, "Not Found", 404), c));
 app.onError(renderGatewayError);
 
 export default app;

@@ -56,9 +56,10 @@ async function plainUpstream(listener: RequestListener): Promise<PlainHttpServer
 /**
  * A hand-written JSON-RPC upstream answering each request with `answerTo(method)` ({result} or
  * {error}): as a JSON body, or as an event stream with CRLF line ends, the message split over
- * several data lines and the writes split inside a CRLF.
+ * several data lines and the writes split inside a CRLF ("sse"), or with lone CRs, the stream
+ * ending right after the CR that ends the event ("sse-cr").
  */
-function scriptedUpstream(answerTo: (method: string) => Record<string, unknown>, framing: "json" | "sse" = "json") {
+function scriptedUpstream(answerTo: (method: string) => Record<string, unknown>, framing: "json" | "sse" | "sse-cr" = "json") {
   return plainUpstream(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -67,6 +68,7 @@ function scriptedUpstream(answerTo: (method: string) => Record<string, unknown>,
     const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answerTo(message.method) }, null, 1);
     if (framing === "json") return void res.writeHead(200, { "Content-Type": "application/json" }).end(answer);
     res.writeHead(200, { "Content-Type": "text/event-stream" });
+    if (framing === "sse-cr") return void res.end(`event: other\rdata: {}\r\r${answer.split("\n").map((line) => `data: ${line}`).join("\r")}\r\r`);
     res.write(": comment\r\nid: 1\r\ndata:\r\n\r\nevent: message\r");
     res.end(`\n${answer.split("\n").map((line) => `data: ${line}`).join("\r\n")}\r\n\r\n`);
   });
@@ -207,6 +209,11 @@ describe("MCP Proxy app", () => {
     it("reads event streams with CRLF line ends and multi-line data", async () => {
       const crlf = await scriptedUpstream((method) => ({ result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] } }), "sse");
       expect(await proxyApp(crlf.url).listTools(context(storedState()))).toEqual([{ name: "t", inputSchema: { type: "object" } }]);
+    });
+
+    it("reads event streams with CR line ends that end right after the last event, and skips events of other types", async () => {
+      const cr = await scriptedUpstream((method) => ({ result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] } }), "sse-cr");
+      expect(await proxyApp(cr.url).listTools(context(storedState()))).toEqual([{ name: "t", inputSchema: { type: "object" } }]);
     });
 
     it("answers the upstream's ping during a call, so the call completes", async () => {

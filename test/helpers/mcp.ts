@@ -1,5 +1,6 @@
 // Hand-built Streamable HTTP requests, for tests that check the transport byte by byte.
 // (Tests of ordinary use drive the gateway with the MCP SDK's own Client instead.)
+import { createParser } from "eventsource-parser";
 import type { RunningWorker } from "./workers.js";
 
 export const ACCEPT_BOTH = "application/json, text/event-stream";
@@ -46,11 +47,14 @@ export function deleteSession(gateway: RunningWorker, sessionId: string): Promis
   return gateway.fetch("/mcp", { method: "DELETE", headers: { "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": LATEST } });
 }
 
-/** The JSON-RPC messages of an SSE body (`event: message` / `data: …` blocks). */
+/** The JSON-RPC messages of an SSE body: the data of each event that has any (eventsource-parser). */
 export function parseSse(text: string): unknown[] {
-  return text
-    .split("\n\n")
-    .map((block) => block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n"))
-    .filter((data) => data.length > 0)
-    .map((data) => JSON.parse(data));
+  const messages: unknown[] = [];
+  const parser = createParser({
+    onEvent: (event) => {
+      if (event.data) messages.push(JSON.parse(event.data));
+    },
+  });
+  parser.feed(text);
+  return messages;
 }

@@ -16,7 +16,6 @@
 // Values that do not start with "enc:" were written as plain JSON (before encryption was switched
 // on); whether they are still read is the caller's choice (StoredValues, below).
 import { base64url } from "jose";
-import { base64UrlEncode } from "../../core/encoding.js";
 import { log } from "../../core/log.js";
 
 export const SEALED_PREFIX = "enc:";
@@ -55,7 +54,7 @@ export function decodeValueKey(secret: string): Uint8Array<ArrayBuffer> | null {
 
 /** A new random key, base64url: what `npm run keys -- --redis-encryption` prints. */
 export function generateValueKey(): string {
-  return base64UrlEncode(crypto.getRandomValues(new Uint8Array(KEY_BYTES)));
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(KEY_BYTES)));
 }
 
 const encoder = new TextEncoder();
@@ -100,7 +99,7 @@ export class ValueCipher {
     const key = (await this.cryptoKeys()).get(kid)!;
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
     const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(kid, redisKey), tagLength: 128 }, key, encoder.encode(plaintext));
-    return `${SEALED_PREFIX}${VERSION}:${kid}:${base64UrlEncode(iv)}.${base64UrlEncode(new Uint8Array(sealed))}`;
+    return `${SEALED_PREFIX}${VERSION}:${kid}:${base64url.encode(iv)}.${base64url.encode(new Uint8Array(sealed))}`;
   }
 
   /** Decrypts a value read from the Redis key `redisKey`; never throws for a bad value. */

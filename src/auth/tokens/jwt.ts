@@ -3,7 +3,7 @@
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import { randomToken } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
-import { VerifiedTokens } from "../../core/verified-tokens.js";
+import { ExpiringCache } from "../../core/expiring-cache.js";
 import type { KeyRing } from "../keys.js";
 import type { ProviderContext } from "../provider-context.js";
 import { familyReference } from "../store/family-reference.js";
@@ -128,11 +128,11 @@ export interface VerifyOptions {
  * session presents the same subject token for every tool call, so its signature is checked
  * once; revocation is checked on every use (RFC 7009), expiry by the cache.
  */
-const verified = new WeakMap<KeyRing, VerifiedTokens<AccessTokenClaims>>();
+const verified = new WeakMap<KeyRing, ExpiringCache<AccessTokenClaims>>();
 
-function verifiedTokens(provider: ProviderContext): VerifiedTokens<AccessTokenClaims> {
+function verifiedTokens(provider: ProviderContext): ExpiringCache<AccessTokenClaims> {
   let tokens = verified.get(provider.keys);
-  if (!tokens) verified.set(provider.keys, (tokens = new VerifiedTokens(2_000, 5 * 60_000)));
+  if (!tokens) verified.set(provider.keys, (tokens = new ExpiringCache(2_000, 5 * 60_000)));
   return tokens;
 }
 

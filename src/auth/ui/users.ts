@@ -1,7 +1,7 @@
 // Built-in users for local development, with salted PBKDF2-SHA256 password hashes
 // (`npm run hash-password`). Production deployments log users in through an upstream IdP.
 import { base64url } from "jose";
-import { base64UrlEncode, timingSafeEqualStrings } from "../../core/encoding.js";
+import { timingSafeEqualStrings } from "../../core/encoding.js";
 import type { BuiltinUserConfig } from "../config-schema.js";
 
 /** The Workers runtime caps PBKDF2 at 100,000 iterations. */
@@ -17,12 +17,12 @@ export interface AuthenticatedUser {
 export async function pbkdf2(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(password), "PBKDF2", false, ["deriveBits"]);
   const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, 256);
-  return base64UrlEncode(new Uint8Array(bits));
+  return base64url.encode(new Uint8Array(bits));
 }
 
 export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(16));
-  return `pbkdf2-sha256$${iterations}$${base64UrlEncode(salt)}$${await pbkdf2(password, salt, iterations)}`;
+  return `pbkdf2-sha256$${iterations}$${base64url.encode(salt)}$${await pbkdf2(password, salt, iterations)}`;
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

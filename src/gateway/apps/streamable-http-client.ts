@@ -11,6 +11,7 @@
 // only reported to `onerror` and the request then waits for its timeout instead of failing;
 // (4) its result schemas strip fields they do not know (e.g. of a newer revision's tools),
 // while the gateway must pass upstream results through unchanged.
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { z } from "zod";
 import { readAtMost } from "../../core/read-at-most.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
@@ -198,7 +199,7 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
     for await (const event of sseEvents(response.body, MAX_ANSWER_BYTES, () => tooLarge(exchange))) {
       // Only message events carry JSON-RPC; an event with empty data is the priming event a
       // resumable server sends first (transports, "Sending Messages to the Server" item 6).
-      if (event.type !== "message" || event.data === "") continue;
+      if ((event.event ?? "message") !== "message" || event.data === "") continue;
       if (nestsDeeperThan(event.data, MAX_UPSTREAM_JSON_DEPTH)) throw garbage(exchange, `an event nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
       let json: unknown;
       try {
@@ -250,58 +251,34 @@ async function answerServerRequest(exchange: Exchange, id: string | number, meth
   }
 }
 
-interface SseEvent {
-  type: string;
-  data: string;
-}
-
-/** Parses an event stream (HTML Living Standard §9.2.6, "Interpreting an event stream"). */
-async function* sseEvents(body: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): AsyncGenerator<SseEvent> {
+/**
+ * The events of an event stream (HTML Living Standard §9.2.6, "Interpreting an event stream"),
+ * parsed by eventsource-parser; this loop only counts bytes against `maxBytes` and releases the
+ * connection. An event not terminated by a blank line when the stream ends is discarded.
+ */
+async function* sseEvents(body: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): AsyncGenerator<EventSourceMessage> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  const lineEnd = /\r\n|\r|\n/g;
+  const parsed: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (event) => parsed.push(event) });
   let received = 0;
-  // Only each new chunk is searched for line ends, so a long line costs linear time.
-  let linePieces: string[] = [];
-  /** The last chunk ended in "\r", which may be the first half of a "\r\n". */
-  let afterCr = false;
-  let data: string[] = [];
-  let type = "";
-  /** Takes one line; returns the event a blank line completes. */
-  const takeLine = (line: string): SseEvent | undefined => {
-    if (line === "") {
-      const event = data.length > 0 ? { type: type || "message", data: data.join("\n") } : undefined;
-      data = [];
-      type = "";
-      return event;
-    }
-    if (line.startsWith(":")) return undefined;
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "data") data.push(value);
-    else if (field === "event") type = value;
-    return undefined;
-  };
+  let endsInCr = false;
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return; // an event not terminated by a blank line is discarded
-      received += value.byteLength;
-      if (received > maxBytes) throw tooLarge();
-      const text = decoder.decode(value, { stream: true });
-      let start: number = afterCr && text.startsWith("\n") ? 1 : 0;
-      afterCr = false;
-      lineEnd.lastIndex = start;
-      for (let end = lineEnd.exec(text); end; end = lineEnd.exec(text)) {
-        linePieces.push(text.slice(start, end.index));
-        start = end.index + end[0].length;
-        afterCr = end[0] === "\r" && start === text.length;
-        const event = takeLine(linePieces.join(""));
-        linePieces = [];
-        if (event) yield event;
+      if (done) {
+        // The parser holds back a final lone CR in case an LF follows; at the end it is a line
+        // end all the same, and an LF after it changes nothing else (CRLF is one line end).
+        if (endsInCr) parser.feed("\n");
+      } else {
+        received += value.byteLength;
+        if (received > maxBytes) throw tooLarge();
+        const text = decoder.decode(value, { stream: true });
+        if (text) endsInCr = text.endsWith("\r");
+        parser.feed(text);
       }
-      linePieces.push(text.slice(start));
+      for (let event = parsed.shift(); event; event = parsed.shift()) yield event;
+      if (done) return;
     }
   } finally {
     // Also runs when the caller stops early (response found): release the connection.

@@ -3,9 +3,10 @@
 // audience, unexpired. 401s carry WWW-Authenticate with the resource metadata URL (RFC 9728 §5.1).
 import type { Context } from "hono";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
-import { VerifiedTokens } from "../../core/verified-tokens.js";
+import { ExpiringCache } from "../../core/expiring-cache.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
@@ -20,7 +21,7 @@ function quoted(value: string): string {
 function unauthorized(c: Context<GatewayApp>, error?: { code: string; description: string }): JsonRpcError {
   const params = [`resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`];
   if (error) params.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
-  return new JsonRpcError(JsonRpcCode.ServerError, error ? `Unauthorized: ${error.description}` : "Unauthorized: a bearer token is required", 401, undefined, {
+  return new JsonRpcError(GatewayErrorCode.ServerError, error ? `Unauthorized: ${error.description}` : "Unauthorized: a bearer token is required", 401, undefined, {
     "WWW-Authenticate": `Bearer ${params.join(", ")}`,
   });
 }
@@ -34,7 +35,7 @@ function insufficientScope(c: Context<GatewayApp>, required: string[]): JsonRpcE
     `scope=${quoted(required.join(" "))}`,
     `resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`,
   ];
-  return new JsonRpcError(JsonRpcCode.ServerError, `Forbidden: the token lacks the scope ${required.join(" ")}`, 403, undefined, {
+  return new JsonRpcError(GatewayErrorCode.ServerError, `Forbidden: the token lacks the scope ${required.join(" ")}`, 403, undefined, {
     "WWW-Authenticate": `Bearer ${params.join(", ")}`,
   });
 }
@@ -82,7 +83,7 @@ async function ensureActive(c: Context<GatewayApp>, server: AuthorizationServerC
   } catch (err) {
     if (!(err instanceof IntrospectionUnavailable)) throw err;
     log("warn", "auth.introspection_failed", { issuer: server.issuer, error: err.message });
-    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": String(err.retryAfter) });
+    throw new JsonRpcError(ErrorCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": String(err.retryAfter) });
   }
   if (activity === "inactive") throw invalidToken(c, "the token is no longer active (revoked)");
 }
@@ -98,11 +99,11 @@ interface Verified {
  * costs the front (npm run bench). Entries end with the token's `exp` plus the clock skew, as
  * jwtVerify judges it, and after five minutes at most (the JWKS itself is cached for ten).
  */
-const verifiedTokens = new WeakMap<AuthorizationServerConfig, VerifiedTokens<Verified>>();
+const verifiedTokens = new WeakMap<AuthorizationServerConfig, ExpiringCache<Verified>>();
 
 async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Verified> {
   let verified = verifiedTokens.get(server);
-  if (!verified) verifiedTokens.set(server, (verified = new VerifiedTokens(1_000, 5 * 60_000)));
+  if (!verified) verifiedTokens.set(server, (verified = new ExpiringCache(1_000, 5 * 60_000)));
   // Copies: a request must not change what the next one is told.
   const known = verified.get(token);
   if (known) return { principal: { ...known.principal, scopes: [...known.principal.scopes] }, claims: { ...known.claims } };
@@ -118,7 +119,7 @@ async function verifySignature(c: Context<GatewayApp>, server: AuthorizationServ
   try {
     keys = await keySetFor(c.env, server);
   } catch {
-    throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+    throw new JsonRpcError(ErrorCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
   }
   try {
     const { payload } = await jwtVerify(token, keys, {
@@ -145,7 +146,7 @@ async function verifySignature(c: Context<GatewayApp>, server: AuthorizationServ
     if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalidToken(c, `the token's ${err.claim} claim is not acceptable`);
     if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalidToken(c, "the token was signed by an unknown key");
     if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
-      throw new JsonRpcError(JsonRpcCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+      throw new JsonRpcError(ErrorCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
     }
     throw invalidToken(c, "the token's signature or header is not valid");
   }

@@ -14,8 +14,12 @@
 // same token share it), and at most `maxConcurrent` questions per isolate; a request beyond that
 // is refused at once with 503, so a slow authorization server sheds load instead of collecting
 // requests that would each wait for `timeout`.
+//
+// oauth4webapi builds the question (client_secret_basic) and checks the answer; the server's
+// service binding, when it has one, is its customFetch.
+import * as oauth from "oauth4webapi";
 import { log } from "../../core/log.js";
-import { VerifiedTokens } from "../../core/verified-tokens.js";
+import { ExpiringCache } from "../../core/expiring-cache.js";
 import type { GatewayEnv } from "../config.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
@@ -42,7 +46,7 @@ interface Answer {
 
 /** Per server configuration: the answers, and the questions now in flight by token key. */
 interface ServerState {
-  answers: VerifiedTokens<Answer>;
+  answers: ExpiringCache<Answer>;
   inFlight: Map<string, Promise<Activity>>;
 }
 
@@ -55,7 +59,7 @@ const states = new WeakMap<AuthorizationServerConfig, ServerState>();
 
 function stateOf(server: AuthorizationServerConfig): ServerState {
   let state = states.get(server);
-  if (!state) states.set(server, (state = { answers: new VerifiedTokens<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
+  if (!state) states.set(server, (state = { answers: new ExpiringCache<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
   return state;
 }
 
@@ -119,27 +123,30 @@ async function ask(env: GatewayEnv, provider: McpProviderConfig, secrets: Record
     throw new IntrospectionUnavailable(err instanceof Error ? err.message : "no metadata");
   }
   if (!endpoint) throw new IntrospectionUnavailable("the authorization server's metadata names no introspection_endpoint");
-  let answer: { active?: unknown };
+  const as: oauth.AuthorizationServer = { issuer: server.issuer, introspection_endpoint: endpoint };
+  const client: oauth.Client = { client_id: idp.clientId };
+  let response: Response;
   try {
-    const res = await fetcher(endpoint, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        Accept: "application/json",
-        // RFC 6749 §2.3.1: form-encode, then Basic.
-        Authorization: `Basic ${btoa(`${encodeURIComponent(idp.clientId)}:${encodeURIComponent(secret)}`)}`,
-      },
-      body: new URLSearchParams({ token: target.token, token_type_hint: "access_token" }),
+    // ClientSecretBasic form-encodes id and secret before Basic encoding (RFC 6749 §2.3.1).
+    response = await oauth.introspectionRequest(as, client, oauth.ClientSecretBasic(secret), target.token, {
+      [oauth.customFetch]: fetcher,
+      // The configuration decides the scheme: http is for local stacks and service bindings.
+      [oauth.allowInsecureRequests]: true,
+      additionalParameters: { token_type_hint: "access_token" },
       signal: AbortSignal.timeout(introspection.timeout),
     });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`the introspection endpoint answered ${res.status}`);
-    }
-    answer = (await res.json()) as { active?: unknown };
   } catch (err) {
     throw new IntrospectionUnavailable(err instanceof Error ? err.message : "error");
   }
-  // RFC 7662 §2.2: `active` is REQUIRED; anything but true is not active.
-  return answer.active === true ? "active" : "inactive";
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new IntrospectionUnavailable(`the introspection endpoint answered ${response.status}`);
+  }
+  try {
+    return (await oauth.processIntrospectionResponse(as, client, response)).active ? "active" : "inactive";
+  } catch (err) {
+    // RFC 7662 §2.2: `active` is REQUIRED; an answer without a boolean `active` is not active.
+    if (err instanceof oauth.OperationProcessingError && err.code === oauth.INVALID_RESPONSE) return "inactive";
+    throw new IntrospectionUnavailable(err instanceof Error ? err.message : "error");
+  }
 }

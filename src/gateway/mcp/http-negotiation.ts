@@ -1,5 +1,5 @@
 // Header checks of the MCP Streamable HTTP transport, as pure functions of header values.
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { isSupportedProtocolVersion, VERSION_WHEN_HEADER_ABSENT } from "./protocol.js";
 
 export type ResponseFormat = "json" | "sse";
@@ -23,7 +23,7 @@ export function chooseResponseFormat(accept: string | undefined): ResponseFormat
   if (types.some((t) => t === "application/json" || t === "application/*" || t === "*/*")) return "json";
   if (types.includes("text/event-stream")) return "sse";
   throw new JsonRpcError(
-    JsonRpcCode.ServerError,
+    GatewayErrorCode.ServerError,
     "Not Acceptable: Accept must list application/json and text/event-stream",
     406,
   );
@@ -38,7 +38,7 @@ export function acceptsEventStream(accept: string | undefined): boolean {
 export function requireJsonContentType(contentType: string | undefined): void {
   const type = contentType?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") {
-    throw new JsonRpcError(JsonRpcCode.ServerError, "Unsupported Media Type: Content-Type must be application/json", 415);
+    throw new JsonRpcError(GatewayErrorCode.ServerError, "Unsupported Media Type: Content-Type must be application/json", 415);
   }
 }
 
@@ -49,7 +49,7 @@ export function requireJsonContentType(contentType: string | undefined): void {
 export function readProtocolVersionHeader(value: string | undefined): string {
   if (value === undefined) return VERSION_WHEN_HEADER_ABSENT;
   if (!isSupportedProtocolVersion(value.trim())) {
-    throw new JsonRpcError(JsonRpcCode.ServerError, `Bad Request: unsupported MCP-Protocol-Version: ${value.slice(0, 32)}`, 400);
+    throw new JsonRpcError(GatewayErrorCode.ServerError, `Bad Request: unsupported MCP-Protocol-Version: ${value.slice(0, 32)}`, 400);
   }
   return value.trim();
 }
@@ -63,5 +63,5 @@ export function requireAllowedOrigin(origin: string | undefined, resource: strin
   // The gateway's own origin is its configured resource's, never the request's: a rebinding
   // page reaches the gateway under the attacker's host name, and Host would vouch for it.
   if (origin === new URL(resource).origin || allowed.includes(origin)) return;
-  throw new JsonRpcError(JsonRpcCode.ServerError, "Forbidden: Origin not allowed", 403);
+  throw new JsonRpcError(GatewayErrorCode.ServerError, "Forbidden: Origin not allowed", 403);
 }

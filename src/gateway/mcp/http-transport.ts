@@ -2,7 +2,8 @@
 // 2025-03-26). This stateless front checks headers and bodies, then routes each message to the
 // McpSession Durable Object named by the session id; the object holds all session state.
 import type { Context } from "hono";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
 import type { Principal } from "../auth/principal.js";
@@ -33,14 +34,14 @@ function sessionStub(c: McpContext, sessionId: string): DurableObjectStub<McpSes
   return c.env.MCP_SESSION.get(c.env.MCP_SESSION.idFromName(sessionId));
 }
 
-const sessionNotFound = () => new JsonRpcError(JsonRpcCode.ServerError, "Session not found", 404);
+const sessionNotFound = () => new JsonRpcError(GatewayErrorCode.ServerError, "Session not found", 404);
 
 /** The session a request names. Ids we could not have issued are unknown sessions (404). */
 function requireSessionId(c: McpContext): string {
   const sessionId = c.req.header(streamConfig(c).session.headerName);
   if (sessionId === undefined) {
     // MCP Streamable HTTP, "Session Management": requests without a required session id SHOULD get 400.
-    throw new JsonRpcError(JsonRpcCode.ServerError, `Bad Request: ${streamConfig(c).session.headerName} header is required`, 400);
+    throw new JsonRpcError(GatewayErrorCode.ServerError, `Bad Request: ${streamConfig(c).session.headerName} header is required`, 400);
   }
   if (!isWellFormedSessionId(sessionId)) throw sessionNotFound();
   return sessionId;
@@ -62,9 +63,9 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const initialize = messages.find(isInitialize);
   if (initialize) {
     // MCP 2025-03-26 lifecycle: the initialize request MUST NOT be part of a batch.
-    if (batch) throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: initialize must not be batched", 400);
+    if (batch) throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: initialize must not be batched", 400);
     if (c.req.header(headerName) !== undefined) {
-      throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: this session is already initialized", 400);
+      throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: this session is already initialized", 400);
     }
     const params = readInitializeParams(initialize);
     const sessionId = newSessionId();
@@ -74,7 +75,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   }
 
   if (batch && !allowsBatches(headerVersion)) {
-    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
+    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
   }
   const sessionId = requireSessionId(c);
   const eventStream = acceptsEventStream(c.req.header("Accept"));
@@ -102,14 +103,14 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
  * rejection here does; MCP clients show it as a failed initialization.
  */
 function sessionRefused(refusal: SessionRefusal | undefined): JsonRpcError {
-  if (!refusal) return new JsonRpcError(JsonRpcCode.InternalError, "internal error", 500);
+  if (!refusal) return new JsonRpcError(ErrorCode.InternalError, "internal error", 500);
   const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
   const headers = { "Retry-After": String(seconds) };
   if (refusal.refused === "unavailable") {
-    return new JsonRpcError(JsonRpcCode.ServerError, "Service Unavailable: the session limit could not be checked, try again shortly", 503, undefined, headers);
+    return new JsonRpcError(GatewayErrorCode.ServerError, "Service Unavailable: the session limit could not be checked, try again shortly", 503, undefined, headers);
   }
   return new JsonRpcError(
-    JsonRpcCode.ServerError,
+    GatewayErrorCode.ServerError,
     `Too Many Requests: this agent already has ${refusal.limit} open sessions for this user; end one (HTTP DELETE) or try again in ${seconds} s`,
     429,
     { limit: refusal.limit },
@@ -122,7 +123,7 @@ export async function handleDelete(c: McpContext, caller: Authenticated): Promis
   const sessionId = requireSessionId(c);
   if (!streamConfig(c).session.allowClientTermination) {
     // MCP Streamable HTTP: the server MAY answer 405 when clients may not end sessions.
-    throw new JsonRpcError(JsonRpcCode.ServerError, "Method Not Allowed: sessions end by idle timeout only", 405, undefined, {
+    throw new JsonRpcError(GatewayErrorCode.ServerError, "Method Not Allowed: sessions end by idle timeout only", 405, undefined, {
       Allow: "POST",
     });
   }
@@ -133,7 +134,7 @@ export async function handleDelete(c: McpContext, caller: Authenticated): Promis
 /** GET: the server-to-client SSE stream of a session (MCP Streamable HTTP, "Listening for Messages"). */
 export async function handleGet(c: McpContext, principal: Principal): Promise<Response> {
   if (!/text\/event-stream/i.test(c.req.header("Accept") ?? "")) {
-    throw new JsonRpcError(JsonRpcCode.ServerError, "Not Acceptable: GET opens a text/event-stream", 406);
+    throw new JsonRpcError(GatewayErrorCode.ServerError, "Not Acceptable: GET opens a text/event-stream", 406);
   }
   const sessionId = requireSessionId(c);
   const stream = await sessionStub(c, sessionId).openStream(principal);

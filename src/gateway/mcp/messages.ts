@@ -1,12 +1,13 @@
 // JSON-RPC 2.0 messages as the MCP endpoint receives them (MCP "Base Protocol", Streamable HTTP
 // "Sending Messages to the Server"): one message, or in protocol 2025-03-26 a batch.
 import {
+  ErrorCode,
   JSONRPCMessageSchema,
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { JsonRpcError } from "../../core/errors.js";
 import { nestsDeeperThan } from "./rpc-limits.js";
 
 export type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest };
@@ -31,24 +32,24 @@ export interface BodyLimits {
  */
 export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
   if (nestsDeeperThan(text, limits.maxJsonDepth)) {
-    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`, 400);
+    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`, 400);
   }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new JsonRpcError(JsonRpcCode.ParseError, "Parse error: the body is not valid JSON", 400);
+    throw new JsonRpcError(ErrorCode.ParseError, "Parse error: the body is not valid JSON", 400);
   }
   const batch = Array.isArray(body);
   const items = batch ? (body as unknown[]) : [body];
-  if (items.length === 0) throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: empty batch", 400);
+  if (items.length === 0) throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch", 400);
   if (items.length > limits.batchSize) {
-    throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: a batch may hold at most ${limits.batchSize} messages, this one holds ${items.length}`, 400);
+    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: a batch may hold at most ${limits.batchSize} messages, this one holds ${items.length}`, 400);
   }
   const messages = items.map((item) => {
     const parsed = JSONRPCMessageSchema.safeParse(item);
     if (!parsed.success) {
-      throw new JsonRpcError(JsonRpcCode.InvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message", 400);
+      throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message", 400);
     }
     return parsed.data;
   });

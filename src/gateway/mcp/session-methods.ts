@@ -2,6 +2,7 @@
 // http-transport.ts; this module only turns JSON-RPC messages into JSON-RPC replies, so a
 // stateless transport (MCP 2026-07-28) can reuse it beside the session-based one.
 import {
+  ErrorCode,
   CallToolRequestParamsSchema,
   CompleteRequestParamsSchema,
   SetLevelRequestParamsSchema,
@@ -17,7 +18,7 @@ import {
   type ResourceTemplate,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { JsonRpcError } from "../../core/errors.js";
 import type { Principal } from "../auth/principal.js";
 import type { JSONRPCMessage, JSONRPCNotification, JSONRPCRequest } from "./messages.js";
 import { negotiateProtocolVersion, SERVER_INFO } from "./protocol.js";
@@ -55,7 +56,7 @@ export type InitializeParams = ReturnType<typeof InitializeRequestParamsSchema.p
 export function readInitializeParams(request: JSONRPCRequest): InitializeParams {
   const params = InitializeRequestParamsSchema.safeParse(request.params);
   if (!params.success) {
-    throw new JsonRpcError(JsonRpcCode.InvalidParams, "Invalid params: initialize needs protocolVersion, capabilities and clientInfo");
+    throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: initialize needs protocolVersion, capabilities and clientInfo");
   }
   return params.data;
 }
@@ -107,7 +108,7 @@ export interface ToolSource {
 
 function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, request: JSONRPCRequest, what: string): T {
   const parsed = schema.safeParse(request.params);
-  if (!parsed.success) throw new JsonRpcError(JsonRpcCode.InvalidParams, `Invalid params: ${what}`);
+  if (!parsed.success) throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params: ${what}`);
   return parsed.data;
 }
 
@@ -154,9 +155,9 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
       }
       case "initialize":
         // MCP lifecycle: initialization happens once per session.
-        throw new JsonRpcError(JsonRpcCode.InvalidRequest, `Invalid Request: session ${context.id} is already initialized`);
+        throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: session ${context.id} is already initialized`);
       default:
-        throw new JsonRpcError(JsonRpcCode.MethodNotFound, `Method not found: ${request.method}`);
+        throw new JsonRpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
     }
   } catch (err) {
     if (err instanceof JsonRpcError) return errorMessage(request.id, err);

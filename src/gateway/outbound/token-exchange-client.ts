@@ -1,7 +1,9 @@
 // The gateway's side of RFC 8693: it authenticates to the identity provider as a confidential
 // client and exchanges the agent's token for a per-tool token. The agent's token goes only to
-// the identity provider, never upstream.
+// the identity provider, never upstream. oauth4webapi builds the request (client_secret_basic)
+// and checks the token response; the identity provider's service binding is its customFetch.
 import { decodeJwt } from "jose";
+import * as oauth from "oauth4webapi";
 import type { IdentityProviderConfig } from "../apps-schema.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -56,51 +58,64 @@ export interface BindingFetcher {
   fetch(input: string, init: RequestInit): Promise<Response>;
 }
 
+/** RFC 8693 §2.2.1: "N_A" when the issued token is not an access token; accepted as well as Bearer. */
+const RECOGNIZED_TOKEN_TYPES: oauth.RecognizedTokenTypes = { n_a: () => undefined };
+
 /** Exchanges through `binding` (the identity provider's service binding) when given, else over the network. */
 export async function exchangeToken(idp: IdentityProviderConfig, secret: string, request: ExchangeRequest, binding?: BindingFetcher): Promise<ExchangedToken> {
-  const body = new URLSearchParams({
-    grant_type: TOKEN_EXCHANGE,
+  const parameters: Record<string, string> = {
     subject_token: request.subjectToken,
     subject_token_type: ACCESS_TOKEN_TYPE,
     requested_token_type: ACCESS_TOKEN_TYPE,
     audience: request.audience,
     expires_in: String(Math.max(1, Math.floor(request.ttlMs / 1000))),
     exchange_type: request.type,
-  });
-  if (request.scopes.length) body.set("scope", request.scopes.join(" "));
-  // RFC 6749 §2.3.1: client id and secret are form-encoded before Basic encoding.
-  const basic = btoa(`${encodeURIComponent(idp.clientId)}:${encodeURIComponent(secret)}`);
-  const init: RequestInit = {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Accept: "application/json",
-      Authorization: `Basic ${basic}`,
-      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-    },
-    body,
-    signal: AbortSignal.timeout(10_000),
   };
+  if (request.scopes.length) parameters.scope = request.scopes.join(" ");
+  // The identity provider is configured by its token endpoint alone; oauth4webapi reads the
+  // issuer only to check an ID Token, which a token exchange for an access token does not return.
+  const as: oauth.AuthorizationServer = { issuer: new URL(idp.tokenEndpoint).origin, token_endpoint: idp.tokenEndpoint };
+  const client: oauth.Client = { client_id: idp.clientId };
   const sentAt = Date.now();
-  let res: Response;
+  let response: Response;
   try {
-    res = binding ? await binding.fetch(idp.tokenEndpoint, init) : await fetch(idp.tokenEndpoint, init);
+    // ClientSecretBasic form-encodes id and secret before Basic encoding (RFC 6749 §2.3.1).
+    response = await oauth.genericTokenEndpointRequest(as, client, oauth.ClientSecretBasic(secret), TOKEN_EXCHANGE, parameters, {
+      ...(binding ? { [oauth.customFetch]: (url: string, init: RequestInit) => binding.fetch(url, init) } : {}),
+      // The configuration decides the scheme: http is for local stacks and service bindings.
+      [oauth.allowInsecureRequests]: true,
+      ...(request.traceparent ? { headers: { traceparent: request.traceparent } } : {}),
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (err) {
     throw new ExchangeError("temporarily_unavailable", `the identity provider could not be reached: ${(err as Error).name}`);
   }
-  let json: Record<string, unknown>;
+  if (response.status !== 200) throw await refusal(response);
+  let answer: oauth.TokenEndpointResponse;
   try {
-    json = (await res.json()) as Record<string, unknown>;
-  } catch {
-    throw new ExchangeError("server_error", `the identity provider answered ${res.status} without JSON`);
+    answer = await oauth.processGenericTokenEndpointResponse(as, client, response, { recognizedTokenTypes: RECOGNIZED_TOKEN_TYPES });
+  } catch (err) {
+    throw new ExchangeError("server_error", `the identity provider answered without a usable token: ${(err as Error).message}`);
   }
-  if (!res.ok || typeof json.access_token !== "string") {
-    const error = typeof json.error === "string" ? json.error : "server_error";
-    const description = typeof json.error_description === "string" ? json.error_description : `status ${res.status}`;
-    throw new ExchangeError(error, `token exchange refused (${error}): ${description}`);
-  }
-  const expiresIn = typeof json.expires_in === "number" ? json.expires_in : Math.floor(request.ttlMs / 1000);
-  const { exp, jti } = claimsOf(json.access_token);
+  const expiresIn = answer.expires_in ?? Math.floor(request.ttlMs / 1000);
+  const { exp, jti } = claimsOf(answer.access_token);
   const expiresAt = Math.min(sentAt + expiresIn * 1000, exp === undefined ? Infinity : exp * 1000);
-  return { token: json.access_token, expiresAt, ...(jti ? { jti } : {}) };
+  return { token: answer.access_token, expiresAt, ...(jti ? { jti } : {}) };
+}
+
+/**
+ * The identity provider's refusal (RFC 6749 §5.2), read here for every status: oauth4webapi
+ * reads an error body only on a 4xx without a WWW-Authenticate challenge, so a 503
+ * temporarily_unavailable or a 401 invalid_client would lose its error code.
+ */
+async function refusal(response: Response): Promise<ExchangeError> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    return new ExchangeError("server_error", `the identity provider answered ${response.status} without JSON`);
+  }
+  const { error, error_description: description } = (typeof body === "object" && body !== null ? body : {}) as { error?: unknown; error_description?: unknown };
+  const code = typeof error === "string" ? error : "server_error";
+  return new ExchangeError(code, `token exchange refused (${code}): ${typeof description === "string" ? description : `status ${response.status}`}`);
 }

@@ -7,8 +7,8 @@
 //
 // The pipeline's collaborators (apps, policies, outbound tokens, budgets, the audit) come in
 // `PipelineDeps`, so the rules here run in-process with stand-ins (test/gateway/pipeline.test.ts).
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode } from "../../core/errors.js";
+import { ErrorCode, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayErrorCode } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
@@ -96,7 +96,7 @@ const TOOL: Kind<ToolCall> = {
       }
     }
     // MCP server/tools: an unknown tool is a JSON-RPC error (-32602), not a tool result.
-    if (!candidate || !listed) throw new CallRefused("unknown_tool", "no app lists this tool", `Unknown tool: ${call.name}`, { code: JsonRpcCode.InvalidParams });
+    if (!candidate || !listed) throw new CallRefused("unknown_tool", "no app lists this tool", `Unknown tool: ${call.name}`, { code: ErrorCode.InvalidParams });
     return candidate;
   },
   target: (call, route) => ({ tool: { name: call.name, app: route.app.name, upstreamName: route.upstreamName, arguments: call.args } }),
@@ -111,7 +111,7 @@ const PROMPT: Kind<PromptCall> = {
   async resolve(deps, call) {
     const candidate = candidateApp(deps.apps, call.name);
     if (!candidate || !deps.instance(candidate.app).getPrompt) {
-      throw new CallRefused("unknown_prompt", "no app offers this prompt", `Unknown prompt: ${call.name}`, { code: JsonRpcCode.InvalidParams, ...(candidate ? { app: candidate.app.name } : {}) });
+      throw new CallRefused("unknown_prompt", "no app offers this prompt", `Unknown prompt: ${call.name}`, { code: ErrorCode.InvalidParams, ...(candidate ? { app: candidate.app.name } : {}) });
     }
     return candidate;
   },
@@ -127,7 +127,7 @@ const RESOURCE: Kind<ResourceCall> = {
     const candidates = deps.apps.filter(able);
     const owner = deps.resourceOwner(call.uri);
     const app = owner ? candidates.find((a) => a.name === owner) : candidates.length === 1 ? candidates[0] : undefined;
-    if (!app) throw new CallRefused("unknown_resource", "no app serves this resource", `Unknown resource: ${call.uri}`, { code: JsonRpcCode.InvalidParams });
+    if (!app) throw new CallRefused("unknown_resource", "no app serves this resource", `Unknown resource: ${call.uri}`, { code: ErrorCode.InvalidParams });
     return { app, upstreamName: call.uri };
   },
   target: (call, route) => ({ resource: { uri: call.uri, app: route.app.name } }),
@@ -197,7 +197,7 @@ async function decide<C extends Call>(deps: PipelineDeps, kind: Kind<C>, call: C
   const message = decision.externalMessage ?? (tools ? DENIED_MESSAGE : CONTENT_DENIED_MESSAGE);
   throw new CallRefused("denied", decision.reason ?? decision.externalMessage, message, {
     ...(decision.policy ? { policy: decision.policy } : {}),
-    ...(tools ? {} : { code: JsonRpcCode.PolicyDenied }),
+    ...(tools ? {} : { code: GatewayErrorCode.PolicyDenied }),
   });
 }
 
@@ -249,7 +249,7 @@ async function outboundToken(deps: PipelineDeps, call: Call, route: Route, tool:
   } catch (err) {
     if (!(err instanceof ExchangeError)) throw err;
     if (call.method === "tools/call") throw new CallFailed("exchange_error", err.error, `Authorization for ${call.name} failed: ${err.message}`);
-    throw new CallFailed("exchange_error", err.error, err.message, { code: JsonRpcCode.InternalError });
+    throw new CallFailed("exchange_error", err.error, err.message, { code: ErrorCode.InternalError });
   }
 }
 
@@ -286,7 +286,7 @@ function upstreamFailure(call: Call, app: AppConfig, err: UpstreamError): CallFa
   const status = err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus };
   if (call.method === "tools/call") return new CallFailed("upstream_error", err.message, `The ${app.name} app is unavailable: ${err.message}`, status);
   // An upstream's own JSON-RPC error (an unknown prompt, a resource it does not have) keeps its code.
-  const code = err instanceof UpstreamJsonRpcError ? err.code : JsonRpcCode.InternalError;
+  const code = err instanceof UpstreamJsonRpcError ? err.code : ErrorCode.InternalError;
   return new CallFailed("upstream_error", err.message, err.message, { ...status, code });
 }
 

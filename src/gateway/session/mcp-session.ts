@@ -9,7 +9,8 @@
 // Beside it: session-audit.ts (audit events to the outbox), call-budgets.ts, relayed-requests.ts.
 // The front reaches this object only through its RPC seam (src/gateway/object-rpc.ts).
 import { DurableObject } from "cloudflare:workers";
-import { ConfigError, JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
@@ -138,7 +139,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
             replies.push(reply);
           } else {
             log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
-            replies.push(errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+            replies.push(errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
           }
         } else if (isNotification(message)) applyNotification(context, message);
       }
@@ -164,7 +165,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       return await answerRequest(context, message, apps);
     } catch (err) {
       log("error", "mcp.request_failed", { session_id: context.id, method: message.method, error: err instanceof Error ? err.name : "error" });
-      return errorMessage(message.id, new JsonRpcError(JsonRpcCode.InternalError, "Internal error"));
+      return errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error"));
     }
   }
 

@@ -2,8 +2,8 @@
 // with the outbound tokens, policy input and app call contexts they need. Built per request by
 // the session's Durable Object from its persisted state; everything it learns goes back into
 // that state.
-import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { ErrorCode, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { currentTraceparent } from "../../core/telemetry/spans.js";
 import type { AppConfig } from "../apps-schema.js";
@@ -80,7 +80,7 @@ export interface SessionEvents {
 /** Upstream failures of an operation outside the pipeline (completion) become JSON-RPC errors the agent can read. */
 function asJsonRpcError(err: unknown): never {
   if (err instanceof UpstreamJsonRpcError) throw new JsonRpcError(err.code, err.message);
-  if (err instanceof UpstreamError) throw new JsonRpcError(JsonRpcCode.InternalError, err.message);
+  if (err instanceof UpstreamError) throw new JsonRpcError(ErrorCode.InternalError, err.message);
   throw err;
 }
 
@@ -250,9 +250,9 @@ export class SessionApps implements ToolSource {
       if (app) target = { app, ref, about: { resource: { uri: ref.uri, app: app.name } } };
     }
     const instance = target ? appInstance(target.app) : undefined;
-    if (!target || !instance?.complete) throw new JsonRpcError(JsonRpcCode.InvalidParams, "Invalid params: no app offers completion for this reference");
+    if (!target || !instance?.complete) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: no app offers completion for this reference");
     const decision = await this.decide(target.app, target.about, { method: "completion/complete", params });
-    if (!decision.allowed) throw new JsonRpcError(JsonRpcCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
+    if (!decision.allowed) throw new JsonRpcError(GatewayErrorCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
     const { app, ref: upstreamRef } = target;
     return this.withToken(app, (token) => instance.complete!({ ...params, ref: upstreamRef }, this.context(app, token))).catch(asJsonRpcError);
   }

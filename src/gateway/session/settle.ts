@@ -5,9 +5,9 @@
 // an unknown tool, which is -32602; prompts and resources have no error shape of their own and
 // answer with JSON-RPC errors: -32602 for an unknown name, -32003 for a policy's deny, and the
 // upstream's own code or -32603 for a failure.
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { trace } from "@opentelemetry/api";
-import { JsonRpcCode, JsonRpcError } from "../../core/errors.js";
+import { JsonRpcError } from "../../core/errors.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceId, markSpanError } from "../../core/telemetry/spans.js";
 import { traceIdOf, type AuditEvent } from "../audit.js";
@@ -49,7 +49,7 @@ export function settle<C extends Call>(deps: SettleDeps, call: C, trail: Trail, 
   if ("unexpected" in ending) throw ending.unexpected;
   const { stop } = ending;
   if (call.method === "tools/call" && stop.outcome !== "unknown_tool") return toolError(stop.message) as Reply<C>;
-  throw new JsonRpcError(stop.details.code ?? JsonRpcCode.InternalError, stop.message);
+  throw new JsonRpcError(stop.details.code ?? ErrorCode.InternalError, stop.message);
 }
 
 function auditEvent<C extends Call>(deps: SettleDeps, call: C, trail: Trail, ending: Ending<C>): AuditEvent {
