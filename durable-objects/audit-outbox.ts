@@ -1,4 +1,4 @@
-// The audit outbox (README "Audit"): a Durable Object per shard that keeps audit events in its
+// The audit outbox (docs/audit.md): a Durable Object per shard that keeps audit events in its
 // own SQLite storage until the HTTP sink has acknowledged them with a 2xx, so that they survive
 // a sink outage, the end of the session that produced them and the loss of the runtime. Sessions
 // store each event in their own storage with their reply and move it here right after (the

@@ -1,6 +1,6 @@
 // One Durable Object per principal (issuer + user + agent, src/gateway/auth/principal.ts), named
 // by principalKey(): the one home of what a principal's sessions must share, so that opening
-// another session renews nothing (README "Gateway tier", mcpProvider.limits):
+// another session renews nothing (docs/configuration.md, mcpProvider.limits):
 // - the principal's live sessions (sessionsPerPrincipal), each holding a lease that its session
 //   renews while active and gives back when it ends; a session that vanished without a word
 //   loses its lease when the lease expires, so no slot is held forever;

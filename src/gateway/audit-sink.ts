@@ -1,4 +1,4 @@
-// The HTTP audit sink's side of delivery (README "Audit"): one POST of `{"events": [...]}` per
+// The HTTP audit sink's side of delivery (docs/audit.md): one POST of `{"events": [...]}` per
 // batch, with an `Idempotency-Key` header derived from the batch's event ids, so that a batch
 // resent unchanged carries the same key. Delivery is at least once: a sink must deduplicate on
 // each event's `id` (the key only spares it work when a whole batch is resent). What to do with

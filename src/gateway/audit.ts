@@ -1,5 +1,5 @@
 // One structured event per tool call that reached the gateway, allowed, denied or failed
-// (README "Gateway apps", Audit), and likewise per prompts/get, resources/read and resource subscription, which
+// (docs/audit.md), and likewise per prompts/get, resources/read and resource subscription, which
 // reach upstreams with exchanged tokens too: who (agent and user), what (tool, prompt or
 // resource, and app), the decision, the exchanged token's `jti` (never a token), the upstream
 // status, latency and trace id. Written to the worker log, where Workers Logs and Logpush pick

@@ -1,6 +1,6 @@
 // How many tool calls may be made: `limit` per `period`, taken as a token bucket, so a burst up
 // to `limit` goes through at once and the budget refills evenly over `period`. Used twice
-// (README "Gateway tier"): per session (mcpProvider.limits.toolCallsPerSession), in the session's
+// (docs/configuration.md): per session (mcpProvider.limits.toolCallsPerSession), in the session's
 // Durable Object memory, a brake for a runaway agent loop that starts full again when the object
 // is evicted; and per principal (toolCallsPerPrincipal), stored by the principal's own Durable
 // Object (durable-objects/principal-limits.ts), a budget no new session and no eviction renews.

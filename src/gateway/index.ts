@@ -1,4 +1,4 @@
-// Gateway worker: the MCP Provider (README "The MCP endpoint"). A stateless Hono front; each MCP session
+// Gateway worker: the MCP Provider (docs/mcp-endpoint.md). A stateless Hono front; each MCP session
 // lives in its own McpSession Durable Object.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";

@@ -1,5 +1,5 @@
 // How long the agent's lists (tools/list, prompts/list, resources/list, resources/templates/list)
-// wait for each app (README "Gateway apps", mcpProvider.limits.listTimeout). One hung upstream
+// wait for each app (docs/apps.md, mcpProvider.limits.listTimeout). One hung upstream
 // must not hold the whole answer for the app's timeout while the others answered at once: past
 // the list deadline the app is reported late, exactly as a failed one is, and its listing goes on
 // under the app's own timeout. A listing still in flight is shared by every request of the same

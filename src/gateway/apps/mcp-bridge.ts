@@ -1,4 +1,4 @@
-// The MCP Bridge app (README "Gateway apps: where tools come from"): an OpenAPI 3.0/3.1 document's operations as tools, each
+// The MCP Bridge app (docs/apps.md): an OpenAPI 3.0/3.1 document's operations as tools, each
 // call made as the plain HTTP request the operation describes.
 import { Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";

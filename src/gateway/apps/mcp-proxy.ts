@@ -1,4 +1,4 @@
-// The MCP Proxy app (README "Gateway apps"): an upstream MCP server over Streamable HTTP whose tools,
+// The MCP Proxy app (docs/apps.md): an upstream MCP server over Streamable HTTP whose tools,
 // prompts and resources the gateway re-exposes. Each gateway session has its own upstream
 // session, remembered in the app's session state so that any process (a fresh instance after a
 // restart or eviction) resumes it without a new initialize.

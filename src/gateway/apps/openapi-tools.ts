@@ -1,4 +1,4 @@
-// The MCP Bridge's conversion (README "Gateway apps: where tools come from"): each operation of an OpenAPI 3.0/3.1 document
+// The MCP Bridge's conversion (docs/apps.md): each operation of an OpenAPI 3.0/3.1 document
 // becomes an MCP tool whose input schema is built from the operation's parameters and JSON
 // request body, with a call plan that says where each argument goes in the HTTP request.
 // Pure: no I/O, so it runs the same in workerd and in unit tests.

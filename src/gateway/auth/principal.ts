@@ -1,6 +1,6 @@
 // Who calls the MCP endpoint, as the gateway tells callers apart: the issuer, the user (`sub`) and
 // the agent (OAuth client) of the presented token (RFC 9068 §2.2). Sessions belong to one
-// principal, and the per-principal limits (README "Gateway tier", mcpProvider.limits) count per
+// principal, and the per-principal limits (docs/configuration.md, mcpProvider.limits) count per
 // principal, so one user's two agents, or two users of one agent, never share them.
 
 /** Who is calling: the user a token was issued for and the agent (OAuth client) holding it. */

@@ -20,7 +20,7 @@
 import * as oauth from "oauth4webapi";
 import { log } from "../../core/log.js";
 import { ExpiringCache } from "../../core/expiring-cache.js";
-import type { GatewayEnv } from "../config.js";
+import type { GatewayEnv } from "../env.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
 

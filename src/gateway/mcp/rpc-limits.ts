@@ -4,7 +4,7 @@
 // thousand levels deep overflows the serializer's stack, and a call carries at most 32 MiB. Hostile
 // input must never get there: an agent's body is bounded by the front (JSON-RPC 2.0 §5.1 -32600;
 // RFC 8259 §9 lets a parser limit nesting depth), what an upstream answers is bounded where it
-// is read, and the replies to one POST are bounded together. README "The MCP endpoint".
+// is read, and the replies to one POST are bounded together. docs/mcp-endpoint.md.
 
 /**
  * Whether `text` opens more than `max` arrays or objects inside one another. A linear scan that

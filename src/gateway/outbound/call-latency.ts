@@ -1,6 +1,6 @@
 // How long an app's upstream has recently taken to answer a call, per app and per isolate. The
 // token cache uses it as its reuse margin: a cached exchanged token is sent only while it will
-// outlive the call it goes with (README "Outbound authorization"), so an app whose calls take
+// outlive the call it goes with (docs/apps.md), so an app whose calls take
 // seconds gets tokens with seconds to spare, and a fast app keeps reusing them.
 /** The calls remembered per app: the slowest of them sets the margin. */
 const WINDOW = 32;

@@ -1,4 +1,4 @@
-// The token a session sends upstream for one operation of an app (README "Gateway apps"): none for
+// The token a session sends upstream for one operation of an app (docs/apps.md): none for
 // `outbound: none`, else a per-tool token from RFC 8693 exchange at the identity provider,
 // reused from the session's cache while it will outlive the call (its own `exp` against the
 // app's reuse margin and observed latency). The agent's own token is only ever the exchange's

@@ -1,5 +1,5 @@
 // The input document of every policy decision. It is an interface with people who write Rego,
-// so it is stable and documented (README "Policy"); add fields, never rename or remove them.
+// so it is stable and documented (docs/policy.md); add fields, never rename or remove them.
 //
 // tools/call and tools/list ask the same question with the same document. For tools/list the
 // gateway asks once per tool, with `request.mcp.method` "tools/list" and `tool.arguments`

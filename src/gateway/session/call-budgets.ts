@@ -1,4 +1,4 @@
-// The tool call budgets that apply to a session's calls (README "Gateway tier", mcpProvider.limits):
+// The tool call budgets that apply to a session's calls (docs/configuration.md, mcpProvider.limits):
 // the session's own (in the object's memory: see call-budget.ts), then its principal's (in the
 // principal's object, durable-objects/principal-limits.ts). A call the principal's budget refuses
 // is given back to the session's. When the principal's object cannot be asked, the call is

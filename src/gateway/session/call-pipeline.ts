@@ -1,4 +1,4 @@
-// One call that reaches an upstream, as a pipeline (README "Gateway apps", "Policy"):
+// One call that reaches an upstream, as a pipeline (docs/apps.md, docs/policy.md):
 //   admit → resolve → decide → check arguments → outbound token → forward → settle.
 // tools/call, prompts/get, resources/read and resource subscriptions all take it; what differs
 // by kind (how a name is resolved, what the policy is shown, what is sent upstream) is in the

@@ -1,6 +1,6 @@
 // One list-and-filter path for tools/list, prompts/list, resources/list and
 // resources/templates/list: every app's items under its namespace, each shown only when the
-// policy, asked about it with the list's method and no arguments, allows (README "Policy"). An
+// policy, asked about it with the list's method and no arguments, allows (docs/policy.md). An
 // app that fails, or has not listed within its list deadline (apps/list-deadline.ts), is named in
 // `_meta["gateway/unavailableApps"]`, not fatal. What differs by list is in its ListSpec.
 import { log } from "../../core/log.js";

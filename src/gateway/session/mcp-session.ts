@@ -1,4 +1,4 @@
-// One Durable Object per MCP session (README "The MCP endpoint"): platform routing by
+// One Durable Object per MCP session (docs/mcp-endpoint.md): platform routing by
 // Mcp-Session-Id replaces the sticky load balancer, and the context lives in the object's own
 // SQLite-backed storage so it survives eviction, restarts and the loss of the process serving it.
 //

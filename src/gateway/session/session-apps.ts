@@ -132,7 +132,7 @@ export class SessionApps implements ToolSource {
     };
   }
 
-  /** The policy decision about one tool, prompt or resource of `app` (README "Policy"). */
+  /** The policy decision about one tool, prompt or resource of `app` (docs/policy.md). */
   private decide(app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }): Promise<PolicyDecision> {
     const input = buildPolicyInput({
       principal: this.deps.principal,

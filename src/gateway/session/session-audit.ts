@@ -1,4 +1,4 @@
-// A session's audit events on their way to the sink (README "Audit"): each is written to the
+// A session's audit events on their way to the sink (docs/audit.md): each is written to the
 // worker log, and, when mcpProvider.audit.sink is set, stored in the session object's own storage
 // in the same step as the reply that produced it (the output gate holds the reply until the write
 // is durable, with no extra round trip), then moved to the audit outbox
