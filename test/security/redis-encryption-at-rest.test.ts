@@ -3,7 +3,7 @@
 // write to it cannot move one browser's session under another's id or forge one in plain JSON.
 // Real workerd runtimes of the auth tier share the real Redis; Redis is read and written
 // directly with ioredis, as such an attacker would.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { hashPassword } from "../../src/auth/ui/users.js";
@@ -85,7 +85,8 @@ async function signIn(worker: RunningWorker): Promise<SignedIn> {
   expect(code, redirect.toString()).toBeTruthy();
   const res = await worker.fetch("/token", postForm({ grant_type: "authorization_code", client_id: AGENT.clientId, code: code!, redirect_uri: REDIRECT, code_verifier: verifier }));
   expect(res.status).toBe(200);
-  return { jar, sessionKey: `aig:session:${jar.get(COOKIE)}`, tokens: (await res.json()) as SignedIn["tokens"] };
+  // The session's record is kept under the SHA-256 of its cookie (src/auth/ui/session.ts).
+  return { jar, sessionKey: `aig:session:${createHash("sha256").update(jar.get(COOKIE)!).digest("base64url")}`, tokens: (await res.json()) as SignedIn["tokens"] };
 }
 
 /** Where /authorize sends this browser first: /consent when its session is recognized, /login when not. */
