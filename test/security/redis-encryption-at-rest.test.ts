@@ -77,6 +77,11 @@ interface SignedIn {
   tokens: { access_token: string; refresh_token: string; id_token: string };
 }
 
+/** The session's record is kept under the SHA-256 of its cookie (src/auth/ui/session.ts). */
+function sessionKeyOf(cookie: string): string {
+  return `aig:session:${createHash("sha256").update(cookie).digest("base64url")}`;
+}
+
 /** Signs the user in at `worker` and redeems the code there. */
 async function signIn(worker: RunningWorker): Promise<SignedIn> {
   const { verifier, challenge } = await pkce();
@@ -85,8 +90,7 @@ async function signIn(worker: RunningWorker): Promise<SignedIn> {
   expect(code, redirect.toString()).toBeTruthy();
   const res = await worker.fetch("/token", postForm({ grant_type: "authorization_code", client_id: AGENT.clientId, code: code!, redirect_uri: REDIRECT, code_verifier: verifier }));
   expect(res.status).toBe(200);
-  // The session's record is kept under the SHA-256 of its cookie (src/auth/ui/session.ts).
-  return { jar, sessionKey: `aig:session:${createHash("sha256").update(jar.get(COOKIE)!).digest("base64url")}`, tokens: (await res.json()) as SignedIn["tokens"] };
+  return { jar, sessionKey: sessionKeyOf(jar.get(COOKIE)!), tokens: (await res.json()) as SignedIn["tokens"] };
 }
 
 /** Where /authorize sends this browser first: /consent when its session is recognized, /login when not. */
@@ -195,7 +199,7 @@ describe("with Redis encryption at rest on", () => {
     const attacker = new CookieJar();
     const attackerId = randomBytes(32).toString("base64url");
     attacker.store(new Response(null, { headers: { "Set-Cookie": `${COOKIE}=${attackerId}; Path=/` } }));
-    const attackerKey = `aig:session:${attackerId}`;
+    const attackerKey = sessionKeyOf(attackerId);
     await redis.set(attackerKey, (await redis.get(victim.sessionKey))!, "PX", 60_000);
     try {
       expect(await firstStop(sealedA, attacker)).toBe("/login");
