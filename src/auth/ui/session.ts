@@ -47,7 +47,11 @@ export async function startSession(c: Context<AuthApp>, user: AuthenticatedUser)
     lastActiveAt: now,
   };
   const { store, config } = c.get("provider");
+  // A sign-in always gets a new secret (no session fixation, RFC 6819 §4.4.1.8); the session it
+  // replaces in this browser ends with it rather than lingering until its idle timeout.
+  const previous = readCookie(c, settings(c).cookieName);
   await Promise.all([
+    previous && COOKIE_SECRET.test(previous) ? sha256Base64Url(previous).then((sid) => store.deleteSession(sid)) : null,
     store.saveSession(session.sid, session, timeLeftAfterUse(session, settings(c), now)),
     // /userinfo answers from the latest claims for as long as a grant from this login may live.
     store.saveUserClaims(user.sub, user.claims, config.provider.tokens.refreshTokenTTL),
