@@ -40,41 +40,74 @@ describe("confirmation", () => {
 
 describe("post-logout redirect", () => {
   it("goes to a registered URI, exactly, with the state", () => {
-    expect(postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: AFTER, state: "s 1" }, SESSION)).toBe(`${AFTER}?state=s+1`);
+    expect(
+      postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: AFTER, state: "s 1" }, SESSION),
+    ).toBe(`${AFTER}?state=s+1`);
   });
 
   it("keeps the registered URI's own query", () => {
     const uri = "https://app.example/out?from=idp";
-    expect(postLogoutRedirect({ hint: HINT, client: client("config", [uri]), postLogoutRedirectUri: uri, state: "x" }, SESSION)).toBe(`${uri}&state=x`);
+    expect(
+      postLogoutRedirect(
+        { hint: HINT, client: client("config", [uri]), postLogoutRedirectUri: uri, state: "x" },
+        SESSION,
+      ),
+    ).toBe(`${uri}&state=x`);
   });
 
   it("is refused for any URI not registered exactly", () => {
-    for (const uri of [`${AFTER}/`, `${AFTER}?x=1`, "https://evil.example/signed-out", "HTTPS://app.example/signed-out"]) {
-      expect(postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: uri }, SESSION)).toBeNull();
+    for (const uri of [
+      `${AFTER}/`,
+      `${AFTER}?x=1`,
+      "https://evil.example/signed-out",
+      "HTTPS://app.example/signed-out",
+    ]) {
+      expect(
+        postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: uri }, SESSION),
+      ).toBeNull();
     }
   });
 
   it("is refused on a loopback URI on another port (no RFC 8252 port leeway here)", () => {
     const registered = client("config", ["http://127.0.0.1:8080/out"]);
-    expect(postLogoutRedirect({ hint: HINT, client: registered, postLogoutRedirectUri: "http://127.0.0.1:9090/out" }, SESSION)).toBeNull();
+    expect(
+      postLogoutRedirect(
+        { hint: HINT, client: registered, postLogoutRedirectUri: "http://127.0.0.1:9090/out" },
+        SESSION,
+      ),
+    ).toBeNull();
   });
 
   it("is refused without a valid hint, even to a registered URI", () => {
-    expect(postLogoutRedirect({ hint: null, client: client("config"), postLogoutRedirectUri: AFTER }, SESSION)).toBeNull();
+    expect(
+      postLogoutRedirect({ hint: null, client: client("config"), postLogoutRedirectUri: AFTER }, SESSION),
+    ).toBeNull();
   });
 
   it("is refused when the hint names another client", () => {
-    expect(postLogoutRedirect({ hint: { ...HINT, clientId: "other" }, client: client("config"), postLogoutRedirectUri: AFTER }, SESSION)).toBeNull();
+    expect(
+      postLogoutRedirect(
+        { hint: { ...HINT, clientId: "other" }, client: client("config"), postLogoutRedirectUri: AFTER },
+        SESSION,
+      ),
+    ).toBeNull();
   });
 
   it("sends a self-registered client's person back only from the session its hint belongs to", () => {
     const registered = client("registration");
     expect(postLogoutRedirect({ hint: HINT, client: registered, postLogoutRedirectUri: AFTER }, SESSION)).toBe(AFTER);
     expect(postLogoutRedirect({ hint: HINT, client: registered, postLogoutRedirectUri: AFTER }, null)).toBeNull();
-    expect(postLogoutRedirect({ hint: { ...HINT, sub: "mallory", sid: "m" }, client: registered, postLogoutRedirectUri: AFTER }, SESSION)).toBeNull();
+    expect(
+      postLogoutRedirect(
+        { hint: { ...HINT, sub: "mallory", sid: "m" }, client: registered, postLogoutRedirectUri: AFTER },
+        SESSION,
+      ),
+    ).toBeNull();
   });
 
   it("sends a configured client's person back even when the session already ended", () => {
-    expect(postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: AFTER }, null)).toBe(AFTER);
+    expect(postLogoutRedirect({ hint: HINT, client: client("config"), postLogoutRedirectUri: AFTER }, null)).toBe(
+      AFTER,
+    );
   });
 });

@@ -26,13 +26,23 @@ const APP = {
   postLogoutRedirectUris: [AFTER],
   scopes: ["tools:read"],
 };
-const OTHER_APP = { ...APP, name: "Other App", clientId: "other-app", postLogoutRedirectUris: ["https://other.example/bye"] };
+const OTHER_APP = {
+  ...APP,
+  name: "Other App",
+  clientId: "other-app",
+  postLogoutRedirectUris: ["https://other.example/bye"],
+};
 
 let auth: RunningWorker;
 
 beforeAll(async () => {
   auth = await startAuthWorker({
-    config: (url) => authConfig(url, { apps: [APP, OTHER_APP], login: { users: [ALICE.config, MALLORY.config] }, session: { lifetime: "8h", idleTimeout: "1h" } }),
+    config: (url) =>
+      authConfig(url, {
+        apps: [APP, OTHER_APP],
+        login: { users: [ALICE.config, MALLORY.config] },
+        session: { lifetime: "8h", idleTimeout: "1h" },
+      }),
   });
 });
 afterAll(() => auth.dispose());
@@ -44,12 +54,30 @@ interface SignedIn {
 }
 
 /** Signs `user` in through `clientId` in the browser `jar` and redeems the code for an ID token. */
-async function signIn(clientId = APP.clientId, user: { username: string; password: string } = ALICE, jar = new CookieJar()): Promise<SignedIn> {
+async function signIn(
+  clientId = APP.clientId,
+  user: { username: string; password: string } = ALICE,
+  jar = new CookieJar(),
+): Promise<SignedIn> {
   const { verifier, challenge } = await pkce();
-  const { redirect } = await authorize(auth, authorizationParams(clientId, REDIRECT, challenge, { scope: "openid profile" }), user, jar);
+  const { redirect } = await authorize(
+    auth,
+    authorizationParams(clientId, REDIRECT, challenge, { scope: "openid profile" }),
+    user,
+    jar,
+  );
   const code = redirect.searchParams.get("code");
   expect(code, redirect.toString()).toBeTruthy();
-  const res = await auth.fetch("/token", postForm({ grant_type: "authorization_code", client_id: clientId, code: code!, redirect_uri: REDIRECT, code_verifier: verifier }));
+  const res = await auth.fetch(
+    "/token",
+    postForm({
+      grant_type: "authorization_code",
+      client_id: clientId,
+      code: code!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    }),
+  );
   expect(res.status).toBe(200);
   const { id_token: idToken } = (await res.json()) as { id_token: string };
   return { jar, idToken, sid: createHash("sha256").update(jar.get(COOKIE)!).digest("base64url") };
@@ -62,7 +90,11 @@ function logout(jar: CookieJar, params: Record<string, string>): Promise<Step> {
 /** Where /authorize sends this browser first: /consent while signed in, /login when not. */
 async function firstStop(jar: CookieJar): Promise<string> {
   const { challenge } = await pkce();
-  const { location } = await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(APP.clientId, REDIRECT, challenge))}`);
+  const { location } = await step(
+    auth,
+    jar,
+    `/authorize?${new URLSearchParams(authorizationParams(APP.clientId, REDIRECT, challenge))}`,
+  );
   return location!.pathname;
 }
 
@@ -72,7 +104,16 @@ const sessionRecord = (sid: string) => sharedStore().getSession(sid);
 async function ownIdToken(claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
   const jwk = signingJwk();
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: auth.url, sub: "alice", aud: APP.clientId, azp: APP.clientId, iat: now, exp: now + 60, auth_time: now, ...claims })
+  return new SignJWT({
+    iss: auth.url,
+    sub: "alice",
+    aud: APP.clientId,
+    azp: APP.clientId,
+    iat: now,
+    exp: now + 60,
+    auth_time: now,
+    ...claims,
+  })
     .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "JWT", ...header })
     .sign(await importJWK(jwk, jwk.alg));
 }
@@ -102,7 +143,11 @@ describe("sign-out with an id_token_hint from the person's own session", () => {
     const alice = await signIn();
     expect(decodeJwt(alice.idToken).sid).toBe(alice.sid);
     expect(await sessionRecord(alice.sid)).not.toBeNull();
-    const out = await logout(alice.jar, { id_token_hint: alice.idToken, post_logout_redirect_uri: AFTER, state: "st-9" });
+    const out = await logout(alice.jar, {
+      id_token_hint: alice.idToken,
+      post_logout_redirect_uri: AFTER,
+      state: "st-9",
+    });
     expect(out.res.status).toBe(303);
     expect(out.location?.href).toBe(`${AFTER}?state=st-9`);
     expect(out.res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`))).toMatch(/Max-Age=0/i);
@@ -123,7 +168,12 @@ describe("sign-out with an id_token_hint from the person's own session", () => {
 
   it("accepts the request as a form POST (§2), carried on as a GET so the session cookie comes along", async () => {
     const alice = await signIn();
-    const posted = await step(auth, new CookieJar(), "/logout", postForm({ id_token_hint: alice.idToken, post_logout_redirect_uri: AFTER, state: "p" }));
+    const posted = await step(
+      auth,
+      new CookieJar(),
+      "/logout",
+      postForm({ id_token_hint: alice.idToken, post_logout_redirect_uri: AFTER, state: "p" }),
+    );
     expect(posted.res.status).toBe(303);
     expect(posted.location?.pathname).toBe("/logout");
     const out = await step(auth, alice.jar, posted.location!.href);
@@ -142,14 +192,23 @@ describe("sign-out with an id_token_hint from the person's own session", () => {
 
   it("accepts client_id when it names the client the hint was issued to", async () => {
     const alice = await signIn();
-    const out = await logout(alice.jar, { id_token_hint: alice.idToken, client_id: APP.clientId, post_logout_redirect_uri: AFTER });
+    const out = await logout(alice.jar, {
+      id_token_hint: alice.idToken,
+      client_id: APP.clientId,
+      post_logout_redirect_uri: AFTER,
+    });
     expect(out.location?.href).toBe(AFTER);
   });
 });
 
 describe("post_logout_redirect_uri", () => {
   it("shows the signed-out page, never a redirect, for a URI the client did not register (§3)", async () => {
-    for (const uri of ["https://evil.example/phish", `${AFTER}/`, `${AFTER}?next=https://evil.example`, OTHER_APP.postLogoutRedirectUris[0]!]) {
+    for (const uri of [
+      "https://evil.example/phish",
+      `${AFTER}/`,
+      `${AFTER}?next=https://evil.example`,
+      OTHER_APP.postLogoutRedirectUris[0]!,
+    ]) {
       const alice = await signIn();
       const out = await logout(alice.jar, { id_token_hint: alice.idToken, post_logout_redirect_uri: uri, state: "s" });
       expectSignedOutPage(out);
@@ -167,7 +226,12 @@ describe("post_logout_redirect_uri", () => {
   it("is not followed on client_id alone, without a hint", async () => {
     const alice = await signIn();
     const asked = await logout(alice.jar, { client_id: APP.clientId, post_logout_redirect_uri: AFTER });
-    const done = await step(auth, alice.jar, "/logout/confirm", postForm({ ...confirmation(asked), decision: "logout" }));
+    const done = await step(
+      auth,
+      alice.jar,
+      "/logout/confirm",
+      postForm({ ...confirmation(asked), decision: "logout" }),
+    );
     expectSignedOutPage(done);
     expect(await sessionRecord(alice.sid)).toBeNull();
   });
@@ -181,7 +245,9 @@ describe("confirmation (§2, §6: no forced sign-out)", () => {
     expect(asked.res.headers.get("Cache-Control")).toBe("no-store");
     expect(asked.res.headers.get("X-Frame-Options")).toBe("DENY");
     expect(await firstStop(alice.jar)).toBe("/consent");
-    expectSignedOutPage(await step(auth, alice.jar, "/logout/confirm", postForm({ ...form, decision: "logout" }, { Origin: auth.url })));
+    expectSignedOutPage(
+      await step(auth, alice.jar, "/logout/confirm", postForm({ ...form, decision: "logout" }, { Origin: auth.url })),
+    );
     expect(await sessionRecord(alice.sid)).toBeNull();
     expect(await firstStop(alice.jar)).toBe("/login");
   });
@@ -208,7 +274,9 @@ describe("confirmation (§2, §6: no forced sign-out)", () => {
     }
     const form = confirmation(await logout(alice.jar, {}));
     await step(auth, alice.jar, "/logout/confirm", postForm({ ...form, decision: "stay" }));
-    expect((await step(auth, alice.jar, "/logout/confirm", postForm({ ...form, decision: "logout" }))).res.status).toBe(400);
+    expect((await step(auth, alice.jar, "/logout/confirm", postForm({ ...form, decision: "logout" }))).res.status).toBe(
+      400,
+    );
     expect(await firstStop(alice.jar)).toBe("/consent");
   });
 
@@ -244,19 +312,37 @@ describe("confirmation (§2, §6: no forced sign-out)", () => {
 
 describe("id_token_hint that is not an ID token of this provider (§4: as if not supplied)", () => {
   const forgeries: [string, () => Promise<string>][] = [
-    ["signed by another key", async () => {
-      const { privateKey } = await generateKeyPair("ES256");
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iss: auth.url, sub: "alice", aud: APP.clientId, iat: now, exp: now + 60 }).setProtectedHeader({ alg: "ES256", kid: signingJwk().kid, typ: "JWT" }).sign(privateKey);
-    }],
-    ["with a modified payload", async () => {
-      const [header, , signature] = (await ownIdToken({ sub: "mallory" })).split(".");
-      return `${header}.${Buffer.from(JSON.stringify({ iss: auth.url, sub: "alice", aud: APP.clientId, iat: 1, exp: 9e9 })).toString("base64url")}.${signature}`;
-    }],
-    ["unsigned (alg none)", async () => `${Buffer.from(JSON.stringify({ alg: "none", kid: signingJwk().kid, typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify({ iss: auth.url, sub: "alice", aud: APP.clientId, exp: 9e9, iat: 1 })).toString("base64url")}.`],
+    [
+      "signed by another key",
+      async () => {
+        const { privateKey } = await generateKeyPair("ES256");
+        const now = Math.floor(Date.now() / 1000);
+        return new SignJWT({ iss: auth.url, sub: "alice", aud: APP.clientId, iat: now, exp: now + 60 })
+          .setProtectedHeader({ alg: "ES256", kid: signingJwk().kid, typ: "JWT" })
+          .sign(privateKey);
+      },
+    ],
+    [
+      "with a modified payload",
+      async () => {
+        const [header, , signature] = (await ownIdToken({ sub: "mallory" })).split(".");
+        return `${header}.${Buffer.from(JSON.stringify({ iss: auth.url, sub: "alice", aud: APP.clientId, iat: 1, exp: 9e9 })).toString("base64url")}.${signature}`;
+      },
+    ],
+    [
+      "unsigned (alg none)",
+      async () =>
+        `${Buffer.from(JSON.stringify({ alg: "none", kid: signingJwk().kid, typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify({ iss: auth.url, sub: "alice", aud: APP.clientId, exp: 9e9, iat: 1 })).toString("base64url")}.`,
+    ],
     ["from another issuer", () => ownIdToken({ iss: "https://other-issuer.example" })],
-    ["an access token of the person", () => signAccessToken(auth.url, { sub: "alice", client_id: APP.clientId, aud: APP.clientId })],
-    ["expired longer ago than any session lives", () => ownIdToken({ iat: 1, exp: Math.floor(Date.now() / 1000) - 9 * 3600 })],
+    [
+      "an access token of the person",
+      () => signAccessToken(auth.url, { sub: "alice", client_id: APP.clientId, aud: APP.clientId }),
+    ],
+    [
+      "expired longer ago than any session lives",
+      () => ownIdToken({ iat: 1, exp: Math.floor(Date.now() / 1000) - 9 * 3600 }),
+    ],
     ["not a JWT at all", async () => "not-a-jwt"],
   ];
   for (const [what, forge] of forgeries) {
@@ -273,7 +359,11 @@ describe("id_token_hint that is not an ID token of this provider (§4: as if not
 describe("client_id and the hint's client", () => {
   it("refuses a client_id that is not the client the hint was issued to (§2), ending nothing", async () => {
     const alice = await signIn();
-    const out = await logout(alice.jar, { id_token_hint: alice.idToken, client_id: OTHER_APP.clientId, post_logout_redirect_uri: AFTER });
+    const out = await logout(alice.jar, {
+      id_token_hint: alice.idToken,
+      client_id: OTHER_APP.clientId,
+      post_logout_redirect_uri: AFTER,
+    });
     expect(out.res.status).toBe(400);
     expect(out.location).toBeUndefined();
     expect(await sessionRecord(alice.sid)).not.toBeNull();
@@ -305,28 +395,51 @@ describe("without a session", () => {
   it("still returns a configured client's person to its registered URI when the hint is valid", async () => {
     const alice = await signIn();
     await logout(alice.jar, { id_token_hint: alice.idToken });
-    const again = await logout(alice.jar, { id_token_hint: alice.idToken, post_logout_redirect_uri: AFTER, state: "z" });
+    const again = await logout(alice.jar, {
+      id_token_hint: alice.idToken,
+      post_logout_redirect_uri: AFTER,
+      state: "z",
+    });
     expect(again.location?.href).toBe(`${AFTER}?state=z`);
   });
 });
 
 describe("self-registered clients (RFC 7591 post_logout_redirect_uris)", () => {
   async function registerClient(metadata: Record<string, unknown>): Promise<Response> {
-    return auth.fetch("/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(metadata) });
+    return auth.fetch("/register", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(metadata),
+    });
   }
 
   it("registers post_logout_redirect_uris and sends its person back there from their own session", async () => {
-    const res = await registerClient({ redirect_uris: [REDIRECT], post_logout_redirect_uris: ["https://agent.example/bye"], token_endpoint_auth_method: "none" });
+    const res = await registerClient({
+      redirect_uris: [REDIRECT],
+      post_logout_redirect_uris: ["https://agent.example/bye"],
+      token_endpoint_auth_method: "none",
+    });
     expect(res.status).toBe(201);
-    const { client_id: clientId, post_logout_redirect_uris: registered } = (await res.json()) as { client_id: string; post_logout_redirect_uris: string[] };
+    const { client_id: clientId, post_logout_redirect_uris: registered } = (await res.json()) as {
+      client_id: string;
+      post_logout_redirect_uris: string[];
+    };
     expect(registered).toEqual(["https://agent.example/bye"]);
     const alice = await signIn(clientId);
-    const out = await logout(alice.jar, { id_token_hint: alice.idToken, post_logout_redirect_uri: "https://agent.example/bye", state: "r" });
+    const out = await logout(alice.jar, {
+      id_token_hint: alice.idToken,
+      post_logout_redirect_uri: "https://agent.example/bye",
+      state: "r",
+    });
     expect(out.location?.href).toBe("https://agent.example/bye?state=r");
   });
 
   it("does not let its own ID token turn this provider into an open redirector for anyone else", async () => {
-    const res = await registerClient({ redirect_uris: [REDIRECT], post_logout_redirect_uris: ["https://evil.example/landing"], token_endpoint_auth_method: "none" });
+    const res = await registerClient({
+      redirect_uris: [REDIRECT],
+      post_logout_redirect_uris: ["https://evil.example/landing"],
+      token_endpoint_auth_method: "none",
+    });
     const { client_id: clientId } = (await res.json()) as { client_id: string };
     const mallory = await signIn(clientId, MALLORY);
     const link = { id_token_hint: mallory.idToken, post_logout_redirect_uri: "https://evil.example/landing" };
@@ -338,7 +451,11 @@ describe("self-registered clients (RFC 7591 post_logout_redirect_uris)", () => {
   });
 
   it("refuses a post_logout_redirect_uri that could not be a redirect URI", async () => {
-    const res = await registerClient({ redirect_uris: [REDIRECT], post_logout_redirect_uris: ["javascript:alert(1)"], token_endpoint_auth_method: "none" });
+    const res = await registerClient({
+      redirect_uris: [REDIRECT],
+      post_logout_redirect_uris: ["javascript:alert(1)"],
+      token_endpoint_auth_method: "none",
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: "invalid_client_metadata" });
   });

@@ -13,13 +13,24 @@ const COOKIE = "maverics_session";
 const REDIRECT = "http://127.0.0.1:9/callback";
 const IDLE_MS = 3_000;
 const LIFETIME_MS = 7_000;
-const APP = { name: "Web App", clientId: "web-app", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], scopes: ["tools:read"] };
+const APP = {
+  name: "Web App",
+  clientId: "web-app",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [REDIRECT],
+  scopes: ["tools:read"],
+};
 
 let auth: RunningWorker;
 
 beforeAll(async () => {
   auth = await startAuthWorker({
-    config: (url) => authConfig(url, { apps: [APP], login: { users: [ALICE.config] }, session: { idleTimeout: `${IDLE_MS / 1000}s`, lifetime: `${LIFETIME_MS / 1000}s` } }),
+    config: (url) =>
+      authConfig(url, {
+        apps: [APP],
+        login: { users: [ALICE.config] },
+        session: { idleTimeout: `${IDLE_MS / 1000}s`, lifetime: `${LIFETIME_MS / 1000}s` },
+      }),
   });
 });
 afterAll(() => auth.dispose());
@@ -34,7 +45,11 @@ async function signIn(): Promise<{ jar: CookieJar; sid: string }> {
 /** Where /authorize sends this browser first (a use of the session): /consent while signed in, /login when not. */
 async function firstStop(jar: CookieJar): Promise<string> {
   const { challenge } = await pkce();
-  const { location } = await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(APP.clientId, REDIRECT, challenge))}`);
+  const { location } = await step(
+    auth,
+    jar,
+    `/authorize?${new URLSearchParams(authorizationParams(APP.clientId, REDIRECT, challenge))}`,
+  );
   return location!.pathname;
 }
 
@@ -54,7 +69,11 @@ describe("sign-in sessions that end", () => {
     const { jar, sid } = await signIn();
     expect(await firstStop(jar)).toBe("/consent");
     // Not touching the session (only Redis is asked) until its record is gone.
-    await until(async () => (await sharedStore().getSession(sid)) === null, IDLE_MS + 5_000, "the idle session's record to expire");
+    await until(
+      async () => (await sharedStore().getSession(sid)) === null,
+      IDLE_MS + 5_000,
+      "the idle session's record to expire",
+    );
     expect(await firstStop(jar)).toBe("/login");
   });
 
@@ -67,13 +86,22 @@ describe("sign-in sessions that end", () => {
       await pause(IDLE_MS / 5);
     }
     // Still used as often, it ends anyway at the lifetime.
-    await until(async () => (await firstStop(jar)) === "/login", LIFETIME_MS + 5_000, "the busy session to reach its lifetime");
+    await until(
+      async () => (await firstStop(jar)) === "/login",
+      LIFETIME_MS + 5_000,
+      "the busy session to reach its lifetime",
+    );
   });
 
   it("replaces the browser's session when the person signs in again (prompt=login), ending the old one", async () => {
     const first = await signIn();
     const { challenge } = await pkce();
-    const { redirect, jar } = await authorize(auth, authorizationParams(APP.clientId, REDIRECT, challenge, { prompt: "login" }), ALICE, first.jar);
+    const { redirect, jar } = await authorize(
+      auth,
+      authorizationParams(APP.clientId, REDIRECT, challenge, { prompt: "login" }),
+      ALICE,
+      first.jar,
+    );
     expect(redirect.searchParams.get("code")).toBeTruthy();
     const sid = createHash("sha256").update(jar.get(COOKIE)!).digest("base64url");
     expect(sid).not.toBe(first.sid);

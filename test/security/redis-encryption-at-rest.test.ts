@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { hashPassword } from "../../src/auth/ui/users.js";
 import { generateValueKey } from "../../src/auth/store/value-encryption.js";
+import { hashPassword } from "../../src/auth/ui/users.js";
 import { authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
 import { authorize, CookieJar, postForm, step } from "../helpers/login-flow.js";

@@ -47,7 +47,8 @@ async function endSessionRequest(c: Context<AuthApp>, params: Form): Promise<Res
   const hint = presented ? await verifyIdTokenHint(provider, presented) : null;
   const clientId = params.get("client_id");
   // §2: with both, the OP MUST verify that client_id is the client the ID token was issued to.
-  if (hint && clientId && clientId !== hint.clientId) return logoutError(c, "The client_id is not the application the id_token_hint was issued to.");
+  if (hint && clientId && clientId !== hint.clientId)
+    return logoutError(c, "The client_id is not the application the id_token_hint was issued to.");
   const named = hint?.clientId ?? clientId;
   const client = named ? await findClient(provider, named) : null;
   if (clientId && !client) return logoutError(c, "The client_id names no application registered here.");
@@ -55,7 +56,10 @@ async function endSessionRequest(c: Context<AuthApp>, params: Form): Promise<Res
   const session = await findSession(c);
   const postLogoutRedirectUri = params.get("post_logout_redirect_uri");
   const state = params.get("state");
-  const redirect = postLogoutRedirect({ hint, client, ...(postLogoutRedirectUri ? { postLogoutRedirectUri } : {}), ...(state ? { state } : {}) }, session);
+  const redirect = postLogoutRedirect(
+    { hint, client, ...(postLogoutRedirectUri ? { postLogoutRedirectUri } : {}), ...(state ? { state } : {}) },
+    session,
+  );
   if (session && needsConfirmation(hint, session)) {
     // Only a name the operator gave is shown; any other client's name is its own claim.
     return askToConfirm(c, session, redirect, client?.source === "config" ? client.name : undefined);

@@ -39,7 +39,11 @@ export async function verifyIdTokenHint(provider: ProviderContext, token: string
     const audience = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (audience.length !== 1 || typeof audience[0] !== "string" || typeof payload.sub !== "string") return null;
     if (payload.azp !== undefined && payload.azp !== audience[0]) return null;
-    return { sub: payload.sub, clientId: audience[0], ...(typeof payload.sid === "string" ? { sid: payload.sid } : {}) };
+    return {
+      sub: payload.sub,
+      clientId: audience[0],
+      ...(typeof payload.sid === "string" ? { sid: payload.sid } : {}),
+    };
   } catch {
     return null;
   }

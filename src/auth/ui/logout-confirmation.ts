@@ -34,7 +34,12 @@ export function logoutError(c: Context<AuthApp>, description: string): Response 
 }
 
 /** Records the pending sign-out and shows the question. */
-export async function askToConfirm(c: Context<AuthApp>, session: LoginSession, redirect: string | null, clientName?: string): Promise<Response> {
+export async function askToConfirm(
+  c: Context<AuthApp>,
+  session: LoginSession,
+  redirect: string | null,
+  clientName?: string,
+): Promise<Response> {
   const pending: PendingLogout = { id: randomToken(), csrf: randomToken(), sid: session.sid, redirect };
   await c.get("provider").store.saveLogout(pending.id, pending, PENDING_LOGOUT_TTL_MS);
   c.header("Cache-Control", "no-store");
@@ -53,11 +58,20 @@ export const logoutConfirmationRoutes = new Hono<AuthApp>();
 logoutConfirmationRoutes.post("/logout/confirm", async (c) => {
   const form = await c.req.parseBody();
   // Taken at once: whatever the answer, a question is answered once.
-  const pending = typeof form.logout === "string" && form.logout.length <= 64 ? await c.get("provider").store.takeLogout<PendingLogout>(form.logout) : null;
-  const genuine = pending && postedFromOwnOrigin(c) && typeof form.csrf === "string" && (await timingSafeEqualStrings(form.csrf, pending.csrf));
-  if (!pending || !genuine) return logoutError(c, "This sign-out request has expired, was already answered, or did not come from this page.");
+  const pending =
+    typeof form.logout === "string" && form.logout.length <= 64
+      ? await c.get("provider").store.takeLogout<PendingLogout>(form.logout)
+      : null;
+  const genuine =
+    pending &&
+    postedFromOwnOrigin(c) &&
+    typeof form.csrf === "string" &&
+    (await timingSafeEqualStrings(form.csrf, pending.csrf));
+  if (!pending || !genuine)
+    return logoutError(c, "This sign-out request has expired, was already answered, or did not come from this page.");
   const session = await findSession(c);
-  if (!session || session.sid !== pending.sid) return logoutError(c, "This sign-out request was made for another session.");
+  if (!session || session.sid !== pending.sid)
+    return logoutError(c, "This sign-out request was made for another session.");
   if (form.decision !== "logout") {
     c.header("Cache-Control", "no-store");
     return c.html(stillSignedInPage());

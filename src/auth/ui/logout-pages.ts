@@ -16,30 +16,41 @@ export function confirmLogoutPage(m: ConfirmLogoutModel) {
   return page(
     "Sign out?",
     html`<h1>Sign out?</h1>
-<p>You are signed in as <strong>${m.user}</strong>. ${m.clientName ? html`<strong>${m.clientName}</strong> asks` : "An application asks"} to sign you out here.</p>
-<p>Signing out ends your session: every application will ask you to sign in again.</p>
-<form method="post" action="/logout/confirm">
-<input type="hidden" name="logout" value="${m.logout}">
-<input type="hidden" name="csrf" value="${m.csrf}">
-<button type="submit" name="decision" value="logout">Sign out</button>
-<button type="submit" name="decision" value="stay" class="secondary">Stay signed in</button>
-</form>`,
+      <p>
+        You are signed in as <strong>${m.user}</strong>.
+        ${m.clientName ? html`<strong>${m.clientName}</strong> asks` : "An application asks"} to sign you out here.
+      </p>
+      <p>Signing out ends your session: every application will ask you to sign in again.</p>
+      <form method="post" action="/logout/confirm">
+        <input type="hidden" name="logout" value="${m.logout}" />
+        <input type="hidden" name="csrf" value="${m.csrf}" />
+        <button type="submit" name="decision" value="logout">Sign out</button>
+        <button type="submit" name="decision" value="stay" class="secondary">Stay signed in</button>
+      </form>`,
   );
 }
 
 export function signedOutPage() {
-  return page("Signed out", html`<h1>You are signed out</h1><p role="status">Your session here has ended. You can close this window.</p>`);
+  return page(
+    "Signed out",
+    html`<h1>You are signed out</h1>
+      <p role="status">Your session here has ended. You can close this window.</p>`,
+  );
 }
 
 export function stillSignedInPage() {
-  return page("Still signed in", html`<h1>You are still signed in</h1><p role="status">Nothing was changed. You can close this window.</p>`);
+  return page(
+    "Still signed in",
+    html`<h1>You are still signed in</h1>
+      <p role="status">Nothing was changed. You can close this window.</p>`,
+  );
 }
 
 export function logoutErrorPage(description: string) {
   return page(
     "Sign-out error",
     html`<h1>This sign-out request cannot continue</h1>
-<p class="error" role="alert">${description}</p>
-<p>Nothing was changed. Close this window and sign out again from the application.</p>`,
+      <p class="error" role="alert">${description}</p>
+      <p>Nothing was changed. Close this window and sign out again from the application.</p>`,
   );
 }

@@ -29,12 +29,18 @@ export function hintBelongsTo(hint: IdTokenHint, session: Pick<LoginSession, "su
 }
 
 /** Whether the person must confirm before their session ends; never when there is none to end. */
-export function needsConfirmation(hint: IdTokenHint | null, session: Pick<LoginSession, "sub" | "sid"> | null): boolean {
+export function needsConfirmation(
+  hint: IdTokenHint | null,
+  session: Pick<LoginSession, "sub" | "sid"> | null,
+): boolean {
   return session !== null && !(hint && hintBelongsTo(hint, session));
 }
 
 /** Where to send the browser after the sign-out, with `state` (§3); null: show our own page. */
-export function postLogoutRedirect(request: LogoutRequest, session: Pick<LoginSession, "sub" | "sid"> | null): string | null {
+export function postLogoutRedirect(
+  request: LogoutRequest,
+  session: Pick<LoginSession, "sub" | "sid"> | null,
+): string | null {
   const { hint, client, postLogoutRedirectUri: uri } = request;
   if (!uri || !hint || !client || client.clientId !== hint.clientId) return null;
   if (!(client.postLogoutRedirectUris ?? []).includes(uri)) return null;

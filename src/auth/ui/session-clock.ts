@@ -32,6 +32,10 @@ export function sessionEnded(session: SessionTimes, settings: SessionClockSettin
  * How long the session lives after a use at `now`: the idle timeout, cut to what is left of the
  * lifetime. Zero or less means it has ended.
  */
-export function timeLeftAfterUse(session: Pick<SessionTimes, "createdAt">, settings: SessionClockSettings, now: number): number {
+export function timeLeftAfterUse(
+  session: Pick<SessionTimes, "createdAt">,
+  settings: SessionClockSettings,
+  now: number,
+): number {
   return sessionEndsAt({ createdAt: session.createdAt, lastActiveAt: now }, settings) - now;
 }

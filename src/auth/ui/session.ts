@@ -57,7 +57,10 @@ export async function startSession(c: Context<AuthApp>, user: AuthenticatedUser)
     store.saveUserClaims(user.sub, user.claims, config.provider.tokens.refreshTokenTTL),
   ]);
   // The cookie lives as long as the session could; the record decides whether it still does.
-  writeCookie(c, settings(c).cookieName, secret, { sameSite: "Lax", maxAgeSeconds: Math.floor(settings(c).lifetime / 1000) });
+  writeCookie(c, settings(c).cookieName, secret, {
+    sameSite: "Lax",
+    maxAgeSeconds: Math.floor(settings(c).lifetime / 1000),
+  });
   return session;
 }
 
