@@ -50,6 +50,7 @@ afterAll(() => auth.dispose());
 interface SignedIn {
   jar: CookieJar;
   idToken: string;
+  refreshToken: string;
   sid: string;
 }
 
@@ -79,8 +80,11 @@ async function signIn(
     }),
   );
   expect(res.status).toBe(200);
-  const { id_token: idToken } = (await res.json()) as { id_token: string };
-  return { jar, idToken, sid: createHash("sha256").update(jar.get(COOKIE)!).digest("base64url") };
+  const { id_token: idToken, refresh_token: refreshToken } = (await res.json()) as {
+    id_token: string;
+    refresh_token: string;
+  };
+  return { jar, idToken, refreshToken, sid: createHash("sha256").update(jar.get(COOKIE)!).digest("base64url") };
 }
 
 function logout(jar: CookieJar, params: Record<string, string>): Promise<Step> {
@@ -188,6 +192,18 @@ describe("sign-out with an id_token_hint from the person's own session", () => {
     const out = await logout(alice.jar, { id_token_hint: expired, post_logout_redirect_uri: AFTER });
     expect(out.location?.href).toBe(AFTER);
     expect(await sessionRecord(alice.sid)).toBeNull();
+  });
+
+  it("accepts an ID token refreshed from the session's grant, which keeps the session's sid", async () => {
+    const alice = await signIn();
+    const res = await auth.fetch(
+      "/token",
+      postForm({ grant_type: "refresh_token", client_id: APP.clientId, refresh_token: alice.refreshToken }),
+    );
+    const { id_token: refreshed } = (await res.json()) as { id_token: string };
+    expect(decodeJwt(refreshed).sid).toBe(alice.sid);
+    const out = await logout(alice.jar, { id_token_hint: refreshed, post_logout_redirect_uri: AFTER });
+    expect(out.location?.href).toBe(AFTER);
   });
 
   it("accepts client_id when it names the client the hint was issued to", async () => {
