@@ -1,8 +1,8 @@
 // The auth tier's configuration document (config/auth.yaml): every field with its default and its
 // description, from which docs/configuration.md is generated (npm run docs:config).
 import { z } from "zod";
-import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { duration, httpUrl } from "../core/config-schema.js";
+import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { isLoopbackHost } from "./clients/redirect-uri.js";
 
 const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected a cookie name (RFC 6265 token)");
@@ -53,6 +53,12 @@ const staticClient = z
       .array(z.string())
       .default([])
       .describe("Redirect URIs, matched exactly; a loopback `http://127.0.0.1` redirect may use any port (RFC 8252 §7.3)."),
+    postLogoutRedirectUris: z
+      .array(z.string())
+      .default([])
+      .describe(
+        "Where the client may send the person after signing them out (OpenID Connect RP-Initiated Logout 1.0 §3.1 `post_logout_redirect_uris`): matched exactly, any port included; followed only with a valid `id_token_hint` for this client (docs/auth/sign-in-sessions.md).",
+      ),
     grantTypes: z
       .array(grantType)
       .default([GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken])

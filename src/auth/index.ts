@@ -12,6 +12,7 @@ import type { AuthApp } from "./app-types.js";
 import { loadAuthConfig } from "./config.js";
 import { getAuthorize } from "./endpoints/authorize.js";
 import { ENDPOINTS, getJwks, getMetadata } from "./endpoints/discovery.js";
+import { getEndSession, postEndSession } from "./endpoints/end-session.js";
 import { postIntrospect } from "./endpoints/introspect.js";
 import { register } from "./endpoints/register.js";
 import { postRevoke } from "./endpoints/revoke.js";
@@ -23,6 +24,7 @@ import { loadKeyRing } from "./keys.js";
 import { openStore } from "./store/store.js";
 import { instrumentStore } from "./store/telemetry.js";
 import { interactionRoutes } from "./ui/interaction.js";
+import { logoutConfirmationRoutes } from "./ui/logout-confirmation.js";
 import { upstreamLoginRoutes } from "./ui/upstream-login.js";
 
 /** OAuth requests are small; anything bigger is hostile or broken. */
@@ -76,7 +78,7 @@ app.use(async (c, next) => {
   await next();
 });
 
-const ROUTES = new Set<string>(["/status", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/login", "/consent", "/login/upstream", "/login/callback", ...Object.values(ENDPOINTS)]);
+const ROUTES = new Set<string>(["/status", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/login", "/consent", "/login/upstream", "/login/callback", "/logout/confirm", ...Object.values(ENDPOINTS)]);
 app.use(httpServerTelemetry((_c, path) => ROUTES.has(path)));
 
 app.use(
@@ -91,7 +93,7 @@ app.use(
 
 // Browser-based MCP clients (e.g. the MCP Inspector) discover, register and redeem tokens from
 // their own origin. These endpoints take no cookies, so any origin may call them; the pages
-// (/authorize, /login, /consent) are navigations and get no CORS headers.
+// (/authorize, /login, /consent, /logout) are navigations and get no CORS headers.
 app.use(
   "/.well-known/*",
   cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 }),
@@ -112,6 +114,9 @@ app.post(ENDPOINTS.registration, register);
 app.post(ENDPOINTS.introspection, postIntrospect);
 app.post(ENDPOINTS.revocation, postRevoke);
 app.on(["GET", "POST"], ENDPOINTS.userinfo, getUserinfo);
+app.get(ENDPOINTS.endSession, getEndSession);
+app.post(ENDPOINTS.endSession, postEndSession);
+app.route("/", logoutConfirmationRoutes);
 
 app.notFound((c) => renderAuthError(new OAuthError("invalid_request", "no such endpoint", 404), c));
 app.onError(renderAuthError);

@@ -3,11 +3,11 @@
 // write to it cannot move one browser's session under another's id or forge one in plain JSON.
 // Real workerd runtimes of the auth tier share the real Redis; Redis is read and written
 // directly with ioredis, as such an attacker would.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { hashPassword } from "../../src/auth/ui/users.js";
 import { generateValueKey } from "../../src/auth/store/value-encryption.js";
+import { hashPassword } from "../../src/auth/ui/users.js";
 import { authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
 import { authorize, CookieJar, postForm, step } from "../helpers/login-flow.js";
@@ -77,6 +77,11 @@ interface SignedIn {
   tokens: { access_token: string; refresh_token: string; id_token: string };
 }
 
+/** The session's record is kept under the SHA-256 of its cookie (src/auth/ui/session.ts). */
+function sessionKeyOf(cookie: string): string {
+  return `aig:session:${createHash("sha256").update(cookie).digest("base64url")}`;
+}
+
 /** Signs the user in at `worker` and redeems the code there. */
 async function signIn(worker: RunningWorker): Promise<SignedIn> {
   const { verifier, challenge } = await pkce();
@@ -85,7 +90,7 @@ async function signIn(worker: RunningWorker): Promise<SignedIn> {
   expect(code, redirect.toString()).toBeTruthy();
   const res = await worker.fetch("/token", postForm({ grant_type: "authorization_code", client_id: AGENT.clientId, code: code!, redirect_uri: REDIRECT, code_verifier: verifier }));
   expect(res.status).toBe(200);
-  return { jar, sessionKey: `aig:session:${jar.get(COOKIE)}`, tokens: (await res.json()) as SignedIn["tokens"] };
+  return { jar, sessionKey: sessionKeyOf(jar.get(COOKIE)!), tokens: (await res.json()) as SignedIn["tokens"] };
 }
 
 /** Where /authorize sends this browser first: /consent when its session is recognized, /login when not. */
@@ -194,7 +199,7 @@ describe("with Redis encryption at rest on", () => {
     const attacker = new CookieJar();
     const attackerId = randomBytes(32).toString("base64url");
     attacker.store(new Response(null, { headers: { "Set-Cookie": `${COOKIE}=${attackerId}; Path=/` } }));
-    const attackerKey = `aig:session:${attackerId}`;
+    const attackerKey = sessionKeyOf(attackerId);
     await redis.set(attackerKey, (await redis.get(victim.sessionKey))!, "PX", 60_000);
     try {
       expect(await firstStop(sealedA, attacker)).toBe("/login");

@@ -28,6 +28,8 @@ const ALLOWED_GRANTS: string[] = [GRANT_TYPES.authorizationCode, GRANT_TYPES.ref
 /** Client metadata (RFC 7591 §2) as registered, whatever way it arrived. */
 export interface ClientMetadata {
   redirectUris: string[];
+  /** RP-Initiated Logout 1.0 §3.1 `post_logout_redirect_uris`. */
+  postLogoutRedirectUris: string[];
   tokenEndpointAuthMethod: ClientAuthMethod;
   grantTypes: string[];
   responseTypes: string[];
@@ -45,6 +47,7 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
   return z
     .object({
       redirect_uris: z.array(z.string().max(2048)).max(20).optional(),
+      post_logout_redirect_uris: z.array(z.string().max(2048)).max(20).optional(),
       // Default `none`, not RFC 7591 §2's client_secret_basic: registrants are MCP clients, which
       // are public clients; the response tells a client which method it got (RFC 7591 §3.2.1).
       token_endpoint_auth_method: z.string().default("none"),
@@ -61,6 +64,11 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
       m.redirect_uris?.forEach((uri, i) => {
         const problem = redirectUriProblem(uri);
         if (problem) ctx.addIssue({ code: "custom", path: ["redirect_uris", i], message: `${uri} ${problem}` });
+      });
+      // RP-Initiated Logout 1.0 §3.1: the browser is sent there as to a redirect URI, so the same rules hold.
+      m.post_logout_redirect_uris?.forEach((uri, i) => {
+        const problem = redirectUriProblem(uri);
+        if (problem) ctx.addIssue({ code: "custom", path: ["post_logout_redirect_uris", i], message: `${uri} ${problem}` });
       });
       const method = m.token_endpoint_auth_method;
       if (!(authMethods as readonly string[]).includes(method)) {
@@ -94,6 +102,7 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
     .transform(
       (m): ClientMetadata => ({
         redirectUris: m.redirect_uris ?? [],
+        postLogoutRedirectUris: m.post_logout_redirect_uris ?? [],
         tokenEndpointAuthMethod: m.token_endpoint_auth_method as ClientAuthMethod,
         grantTypes: [...new Set(m.grant_types)],
         responseTypes: m.grant_types.includes(GRANT_TYPES.authorizationCode) ? ["code"] : [],

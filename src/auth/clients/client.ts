@@ -15,6 +15,11 @@ export interface Client {
   secretHash?: string;
   jwks?: { keys: JWK[] };
   redirectUris: string[];
+  /**
+   * Where the client may ask to be sent after a sign-out (RP-Initiated Logout 1.0 §3.1
+   * `post_logout_redirect_uris`), matched exactly. Absent: none.
+   */
+  postLogoutRedirectUris?: string[];
   grantTypes: string[];
   /**
    * Provider scopes the client may request, exactly (empty: none). OIDC scopes are allowed

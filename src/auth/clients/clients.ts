@@ -14,6 +14,7 @@ function staticClients(provider: ProviderContext): Client[] {
     ...(app.clientSecret ? { secret: provider.config.secrets[app.clientSecret.env] } : {}),
     ...(app.jwks ? { jwks: app.jwks as { keys: JWK[] } } : {}),
     redirectUris: app.redirectUris,
+    postLogoutRedirectUris: app.postLogoutRedirectUris,
     grantTypes: app.grantTypes,
     scopes: app.scopes,
     allowedAudiences: app.allowedAudiences,

@@ -173,6 +173,7 @@ function documentClient(provider: ProviderContext, clientId: string, document: u
     tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
     ...(metadata.jwks ? { jwks: metadata.jwks } : {}),
     redirectUris: metadata.redirectUris,
+    postLogoutRedirectUris: metadata.postLogoutRedirectUris,
     grantTypes: metadata.grantTypes,
     // The document's `scope`, if any, capped by `registration.defaultScopes` (names this provider
     // does not know are dropped: the document is written for every authorization server).

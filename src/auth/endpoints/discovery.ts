@@ -14,6 +14,7 @@ export const ENDPOINTS = {
   registration: "/register",
   introspection: "/introspect",
   revocation: "/revoke",
+  endSession: "/logout",
 } as const;
 
 export function providerMetadata(provider: ProviderContext): Record<string, unknown> {
@@ -31,6 +32,8 @@ export function providerMetadata(provider: ProviderContext): Record<string, unkn
     ...(config.registration.enabled ? { registration_endpoint: url(ENDPOINTS.registration) } : {}),
     introspection_endpoint: url(ENDPOINTS.introspection),
     revocation_endpoint: url(ENDPOINTS.revocation),
+    // OpenID Connect RP-Initiated Logout 1.0 §2.1.
+    end_session_endpoint: url(ENDPOINTS.endSession),
     scopes_supported: supportedScopes(provider),
     response_types_supported: ["code"],
     response_modes_supported: ["query"],

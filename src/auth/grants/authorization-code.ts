@@ -117,6 +117,7 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
         scope: record.scope,
         resource: record.resource,
         authTime: record.authTime,
+        ...(record.sid ? { sid: record.sid } : {}),
         claims: record.claims,
         ...(record.accessClaims ? { accessClaims: record.accessClaims } : {}),
       },
@@ -131,6 +132,7 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
       claims: record.claims,
       ttlSec: Math.floor(tokens.idTokenTTL / 1000),
       ...(record.nonce ? { nonce: record.nonce } : {}),
+      ...(record.sid ? { sid: record.sid } : {}),
     });
   }
   return body;

@@ -104,6 +104,7 @@ async function tokenResponse(
       sub: family.sub,
       clientId: family.clientId,
       authTime: family.authTime,
+      ...(family.sid ? { sid: family.sid } : {}),
       claims: releasedClaims(family.claims, request.scopes),
       ttlSec: Math.floor(tokens.idTokenTTL / 1000),
     });

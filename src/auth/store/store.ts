@@ -36,6 +36,8 @@ export interface CodeRecord {
   codeChallenge: string;
   nonce?: string;
   authTime: number;
+  /** The login session the code was issued in (its `sid`), for the ID token. */
+  sid?: string;
   /** Claims of the user released to this client (for the ID token and userinfo). */
   claims: Record<string, unknown>;
   /** The user's claims that access tokens carry (tokens/claims.ts accessTokenClaims). */
@@ -63,6 +65,8 @@ export interface RefreshFamily {
   scope: string;
   resource: string[];
   authTime: number;
+  /** The login session the grant was given in (its `sid`), for refreshed ID tokens. */
+  sid?: string;
   claims: Record<string, unknown>;
   accessClaims?: Record<string, unknown>;
   /** The store epoch the family was created under (set by createFamily). */
@@ -129,8 +133,10 @@ const key = {
   /** The store's epoch: written once, gone only when the store lost its data. */
   epoch: () => "aig:epoch",
   revokedJti: (jti: string) => `aig:revoked:${jti}`,
-  session: (id: string) => `aig:session:${id}`,
+  /** Under the session's public id (the SHA-256 of its cookie), never the cookie itself. */
+  session: (sid: string) => `aig:session:${sid}`,
   interaction: (id: string) => `aig:interaction:${id}`,
+  logout: (id: string) => `aig:logout:${id}`,
   client: (id: string) => `aig:client:${id}`,
   userClaims: (sub: string) => `aig:userinfo:${sub}`,
   once: (scope: string, id: string) => `aig:once:${scope}:${id}`,
@@ -369,9 +375,17 @@ export class Store {
 
   // ── Login sessions, pending interactions, registered clients ───────────────────────────
 
-  saveSession = (id: string, value: unknown, ttlMs: number) => this.putJson(key.session(id), value, ttlMs);
-  getSession = <T>(id: string) => this.getJson<T>(key.session(id));
-  deleteSession = (id: string) => this.redis.del(key.session(id)).then(() => undefined);
+  saveSession = (sid: string, value: unknown, ttlMs: number) => this.putJson(key.session(sid), value, ttlMs);
+  getSession = <T>(sid: string) => this.getJson<T>(key.session(sid));
+  deleteSession = (sid: string) => this.redis.del(key.session(sid)).then(() => undefined);
+
+  /** A sign-out waiting for the person's confirmation (RP-Initiated Logout 1.0 §2). */
+  saveLogout = (id: string, value: unknown, ttlMs: number) => this.putJson(key.logout(id), value, ttlMs);
+  /** Reads and removes in one step, so a confirmation is answered at most once. */
+  takeLogout = async <T>(id: string): Promise<T | null> => {
+    const k = key.logout(id);
+    return this.values.decode<T>(k, await this.redis.getdel<string>(k));
+  };
 
   saveInteraction = (id: string, value: unknown, ttlMs: number) => this.putJson(key.interaction(id), value, ttlMs);
   getInteraction = <T>(id: string) => this.getJson<T>(key.interaction(id));

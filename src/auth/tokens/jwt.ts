@@ -59,6 +59,8 @@ export interface AccessTokenInput {
 }
 
 export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** The `typ` of ID tokens, which tells them from access tokens and the device cookie. */
+export const ID_TOKEN_TYPE = "JWT";
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 async function sign(provider: ProviderContext, payload: JWTPayload, typ: string): Promise<string> {
@@ -93,6 +95,8 @@ export interface IdTokenInput {
   clientId: string;
   authTime: number;
   nonce?: string;
+  /** The login session the ID token comes from (OpenID Connect Front-Channel Logout 1.0 §2). */
+  sid?: string;
   claims: Record<string, unknown>;
   ttlSec: number;
 }
@@ -111,8 +115,9 @@ export async function mintIdToken(provider: ProviderContext, input: IdTokenInput
       exp: iat + input.ttlSec,
       auth_time: input.authTime,
       ...(input.nonce ? { nonce: input.nonce } : {}),
+      ...(input.sid ? { sid: input.sid } : {}),
     },
-    "JWT",
+    ID_TOKEN_TYPE,
   );
 }
 

@@ -12,6 +12,7 @@ import type { ProviderContext } from "../provider-context.js";
 import { accessTokenClaims, releasedClaims } from "../tokens/claims.js";
 import { clearCookie, readCookie, writeCookie } from "./cookies.js";
 import { knownDevice, rememberDevice } from "./device-cookie.js";
+import { postedFromOwnOrigin } from "./form-origin.js";
 import { errorPage, consentPage, loginPage, type ConsentPageModel } from "./pages.js";
 import { countLoginFailure, loginLockout } from "./rate-limit.js";
 import { currentSession, startSession, type LoginSession } from "./session.js";
@@ -74,8 +75,7 @@ export async function boundInteraction(c: Context<AuthApp>, id: string | undefin
 
 /** A form post is genuine when its CSRF token matches and it comes from our own origin. */
 async function checkForm(c: Context<AuthApp>, interaction: Interaction, csrf: unknown): Promise<boolean> {
-  const origin = c.req.header("Origin");
-  if (origin && origin !== "null" && origin !== new URL(c.get("provider").issuer).origin) return false;
+  if (!postedFromOwnOrigin(c)) return false;
   return typeof csrf === "string" && (await timingSafeEqualStrings(csrf, interaction.csrf));
 }
 
@@ -99,6 +99,7 @@ export async function completeInteraction(c: Context<AuthApp>, interactionId: st
       codeChallenge: interaction.codeChallenge,
       ...(interaction.nonce ? { nonce: interaction.nonce } : {}),
       authTime: session.authTime,
+      sid: session.sid,
       claims: releasedClaims(session.claims, scopes),
       accessClaims: accessTokenClaims(session.claims),
     },
