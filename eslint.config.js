@@ -5,12 +5,30 @@ import importX from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", ".tools/**", ".wrangler/**", "test/fixtures/opa/**", "**/*.generated.*"] },
+  {
+    ignores: [
+      "node_modules/**",
+      ".tools/**",
+      ".wrangler/**",
+      ".build/**",
+      "policies/build/**",
+      "test/fixtures/opa/**",
+      "**/*.generated.*",
+    ],
+  },
   {
     files: ["**/*.ts", "**/*.mjs", "**/*.js"],
     languageOptions: { parser: tseslint.parser, ecmaVersion: "latest", sourceType: "module" },
     plugins: { import: importX, "@typescript-eslint": tseslint.plugin },
-    settings: { "import-x/resolver-next": [createTypeScriptImportResolver({ project: ["tsconfig.json", "tsconfig.node.json"], noWarnOnMultipleProjects: true })], "import-x/extensions": [".ts", ".js", ".mjs"] },
+    settings: {
+      "import-x/resolver-next": [
+        createTypeScriptImportResolver({
+          project: ["tsconfig.json", "tsconfig.node.json"],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
+      "import-x/extensions": [".ts", ".js", ".mjs"],
+    },
     rules: {
       "import/no-cycle": ["error", { ignoreExternal: true }],
       "import/no-self-import": "error",
@@ -24,7 +42,10 @@ export default tseslint.config(
           alphabetize: { order: "asc", caseInsensitive: true },
         },
       ],
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
     },
   },
 );

@@ -9,15 +9,15 @@
 // error log line and a count (`audit.events.dropped`); the backlog is the `audit.outbox.backlog`
 // gauge. Every event is also in the worker log, written by the session before it is appended.
 import { DurableObject } from "cloudflare:workers";
-import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
-import type { GatewayEnv } from "../src/gateway/env.js";
-import type { AuditOutboxRpc, OutboxStatus } from "../src/gateway/object-rpc.js";
-import type { AuditEvent } from "../src/gateway/audit.js";
-import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
 import { ConfigError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
+import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
+import type { AuditEvent } from "../src/gateway/audit.js";
+import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
+import type { GatewayEnv } from "../src/gateway/env.js";
+import type { AuditOutboxRpc, OutboxStatus } from "../src/gateway/object-rpc.js";
 
 type SinkConfig = NonNullable<GatewayConfig["provider"]["audit"]["sink"]>;
 
@@ -35,7 +35,9 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
     // seq orders delivery (AUTOINCREMENT never reuses a value); id makes a repeated append a no-op.
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, body TEXT NOT NULL)");
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, body TEXT NOT NULL)",
+    );
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS delivery (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
   }
 
@@ -51,7 +53,14 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
         continue;
       }
       // RETURNING yields a row only for an insert that happened (rowsWritten counts index pages too).
-      const inserted = this.ctx.storage.sql.exec("INSERT OR IGNORE INTO events (id, created_at, body) VALUES (?, ?, ?) RETURNING seq", event.id, now, JSON.stringify(event)).toArray();
+      const inserted = this.ctx.storage.sql
+        .exec(
+          "INSERT OR IGNORE INTO events (id, created_at, body) VALUES (?, ?, ?) RETURNING seq",
+          event.id,
+          now,
+          JSON.stringify(event),
+        )
+        .toArray();
       this.held = this.backlog() + inserted.length;
     }
     if (refused.length) this.dropped("outbox_full", refused, { max_backlog: sink.maxBacklog });
@@ -80,20 +89,30 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
     if (this.backlog() === 0) return this.setFailures(0);
     if (!sink) {
       // Removed from the configuration: keep the events for the default retention, in case it returns.
-      const oldest = this.ctx.storage.sql.exec<{ created_at: number }>("SELECT MIN(created_at) AS created_at FROM events").one().created_at;
+      const oldest = this.ctx.storage.sql
+        .exec<{ created_at: number }>("SELECT MIN(created_at) AS created_at FROM events")
+        .one().created_at;
       await this.ctx.storage.setAlarm(oldest + RETENTION_WITHOUT_SINK_MS);
-      log("error", "audit.sink_missing", { backlog: this.backlog(), shard: this.shard(), message: "audit events are held but no mcpProvider.audit.sink is configured" });
+      log("error", "audit.sink_missing", {
+        backlog: this.backlog(),
+        shard: this.shard(),
+        message: "audit events are held but no mcpProvider.audit.sink is configured",
+      });
       return;
     }
     const target = { url: sink.url, headers: this.sinkHeaders(sink), timeoutMs: sink.timeout };
     for (let run = 0; run < BATCHES_PER_RUN; run++) {
-      const rows = this.ctx.storage.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM events ORDER BY seq LIMIT ?", sink.maxBatch).toArray();
+      const rows = this.ctx.storage.sql
+        .exec<{ seq: number; body: string }>("SELECT seq, body FROM events ORDER BY seq LIMIT ?", sink.maxBatch)
+        .toArray();
       if (rows.length === 0) return this.setFailures(0);
       const events = rows.map((row) => JSON.parse(row.body) as AuditEvent);
       const result = await deliverBatch(target, events, await batchKey(events.map((e) => e.id)));
       if (result.outcome === "delivered") {
         // Appends arrive with higher seq values only: this removes exactly the batch.
-        const deleted = this.ctx.storage.sql.exec("DELETE FROM events WHERE seq <= ? RETURNING seq", rows.at(-1)!.seq).toArray();
+        const deleted = this.ctx.storage.sql
+          .exec("DELETE FROM events WHERE seq <= ? RETURNING seq", rows.at(-1)!.seq)
+          .toArray();
         this.held = Math.max(0, this.backlog() - deleted.length);
         this.setFailures(0);
         continue;
@@ -102,9 +121,21 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
       this.setFailures(failures);
       const delay = backoffMs(failures, sink, result.outcome === "failed" ? result.retryAfterMs : undefined);
       await this.ctx.storage.setAlarm(Date.now() + delay);
-      const facts = { sink: new URL(sink.url).origin, shard: this.shard(), backlog: this.backlog(), failures, retry_in_ms: delay, ...("status" in result ? { status: result.status } : {}), ...("error" in result ? { error: result.error } : {}) };
+      const facts = {
+        sink: new URL(sink.url).origin,
+        shard: this.shard(),
+        backlog: this.backlog(),
+        failures,
+        retry_in_ms: delay,
+        ...("status" in result ? { status: result.status } : {}),
+        ...("error" in result ? { error: result.error } : {}),
+      };
       if (result.outcome === "rejected") {
-        log("error", "audit.sink_rejected", { ...facts, message: "the audit sink refuses the events (check its URL and credentials); they are kept and retried until the retention" });
+        log("error", "audit.sink_rejected", {
+          ...facts,
+          message:
+            "the audit sink refuses the events (check its URL and credentials); they are kept and retried until the retention",
+        });
       } else {
         log("warn", "audit.sink_failed", facts);
       }
@@ -117,15 +148,28 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
   /** Drops what has waited longer than the retention. */
   private expire(retention: number): void {
     const cutoff = Date.now() - retention;
-    const expired = this.ctx.storage.sql.exec<{ id: string }>("DELETE FROM events WHERE created_at < ? RETURNING id", cutoff).toArray();
+    const expired = this.ctx.storage.sql
+      .exec<{ id: string }>("DELETE FROM events WHERE created_at < ? RETURNING id", cutoff)
+      .toArray();
     if (!expired.length) return;
     this.held = Math.max(0, this.backlog() - expired.length);
-    this.dropped("retention", expired.map((row) => row.id), { retention_ms: retention });
+    this.dropped(
+      "retention",
+      expired.map((row) => row.id),
+      { retention_ms: retention },
+    );
   }
 
   private dropped(reason: "retention" | "outbox_full", ids: string[], facts: Record<string, unknown>): void {
     telemetryMetrics().auditDropped.add(ids.length, { "gateway.audit.reason": reason });
-    log("error", "audit.dropped", { reason, events: ids.length, ids: ids.slice(0, LOGGED_IDS), shard: this.shard(), backlog: this.backlog(), ...facts });
+    log("error", "audit.dropped", {
+      reason,
+      events: ids.length,
+      ids: ids.slice(0, LOGGED_IDS),
+      shard: this.shard(),
+      backlog: this.backlog(),
+      ...facts,
+    });
   }
 
   private backlog(): number {
@@ -134,11 +178,17 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
   }
 
   private failures(): number {
-    return this.ctx.storage.sql.exec<{ value: number }>("SELECT value FROM delivery WHERE name = 'failures'").toArray()[0]?.value ?? 0;
+    return (
+      this.ctx.storage.sql.exec<{ value: number }>("SELECT value FROM delivery WHERE name = 'failures'").toArray()[0]
+        ?.value ?? 0
+    );
   }
 
   private setFailures(failures: number): void {
-    this.ctx.storage.sql.exec("INSERT INTO delivery (name, value) VALUES ('failures', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", failures);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO delivery (name, value) VALUES ('failures', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      failures,
+    );
   }
 
   private reportBacklog(): void {
@@ -167,7 +217,12 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
  * failed append is retried once (a Durable Object may be restarting). Never throws: on false the
  * caller still holds the events and decides what happens to them.
  */
-export async function appendToOutbox(env: GatewayEnv, sink: SinkConfig, sessionId: string, events: AuditEvent[]): Promise<boolean> {
+export async function appendToOutbox(
+  env: GatewayEnv,
+  sink: SinkConfig,
+  sessionId: string,
+  events: AuditEvent[],
+): Promise<boolean> {
   const name = outboxShard(sessionId, sink.shards);
   let error: unknown;
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -179,12 +234,20 @@ export async function appendToOutbox(env: GatewayEnv, sink: SinkConfig, sessionI
       error = err;
     }
   }
-  log("warn", "audit.outbox_failed", { events: events.length, shard: name, error: error instanceof Error ? error.message : "error" });
+  log("warn", "audit.outbox_failed", {
+    events: events.length,
+    shard: name,
+    error: error instanceof Error ? error.message : "error",
+  });
   return false;
 }
 
 /** Counts and logs events a session must give up before its outbox took them (the session ended meanwhile). */
 export function droppedBeforeOutbox(events: AuditEvent[]): void {
   telemetryMetrics().auditDropped.add(events.length, { "gateway.audit.reason": "outbox_unavailable" });
-  log("error", "audit.dropped", { reason: "outbox_unavailable", events: events.length, ids: events.map((e) => e.id).slice(0, LOGGED_IDS) });
+  log("error", "audit.dropped", {
+    reason: "outbox_unavailable",
+    events: events.length,
+    ids: events.map((e) => e.id).slice(0, LOGGED_IDS),
+  });
 }

@@ -26,12 +26,32 @@ export interface PolicyBenchResult {
 /** A tools/call as agents make them: a namespaced tool with a few arguments, a user with groups. */
 function sampleInput(now: number): PolicyInput {
   return buildPolicyInput({
-    principal: { issuer: "https://auth.example.com", sub: "alice", clientId: "claude-desktop", scopes: ["tools:read", "tools:write"], expiresAt: Math.floor(now / 1000) + 3600 },
+    principal: {
+      issuer: "https://auth.example.com",
+      sub: "alice",
+      clientId: "claude-desktop",
+      scopes: ["tools:read", "tools:write"],
+      expiresAt: Math.floor(now / 1000) + 3600,
+    },
     claims: { email: "alice@example.com", groups: ["engineering", "support"] },
     session: { id: "0f8e4c1a9b7d4e2f8a6c5b3d1e9f7a2c", createdAt: now - 60_000 },
-    tool: { name: "github__create_issue", app: "github", upstreamName: "create_issue", arguments: { repo: "acme/api", title: "Build fails on main", labels: ["bug", "ci"], body: "x".repeat(400) } },
+    tool: {
+      name: "github__create_issue",
+      app: "github",
+      upstreamName: "create_issue",
+      arguments: { repo: "acme/api", title: "Build fails on main", labels: ["bug", "ci"], body: "x".repeat(400) },
+    },
     mcp: { method: "tools/call", params: { name: "github__create_issue" } },
-    http: { method: "POST", path: "/mcp", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "user-agent": "claude-desktop/1.0" } },
+    http: {
+      method: "POST",
+      path: "/mcp",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+        "user-agent": "claude-desktop/1.0",
+      },
+    },
     now,
   });
 }
@@ -43,7 +63,9 @@ function builtPolicies(dir: string): BundledPolicy[] {
     .map((name) => {
       const wasm = new WebAssembly.Module(readFileSync(join(dir, name, "policy.wasm")));
       const data = join(dir, name, "data.json");
-      return existsSync(data) ? { name, wasm, data: JSON.parse(readFileSync(data, "utf8")) as unknown } : { name, wasm };
+      return existsSync(data)
+        ? { name, wasm, data: JSON.parse(readFileSync(data, "utf8")) as unknown }
+        : { name, wasm };
     });
 }
 
@@ -51,7 +73,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measure(engine: PolicyEngine, ref: PolicyRef, input: PolicyInput, calls: number): Promise<PolicyBenchResult> {
+async function measure(
+  engine: PolicyEngine,
+  ref: PolicyRef,
+  input: PolicyInput,
+  calls: number,
+): Promise<PolicyBenchResult> {
   const started = performance.now();
   await engine.evaluate(ref, input); // throws if the policy cannot answer: no figures for a failure
   const firstCallMs = performance.now() - started;
@@ -67,20 +94,31 @@ async function measure(engine: PolicyEngine, ref: PolicyRef, input: PolicyInput,
 }
 
 /** Prints and returns policy evaluation time per call, median and p99. */
-export async function benchPolicyEvaluation(options: { calls?: number; log?: (line: string) => void } = {}): Promise<PolicyBenchResult[]> {
+export async function benchPolicyEvaluation(
+  options: { calls?: number; log?: (line: string) => void } = {},
+): Promise<PolicyBenchResult[]> {
   const calls = options.calls ?? 5_000;
   const log = options.log ?? console.log;
   await buildPolicyFixtures();
-  const fixtures = (await loadPolicyFixtures()).filter((p) => ["scopes", "business-hours", "argument-groups"].includes(p.name));
-  const built = builtPolicies(join(import.meta.dirname, "..", "policies", "build")).map((p) => ({ ...p, name: `policies/build/${p.name}` }));
-  const engine = new PolicyEngine(createPolicyRegistry([...fixtures.map((p) => ({ ...p, name: `fixture/${p.name}` })), ...built]));
+  const fixtures = (await loadPolicyFixtures()).filter((p) =>
+    ["scopes", "business-hours", "argument-groups"].includes(p.name),
+  );
+  const built = builtPolicies(join(import.meta.dirname, "..", "policies", "build")).map((p) => ({
+    ...p,
+    name: `policies/build/${p.name}`,
+  }));
+  const engine = new PolicyEngine(
+    createPolicyRegistry([...fixtures.map((p) => ({ ...p, name: `fixture/${p.name}` })), ...built]),
+  );
   const input = sampleInput(Date.parse("2026-03-02T10:00:00Z"));
   log(`policy evaluation per call (PolicyEngine.decide, Node ${process.version}, ${calls} calls each)`);
   const results: PolicyBenchResult[] = [];
   for (const { name } of [...fixtures.map((p) => ({ name: `fixture/${p.name}` })), ...built]) {
     const result = await measure(engine, { name }, input, calls);
     results.push(result);
-    log(`  ${name.padEnd(36)} median ${result.medianUs.toFixed(1).padStart(7)} µs   p99 ${result.p99Us.toFixed(1).padStart(7)} µs   first call ${result.firstCallMs.toFixed(2)} ms`);
+    log(
+      `  ${name.padEnd(36)} median ${result.medianUs.toFixed(1).padStart(7)} µs   p99 ${result.p99Us.toFixed(1).padStart(7)} µs   first call ${result.firstCallMs.toFixed(2)} ms`,
+    );
   }
   if (!built.length) log("  (no real opa builds in policies/build/; npm run policy:build adds them)");
   return results;

@@ -9,14 +9,21 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
 import { ROOT } from "../test/helpers/build.js";
 import { freePort } from "../test/helpers/workers.js";
 import { benchBurst } from "./bench/burst.js";
 import { benchCrypto } from "./bench/crypto.js";
 import { benchPolicy } from "./bench/policy.js";
-import { describeMachine, formatMarkdown, formatTable, machineLine, type Row, type ScenarioResult } from "./bench/report.js";
+import {
+  describeMachine,
+  formatMarkdown,
+  formatTable,
+  machineLine,
+  type Row,
+  type ScenarioResult,
+} from "./bench/report.js";
 import { benchSessions } from "./bench/sessions.js";
 import { BENCH_BUILD_DIR, startBenchStack, type BenchStack } from "./bench/stack.js";
 import { benchTokenExchange } from "./bench/token-exchange.js";
@@ -37,7 +44,11 @@ const started = performance.now();
 const log = (line: string) => console.log(line);
 const inspectorPort = args.profile ? await freePort() : undefined;
 log("npm run bench: bundling the workers and starting workerd, the Redis bridge and the upstream…");
-const stack: BenchStack = await startBenchStack({ ...(inspectorPort ? { inspectorPort } : {}), skipBuild: args["no-build"], log });
+const stack: BenchStack = await startBenchStack({
+  ...(inspectorPort ? { inspectorPort } : {}),
+  skipBuild: args["no-build"],
+  log,
+});
 const stop = async (code: number) => {
   await stack.dispose().catch(() => undefined);
   process.exit(code);
@@ -46,10 +57,16 @@ process.once("SIGINT", () => void stop(130)).once("SIGTERM", () => void stop(143
 
 const machine = describeMachine(stack.versions);
 log(`machine: ${machineLine(machine)}`);
-if (machine.loadBefore > machine.cores) log(`warning: the machine is busy (load ${machine.loadBefore.toFixed(2)} on ${machine.cores} cores); figures will be low and noisy`);
+if (machine.loadBefore > machine.cores)
+  log(
+    `warning: the machine is busy (load ${machine.loadBefore.toFixed(2)} on ${machine.cores} cores); figures will be low and noisy`,
+  );
 
 const results: Record<string, ScenarioResult> = {};
-async function scenario<T extends { result: ScenarioResult } | ScenarioResult>(name: string, run: () => Promise<T>): Promise<T> {
+async function scenario<T extends { result: ScenarioResult } | ScenarioResult>(
+  name: string,
+  run: () => Promise<T>,
+): Promise<T> {
   const t = performance.now();
   log(`\n${name}…`);
   const outcome = await run();
@@ -69,14 +86,19 @@ try {
   if (inspectorPort) profiler = await startWorkerdProfiler(inspectorPort, ["auth", "gateway"]);
   if (wanted(2)) await scenario("2 token exchange", () => benchTokenExchange(stack, crypto.limits));
   const toolCall = wanted(3) ? await scenario("3 gateway tool call", () => benchToolCall(stack)) : undefined;
-  const burst = wanted(4) ? await scenario("4 agent burst", () => benchBurst(stack, toolCall?.figures.warmPerSecond)) : undefined;
+  const burst = wanted(4)
+    ? await scenario("4 agent burst", () => benchBurst(stack, toolCall?.figures.warmPerSecond))
+    : undefined;
   if (profiler) {
     const dir = join(BENCH_BUILD_DIR, "profiles");
     mkdirSync(dir, { recursive: true });
-    log(`\nCPU profiles (scenarios 2-4):\n${(await profiler.stop(join(dir, new Date().toISOString().replace(/[:.]/g, "-")))).join("\n")}`);
+    log(
+      `\nCPU profiles (scenarios 2-4):\n${(await profiler.stop(join(dir, new Date().toISOString().replace(/[:.]/g, "-")))).join("\n")}`,
+    );
   }
   if (wanted(5)) await scenario("5 policy", () => benchPolicy(crypto.limits));
-  if (wanted(6)) await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
+  if (wanted(6))
+    await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
 } catch (err) {
   console.error(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}`);
   await stop(1);
@@ -91,7 +113,9 @@ log("");
 for (const note of Object.values(results).flatMap((r) => r.notes ?? [])) log(note);
 const targets = rows.filter((r) => r.target);
 const failed = targets.filter((r) => r.target!.verdict === "FAIL");
-log(`\ntargets: ${targets.length - failed.length} of ${targets.length} PASS${failed.length ? `; FAIL: ${failed.map((r) => `${r.measure} (${r.target!.text})`).join("; ")}` : ""}`);
+log(
+  `\ntargets: ${targets.length - failed.length} of ${targets.length} PASS${failed.length ? `; FAIL: ${failed.map((r) => `${r.measure} (${r.target!.text})`).join("; ")}` : ""}`,
+);
 
 const durationSec = (performance.now() - started) / 1000;
 writeFileSync(

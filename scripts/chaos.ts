@@ -67,7 +67,9 @@ try {
   stack = await startDrillStack(log);
   const user = await startUserGrant(stack.info);
   agents = startMachineAgents(stack.info, agentCount);
-  log(`${agentCount} machine agents calling tools through ${stack.info.mcp}; a user's refresh grant held by a registered public client`);
+  log(
+    `${agentCount} machine agents calling tools through ${stack.info.mcp}; a user's refresh grant held by a registered public client`,
+  );
   let missingBefore = 0;
   for (const drill of drills) {
     if (!stack.running()) {
@@ -94,6 +96,8 @@ console.log(formatTable(rows));
 console.log("");
 const complete = rows.length === drills.length;
 const passed = complete && allPass(rows);
-log(`${rows.length} of ${drills.length} drills, ${total} tool calls in ${((Date.now() - began) / 1000).toFixed(0)} s: ${passed ? "every target met" : "TARGETS MISSED"}`);
+log(
+  `${rows.length} of ${drills.length} drills, ${total} tool calls in ${((Date.now() - began) / 1000).toFixed(0)} s: ${passed ? "every target met" : "TARGETS MISSED"}`,
+);
 if (!passed) log(`npm run dev's output: ${stack!.logFile}`);
 await finish(passed ? 0 : 1);

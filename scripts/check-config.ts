@@ -2,10 +2,10 @@
 // Validates the tiers' configuration documents offline, with the same schemas the workers use.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { z } from "zod";
 import { authConfigSchema } from "../src/auth/config-schema.js";
 import { formatIssues, parseConfig } from "../src/core/config-loader.js";
 import { gatewayConfigSchema } from "../src/gateway/config-schema.js";
-import type { z } from "zod";
 
 const { values } = parseArgs({
   options: {

@@ -90,7 +90,9 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
     }
   };
   const unauthorized = (res: ServerResponse) => {
-    res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": "Bearer" }).end(JSON.stringify({ error: "invalid_token" }));
+    res
+      .writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": "Bearer" })
+      .end(JSON.stringify({ error: "invalid_token" }));
   };
 
   // ── MCP server: one McpServer per upstream session ────────────────────────────────────────
@@ -109,19 +111,33 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
       const server = new McpServer({ name: "demo-upstream", version: "1.0.0" });
       server.registerTool("whoami", { description: "What the token this call arrived with says" }, async (extra) => {
         const summary = tokenSummary((extra.authInfo?.extra as JWTPayload | undefined) ?? {});
-        return { content: [{ type: "text" as const, text: JSON.stringify(summary, null, 2) }], structuredContent: summary };
+        return {
+          content: [{ type: "text" as const, text: JSON.stringify(summary, null, 2) }],
+          structuredContent: summary,
+        };
       });
-      server.registerTool("echo", { description: "Echoes its text", inputSchema: { text: z.string() } }, async ({ text }) => ({
-        content: [{ type: "text" as const, text }],
-      }));
+      server.registerTool(
+        "echo",
+        { description: "Echoes its text", inputSchema: { text: z.string() } },
+        async ({ text }) => ({
+          content: [{ type: "text" as const, text }],
+        }),
+      );
       await server.connect(created);
       transport = created;
     }
     const body = req.method === "POST" ? await readJson(req) : undefined;
     const message = body as { method?: string; params?: { name?: string } } | undefined;
-    const call = message?.method ? [message.method, message.params?.name].filter(Boolean).join(" ") : (req.method ?? "");
+    const call = message?.method
+      ? [message.method, message.params?.name].filter(Boolean).join(" ")
+      : (req.method ?? "");
     received.push({ upstream: "mcp", call, claims });
-    (req as IncomingMessage & { auth?: unknown }).auth = { token: "", clientId: String(claims.client_id), scopes: [], extra: claims };
+    (req as IncomingMessage & { auth?: unknown }).auth = {
+      token: "",
+      clientId: String(claims.client_id),
+      scopes: [],
+      extra: claims,
+    };
     await transport.handleRequest(req, res, body);
   });
   const mcpPort = await listen(mcpServer, options.mcpPort ?? 9001);
@@ -135,13 +151,26 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
     info: { title: "Demo notes API", version: "1.0.0" },
     servers: [{ url: restAudience }],
     paths: {
-      "/whoami": { get: { operationId: "whoami", summary: "What the token this call arrived with says", responses: { "200": { description: "ok" } } } },
+      "/whoami": {
+        get: {
+          operationId: "whoami",
+          summary: "What the token this call arrived with says",
+          responses: { "200": { description: "ok" } },
+        },
+      },
       "/notes": {
         get: { operationId: "list_notes", summary: "List notes", responses: { "200": { description: "ok" } } },
         post: {
           operationId: "create_note",
           summary: "Create a note",
-          requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } } } },
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+              },
+            },
+          },
           responses: { "201": { description: "created" } },
         },
       },
@@ -149,7 +178,8 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
   });
   const restServer = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", restAudience);
-    const json = (status: number, body: unknown) => res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(body));
     if (req.method === "GET" && url.pathname === "/openapi.json") return json(200, openapi());
     const claims = await verify(req, restAudience);
     if (!claims) return unauthorized(res);
@@ -181,7 +211,9 @@ export async function startDemoUpstreams(options: DemoUpstreamsOptions): Promise
     const url = new URL(req.url ?? "/", "http://collector");
     if (!authorized(req)) {
       req.resume();
-      return res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="audit collector"' }).end(JSON.stringify({ error: "unauthorized" }));
+      return res
+        .writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer realm="audit collector"' })
+        .end(JSON.stringify({ error: "unauthorized" }));
     }
     if (req.method === "POST" && url.pathname === "/audit") {
       const { events = [] } = ((await readJson(req)) ?? {}) as { events?: Record<string, unknown>[] };

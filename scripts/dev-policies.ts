@@ -24,7 +24,9 @@ export function examplePolicies(): string[] {
 }
 
 export async function devPolicyDir(say: (line: string) => void): Promise<string> {
-  const built = existsSync(BUILT) ? readdirSync(BUILT).filter((name) => existsSync(join(BUILT, name, "policy.wasm"))) : [];
+  const built = existsSync(BUILT)
+    ? readdirSync(BUILT).filter((name) => existsSync(join(BUILT, name, "policy.wasm")))
+    : [];
   if (built.length) {
     say(`policies: ${built.join(", ")} from policies/build/ (npm run policy:build)`);
     return BUILT;
@@ -35,6 +37,8 @@ export async function devPolicyDir(say: (line: string) => void): Promise<string>
   rmSync(DEV_POLICY_DIR, { recursive: true, force: true });
   await buildPolicyFixtures(standIns, DEV_POLICY_DIR);
   const without = examples.filter((name) => !standIns.includes(name as PolicyFixture));
-  say(`policies: no opa build in policies/build/; using the test stand-ins of the example policies ${standIns.join(", ")} (test/fixtures/opa/)${without.length ? `; ${without.join(", ")} has none (npm run policy:build)` : ""}`);
+  say(
+    `policies: no opa build in policies/build/; using the test stand-ins of the example policies ${standIns.join(", ")} (test/fixtures/opa/)${without.length ? `; ${without.join(", ")} has none (npm run policy:build)` : ""}`,
+  );
   return DEV_POLICY_DIR;
 }

@@ -39,7 +39,10 @@ const PORT_VARIABLES: Record<keyof DevPorts, string> = {
 
 /** DEV_PORTS, each moved by its variable (GATEWAY_PORT, AUTH_PORT, DEMO_MCP_PORT, DEMO_REST_PORT, DEMO_AUDIT_PORT, AGENT_PORT). */
 export function devPortsFromEnv(env: NodeJS.ProcessEnv = process.env): DevPorts {
-  const entries = Object.entries(PORT_VARIABLES).map(([name, variable]) => [name, Number(env[variable] ?? DEV_PORTS[name as keyof DevPorts])]);
+  const entries = Object.entries(PORT_VARIABLES).map(([name, variable]) => [
+    name,
+    Number(env[variable] ?? DEV_PORTS[name as keyof DevPorts]),
+  ]);
   return Object.fromEntries(entries) as DevPorts;
 }
 
@@ -47,14 +50,20 @@ export function devPortsFromEnv(env: NodeJS.ProcessEnv = process.env): DevPorts 
 export function devConfigs(ports: DevPorts): { auth: string; gateway: string } {
   const moved = new Map(Object.entries(DEV_PORTS).map(([name, port]) => [String(port), ports[name as keyof DevPorts]]));
   // One pass over the text, so that a port moved onto another default port is not moved twice.
-  const withPorts = (text: string) => text.replace(/(localhost|127\.0\.0\.1):(\d+)/g, (match, host: string, port: string) => (moved.has(port) ? `${host}:${moved.get(port)}` : match));
+  const withPorts = (text: string) =>
+    text.replace(/(localhost|127\.0\.0\.1):(\d+)/g, (match, host: string, port: string) =>
+      moved.has(port) ? `${host}:${moved.get(port)}` : match,
+    );
   const read = (name: string) => withPorts(readFileSync(join(ROOT, "config", name), "utf8"));
   return { auth: read("auth.dev.yaml"), gateway: read("gateway.dev.yaml") };
 }
 
 /** Secrets of the dev documents' clients (`{ env: NAME }` there), made up per run. */
 export function devClientSecrets(): { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_SECRET: string } {
-  return { GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"), DEMO_AGENT_SECRET: randomBytes(24).toString("base64url") };
+  return {
+    GATEWAY_CLIENT_SECRET: randomBytes(24).toString("base64url"),
+    DEMO_AGENT_SECRET: randomBytes(24).toString("base64url"),
+  };
 }
 
 /**
@@ -87,7 +96,10 @@ export function devSecretFiles(): DevSecretFiles {
       const lines = Object.entries(vars).map(([key, value]) => {
         // Single quotes keep the value literal in wrangler's .env parser (dotenv); these characters
         // would end it early or be expanded ($NAME), and none occurs in a generated secret or a JWK.
-        if (/['\r\n$]/.test(value)) throw new Error(`the secret ${key} holds a quote, a line break or a $, which an env file cannot carry literally`);
+        if (/['\r\n$]/.test(value))
+          throw new Error(
+            `the secret ${key} holds a quote, a line break or a $, which an env file cannot carry literally`,
+          );
         return `${key}='${value}'\n`;
       });
       const file = join(dir, `${name}.env`);
@@ -116,7 +128,11 @@ export interface DevStackInfo {
   machineAgent: { clientId: string; clientSecret: string };
 }
 
-export function devStackInfo(ports: DevPorts, secrets: { DEMO_AGENT_SECRET: string }, auditToken: string): DevStackInfo {
+export function devStackInfo(
+  ports: DevPorts,
+  secrets: { DEMO_AGENT_SECRET: string },
+  auditToken: string,
+): DevStackInfo {
   const gateway = `http://localhost:${ports.gateway}`;
   return {
     mcp: `${gateway}/mcp`,
@@ -178,7 +194,8 @@ export function parseDevArgs(args: string[]): { only: DevPart } {
     const [flag, inline] = args[i]!.split(/=(.*)/s);
     if (flag !== "--only") throw new Error(`unknown argument ${args[i]}; ${usage}`);
     const value = inline ?? args[++i];
-    if (value !== "auth" && value !== "gateway" && value !== "demo") throw new Error(`--only takes auth, gateway or demo; ${usage}`);
+    if (value !== "auth" && value !== "gateway" && value !== "demo")
+      throw new Error(`--only takes auth, gateway or demo; ${usage}`);
     only = value;
   }
   return { only };
@@ -195,7 +212,12 @@ export function devRegistryPath(env: NodeJS.ProcessEnv, persistDir: string): str
 }
 
 /** What `npm run dev -- --only <part>` prints once its part is up: where it is and how to run the others beside it. */
-export function oneTierHelp(part: Exclude<DevPart, "all">, ports: DevPorts, secrets: { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_SECRET: string; DEV_AUDIT_TOKEN: string }, registry: string): string[] {
+export function oneTierHelp(
+  part: Exclude<DevPart, "all">,
+  ports: DevPorts,
+  secrets: { GATEWAY_CLIENT_SECRET: string; DEMO_AGENT_SECRET: string; DEV_AUDIT_TOKEN: string },
+  registry: string,
+): string[] {
   const lines: string[] = [];
   if (part === "auth") {
     lines.push(

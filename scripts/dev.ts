@@ -23,13 +23,26 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
-import { forgetDeadRegistration, workerName } from "./dev-registry.js";
-import { freePort } from "./free-port.js";
 import { startDemoUpstreams, type DemoUpstreams } from "./demo-upstreams.js";
-import { connectHelp, DEV_STACK_FILE, devAuditToken, devClientSecrets, devConfigs, devPortsFromEnv, devRegistryPath, devSecretFiles, devStackInfo, oneTierHelp, parseDevArgs, writeDevStackInfo } from "./dev-stack.js";
+import { forgetDeadRegistration, workerName } from "./dev-registry.js";
+import {
+  connectHelp,
+  DEV_STACK_FILE,
+  devAuditToken,
+  devClientSecrets,
+  devConfigs,
+  devPortsFromEnv,
+  devRegistryPath,
+  devSecretFiles,
+  devStackInfo,
+  oneTierHelp,
+  parseDevArgs,
+  writeDevStackInfo,
+} from "./dev-stack.js";
+import { freePort } from "./free-port.js";
 import { generateSigningKey } from "./keys.js";
 import { startRedisBridge, type RedisBridge } from "./redis-bridge.js";
 
@@ -81,7 +94,13 @@ const PERSIST_DIR = process.env.DEV_PERSIST_DIR || join(import.meta.dirname, "..
 const REGISTRY_PATH = devRegistryPath(process.env, PERSIST_DIR);
 // No telemetry, and no fetch of Cloudflare's Request.cf sample: local dev works offline. Env files
 // given with --env-file are how the secrets arrive, so wrangler must read them.
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true", WRANGLER_REGISTRY_PATH: REGISTRY_PATH };
+const childEnv = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
+  WRANGLER_REGISTRY_PATH: REGISTRY_PATH,
+};
 // The tiers' secrets, in owner-only files for the time the stack runs (never on a command line).
 const secretFiles = devSecretFiles();
 process.on("exit", () => secretFiles.remove());
@@ -153,7 +172,8 @@ function tier(name: string, port: number, config: string, args: () => Promise<st
 async function startTier(t: Tier): Promise<void> {
   // A dead wrangler's entry would keep the new one out of the registry for up to 90 s, and the
   // gateway's binding dialing the dead runtime (scripts/dev-registry.ts).
-  if (await forgetDeadRegistration(REGISTRY_PATH, t.worker)) say(`${t.name}: removed the dev registry entry a stopped wrangler left for ${t.worker}`);
+  if (await forgetDeadRegistration(REGISTRY_PATH, t.worker))
+    say(`${t.name}: removed the dev registry entry a stopped wrangler left for ${t.worker}`);
   t.starts += 1;
   const child = start(t.name, wranglerBin, await t.args(), (how) => {
     // An exit the supervisor caused (it replaced this child) needs nothing more.
@@ -208,13 +228,19 @@ async function restartTier(t: Tier, reason: string): Promise<void> {
   const now = Date.now();
   t.restarts = t.restarts.filter((at) => now - at < RESTART_WINDOW_MS);
   if (t.restarts.length >= MAX_RESTARTS) {
-    say(`${t.name} on port ${t.port} failed again (${reason}) after ${t.restarts.length} restarts within ${RESTART_WINDOW_MS / 1000} s; stopping the stack.`);
-    say(`Look at the ${t.name}'s output above for the cause (a crash, a port taken, Redis unreachable), fix it, and run npm run dev again.`);
+    say(
+      `${t.name} on port ${t.port} failed again (${reason}) after ${t.restarts.length} restarts within ${RESTART_WINDOW_MS / 1000} s; stopping the stack.`,
+    );
+    say(
+      `Look at the ${t.name}'s output above for the cause (a crash, a port taken, Redis unreachable), fix it, and run npm run dev again.`,
+    );
     void stop(1);
     return;
   }
   t.restarts.push(now);
-  say(`${t.name} on port ${t.port}: ${reason}; restarting it (restart ${t.restarts.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s)`);
+  say(
+    `${t.name} on port ${t.port}: ${reason}; restarting it (restart ${t.restarts.length} of at most ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 1000} s)`,
+  );
   await replaceTier(t);
 }
 
@@ -236,11 +262,15 @@ async function replaceTier(t: Tier): Promise<boolean> {
   if (stopping) return false;
   t.missed = 0;
   t.busy = false;
-  say(`${t.name} is answering again on port ${t.port} (${((Date.now() - started) / 1000).toFixed(1)} s after the restart began)`);
+  say(
+    `${t.name} is answering again on port ${t.port} (${((Date.now() - started) / 1000).toFixed(1)} s after the restart began)`,
+  );
   if (t.port === AUTH_PORT && ONLY === "all" && !(await gatewayReachesAuth(t, t.starts))) {
     // The gateway's AUTH service binding finds the auth tier through wrangler's dev registry
     // (scripts/dev-registry.ts): a stack whose gateway would answer every agent with 503 stops.
-    say(`the gateway on port ${GATEWAY_PORT} does not reach the restarted auth tier through its AUTH binding; stopping the stack. Run npm run dev again.`);
+    say(
+      `the gateway on port ${GATEWAY_PORT} does not reach the restarted auth tier through its AUTH binding; stopping the stack. Run npm run dev again.`,
+    );
     await stop(1);
   }
   return true;
@@ -255,7 +285,9 @@ async function gatewayReachesAuth(auth: Tier, starts: number): Promise<boolean> 
   const superseded = () => stopping || auth.starts !== starts || auth.busy;
   while (Date.now() < deadline && !superseded()) {
     try {
-      const res = await fetch(`http://127.0.0.1:${GATEWAY_PORT}/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      const res = await fetch(`http://127.0.0.1:${GATEWAY_PORT}/status`, {
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
       if (((await res.json()) as { auth?: string }).auth === "ok") return true;
     } catch {
       // not yet
@@ -298,12 +330,23 @@ async function ensureRedis(): Promise<string> {
   if (await answers(url.hostname, Number(url.port || 6379))) return REDIS_URL;
   if (spawnSync("redis-server", ["--version"]).status !== 0) {
     say(`no Redis answers at ${REDIS_URL} and redis-server is not installed.`);
-    say("Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis), or set REDIS_URL.");
+    say(
+      "Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis), or set REDIS_URL.",
+    );
     process.exit(1);
   }
   const port = await freePort();
   say(`no Redis at ${REDIS_URL}; starting a private redis-server on 127.0.0.1:${port} (no persistence)`);
-  start("redis-server", "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+  start("redis-server", "redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
   const deadline = Date.now() + 10_000;
   while (!(await answers("127.0.0.1", port))) {
     if (Date.now() > deadline) throw new Error("the private redis-server did not start");
@@ -330,7 +373,8 @@ async function upstashEndpoint(): Promise<{ url: string; token: string }> {
 async function waitForStatus(name: string, url: string, anyAnswer = false, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${name} exited while starting`);
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${name} exited while starting`);
     try {
       // A hung proxy accepts and never answers: each attempt gets a few seconds.
       const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
@@ -357,7 +401,9 @@ async function stop(code: number): Promise<never> {
       // already gone
     }
   }
-  await Promise.all([...children].map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)));
+  await Promise.all(
+    [...children].map((child) => (child.exitCode === null && child.signalCode === null ? once(child, "exit") : null)),
+  );
   await bridge?.close();
   await demo?.close();
   if (ONLY === "all") rmSync(DEV_STACK_FILE, { force: true });
@@ -381,9 +427,14 @@ async function startDemo(auditToken: string): Promise<void> {
     mcpPort: PORTS.mcp,
     restPort: PORTS.rest,
     auditPort: PORTS.audit,
-    onAuditEvent: (e) => say(`audit: ${e.method === "tools/call" ? "" : `${String(e.method)} `}${String(e.tool ?? e.prompt ?? e.resource)} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`),
+    onAuditEvent: (e) =>
+      say(
+        `audit: ${e.method === "tools/call" ? "" : `${String(e.method)} `}${String(e.tool ?? e.prompt ?? e.resource)} ${e.decision} ${e.outcome} agent=${e.agent} user=${e.user}${e.token_jti ? ` token_jti=${e.token_jti}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
+      ),
   });
-  say(`demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`);
+  say(
+    `demo upstreams: MCP server ${demo.mcpUrl}, REST API ${demo.restUrl} (OpenAPI at /openapi.json), audit collector ${demo.auditUrl}`,
+  );
 }
 
 // Started one after the other: two wrangler dev processes starting at once race for the same
@@ -395,21 +446,42 @@ const wrangler = ["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=fa
 // match the other tier's. So is the audit collector's token (DEV_AUDIT_TOKEN).
 const { auth: authConfig, gateway: gatewayConfig } = devConfigs(PORTS);
 const made = devClientSecrets();
-const clientSecrets = { GATEWAY_CLIENT_SECRET: given("GATEWAY_CLIENT_SECRET", made.GATEWAY_CLIENT_SECRET), DEMO_AGENT_SECRET: given("DEMO_AGENT_SECRET", made.DEMO_AGENT_SECRET) };
+const clientSecrets = {
+  GATEWAY_CLIENT_SECRET: given("GATEWAY_CLIENT_SECRET", made.GATEWAY_CLIENT_SECRET),
+  DEMO_AGENT_SECRET: given("DEMO_AGENT_SECRET", made.DEMO_AGENT_SECRET),
+};
 const auditToken = given("DEV_AUDIT_TOKEN", devAuditToken());
 
 /** The auth tier (`--only auth`, or part of the whole stack), with `redis` behind it. */
 async function startAuthTier(redis: { url: string; token: string }): Promise<void> {
   // Local signing keys live as long as this process; production keys come from `npm run keys`.
   // One line of JSON, as an env file carries it.
-  const signingKeys = JSON.stringify(process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] });
+  const signingKeys = JSON.stringify(
+    process.env.SIGNING_KEYS ? JSON.parse(process.env.SIGNING_KEYS) : { keys: [await generateSigningKey("ES256")] },
+  );
   // Secrets go in the tier's env file (--env-file); only documents and URLs, which hold none, go on
   // the command line (the documents name their secrets as { env: NAME }).
   // A restart reuses the env file, which stays in place until the stack stops.
-  const authSecrets = secretFiles.write("auth", { UPSTASH_REDIS_REST_TOKEN: redis.token, SIGNING_KEYS: signingKeys, ...clientSecrets });
-  const authTier = tier("auth tier", AUTH_PORT, "wrangler.auth.toml", async () => [...wrangler, "-c", "wrangler.auth.toml", "--port", String(AUTH_PORT),
-    "--inspector-port", String(await freePort()), "--env-file", authSecrets,
-    "--var", `UPSTASH_REDIS_REST_URL:${redis.url}`, "--var", `AUTH_CONFIG:${authConfig}`]);
+  const authSecrets = secretFiles.write("auth", {
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    SIGNING_KEYS: signingKeys,
+    ...clientSecrets,
+  });
+  const authTier = tier("auth tier", AUTH_PORT, "wrangler.auth.toml", async () => [
+    ...wrangler,
+    "-c",
+    "wrangler.auth.toml",
+    "--port",
+    String(AUTH_PORT),
+    "--inspector-port",
+    String(await freePort()),
+    "--env-file",
+    authSecrets,
+    "--var",
+    `UPSTASH_REDIS_REST_URL:${redis.url}`,
+    "--var",
+    `AUTH_CONFIG:${authConfig}`,
+  ]);
   await startTier(authTier);
   await waitForStatus("auth tier", `http://127.0.0.1:${AUTH_PORT}/status`, true);
 }
@@ -420,9 +492,23 @@ async function startGateway(): Promise<void> {
   // Imported here: compiling the stand-ins loads AssemblyScript, which only the gateway needs.
   const { devPolicyDir } = await import("./dev-policies.js");
   Object.assign(childEnv, { GATEWAY_POLICY_DIR: await devPolicyDir(say) });
-  const gatewaySecrets = secretFiles.write("gateway", { GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET, AUDIT_SINK_AUTH: `Bearer ${auditToken}` });
-  const gatewayTier = tier("gateway", GATEWAY_PORT, "wrangler.gateway.toml", async () => [...wrangler, "-c", "wrangler.gateway.toml", "--port", String(GATEWAY_PORT),
-    "--inspector-port", String(await freePort()), "--env-file", gatewaySecrets, "--var", `GATEWAY_CONFIG:${gatewayConfig}`]);
+  const gatewaySecrets = secretFiles.write("gateway", {
+    GATEWAY_CLIENT_SECRET: clientSecrets.GATEWAY_CLIENT_SECRET,
+    AUDIT_SINK_AUTH: `Bearer ${auditToken}`,
+  });
+  const gatewayTier = tier("gateway", GATEWAY_PORT, "wrangler.gateway.toml", async () => [
+    ...wrangler,
+    "-c",
+    "wrangler.gateway.toml",
+    "--port",
+    String(GATEWAY_PORT),
+    "--inspector-port",
+    String(await freePort()),
+    "--env-file",
+    gatewaySecrets,
+    "--var",
+    `GATEWAY_CONFIG:${gatewayConfig}`,
+  ]);
   await startTier(gatewayTier);
 }
 
@@ -444,5 +530,6 @@ if (ONLY === "all") {
   writeDevStackInfo(info);
   for (const line of connectHelp(info)) say(line);
 } else {
-  for (const line of oneTierHelp(ONLY, PORTS, { ...clientSecrets, DEV_AUDIT_TOKEN: auditToken }, REGISTRY_PATH)) say(line);
+  for (const line of oneTierHelp(ONLY, PORTS, { ...clientSecrets, DEV_AUDIT_TOKEN: auditToken }, REGISTRY_PATH))
+    say(line);
 }

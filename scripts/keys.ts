@@ -7,15 +7,18 @@
 // Prints one key for oidcProvider.cache.redis.encryption (32 random bytes, base64url) for
 // `wrangler secret put <its env name>`; docs/auth-tier.md, "Redis encryption at rest" says how to rotate.
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import { generateValueKey } from "../src/auth/store/value-encryption.js";
 
 export type Algorithm = "ES256" | "EdDSA";
 
 export async function generateSigningKey(algorithm: Algorithm, activeFrom = Math.floor(Date.now() / 1000)) {
-  const { privateKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === "EdDSA" ? { crv: "Ed25519" } : {}) });
+  const { privateKey } = await generateKeyPair(algorithm, {
+    extractable: true,
+    ...(algorithm === "EdDSA" ? { crv: "Ed25519" } : {}),
+  });
   return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: algorithm, activeFrom };
 }
 

@@ -15,11 +15,21 @@
 //
 // policies/build/ (or --out) is rebuilt from scratch on each run: it holds what this run built.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { gunzipSync } from "node:zlib";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -42,7 +52,8 @@ export class PolicyBuildError extends Error {
 /** The files of a tar archive (ustar, as Go's archive/tar writes OPA bundles), by path without a leading "/". */
 export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
-  const text = (start: number, length: number) => new TextDecoder().decode(archive.subarray(start, start + length)).replace(/\0.*$/s, "");
+  const text = (start: number, length: number) =>
+    new TextDecoder().decode(archive.subarray(start, start + length)).replace(/\0.*$/s, "");
   let offset = 0;
   let longName: string | undefined;
   while (offset + 512 <= archive.length) {
@@ -66,7 +77,10 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
 export function unpackBundle(bundle: Uint8Array, out: string): void {
   const files = untar(gunzipSync(bundle));
   const wasm = files.get("policy.wasm");
-  if (!wasm) throw new PolicyBuildError(`the bundle has no /policy.wasm (is it from opa build -t wasm?); it has: ${[...files.keys()].join(", ") || "nothing"}`);
+  if (!wasm)
+    throw new PolicyBuildError(
+      `the bundle has no /policy.wasm (is it from opa build -t wasm?); it has: ${[...files.keys()].join(", ") || "nothing"}`,
+    );
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, "policy.wasm"), wasm);
   const data = files.get("data.json");
@@ -100,7 +114,8 @@ function opa(args: string[]): void {
 }
 
 function buildRego(name: string, out: string, output: Output): void {
-  if (!NAME.test(name)) throw new PolicyBuildError(`policies/${name}: a policy's directory name must be 1-64 letters, digits, '_' or '-'`);
+  if (!NAME.test(name))
+    throw new PolicyBuildError(`policies/${name}: a policy's directory name must be 1-64 letters, digits, '_' or '-'`);
   const dir = join("policies", name);
   const entrypoint = entrypointOf(join(ROOT, dir));
   opa(["test", dir]);
@@ -118,7 +133,10 @@ function buildRego(name: string, out: string, output: Output): void {
 function named(spec: string, flag: string): [string, string] {
   const at = spec.indexOf("=");
   const name = spec.slice(0, at);
-  if (at < 1 || !NAME.test(name)) throw new PolicyBuildError(`${flag} ${spec}: expected <name>=<file>, the name being 1-64 letters, digits, '_' or '-'`);
+  if (at < 1 || !NAME.test(name))
+    throw new PolicyBuildError(
+      `${flag} ${spec}: expected <name>=<file>, the name being 1-64 letters, digits, '_' or '-'`,
+    );
   return [name, spec.slice(at + 1)];
 }
 
@@ -144,7 +162,9 @@ export function main(argv: string[], output: Output = console): number {
     if (rego.length && !opaAvailable()) {
       output.error(INSTALL_OPA);
       if (!imports) return 1;
-      output.error(`\nNot built for want of opa: ${rego.map((name) => `policies/${name}`).join(", ")}. Importing the rest.`);
+      output.error(
+        `\nNot built for want of opa: ${rego.map((name) => `policies/${name}`).join(", ")}. Importing the rest.`,
+      );
       rego = [];
     }
     rmSync(out, { recursive: true, force: true });
@@ -166,7 +186,12 @@ export function main(argv: string[], output: Output = console): number {
     output.log(`Laid out in ${out}; the gateway bundles policies/build/ on its next wrangler deploy or dev.`);
     return 0;
   } catch (err) {
-    if (!(err instanceof PolicyBuildError || err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === "ENOENT")) throw err;
+    if (!(
+      err instanceof PolicyBuildError ||
+      err instanceof SyntaxError ||
+      (err as NodeJS.ErrnoException).code === "ENOENT"
+    ))
+      throw err;
     output.error(`✗ ${(err as Error).message}`);
     return 1;
   }

@@ -43,7 +43,10 @@ type RedisCommand = [name: string, ...args: string[]];
 type Route = (redis: Redis, body: unknown, base64: boolean) => Promise<unknown>;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -56,36 +59,177 @@ class HttpError extends Error {
 // MIGRATE, ACL, MODULE, CLIENT, FUNCTION, …) are not a client's business.
 const DATA_COMMANDS = new Set([
   // strings
-  "get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mget", "mset", "msetnx",
-  "append", "strlen", "getrange", "setrange", "incr", "incrby", "incrbyfloat", "decr", "decrby", "lcs",
+  "get",
+  "set",
+  "setnx",
+  "setex",
+  "psetex",
+  "getset",
+  "getdel",
+  "getex",
+  "mget",
+  "mset",
+  "msetnx",
+  "append",
+  "strlen",
+  "getrange",
+  "setrange",
+  "incr",
+  "incrby",
+  "incrbyfloat",
+  "decr",
+  "decrby",
+  "lcs",
   // keys
-  "del", "unlink", "exists", "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime",
-  "ttl", "pttl", "persist", "type", "rename", "renamenx", "touch", "copy", "scan", "randomkey", "dbsize",
+  "del",
+  "unlink",
+  "exists",
+  "expire",
+  "pexpire",
+  "expireat",
+  "pexpireat",
+  "expiretime",
+  "pexpiretime",
+  "ttl",
+  "pttl",
+  "persist",
+  "type",
+  "rename",
+  "renamenx",
+  "touch",
+  "copy",
+  "scan",
+  "randomkey",
+  "dbsize",
   // hashes
-  "hget", "hset", "hsetnx", "hmget", "hmset", "hdel", "hexists", "hgetall", "hincrby", "hincrbyfloat",
-  "hkeys", "hvals", "hlen", "hstrlen", "hscan", "hrandfield",
+  "hget",
+  "hset",
+  "hsetnx",
+  "hmget",
+  "hmset",
+  "hdel",
+  "hexists",
+  "hgetall",
+  "hincrby",
+  "hincrbyfloat",
+  "hkeys",
+  "hvals",
+  "hlen",
+  "hstrlen",
+  "hscan",
+  "hrandfield",
   // lists
-  "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset", "lrem",
-  "ltrim", "linsert", "lpos", "lmove", "lmpop", "rpoplpush",
+  "lpush",
+  "rpush",
+  "lpushx",
+  "rpushx",
+  "lpop",
+  "rpop",
+  "llen",
+  "lrange",
+  "lindex",
+  "lset",
+  "lrem",
+  "ltrim",
+  "linsert",
+  "lpos",
+  "lmove",
+  "lmpop",
+  "rpoplpush",
   // sets
-  "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember", "sinter",
-  "sintercard", "sunion", "sdiff", "sinterstore", "sunionstore", "sdiffstore", "smove", "sscan",
+  "sadd",
+  "srem",
+  "smembers",
+  "sismember",
+  "smismember",
+  "scard",
+  "spop",
+  "srandmember",
+  "sinter",
+  "sintercard",
+  "sunion",
+  "sdiff",
+  "sinterstore",
+  "sunionstore",
+  "sdiffstore",
+  "smove",
+  "sscan",
   // sorted sets
-  "zadd", "zrem", "zscore", "zmscore", "zincrby", "zcard", "zcount", "zrange", "zrangebyscore",
-  "zrevrange", "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zlexcount", "zrank", "zrevrank",
-  "zremrangebyrank", "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zscan",
-  "zrandmember", "zunion", "zinter", "zdiff", "zintercard", "zunionstore", "zinterstore", "zdiffstore",
+  "zadd",
+  "zrem",
+  "zscore",
+  "zmscore",
+  "zincrby",
+  "zcard",
+  "zcount",
+  "zrange",
+  "zrangebyscore",
+  "zrevrange",
+  "zrevrangebyscore",
+  "zrangebylex",
+  "zrevrangebylex",
+  "zlexcount",
+  "zrank",
+  "zrevrank",
+  "zremrangebyrank",
+  "zremrangebyscore",
+  "zremrangebylex",
+  "zpopmin",
+  "zpopmax",
+  "zmpop",
+  "zscan",
+  "zrandmember",
+  "zunion",
+  "zinter",
+  "zdiff",
+  "zintercard",
+  "zunionstore",
+  "zinterstore",
+  "zdiffstore",
   "zrangestore",
   // bitmaps, HyperLogLog, geo
-  "setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "pfadd", "pfcount",
-  "pfmerge", "geoadd", "geodist", "geohash", "geopos", "geosearch", "geosearchstore",
+  "setbit",
+  "getbit",
+  "bitcount",
+  "bitpos",
+  "bitop",
+  "bitfield",
+  "bitfield_ro",
+  "pfadd",
+  "pfcount",
+  "pfmerge",
+  "geoadd",
+  "geodist",
+  "geohash",
+  "geopos",
+  "geosearch",
+  "geosearchstore",
   // streams (XREAD and XREADGROUP without BLOCK, below)
-  "xadd", "xlen", "xrange", "xrevrange", "xdel", "xtrim", "xack", "xpending", "xclaim", "xautoclaim",
-  "xread", "xreadgroup", "xgroup", "xinfo", "xsetid",
+  "xadd",
+  "xlen",
+  "xrange",
+  "xrevrange",
+  "xdel",
+  "xtrim",
+  "xack",
+  "xpending",
+  "xclaim",
+  "xautoclaim",
+  "xread",
+  "xreadgroup",
+  "xgroup",
+  "xinfo",
+  "xsetid",
   // scripting (SCRIPT only with LOAD or EXISTS, below)
-  "eval", "evalsha", "eval_ro", "evalsha_ro", "script",
+  "eval",
+  "evalsha",
+  "eval_ro",
+  "evalsha_ro",
+  "script",
   // connection
-  "ping", "echo", "time",
+  "ping",
+  "echo",
+  "time",
 ]);
 
 /** SCRIPT subcommands a client may use: not FLUSH (everyone's scripts) nor KILL. */
@@ -100,7 +244,9 @@ export async function startRedisBridge(options: RedisBridgeOptions): Promise<Red
   const tokenDigest = sha256(options.token);
   const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
-  const server = createServer((req, res) => void handle(req, res, { pool, tokenDigest, maxBodyBytes, commandTimeoutMs }));
+  const server = createServer(
+    (req, res) => void handle(req, res, { pool, tokenDigest, maxBodyBytes, commandTimeoutMs }),
+  );
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject).listen(options.port ?? 0, host, resolve);
@@ -157,7 +303,10 @@ function firstConnectionAttempt(redis: Redis): Promise<void> {
 class ConnectionPool {
   private readonly connections: { redis: Redis; inFlight: number }[];
 
-  constructor(private readonly url: string, size: number) {
+  constructor(
+    private readonly url: string,
+    size: number,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new Error("redis bridge: connections must be a positive integer");
     this.connections = Array.from({ length: size }, () => ({ redis: connectRedis(url), inFlight: 0 }));
   }
@@ -173,7 +322,9 @@ class ConnectionPool {
   async run<T>(work: (redis: Redis) => Promise<T>, timeoutMs: number): Promise<T> {
     // A connection still (re)connecting would fail the request at once (no offline queue).
     const usable = this.connections.filter(({ redis }) => redis.status === "ready");
-    const slot = (usable.length > 0 ? usable : this.connections).reduce((least, candidate) => (candidate.inFlight < least.inFlight ? candidate : least));
+    const slot = (usable.length > 0 ? usable : this.connections).reduce((least, candidate) =>
+      candidate.inFlight < least.inFlight ? candidate : least,
+    );
     const redis = slot.redis;
     slot.inFlight++;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -205,7 +356,12 @@ class ConnectionPool {
   }
 }
 
-interface Context { pool: ConnectionPool; tokenDigest: Buffer; maxBodyBytes: number; commandTimeoutMs: number }
+interface Context {
+  pool: ConnectionPool;
+  tokenDigest: Buffer;
+  maxBodyBytes: number;
+  commandTimeoutMs: number;
+}
 
 const ROUTES = new Map<string, Route>([
   ["/", single],
@@ -287,9 +443,11 @@ function toCommand(value: unknown): RedisCommand {
 /** Why the bridge will not run `command` (an Upstash-style "ERR …" message), or null when it will. */
 export function commandProblem(command: readonly string[]): string | null {
   const name = (command[0] ?? "").toLowerCase();
-  const refused = (what: string) => `ERR ${what} is not allowed: the bridge runs data commands and scripts only, as Upstash does`;
+  const refused = (what: string) =>
+    `ERR ${what} is not allowed: the bridge runs data commands and scripts only, as Upstash does`;
   if (!DATA_COMMANDS.has(name)) return refused(`command '${name}'`);
-  if (name === "script" && !SCRIPT_SUBCOMMANDS.has((command[1] ?? "").toLowerCase())) return refused(`'script ${(command[1] ?? "").toLowerCase()}'`);
+  if (name === "script" && !SCRIPT_SUBCOMMANDS.has((command[1] ?? "").toLowerCase()))
+    return refused(`'script ${(command[1] ?? "").toLowerCase()}'`);
   if (name === "xread" || name === "xreadgroup") {
     // Options come before STREAMS; after it, every argument is a key or an id.
     const streams = command.findIndex((arg) => arg.toLowerCase() === "streams");
@@ -353,7 +511,9 @@ function encodeReply(reply: unknown, base64: boolean, topLevel: boolean): unknow
   if (Buffer.isBuffer(reply)) return encodeString(reply, base64, topLevel);
   if (typeof reply === "object") {
     // Defensive: should a transformer ever produce a map, restore Redis's flat [field, value, …].
-    return Object.entries(reply).flat().map((item) => encodeReply(item, base64, false));
+    return Object.entries(reply)
+      .flat()
+      .map((item) => encodeReply(item, base64, false));
   }
   return encodeString(Buffer.from(String(reply)), base64, topLevel);
 }

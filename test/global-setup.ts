@@ -4,13 +4,13 @@
 // --dry-run`) and starts one Upstash-protocol bridge for all test files.
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { buildWorkers } from "./helpers/build.js";
-import { finishRuntimeOutput, startRuntimeOutput } from "./helpers/runtime-output.js";
+import { generateSigningKey } from "../scripts/keys.js";
 import { startRedisBridge, type RedisBridge } from "../scripts/redis-bridge.js";
+import { generateValueKey } from "../src/auth/store/value-encryption.js";
+import { buildWorkers } from "./helpers/build.js";
 import { missingPrerequisites, missingReport, redisAnswers } from "./helpers/prerequisites.js";
 import { REDIS_URL } from "./helpers/redis.js";
-import { generateSigningKey } from "../scripts/keys.js";
-import { generateValueKey } from "../src/auth/store/value-encryption.js";
+import { finishRuntimeOutput, startRuntimeOutput } from "./helpers/runtime-output.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -46,7 +46,8 @@ export async function setup(project: TestProject) {
   const token = randomBytes(24).toString("base64url");
   // No selected file needs Redis when none answers (checked above): no bridge then.
   const redis = new URL(REDIS_URL);
-  if (await redisAnswers(redis.hostname, Number(redis.port || 6379))) bridge = await startRedisBridge({ redisUrl: REDIS_URL, token, port: 0 });
+  if (await redisAnswers(redis.hostname, Number(redis.port || 6379)))
+    bridge = await startRedisBridge({ redisUrl: REDIS_URL, token, port: 0 });
   project.provide("bridgeUrl", bridge?.url ?? "");
   project.provide("bridgeToken", token);
   project.provide("signingKeys", JSON.stringify({ keys: [await generateSigningKey("ES256")] }));
@@ -57,6 +58,8 @@ export async function teardown() {
   await bridge?.close();
   // No log line of any runtime in this run may carry a credential (docs/observability.md).
   const { runtimes, findings } = finishRuntimeOutput();
-  console.log(`checked the logs of ${runtimes} workerd runtimes for credentials: ${findings.length ? "FOUND" : "none"}`);
+  console.log(
+    `checked the logs of ${runtimes} workerd runtimes for credentials: ${findings.length ? "FOUND" : "none"}`,
+  );
   if (findings.length) throw new Error(`worker logs carry credentials:\n  ${findings.join("\n  ")}`);
 }

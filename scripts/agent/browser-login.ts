@@ -9,7 +9,12 @@ export interface User {
 }
 
 /** Returns the URL the browser ended on: the redirect URI with `code`, `state` and `iss`. */
-export async function signInWithBrowser(browser: Browser, authorizationUrl: URL, user: User, redirectUri: string): Promise<URL> {
+export async function signInWithBrowser(
+  browser: Browser,
+  authorizationUrl: URL,
+  user: User,
+  redirectUri: string,
+): Promise<URL> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();

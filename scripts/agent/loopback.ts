@@ -48,7 +48,11 @@ export async function startAgentLoopback(options: AgentLoopbackOptions = {}): Pr
     if (waiting) waiting(url);
     else arrived.push(url);
     waiting = undefined;
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end('<!doctype html><html lang="en"><title>Signed in</title><p>The agent has its code; you can close this window.</p></html>');
+    res
+      .writeHead(200, { "Content-Type": "text/html; charset=utf-8" })
+      .end(
+        '<!doctype html><html lang="en"><title>Signed in</title><p>The agent has its code; you can close this window.</p></html>',
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject).listen(options.port ?? 0, "127.0.0.1", () => {

@@ -3,7 +3,11 @@
 // itself — 401, RFC 9728 discovery, RFC 8414 metadata, registration, PKCE, code redemption,
 // refresh — is the SDK's own.
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from "@modelcontextprotocol/sdk/shared/auth.js";
 
 export interface AgentOAuthOptions {
   clientName: string;

@@ -11,12 +11,11 @@
 //
 // workerd's clocks only advance on I/O (a Spectre mitigation), so this worker cannot time its own
 // loops; the Node side times each batch by its request's wall time.
-import type { BindingLoopRequest, BindingLoopResult, CryptoRequest } from "./bench-protocol.js";
+import { DurableObject } from "cloudflare:workers";
 import { loadKeyRing, type KeyRing, type PrivateJwk } from "../../src/auth/keys.js";
 import type { ProviderContext } from "../../src/auth/provider-context.js";
 import { mintAccessToken, verifyAccessToken } from "../../src/auth/tokens/jwt.js";
-
-import { DurableObject } from "cloudflare:workers";
+import type { BindingLoopRequest, BindingLoopResult, CryptoRequest } from "./bench-protocol.js";
 
 /**
  * The platform's floor for a gateway tool call: a Durable Object that answers a small RPC at
@@ -29,7 +28,15 @@ export class FloorSession extends DurableObject {
   }
 
   async forward(url: string, body: string, authorization: string): Promise<unknown> {
-    const res = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", Authorization: authorization } });
+    const res = await fetch(url, {
+      method: "POST",
+      body,
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+        Authorization: authorization,
+      },
+    });
     return res.json();
   }
 }
@@ -40,9 +47,6 @@ interface Env {
   BENCH_KEYS: string;
   AUTH: { fetch(request: Request): Promise<Response> };
 }
-
-
-
 
 const ISSUER = "https://bench.invalid";
 const AUDIENCE = "https://gateway.bench.invalid/mcp";
@@ -57,12 +61,25 @@ function providerFor(env: Env, alg: CryptoRequest["alg"]): Promise<ProviderConte
     rings.set(alg, ring);
   }
   // Only what mintAccessToken and verifyAccessToken read; revocation answered without I/O.
-  return ring.then((keys) => ({ issuer: ISSUER, keys, store: { isRevoked: async () => false, currentEpoch: async () => "bench" } }) as unknown as ProviderContext);
+  return ring.then(
+    (keys) =>
+      ({
+        issuer: ISSUER,
+        keys,
+        store: { isRevoked: async () => false, currentEpoch: async () => "bench" },
+      }) as unknown as ProviderContext,
+  );
 }
 
 /** An access token of the size the auth tier issues to agents (RFC 9068 claims, two scopes). */
 function tokenInput() {
-  return { sub: "alice", clientId: "claude-desktop", scope: "tools:read tools:write", audience: AUDIENCE, ttlSec: 3600 };
+  return {
+    sub: "alice",
+    clientId: "claude-desktop",
+    scope: "tools:read tools:write",
+    audience: AUDIENCE,
+    ttlSec: 3600,
+  };
 }
 
 /** Tokens minted by a `prepare` request for the next `verify` loop, which verifies each once. */
@@ -88,7 +105,12 @@ function subtleAlgorithm(alg: CryptoRequest["alg"]): SubtleCryptoSignAlgorithm {
   return alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
 }
 
-async function subtleLoop(provider: ProviderContext, alg: CryptoRequest["alg"], mode: CryptoRequest["mode"], n: number): Promise<void> {
+async function subtleLoop(
+  provider: ProviderContext,
+  alg: CryptoRequest["alg"],
+  mode: CryptoRequest["mode"],
+  n: number,
+): Promise<void> {
   const { signer, verifiers } = provider.keys;
   const publicKey = verifiers.get(signer.kid)!.key;
   const algorithm = subtleAlgorithm(alg);
@@ -98,7 +120,8 @@ async function subtleLoop(provider: ProviderContext, alg: CryptoRequest["alg"], 
   const fixed = await crypto.subtle.sign(algorithm, signer.key, input);
   for (let i = 0; i < n; i++) {
     const signature = mode === "verify" ? fixed : await crypto.subtle.sign(algorithm, signer.key, input);
-    if (mode !== "sign" && !(await crypto.subtle.verify(algorithm, publicKey, signature, input))) throw new Error("signature did not verify");
+    if (mode !== "sign" && !(await crypto.subtle.verify(algorithm, publicKey, signature, input)))
+      throw new Error("signature did not verify");
   }
 }
 
@@ -142,7 +165,10 @@ export default {
         const body = await request.text();
         if (kind === "none") return Response.json({ jsonrpc: "2.0", id: 1, result: {} });
         const stub = env.FLOOR.get(env.FLOOR.idFromName(request.headers.get("Mcp-Session-Id") ?? "floor"));
-        if (kind === "forward") return Response.json(await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""));
+        if (kind === "forward")
+          return Response.json(
+            await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""),
+          );
         return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));

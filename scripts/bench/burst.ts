@@ -6,8 +6,8 @@
 // Token exchanges per tool call come from the gateway's own audit events (`token_cached: false`
 // marks a call that needed a fresh exchange), read from the worker log.
 import { setTimeout as sleep } from "node:timers/promises";
-import { callTool, openMcpSession } from "./mcp-client.js";
 import { httpClient, openLoop } from "./load.js";
+import { callTool, openMcpSession } from "./mcp-client.js";
 import { ms, rate, verdict, type ScenarioResult } from "./report.js";
 import { TOOLS, type BenchStack } from "./stack.js";
 
@@ -15,10 +15,15 @@ const SESSIONS = 20;
 const CALLS_PER_SESSION = 50;
 const WINDOW_MS = 1_000;
 
-export async function benchBurst(stack: BenchStack, warmCapacityPerSecond: number | undefined): Promise<{ sessionIds: string[]; result: ScenarioResult }> {
+export async function benchBurst(
+  stack: BenchStack,
+  warmCapacityPerSecond: number | undefined,
+): Promise<{ sessionIds: string[]; result: ScenarioResult }> {
   const http = httpClient(SESSIONS * CALLS_PER_SESSION);
   const token = await stack.agentToken();
-  const sessions = await Promise.all(Array.from({ length: SESSIONS }, () => openMcpSession(http, `${stack.gatewayUrl}/mcp`, token)));
+  const sessions = await Promise.all(
+    Array.from({ length: SESSIONS }, () => openMcpSession(http, `${stack.gatewayUrl}/mcp`, token)),
+  );
   const offsets: number[] = [];
   const owners: number[] = [];
   for (let call = 0; call < CALLS_PER_SESSION; call++) {
@@ -57,7 +62,9 @@ export async function benchBurst(stack: BenchStack, warmCapacityPerSecond: numbe
         },
       ],
       data: { burst, audit, exchangesPerCall, offeredPerSecond: offered },
-      notes: ["4: exchanges counted from the gateway's audit events (token_cached: false), every one of the 1,000 calls accounted for."],
+      notes: [
+        "4: exchanges counted from the gateway's audit events (token_cached: false), every one of the 1,000 calls accounted for.",
+      ],
     },
   };
 }

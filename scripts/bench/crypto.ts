@@ -20,7 +20,8 @@ export interface CryptoLimits {
 const BATCHES = 5;
 
 async function batch(stack: BenchStack, request: CryptoRequest): Promise<number> {
-  const send = (body: CryptoRequest) => fetch(`${stack.benchUrl}/crypto`, { method: "POST", body: JSON.stringify(body) });
+  const send = (body: CryptoRequest) =>
+    fetch(`${stack.benchUrl}/crypto`, { method: "POST", body: JSON.stringify(body) });
   if (request.impl === "jose" && request.mode === "verify") await (await send({ ...request, mode: "prepare" })).text();
   const started = performance.now();
   const res = await send(request);
@@ -39,7 +40,11 @@ async function measure(stack: BenchStack, request: CryptoRequest): Promise<{ med
 }
 
 export async function benchCrypto(stack: BenchStack): Promise<{ limits: CryptoLimits; result: ScenarioResult }> {
-  const limits: CryptoLimits = { pair: { ES256: 0, EdDSA: 0 }, sign: { ES256: 0, EdDSA: 0 }, verify: { ES256: 0, EdDSA: 0 } };
+  const limits: CryptoLimits = {
+    pair: { ES256: 0, EdDSA: 0 },
+    sign: { ES256: 0, EdDSA: 0 },
+    verify: { ES256: 0, EdDSA: 0 },
+  };
   const rows: ScenarioResult["rows"] = [];
   const data: Record<string, unknown> = {};
   for (const alg of ["ES256", "EdDSA"] as const) {
@@ -50,7 +55,12 @@ export async function benchCrypto(stack: BenchStack): Promise<{ limits: CryptoLi
     limits.pair[alg] = jose.median;
     limits.sign[alg] = sign.median;
     limits.verify[alg] = verify.median;
-    data[alg] = { authTierPairPerSecond: jose, subtlePairPerSecond: subtle, signPerSecond: sign, verifyPerSecond: verify };
+    data[alg] = {
+      authTierPairPerSecond: jose,
+      subtlePairPerSecond: subtle,
+      signPerSecond: sign,
+      verifyPerSecond: verify,
+    };
     rows.push(
       {
         scenario: "1 crypto limit",

@@ -28,7 +28,9 @@ interface Message {
 }
 
 function answer(res: ServerResponse, id: Message["id"], result: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(200, { "Content-Type": "application/json", ...headers }).end(JSON.stringify({ jsonrpc: "2.0", id, result }));
+  res
+    .writeHead(200, { "Content-Type": "application/json", ...headers })
+    .end(JSON.stringify({ jsonrpc: "2.0", id, result }));
 }
 
 export async function startFastUpstream(): Promise<FastUpstream> {
@@ -48,7 +50,11 @@ export async function startFastUpstream(): Promise<FastUpstream> {
         return answer(
           res,
           message.id,
-          { protocolVersion: message.params?.protocolVersion ?? "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "fast-upstream", version: "1.0.0" } },
+          {
+            protocolVersion: message.params?.protocolVersion ?? "2025-11-25",
+            capabilities: { tools: {} },
+            serverInfo: { name: "fast-upstream", version: "1.0.0" },
+          },
           { "Mcp-Session-Id": randomUUID() },
         );
       case "tools/list":
@@ -56,11 +62,17 @@ export async function startFastUpstream(): Promise<FastUpstream> {
       case "tools/call":
         upstream.calls++;
         if (!req.headers.authorization) upstream.unauthenticated++;
-        return answer(res, message.id, { content: [{ type: "text", text: String(message.params?.arguments?.text ?? "") }] });
+        return answer(res, message.id, {
+          content: [{ type: "text", text: String(message.params?.arguments?.text ?? "") }],
+        });
       case "ping":
         return answer(res, message.id, {});
       default:
-        res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "Method not found" } }));
+        res
+          .writeHead(200, { "Content-Type": "application/json" })
+          .end(
+            JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "Method not found" } }),
+          );
     }
   };
   const server = createServer((req, res) => {

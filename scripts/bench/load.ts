@@ -22,13 +22,21 @@ export function httpClient(maxSockets: number): HttpClient {
   return {
     send: (method, url, headers, body) =>
       new Promise((resolve, reject) => {
-        const req = httpRequest(url, { method, headers: body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(body)) }, agent }, (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-          res.on("error", reject);
-        });
+        const req = httpRequest(
+          url,
+          {
+            method,
+            headers: body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
+            agent,
+          },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (text += chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+            res.on("error", reject);
+          },
+        );
         req.on("error", reject);
         req.end(body);
       }),
@@ -54,7 +62,10 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** An operation resolves to an error description, or undefined when it succeeded. */
@@ -106,7 +117,10 @@ export async function openLoop(offsetsMs: number[], op: Operation): Promise<Load
   const runs = offsetsMs.map(
     (offset, index) =>
       new Promise<void>((resolve) => {
-        setTimeout(() => void timed(op, index, latencies, errors).then(resolve), Math.max(0, offset - (performance.now() - started)));
+        setTimeout(
+          () => void timed(op, index, latencies, errors).then(resolve),
+          Math.max(0, offset - (performance.now() - started)),
+        );
       }),
   );
   await Promise.all(runs);

@@ -17,7 +17,12 @@ interface RpcAnswer {
 }
 
 function post(http: HttpClient, url: string, headers: Record<string, string>, message: unknown): Promise<Answer> {
-  return http.send("POST", url, { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...headers }, JSON.stringify(message));
+  return http.send(
+    "POST",
+    url,
+    { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...headers },
+    JSON.stringify(message),
+  );
 }
 
 /** initialize, notifications/initialized, tools/list: what a client does before its first call. */
@@ -42,8 +47,18 @@ export async function openMcpSession(http: HttpClient, url: string, token?: stri
 let nextId = 10;
 
 /** One tools/call; resolves to an error description, or undefined when the tool answered. */
-export async function callTool(http: HttpClient, session: McpSession, name: string, text: string): Promise<string | undefined> {
-  const answer = await post(http, session.url, session.headers, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: { text } } });
+export async function callTool(
+  http: HttpClient,
+  session: McpSession,
+  name: string,
+  text: string,
+): Promise<string | undefined> {
+  const answer = await post(http, session.url, session.headers, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name, arguments: { text } },
+  });
   if (answer.status !== 200) return `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
   const body = JSON.parse(answer.body) as RpcAnswer;
   if (body.error) return `JSON-RPC ${body.error.code}: ${body.error.message}`;

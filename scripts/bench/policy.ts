@@ -21,6 +21,8 @@ export async function benchPolicy(limits: CryptoLimits): Promise<ScenarioResult>
   return {
     rows,
     data: { policies: results },
-    notes: [`5: ${lines[0] ?? "PolicyEngine.decide"}; the example policies' stand-ins (test/fixtures/opa) and any real opa build in policies/build/.`],
+    notes: [
+      `5: ${lines[0] ?? "PolicyEngine.decide"}; the example policies' stand-ins (test/fixtures/opa) and any real opa build in policies/build/.`,
+    ],
   };
 }

@@ -54,17 +54,35 @@ export function verdict(pass: boolean): Verdict {
   return pass ? "PASS" : "FAIL";
 }
 
-const COLUMNS = ["scenario", "measurement", "result (median / p99)", "compared with (same run)", "ratio", "target"] as const;
+const COLUMNS = [
+  "scenario",
+  "measurement",
+  "result (median / p99)",
+  "compared with (same run)",
+  "ratio",
+  "target",
+] as const;
 
 function cells(row: Row): string[] {
-  return [row.scenario, row.measure, row.result, row.limit ?? "", row.ratio ?? "", row.target ? `${row.target.verdict}  ${row.target.text}` : ""];
+  return [
+    row.scenario,
+    row.measure,
+    row.result,
+    row.limit ?? "",
+    row.ratio ?? "",
+    row.target ? `${row.target.verdict}  ${row.target.text}` : "",
+  ];
 }
 
 /** A plain-text table (what the terminal shows). */
 export function formatTable(rows: Row[]): string {
   const all = [COLUMNS as readonly string[], ...rows.map(cells)];
   const widths = COLUMNS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: readonly string[]) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(all[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...all.slice(1).map(line)].join("\n");
 }
 

@@ -32,7 +32,9 @@ async function storageSize(stack: BenchStack, sessionId: string): Promise<Storag
   const full = join(stack.doStorageDir, path);
   const db = new DatabaseSync(full, { readOnly: true });
   try {
-    const row = db.prepare("SELECT count(*) AS keys, coalesce(sum(length(key) + length(value)), 0) AS bytes FROM _cf_KV").get() as { keys: number; bytes: number };
+    const row = db
+      .prepare("SELECT count(*) AS keys, coalesce(sum(length(key) + length(value)), 0) AS bytes FROM _cf_KV")
+      .get() as { keys: number; bytes: number };
     return { keys: Number(row.keys), bytes: Number(row.bytes), databaseBytes: statSync(full).size };
   } finally {
     db.close();
@@ -46,7 +48,11 @@ function average(sizes: StorageSize[]): StorageSize {
   return { keys: mean((s) => s.keys), bytes: mean((s) => s.bytes), databaseBytes: mean((s) => s.databaseBytes) };
 }
 
-export async function benchSessions(stack: BenchStack, verifyLimitPerSecond: number, usedSessionIds: string[]): Promise<ScenarioResult> {
+export async function benchSessions(
+  stack: BenchStack,
+  verifyLimitPerSecond: number,
+  usedSessionIds: string[],
+): Promise<ScenarioResult> {
   const http = httpClient(CONCURRENCY);
   const token = await stack.agentToken();
   const created: string[] = [];
@@ -56,7 +62,11 @@ export async function benchSessions(stack: BenchStack, verifyLimitPerSecond: num
     method: "initialize",
     params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1.0.0" } },
   });
-  const headers = { "Content-Type": "application/json", Accept: "application/json, text/event-stream", Authorization: `Bearer ${token}` };
+  const headers = {
+    "Content-Type": "application/json",
+    Accept: "application/json, text/event-stream",
+    Authorization: `Bearer ${token}`,
+  };
   const open = async () => {
     const answer = await http.send("POST", `${stack.gatewayUrl}/mcp`, headers, initialize);
     const id = answer.headers["mcp-session-id"];
@@ -88,6 +98,8 @@ export async function benchSessions(stack: BenchStack, verifyLimitPerSecond: num
       },
     ],
     data: { creation, storageNew: fresh, storageAfterBurst: used },
-    notes: ["6: storage = keys plus V8-serialized values as the Durable Object stores them, read from the object's SQLite file; the file's size (pages, alarm, indexes, WAL not included) beside it."],
+    notes: [
+      "6: storage = keys plus V8-serialized values as the Durable Object stores them, read from the object's SQLite file; the file's size (pages, alarm, indexes, WAL not included) beside it.",
+    ],
   };
 }

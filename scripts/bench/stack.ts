@@ -19,12 +19,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
-import { generateSigningKey } from "../keys.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
 import { bundleWorker, buildWorkers, ROOT } from "../../test/helpers/build.js";
 import { GATEWAY_CLIENT, gatewayConfig } from "../../test/helpers/gateway-stack.js";
 import { REDIS_URL, requireRedis } from "../../test/helpers/redis.js";
 import { freePort, workerOptions } from "../../test/helpers/workers.js";
+import { generateSigningKey } from "../keys.js";
 import { startFastUpstream, type FastUpstream } from "./fast-upstream.js";
 
 export const BENCH_BUILD_DIR = join(ROOT, ".build", "bench");
@@ -134,7 +134,13 @@ function outboundApp(name: string, url: string, cache: boolean) {
       inbound: { opa: { name: "scopes" } },
       outbound: {
         type: "tokenExchange",
-        tokenExchange: { type: "delegation", idp: "auth", audience: UPSTREAM_AUDIENCE, cache, defaults: { ttl: "5s", scopes: [{ name: "tools:read" }] } },
+        tokenExchange: {
+          type: "delegation",
+          idp: "auth",
+          audience: UPSTREAM_AUDIENCE,
+          cache,
+          defaults: { ttl: "5s", scopes: [{ name: "tools:read" }] },
+        },
       },
     },
   };
@@ -189,7 +195,10 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
             limits: { sessionsPerPrincipal: 10_000 },
           }),
         },
-        durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true }, PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true } },
+        durableObjects: {
+          MCP_SESSION: { className: "McpSession", useSQLite: true },
+          PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true },
+        },
         serviceBindings: { AUTH: "auth" },
         // Agents reach the worker itself, as on the platform, not through Miniflare's entry worker.
         unsafeDirectSockets: [{ host: "127.0.0.1", port: gatewayPort }],
@@ -231,16 +240,26 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
     mf,
     redis: { url: bridge.url, token: redisToken },
     upstream,
-    exchangeClient: { authorization: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}` },
+    exchangeClient: {
+      authorization: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
+    },
     benchKeys,
     async agentToken() {
       const res = await fetch(tokenEndpoint, {
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${agent.client.clientId}:${agent.client.secret}`)}` },
-        body: new URLSearchParams({ grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: "tools:read tools:write" }),
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${btoa(`${agent.client.clientId}:${agent.client.secret}`)}`,
+        },
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          resource: GATEWAY_RESOURCE,
+          scope: "tools:read tools:write",
+        }),
       });
       const body = (await res.json()) as { access_token?: string };
-      if (!res.ok || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
+      if (!res.ok || !body.access_token)
+        throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
       return body.access_token;
     },
     audit: { counts: () => tap!.counts(), reset: () => tap!.reset() },

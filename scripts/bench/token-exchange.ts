@@ -9,6 +9,7 @@
 // The subject token is the one an agent's session presents on every call; one extra row uses a new
 // subject token for every exchange, so that the auth tier verifies every signature.
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { Redis } from "@upstash/redis/cloudflare";
 import { importJWK, SignJWT, type JWK } from "jose";
 import { Store } from "../../src/auth/store/store.js";
@@ -18,7 +19,6 @@ import type { CryptoLimits } from "./crypto.js";
 import { closedLoop, httpClient, median } from "./load.js";
 import { ms, percent, rate, verdict, type Row, type ScenarioResult } from "./report.js";
 import { UPSTREAM_AUDIENCE, type BenchStack } from "./stack.js";
-import { performance } from "node:perf_hooks";
 
 const CONCURRENCY = [1, 16, 64] as const;
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -43,10 +43,17 @@ async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[
   const key = await importJWK(jwk, "ES256");
   const iat = Math.floor(Date.now() / 1000);
   // Under the store's epoch, as the tier stamps what it issues (a token without one is refused).
-  const ep = await new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false })).currentEpoch();
+  const ep = await new Store(
+    new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }),
+  ).currentEpoch();
   return Promise.all(
     Array.from({ length: n }, () =>
-      new SignJWT({ client_id: "bench-agent", scope: "tools:read tools:write", jti: randomBytes(16).toString("base64url"), ep })
+      new SignJWT({
+        client_id: "bench-agent",
+        scope: "tools:read tools:write",
+        jti: randomBytes(16).toString("base64url"),
+        ep,
+      })
         .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
         .setIssuer(stack.authUrl)
         .setSubject("bench-agent")
@@ -60,7 +67,13 @@ async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[
 }
 
 /** Median per-second of `batches` closed-loop batches through the binding. */
-async function throughBinding(stack: BenchStack, concurrency: number, n: number, bodies: string[], batches = 3): Promise<number> {
+async function throughBinding(
+  stack: BenchStack,
+  concurrency: number,
+  n: number,
+  bodies: string[],
+  batches = 3,
+): Promise<number> {
   const rates: number[] = [];
   for (let i = 0; i < batches; i++) {
     const request: BindingLoopRequest = {
@@ -68,7 +81,11 @@ async function throughBinding(stack: BenchStack, concurrency: number, n: number,
       n,
       url: stack.tokenEndpoint,
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json", Authorization: stack.exchangeClient.authorization },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        Accept: "application/json",
+        Authorization: stack.exchangeClient.authorization,
+      },
       bodies,
     };
     const started = performance.now();
@@ -89,7 +106,11 @@ export async function benchTokenExchange(stack: BenchStack, limits: CryptoLimits
   const rows: Row[] = [];
   const data: Record<string, unknown> = { cryptoLimitPerSecond: limit };
   const http = httpClient(64);
-  const headers = { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json", Authorization: stack.exchangeClient.authorization };
+  const headers = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    Accept: "application/json",
+    Authorization: stack.exchangeClient.authorization,
+  };
   // Warm-up: JIT, key import, connection pools on both paths.
   await throughBinding(stack, 16, 300, [body], 1);
   await closedLoop(16, 300, async () => {
@@ -129,7 +150,8 @@ export async function benchTokenExchange(stack: BenchStack, limits: CryptoLimits
   const perBatch = 1500;
   const fresh = (await freshSubjectTokens(stack, 3 * perBatch)).map(exchangeBody);
   const freshRates: number[] = [];
-  for (let i = 0; i < 3; i++) freshRates.push(await throughBinding(stack, 16, perBatch, fresh.slice(i * perBatch, (i + 1) * perBatch), 1));
+  for (let i = 0; i < 3; i++)
+    freshRates.push(await throughBinding(stack, 16, perBatch, fresh.slice(i * perBatch, (i + 1) * perBatch), 1));
   const freshMedian = median(freshRates);
   rows.push({
     scenario: "",

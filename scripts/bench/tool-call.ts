@@ -2,8 +2,8 @@
 // token exchange or cached token, forward, audit) against the fast local upstream, beside the same
 // call made directly to that upstream. The difference is what the gateway adds. Two apps front the
 // same upstream: `warm` reuses exchanged tokens (cache: true), `cold` exchanges on every call.
-import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
 import { closedLoop, httpClient, type HttpClient, type LoadResult } from "./load.js";
+import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
 import { ms, rate, verdict, type Row, type ScenarioResult } from "./report.js";
 import { TOOLS, type BenchStack } from "./stack.js";
 
@@ -12,12 +12,19 @@ const COLD_CALLS = 400;
 const PARALLEL = 16;
 const PARALLEL_CALLS = 3_000;
 
-function run(http: HttpClient, sessions: McpSession[], tool: string, concurrency: number, n: number): Promise<LoadResult> {
+function run(
+  http: HttpClient,
+  sessions: McpSession[],
+  tool: string,
+  concurrency: number,
+  n: number,
+): Promise<LoadResult> {
   return closedLoop(concurrency, n, (i) => callTool(http, sessions[i % sessions.length]!, tool, `call ${i}`));
 }
 
 function check(result: LoadResult, what: string): LoadResult {
-  if (result.errors) throw new Error(`${what}: ${result.errors} of ${result.requests} calls failed, first: ${result.firstError}`);
+  if (result.errors)
+    throw new Error(`${what}: ${result.errors} of ${result.requests} calls failed, first: ${result.firstError}`);
   return result;
 }
 
@@ -43,8 +50,23 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
   // Object and answers, with no gateway code; and the same with the object forwarding the call
   // to the upstream first.
   const floor = (kind: string) => async (i: number) => {
-    const body = JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "echo", arguments: { text: `floor ${i}` } } });
-    const answer = await http.send("POST", `${stack.benchUrl}/floor/${kind}`, { "Content-Type": "application/json", "Mcp-Session-Id": "floor", "X-Upstream": stack.upstream.url, Authorization: `Bearer ${token}` }, body);
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: i,
+      method: "tools/call",
+      params: { name: "echo", arguments: { text: `floor ${i}` } },
+    });
+    const answer = await http.send(
+      "POST",
+      `${stack.benchUrl}/floor/${kind}`,
+      {
+        "Content-Type": "application/json",
+        "Mcp-Session-Id": "floor",
+        "X-Upstream": stack.upstream.url,
+        Authorization: `Bearer ${token}`,
+      },
+      body,
+    );
     return answer.status === 200 ? undefined : `HTTP ${answer.status}`;
   };
   await closedLoop(1, 200, floor("rpc"));
@@ -91,7 +113,16 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
     figures: { warmPerSecond: warmParallel.perSecond, direct: directSerial },
     result: {
       rows,
-      data: { floorRpc, floorForward, directSerial, warm, warmExchangesPerCall: warmExchanges / SERIAL_CALLS, cold, directParallel, warmParallel },
+      data: {
+        floorRpc,
+        floorForward,
+        directSerial,
+        warm,
+        warmExchangesPerCall: warmExchanges / SERIAL_CALLS,
+        cold,
+        directParallel,
+        warmParallel,
+      },
       notes: [
         "3: one agent session, calls one after the other (latency), then 16 sessions with one call in flight each (throughput); added = gateway percentile minus direct percentile. The upstream answers JSON from node:http in this process. The platform floor is what a Durable Object design pays here without any gateway code: a worker asking an object, and that object forwarding the call upstream with fetch.",
       ],

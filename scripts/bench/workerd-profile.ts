@@ -60,12 +60,18 @@ export interface WorkerdProfiler {
  * on `port`. Every 200 µs: finer sampling slows the workers enough to change what is measured.
  */
 export async function startWorkerdProfiler(port: number, workers: string[]): Promise<WorkerdProfiler> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as {
+    id: string;
+    webSocketDebuggerUrl: string;
+  }[];
   const sessions = await Promise.all(
     targets
       // User workers are core:user:<name>; Miniflare's own are named by id (core:entry, outbound:0, ...).
       .filter((t) => workers.includes(t.id.replace(/^core:user:/, "")) || workers.includes(t.id))
-      .map(async (t) => ({ title: t.id.replace(/^core:user:/, "").replace(/:/g, "-"), session: await InspectorSession.open(t.webSocketDebuggerUrl) })),
+      .map(async (t) => ({
+        title: t.id.replace(/^core:user:/, "").replace(/:/g, "-"),
+        session: await InspectorSession.open(t.webSocketDebuggerUrl),
+      })),
   );
   for (const { session } of sessions) {
     await session.send("Profiler.enable");

@@ -10,11 +10,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function eventsBySession(info: DevStackInfo): Promise<Map<string, number> | undefined> {
   try {
-    const res = await fetch(info.auditEvents, { headers: { Authorization: `Bearer ${info.auditToken}` }, signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(info.auditEvents, {
+      headers: { Authorization: `Bearer ${info.auditToken}` },
+      signal: AbortSignal.timeout(5_000),
+    });
     if (!res.ok) return undefined;
     const { events } = (await res.json()) as { events: { session_id?: string; method?: string }[] };
     const counts = new Map<string, number>();
-    for (const event of events) if (event.method === "tools/call" && event.session_id) counts.set(event.session_id, (counts.get(event.session_id) ?? 0) + 1);
+    for (const event of events)
+      if (event.method === "tools/call" && event.session_id)
+        counts.set(event.session_id, (counts.get(event.session_id) ?? 0) + 1);
     return counts;
   } catch {
     return undefined;
@@ -36,7 +41,12 @@ export async function missingEvents(info: DevStackInfo, calls: CallRecord[]): Pr
  * Waits up to `deadlineMs` for the collector to hold every audited call: how many are still
  * missing then (undefined when the collector could not be asked, e.g. once npm run dev stopped).
  */
-export async function awaitAuditTrail(info: DevStackInfo, calls: CallRecord[], deadlineMs: number, worthWaiting = () => true): Promise<number | undefined> {
+export async function awaitAuditTrail(
+  info: DevStackInfo,
+  calls: CallRecord[],
+  deadlineMs: number,
+  worthWaiting = () => true,
+): Promise<number | undefined> {
   const deadline = Date.now() + deadlineMs;
   let missing: number | undefined;
   while (worthWaiting()) {

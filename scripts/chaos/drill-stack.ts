@@ -17,7 +17,14 @@ import { assertLoopback } from "./loopback.js";
 import { startRedisServer, type RedisServer } from "./redis-server.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const PORT_VARIABLES = ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"] as const;
+const PORT_VARIABLES = [
+  "GATEWAY_PORT",
+  "AUTH_PORT",
+  "DEMO_MCP_PORT",
+  "DEMO_REST_PORT",
+  "DEMO_AUDIT_PORT",
+  "AGENT_PORT",
+] as const;
 
 export type TierName = "gateway" | "auth";
 
@@ -61,7 +68,13 @@ function processesUnder(root: number): { pid: number; pgid: number; args: string
   for (let i = 0; i < found.length; i++) for (const [pid, { ppid }] of table) if (ppid === found[i]) found.push(pid);
   return found.flatMap((pid) => {
     try {
-      return [{ pid, pgid: table.get(pid)!.pgid, args: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean) }];
+      return [
+        {
+          pid,
+          pgid: table.get(pid)!.pgid,
+          args: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean),
+        },
+      ];
     } catch {
       return [];
     }
@@ -80,7 +93,10 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
       // Thawed first: a frozen npm run dev could not stop its children.
       for (const { pid } of processesUnder(child.pid)) signalQuietly(pid, "SIGCONT");
       signalQuietly(-child.pid, "SIGTERM");
-      const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 30_000, false))]);
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, 30_000, false)),
+      ]);
       if (!stopped) signalQuietly(-child.pid, "SIGKILL");
     }
     await bridge?.close().catch(() => undefined);
@@ -89,7 +105,9 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
   };
   try {
     bridge = await startRedisBridge({ redisUrl: redis.url, token: bridgeToken, commandTimeoutMs: 2_000 });
-    const ports = Object.fromEntries(await Promise.all(PORT_VARIABLES.map(async (name) => [name, String(await freePort())])));
+    const ports = Object.fromEntries(
+      await Promise.all(PORT_VARIABLES.map(async (name) => [name, String(await freePort())])),
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...ports,
@@ -102,7 +120,9 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
     const logFile = join(tmpdir(), `aigw-chaos-${Date.now()}.log`);
     const logStream = createWriteStream(logFile);
     let output = "";
-    log(`starting npm run dev (gateway on ${ports.GATEWAY_PORT}, auth tier on ${ports.AUTH_PORT}; its output goes to ${logFile})`);
+    log(
+      `starting npm run dev (gateway on ${ports.GATEWAY_PORT}, auth tier on ${ports.AUTH_PORT}; its output goes to ${logFile})`,
+    );
     // Its own process group, so that stopping it stops all it started.
     const started = spawn("npm", ["run", "dev"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     child = started;
@@ -114,7 +134,10 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
     started.stdout!.on("data", collect);
     started.stderr!.on("data", collect);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm run dev did not come up within 3 minutes (see ${logFile})`)), 180_000);
+      const timer = setTimeout(
+        () => reject(new Error(`npm run dev did not come up within 3 minutes (see ${logFile})`)),
+        180_000,
+      );
       const check = () => {
         if (output.includes("Ctrl-C stops everything.")) {
           clearTimeout(timer);
@@ -132,7 +155,10 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
     for (const url of [info.mcp, info.gateway, info.auth, info.auditEvents]) assertLoopback(url);
     /** The Node process running scripts/dev.ts (under npm, sh and the Node 22 launcher). */
     const devNode = () => {
-      const found = processesUnder(started.pid!).filter(({ args }) => args.some((arg) => arg.endsWith("scripts/dev.ts")) && !args.some((arg) => arg.endsWith("node22.mjs")));
+      const found = processesUnder(started.pid!).filter(
+        ({ args }) =>
+          args.some((arg) => arg.endsWith("scripts/dev.ts")) && !args.some((arg) => arg.endsWith("node22.mjs")),
+      );
       // tsx runs the script in a child Node process: the innermost one hosts the servers.
       const innermost = found.at(-1);
       if (!innermost) throw new Error("npm run dev's own process is gone");
@@ -147,13 +173,18 @@ export async function startDrillStack(log: (line: string) => void): Promise<Dril
       outputLength: () => output.length,
       async killTier(tier) {
         const config = tier === "gateway" ? "wrangler.gateway.toml" : "wrangler.auth.toml";
-        const groups = new Set(processesUnder(started.pid!).filter(({ args }) => args.includes(config)).map(({ pgid }) => pgid));
+        const groups = new Set(
+          processesUnder(started.pid!)
+            .filter(({ args }) => args.includes(config))
+            .map(({ pgid }) => pgid),
+        );
         if (groups.size !== 1) throw new Error(`expected one process group for the ${tier}, found ${groups.size}`);
         const [pgid] = groups;
         const killed = processesUnder(started.pid!).filter((p) => p.pgid === pgid).length;
         signalQuietly(-pgid!, "SIGKILL");
         const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && processesUnder(started.pid!).some((p) => p.pgid === pgid)) await new Promise((resolve) => setTimeout(resolve, 20));
+        while (Date.now() < deadline && processesUnder(started.pid!).some((p) => p.pgid === pgid))
+          await new Promise((resolve) => setTimeout(resolve, 20));
         return { killed, goneAt: Date.now() };
       },
       freezeDemoHost: () => signalQuietly(demoHost, "SIGSTOP"),

@@ -22,7 +22,10 @@ export interface DrillRow {
 export function tally(outcomes: string[]): string {
   const counts = new Map<string, number>();
   for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([outcome, n]) => `${outcome} ×${n}`).join(", ");
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([outcome, n]) => `${outcome} ×${n}`)
+    .join(", ");
 }
 
 export interface Window {

@@ -5,8 +5,8 @@
 // accepted after a store loss, no more calls failed by a runtime kill than were in flight, recovery
 // without a manual restart).
 import type { DevStackInfo } from "../dev-stack.js";
-import type { DrillStack } from "./drill-stack.js";
 import { awaitAuditTrail } from "./audit-trail.js";
+import type { DrillStack } from "./drill-stack.js";
 import { readWindow, recoveredAt, seconds, type DrillRow, type Target } from "./drill-window.js";
 import { machineToken, type MachineAgents } from "./machine-agents.js";
 import { postMcp, PROTOCOL_VERSION } from "./mcp-client.js";
@@ -43,7 +43,11 @@ interface Injected {
 }
 
 /** Runs one fault against the working stack and measures it: the frame every drill shares. */
-async function measure(ctx: DrillContext, fault: string, inject: () => Promise<Injected>): Promise<DrillRow & { missing: number }> {
+async function measure(
+  ctx: DrillContext,
+  fault: string,
+  inject: () => Promise<Injected>,
+): Promise<DrillRow & { missing: number }> {
   const { agents, stack } = ctx;
   ctx.log(`drill: ${fault}`);
   const healthy = await agents.allSucceededSince(Date.now(), 60_000);
@@ -56,13 +60,17 @@ async function measure(ctx: DrillContext, fault: string, inject: () => Promise<I
   const windowEnd = stableAt ?? Date.now();
   const window = readWindow(agents.calls, agents.side, began, windowEnd);
   const back = stableAt === undefined ? undefined : recoveredAt(agents.calls, began, windowEnd, injected.ended);
-  ctx.log(`  ${back === undefined ? "agents did not recover" : `every agent was served again ${seconds(back - injected.ended)} after the fault ended`}; checking the audit trail`);
+  ctx.log(
+    `  ${back === undefined ? "agents did not recover" : `every agent was served again ${seconds(back - injected.ended)} after the fault ended`}; checking the audit trail`,
+  );
   const missing = await awaitAuditTrail(stack.info, agents.calls.slice(), AUDIT_DEADLINE_MS, running);
   const lost = missing === undefined ? undefined : Math.max(0, missing - ctx.missingBefore);
   const maxFailed = injected.maxFailed;
   const targets: Target[] = [
     ...injected.targets,
-    ...(maxFailed === undefined ? [] : [{ text: `calls failed ≤ in flight (${maxFailed})`, pass: window.failed <= maxFailed }]),
+    ...(maxFailed === undefined
+      ? []
+      : [{ text: `calls failed ≤ in flight (${maxFailed})`, pass: window.failed <= maxFailed }]),
     { text: "0 audit events lost", pass: lost === 0 },
     { text: "recovered with no manual restart", pass: back !== undefined && stack.running() },
   ];
@@ -71,7 +79,13 @@ async function measure(ctx: DrillContext, fault: string, inject: () => Promise<I
     saw: [window.saw, ...injected.notes].join("; "),
     callsFailed: `${window.failed} of ${window.reached}${maxFailed === undefined ? "" : ` (in flight at the kill: ${maxFailed})`}`,
     eventsLost: lost === undefined ? "unknown (the collector stopped with npm run dev)" : String(lost),
-    recover: !stack.running() ? "no: npm run dev stopped" : back === undefined ? `not within ${seconds(RECOVERY_DEADLINE_MS)}` : back === injected.ended ? "0 s (no call failed after it)" : seconds(back - injected.ended),
+    recover: !stack.running()
+      ? "no: npm run dev stopped"
+      : back === undefined
+        ? `not within ${seconds(RECOVERY_DEADLINE_MS)}`
+        : back === injected.ended
+          ? "0 s (no call failed after it)"
+          : seconds(back - injected.ended),
     targets,
     missing: missing ?? ctx.missingBefore,
   };
@@ -80,15 +94,26 @@ async function measure(ctx: DrillContext, fault: string, inject: () => Promise<I
 /** A refresh during the fault, retried with the same token; the grant must stand afterwards. */
 async function refreshThrough(ctx: DrillContext, deadlineMs: number): Promise<{ note: string; target: Target }> {
   const outcome = await ctx.user.refresh(deadlineMs, () => ctx.stack.running());
-  const tried = outcome.failures.length ? ` after ${outcome.failures.length} failed ${outcome.failures.length === 1 ? "try" : "tries"} (${[...new Set(outcome.failures)].join(", ")})` : "";
-  const note = outcome.alive ? `user's refresh succeeded${tried}` : outcome.revoked ? `user's grant REVOKED${tried}` : `user's refresh did not succeed in ${seconds(deadlineMs)}${tried}`;
+  const tried = outcome.failures.length
+    ? ` after ${outcome.failures.length} failed ${outcome.failures.length === 1 ? "try" : "tries"} (${[...new Set(outcome.failures)].join(", ")})`
+    : "";
+  const note = outcome.alive
+    ? `user's refresh succeeded${tried}`
+    : outcome.revoked
+      ? `user's grant REVOKED${tried}`
+      : `user's refresh did not succeed in ${seconds(deadlineMs)}${tried}`;
   return { note, target: { text: "0 grants revoked", pass: !outcome.revoked } };
 }
 
 /** How the gateway takes `token` now: "accepted" (authenticated: any answer but 401/5xx), "refused" (401), or the status. */
 async function gatewayTakes(info: DevStackInfo, token: string): Promise<string> {
   // tools/list with no session: an authenticated request gets 400 (no session), so no session is made.
-  const answer = await postMcp({ url: info.mcp, token, body: { jsonrpc: "2.0", id: 1, method: "tools/list" }, timeoutMs: 10_000 });
+  const answer = await postMcp({
+    url: info.mcp,
+    token,
+    body: { jsonrpc: "2.0", id: 1, method: "tools/list" },
+    timeoutMs: 10_000,
+  });
   if (answer.status === 401) return "refused";
   if (answer.status !== undefined && answer.status < 500) return "accepted";
   return answer.outcome;
@@ -96,7 +121,11 @@ async function gatewayTakes(info: DevStackInfo, token: string): Promise<string> 
 
 async function revoke(info: DevStackInfo, token: string): Promise<void> {
   const { clientId, clientSecret } = info.machineAgent;
-  const res = await fetch(`${info.auth}/revoke`, { method: "POST", headers: { Authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` }, body: new URLSearchParams({ token }) });
+  const res = await fetch(`${info.auth}/revoke`, {
+    method: "POST",
+    headers: { Authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` },
+    body: new URLSearchParams({ token }),
+  });
   if (!res.ok) throw new Error(`revocation failed: ${res.status}`);
 }
 
@@ -136,7 +165,8 @@ export const redisRestartedEmpty: Drill = {
       const live = (await machineToken(info)).token;
       if (!revoked || !live) throw new Error("no machine token before the store loss");
       await revoke(info, revoked);
-      if ((await until(info, revoked, "refused", 15_000)) === undefined) throw new Error("the gateway still accepted a revoked token 15 s after its revocation");
+      if ((await until(info, revoked, "refused", 15_000)) === undefined)
+        throw new Error("the gateway still accepted a revoked token 15 s after its revocation");
       await ctx.stack.redis.restartEmpty();
       const ended = Date.now();
       // The gateway may hold an introspection answer for its interval (5 s in the dev config): ask for longer.
@@ -155,8 +185,10 @@ export const redisRestartedEmpty: Drill = {
         ended,
         notes: [
           `revoked token: ${accepted} of ${probes.length} presentations accepted`,
-          liveRefusedAfter === undefined ? "pre-loss live token still ACCEPTED after 15 s" : `pre-loss live token refused (within ${seconds(liveRefusedAfter + 8_000)})`,
-          `user's refresh: ${refreshed.alive ? "still worked" : refreshed.failures.at(-1) ?? "no answer"}; signed in again`,
+          liveRefusedAfter === undefined
+            ? "pre-loss live token still ACCEPTED after 15 s"
+            : `pre-loss live token refused (within ${seconds(liveRefusedAfter + 8_000)})`,
+          `user's refresh: ${refreshed.alive ? "still worked" : (refreshed.failures.at(-1) ?? "no answer")}; signed in again`,
         ],
         targets: [
           { text: "0 revoked tokens accepted", pass: accepted === 0 },
@@ -170,30 +202,64 @@ export const demoHostFrozen: Drill = {
   name: "sink-down",
   run: (ctx) => {
     const freezeMs = ctx.quick ? 8_000 : 30_000;
-    return measure(ctx, `upstreams and audit sink hanging ${seconds(freezeMs)} (npm run dev's demo process frozen)`, async () => {
-      const { info } = ctx.stack;
-      // A session opened before the fault, to list tools during it.
-      const token = (await machineToken(info)).token!;
-      const opened = await postMcp({ url: info.mcp, token, timeoutMs: 10_000, body: { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "chaos-lister", version: "1.0.0" } } } });
-      if (!opened.sessionId) throw new Error(`the lister could not open a session: ${opened.outcome}`);
-      await postMcp({ url: info.mcp, token, sessionId: opened.sessionId, timeoutMs: 10_000, body: { jsonrpc: "2.0", method: "notifications/initialized" } });
-      ctx.stack.freezeDemoHost();
-      const began = Date.now();
-      await sleep(1_000);
-      const listStarted = Date.now();
-      const listed = await postMcp({ url: info.mcp, token, sessionId: opened.sessionId, timeoutMs: freezeMs, body: { jsonrpc: "2.0", id: 1, method: "tools/list" } });
-      const listMs = Date.now() - listStarted;
-      const tools = ((listed.result?.tools ?? []) as unknown[]).length;
-      await sleep(Math.max(0, freezeMs - (Date.now() - began)));
-      ctx.stack.thawDemoHost();
-      const ended = Date.now();
-      const answeredList = listed.outcome === "ok" && listMs < freezeMs - 1_000;
-      return {
-        ended,
-        notes: [answeredList ? `tools/list answered in ${seconds(listMs)} (${tools} tools)` : `tools/list: ${listed.outcome} after ${seconds(listMs)}`],
-        targets: [{ text: "tools/list answers during the hang", pass: answeredList }],
-      };
-    });
+    return measure(
+      ctx,
+      `upstreams and audit sink hanging ${seconds(freezeMs)} (npm run dev's demo process frozen)`,
+      async () => {
+        const { info } = ctx.stack;
+        // A session opened before the fault, to list tools during it.
+        const token = (await machineToken(info)).token!;
+        const opened = await postMcp({
+          url: info.mcp,
+          token,
+          timeoutMs: 10_000,
+          body: {
+            jsonrpc: "2.0",
+            id: 0,
+            method: "initialize",
+            params: {
+              protocolVersion: PROTOCOL_VERSION,
+              capabilities: {},
+              clientInfo: { name: "chaos-lister", version: "1.0.0" },
+            },
+          },
+        });
+        if (!opened.sessionId) throw new Error(`the lister could not open a session: ${opened.outcome}`);
+        await postMcp({
+          url: info.mcp,
+          token,
+          sessionId: opened.sessionId,
+          timeoutMs: 10_000,
+          body: { jsonrpc: "2.0", method: "notifications/initialized" },
+        });
+        ctx.stack.freezeDemoHost();
+        const began = Date.now();
+        await sleep(1_000);
+        const listStarted = Date.now();
+        const listed = await postMcp({
+          url: info.mcp,
+          token,
+          sessionId: opened.sessionId,
+          timeoutMs: freezeMs,
+          body: { jsonrpc: "2.0", id: 1, method: "tools/list" },
+        });
+        const listMs = Date.now() - listStarted;
+        const tools = ((listed.result?.tools ?? []) as unknown[]).length;
+        await sleep(Math.max(0, freezeMs - (Date.now() - began)));
+        ctx.stack.thawDemoHost();
+        const ended = Date.now();
+        const answeredList = listed.outcome === "ok" && listMs < freezeMs - 1_000;
+        return {
+          ended,
+          notes: [
+            answeredList
+              ? `tools/list answered in ${seconds(listMs)} (${tools} tools)`
+              : `tools/list: ${listed.outcome} after ${seconds(listMs)}`,
+          ],
+          targets: [{ text: "tools/list answers during the hang", pass: answeredList }],
+        };
+      },
+    );
   },
 };
 

@@ -46,20 +46,36 @@ const CALL_TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function machineToken(info: DevStackInfo, timeoutMs = 10_000): Promise<{ token?: string; outcome: string }> {
+export async function machineToken(
+  info: DevStackInfo,
+  timeoutMs = 10_000,
+): Promise<{ token?: string; outcome: string }> {
   const { clientId, clientSecret } = info.machineAgent;
   try {
     const res = await fetch(`${info.auth}/token`, {
       method: "POST",
       headers: { Authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` },
-      body: new URLSearchParams({ grant_type: "client_credentials", resource: info.mcp, scope: "tools:read tools:write" }),
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        resource: info.mcp,
+        scope: "tools:read tools:write",
+      }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string };
-    return body.access_token ? { token: body.access_token, outcome: "ok" } : { outcome: `HTTP ${res.status}${body.error ? ` ${body.error}` : ""}` };
+    return body.access_token
+      ? { token: body.access_token, outcome: "ok" }
+      : { outcome: `HTTP ${res.status}${body.error ? ` ${body.error}` : ""}` };
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
-    return { outcome: (err as Error).name === "TimeoutError" ? "timeout" : code === "ECONNREFUSED" ? "connection refused" : "connection reset" };
+    return {
+      outcome:
+        (err as Error).name === "TimeoutError"
+          ? "timeout"
+          : code === "ECONNREFUSED"
+            ? "connection refused"
+            : "connection reset",
+    };
   }
 }
 
@@ -84,16 +100,44 @@ export function startMachineAgents(info: DevStackInfo, count: number): MachineAg
         continue;
       }
       if (!sessionId) {
-        const opened = await postMcp({ url: info.mcp, token, timeoutMs: CALL_TIMEOUT_MS, body: { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: `chaos-agent-${n}`, version: "1.0.0" } } } });
+        const opened = await postMcp({
+          url: info.mcp,
+          token,
+          timeoutMs: CALL_TIMEOUT_MS,
+          body: {
+            jsonrpc: "2.0",
+            id: 0,
+            method: "initialize",
+            params: {
+              protocolVersion: PROTOCOL_VERSION,
+              capabilities: {},
+              clientInfo: { name: `chaos-agent-${n}`, version: "1.0.0" },
+            },
+          },
+        });
         side.push({ at: began, what: "initialize", outcome: opened.outcome });
         if (opened.outcome !== "ok" || !opened.sessionId) {
           if (opened.status === 401) token = undefined;
           await sleep(500);
           continue;
         }
-        await postMcp({ url: info.mcp, token, sessionId: opened.sessionId, timeoutMs: CALL_TIMEOUT_MS, body: { jsonrpc: "2.0", method: "notifications/initialized" } });
-        const listed = await postMcp({ url: info.mcp, token, sessionId: opened.sessionId, timeoutMs: CALL_TIMEOUT_MS, body: { jsonrpc: "2.0", id: 1, method: "tools/list" } });
-        tools = ((listed.result?.tools ?? []) as { name: string }[]).map((t) => t.name).filter((name) => name.endsWith("whoami"));
+        await postMcp({
+          url: info.mcp,
+          token,
+          sessionId: opened.sessionId,
+          timeoutMs: CALL_TIMEOUT_MS,
+          body: { jsonrpc: "2.0", method: "notifications/initialized" },
+        });
+        const listed = await postMcp({
+          url: info.mcp,
+          token,
+          sessionId: opened.sessionId,
+          timeoutMs: CALL_TIMEOUT_MS,
+          body: { jsonrpc: "2.0", id: 1, method: "tools/list" },
+        });
+        tools = ((listed.result?.tools ?? []) as { name: string }[])
+          .map((t) => t.name)
+          .filter((name) => name.endsWith("whoami"));
         if (tools.length === 0) {
           // Every app late or failing: try the session again shortly.
           await sleep(500);
@@ -103,9 +147,23 @@ export function startMachineAgents(info: DevStackInfo, count: number): MachineAg
       }
       const tool = tools[next++ % tools.length]!;
       inFlight += 1;
-      const answer = await postMcp({ url: info.mcp, token, sessionId, timeoutMs: CALL_TIMEOUT_MS, body: { jsonrpc: "2.0", id: 2 + next, method: "tools/call", params: { name: tool, arguments: {} } } });
+      const answer = await postMcp({
+        url: info.mcp,
+        token,
+        sessionId,
+        timeoutMs: CALL_TIMEOUT_MS,
+        body: { jsonrpc: "2.0", id: 2 + next, method: "tools/call", params: { name: tool, arguments: {} } },
+      });
       inFlight -= 1;
-      calls.push({ agent: n, started: began, ended: Date.now(), outcome: answer.outcome, reached: answer.reached, answered: answer.answered, sessionId });
+      calls.push({
+        agent: n,
+        started: began,
+        ended: Date.now(),
+        outcome: answer.outcome,
+        reached: answer.reached,
+        answered: answer.answered,
+        sessionId,
+      });
       if (answer.status === 401) token = undefined;
       if (answer.status === 404) sessionId = undefined;
       await sleep(Math.max(answer.reached ? 0 : 250, PACE_MS - (Date.now() - began)));
@@ -120,7 +178,10 @@ export function startMachineAgents(info: DevStackInfo, count: number): MachineAg
     async allSucceededSince(since, deadlineMs, worthWaiting = () => true) {
       const deadline = Date.now() + deadlineMs;
       while (Date.now() < deadline && worthWaiting()) {
-        const firsts = Array.from({ length: count }, (_, n) => calls.find((c) => c.agent === n && c.started >= since && c.outcome === "ok")?.ended);
+        const firsts = Array.from(
+          { length: count },
+          (_, n) => calls.find((c) => c.agent === n && c.started >= since && c.outcome === "ok")?.ended,
+        );
         if (firsts.every((at) => at !== undefined)) return Math.max(...(firsts as number[]));
         await sleep(100);
       }

@@ -18,13 +18,20 @@ export interface McpAnswer {
 }
 
 /** The JSON-RPC message of a reply: a JSON body, or the `data:` of an SSE stream's message event. */
-function message(contentType: string, body: string): { result?: Record<string, unknown>; error?: { code: number; message: string } } | undefined {
+function message(
+  contentType: string,
+  body: string,
+): { result?: Record<string, unknown>; error?: { code: number; message: string } } | undefined {
   try {
     if (!contentType.includes("text/event-stream")) return JSON.parse(body);
     // A reply stream carries one response (MCP "Sending Messages to the Server"); notifications
     // that precede it have no `result` or `error` and are skipped.
     for (const block of body.split(/\r?\n\r?\n/)) {
-      const data = block.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
+      const data = block
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart())
+        .join("\n");
       if (!data) continue;
       const parsed = JSON.parse(data) as { result?: unknown; error?: unknown };
       if ("result" in parsed || "error" in parsed) return parsed as ReturnType<typeof message>;
@@ -56,7 +63,11 @@ function toolErrorText(result: Record<string, unknown>): string {
   if (/no answer within|did not answer within/.test(text)) return "upstream timeout";
   const general = text
     .replace(/^(Authorization for \S+ failed|The \S+ app is unavailable|The tool \S+ is unavailable): /, "")
-    .replace(/\b\w+__\w+\b/g, "<tool>").replace(/https?:\/\/\S+/g, "<url>").replace(/\d+/g, "N").replace(/\s+/g, " ").trim();
+    .replace(/\b\w+__\w+\b/g, "<tool>")
+    .replace(/https?:\/\/\S+/g, "<url>")
+    .replace(/\d+/g, "N")
+    .replace(/\s+/g, " ")
+    .trim();
   return general.length > 60 ? `${general.slice(0, 59)}…` : general;
 }
 
@@ -77,21 +88,56 @@ export interface McpPost {
 }
 
 export async function postMcp({ url, token, sessionId, body, timeoutMs }: McpPost): Promise<McpAnswer> {
-  const headers: Record<string, string> = { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" };
+  const headers: Record<string, string> = {
+    Authorization: `Bearer ${token}`,
+    "Content-Type": "application/json",
+    Accept: "application/json, text/event-stream",
+  };
   if (sessionId) Object.assign(headers, { "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": PROTOCOL_VERSION });
   try {
-    const res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = await res.text();
     const returned = res.headers.get("Mcp-Session-Id") ?? undefined;
     if (res.status === 202) return { outcome: "ok", reached: true, answered: false, status: 202 };
     if (res.status !== 200) {
-      return { outcome: `HTTP ${res.status}${errorCode(res, text)}`, reached: true, answered: false, status: res.status };
+      return {
+        outcome: `HTTP ${res.status}${errorCode(res, text)}`,
+        reached: true,
+        answered: false,
+        status: res.status,
+      };
     }
     const reply = message(res.headers.get("Content-Type") ?? "", text);
     if (!reply) return { outcome: "unreadable reply", reached: true, answered: false, status: 200 };
-    if (reply.error) return { outcome: `JSON-RPC error ${reply.error.code}`, reached: true, answered: true, status: 200, ...(returned ? { sessionId: returned } : {}) };
-    if (reply.result?.isError) return { outcome: `tool error: ${toolErrorText(reply.result)}`, reached: true, answered: true, status: 200, result: reply.result };
-    return { outcome: "ok", reached: true, answered: true, status: 200, ...(returned ? { sessionId: returned } : {}), ...(reply.result ? { result: reply.result } : {}) };
+    if (reply.error)
+      return {
+        outcome: `JSON-RPC error ${reply.error.code}`,
+        reached: true,
+        answered: true,
+        status: 200,
+        ...(returned ? { sessionId: returned } : {}),
+      };
+    if (reply.result?.isError)
+      return {
+        outcome: `tool error: ${toolErrorText(reply.result)}`,
+        reached: true,
+        answered: true,
+        status: 200,
+        result: reply.result,
+      };
+    return {
+      outcome: "ok",
+      reached: true,
+      answered: true,
+      status: 200,
+      ...(returned ? { sessionId: returned } : {}),
+      ...(reply.result ? { result: reply.result } : {}),
+    };
   } catch (err) {
     return failure(err);
   }

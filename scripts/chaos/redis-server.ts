@@ -17,7 +17,12 @@ export interface RedisServer {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1_000,
+  });
   // A refused connection is the answer "no", not an error to report.
   client.on("error", () => undefined);
   try {
@@ -32,14 +37,20 @@ async function answers(url: string): Promise<boolean> {
 
 export async function startRedisServer(): Promise<RedisServer> {
   if (spawnSync("redis-server", ["--version"]).status !== 0) {
-    throw new Error("redis-server is not installed (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)");
+    throw new Error(
+      "redis-server is not installed (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)",
+    );
   }
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: ChildProcess | undefined;
 
   const start = async () => {
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    server = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: "ignore" },
+    );
     const deadline = Date.now() + 10_000;
     while (!(await answers(url))) {
       if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);

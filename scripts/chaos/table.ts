@@ -11,7 +11,9 @@ export function formatTable(rows: DrillRow[]): string {
   const lines = [HEADER, HEADER.map(() => "---")].map((cells) => `| ${cells.join(" | ")} |`);
   for (const row of rows) {
     const targets = row.targets.map((t) => `${t.pass ? "PASS" : "FAIL"} ${t.text}`).join("; ");
-    lines.push(`| ${[row.fault, row.saw, row.callsFailed, row.eventsLost, row.recover, targets].map(cell).join(" | ")} |`);
+    lines.push(
+      `| ${[row.fault, row.saw, row.callsFailed, row.eventsLost, row.recover, targets].map(cell).join(" | ")} |`,
+    );
   }
   return lines.join("\n");
 }

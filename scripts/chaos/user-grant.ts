@@ -57,7 +57,13 @@ export async function startUserGrant(info: DevStackInfo): Promise<UserGrant> {
     const registered = await fetch(`${info.auth}/register`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ client_name: "chaos drill user agent", redirect_uris: [redirectUri], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" }),
+      body: JSON.stringify({
+        client_name: "chaos drill user agent",
+        redirect_uris: [redirectUri],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      }),
       signal: AbortSignal.timeout(10_000),
     });
     const client = (await registered.json()) as { client_id?: string };
@@ -65,25 +71,57 @@ export async function startUserGrant(info: DevStackInfo): Promise<UserGrant> {
     clientId = client.client_id;
     const cookies = new Cookies();
     const go = async (url: string, init: RequestInit = {}) => {
-      const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: cookies.header() }, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url, {
+        ...init,
+        redirect: "manual",
+        headers: { ...(init.headers as Record<string, string>), Cookie: cookies.header() },
+        signal: AbortSignal.timeout(10_000),
+      });
       cookies.keep(res);
       const location = res.headers.get("Location");
       return { res, body: await res.text(), location: location ? new URL(location, url) : undefined };
     };
-    const form = (fields: Record<string, string>): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
+    const form = (fields: Record<string, string>): RequestInit => ({
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields).toString(),
+    });
     const verifier = generateRandomCodeVerifier();
-    const params = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: redirectUri, scope: "tools:read", state: "chaos", code_challenge: await calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", resource: info.mcp });
+    const params = new URLSearchParams({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      scope: "tools:read",
+      state: "chaos",
+      code_challenge: await calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      resource: info.mcp,
+    });
     let step = await go(`${info.auth}/authorize?${params}`);
     for (let hops = 0; hops < 6 && step.location?.origin === info.auth; hops++) {
       const page = await go(step.location.href);
       const fields = { interaction: hidden(page.body, "interaction"), csrf: hidden(page.body, "csrf") };
       if (step.location.pathname === "/login") step = await go(`${info.auth}/login`, form({ ...fields, ...info.user }));
-      else if (step.location.pathname === "/consent") step = await go(`${info.auth}/consent`, form({ ...fields, decision: "allow" }));
+      else if (step.location.pathname === "/consent")
+        step = await go(`${info.auth}/consent`, form({ ...fields, decision: "allow" }));
       else step = page;
     }
     const code = step.location?.searchParams.get("code");
-    if (!code) throw new Error(`sign-in ended without a code (${step.res.status}${step.location ? ` at ${step.location.pathname}` : ""})`);
-    const res = await fetch(`${info.auth}/token`, { ...form({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier, resource: info.mcp }), signal: AbortSignal.timeout(10_000) });
+    if (!code)
+      throw new Error(
+        `sign-in ended without a code (${step.res.status}${step.location ? ` at ${step.location.pathname}` : ""})`,
+      );
+    const res = await fetch(`${info.auth}/token`, {
+      ...form({
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: redirectUri,
+        client_id: clientId,
+        code_verifier: verifier,
+        resource: info.mcp,
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = (await res.json()) as { refresh_token?: string; error?: string };
     if (!body.refresh_token) throw new Error(`the code brought no refresh token: ${res.status} ${body.error ?? ""}`);
     refreshToken = body.refresh_token;
@@ -100,7 +138,11 @@ export async function startUserGrant(info: DevStackInfo): Promise<UserGrant> {
         const res = await fetch(`${info.auth}/token`, {
           method: "POST",
           headers: { "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }).toString(),
+          body: new URLSearchParams({
+            grant_type: "refresh_token",
+            refresh_token: refreshToken,
+            client_id: clientId,
+          }).toString(),
           signal: AbortSignal.timeout(2_000),
         });
         const body = (await res.json().catch(() => ({}))) as { refresh_token?: string; error?: string };
@@ -110,7 +152,8 @@ export async function startUserGrant(info: DevStackInfo): Promise<UserGrant> {
         }
         failures.push(`HTTP ${res.status}${body.error ? ` ${body.error}` : ""}`);
         // Any refusal but "later" (429, 5xx) is final: invalid_grant is a revoked grant.
-        if (res.status < 500 && res.status !== 429) return { alive: false, revoked: body.error === "invalid_grant", attempts, failures };
+        if (res.status < 500 && res.status !== 429)
+          return { alive: false, revoked: body.error === "invalid_grant", attempts, failures };
       } catch (err) {
         failures.push((err as Error).name === "TimeoutError" ? "timeout" : "connection failed");
       }

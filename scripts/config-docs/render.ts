@@ -51,7 +51,8 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
     // document would write them, so they are put back.
     override: ({ zodSchema, jsonSchema }) => {
       const def = zodSchema._zod.def;
-      if (def.type === "default" && !("default" in jsonSchema)) jsonSchema.default = (def as { defaultValue: unknown }).defaultValue;
+      if (def.type === "default" && !("default" in jsonSchema))
+        jsonSchema.default = (def as { defaultValue: unknown }).defaultValue;
     },
   }) as JsonSchema;
 }
@@ -74,15 +75,25 @@ function isSecretRef(node: JsonSchema): boolean {
 }
 
 function field(node: JsonSchema, path: string, required: boolean, fields: ConfigField[], note = ""): void {
-  fields.push({ path, type: typeOf(node), default: defaultOf(node, required), description: note + (node.description ?? "") });
+  fields.push({
+    path,
+    type: typeOf(node),
+    default: defaultOf(node, required),
+    description: note + (node.description ?? ""),
+  });
   childrenOf(node, path, fields, note);
 }
 
 function childrenOf(node: JsonSchema, path: string, fields: ConfigField[], note = ""): void {
   if (isSecretRef(node)) return;
-  for (const [key, child] of Object.entries(node.properties ?? {})) field(child, join(path, key), node.required?.includes(key) ?? false, fields, note);
+  for (const [key, child] of Object.entries(node.properties ?? {}))
+    field(child, join(path, key), node.required?.includes(key) ?? false, fields, note);
   if (node.items) childrenOf(node.items, `${path}[]`, fields, note);
-  if (typeof node.additionalProperties === "object" && node.additionalProperties.properties && !isSecretRef(node.additionalProperties)) {
+  if (
+    typeof node.additionalProperties === "object" &&
+    node.additionalProperties.properties &&
+    !isSecretRef(node.additionalProperties)
+  ) {
     childrenOf(node.additionalProperties, join(path, "<name>"), fields, note);
   }
   for (const variant of node.anyOf ?? []) if (variant.properties) childrenOf(variant, path, fields, note);
@@ -94,18 +105,25 @@ function childrenOf(node: JsonSchema, path: string, fields: ConfigField[], note 
  * variant has once; the others marked with the variant they belong to.
  */
 function variantsOf(variants: JsonSchema[], path: string, fields: ConfigField[], note: string): void {
-  const tag = Object.keys(variants[0]?.properties ?? {}).find((key) => variants.every((v) => v.properties?.[key]?.const !== undefined));
+  const tag = Object.keys(variants[0]?.properties ?? {}).find((key) =>
+    variants.every((v) => v.properties?.[key]?.const !== undefined),
+  );
   if (!tag) throw new Error(`${path}: a union the reference cannot describe (no discriminator)`);
   const values = variants.map((v) => v.properties![tag]!.const);
   fields.push({
     path: join(path, tag),
     type: values.map((value) => code(value)).join(" | "),
     default: "required",
-    description: note + variants.map((v) => `${code(v.properties![tag]!.const)}: ${v.properties![tag]!.description ?? ""}`).join(" "),
+    description:
+      note +
+      variants.map((v) => `${code(v.properties![tag]!.const)}: ${v.properties![tag]!.description ?? ""}`).join(" "),
   });
   const perVariant = variants.map((variant) => {
     const own: ConfigField[] = [];
-    const rest = { ...variant, properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([key]) => key !== tag)) };
+    const rest = {
+      ...variant,
+      properties: Object.fromEntries(Object.entries(variant.properties ?? {}).filter(([key]) => key !== tag)),
+    };
     childrenOf(rest, path, own, note);
     return own;
   });
@@ -115,7 +133,9 @@ function variantsOf(variants: JsonSchema[], path: string, fields: ConfigField[],
       if (seen.has(row.path)) continue;
       seen.add(row.path);
       const everywhere = perVariant.every((other) => other.some((r) => r.path === row.path));
-      fields.push(everywhere ? row : { ...row, description: `Only with \`${tag}: ${String(values[i])}\`. ${row.description}` });
+      fields.push(
+        everywhere ? row : { ...row, description: `Only with \`${tag}: ${String(values[i])}\`. ${row.description}` },
+      );
     }
   });
 }
@@ -126,7 +146,8 @@ function code(value: unknown): string {
 
 function plural(type: string): string {
   if (type === "object") return "objects";
-  if (type === "string" || type === "URL" || type === "secret" || type === "integer" || type === "duration") return `${type}s`;
+  if (type === "string" || type === "URL" || type === "secret" || type === "integer" || type === "duration")
+    return `${type}s`;
   return type;
 }
 
@@ -168,7 +189,10 @@ function typeOf(node: JsonSchema): string {
 /** A value as a YAML document would write it (flow style), for the default column. */
 function yamlFlow(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(yamlFlow).join(", ")}]`;
-  if (value && typeof value === "object") return `{${Object.entries(value).map(([k, v]) => `${k}: ${yamlFlow(v)}`).join(", ")}}`;
+  if (value && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${k}: ${yamlFlow(v)}`)
+      .join(", ")}}`;
   if (value === "") return '""';
   return String(value);
 }
@@ -177,7 +201,14 @@ function defaultOf(node: JsonSchema, required: boolean): string {
   if ("default" in node) {
     const value = node.default;
     // An object whose own fields carry the defaults: nothing to say at the object.
-    if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0 && (node.properties || node.oneOf)) return "";
+    if (
+      value &&
+      typeof value === "object" &&
+      !Array.isArray(value) &&
+      Object.keys(value).length === 0 &&
+      (node.properties || node.oneOf)
+    )
+      return "";
     return `\`${yamlFlow(value)}\``;
   }
   return required ? "required" : "—";
@@ -197,7 +228,8 @@ function table(fields: ConfigField[]): string {
  * one section per field that has fields of its own (`oidcProvider.tokens`, `apps`, …).
  */
 function sections(fields: ConfigField[], anchor: string): string[] {
-  const hasFields = (path: string) => fields.some((f) => f.path.startsWith(`${path}.`) || f.path.startsWith(`${path}[]`));
+  const hasFields = (path: string) =>
+    fields.some((f) => f.path.startsWith(`${path}.`) || f.path.startsWith(`${path}[]`));
   const sectionOf = (path: string): string => {
     const names = path.replaceAll("[]", "").split(".");
     if (names[0] !== anchor) return names[0]!;
@@ -213,7 +245,14 @@ function sections(fields: ConfigField[], anchor: string): string[] {
   return [...groups].map(([section, rows]) => {
     const head = rows.find((row) => row.path === section);
     const body = rows.filter((row) => row !== head);
-    const intro = head ? [head.description, head.default && head.default !== "—" && head.default !== "required" ? `Default: ${head.default}.` : ""].filter(Boolean).join(" ") : "";
+    const intro = head
+      ? [
+          head.description,
+          head.default && head.default !== "—" && head.default !== "required" ? `Default: ${head.default}.` : "",
+        ]
+          .filter(Boolean)
+          .join(" ")
+      : "";
     return [`### \`${section}\``, ...(intro ? ["", intro] : []), "", table(body)].join("\n");
   });
 }

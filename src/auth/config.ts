@@ -3,7 +3,13 @@
 // signing keys (SIGNING_KEYS) and the secrets the document names by `{ env: NAME }`. Every problem
 // is reported with its path, never its value (docs/configuration.md).
 import bundledConfig from "../../config/auth.yaml";
-import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
+import {
+  formatIssues,
+  memoizeConfig,
+  parseConfig,
+  type ConfigIssue,
+  type ConfigResult,
+} from "../core/config-loader.js";
 import { log } from "../core/log.js";
 import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
 import { authConfigSchema, redisEnvSchema, signingKeysSchema, type OidcProviderConfig } from "./config-schema.js";
@@ -34,35 +40,60 @@ export interface AuthConfig {
 
 /** The environment variables a configuration names as secrets, with where each is used. */
 function secretRefs(provider: OidcProviderConfig): { env: string; path: string }[] {
-  const refs = provider.apps.flatMap((app, i) => (app.clientSecret ? [{ env: app.clientSecret.env, path: `oidcProvider.apps.${i}.clientSecret.env` }] : []));
-  if (provider.login.upstream) refs.push({ env: provider.login.upstream.clientSecret.env, path: "oidcProvider.login.upstream.clientSecret.env" });
+  const refs = provider.apps.flatMap((app, i) =>
+    app.clientSecret ? [{ env: app.clientSecret.env, path: `oidcProvider.apps.${i}.clientSecret.env` }] : [],
+  );
+  if (provider.login.upstream)
+    refs.push({ env: provider.login.upstream.clientSecret.env, path: "oidcProvider.login.upstream.clientSecret.env" });
   refs.push(...observabilitySecretRefs(provider.observability, "oidcProvider.observability"));
   refs.push(...encryptionKeyRefs(provider));
   return refs;
 }
 
 function encryptionKeyRefs(provider: OidcProviderConfig): { env: string; path: string }[] {
-  return (provider.cache.redis.encryption?.keys ?? []).map((k, i) => ({ env: k.secret.env, path: `oidcProvider.cache.redis.encryption.keys.${i}.secret.env` }));
+  return (provider.cache.redis.encryption?.keys ?? []).map((k, i) => ({
+    env: k.secret.env,
+    path: `oidcProvider.cache.redis.encryption.keys.${i}.secret.env`,
+  }));
 }
 
 /** The Redis value encryption in force, with its keys' material; issues name the path, never a value. */
-function redisEncryption(provider: OidcProviderConfig, secrets: Record<string, string>, issues: ConfigIssue[]): StoreConnection["encryption"] {
+function redisEncryption(
+  provider: OidcProviderConfig,
+  secrets: Record<string, string>,
+  issues: ConfigIssue[],
+): StoreConnection["encryption"] {
   const encryption = provider.cache.redis.encryption;
   if (!encryption) return undefined;
   const refs = encryptionKeyRefs(provider);
   const keys = encryption.keys.map((k, i) => {
     const secret = secrets[k.secret.env];
     if (secret !== undefined && !decodeValueKey(secret)) {
-      issues.push({ path: refs[i]!.path, message: `the secret ${k.secret.env} must be 32 bytes, base64url (npm run keys -- --redis-encryption)` });
+      issues.push({
+        path: refs[i]!.path,
+        message: `the secret ${k.secret.env} must be 32 bytes, base64url (npm run keys -- --redis-encryption)`,
+      });
     }
     return { id: k.id, secret: secret ?? "" };
   });
-  return { keys, ...(encryption.activeKey === undefined ? {} : { activeKey: encryption.activeKey }), acceptPlaintext: encryption.acceptPlaintext };
+  return {
+    keys,
+    ...(encryption.activeKey === undefined ? {} : { activeKey: encryption.activeKey }),
+    acceptPlaintext: encryption.acceptPlaintext,
+  };
 }
 
 function parseSigningKeys(raw: unknown): ConfigResult<PrivateJwk[]> {
   if (typeof raw !== "string" || raw.trim() === "") {
-    return { ok: false, issues: [{ path: "SIGNING_KEYS", message: "required: a private JWK set (npm run keys; wrangler secret put SIGNING_KEYS)" }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "SIGNING_KEYS",
+          message: "required: a private JWK set (npm run keys; wrangler secret put SIGNING_KEYS)",
+        },
+      ],
+    };
   }
   let json: unknown;
   try {
@@ -95,7 +126,10 @@ export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
     const algorithms = new Set(document.config.oidcProvider.jwks.map((k) => k.algorithm));
     keys.config.forEach((key, i) => {
       if (!algorithms.has(key.alg)) {
-        issues.push({ path: `SIGNING_KEYS.keys.${i}.alg`, message: `${key.alg} is not among oidcProvider.jwks algorithms (${[...algorithms].join(", ")})` });
+        issues.push({
+          path: `SIGNING_KEYS.keys.${i}.alg`,
+          message: `${key.alg} is not among oidcProvider.jwks algorithms (${[...algorithms].join(", ")})`,
+        });
       }
     });
   }
@@ -103,7 +137,8 @@ export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
     for (const ref of secretRefs(document.config.oidcProvider)) {
       const value = env[ref.env];
       if (typeof value === "string" && value.length > 0) secrets[ref.env] = value;
-      else issues.push({ path: ref.path, message: `the secret ${ref.env} is not set (wrangler secret put ${ref.env})` });
+      else
+        issues.push({ path: ref.path, message: `the secret ${ref.env} is not set (wrangler secret put ${ref.env})` });
     }
   }
   const encryption = document.ok ? redisEncryption(document.config.oidcProvider, secrets, issues) : undefined;
@@ -112,7 +147,11 @@ export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
     ok: true,
     config: {
       provider: document.config.oidcProvider,
-      redis: { url: redis.config.UPSTASH_REDIS_REST_URL, token: redis.config.UPSTASH_REDIS_REST_TOKEN, ...(encryption ? { encryption } : {}) },
+      redis: {
+        url: redis.config.UPSTASH_REDIS_REST_URL,
+        token: redis.config.UPSTASH_REDIS_REST_TOKEN,
+        ...(encryption ? { encryption } : {}),
+      },
       signingKeys: { raw: env.SIGNING_KEYS as string, keys: keys.config },
       secrets,
     },
@@ -126,8 +165,6 @@ function secretValues(env: AuthEnv): string {
     .join("\0");
 }
 
-export const loadAuthConfig = memoizeConfig<AuthEnv, AuthConfig>(
-  secretValues,
-  parseAuthConfig,
-  (issues) => log("error", "config.invalid", { tier: "auth", issues, summary: formatIssues(issues) }),
+export const loadAuthConfig = memoizeConfig<AuthEnv, AuthConfig>(secretValues, parseAuthConfig, (issues) =>
+  log("error", "config.invalid", { tier: "auth", issues, summary: formatIssues(issues) }),
 );

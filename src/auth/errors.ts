@@ -36,7 +36,8 @@ export function renderAuthError(err: Error, c: Context): Response | Promise<Resp
   if (err instanceof StoreUnavailable) return storeUnavailable(err, c);
   if (err instanceof OAuthError) {
     const headers: Record<string, string> = { "Cache-Control": "no-store", ...err.headers };
-    if (err.status === 401 && !headers["WWW-Authenticate"]) headers["WWW-Authenticate"] = 'Basic realm="token", charset="UTF-8"';
+    if (err.status === 401 && !headers["WWW-Authenticate"])
+      headers["WWW-Authenticate"] = 'Basic realm="token", charset="UTF-8"';
     return c.json({ error: err.error, error_description: err.description }, err.status, headers);
   }
   if (err instanceof ConfigError) {

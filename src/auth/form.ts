@@ -27,7 +27,8 @@ export async function readForm(c: Context): Promise<Form> {
 export function formFrom(params: URLSearchParams): Form {
   const seen = new Set<string>();
   for (const name of params.keys()) {
-    if (seen.has(name) && !REPEATABLE.has(name)) throw new OAuthError("invalid_request", `the ${name} parameter is repeated`, 400);
+    if (seen.has(name) && !REPEATABLE.has(name))
+      throw new OAuthError("invalid_request", `the ${name} parameter is repeated`, 400);
     seen.add(name);
   }
   return {

@@ -78,7 +78,17 @@ app.use(async (c, next) => {
   await next();
 });
 
-const ROUTES = new Set<string>(["/status", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/login", "/consent", "/login/upstream", "/login/callback", "/logout/confirm", ...Object.values(ENDPOINTS)]);
+const ROUTES = new Set<string>([
+  "/status",
+  "/.well-known/openid-configuration",
+  "/.well-known/oauth-authorization-server",
+  "/login",
+  "/consent",
+  "/login/upstream",
+  "/login/callback",
+  "/logout/confirm",
+  ...Object.values(ENDPOINTS),
+]);
 app.use(httpServerTelemetry((_c, path) => ROUTES.has(path)));
 
 app.use(
@@ -94,12 +104,18 @@ app.use(
 // Browser-based MCP clients (e.g. the MCP Inspector) discover, register and redeem tokens from
 // their own origin. These endpoints take no cookies, so any origin may call them; the pages
 // (/authorize, /login, /consent, /logout) are navigations and get no CORS headers.
-app.use(
-  "/.well-known/*",
-  cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 }),
-);
-for (const path of [ENDPOINTS.jwks, ENDPOINTS.token, ENDPOINTS.registration, ENDPOINTS.revocation, ENDPOINTS.userinfo]) {
-  app.use(path, cors({ origin: "*", allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
+app.use("/.well-known/*", cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 }));
+for (const path of [
+  ENDPOINTS.jwks,
+  ENDPOINTS.token,
+  ENDPOINTS.registration,
+  ENDPOINTS.revocation,
+  ENDPOINTS.userinfo,
+]) {
+  app.use(
+    path,
+    cors({ origin: "*", allowMethods: ["GET", "POST"], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }),
+  );
 }
 
 app.get("/status", getStatus);

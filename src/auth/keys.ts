@@ -26,7 +26,8 @@ const PRIVATE_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "k", "activeFr
 
 export function publicJwk(jwk: PrivateJwk): JWK {
   const pub: JWK = { use: "sig" };
-  for (const [name, value] of Object.entries(jwk)) if (!PRIVATE_MEMBERS.has(name)) (pub as Record<string, unknown>)[name] = value;
+  for (const [name, value] of Object.entries(jwk))
+    if (!PRIVATE_MEMBERS.has(name)) (pub as Record<string, unknown>)[name] = value;
   return pub;
 }
 
@@ -34,7 +35,10 @@ export function publicJwk(jwk: PrivateJwk): JWK {
 export function pickSigner(keys: PrivateJwk[], nowSec: number): PrivateJwk | undefined {
   return keys
     .filter((k) => (k.activeFrom ?? 0) <= nowSec)
-    .reduce<PrivateJwk | undefined>((best, k) => (!best || (k.activeFrom ?? 0) > (best.activeFrom ?? 0) ? k : best), undefined);
+    .reduce<PrivateJwk | undefined>(
+      (best, k) => (!best || (k.activeFrom ?? 0) > (best.activeFrom ?? 0) ? k : best),
+      undefined,
+    );
 }
 
 // Importing keys is the costly part; do it once per isolate and key set.

@@ -21,7 +21,10 @@ export function parseConfig<S extends z.ZodType>(schema: S, source: unknown): Co
       document = parseYaml(source);
     } catch (err) {
       const line = (err as { linePos?: { line: number }[] }).linePos?.[0]?.line;
-      return { ok: false, issues: [{ path: "(document)", message: `not valid YAML or JSON${line ? ` (line ${line})` : ""}` }] };
+      return {
+        ok: false,
+        issues: [{ path: "(document)", message: `not valid YAML or JSON${line ? ` (line ${line})` : ""}` }],
+      };
     }
   }
   const result = schema.safeParse(document ?? {});

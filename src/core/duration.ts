@@ -16,7 +16,13 @@ export function parseDurationMs(value: string | number): number | null {
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/;
 const UNIT_BYTES: Record<string, number> = {
-  B: 1, KB: 1_000, KiB: 1_024, MB: 1_000_000, MiB: 1_048_576, GB: 1_000_000_000, GiB: 1_073_741_824,
+  B: 1,
+  KB: 1_000,
+  KiB: 1_024,
+  MB: 1_000_000,
+  MiB: 1_048_576,
+  GB: 1_000_000_000,
+  GiB: 1_073_741_824,
 };
 
 /** Bytes in a size such as "1MiB", "512KB" or 1048576, or null when it is not one. */

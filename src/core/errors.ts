@@ -47,7 +47,10 @@ export class JsonRpcError extends Error {
 
 /** A tier started with a configuration that does not validate. */
 export class ConfigError extends Error {
-  constructor(readonly tier: "auth" | "gateway", readonly issues: ConfigIssue[]) {
+  constructor(
+    readonly tier: "auth" | "gateway",
+    readonly issues: ConfigIssue[],
+  ) {
     super(`invalid ${tier} configuration`);
     this.name = "ConfigError";
   }

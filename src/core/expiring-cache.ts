@@ -28,7 +28,8 @@ export class ExpiringCache<T> {
 
   /** Remembers `value` for `key` until `expiresAtMs` (at most `maxAgeMs` from `nowMs`). */
   set(key: string, value: T, expiresAtMs: number, nowMs = Date.now()): void {
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key))
+      this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { value, until: Math.min(expiresAtMs, nowMs + this.maxAgeMs) });
   }
 }

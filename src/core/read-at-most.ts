@@ -2,7 +2,10 @@
 // buffer more than it chose to accept.
 
 /** The body, or null once it exceeds `maxBytes`: counted as it streams, Content-Length is not trusted. */
-export async function readAtMost(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | null> {
   if (!body) return new Uint8Array();
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];

@@ -39,7 +39,8 @@ export async function deliverBatch(target: SinkTarget, events: AuditEvent[], key
     });
     await res.body?.cancel();
     if (res.ok) return { outcome: "delivered", status: res.status };
-    if (res.status < 500 && res.status !== 408 && res.status !== 429) return { outcome: "rejected", status: res.status };
+    if (res.status < 500 && res.status !== 408 && res.status !== 429)
+      return { outcome: "rejected", status: res.status };
     const retryAfterMs = retryAfter(res.headers.get("Retry-After"));
     return { outcome: "failed", status: res.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   } catch (err) {
@@ -60,7 +61,12 @@ function retryAfter(value: string | null): number | undefined {
  * per failure up to maxBackoff, with jitter (half to all of it) so that shards recovering from
  * the same outage do not retry in step; never sooner than the sink's Retry-After (still capped).
  */
-export function backoffMs(failures: number, options: { minBackoff: number; maxBackoff: number }, retryAfterMs = 0, random = Math.random): number {
+export function backoffMs(
+  failures: number,
+  options: { minBackoff: number; maxBackoff: number },
+  retryAfterMs = 0,
+  random = Math.random,
+): number {
   const ceiling = Math.min(options.maxBackoff, options.minBackoff * 2 ** Math.min(30, Math.max(0, failures - 1)));
   const jittered = ceiling / 2 + (ceiling / 2) * random();
   return Math.round(Math.min(options.maxBackoff, Math.max(jittered, retryAfterMs)));

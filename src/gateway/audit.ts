@@ -6,7 +6,17 @@
 // it up.
 import { log } from "../core/log.js";
 
-export type AuditOutcome = "success" | "tool_error" | "upstream_error" | "exchange_error" | "denied" | "unknown_tool" | "invalid_arguments" | "rate_limited" | "unknown_prompt" | "unknown_resource";
+export type AuditOutcome =
+  | "success"
+  | "tool_error"
+  | "upstream_error"
+  | "exchange_error"
+  | "denied"
+  | "unknown_tool"
+  | "invalid_arguments"
+  | "rate_limited"
+  | "unknown_prompt"
+  | "unknown_resource";
 
 export interface AuditEvent {
   /** Unique per event (a UUID), the same on every delivery attempt: sinks deduplicate on it. */

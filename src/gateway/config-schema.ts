@@ -1,8 +1,8 @@
 // The gateway's configuration document (config/gateway.yaml): every field with its default and its
 // description, from which docs/configuration.md is generated (npm run docs:config).
 import { z } from "zod";
-import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { byteSize, duration, httpUrl } from "../core/config-schema.js";
+import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
 
 const origin = z.string().refine((value) => {
@@ -15,12 +15,15 @@ const origin = z.string().refine((value) => {
 
 const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "expected an HTTP header name");
 
-
 /** An authorization server whose tokens this gateway accepts (RFC 9728 `authorization_servers`). */
 const authorizationServer = z
   .object({
     issuer: httpUrl.describe("A trusted authorization server's issuer."),
-    wellKnownEndpoint: httpUrl.optional().describe("Where its RFC 8414 metadata (and so its `jwks_uri`) is found; default: `<issuer>/.well-known/oauth-authorization-server`."),
+    wellKnownEndpoint: httpUrl
+      .optional()
+      .describe(
+        "Where its RFC 8414 metadata (and so its `jwks_uri`) is found; default: `<issuer>/.well-known/oauth-authorization-server`.",
+      ),
     binding: z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, "expected a binding name")
@@ -28,7 +31,12 @@ const authorizationServer = z
       .describe("Reach the server through this service binding (e.g. `AUTH`) instead of the network: no network hop."),
     tokenValidation: z
       .object({
-        method: z.literal("jwt").default("jwt").describe("Tokens are JWTs, checked locally against the server's keys (JWKS cached, refetched on an unknown `kid`)."),
+        method: z
+          .literal("jwt")
+          .default("jwt")
+          .describe(
+            "Tokens are JWTs, checked locally against the server's keys (JWKS cached, refetched on an unknown `kid`).",
+          ),
         expectedAudiences: z
           .array(z.string().min(1))
           .min(1, "at least one audience is required")
@@ -40,21 +48,35 @@ const authorizationServer = z
               .array(z.enum(["ES256", "EdDSA", "RS256", "PS256"]))
               .default(["ES256", "EdDSA"])
               .describe("Accepted signature algorithms (never `none`, never HMAC)."),
-            requireAccessTokenType: z.boolean().default(true).describe("Require `typ: at+jwt` (RFC 9068), which keeps ID tokens out; other issuers may not set it."),
+            requireAccessTokenType: z
+              .boolean()
+              .default(true)
+              .describe("Require `typ: at+jwt` (RFC 9068), which keeps ID tokens out; other issuers may not set it."),
           })
           .strict()
           .prefault({})
           .describe("How a token's JWT is checked."),
         introspection: z
           .object({
-            idp: z.string().min(1).describe("The identity provider (`mcpProvider.identityProviders`) whose client credentials the gateway introspects with."),
+            idp: z
+              .string()
+              .min(1)
+              .describe(
+                "The identity provider (`mcpProvider.identityProviders`) whose client credentials the gateway introspects with.",
+              ),
             interval: duration("5s").describe(
-              "How long an \"active\" answer is trusted, per token and isolate: the longest a revoked token stays usable here. `0s` asks on every request. An \"inactive\" answer is remembered until the token expires.",
+              'How long an "active" answer is trusted, per token and isolate: the longest a revoked token stays usable here. `0s` asks on every request. An "inactive" answer is remembered until the token expires.',
             ),
-            endpoint: httpUrl.optional().describe("Where to ask; default: the server metadata's `introspection_endpoint`. With `binding`, only its path matters."),
-            timeout: duration("3s").describe("How long to wait for an answer; no answer refuses the request (503 with Retry-After), never lets it through."),
+            endpoint: httpUrl
+              .optional()
+              .describe(
+                "Where to ask; default: the server metadata's `introspection_endpoint`. With `binding`, only its path matters.",
+              ),
+            timeout: duration("3s").describe(
+              "How long to wait for an answer; no answer refuses the request (503 with Retry-After), never lets it through.",
+            ),
             staleIfError: duration("0s").describe(
-              "How long past `interval` an \"active\" answer may still be used while the server cannot be asked (stale-if-error, as RFC 5861 defines it for HTTP caches; logged `auth.introspection_stale_used`). A token never answered active, or answered revoked, is never let through by it. `0s`: no answer refuses. Each second is a second longer a revoked token stays usable while the auth tier is away (SECURITY.md, docs/reliability/introspection-outage.md).",
+              'How long past `interval` an "active" answer may still be used while the server cannot be asked (stale-if-error, as RFC 5861 defines it for HTTP caches; logged `auth.introspection_stale_used`). A token never answered active, or answered revoked, is never let through by it. `0s`: no answer refuses. Each second is a second longer a revoked token stays usable while the auth tier is away (SECURITY.md, docs/reliability/introspection-outage.md).',
             ),
             maxConcurrent: z
               .number()
@@ -89,16 +111,29 @@ export const mcpProviderSchema = z
               .string()
               .startsWith("/")
               .default("/.well-known/oauth-protected-resource")
-              .describe("Path of the RFC 9728 protected resource metadata, also served path-suffixed (`…/oauth-protected-resource/mcp`), which the 401's `WWW-Authenticate` names."),
-            servers: z.array(authorizationServer).min(1, "at least one authorization server is required").describe("Authorization servers whose tokens are accepted (RFC 9728 `authorization_servers`)."),
-            scopesSupported: z.array(z.string()).default([]).describe("Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`)."),
-            requiredScopes: z.array(z.string().min(1)).default([]).describe("Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope`."),
+              .describe(
+                "Path of the RFC 9728 protected resource metadata, also served path-suffixed (`…/oauth-protected-resource/mcp`), which the 401's `WWW-Authenticate` names.",
+              ),
+            servers: z
+              .array(authorizationServer)
+              .min(1, "at least one authorization server is required")
+              .describe("Authorization servers whose tokens are accepted (RFC 9728 `authorization_servers`)."),
+            scopesSupported: z
+              .array(z.string())
+              .default([])
+              .describe("Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`)."),
+            requiredScopes: z
+              .array(z.string().min(1))
+              .default([])
+              .describe("Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope`."),
           })
           .strict()
           .describe("Inbound OAuth: which tokens agents may present (docs/mcp-endpoint.md)."),
         inbound: inboundAuthorizationSchema
           .optional()
-          .describe("A policy for every app's tools, prompts and resources; an app's own policy (`apps[].authorization.inbound`) must allow as well (docs/policy.md)."),
+          .describe(
+            "A policy for every app's tools, prompts and resources; an app's own policy (`apps[].authorization.inbound`) must allow as well (docs/policy.md).",
+          ),
         defaultDecision: z
           .enum(["allow", "deny"])
           .default("deny")
@@ -113,24 +148,38 @@ export const mcpProviderSchema = z
       .object({
         sink: z
           .object({
-            url: httpUrl.describe("The sink's URL: events are POSTed as `{\"events\": [...]}`, each with a unique `id` the sink deduplicates on."),
+            url: httpUrl.describe(
+              'The sink\'s URL: events are POSTed as `{"events": [...]}`, each with a unique `id` the sink deduplicates on.',
+            ),
             headers: z
               .record(z.string(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict())
               .default({})
-              .describe("Request headers, each value from a secret, e.g. `{ Authorization: { env: AUDIT_SINK_AUTH } }`."),
-            flushInterval: duration("1s").describe("How long events gather in the outbox before a delivery starts (one POST for all of them)."),
+              .describe(
+                "Request headers, each value from a secret, e.g. `{ Authorization: { env: AUDIT_SINK_AUTH } }`.",
+              ),
+            flushInterval: duration("1s").describe(
+              "How long events gather in the outbox before a delivery starts (one POST for all of them).",
+            ),
             maxBatch: z.number().int().min(1).max(1000).default(100).describe("Most events in one POST."),
-            timeout: duration("10s").describe("Deadline of one delivery attempt; a hanging sink costs this much, then a retry."),
-            minBackoff: duration("1s").describe("First retry delay after a failed delivery; doubled per consecutive failure (with jitter) up to `maxBackoff`. A sink's Retry-After is honoured."),
+            timeout: duration("10s").describe(
+              "Deadline of one delivery attempt; a hanging sink costs this much, then a retry.",
+            ),
+            minBackoff: duration("1s").describe(
+              "First retry delay after a failed delivery; doubled per consecutive failure (with jitter) up to `maxBackoff`. A sink's Retry-After is honoured.",
+            ),
             maxBackoff: duration("5m").describe("Longest delay between retries while the sink is failing."),
-            retention: duration("24h").describe("How long an undelivered event is kept and retried; then it is dropped, logged (`audit.dropped`) and counted."),
+            retention: duration("24h").describe(
+              "How long an undelivered event is kept and retried; then it is dropped, logged (`audit.dropped`) and counted.",
+            ),
             maxBacklog: z
               .number()
               .int()
               .min(1)
               .max(10_000_000)
               .default(100_000)
-              .describe("Undelivered events one outbox shard holds; events beyond it are dropped on arrival, logged and counted."),
+              .describe(
+                "Undelivered events one outbox shard holds; events beyond it are dropped on arrival, logged and counted.",
+              ),
             shards: z
               .number()
               .int()
@@ -143,7 +192,9 @@ export const mcpProviderSchema = z
           })
           .strict()
           .optional()
-          .describe("The HTTP audit sink. Events reach it at least once, through a durable outbox (docs/audit.md). Absent: the worker log only."),
+          .describe(
+            "The HTTP audit sink. Events reach it at least once, through a durable outbox (docs/audit.md). Absent: the worker log only.",
+          ),
       })
       .strict()
       .prefault({})
@@ -165,7 +216,9 @@ export const mcpProviderSchema = z
           .min(1)
           .max(1000)
           .default(20)
-          .describe("Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is refused whole (HTTP 400, JSON-RPC -32600) and none of it runs."),
+          .describe(
+            "Most messages one JSON-RPC batch (protocol 2025-03-26 only) may hold. A longer batch is refused whole (HTTP 400, JSON-RPC -32600) and none of it runs.",
+          ),
         sessionsPerPrincipal: z
           .number()
           .int()
@@ -204,12 +257,18 @@ export const mcpProviderSchema = z
     identityProviders: z
       .record(z.string(), identityProviderSchema)
       .default({})
-      .describe("Identity providers the gateway exchanges tokens (RFC 8693) and introspects with, by name; apps and `introspection.idp` refer to them."),
+      .describe(
+        "Identity providers the gateway exchanges tokens (RFC 8693) and introspects with, by name; apps and `introspection.idp` refer to them.",
+      ),
     transports: z
       .object({
         stream: z
           .object({
-            endpointPath: z.string().startsWith("/", "expected a path starting with /").default("/mcp").describe("The MCP endpoint's path."),
+            endpointPath: z
+              .string()
+              .startsWith("/", "expected a path starting with /")
+              .default("/mcp")
+              .describe("The MCP endpoint's path."),
             maxRequestBytes: byteSize("1MiB")
               .refine((bytes) => bytes <= 8 * 1024 * 1024, "at most 8MiB")
               .describe(
@@ -224,8 +283,13 @@ export const mcpProviderSchema = z
             session: z
               .object({
                 headerName: headerName.default("Mcp-Session-Id").describe("The session header."),
-                allowClientTermination: z.boolean().default(true).describe("Whether `DELETE` may end a session (otherwise 405)."),
-                timeout: duration("1h").describe("Idle time after which a session ends (a Durable Object alarm) and its upstream sessions are closed."),
+                allowClientTermination: z
+                  .boolean()
+                  .default(true)
+                  .describe("Whether `DELETE` may end a session (otherwise 405)."),
+                timeout: duration("1h").describe(
+                  "Idle time after which a session ends (a Durable Object alarm) and its upstream sessions are closed.",
+                ),
               })
               .strict()
               .prefault({})
@@ -243,25 +307,45 @@ export const mcpProviderSchema = z
 
 export const gatewayConfigSchema = z
   .object({
-    mcpProvider: mcpProviderSchema.describe("The MCP Provider: how agents reach the gateway, who may, and what is recorded."),
-    apps: z.array(appSchema).default([]).describe("Where tools, prompts and resources come from: upstream MCP servers and OpenAPI documents (docs/apps.md)."),
+    mcpProvider: mcpProviderSchema.describe(
+      "The MCP Provider: how agents reach the gateway, who may, and what is recorded.",
+    ),
+    apps: z
+      .array(appSchema)
+      .default([])
+      .describe(
+        "Where tools, prompts and resources come from: upstream MCP servers and OpenAPI documents (docs/apps.md).",
+      ),
   })
   .strict()
   .superRefine((config, ctx) => {
     config.mcpProvider.authorization.oauth.servers.forEach((server, i) => {
       const idp = server.tokenValidation.introspection?.idp;
       if (idp !== undefined && !config.mcpProvider.identityProviders[idp]) {
-        ctx.addIssue({ code: "custom", path: ["mcpProvider", "authorization", "oauth", "servers", i, "tokenValidation", "introspection", "idp"], message: `no identity provider named "${idp}" in mcpProvider.identityProviders` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["mcpProvider", "authorization", "oauth", "servers", i, "tokenValidation", "introspection", "idp"],
+          message: `no identity provider named "${idp}" in mcpProvider.identityProviders`,
+        });
       }
     });
     const seen = new Map<string, number>();
     config.apps.forEach((app, i) => {
       const ns = app.toolNamespace ?? app.name;
-      if (seen.has(ns)) ctx.addIssue({ code: "custom", path: ["apps", i, "toolNamespace"], message: `the namespace "${ns}" is already used by apps.${seen.get(ns)}` });
+      if (seen.has(ns))
+        ctx.addIssue({
+          code: "custom",
+          path: ["apps", i, "toolNamespace"],
+          message: `the namespace "${ns}" is already used by apps.${seen.get(ns)}`,
+        });
       seen.set(ns, i);
       const outbound = app.authorization.outbound;
       if (outbound.type === "tokenExchange" && !config.mcpProvider.identityProviders[outbound.tokenExchange.idp]) {
-        ctx.addIssue({ code: "custom", path: ["apps", i, "authorization", "outbound", "tokenExchange", "idp"], message: `no identity provider named "${outbound.tokenExchange.idp}" in mcpProvider.identityProviders` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["apps", i, "authorization", "outbound", "tokenExchange", "idp"],
+          message: `no identity provider named "${outbound.tokenExchange.idp}" in mcpProvider.identityProviders`,
+        });
       }
     });
   });

@@ -1,9 +1,15 @@
-import { formatIssues, memoizeConfig, parseConfig, type ConfigIssue, type ConfigResult } from "../core/config-loader.js";
+import bundledConfig from "../../config/gateway.yaml";
+import {
+  formatIssues,
+  memoizeConfig,
+  parseConfig,
+  type ConfigIssue,
+  type ConfigResult,
+} from "../core/config-loader.js";
 import { log } from "../core/log.js";
 import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
 import type { AppConfig } from "./apps-schema.js";
 import { gatewayConfigSchema, type McpProviderConfig } from "./config-schema.js";
-import bundledConfig from "../../config/gateway.yaml";
 import type { GatewayEnv } from "./env.js";
 
 export type { GatewayEnv };
@@ -18,8 +24,14 @@ export interface GatewayConfig {
 /** The environment variables the configuration names as secrets, with where each is used. */
 function secretRefs(provider: McpProviderConfig): { env: string; path: string }[] {
   return [
-    ...Object.entries(provider.identityProviders).map(([name, idp]) => ({ env: idp.clientSecret.env, path: `mcpProvider.identityProviders.${name}.clientSecret.env` })),
-    ...Object.entries(provider.audit.sink?.headers ?? {}).map(([header, ref]) => ({ env: ref.env, path: `mcpProvider.audit.sink.headers.${header}.env` })),
+    ...Object.entries(provider.identityProviders).map(([name, idp]) => ({
+      env: idp.clientSecret.env,
+      path: `mcpProvider.identityProviders.${name}.clientSecret.env`,
+    })),
+    ...Object.entries(provider.audit.sink?.headers ?? {}).map(([header, ref]) => ({
+      env: ref.env,
+      path: `mcpProvider.audit.sink.headers.${header}.env`,
+    })),
     ...observabilitySecretRefs(provider.observability, "mcpProvider.observability"),
   ];
 }

@@ -1,6 +1,6 @@
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { ConfigError, GatewayErrorCode, JsonRpcError } from "../core/errors.js";
 import { log } from "../core/log.js";
 

@@ -5,17 +5,17 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { drainBody } from "../core/drain-body.js";
-import { strictTransportSecurityOverHttps } from "../core/strict-transport-security.js";
 import { ConfigError, GatewayErrorCode, JsonRpcError } from "../core/errors.js";
-import type { GatewayApp } from "./app-types.js";
-import { loadGatewayConfig } from "./config.js";
-import { renderGatewayError } from "./errors.js";
-import { authenticate } from "./auth/bearer.js";
-import { getProtectedResourceMetadata, isMetadataPath } from "./auth/protected-resource.js";
-import { checkOrigin, handleDelete, handleGet, handlePost } from "./mcp/http-transport.js";
-import { getStatus } from "./status.js";
+import { strictTransportSecurityOverHttps } from "../core/strict-transport-security.js";
 import { httpServerTelemetry } from "../core/telemetry/http-server.js";
 import { setupTelemetry } from "../core/telemetry/telemetry.js";
+import type { GatewayApp } from "./app-types.js";
+import { authenticate } from "./auth/bearer.js";
+import { getProtectedResourceMetadata, isMetadataPath } from "./auth/protected-resource.js";
+import { loadGatewayConfig } from "./config.js";
+import { renderGatewayError } from "./errors.js";
+import { checkOrigin, handleDelete, handleGet, handlePost } from "./mcp/http-transport.js";
+import { getStatus } from "./status.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
 export { AuditOutbox } from "../../durable-objects/audit-outbox.js";
@@ -61,7 +61,10 @@ const metadataCors = cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 });
 app.use(async (c, next) => {
   if (!isMetadataPath(c.get("config").provider, c.req.path)) return next();
   return metadataCors(c, async () => {
-    c.res = c.req.method === "GET" ? getProtectedResourceMetadata(c) : new Response(null, { status: 405, headers: { Allow: "GET" } });
+    c.res =
+      c.req.method === "GET"
+        ? getProtectedResourceMetadata(c)
+        : new Response(null, { status: 405, headers: { Allow: "GET" } });
   });
 });
 
@@ -73,7 +76,15 @@ app.use(async (c, next) => {
   return cors({
     origin: (origin) => (stream.allowedOrigins.includes(origin) ? origin : null),
     allowMethods: ["GET", "POST", "DELETE"],
-    allowHeaders: ["Authorization", "Content-Type", "Accept", stream.session.headerName, "MCP-Protocol-Version", "Last-Event-ID", "traceparent"],
+    allowHeaders: [
+      "Authorization",
+      "Content-Type",
+      "Accept",
+      stream.session.headerName,
+      "MCP-Protocol-Version",
+      "Last-Event-ID",
+      "traceparent",
+    ],
     exposeHeaders: [stream.session.headerName, "WWW-Authenticate"],
     maxAge: 600,
   })(c, next);
@@ -85,7 +96,9 @@ app.use(async (c, next) => {
   if (c.req.path !== stream.endpointPath) return next();
   checkOrigin(c);
   if (c.req.method !== "POST" && c.req.method !== "GET" && c.req.method !== "DELETE") {
-    throw new JsonRpcError(GatewayErrorCode.ServerError, "Method Not Allowed", 405, undefined, { Allow: "GET, POST, DELETE" });
+    throw new JsonRpcError(GatewayErrorCode.ServerError, "Method Not Allowed", 405, undefined, {
+      Allow: "GET, POST, DELETE",
+    });
   }
   // MCP authorization: every request to the endpoint carries a valid bearer token.
   const caller = await authenticate(c);
@@ -95,7 +108,11 @@ app.use(async (c, next) => {
         maxSize: stream.maxRequestBytes,
         onError: async () => {
           await drainBody(c.req.raw);
-          throw new JsonRpcError(GatewayErrorCode.ServerError, `Payload Too Large: the limit is ${stream.maxRequestBytes} bytes`, 413);
+          throw new JsonRpcError(
+            GatewayErrorCode.ServerError,
+            `Payload Too Large: the limit is ${stream.maxRequestBytes} bytes`,
+            413,
+          );
         },
       })(c, async () => {
         c.res = await handlePost(c, caller);

@@ -57,9 +57,19 @@ export interface ReceiveOptions {
  */
 export interface McpSessionRpc extends Rpc.DurableObjectBranded {
   /** Creates the session from its `initialize` request: the reply, or why no session was created. */
-  open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<OpenResult>;
+  open(
+    sessionId: string,
+    requestId: JSONRPCRequest["id"],
+    params: InitializeParams,
+    principal: Principal,
+  ): Promise<OpenResult>;
   /** The replies to one POST's messages; null when the session does not exist or is another principal's. */
-  receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest, options: ReceiveOptions): Promise<JSONRPCMessage[] | null>;
+  receive(
+    messages: JSONRPCMessage[],
+    principal: Principal,
+    request: CallerRequest,
+    options: ReceiveOptions,
+  ): Promise<JSONRPCMessage[] | null>;
   /** Whether the session exists, without counting as activity. */
   exists(): Promise<boolean>;
   /** The server-to-client event stream (GET); null when the session does not exist or is another principal's. */

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import { configDigest } from "../core/config-digest.js";
 import { VERSION } from "../core/version.js";
-import { configDocument } from "./config.js";
 import type { GatewayApp } from "./app-types.js";
+import { configDocument } from "./config.js";
 import { policyStatus } from "./policy/index.js";
 
 const AUTH_CHECK_TIMEOUT_MS = 1_000;
@@ -11,7 +11,9 @@ const AUTH_CHECK_TIMEOUT_MS = 1_000;
 async function authTierState(auth: Fetcher | undefined): Promise<"ok" | "unreachable" | "not bound"> {
   if (!auth) return "not bound";
   try {
-    const res = await auth.fetch("https://auth.internal/status", { signal: AbortSignal.timeout(AUTH_CHECK_TIMEOUT_MS) });
+    const res = await auth.fetch("https://auth.internal/status", {
+      signal: AbortSignal.timeout(AUTH_CHECK_TIMEOUT_MS),
+    });
     await res.body?.cancel();
     return res.ok ? "ok" : "unreachable";
   } catch {
@@ -27,9 +29,17 @@ async function authTierState(auth: Fetcher | undefined): Promise<"ok" | "unreach
  * calls it governs are denied, every other app keeps working.
  */
 export async function getStatus(c: Context<GatewayApp>) {
-  const [auth, policy, digest] = await Promise.all([authTierState(c.env.AUTH), policyStatus(c.get("config")), configDigest(configDocument(c.env))]);
+  const [auth, policy, digest] = await Promise.all([
+    authTierState(c.env.AUTH),
+    policyStatus(c.get("config")),
+    configDigest(configDocument(c.env)),
+  ]);
   const healthy = auth === "ok" && policy.policies.every((p) => p.status === "ok");
-  return c.json({ status: healthy ? "ok" : "degraded", tier: "gateway", version: VERSION, config: digest, auth, policy }, 200, {
-    "Cache-Control": "no-store",
-  });
+  return c.json(
+    { status: healthy ? "ok" : "degraded", tier: "gateway", version: VERSION, config: digest, auth, policy },
+    200,
+    {
+      "Cache-Control": "no-store",
+    },
+  );
 }

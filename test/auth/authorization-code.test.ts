@@ -1,6 +1,6 @@
 // Authorization code + PKCE (OAuth 2.1 §4.1), driven by oauth4webapi as the client.
-import * as oauth from "oauth4webapi";
 import { decodeJwt, decodeProtectedHeader } from "jose";
+import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
@@ -24,9 +24,14 @@ const client: oauth.Client = { client_id: PUBLIC_CLIENT.clientId };
 const options = { [oauth.allowInsecureRequests]: true };
 
 beforeAll(async () => {
-  auth = await startAuthWorker({ config: (url) => authConfig(url, { apps: [PUBLIC_CLIENT], login: { users: [ALICE.config] } }) });
+  auth = await startAuthWorker({
+    config: (url) => authConfig(url, { apps: [PUBLIC_CLIENT], login: { users: [ALICE.config] } }),
+  });
   const issuer = new URL(auth.url);
-  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }));
+  as = await oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }),
+  );
 });
 afterAll(() => auth.dispose());
 
@@ -41,7 +46,15 @@ async function codeFor(challenge: string, extra: Record<string, string> = {}) {
 
 async function redeem(redirect: URL, verifier: string, redirectUri = REDIRECT) {
   const params = oauth.validateAuthResponse(as, client, redirect, "st-1");
-  const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, options);
+  const res = await oauth.authorizationCodeGrantRequest(
+    as,
+    client,
+    oauth.None(),
+    params,
+    redirectUri,
+    verifier,
+    options,
+  );
   return oauth.processAuthorizationCodeResponse(as, client, res, { expectedNonce: "n-1", requireIdToken: true });
 }
 
@@ -64,7 +77,13 @@ describe("authorization code flow with PKCE", () => {
       groups: ["engineering"],
     });
     const idClaims = oauth.getValidatedIdTokenClaims(tokens)!;
-    expect(idClaims).toMatchObject({ sub: "alice", aud: PUBLIC_CLIENT.clientId, nonce: "n-1", email: "alice@example.com", name: "Alice Example" });
+    expect(idClaims).toMatchObject({
+      sub: "alice",
+      aud: PUBLIC_CLIENT.clientId,
+      nonce: "n-1",
+      email: "alice@example.com",
+      name: "Alice Example",
+    });
   });
 
   it("accepts a loopback redirect URI on another port (RFC 8252 §7.3)", async () => {
@@ -81,19 +100,31 @@ describe("authorization code flow with PKCE", () => {
     await expect(redeem(redirect, verifier)).rejects.toMatchObject({ error: "invalid_grant" });
     // The refresh token of the first redemption no longer works.
     const refresh = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), first.refresh_token!, options);
-    await expect(oauth.processRefreshTokenResponse(as, client, refresh)).rejects.toMatchObject({ error: "invalid_grant" });
+    await expect(oauth.processRefreshTokenResponse(as, client, refresh)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
   });
 
   it("refuses a wrong code_verifier with invalid_grant", async () => {
     const { challenge } = await pkce();
     const redirect = await codeFor(challenge);
-    await expect(redeem(redirect, oauth.generateRandomCodeVerifier())).rejects.toMatchObject({ error: "invalid_grant" });
+    await expect(redeem(redirect, oauth.generateRandomCodeVerifier())).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
   });
 
   it("refuses a token request without code_verifier", async () => {
     const { challenge } = await pkce();
     const redirect = await codeFor(challenge);
-    const res = await auth.fetch("/token", postForm({ grant_type: "authorization_code", client_id: PUBLIC_CLIENT.clientId, code: redirect.searchParams.get("code")!, redirect_uri: REDIRECT }));
+    const res = await auth.fetch(
+      "/token",
+      postForm({
+        grant_type: "authorization_code",
+        client_id: PUBLIC_CLIENT.clientId,
+        code: redirect.searchParams.get("code")!,
+        redirect_uri: REDIRECT,
+      }),
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: "invalid_request" });
   });
@@ -101,7 +132,9 @@ describe("authorization code flow with PKCE", () => {
   it("refuses a redirect_uri at the token endpoint that differs from the authorization request", async () => {
     const { verifier, challenge } = await pkce();
     const redirect = await codeFor(challenge);
-    await expect(redeem(redirect, verifier, "https://agent.example/cb")).rejects.toMatchObject({ error: "invalid_grant" });
+    await expect(redeem(redirect, verifier, "https://agent.example/cb")).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
   });
 });
 
@@ -173,10 +206,32 @@ describe("authorization request errors", () => {
     const start = await step(auth, jar, `/authorize?${new URLSearchParams(authParams(challenge))}`);
     const loginPage = await step(auth, jar, start.location!.pathname + start.location!.search);
     const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)![1]!;
-    const afterLogin = await step(auth, jar, "/login", postForm({ interaction: field(loginPage.body, "interaction"), csrf: field(loginPage.body, "csrf"), ...CREDENTIALS }));
+    const afterLogin = await step(
+      auth,
+      jar,
+      "/login",
+      postForm({
+        interaction: field(loginPage.body, "interaction"),
+        csrf: field(loginPage.body, "csrf"),
+        ...CREDENTIALS,
+      }),
+    );
     const consent = await step(auth, jar, afterLogin.location!.pathname + afterLogin.location!.search);
-    const denied = await step(auth, jar, "/consent", postForm({ interaction: field(consent.body, "interaction"), csrf: field(consent.body, "csrf"), decision: "deny" }));
-    expect(Object.fromEntries(denied.location!.searchParams)).toMatchObject({ error: "access_denied", state: "st-1", iss: auth.url });
+    const denied = await step(
+      auth,
+      jar,
+      "/consent",
+      postForm({
+        interaction: field(consent.body, "interaction"),
+        csrf: field(consent.body, "csrf"),
+        decision: "deny",
+      }),
+    );
+    expect(Object.fromEntries(denied.location!.searchParams)).toMatchObject({
+      error: "access_denied",
+      state: "st-1",
+      iss: auth.url,
+    });
   });
 });
 
@@ -212,7 +267,12 @@ describe("login form", () => {
 
   it("refuses a post from another origin", async () => {
     const { jar, interaction, csrf } = await openLogin();
-    const r = await step(auth, jar, "/login", postForm({ interaction, csrf, ...CREDENTIALS }, { Origin: "https://evil.example" }));
+    const r = await step(
+      auth,
+      jar,
+      "/login",
+      postForm({ interaction, csrf, ...CREDENTIALS }, { Origin: "https://evil.example" }),
+    );
     expect(r.res.status).toBe(400);
   });
 

@@ -68,13 +68,17 @@ describe("batched revocation lookups", () => {
   });
 
   it("fails every lookup of a batch whose request failed (the caller fails closed)", async () => {
-    const lookups = new BatchedLookups(() => Promise.reject(new Error("redis down")), { maxKeys: 100, deadlineMs: 1_000 });
+    const lookups = new BatchedLookups(() => Promise.reject(new Error("redis down")), {
+      maxKeys: 100,
+      deadlineMs: 1_000,
+    });
     await expect(lookups.lookup(["a"])).rejects.toThrow("redis down");
   });
 
   it("looks up alone after the deadline when the batch it joined never answers", async () => {
     let calls = 0;
-    const send: SendLookups = (keys) => (++calls === 1 ? new Promise(() => undefined) : Promise.resolve(keys.map(() => null)));
+    const send: SendLookups = (keys) =>
+      ++calls === 1 ? new Promise(() => undefined) : Promise.resolve(keys.map(() => null));
     const lookups = new BatchedLookups(send, { maxKeys: 100, deadlineMs: 30 });
     expect(await lookups.lookup(["stuck"])).toEqual([null]);
     // The abandoned batch no longer holds the next lookups back.

@@ -1,8 +1,8 @@
 // The agent's whole path with a real browser for the human part: dynamic registration (RFC 7591)
 // → login and consent in Chromium → code → tokens → token exchange for a tool (RFC 8693) →
 // introspection by the tool's side (RFC 7662). oauth4webapi is the agent's client library.
-import * as oauth from "oauth4webapi";
 import { decodeJwt } from "jose";
+import * as oauth from "oauth4webapi";
 import type { Browser, Cookie, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
@@ -36,7 +36,10 @@ beforeAll(async () => {
     startRedirectTarget(),
   ]);
   const issuer = new URL(auth.url);
-  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }));
+  as = await oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }),
+  );
 });
 afterAll(async () => {
   await browser?.close();
@@ -61,7 +64,10 @@ async function registerAgent(): Promise<oauth.Client> {
 }
 
 function authorizationUrl(client: oauth.Client, challenge: string): string {
-  const params = authorizationParams(client.client_id, target.url, challenge, { state: "browser-state", nonce: "browser-nonce" });
+  const params = authorizationParams(client.client_id, target.url, challenge, {
+    state: "browser-state",
+    nonce: "browser-nonce",
+  });
   return `${as.authorization_endpoint}?${new URLSearchParams(params)}`;
 }
 
@@ -112,13 +118,23 @@ async function signInWithBrowser(client: oauth.Client, challenge: string): Promi
     await page.getByRole("button", { name: "Sign in" }).click();
 
     // A self-registered client: named with the host its redirect URI sends the code to.
-    await page.getByRole("heading", { name: `Allow Browser Agent from ${new URL(target.url).host} to act for you?` }).waitFor();
+    await page
+      .getByRole("heading", { name: `Allow Browser Agent from ${new URL(target.url).host} to act for you?` })
+      .waitFor();
     const consentFacts = await accessibilityFacts(page);
     const consentText = await page.locator("main").innerText();
     await page.getByRole("button", { name: "Allow" }).click();
 
     await page.waitForURL((url) => url.href.startsWith(target.url));
-    return { cookies: await context.cookies(auth.url), redirect: new URL(page.url()), requests, pages: [loginFacts, consentFacts], consentText, violations, styled };
+    return {
+      cookies: await context.cookies(auth.url),
+      redirect: new URL(page.url()),
+      requests,
+      pages: [loginFacts, consentFacts],
+      consentText,
+      violations,
+      styled,
+    };
   } finally {
     await context.close();
   }
@@ -137,7 +153,11 @@ describe("an agent's first run, with a person at the browser", () => {
   });
 
   it("registers the agent dynamically as a public client", () => {
-    expect(agent).toMatchObject({ client_id: expect.any(String), token_endpoint_auth_method: "none", redirect_uris: [target.url] });
+    expect(agent).toMatchObject({
+      client_id: expect.any(String),
+      token_endpoint_auth_method: "none",
+      redirect_uris: [target.url],
+    });
   });
 
   it("shows the consent page with the client's name, the scopes and the resource", () => {
@@ -149,11 +169,19 @@ describe("an agent's first run, with a person at the browser", () => {
 
   it("sends the browser back to the client's redirect URI with a code, the state and iss", () => {
     expect(target.received).toHaveLength(1);
-    expect(Object.fromEntries(login.redirect.searchParams)).toMatchObject({ code: expect.any(String), state: "browser-state", iss: auth.url });
+    expect(Object.fromEntries(login.redirect.searchParams)).toMatchObject({
+      code: expect.any(String),
+      state: "browser-state",
+      iss: auth.url,
+    });
   });
 
   it("sets the session cookie HttpOnly, Secure and SameSite=Lax", () => {
-    expect(login.cookies.find((c) => c.name === "maverics_session")).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax" });
+    expect(login.cookies.find((c) => c.name === "maverics_session")).toMatchObject({
+      httpOnly: true,
+      secure: true,
+      sameSite: "Lax",
+    });
   });
 
   it("loads nothing from elsewhere: every request before the redirect goes to the auth tier", () => {
@@ -174,10 +202,25 @@ describe("an agent's first run, with a person at the browser", () => {
 
   it("redeems the code; the gateway exchanges the token for a tool's and introspects it", async () => {
     const params = oauth.validateAuthResponse(as, agent, login.redirect, "browser-state");
-    const tokenResponse = await oauth.authorizationCodeGrantRequest(as, agent, oauth.None(), params, target.url, verifier, options);
-    const tokens = await oauth.processAuthorizationCodeResponse(as, agent, tokenResponse, { expectedNonce: "browser-nonce", requireIdToken: true });
+    const tokenResponse = await oauth.authorizationCodeGrantRequest(
+      as,
+      agent,
+      oauth.None(),
+      params,
+      target.url,
+      verifier,
+      options,
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(as, agent, tokenResponse, {
+      expectedNonce: "browser-nonce",
+      requireIdToken: true,
+    });
     expect(oauth.getValidatedIdTokenClaims(tokens)).toMatchObject({ sub: "alice", email: ALICE.config.claims.email });
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: "alice", aud: GATEWAY_RESOURCE, client_id: agent.client_id });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      sub: "alice",
+      aud: GATEWAY_RESOURCE,
+      client_id: agent.client_id,
+    });
 
     // RFC 8693 §2.1: the gateway, a confidential client, trades the user's token for a tool's.
     const gateway: oauth.Client = { client_id: exchanger.client.clientId };
@@ -206,6 +249,11 @@ describe("an agent's first run, with a person at the browser", () => {
       gateway,
       await oauth.introspectionRequest(as, gateway, gatewayAuth, exchanged.access_token, options),
     );
-    expect(introspection).toMatchObject({ active: true, sub: "alice", aud: TOOL_AUDIENCE, client_id: exchanger.client.clientId });
+    expect(introspection).toMatchObject({
+      active: true,
+      sub: "alice",
+      aud: TOOL_AUDIENCE,
+      client_id: exchanger.client.clientId,
+    });
   });
 });

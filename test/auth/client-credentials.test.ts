@@ -9,10 +9,22 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 const SEARCH_API = "https://search.test/api";
 const CRM = "urn:tool:crm";
 
-const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], scopes: ["tools:read"], allowedAudiences: [SEARCH_API] });
-const crmAgent = confidentialClient("crm-agent", { grantTypes: ["client_credentials"], allowedAudiences: [CRM, SEARCH_API] });
+const agent = confidentialClient("agent", {
+  grantTypes: ["client_credentials"],
+  scopes: ["tools:read"],
+  allowedAudiences: [SEARCH_API],
+});
+const crmAgent = confidentialClient("crm-agent", {
+  grantTypes: ["client_credentials"],
+  allowedAudiences: [CRM, SEARCH_API],
+});
 const webApp = confidentialClient("web-app", { grantTypes: ["authorization_code", "refresh_token"] });
-const publicAgent = { name: "public-agent", clientId: "public-agent", tokenEndpointAuthMethod: "none", grantTypes: ["client_credentials"] };
+const publicAgent = {
+  name: "public-agent",
+  clientId: "public-agent",
+  tokenEndpointAuthMethod: "none",
+  grantTypes: ["client_credentials"],
+};
 
 describe("client credentials grant", () => {
   let auth: RunningWorker;
@@ -101,7 +113,11 @@ describe("client credentials grant", () => {
   });
 
   it("refuses public clients with unauthorized_client", async () => {
-    const res = await postForm(auth, "/token", { grant_type: "client_credentials", client_id: "public-agent", resource: GATEWAY_RESOURCE });
+    const res = await postForm(auth, "/token", {
+      grant_type: "client_credentials",
+      client_id: "public-agent",
+      resource: GATEWAY_RESOURCE,
+    });
     expect(await oauthError(res)).toMatchObject({ status: 400, error: "unauthorized_client" });
   });
 
@@ -115,7 +131,13 @@ describe("client credentials grant", () => {
     ["a wrong secret", basic("agent", "not-the-secret")],
     ["malformed Basic credentials", "Basic !!!"],
   ])("answers %s with 401 invalid_client and a Basic challenge", async (_, authorization) => {
-    const res = await postForm(auth, "/token", { grant_type: "client_credentials", resource: GATEWAY_RESOURCE }, undefined, { Authorization: authorization });
+    const res = await postForm(
+      auth,
+      "/token",
+      { grant_type: "client_credentials", resource: GATEWAY_RESOURCE },
+      undefined,
+      { Authorization: authorization },
+    );
     const error = await oauthError(res);
     expect(error).toMatchObject({ status: 401, error: "invalid_client" });
     expect(error.challenge).toMatch(/^Basic /);

@@ -76,7 +76,8 @@ const mcpClientDocument = (url: string, extra: Record<string, unknown> = {}) => 
   ...extra,
 });
 
-const probe = (worker: RunningWorker, clientId: string, extra: Params = {}) => tokenEndpointAnswer(worker, clientId, REDIRECT, extra);
+const probe = (worker: RunningWorker, clientId: string, extra: Params = {}) =>
+  tokenEndpointAnswer(worker, clientId, REDIRECT, extra);
 
 const documents = new DocumentServer();
 let auth: RunningWorker;
@@ -87,7 +88,11 @@ beforeAll(async () => {
     config: (url) =>
       authConfig(url, {
         login: { users: [ALICE.config] },
-        clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base], fetchTimeout: `${FETCH_TIMEOUT_MS}ms`, maxBytes: MAX_BYTES },
+        clientIdMetadataDocuments: {
+          allowedLoopbackOrigins: [documents.base],
+          fetchTimeout: `${FETCH_TIMEOUT_MS}ms`,
+          maxBytes: MAX_BYTES,
+        },
       }),
   });
 });
@@ -113,10 +118,28 @@ describe("client ID metadata documents", () => {
   it("names the document's host on the consent page, beside the name the document gives itself", async () => {
     const url = documents.serveJson((u) => mcpClientDocument(u, { client_name: "Totally Official Agent" }));
     const jar = new CookieJar();
-    const params = { client_id: url, redirect_uri: REDIRECT, response_type: "code", scope: "tools:read", resource: GATEWAY_RESOURCE, code_challenge: "x".repeat(43), code_challenge_method: "S256" };
+    const params = {
+      client_id: url,
+      redirect_uri: REDIRECT,
+      response_type: "code",
+      scope: "tools:read",
+      resource: GATEWAY_RESOURCE,
+      code_challenge: "x".repeat(43),
+      code_challenge_method: "S256",
+    };
     const toLogin = await step(auth, jar, `/authorize?${new URLSearchParams(params)}`);
     const login = await step(auth, jar, toLogin.location!.pathname + toLogin.location!.search);
-    const toConsent = await step(auth, jar, "/login", postForm({ interaction: hiddenField(login.body, "interaction"), csrf: hiddenField(login.body, "csrf"), username: ALICE.username, password: ALICE.password }));
+    const toConsent = await step(
+      auth,
+      jar,
+      "/login",
+      postForm({
+        interaction: hiddenField(login.body, "interaction"),
+        csrf: hiddenField(login.body, "csrf"),
+        username: ALICE.username,
+        password: ALICE.password,
+      }),
+    );
     const consent = await step(auth, jar, toConsent.location!.pathname + toConsent.location!.search);
     const host = new URL(url).host;
     expect(consent.body).toContain(`<h1>Allow Totally Official Agent from ${host} to act for you?</h1>`);
@@ -140,7 +163,9 @@ describe("client ID metadata documents", () => {
   it("accepts a private_key_jwt client with inline keys, which then authenticates with them", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwk = await exportJWK(publicKey);
-    const url = documents.serveJson((u) => mcpClientDocument(u, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } }));
+    const url = documents.serveJson((u) =>
+      mcpClientDocument(u, { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } }),
+    );
     const assertion = await new SignJWT({ jti: randomBytes(8).toString("hex") })
       .setProtectedHeader({ alg: "ES256" })
       .setIssuer(url)
@@ -149,7 +174,10 @@ describe("client ID metadata documents", () => {
       .setIssuedAt()
       .setExpirationTime("1m")
       .sign(privateKey);
-    const answer = await probe(auth, url, { client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion });
+    const answer = await probe(auth, url, {
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion,
+    });
     expect(answer).toEqual(KNOWN_CLIENT);
   });
 
@@ -203,7 +231,7 @@ describe("client ID metadata documents", () => {
   it.each([
     ["an HTML page", "text/html", "<html>hello</html>"],
     ["JSON served as text/plain", "text/plain", null],
-    ["malformed JSON", "application/json", "{\"client_id\": "],
+    ["malformed JSON", "application/json", '{"client_id": '],
     ["a JSON array", "application/json", "[]"],
   ])("refuses %s", async (_name, type, body) => {
     const url = documents.serve((_req, res, u) => {
@@ -214,7 +242,9 @@ describe("client ID metadata documents", () => {
 
   it("accepts a structured JSON content type (application/<name>+json)", async () => {
     const url = documents.serve((_req, res, u) => {
-      res.writeHead(200, { "Content-Type": "application/oauth-client+json; charset=utf-8" }).end(JSON.stringify(mcpClientDocument(u)));
+      res
+        .writeHead(200, { "Content-Type": "application/oauth-client+json; charset=utf-8" })
+        .end(JSON.stringify(mcpClientDocument(u)));
     });
     expect(await probe(auth, url)).toEqual(KNOWN_CLIENT);
   });
@@ -230,8 +260,14 @@ describe("client ID metadata documents", () => {
     ["a javascript: redirect URI", { redirect_uris: ["javascript:alert(1)"] }],
     ["a non-loopback http redirect URI", { redirect_uris: ["http://evil.example/cb"] }],
     ["no redirect URIs", { redirect_uris: undefined }],
-    ["the token-exchange grant", { grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] }],
-    ["keys to fetch from a jwks_uri", { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://client.example/jwks" }],
+    [
+      "the token-exchange grant",
+      { grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"] },
+    ],
+    [
+      "keys to fetch from a jwks_uri",
+      { token_endpoint_auth_method: "private_key_jwt", jwks_uri: "https://client.example/jwks" },
+    ],
   ])("refuses a document with %s", async (_name, extra) => {
     const url = documents.serveJson((u) => mcpClientDocument(u, extra));
     expect(await probe(auth, url)).toEqual(UNKNOWN_CLIENT);
@@ -248,7 +284,10 @@ describe("client ID metadata documents, switched off or loopback not allowed", (
   let strict: RunningWorker;
   beforeAll(async () => {
     [disabled, strict] = await Promise.all([
-      startAuthWorker({ config: (url) => authConfig(url, { clientIdMetadataDocuments: { enabled: false, allowedLoopbackOrigins: [documents.base] } }) }),
+      startAuthWorker({
+        config: (url) =>
+          authConfig(url, { clientIdMetadataDocuments: { enabled: false, allowedLoopbackOrigins: [documents.base] } }),
+      }),
       startAuthWorker({ config: (url) => authConfig(url) }),
     ]);
   });
@@ -316,16 +355,19 @@ describe("client_id URLs", () => {
     expect(clientIdUrlProblem(url, [])).toEqual(expect.any(String));
   });
 
-  it.each(["http://127.0.0.1:3000/metadata.json", "http://localhost:3000/metadata.json", "http://[::1]:3000/metadata.json"])(
-    "accepts the loopback URL %s only when its exact origin is in allowedLoopbackOrigins",
-    (url) => {
-      expect(clientIdUrlProblem(url, [new URL(url).origin])).toBeNull();
-      expect(clientIdUrlProblem(url, [])).toEqual(expect.any(String));
-      expect(clientIdUrlProblem(url, [new URL(url).origin.replace("3000", "3001")])).toEqual(expect.any(String));
-    },
-  );
+  it.each([
+    "http://127.0.0.1:3000/metadata.json",
+    "http://localhost:3000/metadata.json",
+    "http://[::1]:3000/metadata.json",
+  ])("accepts the loopback URL %s only when its exact origin is in allowedLoopbackOrigins", (url) => {
+    expect(clientIdUrlProblem(url, [new URL(url).origin])).toBeNull();
+    expect(clientIdUrlProblem(url, [])).toEqual(expect.any(String));
+    expect(clientIdUrlProblem(url, [new URL(url).origin.replace("3000", "3001")])).toEqual(expect.any(String));
+  });
 
   it("still refuses plain http on other hosts with allowedLoopbackOrigins", () => {
-    expect(clientIdUrlProblem("http://client.example/metadata.json", ["http://127.0.0.1:3000"])).toEqual(expect.any(String));
+    expect(clientIdUrlProblem("http://client.example/metadata.json", ["http://127.0.0.1:3000"])).toEqual(
+      expect.any(String),
+    );
   });
 });

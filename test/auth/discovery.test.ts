@@ -10,19 +10,27 @@ describe("authorization server metadata", () => {
   });
   afterAll(() => auth.dispose());
 
-  it.each(["oidc", "oauth2"] as const)("is discovered by oauth4webapi through the %s well-known path", async (algorithm) => {
-    const issuer = new URL(auth.url);
-    const res = await oauth.discoveryRequest(issuer, { algorithm, [oauth.allowInsecureRequests]: true });
-    const as = await oauth.processDiscoveryResponse(issuer, res);
-    expect(as.issuer).toBe(auth.url);
-    expect(as.token_endpoint).toBe(`${auth.url}/token`);
-    expect(as.code_challenge_methods_supported).toEqual(["S256"]);
-    expect(as.grant_types_supported).toEqual(
-      expect.arrayContaining(["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]),
-    );
-    expect(as.authorization_response_iss_parameter_supported).toBe(true);
-    expect(as.scopes_supported).toEqual(expect.arrayContaining(["openid", "tools:read"]));
-  });
+  it.each(["oidc", "oauth2"] as const)(
+    "is discovered by oauth4webapi through the %s well-known path",
+    async (algorithm) => {
+      const issuer = new URL(auth.url);
+      const res = await oauth.discoveryRequest(issuer, { algorithm, [oauth.allowInsecureRequests]: true });
+      const as = await oauth.processDiscoveryResponse(issuer, res);
+      expect(as.issuer).toBe(auth.url);
+      expect(as.token_endpoint).toBe(`${auth.url}/token`);
+      expect(as.code_challenge_methods_supported).toEqual(["S256"]);
+      expect(as.grant_types_supported).toEqual(
+        expect.arrayContaining([
+          "authorization_code",
+          "refresh_token",
+          "client_credentials",
+          "urn:ietf:params:oauth:grant-type:token-exchange",
+        ]),
+      );
+      expect(as.authorization_response_iss_parameter_supported).toBe(true);
+      expect(as.scopes_supported).toEqual(expect.arrayContaining(["openid", "tools:read"]));
+    },
+  );
 
   it("publishes the public signing keys, without private members", async () => {
     const res = await auth.fetch("/jwks");
@@ -55,7 +63,11 @@ describe("CORS for browser-based clients", () => {
     for (const path of ["/token", "/register"]) {
       const res = await auth.fetch(path, {
         method: "OPTIONS",
-        headers: { Origin: "http://localhost:6274", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" },
+        headers: {
+          Origin: "http://localhost:6274",
+          "Access-Control-Request-Method": "POST",
+          "Access-Control-Request-Headers": "content-type",
+        },
       });
       expect(res.status, path).toBe(204);
       expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");

@@ -14,11 +14,24 @@ const PRIVATE_API = "https://private.test/api";
  * A resource server: introspects the tokens presented to it. Only clients configured with
  * `introspection: true` are told anything (test/security/registered-client-introspects-user-token.test.ts).
  */
-const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"], introspection: true });
+const resourceServer = confidentialClient("resource-server", {
+  grantTypes: ["client_credentials"],
+  introspection: true,
+});
 const app = confidentialClient("app", { introspection: true });
 const other = confidentialClient("other-app");
-const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], allowedAudiences: [PRIVATE_API], introspection: true });
-const spa = { name: "spa", clientId: "spa", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"], scopes: ["tools:read"] };
+const agent = confidentialClient("agent", {
+  grantTypes: ["client_credentials"],
+  allowedAudiences: [PRIVATE_API],
+  introspection: true,
+});
+const spa = {
+  name: "spa",
+  clientId: "spa",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: ["http://127.0.0.1/cb"],
+  scopes: ["tools:read"],
+};
 
 describe("introspection and revocation", () => {
   let auth: RunningWorker;
@@ -34,7 +47,13 @@ describe("introspection and revocation", () => {
   afterAll(() => auth.dispose());
 
   const accessToken = (fields: Partial<AccessTokenFields> = {}) =>
-    signAccessToken(auth.url, { sub: "alice", client_id: "app", aud: GATEWAY_RESOURCE, scope: "openid tools:read", ...fields });
+    signAccessToken(auth.url, {
+      sub: "alice",
+      client_id: "app",
+      aud: GATEWAY_RESOURCE,
+      scope: "openid tools:read",
+      ...fields,
+    });
 
   /** A live family of `clientId` and one rotation of it: its refresh token and an access token bound to it. */
   async function grantOf(client: TestClient) {
@@ -45,10 +64,19 @@ describe("introspection and revocation", () => {
     return { accessToken: body.access_token, refreshToken: body.refresh_token, sub: family.sub };
   }
 
-  async function introspect(token: string, client: TestClient = resourceServer.client): Promise<oauth.IntrospectionResponse> {
-    const res = await oauth.introspectionRequest(as, { client_id: client.clientId }, oauth.ClientSecretBasic(client.secret), token, {
-      [oauth.allowInsecureRequests]: true,
-    });
+  async function introspect(
+    token: string,
+    client: TestClient = resourceServer.client,
+  ): Promise<oauth.IntrospectionResponse> {
+    const res = await oauth.introspectionRequest(
+      as,
+      { client_id: client.clientId },
+      oauth.ClientSecretBasic(client.secret),
+      token,
+      {
+        [oauth.allowInsecureRequests]: true,
+      },
+    );
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     return oauth.processIntrospectionResponse(as, { client_id: client.clientId }, res);
   }
@@ -84,7 +112,12 @@ describe("introspection and revocation", () => {
 
     it("describes a refresh token to the client it was issued to", async () => {
       const grant = await grantOf(app.client);
-      expect(await introspect(grant.refreshToken, app.client)).toMatchObject({ active: true, client_id: "app", sub: grant.sub, scope: "openid tools:read" });
+      expect(await introspect(grant.refreshToken, app.client)).toMatchObject({
+        active: true,
+        client_id: "app",
+        sub: grant.sub,
+        scope: "openid tools:read",
+      });
     });
 
     it("hides a refresh token from every other client", async () => {
@@ -101,8 +134,14 @@ describe("introspection and revocation", () => {
     it.each([
       ["garbage", async () => "garbage"],
       ["an expired token", () => accessToken({ ttlSec: -60 })],
-      ["a token signed by an unknown key", () => signWithUnknownKey("x", { sub: "alice", client_id: "app", aud: GATEWAY_RESOURCE })],
-      ["a token from another issuer", () => signAccessToken("https://evil.test", { sub: "alice", client_id: "app", aud: GATEWAY_RESOURCE })],
+      [
+        "a token signed by an unknown key",
+        () => signWithUnknownKey("x", { sub: "alice", client_id: "app", aud: GATEWAY_RESOURCE }),
+      ],
+      [
+        "a token from another issuer",
+        () => signAccessToken("https://evil.test", { sub: "alice", client_id: "app", aud: GATEWAY_RESOURCE }),
+      ],
       ["an unknown refresh token", async () => `${"A".repeat(43)}.${"B".repeat(43)}`],
     ])("reports %s as inactive", async (_, make) => {
       expect(await introspect(await make())).toEqual({ active: false });
@@ -124,13 +163,19 @@ describe("introspection and revocation", () => {
     });
 
     it("requires the token parameter", async () => {
-      expect(await oauthError(await postForm(auth, "/introspect", {}, resourceServer.client))).toMatchObject({ status: 400, error: "invalid_request" });
+      expect(await oauthError(await postForm(auth, "/introspect", {}, resourceServer.client))).toMatchObject({
+        status: 400,
+        error: "invalid_request",
+      });
     });
 
     it("rejects a JSON body with invalid_request", async () => {
       const res = await auth.fetch("/introspect", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: basic(resourceServer.client.clientId, resourceServer.client.secret) },
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: basic(resourceServer.client.clientId, resourceServer.client.secret),
+        },
         body: JSON.stringify({ token: "x" }),
       });
       expect(await oauthError(res)).toMatchObject({ status: 400, error: "invalid_request" });
@@ -145,9 +190,15 @@ describe("introspection and revocation", () => {
   describe("revocation", () => {
     it("revokes an access token, which introspection then reports inactive (oauth4webapi)", async () => {
       const token = await accessToken();
-      const res = await oauth.revocationRequest(as, { client_id: "app" }, oauth.ClientSecretBasic(app.client.secret), token, {
-        [oauth.allowInsecureRequests]: true,
-      });
+      const res = await oauth.revocationRequest(
+        as,
+        { client_id: "app" },
+        oauth.ClientSecretBasic(app.client.secret),
+        token,
+        {
+          [oauth.allowInsecureRequests]: true,
+        },
+      );
       expect(res.status).toBe(200);
       expect(await res.clone().text()).toBe("");
       await oauth.processRevocationResponse(res);
@@ -159,7 +210,12 @@ describe("introspection and revocation", () => {
       expect((await revoke(grant.refreshToken, app.client, "refresh_token")).status).toBe(200);
       expect(await introspect(grant.accessToken)).toEqual({ active: false });
       expect(await introspect(grant.refreshToken, app.client)).toEqual({ active: false });
-      const res = await postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: grant.refreshToken }, app.client);
+      const res = await postForm(
+        auth,
+        "/token",
+        { grant_type: "refresh_token", refresh_token: grant.refreshToken },
+        app.client,
+      );
       expect(await oauthError(res)).toMatchObject({ status: 400, error: "invalid_grant" });
     });
 
@@ -184,9 +240,15 @@ describe("introspection and revocation", () => {
 
     it("lets a public client revoke its own refresh token by client_id", async () => {
       const { refreshToken } = await seedRefreshFamily("spa");
-      const res = await oauth.revocationRequest(as, { client_id: "spa" }, oauth.None(), refreshToken, { [oauth.allowInsecureRequests]: true });
+      const res = await oauth.revocationRequest(as, { client_id: "spa" }, oauth.None(), refreshToken, {
+        [oauth.allowInsecureRequests]: true,
+      });
       await oauth.processRevocationResponse(res);
-      const refresh = await postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken, client_id: "spa" });
+      const refresh = await postForm(auth, "/token", {
+        grant_type: "refresh_token",
+        refresh_token: refreshToken,
+        client_id: "spa",
+      });
       expect(await oauthError(refresh)).toMatchObject({ status: 400, error: "invalid_grant" });
     });
 
@@ -206,7 +268,10 @@ describe("introspection and revocation", () => {
     });
 
     it("requires the token parameter", async () => {
-      expect(await oauthError(await postForm(auth, "/revoke", {}, app.client))).toMatchObject({ status: 400, error: "invalid_request" });
+      expect(await oauthError(await postForm(auth, "/revoke", {}, app.client))).toMatchObject({
+        status: 400,
+        error: "invalid_request",
+      });
     });
 
     it("rejects a body that is not a form with invalid_request", async () => {

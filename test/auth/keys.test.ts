@@ -22,7 +22,10 @@ async function start(keys: object[], jwks: object[] = [{ algorithm: "ES256" }]) 
 async function issue(auth: RunningWorker): Promise<string> {
   const res = await auth.fetch("/token", {
     method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`machine:${agent.client.secret}`)}` },
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`machine:${agent.client.secret}`)}`,
+    },
     body: new URLSearchParams({ grant_type: "client_credentials", resource: GATEWAY_RESOURCE }),
   });
   expect(res.status).toBe(200);
@@ -55,7 +58,9 @@ describe("signing keys", () => {
     const after = await start([old, current, upcoming]);
     const newToken = await issue(after);
     expect(decodeProtectedHeader(newToken).kid).toBe(current.kid);
-    const published = ((await (await after.fetch("/jwks")).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const published = ((await (await after.fetch("/jwks")).json()) as { keys: { kid: string }[] }).keys.map(
+      (k) => k.kid,
+    );
     expect(published).toEqual([old.kid, current.kid, upcoming.kid]);
     // A token signed before the rotation still verifies against the published set.
     await expect(verifyAgainstJwks(after, oldToken)).resolves.toBeTruthy();

@@ -8,7 +8,14 @@ import { CookieJar, hiddenField, postForm, step } from "../helpers/login-flow.js
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
-const PUBLIC_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], grantTypes: ["authorization_code"], scopes: ["tools:read"] };
+const PUBLIC_CLIENT = {
+  name: "Test Agent",
+  clientId: "agent-public",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [REDIRECT],
+  grantTypes: ["authorization_code"],
+  scopes: ["tools:read"],
+};
 
 let auth: RunningWorker;
 beforeAll(async () => {
@@ -39,7 +46,10 @@ describe("dynamic client registration limit", () => {
     const refused = await register("192.0.2.1");
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
-    expect(await refused.json()).toEqual({ error: "temporarily_unavailable", error_description: expect.stringContaining("too many") });
+    expect(await refused.json()).toEqual({
+      error: "temporarily_unavailable",
+      error_description: expect.stringContaining("too many"),
+    });
     // Another address has its own budget.
     expect((await register("192.0.2.2")).status).toBe(201);
   });
@@ -50,10 +60,28 @@ describe("failed login limit", () => {
     const { challenge } = await pkce();
     const jar = new CookieJar();
     const headers = { "CF-Connecting-IP": address };
-    const start = await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(PUBLIC_CLIENT.clientId, REDIRECT, challenge))}`, { headers });
+    const start = await step(
+      auth,
+      jar,
+      `/authorize?${new URLSearchParams(authorizationParams(PUBLIC_CLIENT.clientId, REDIRECT, challenge))}`,
+      { headers },
+    );
     const page = await step(auth, jar, start.location!.pathname + start.location!.search, { headers });
     return (password: string) =>
-      step(auth, jar, "/login", postForm({ interaction: hiddenField(page.body, "interaction"), csrf: hiddenField(page.body, "csrf"), username: ALICE.username, password }, headers));
+      step(
+        auth,
+        jar,
+        "/login",
+        postForm(
+          {
+            interaction: hiddenField(page.body, "interaction"),
+            csrf: hiddenField(page.body, "csrf"),
+            username: ALICE.username,
+            password,
+          },
+          headers,
+        ),
+      );
   }
 
   it("locks a username out from an address after too many failures, even for the right password", async () => {

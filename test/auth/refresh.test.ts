@@ -6,9 +6,9 @@ import { Redis } from "@upstash/redis/cloudflare";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { familyReference } from "../../src/auth/store/family-reference.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
-import { familyReference } from "../../src/auth/store/family-reference.js";
 import { seedRefreshFamily } from "../helpers/refresh-family.js";
 import { signAccessToken } from "../helpers/tokens.js";
 import { sharedRedis, startAuthWorker, type RunningWorker } from "../helpers/workers.js";
@@ -17,7 +17,13 @@ const SEARCH_API = "https://search.test/api";
 
 const app = confidentialClient("app");
 const other = confidentialClient("other-app");
-const mcpClient = { name: "mcp-client", clientId: "mcp-client", tokenEndpointAuthMethod: "none", redirectUris: ["http://127.0.0.1/cb"], scopes: ["tools:read", "tools:write"] };
+const mcpClient = {
+  name: "mcp-client",
+  clientId: "mcp-client",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: ["http://127.0.0.1/cb"],
+  scopes: ["tools:read", "tools:write"],
+};
 
 describe("refresh token grant", () => {
   let auth: RunningWorker;
@@ -26,7 +32,11 @@ describe("refresh token grant", () => {
 
   beforeAll(async () => {
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { apps: [app.app, other.app, mcpClient], tokens: { accessTokenTTL: "10m", idTokenTTL: "5m", refreshReuseGrace: "0s" } }),
+      config: (url) =>
+        authConfig(url, {
+          apps: [app.app, other.app, mcpClient],
+          tokens: { accessTokenTTL: "10m", idTokenTTL: "5m", refreshReuseGrace: "0s" },
+        }),
       bindings: { ...app.bindings, ...other.bindings },
     });
     as = await discover(auth);
@@ -35,7 +45,11 @@ describe("refresh token grant", () => {
   afterAll(() => auth.dispose());
 
   const seed = (overrides: Parameters<typeof seedRefreshFamily>[1] = {}, ttlMs?: number) =>
-    seedRefreshFamily("app", { resource: [GATEWAY_RESOURCE, SEARCH_API], claims: { name: "Alice", email: "alice@example.com" }, ...overrides }, ttlMs);
+    seedRefreshFamily(
+      "app",
+      { resource: [GATEWAY_RESOURCE, SEARCH_API], claims: { name: "Alice", email: "alice@example.com" }, ...overrides },
+      ttlMs,
+    );
 
   const refresh = (refreshToken: string, params: Record<string, string | string[]> = {}, client = app.client) =>
     postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken, ...params }, client);
@@ -44,18 +58,30 @@ describe("refresh token grant", () => {
   async function refreshed(refreshToken: string, params: Record<string, string | string[]> = {}) {
     const res = await refresh(refreshToken, params);
     expect(res.status).toBe(200);
-    return (await res.json()) as { access_token: string; refresh_token: string; scope: string; id_token?: string; expires_in: number };
+    return (await res.json()) as {
+      access_token: string;
+      refresh_token: string;
+      scope: string;
+      id_token?: string;
+      expires_in: number;
+    };
   }
 
   const introspect = async (token: string) =>
-    ((await (await postForm(auth, "/introspect", { token }, app.client)).json()) as { active: boolean });
+    (await (await postForm(auth, "/introspect", { token }, app.client)).json()) as { active: boolean };
 
   it("rotates: a new refresh token, an access token bound to the family, and a new ID token (oauth4webapi)", async () => {
     const { familyId, refreshToken, family } = await seed();
     const client = { client_id: "app" };
-    const res = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretBasic(app.client.secret), refreshToken, {
-      [oauth.allowInsecureRequests]: true,
-    });
+    const res = await oauth.refreshTokenGrantRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic(app.client.secret),
+      refreshToken,
+      {
+        [oauth.allowInsecureRequests]: true,
+      },
+    );
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     const tokens = await oauth.processRefreshTokenResponse(as, client, res);
     expect(tokens.refresh_token).toMatch(new RegExp(`^${familyId}\\.`));
@@ -65,7 +91,13 @@ describe("refresh token grant", () => {
 
     const { payload: access } = await jwtVerify(tokens.access_token, jwks, { issuer: auth.url, typ: "at+jwt" });
     // `fam` names the family by its reference, never by the id that begins its refresh tokens.
-    expect(access).toMatchObject({ sub: family.sub, client_id: "app", scope: "openid tools:read", fam: await familyReference(familyId), aud: [GATEWAY_RESOURCE, SEARCH_API] });
+    expect(access).toMatchObject({
+      sub: family.sub,
+      client_id: "app",
+      scope: "openid tools:read",
+      fam: await familyReference(familyId),
+      aud: [GATEWAY_RESOURCE, SEARCH_API],
+    });
 
     // OIDC Core §12.2: same subject and audience, auth_time of the original login, no nonce.
     const idToken = oauth.getValidatedIdTokenClaims(tokens)!;
@@ -143,7 +175,10 @@ describe("refresh token grant", () => {
 
   it("refuses to widen the scope with invalid_scope, and the refresh token still works", async () => {
     const { refreshToken } = await seed();
-    expect(await oauthError(await refresh(refreshToken, { scope: "openid tools:read tools:write" }))).toMatchObject({ status: 400, error: "invalid_scope" });
+    expect(await oauthError(await refresh(refreshToken, { scope: "openid tools:read tools:write" }))).toMatchObject({
+      status: 400,
+      error: "invalid_scope",
+    });
     await refreshed(refreshToken);
   });
 
@@ -155,7 +190,10 @@ describe("refresh token grant", () => {
 
   it("refuses a resource outside the grant with invalid_target, and the refresh token still works", async () => {
     const { refreshToken } = await seed({ resource: [GATEWAY_RESOURCE] });
-    expect(await oauthError(await refresh(refreshToken, { resource: SEARCH_API }))).toMatchObject({ status: 400, error: "invalid_target" });
+    expect(await oauthError(await refresh(refreshToken, { resource: SEARCH_API }))).toMatchObject({
+      status: 400,
+      error: "invalid_target",
+    });
     await refreshed(refreshToken);
   });
 
@@ -167,14 +205,22 @@ describe("refresh token grant", () => {
 
   it("refuses another client's refresh token with invalid_grant, leaving it usable by its owner", async () => {
     const { refreshToken } = await seed();
-    expect(await oauthError(await refresh(refreshToken, {}, other.client))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await refresh(refreshToken, {}, other.client))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await refreshed(refreshToken);
   });
 
   it("serves public clients, which identify themselves by client_id (oauth4webapi)", async () => {
-    const { refreshToken } = await seedRefreshFamily("mcp-client", { scope: "tools:read", resource: [GATEWAY_RESOURCE] });
+    const { refreshToken } = await seedRefreshFamily("mcp-client", {
+      scope: "tools:read",
+      resource: [GATEWAY_RESOURCE],
+    });
     const client = { client_id: "mcp-client" };
-    const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, { [oauth.allowInsecureRequests]: true });
+    const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, {
+      [oauth.allowInsecureRequests]: true,
+    });
     const tokens = await oauth.processRefreshTokenResponse(as, client, res);
     expect(tokens.refresh_token).toBeDefined();
     expect(decodeJwt(tokens.access_token)).toMatchObject({ client_id: "mcp-client", aud: GATEWAY_RESOURCE });
@@ -197,7 +243,10 @@ describe("refresh token grant", () => {
     const { refreshToken } = await seed();
     const res = await auth.fetch("/token", {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`app:${app.client.secret}`)}` },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        Authorization: `Basic ${btoa(`app:${app.client.secret}`)}`,
+      },
       body: `grant_type=refresh_token&refresh_token=${refreshToken}&refresh_token=${refreshToken}`,
     });
     expect(await oauthError(res)).toMatchObject({ status: 400, error: "invalid_request" });

@@ -12,9 +12,18 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 const ISSUER = "http://auth.test";
 const REDIRECT = "http://127.0.0.1:9/callback";
 const CREDENTIALS = { username: ALICE.username, password: ALICE.password };
-const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], scopes: ["tools:read", "tools:write"] };
+const AGENT = {
+  name: "Test Agent",
+  clientId: "agent-public",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [REDIRECT],
+  scopes: ["tools:read", "tools:write"],
+};
 /** A resource server that introspects tokens. */
-const resourceServer = confidentialClient("resource-server", { grantTypes: ["client_credentials"], introspection: true });
+const resourceServer = confidentialClient("resource-server", {
+  grantTypes: ["client_credentials"],
+  introspection: true,
+});
 
 let a: RunningWorker;
 let b: RunningWorker;
@@ -35,7 +44,13 @@ const authParams = (challenge: string) => authorizationParams(AGENT.clientId, RE
 function redeem(worker: RunningWorker, code: string, verifier: string): Promise<Response> {
   return worker.fetch(
     "/token",
-    postForm({ grant_type: "authorization_code", client_id: AGENT.clientId, code, redirect_uri: REDIRECT, code_verifier: verifier }),
+    postForm({
+      grant_type: "authorization_code",
+      client_id: AGENT.clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    }),
   );
 }
 
@@ -51,7 +66,10 @@ async function tokensFrom(worker: RunningWorker, redeemAt: RunningWorker) {
 async function introspect(worker: RunningWorker, token: string) {
   const res = await worker.fetch(
     "/introspect",
-    postForm({ token }, { Authorization: `Basic ${btoa(`${resourceServer.client.clientId}:${resourceServer.client.secret}`)}` }),
+    postForm(
+      { token },
+      { Authorization: `Basic ${btoa(`${resourceServer.client.clientId}:${resourceServer.client.secret}`)}` },
+    ),
   );
   expect(res.status).toBe(200);
   return (await res.json()) as { active: boolean };
@@ -93,10 +111,23 @@ describe("two auth-tier instances sharing one Redis", () => {
       a,
       jar,
       "/login",
-      postForm({ interaction: hiddenField(loginPage.body, "interaction"), csrf: hiddenField(loginPage.body, "csrf"), ...CREDENTIALS }),
+      postForm({
+        interaction: hiddenField(loginPage.body, "interaction"),
+        csrf: hiddenField(loginPage.body, "csrf"),
+        ...CREDENTIALS,
+      }),
     );
     const consent = await step(b, jar, afterLogin.location!.pathname + afterLogin.location!.search);
-    const done = await step(a, jar, "/consent", postForm({ interaction: hiddenField(consent.body, "interaction"), csrf: hiddenField(consent.body, "csrf"), decision: "allow" }));
+    const done = await step(
+      a,
+      jar,
+      "/consent",
+      postForm({
+        interaction: hiddenField(consent.body, "interaction"),
+        csrf: hiddenField(consent.body, "csrf"),
+        decision: "allow",
+      }),
+    );
     expect(done.location?.origin + done.location!.pathname).toBe(REDIRECT);
     expect((await redeem(b, done.location!.searchParams.get("code")!, verifier)).status).toBe(200);
   });
@@ -112,7 +143,10 @@ describe("two auth-tier instances sharing one Redis", () => {
   it("refuses at one instance a refresh token revoked at the other", async () => {
     const { refresh_token } = await tokensFrom(a, b);
     expect((await b.fetch("/revoke", postForm({ token: refresh_token, client_id: AGENT.clientId }))).status).toBe(200);
-    const refresh = await a.fetch("/token", postForm({ grant_type: "refresh_token", client_id: AGENT.clientId, refresh_token }));
+    const refresh = await a.fetch(
+      "/token",
+      postForm({ grant_type: "refresh_token", client_id: AGENT.clientId, refresh_token }),
+    );
     expect(refresh.status).toBe(400);
     expect(await refresh.json()).toMatchObject({ error: "invalid_grant" });
   });

@@ -15,7 +15,13 @@ describe("auth tier GET /status", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     const body = await res.json();
-    expect(body).toEqual({ status: "ok", tier: "auth", version: expect.stringMatching(/^\d+\.\d+\.\d+/), config: expect.stringMatching(/^sha256:[\w-]{16}$/), redis: "ok" });
+    expect(body).toEqual({
+      status: "ok",
+      tier: "auth",
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      config: expect.stringMatching(/^sha256:[\w-]{16}$/),
+      redis: "ok",
+    });
   });
 
   it("answers an unknown path with an OAuth-style 404, not a stack trace", async () => {
@@ -29,7 +35,11 @@ describe("auth tier GET /status when Redis is down", () => {
   let bridgeToDeadRedis: RedisBridge;
   const workers: RunningWorker[] = [];
   beforeAll(async () => {
-    bridgeToDeadRedis = await startRedisBridge({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, token: "t", port: 0 });
+    bridgeToDeadRedis = await startRedisBridge({
+      redisUrl: `redis://127.0.0.1:${await closedPort()}`,
+      token: "t",
+      port: 0,
+    });
   });
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.dispose()));
@@ -78,19 +88,26 @@ describe("auth tier with a bad configuration", () => {
   afterAll(() => Promise.all(workers.map((w) => w.dispose())));
 
   it("answers every request with 500 and a JSON body naming the bad field", async () => {
-    const auth = await startAuthWorker({ config: "oidcProvider:\n  discovery: { issuer: not-a-url }\n  session: { lifetime: forever }\n" });
+    const auth = await startAuthWorker({
+      config: "oidcProvider:\n  discovery: { issuer: not-a-url }\n  session: { lifetime: forever }\n",
+    });
     workers.push(auth);
     for (const path of ["/status", "/anything"]) {
       const res = await auth.fetch(path);
       expect(res.status).toBe(500);
       const body = (await res.json()) as { error: string; issues: { path: string }[] };
       expect(body.error).toBe("server_error");
-      expect(body.issues.map((i) => i.path).sort()).toEqual(["oidcProvider.discovery.issuer", "oidcProvider.session.lifetime"]);
+      expect(body.issues.map((i) => i.path).sort()).toEqual([
+        "oidcProvider.discovery.issuer",
+        "oidcProvider.session.lifetime",
+      ]);
     }
   });
 
   it("names a missing secret without echoing any secret value", async () => {
-    const auth = await startAuthWorker({ bindings: { UPSTASH_REDIS_REST_TOKEN: undefined, UPSTASH_REDIS_REST_URL: "ftp://user:hunter2@x" } });
+    const auth = await startAuthWorker({
+      bindings: { UPSTASH_REDIS_REST_TOKEN: undefined, UPSTASH_REDIS_REST_URL: "ftp://user:hunter2@x" },
+    });
     workers.push(auth);
     const res = await auth.fetch("/status");
     expect(res.status).toBe(500);
@@ -101,7 +118,9 @@ describe("auth tier with a bad configuration", () => {
   });
 
   it("rejects an unknown field rather than ignoring a typo", async () => {
-    const auth = await startAuthWorker({ config: '{"oidcProvider":{"discovery":{"issuer":"https://a.example"},"sesion":{}}}' });
+    const auth = await startAuthWorker({
+      config: '{"oidcProvider":{"discovery":{"issuer":"https://a.example"},"sesion":{}}}',
+    });
     workers.push(auth);
     const res = await auth.fetch("/status");
     expect(res.status).toBe(500);

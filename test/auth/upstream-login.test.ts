@@ -52,7 +52,10 @@ beforeAll(async () => {
     bindings: { UPSTREAM_SECRET: idp.clientSecret },
   });
   const issuer = new URL(auth.url);
-  as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }));
+  as = await oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { ...options, algorithm: "oidc" }),
+  );
 });
 afterAll(async () => {
   await auth?.dispose();
@@ -85,7 +88,16 @@ async function callbackFromUpstream(challenge: string) {
 async function consentAfter(callbackStep: Step, jar: CookieJar): Promise<URL> {
   expect(callbackStep.location?.pathname).toBe("/consent");
   const consent = await step(auth, jar, callbackStep.location!.pathname + callbackStep.location!.search);
-  const done = await step(auth, jar, "/consent", postForm({ interaction: hiddenField(consent.body, "interaction"), csrf: hiddenField(consent.body, "csrf"), decision: "allow" }));
+  const done = await step(
+    auth,
+    jar,
+    "/consent",
+    postForm({
+      interaction: hiddenField(consent.body, "interaction"),
+      csrf: hiddenField(consent.body, "csrf"),
+      decision: "allow",
+    }),
+  );
   return done.location!;
 }
 
@@ -106,9 +118,25 @@ describe("login through an upstream OpenID provider", () => {
     const redirect = await consentAfter(afterCallback, jar);
 
     const params = oauth.validateAuthResponse(as, client, redirect, "st-1");
-    const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT, verifier, options);
-    const tokens = await oauth.processAuthorizationCodeResponse(as, client, res, { expectedNonce: "n-1", requireIdToken: true });
-    expect(oauth.getValidatedIdTokenClaims(tokens)).toMatchObject({ iss: auth.url, sub: UPSTREAM_USER, aud: PUBLIC_CLIENT.clientId, ...UPSTREAM_CLAIMS });
+    const res = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      oauth.None(),
+      params,
+      REDIRECT,
+      verifier,
+      options,
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(as, client, res, {
+      expectedNonce: "n-1",
+      requireIdToken: true,
+    });
+    expect(oauth.getValidatedIdTokenClaims(tokens)).toMatchObject({
+      iss: auth.url,
+      sub: UPSTREAM_USER,
+      aud: PUBLIC_CLIENT.clientId,
+      ...UPSTREAM_CLAIMS,
+    });
   });
 
   it("sends the browser upstream with PKCE S256, state, nonce and our callback as redirect URI", async () => {
@@ -218,7 +246,11 @@ describe("upstream login failures end on our error page, never at the client", (
     const jar = new CookieJar();
     const start = await step(auth, jar, `/authorize?${new URLSearchParams(authParams(challenge))}`);
     const interaction = start.location!.searchParams.get("interaction")!;
-    expectErrorPage(await step(auth, new CookieJar(), `/login/upstream?interaction=${interaction}`), 400, "invalid_request");
+    expectErrorPage(
+      await step(auth, new CookieJar(), `/login/upstream?interaction=${interaction}`),
+      400,
+      "invalid_request",
+    );
   });
 
   it("shows a 502 page when the upstream cannot be reached", async () => {

@@ -5,7 +5,13 @@ import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { discover, oauthError } from "../helpers/oauth-requests.js";
-import { revokeAccessToken, sharedStore, signAccessToken, signWithUnknownKey, type AccessTokenFields } from "../helpers/tokens.js";
+import {
+  revokeAccessToken,
+  sharedStore,
+  signAccessToken,
+  signWithUnknownKey,
+  type AccessTokenFields,
+} from "../helpers/tokens.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const client = { client_id: "app" };
@@ -49,7 +55,9 @@ describe("userinfo", () => {
   });
 
   it("returns sub when no claims are known for the user", async () => {
-    const res = await userinfo({ headers: bearer(await accessToken({ sub: "nobody-known", scope: "openid profile" })) });
+    const res = await userinfo({
+      headers: bearer(await accessToken({ sub: "nobody-known", scope: "openid profile" })),
+    });
     expect(await res.json()).toEqual({ sub: "nobody-known" });
   });
 
@@ -76,15 +84,24 @@ describe("userinfo", () => {
   });
 
   it.each([
-    ["a revoked token", async () => {
-      const token = await accessToken();
-      await revokeAccessToken(token);
-      return token;
-    }],
+    [
+      "a revoked token",
+      async () => {
+        const token = await accessToken();
+        await revokeAccessToken(token);
+        return token;
+      },
+    ],
     ["a garbage token", async () => "garbage"],
     ["an expired token", () => accessToken({ ttlSec: -60 })],
-    ["a token signed by an unknown key", () => signWithUnknownKey("x", { sub, client_id: "app", aud: GATEWAY_RESOURCE, scope: "openid" })],
-    ["an ID token (typ JWT, not at+jwt)", () => signAccessToken(auth.url, { sub, client_id: "app", aud: "app", scope: "openid" }, { typ: "JWT" })],
+    [
+      "a token signed by an unknown key",
+      () => signWithUnknownKey("x", { sub, client_id: "app", aud: GATEWAY_RESOURCE, scope: "openid" }),
+    ],
+    [
+      "an ID token (typ JWT, not at+jwt)",
+      () => signAccessToken(auth.url, { sub, client_id: "app", aud: "app", scope: "openid" }, { typ: "JWT" }),
+    ],
   ])("answers %s with 401 invalid_token and a Bearer challenge", async (_, make) => {
     const error = await oauthError(await userinfo({ headers: bearer(await make()) }));
     expect(error).toMatchObject({ status: 401, error: "invalid_token" });

@@ -3,7 +3,13 @@
 // and nothing else opens at all.
 import { describe, expect, it, vi } from "vitest";
 import { authConfigSchema } from "../../src/auth/config-schema.js";
-import { decodeValueKey, generateValueKey, keyKind, StoredValues, ValueCipher } from "../../src/auth/store/value-encryption.js";
+import {
+  decodeValueKey,
+  generateValueKey,
+  keyKind,
+  StoredValues,
+  ValueCipher,
+} from "../../src/auth/store/value-encryption.js";
 import { parseConfig } from "../../src/core/config-loader.js";
 
 const A = { id: "a", secret: generateValueKey() };
@@ -33,7 +39,10 @@ describe("sealing a value", () => {
 describe("opening a value", () => {
   it("gives back the plaintext under the same key name", async () => {
     const cipher = new ValueCipher([A]);
-    expect(await cipher.open(SESSION, await cipher.seal(SESSION, '{"x":"ü"}'))).toEqual({ ok: true, plaintext: '{"x":"ü"}' });
+    expect(await cipher.open(SESSION, await cipher.seal(SESSION, '{"x":"ü"}'))).toEqual({
+      ok: true,
+      plaintext: '{"x":"ü"}',
+    });
   });
 
   it("opens values of every listed key after rotation: A's values still read once B is active", async () => {
@@ -56,16 +65,30 @@ describe("opening a value", () => {
 
   it("refuses a value whose key id was relabelled, or whose key material changed under the same id", async () => {
     const sealed = await new ValueCipher([A]).seal(SESSION, "{}");
-    expect(await new ValueCipher([A, B]).open(SESSION, sealed.replace("enc:v1:a:", "enc:v1:b:"))).toMatchObject({ ok: false, reason: "not_authentic" });
-    expect(await new ValueCipher([{ id: "a", secret: generateValueKey() }]).open(SESSION, sealed)).toMatchObject({ ok: false, reason: "not_authentic" });
+    expect(await new ValueCipher([A, B]).open(SESSION, sealed.replace("enc:v1:a:", "enc:v1:b:"))).toMatchObject({
+      ok: false,
+      reason: "not_authentic",
+    });
+    expect(await new ValueCipher([{ id: "a", secret: generateValueKey() }]).open(SESSION, sealed)).toMatchObject({
+      ok: false,
+      reason: "not_authentic",
+    });
   });
 
   it("refuses a tampered ciphertext and malformed values without throwing", async () => {
     const cipher = new ValueCipher([A]);
     const sealed = await cipher.seal(SESSION, '{"sub":"alice"}');
     const last = sealed.at(-2) === "A" ? "B" : "A";
-    expect(await cipher.open(SESSION, sealed.slice(0, -2) + last + sealed.at(-1))).toMatchObject({ ok: false, reason: "not_authentic" });
-    for (const bad of ["enc:v1:a:", "enc:v2:a:AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA", "enc:v1:a:short.AAAAAAAAAAAAAAAAAAAAAAAA", "enc:v1:a:AAAAAAAAAAAAAAAA.AAAA"]) {
+    expect(await cipher.open(SESSION, sealed.slice(0, -2) + last + sealed.at(-1))).toMatchObject({
+      ok: false,
+      reason: "not_authentic",
+    });
+    for (const bad of [
+      "enc:v1:a:",
+      "enc:v2:a:AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA",
+      "enc:v1:a:short.AAAAAAAAAAAAAAAAAAAAAAAA",
+      "enc:v1:a:AAAAAAAAAAAAAAAA.AAAA",
+    ]) {
       expect(await cipher.open(SESSION, bad)).toMatchObject({ ok: false, reason: "malformed" });
     }
   });
@@ -93,7 +116,11 @@ describe("stored values (what the store reads back)", () => {
       const cipher = new ValueCipher([A]);
       expect(await new StoredValues(cipher).decode(SESSION, '{"sub":"alice"}')).toBeNull();
       expect(await new StoredValues(cipher, true).decode(SESSION, '{"sub":"alice"}')).toEqual({ sub: "alice" });
-      expect(JSON.parse(warn.mock.calls[0]![0] as string)).toMatchObject({ event: "store.value_unreadable", kind: "session", reason: "plaintext" });
+      expect(JSON.parse(warn.mock.calls[0]![0] as string)).toMatchObject({
+        event: "store.value_unreadable",
+        kind: "session",
+        reason: "plaintext",
+      });
     } finally {
       warn.mockRestore();
     }
@@ -102,10 +129,18 @@ describe("stored values (what the store reads back)", () => {
   it("logs an unreadable value by key id and key kind, never by value or key name", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     try {
-      const sealed = await new StoredValues(new ValueCipher([A])).encode("aig:session:secret-session-id", { sub: "alice" });
+      const sealed = await new StoredValues(new ValueCipher([A])).encode("aig:session:secret-session-id", {
+        sub: "alice",
+      });
       expect(await new StoredValues(new ValueCipher([B])).decode("aig:session:secret-session-id", sealed)).toBeNull();
       const line = warn.mock.calls[0]![0] as string;
-      expect(JSON.parse(line)).toMatchObject({ level: "warn", event: "store.value_unreadable", kind: "session", kid: "a", reason: "unknown_key" });
+      expect(JSON.parse(line)).toMatchObject({
+        level: "warn",
+        event: "store.value_unreadable",
+        kind: "session",
+        kid: "a",
+        reason: "unknown_key",
+      });
       expect(line).not.toContain("secret-session-id");
       expect(line).not.toContain(sealed.split(".")[1]);
     } finally {
@@ -128,7 +163,8 @@ describe("stored values (what the store reads back)", () => {
 });
 
 describe("oidcProvider.cache.redis", () => {
-  const parse = (redis: unknown) => parseConfig(authConfigSchema, { oidcProvider: { discovery: { issuer: "https://a.example" }, cache: { redis } } });
+  const parse = (redis: unknown) =>
+    parseConfig(authConfigSchema, { oidcProvider: { discovery: { issuer: "https://a.example" }, cache: { redis } } });
   const key = (id: string) => ({ id, secret: { env: `KEY_${id.toUpperCase()}` } });
 
   it("still reads the former string form upstash, as no encryption", () => {
@@ -139,7 +175,11 @@ describe("oidcProvider.cache.redis", () => {
   it("takes keys, an optional active key, and plaintext reads off by default", () => {
     expect(parse({ encryption: { keys: [key("a"), key("b")], activeKey: "b" } })).toMatchObject({
       ok: true,
-      config: { oidcProvider: { cache: { redis: { encryption: { keys: [key("a"), key("b")], activeKey: "b", acceptPlaintext: false } } } } },
+      config: {
+        oidcProvider: {
+          cache: { redis: { encryption: { keys: [key("a"), key("b")], activeKey: "b", acceptPlaintext: false } } },
+        },
+      },
     });
   });
 
@@ -150,8 +190,14 @@ describe("oidcProvider.cache.redis", () => {
     };
     expect(paths({ encryption: { keys: [] } })).toEqual(["oidcProvider.cache.redis.encryption.keys"]);
     expect(paths({ encryption: { keys: [key("a"), key("a")] } })).toEqual(["oidcProvider.cache.redis.encryption.keys"]);
-    expect(paths({ encryption: { keys: [key("a")], activeKey: "b" } })).toEqual(["oidcProvider.cache.redis.encryption.activeKey"]);
-    expect(paths({ encryption: { keys: [{ id: "a:b", secret: { env: "K" } }] } })).toEqual(["oidcProvider.cache.redis.encryption.keys.0.id"]);
-    expect(paths({ encryption: { keys: [{ id: "a", secret: generateValueKey() }] } })).toEqual(["oidcProvider.cache.redis.encryption.keys.0.secret"]);
+    expect(paths({ encryption: { keys: [key("a")], activeKey: "b" } })).toEqual([
+      "oidcProvider.cache.redis.encryption.activeKey",
+    ]);
+    expect(paths({ encryption: { keys: [{ id: "a:b", secret: { env: "K" } }] } })).toEqual([
+      "oidcProvider.cache.redis.encryption.keys.0.id",
+    ]);
+    expect(paths({ encryption: { keys: [{ id: "a", secret: generateValueKey() }] } })).toEqual([
+      "oidcProvider.cache.redis.encryption.keys.0.secret",
+    ]);
   });
 });

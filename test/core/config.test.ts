@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseDurationMs, parseSizeBytes } from "../../src/core/duration.js";
 import { parseConfig } from "../../src/core/config-loader.js";
+import { parseDurationMs, parseSizeBytes } from "../../src/core/duration.js";
 import { gatewayConfigSchema } from "../../src/gateway/config-schema.js";
 
 describe("durations in config", () => {
@@ -39,7 +39,13 @@ describe("sizes in config", () => {
 describe("gateway configuration schema", () => {
   const minimal = {
     resource: "https://gw.example/mcp",
-    authorization: { oauth: { servers: [{ issuer: "https://auth.example", tokenValidation: { expectedAudiences: ["https://gw.example/mcp"] } }] } },
+    authorization: {
+      oauth: {
+        servers: [
+          { issuer: "https://auth.example", tokenValidation: { expectedAudiences: ["https://gw.example/mcp"] } },
+        ],
+      },
+    },
   };
 
   it("fills every default from a minimal mcpProvider", () => {
@@ -86,15 +92,25 @@ describe("gateway configuration schema", () => {
   });
 
   it("reads an app's own listTimeout, and leaves it unset otherwise (mcpProvider.limits.listTimeout applies)", () => {
-    const app = (extra: Record<string, unknown>) => ({ name: "a", type: "mcpProxy", upstream: { stream: { url: "https://up.example/mcp" } }, ...extra });
-    const parsed = parseConfig(gatewayConfigSchema, { mcpProvider: minimal, apps: [app({ listTimeout: "500ms" }), app({ name: "b" })] });
+    const app = (extra: Record<string, unknown>) => ({
+      name: "a",
+      type: "mcpProxy",
+      upstream: { stream: { url: "https://up.example/mcp" } },
+      ...extra,
+    });
+    const parsed = parseConfig(gatewayConfigSchema, {
+      mcpProvider: minimal,
+      apps: [app({ listTimeout: "500ms" }), app({ name: "b" })],
+    });
     expect(parsed.ok && parsed.config.apps.map((a) => a.listTimeout)).toEqual([500, undefined]);
     const refused = parseConfig(gatewayConfigSchema, { mcpProvider: minimal, apps: [app({ listTimeout: "soon" })] });
     expect(refused.ok).toBe(false);
   });
 
   it("names the field of each issue", () => {
-    const parsed = parseConfig(gatewayConfigSchema, { mcpProvider: { ...minimal, transports: { stream: { allowedOrigins: ["https://a.example/path"] } } } });
+    const parsed = parseConfig(gatewayConfigSchema, {
+      mcpProvider: { ...minimal, transports: { stream: { allowedOrigins: ["https://a.example/path"] } } },
+    });
     expect(parsed).toEqual({
       ok: false,
       issues: [{ path: "mcpProvider.transports.stream.allowedOrigins.0", message: expect.stringContaining("origin") }],
@@ -102,11 +118,26 @@ describe("gateway configuration schema", () => {
   });
 
   it("refuses introspection through an identity provider the configuration does not define", () => {
-    const servers = [{ ...minimal.authorization.oauth.servers[0], tokenValidation: { ...minimal.authorization.oauth.servers[0]!.tokenValidation, introspection: { idp: "nobody" } } }];
-    const parsed = parseConfig(gatewayConfigSchema, { mcpProvider: { ...minimal, authorization: { oauth: { servers } } } });
+    const servers = [
+      {
+        ...minimal.authorization.oauth.servers[0],
+        tokenValidation: {
+          ...minimal.authorization.oauth.servers[0]!.tokenValidation,
+          introspection: { idp: "nobody" },
+        },
+      },
+    ];
+    const parsed = parseConfig(gatewayConfigSchema, {
+      mcpProvider: { ...minimal, authorization: { oauth: { servers } } },
+    });
     expect(parsed).toEqual({
       ok: false,
-      issues: [{ path: "mcpProvider.authorization.oauth.servers.0.tokenValidation.introspection.idp", message: 'no identity provider named "nobody" in mcpProvider.identityProviders' }],
+      issues: [
+        {
+          path: "mcpProvider.authorization.oauth.servers.0.tokenValidation.introspection.idp",
+          message: 'no identity provider named "nobody" in mcpProvider.identityProviders',
+        },
+      ],
     });
   });
 

@@ -14,7 +14,10 @@ const fields = [...configFields(authConfigSchema), ...configFields(gatewayConfig
 describe("the configuration reference (docs/configuration.md)", () => {
   it("is what the schemas render today", () => {
     const stale = committed !== renderConfigurationDocs();
-    expect(stale, "docs/configuration.md is out of date with the configuration schemas: run `npm run docs:config` and commit the result").toBe(false);
+    expect(
+      stale,
+      "docs/configuration.md is out of date with the configuration schemas: run `npm run docs:config` and commit the result",
+    ).toBe(false);
   });
 
   it("describes every field of both tiers' documents", () => {

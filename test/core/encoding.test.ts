@@ -5,7 +5,9 @@ import { randomToken, sha256Base64Url, timingSafeEqualStrings } from "../../src/
 
 describe("encoding", () => {
   it("writes SHA-256 as unpadded base64url (RFC 7636 Appendix B's S256 challenge)", async () => {
-    expect(await sha256Base64Url("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    expect(await sha256Base64Url("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe(
+      "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    );
   });
 
   it("makes random tokens of 256 bits in 43 base64url characters, each new", () => {

@@ -38,7 +38,8 @@ function storedSeries(): Set<string> {
   const series = new Set<string>();
   for (const name of metricNames) {
     const stored = prometheusName(name);
-    if (source.includes(`seconds("${name}"`)) for (const suffix of ["_bucket", "_count", "_sum"]) series.add(stored + suffix);
+    if (source.includes(`seconds("${name}"`))
+      for (const suffix of ["_bucket", "_count", "_sum"]) series.add(stored + suffix);
     else if (source.includes(`meter.createCounter("${name}"`)) series.add(`${stored}_total`);
     else series.add(stored);
   }
@@ -52,13 +53,34 @@ function selectedMetrics(expr: string): string[] {
     .replace(/\{[^}]*\}/g, "") // label matchers
     .replace(/\[[^\]]*\]/g, "") // range selectors
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ""); // grouping labels
-  const keywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"]);
-  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]!).filter((word) => !keywords.has(word) && !/^\d/.test(word));
+  const keywords = new Set([
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+  ]);
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
+    .map((m) => m[1]!)
+    .filter((word) => !keywords.has(word) && !/^\d/.test(word));
 }
 
 describe("observability documentation", () => {
   it("finds the instruments in the code", () => {
-    expect(metricNames).toEqual(expect.arrayContaining(["tool.invocations", "token_exchange.duration", "mcp.sessions.active", "auth.tokens.issued"]));
+    expect(metricNames).toEqual(
+      expect.arrayContaining([
+        "tool.invocations",
+        "token_exchange.duration",
+        "mcp.sessions.active",
+        "auth.tokens.issued",
+      ]),
+    );
   });
 
   it.each(metricNames)("documents %s in docs/observability.md", (name) => {
@@ -80,12 +102,18 @@ describe("Grafana alert rules (config/grafana/alerts.yaml)", () => {
   it("is a Grafana alerting provisioning file with one group of rules", () => {
     expect(alerts.apiVersion).toBe(1);
     expect(alerts.groups).toHaveLength(1);
-    expect(alerts.groups[0]).toMatchObject({ name: "ai-identity-gateway", folder: expect.any(String), interval: expect.any(String) });
+    expect(alerts.groups[0]).toMatchObject({
+      name: "ai-identity-gateway",
+      folder: expect.any(String),
+      interval: expect.any(String),
+    });
     expect(new Set(rules.map((rule) => rule.uid)).size).toBe(rules.length);
   });
 
   it("alerts on health-check failures, the 5xx rate, exchange latency, Redis errors and the audit backlog", () => {
-    const expressions = rules.flatMap((rule) => rule.data.flatMap((query) => (query.model.expr ? [query.model.expr] : [])));
+    const expressions = rules.flatMap((rule) =>
+      rule.data.flatMap((query) => (query.model.expr ? [query.model.expr] : [])),
+    );
     const alertedOn = (pattern: RegExp) => expressions.some((expr) => pattern.test(expr));
     expect(alertedOn(/http_route="\/status"/)).toBe(true);
     expect(alertedOn(/http_response_status_code=~"5\.\."/)).toBe(true);
@@ -107,14 +135,17 @@ describe("Grafana alert rules (config/grafana/alerts.yaml)", () => {
     }
   });
 
-  it.each(rules.map((rule) => [rule.uid, rule] as const))("%s fires on a threshold over its query, with a severity and a summary", (_uid, rule) => {
-    const condition = rule.data.find((query) => query.refId === rule.condition);
-    expect(condition?.datasourceUid).toBe("__expr__");
-    expect(condition?.model.type).toBe("threshold");
-    expect(rule.data.map((query) => query.refId)).toContain(condition!.model.expression);
-    expect(["critical", "warning"]).toContain(rule.labels.severity);
-    expect(rule.annotations.summary.length).toBeGreaterThan(0);
-  });
+  it.each(rules.map((rule) => [rule.uid, rule] as const))(
+    "%s fires on a threshold over its query, with a severity and a summary",
+    (_uid, rule) => {
+      const condition = rule.data.find((query) => query.refId === rule.condition);
+      expect(condition?.datasourceUid).toBe("__expr__");
+      expect(condition?.model.type).toBe("threshold");
+      expect(rule.data.map((query) => query.refId)).toContain(condition!.model.expression);
+      expect(["critical", "warning"]).toContain(rule.labels.severity);
+      expect(rule.annotations.summary.length).toBeGreaterThan(0);
+    },
+  );
 
   it("is documented in docs/observability.md", () => {
     expect(observabilityDoc).toContain("config/grafana/alerts.yaml");

@@ -46,7 +46,12 @@ describe("7. Auth Provider instance failure", () => {
     const answeredBefore = [...stack.front!.answered];
     // notes has not been called yet, so its per-tool token cannot come from the session's cache.
     const claims = await callThroughExchange("notes__whoami");
-    expect(claims).toMatchObject({ iss: stack.info.auth, sub: "demo", aud: `http://localhost:${stack.ports.rest}`, act: { sub: agent.clientId } });
+    expect(claims).toMatchObject({
+      iss: stack.info.auth,
+      sub: "demo",
+      aud: `http://localhost:${stack.ports.rest}`,
+      act: { sub: agent.clientId },
+    });
     expect(stack.front!.answered[0]).toBe(answeredBefore[0]);
     expect(stack.front!.answered[1]).toBeGreaterThan(answeredBefore[1]!);
   });
@@ -59,8 +64,15 @@ describe("7. Auth Provider instance failure", () => {
     const after = agent.provider.tokens()!;
     expect(after.refresh_token).toBeDefined();
     expect(after.refresh_token).not.toBe(before.refresh_token);
-    expect(decodeJwt(after.access_token)).toMatchObject({ sub: "demo", client_id: agent.clientId, aud: stack.info.mcp });
+    expect(decodeJwt(after.access_token)).toMatchObject({
+      sub: "demo",
+      client_id: agent.clientId,
+      aud: stack.info.mcp,
+    });
     expect(claims).toMatchObject({ sub: "demo", act: { sub: agent.clientId } });
-    expect(agent.traffic.filter((exchange) => exchange.url === `${stack.info.auth}/token`).at(-1)).toMatchObject({ method: "POST", status: 200 });
+    expect(agent.traffic.filter((exchange) => exchange.url === `${stack.info.auth}/token`).at(-1)).toMatchObject({
+      method: "POST",
+      status: 200,
+    });
   });
 });

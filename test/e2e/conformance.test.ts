@@ -36,7 +36,11 @@ async function runConformance(url: string): Promise<Map<string, Check[]>> {
   const out = mkdtempSync(join(tmpdir(), "conformance-"));
   try {
     // The runner exits non-zero when a scenario fails; its results are read either way.
-    await promisify(execFile)(process.execPath, [RUNNER, "server", "--url", url, "--suite", "all", "--output-dir", out], { timeout: 240_000 }).catch(() => undefined);
+    await promisify(execFile)(
+      process.execPath,
+      [RUNNER, "server", "--url", url, "--suite", "all", "--output-dir", out],
+      { timeout: 240_000 },
+    ).catch(() => undefined);
     const results = new Map<string, Check[]>();
     for (const dir of readdirSync(out)) {
       const scenario = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(dir)?.[1];
@@ -49,11 +53,15 @@ async function runConformance(url: string): Promise<Map<string, Check[]>> {
 }
 
 /** The server scenarios the runner knows (`conformance list --server`), read when this file is collected. */
-const SCENARIOS = [...execFileSync(process.execPath, [RUNNER, "list", "--server"], { encoding: "utf8" }).matchAll(/^\s+- (\S+)/gm)].map((match) => match[1]!);
+const SCENARIOS = [
+  ...execFileSync(process.execPath, [RUNNER, "list", "--server"], { encoding: "utf8" }).matchAll(/^\s+- (\S+)/gm),
+].map((match) => match[1]!);
 
 /** A scenario passes when it ran and none of its checks failed (INFO and WARNING are advice). */
 const failures = (checks: Check[] | undefined) =>
-  checks === undefined ? ["the scenario did not run"] : checks.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage ?? ""}`);
+  checks === undefined
+    ? ["the scenario did not run"]
+    : checks.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage ?? ""}`);
 
 let upstream: ConformanceServer;
 let stack: Stack;
@@ -67,9 +75,21 @@ beforeAll(async () => {
   const frontPort = await freePort();
   stack = await startStack({
     stream: { allowedOrigins: [`http://localhost:${frontPort}`] },
-    apps: [{ name: "conformance", type: "mcpProxy", toolNamespace: "", upstream: { stream: { url: upstream.url } }, timeout: "5s" }],
+    apps: [
+      {
+        name: "conformance",
+        type: "mcpProxy",
+        toolNamespace: "",
+        upstream: { stream: { url: upstream.url } },
+        timeout: "5s",
+      },
+    ],
   });
-  front = await startFront({ backends: [stack.gateway.url], port: frontPort, headers: { Authorization: `Bearer ${await stack.token()}` } });
+  front = await startFront({
+    backends: [stack.gateway.url],
+    port: frontPort,
+    headers: { Authorization: `Bearer ${await stack.token()}` },
+  });
   direct = await runConformance(upstream.url);
   throughGateway = await runConformance(`${front.url}/mcp`);
 }, 300_000);

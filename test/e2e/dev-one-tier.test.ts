@@ -39,7 +39,9 @@ describe("npm run dev -- --only auth", () => {
     const status = await fetch(`${origin}/status`);
     expect(status.status).toBe(200);
     expect(await status.json()).toMatchObject({ tier: "auth", redis: "ok" });
-    const metadata = (await (await fetch(`${origin}/.well-known/oauth-authorization-server`)).json()) as { issuer: string };
+    const metadata = (await (await fetch(`${origin}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+    };
     expect(metadata.issuer).toBe(origin);
     for (const port of [auth.ports.GATEWAY_PORT, auth.ports.DEMO_MCP_PORT, auth.ports.DEMO_AUDIT_PORT]) {
       await expect(fetch(`http://127.0.0.1:${port}/status`)).rejects.toThrow();
@@ -51,7 +53,11 @@ describe("npm run dev -- --only auth", () => {
     const res = await fetch(`${origin}/token`, {
       method: "POST",
       headers: { Authorization: `Basic ${btoa(`demo-agent:${agentSecret}`)}` },
-      body: new URLSearchParams({ grant_type: "client_credentials", resource: `http://localhost:${auth.ports.GATEWAY_PORT}/mcp`, scope: "tools:read" }),
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        resource: `http://localhost:${auth.ports.GATEWAY_PORT}/mcp`,
+        scope: "tools:read",
+      }),
     });
     expect(res.status, await res.clone().text()).toBe(200);
   });
@@ -62,7 +68,11 @@ describe("npm run dev -- --only auth", () => {
   });
 
   it("refuses an unknown part with the usage", async () => {
-    const failed = await run("npm", ["run", "dev", "--", "--only", "everything"], { cwd: ROOT, env, timeout: 60_000 }).catch((err: { code: number; stdout: string; stderr: string }) => err);
+    const failed = await run("npm", ["run", "dev", "--", "--only", "everything"], {
+      cwd: ROOT,
+      env,
+      timeout: 60_000,
+    }).catch((err: { code: number; stdout: string; stderr: string }) => err);
     expect("code" in failed ? failed.code : 0).toBe(2);
     expect(`${failed.stdout}${failed.stderr}`).toContain("usage: npm run dev [-- --only auth|gateway|demo]");
   }, 60_000);

@@ -19,7 +19,11 @@ const stacks: DevProcess[] = [];
 
 /** A stack's environment: its own stack file and storage, and no registry named. */
 function stackEnv(name: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DEV_STACK_FILE: join(scratch, name, "stack.json"), DEV_PERSIST_DIR: join(scratch, name, "state") };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DEV_STACK_FILE: join(scratch, name, "stack.json"),
+    DEV_PERSIST_DIR: join(scratch, name, "state"),
+  };
   delete env.WRANGLER_REGISTRY_PATH;
   return env;
 }
@@ -28,8 +32,17 @@ function stackEnv(name: string): NodeJS.ProcessEnv {
 async function initialize(info: DevStackInfo, token: string): Promise<{ status: number; body: string }> {
   const res = await fetch(info.mcp, {
     method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "two-stacks", version: "1.0.0" } } }),
+    headers: {
+      Authorization: `Bearer ${token}`,
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "two-stacks", version: "1.0.0" } },
+    }),
     signal: AbortSignal.timeout(20_000),
   });
   return { status: res.status, body: await res.text() };
@@ -37,7 +50,10 @@ async function initialize(info: DevStackInfo, token: string): Promise<{ status: 
 
 /** The gateway's /status. */
 async function gatewayStatus(info: DevStackInfo): Promise<{ auth: string; policy: { bundled: string[] } }> {
-  return (await (await fetch(`${info.gateway}/status`, { signal: AbortSignal.timeout(10_000) })).json()) as { auth: string; policy: { bundled: string[] } };
+  return (await (await fetch(`${info.gateway}/status`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+    auth: string;
+    policy: { bundled: string[] };
+  };
 }
 
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import type { AppCallContext } from "../../src/gateway/apps/app.js";
-import { UpstreamError } from "../../src/gateway/apps/upstream-error.js";
 import { McpBridgeApp } from "../../src/gateway/apps/mcp-bridge.js";
+import { UpstreamError } from "../../src/gateway/apps/upstream-error.js";
 import { mcpBridgeAppSchema } from "../../src/gateway/apps-schema.js";
 import { closedPort } from "../helpers/redis.js";
 import { crmDocument, startRestApi, type RecordedRequest, type RestApi } from "../helpers/rest-api.js";
@@ -49,7 +49,15 @@ describe("MCP Bridge app", () => {
     it("lists the operations of the document at the spec URI", async () => {
       const tools = await crm.listTools(context());
       expect(tools.map((t) => t.name)).toEqual([
-        "listContacts", "createContact", "getContact", "deleteContact", "get_health", "quarterlyReport", "slow", "moved", "exportAll",
+        "listContacts",
+        "createContact",
+        "getContact",
+        "deleteContact",
+        "get_health",
+        "quarterlyReport",
+        "slow",
+        "moved",
+        "exportAll",
       ]);
     });
 
@@ -76,7 +84,10 @@ describe("MCP Bridge app", () => {
     it("needs baseURL when an inline document names a relative server", async () => {
       const inline = crmDocument("3.1", api.url);
       await expect(bridge({ spec: { inline } }).listTools(context())).rejects.toThrow(
-        new UpstreamError("crm", 'the server URL "/crm" is relative and the document has no URL of its own: set openapi.baseURL'),
+        new UpstreamError(
+          "crm",
+          'the server URL "/crm" is relative and the document has no URL of its own: set openapi.baseURL',
+        ),
       );
       const app = bridge({ spec: { inline }, baseURL: `${api.url}/crm` });
       const { upstream } = await call(app, "getContact", { id: "c2" });
@@ -87,7 +98,9 @@ describe("MCP Bridge app", () => {
       const app = bridge({ spec: { uri: `${api.url}/swagger.json` } });
       const failure = app.listTools(context());
       await expect(failure).rejects.toBeInstanceOf(UpstreamError);
-      await expect(failure).rejects.toThrow("Swagger 2.0 documents are not supported: convert it to OpenAPI 3.0 or 3.1");
+      await expect(failure).rejects.toThrow(
+        "Swagger 2.0 documents are not supported: convert it to OpenAPI 3.0 or 3.1",
+      );
     });
 
     it("reports a document it cannot fetch as the app's error", async () => {
@@ -101,7 +114,12 @@ describe("MCP Bridge app", () => {
   describe("calling tools", () => {
     it("sends query parameters, headers and the exchanged token, and returns JSON as structured content", async () => {
       const ctx = context({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
-      const { result, upstreamStatus, upstream } = await call(crm, "listContacts", { limit: 2, tag: ["vip", "new"], "X-Request-Id": "r-1" }, ctx);
+      const { result, upstreamStatus, upstream } = await call(
+        crm,
+        "listContacts",
+        { limit: 2, tag: ["vip", "new"], "X-Request-Id": "r-1" },
+        ctx,
+      );
       expect(upstream).toMatchObject({
         method: "GET",
         url: "/crm/contacts?limit=2&tag=vip&tag=new",
@@ -117,7 +135,10 @@ describe("MCP Bridge app", () => {
         { id: "c2", name: "Grace Hopper", email: null, tags: [] },
       ];
       // Structured content is an object: a JSON array is wrapped as { result }.
-      expect(result).toEqual({ content: [{ type: "text", text: JSON.stringify({ result: contacts }) }], structuredContent: { result: contacts } });
+      expect(result).toEqual({
+        content: [{ type: "text", text: JSON.stringify({ result: contacts }) }],
+        structuredContent: { result: contacts },
+      });
       expect(upstreamStatus).toBe(200);
     });
 
@@ -129,12 +150,23 @@ describe("MCP Bridge app", () => {
     it("puts the path argument in its segment", async () => {
       const { result, upstream } = await call(crm, "getContact", { id: "c1" });
       expect(upstream).toMatchObject({ method: "GET", url: "/crm/contacts/c1" });
-      expect(result.structuredContent).toEqual({ id: "c1", name: "Ada Lovelace", email: "ada@example.com", tags: ["vip"] });
+      expect(result.structuredContent).toEqual({
+        id: "c1",
+        name: "Ada Lovelace",
+        email: "ada@example.com",
+        tags: ["vip"],
+      });
     });
 
     it("posts the body as JSON", async () => {
-      const { result, upstreamStatus, upstream } = await call(crm, "createContact", { body: { name: "Katherine Johnson", tags: ["nasa"] } });
-      expect(upstream).toMatchObject({ method: "POST", url: "/crm/contacts", headers: { "content-type": "application/json" } });
+      const { result, upstreamStatus, upstream } = await call(crm, "createContact", {
+        body: { name: "Katherine Johnson", tags: ["nasa"] },
+      });
+      expect(upstream).toMatchObject({
+        method: "POST",
+        url: "/crm/contacts",
+        headers: { "content-type": "application/json" },
+      });
       expect(JSON.parse(upstream!.body)).toEqual({ name: "Katherine Johnson", tags: ["nasa"] });
       expect(result.structuredContent).toMatchObject({ name: "Katherine Johnson", tags: ["nasa"] });
       expect(result.isError).toBeUndefined();
@@ -175,7 +207,9 @@ describe("MCP Bridge app", () => {
       const app = bridge({ spec: { uri: `${api.url}/openapi-3.0.json` } });
       const { result, upstream } = await call(app, "listContacts", { limit: 1 });
       expect(upstream?.url).toBe("/crm/contacts?limit=1");
-      expect(result.structuredContent).toEqual({ result: [{ id: "c1", name: "Ada Lovelace", email: "ada@example.com", tags: ["vip"] }] });
+      expect(result.structuredContent).toEqual({
+        result: [{ id: "c1", name: "Ada Lovelace", email: "ada@example.com", tags: ["vip"] }],
+      });
     });
   });
 
@@ -193,7 +227,10 @@ describe("MCP Bridge app", () => {
 
     it("refuses a path argument that is a dot segment, without calling upstream", async () => {
       const { result, upstream } = await call(crm, "getContact", { id: ".." });
-      expect(result).toEqual({ isError: true, content: [{ type: "text", text: 'path arguments must not make a ".." path segment' }] });
+      expect(result).toEqual({
+        isError: true,
+        content: [{ type: "text", text: 'path arguments must not make a ".." path segment' }],
+      });
       expect(upstream).toBeUndefined();
     });
 
@@ -206,7 +243,10 @@ describe("MCP Bridge app", () => {
 
     it("refuses a header argument that would split the header", async () => {
       const { result, upstream } = await call(crm, "listContacts", { "X-Request-Id": "a\r\nX-Admin: 1" });
-      expect(result).toEqual({ isError: true, content: [{ type: "text", text: "header argument X-Request-Id must be printable ASCII text" }] });
+      expect(result).toEqual({
+        isError: true,
+        content: [{ type: "text", text: "header argument X-Request-Id must be printable ASCII text" }],
+      });
       expect(upstream).toBeUndefined();
     });
   });
@@ -224,7 +264,9 @@ describe("MCP Bridge app", () => {
     });
 
     it("names a missing required argument", async () => {
-      expect(await crm.checkArguments("createContact", {})).toBe('arguments: Instance does not have required property "body".');
+      expect(await crm.checkArguments("createContact", {})).toBe(
+        'arguments: Instance does not have required property "body".',
+      );
     });
 
     it("names five problems at most, and counts the rest", async () => {
@@ -243,14 +285,22 @@ describe("MCP Bridge app", () => {
       const { result, upstreamStatus } = await call(crm, "moved", {});
       expect(result).toEqual({
         isError: true,
-        content: [{ type: "text", text: "HTTP 302: the API redirected to http://127.0.0.1:9/steal; the gateway does not follow redirects" }],
+        content: [
+          {
+            type: "text",
+            text: "HTTP 302: the API redirected to http://127.0.0.1:9/steal; the gateway does not follow redirects",
+          },
+        ],
       });
       expect(upstreamStatus).toBe(302);
     });
 
     it("refuses an answer larger than 1 MiB", async () => {
       const { result, upstreamStatus } = await call(crm, "exportAll", {});
-      expect(result).toEqual({ isError: true, content: [{ type: "text", text: "HTTP 200: the answer is larger than 1 MiB" }] });
+      expect(result).toEqual({
+        isError: true,
+        content: [{ type: "text", text: "HTTP 200: the answer is larger than 1 MiB" }],
+      });
       expect(upstreamStatus).toBe(200);
     });
 

@@ -4,8 +4,8 @@ import type { RequestListener } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AppCallContext, AppSessionState } from "../../src/gateway/apps/app.js";
 import { McpProxyApp, UPSTREAM_SESSION_KEY } from "../../src/gateway/apps/mcp-proxy.js";
-import { UpstreamError, UpstreamJsonRpcError } from "../../src/gateway/apps/upstream-error.js";
 import { MAX_ANSWER_BYTES } from "../../src/gateway/apps/streamable-http-client.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../../src/gateway/apps/upstream-error.js";
 import { mcpProxyAppSchema } from "../../src/gateway/apps-schema.js";
 import {
   startEverythingServer,
@@ -30,7 +30,9 @@ function storedState(initial: Record<string, unknown> = {}): AppSessionState {
 }
 
 function proxyApp(url: string, timeout = "5s"): McpProxyApp {
-  return new McpProxyApp(mcpProxyAppSchema.parse({ name: "tracker", type: "mcpProxy", upstream: { stream: { url } }, timeout }));
+  return new McpProxyApp(
+    mcpProxyAppSchema.parse({ name: "tracker", type: "mcpProxy", upstream: { stream: { url } }, timeout }),
+  );
 }
 
 function context(state: AppSessionState, overrides: Partial<AppCallContext> = {}): AppCallContext {
@@ -41,7 +43,11 @@ function upstreamSessionId(state: AppSessionState): string {
   return (state.get()[UPSTREAM_SESSION_KEY] as { sessionId: string }).sessionId;
 }
 
-const INITIALIZE_RESULT = { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "scripted", version: "1" } };
+const INITIALIZE_RESULT = {
+  protocolVersion: "2025-11-25",
+  capabilities: { tools: {} },
+  serverInfo: { name: "scripted", version: "1" },
+};
 
 /** Plain servers a test started, closed after it. */
 const started: PlainHttpServer[] = [];
@@ -59,7 +65,10 @@ async function plainUpstream(listener: RequestListener): Promise<PlainHttpServer
  * several data lines and the writes split inside a CRLF ("sse"), or with lone CRs, the stream
  * ending right after the CR that ends the event ("sse-cr").
  */
-function scriptedUpstream(answerTo: (method: string) => Record<string, unknown>, framing: "json" | "sse" | "sse-cr" = "json") {
+function scriptedUpstream(
+  answerTo: (method: string) => Record<string, unknown>,
+  framing: "json" | "sse" | "sse-cr" = "json",
+) {
   return plainUpstream(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -68,9 +77,20 @@ function scriptedUpstream(answerTo: (method: string) => Record<string, unknown>,
     const answer = JSON.stringify({ jsonrpc: "2.0", id: message.id, ...answerTo(message.method) }, null, 1);
     if (framing === "json") return void res.writeHead(200, { "Content-Type": "application/json" }).end(answer);
     res.writeHead(200, { "Content-Type": "text/event-stream" });
-    if (framing === "sse-cr") return void res.end(`event: other\rdata: {}\r\r${answer.split("\n").map((line) => `data: ${line}`).join("\r")}\r\r`);
+    if (framing === "sse-cr")
+      return void res.end(
+        `event: other\rdata: {}\r\r${answer
+          .split("\n")
+          .map((line) => `data: ${line}`)
+          .join("\r")}\r\r`,
+      );
     res.write(": comment\r\nid: 1\r\ndata:\r\n\r\nevent: message\r");
-    res.end(`\n${answer.split("\n").map((line) => `data: ${line}`).join("\r\n")}\r\n\r\n`);
+    res.end(
+      `\n${answer
+        .split("\n")
+        .map((line) => `data: ${line}`)
+        .join("\r\n")}\r\n\r\n`,
+    );
   });
 }
 
@@ -93,15 +113,30 @@ describe("MCP Proxy app", () => {
     it("lists every tool, following nextCursor through all pages", async () => {
       recordFrom();
       const tools = await proxyApp(upstream.url).listTools(context(storedState()));
-      expect(tools.map((tool) => tool.name)).toEqual(["echo", "add", "fail", "slow", "list_things", "create_issue", "report", "ask_client", "ping_client"]);
-      expect(tools.find((tool) => tool.name === "add")?.outputSchema).toMatchObject({ properties: { sum: { type: "number" } } });
+      expect(tools.map((tool) => tool.name)).toEqual([
+        "echo",
+        "add",
+        "fail",
+        "slow",
+        "list_things",
+        "create_issue",
+        "report",
+        "ask_client",
+        "ping_client",
+      ]);
+      expect(tools.find((tool) => tool.name === "add")?.outputSchema).toMatchObject({
+        properties: { sum: { type: "number" } },
+      });
       const pages = received().filter((r) => r.rpcMethod === "tools/list");
       expect(pages.map((r) => (r.params as { cursor?: string } | undefined)?.cursor)).toEqual([undefined, "3", "6"]);
     });
 
     it("returns the upstream's result unchanged, structuredContent included", async () => {
       const outcome = await proxyApp(upstream.url).callTool("add", { a: 2, b: 3 }, context(storedState()));
-      expect(outcome).toEqual({ result: { content: [{ type: "text", text: "5" }], structuredContent: { sum: 5 } }, upstreamStatus: 200 });
+      expect(outcome).toEqual({
+        result: { content: [{ type: "text", text: "5" }], structuredContent: { sum: 5 } },
+        upstreamStatus: 200,
+      });
     });
 
     it("passes _meta and isError through", async () => {
@@ -120,11 +155,16 @@ describe("MCP Proxy app", () => {
     it("turns the upstream's JSON-RPC error for a call into a tool error result", async () => {
       // McpServer answers an unknown tool with a tool error result; this upstream, like others, with a JSON-RPC error.
       const strict = await scriptedUpstream((method) =>
-        method === "initialize" ? { result: INITIALIZE_RESULT } : { error: { code: -32602, message: "Unknown tool: no_such_tool" } },
+        method === "initialize"
+          ? { result: INITIALIZE_RESULT }
+          : { error: { code: -32602, message: "Unknown tool: no_such_tool" } },
       );
       const outcome = await proxyApp(strict.url).callTool("no_such_tool", {}, context(storedState()));
       expect(outcome).toEqual({
-        result: { isError: true, content: [{ type: "text", text: "upstream error -32602: Unknown tool: no_such_tool" }] },
+        result: {
+          isError: true,
+          content: [{ type: "text", text: "upstream error -32602: Unknown tool: no_such_tool" }],
+        },
         upstreamStatus: 200,
       });
     });
@@ -170,7 +210,13 @@ describe("MCP Proxy app", () => {
       expect(state.get()[UPSTREAM_SESSION_KEY]).toMatchObject({ sessionId, protocolVersion: "2025-11-25" });
       const [initialize, ...rest] = received();
       expect(initialize?.rpcMethod).toBe("initialize");
-      expect(rest.map((r) => r.rpcMethod)).toEqual(["notifications/initialized", "tools/list", "tools/list", "tools/list", "tools/call"]);
+      expect(rest.map((r) => r.rpcMethod)).toEqual([
+        "notifications/initialized",
+        "tools/list",
+        "tools/list",
+        "tools/list",
+        "tools/call",
+      ]);
       for (const request of rest) expect(request).toMatchObject({ sessionId, protocolVersion: "2025-11-25" });
     });
 
@@ -202,18 +248,39 @@ describe("MCP Proxy app", () => {
       recordFrom();
       const outcome = await app.callTool("echo", { text: "after" }, context(state));
       expect(outcome.result.content).toEqual([{ type: "text", text: "after" }]);
-      expect(received().map((r) => r.rpcMethod)).toEqual(["tools/call", "initialize", "notifications/initialized", "tools/call"]);
+      expect(received().map((r) => r.rpcMethod)).toEqual([
+        "tools/call",
+        "initialize",
+        "notifications/initialized",
+        "tools/call",
+      ]);
       expect(upstreamSessionId(state)).not.toBe(before);
     });
 
     it("reads event streams with CRLF line ends and multi-line data", async () => {
-      const crlf = await scriptedUpstream((method) => ({ result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] } }), "sse");
-      expect(await proxyApp(crlf.url).listTools(context(storedState()))).toEqual([{ name: "t", inputSchema: { type: "object" } }]);
+      const crlf = await scriptedUpstream(
+        (method) => ({
+          result:
+            method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] },
+        }),
+        "sse",
+      );
+      expect(await proxyApp(crlf.url).listTools(context(storedState()))).toEqual([
+        { name: "t", inputSchema: { type: "object" } },
+      ]);
     });
 
     it("reads event streams with CR line ends that end right after the last event, and skips events of other types", async () => {
-      const cr = await scriptedUpstream((method) => ({ result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] } }), "sse-cr");
-      expect(await proxyApp(cr.url).listTools(context(storedState()))).toEqual([{ name: "t", inputSchema: { type: "object" } }]);
+      const cr = await scriptedUpstream(
+        (method) => ({
+          result:
+            method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: "t", inputSchema: { type: "object" } }] },
+        }),
+        "sse-cr",
+      );
+      expect(await proxyApp(cr.url).listTools(context(storedState()))).toEqual([
+        { name: "t", inputSchema: { type: "object" } },
+      ]);
     });
 
     it("answers the upstream's ping during a call, so the call completes", async () => {
@@ -229,7 +296,11 @@ describe("MCP Proxy app", () => {
       const state = storedState();
       await app.listTools(context(state));
       upstream.announceToolListChange();
-      await app.callTool("echo", { text: "hi" }, context(state, { events: { listChanged: (list) => changes.push(list) } }));
+      await app.callTool(
+        "echo",
+        { text: "hi" },
+        context(state, { events: { listChanged: (list) => changes.push(list) } }),
+      );
       expect(changes).toEqual(["tools"]);
     });
   });
@@ -247,8 +318,12 @@ describe("MCP Proxy app", () => {
     it("lists resources and templates, and reads them", async () => {
       const app = proxyApp(upstream.url);
       const state = storedState();
-      expect(await app.listResources(context(state))).toEqual([{ uri: "thing://readme", name: "readme", mimeType: "text/plain" }]);
-      expect(await app.listResourceTemplates(context(state))).toEqual([{ uriTemplate: "thing://items/{id}", name: "item", mimeType: "text/plain" }]);
+      expect(await app.listResources(context(state))).toEqual([
+        { uri: "thing://readme", name: "readme", mimeType: "text/plain" },
+      ]);
+      expect(await app.listResourceTemplates(context(state))).toEqual([
+        { uriTemplate: "thing://items/{id}", name: "item", mimeType: "text/plain" },
+      ]);
       expect(await app.readResource("thing://items/7", context(state))).toEqual({
         contents: [{ uri: "thing://items/7", mimeType: "text/plain", text: "item 7" }],
       });
@@ -263,9 +338,15 @@ describe("MCP Proxy app", () => {
 
   describe("failures", () => {
     it("reports an unreachable upstream", async () => {
-      const calling = proxyApp(await unreachableUrl()).callTool("echo", { text: "x" }, context(storedState(), { token: "secret-token" }));
+      const calling = proxyApp(await unreachableUrl()).callTool(
+        "echo",
+        { text: "x" },
+        context(storedState(), { token: "secret-token" }),
+      );
       await expect(calling).rejects.toBeInstanceOf(UpstreamError);
-      await expect(calling).rejects.toThrow(/^upstream http:\/\/127\.0\.0\.1:\d+\/mcp is unreachable: fetch failed \(ECONNREFUSED\)$/);
+      await expect(calling).rejects.toThrow(
+        /^upstream http:\/\/127\.0\.0\.1:\d+\/mcp is unreachable: fetch failed \(ECONNREFUSED\)$/,
+      );
     });
 
     it("reports the timeout when the upstream is too slow", async () => {
@@ -275,10 +356,20 @@ describe("MCP Proxy app", () => {
     });
 
     it.each([
-      ["plain text", "text/plain", "hello", /Content-Type text\/plain instead of application\/json or text\/event-stream/],
+      [
+        "plain text",
+        "text/plain",
+        "hello",
+        /Content-Type text\/plain instead of application\/json or text\/event-stream/,
+      ],
       ["JSON that is not JSON-RPC", "application/json", '{"hello":"world"}', /JSON that is not a JSON-RPC response/],
       ["a body that is not JSON", "application/json", "{", /a body that is not JSON/],
-      ["an event that is not JSON", "text/event-stream", "event: message\ndata: hello\n\n", /an event that is not JSON/],
+      [
+        "an event that is not JSON",
+        "text/event-stream",
+        "event: message\ndata: hello\n\n",
+        /an event that is not JSON/,
+      ],
       ["a stream without the response", "text/event-stream", ": nothing here\n\n", /ended before the response/],
     ])("reports an upstream answering %s", async (_what, contentType, body, message) => {
       const garbage = await plainUpstream((_req, res) => res.writeHead(200, { "Content-Type": contentType }).end(body));
@@ -291,19 +382,30 @@ describe("MCP Proxy app", () => {
       ["a JSON body", "application/json", "x"],
       ["an event stream", "text/event-stream", ":"],
     ])("refuses %s larger than the ceiling", async (_what, contentType, filler) => {
-      const huge = await plainUpstream((_req, res) => res.writeHead(200, { "Content-Type": contentType }).end(filler.repeat(MAX_ANSWER_BYTES + 1)));
-      await expect(proxyApp(huge.url).listTools(context(storedState()))).rejects.toThrow(`upstream answered with more than ${MAX_ANSWER_BYTES} bytes`);
+      const huge = await plainUpstream((_req, res) =>
+        res.writeHead(200, { "Content-Type": contentType }).end(filler.repeat(MAX_ANSWER_BYTES + 1)),
+      );
+      await expect(proxyApp(huge.url).listTools(context(storedState()))).rejects.toThrow(
+        `upstream answered with more than ${MAX_ANSWER_BYTES} bytes`,
+      );
     });
 
     it("reports a JSON-RPC error whose id the upstream could not read", async () => {
       const confused = await scriptedUpstream((method) =>
-        method === "initialize" ? { result: INITIALIZE_RESULT } : { id: null, error: { code: -32700, message: "Parse error" } },
+        method === "initialize"
+          ? { result: INITIALIZE_RESULT }
+          : { id: null, error: { code: -32700, message: "Parse error" } },
       );
-      await expect(proxyApp(confused.url).listTools(context(storedState()))).rejects.toMatchObject({ code: -32700, message: "upstream error -32700: Parse error" });
+      await expect(proxyApp(confused.url).listTools(context(storedState()))).rejects.toMatchObject({
+        code: -32700,
+        message: "upstream error -32700: Parse error",
+      });
     });
 
     it("reports a result of the wrong shape", async () => {
-      const wrong = await scriptedUpstream((method) => ({ result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: 42 }] } }));
+      const wrong = await scriptedUpstream((method) => ({
+        result: method === "initialize" ? INITIALIZE_RESULT : { tools: [{ name: 42 }] },
+      }));
       await expect(proxyApp(wrong.url).listTools(context(storedState()))).rejects.toThrow(
         "upstream answered tools/list with a result of the wrong shape at tools.0.name",
       );
@@ -320,8 +422,15 @@ describe("MCP Proxy app", () => {
       const echoing = await plainUpstream((req, res) => {
         res.writeHead(503, { "Content-Type": "text/plain" }).end(`unavailable for ${req.headers.authorization}`);
       });
-      const calling = proxyApp(echoing.url).callTool("echo", { text: "x" }, context(storedState(), { token: "secret-token" }));
-      await expect(calling).rejects.toMatchObject({ upstreamStatus: 503, message: "upstream answered HTTP 503: unavailable for Bearer [redacted]" });
+      const calling = proxyApp(echoing.url).callTool(
+        "echo",
+        { text: "x" },
+        context(storedState(), { token: "secret-token" }),
+      );
+      await expect(calling).rejects.toMatchObject({
+        upstreamStatus: 503,
+        message: "upstream answered HTTP 503: unavailable for Bearer [redacted]",
+      });
     });
   });
 
@@ -354,7 +463,9 @@ describe("MCP Proxy app with the reference everything server", () => {
   it("lists its tools, prompts and resources", async () => {
     const app = proxyApp(everything.url);
     const state = storedState();
-    expect((await app.listTools(context(state))).map((tool) => tool.name)).toEqual(expect.arrayContaining(["echo", "get-sum"]));
+    expect((await app.listTools(context(state))).map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(["echo", "get-sum"]),
+    );
     expect((await app.listPrompts(context(state))).length).toBeGreaterThan(0);
     expect((await app.listResources(context(state))).length).toBeGreaterThan(0);
   });

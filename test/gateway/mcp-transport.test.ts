@@ -1,6 +1,7 @@
 // MCP Streamable HTTP transport (protocol 2025-11-25, also 2025-06-18 and 2025-03-26), as
 // served by the gateway front and its McpSession Durable Objects.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type Stack } from "../helpers/gateway-stack.js";
 import {
   ACCEPT_BOTH,
   deleteSession,
@@ -11,7 +12,6 @@ import {
   postMcp,
   postOnSession,
 } from "../helpers/mcp.js";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
 import type { RunningWorker } from "../helpers/workers.js";
 
 const toolsList = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/list" });
@@ -60,7 +60,12 @@ describe("initialize", () => {
   });
 
   it("rejects initialize params without clientInfo as Invalid params, creating no session", async () => {
-    const res = await postMcp(gateway, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: LATEST } });
+    const res = await postMcp(gateway, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: LATEST },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get("Mcp-Session-Id")).toBeNull();
     expect(await res.json()).toMatchObject({ error: { code: -32602 } });
@@ -105,7 +110,11 @@ describe("a session's life", () => {
 
   it("answers notifications with 202 Accepted and no body", async () => {
     const sessionId = await openSession(gateway);
-    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 9 } });
+    const res = await postOnSession(gateway, sessionId, {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 9 },
+    });
     expect(res.status).toBe(202);
     expect(await res.text()).toBe("");
   });
@@ -152,7 +161,11 @@ describe("malformed and hostile requests", () => {
   it("answers malformed JSON with 400 and JSON-RPC Parse error -32700", async () => {
     const res = await postMcp(gateway, '{"jsonrpc": "2.0", "id": 1, "method": ');
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ jsonrpc: "2.0", id: null, error: { code: -32700, message: expect.any(String) } });
+    expect(await res.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32700, message: expect.any(String) },
+    });
   });
 
   it.each([
@@ -242,7 +255,10 @@ describe("malformed and hostile requests", () => {
   it("opens a server-to-client SSE stream on GET for the session's owner", async () => {
     const sessionId = await openSession(gateway);
     const controller = new AbortController();
-    const res = await gateway.fetch("/mcp", { headers: { Accept: "text/event-stream", "Mcp-Session-Id": sessionId }, signal: controller.signal });
+    const res = await gateway.fetch("/mcp", {
+      headers: { Accept: "text/event-stream", "Mcp-Session-Id": sessionId },
+      signal: controller.signal,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toMatch(/^text\/event-stream/);
     const first = await res.body!.getReader().read();
@@ -252,8 +268,14 @@ describe("malformed and hostile requests", () => {
 
   it("answers GET without a session id with 400, an unknown session with 404, and no SSE in Accept with 406", async () => {
     expect((await gateway.fetch("/mcp", { headers: { Accept: "text/event-stream" } })).status).toBe(400);
-    expect((await gateway.fetch("/mcp", { headers: { Accept: "text/event-stream", "Mcp-Session-Id": "B".repeat(43) } })).status).toBe(404);
-    expect((await gateway.fetch("/mcp", { headers: { Accept: "application/json", "Mcp-Session-Id": "B".repeat(43) } })).status).toBe(406);
+    expect(
+      (await gateway.fetch("/mcp", { headers: { Accept: "text/event-stream", "Mcp-Session-Id": "B".repeat(43) } }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await gateway.fetch("/mcp", { headers: { Accept: "application/json", "Mcp-Session-Id": "B".repeat(43) } }))
+        .status,
+    ).toBe(406);
   });
 
   it("answers other methods with 405", async () => {

@@ -24,13 +24,23 @@ describe("OpenAPI operations as tools", () => {
 
       it("becomes one tool per operation, named by operationId", () => {
         expect(tools.map((t) => t.tool.name)).toEqual([
-          "listContacts", "createContact", "getContact", "deleteContact", "get_health", "quarterlyReport", "slow", "moved", "exportAll",
+          "listContacts",
+          "createContact",
+          "getContact",
+          "deleteContact",
+          "get_health",
+          "quarterlyReport",
+          "slow",
+          "moved",
+          "exportAll",
         ]);
       });
 
       it("describes each tool by its summary and description", () => {
         expect(toolNamed(tools, "listContacts").tool.description).toBe("List contacts");
-        expect(toolNamed(tools, "createContact").tool.description).toBe("Create a contact\n\nThe new contact gets a fresh id.");
+        expect(toolNamed(tools, "createContact").tool.description).toBe(
+          "Create a contact\n\nThe new contact gets a fresh id.",
+        );
         expect(toolNamed(tools, "quarterlyReport").tool.description).toBe("GET /reports/quarterly");
       });
 
@@ -49,7 +59,11 @@ describe("OpenAPI operations as tools", () => {
       it("resolves a $ref'd path-level parameter and requires it", () => {
         const { tool, plan } = toolNamed(tools, "getContact");
         expect(tool.inputSchema).toEqual({ type: "object", properties: { id: { type: "string" } }, required: ["id"] });
-        expect(plan).toMatchObject({ method: "GET", path: "/contacts/{id}", parameters: [{ property: "id", name: "id", in: "path", required: true }] });
+        expect(plan).toMatchObject({
+          method: "GET",
+          path: "/contacts/{id}",
+          parameters: [{ property: "id", name: "id", in: "path", required: true }],
+        });
       });
 
       it("makes the JSON request body a required `body` property, with $refs and nullable resolved", () => {
@@ -60,7 +74,11 @@ describe("OpenAPI operations as tools", () => {
             body: {
               type: "object",
               required: ["name"],
-              properties: { name: { type: "string" }, email: { type: ["string", "null"] }, tags: { type: "array", items: { type: "string" } } },
+              properties: {
+                name: { type: "string" },
+                email: { type: ["string", "null"] },
+                tags: { type: "array", items: { type: "string" } },
+              },
             },
           },
           required: ["body"],
@@ -70,7 +88,10 @@ describe("OpenAPI operations as tools", () => {
 
       it("hints that reads are read-only and deletes destructive", () => {
         expect(toolNamed(tools, "listContacts").tool.annotations).toEqual({ readOnlyHint: true });
-        expect(toolNamed(tools, "deleteContact").tool.annotations).toEqual({ destructiveHint: true, idempotentHint: true });
+        expect(toolNamed(tools, "deleteContact").tool.annotations).toEqual({
+          destructiveHint: true,
+          idempotentHint: true,
+        });
         expect(toolNamed(tools, "createContact").tool.annotations).toEqual({});
       });
 
@@ -88,7 +109,14 @@ describe("OpenAPI operations as tools", () => {
         "/me": {
           get: {
             operationId: "me",
-            parameters: [header("Authorization"), header("Cookie"), header("Host"), header("X-Tenant"), header("X Tenant"), { name: "sid", in: "cookie", schema: { type: "string" } }],
+            parameters: [
+              header("Authorization"),
+              header("Cookie"),
+              header("Host"),
+              header("X-Tenant"),
+              header("X Tenant"),
+              { name: "sid", in: "cookie", schema: { type: "string" } },
+            ],
           },
         },
       }),
@@ -108,24 +136,55 @@ describe("OpenAPI operations as tools", () => {
   it("keeps a recursive schema finite with $defs", () => {
     const { tools } = openApiTools(
       doc(
-        { "/nodes": { post: { operationId: "addNode", requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/Node" } } } } } } },
+        {
+          "/nodes": {
+            post: {
+              operationId: "addNode",
+              requestBody: {
+                required: true,
+                content: { "application/json": { schema: { $ref: "#/components/schemas/Node" } } },
+              },
+            },
+          },
+        },
         {
           components: {
             schemas: {
-              Node: { type: "object", properties: { label: { type: "string" }, children: { type: "array", items: { $ref: "#/components/schemas/Node" } } } },
+              Node: {
+                type: "object",
+                properties: {
+                  label: { type: "string" },
+                  children: { type: "array", items: { $ref: "#/components/schemas/Node" } },
+                },
+              },
             },
           },
         },
       ),
     );
-    const node = { type: "object", properties: { label: { type: "string" }, children: { type: "array", items: { $ref: "#/$defs/Node" } } } };
-    expect(toolNamed(tools, "addNode").tool.inputSchema).toEqual({ type: "object", properties: { body: node }, required: ["body"], $defs: { Node: node } });
+    const node = {
+      type: "object",
+      properties: { label: { type: "string" }, children: { type: "array", items: { $ref: "#/$defs/Node" } } },
+    };
+    expect(toolNamed(tools, "addNode").tool.inputSchema).toEqual({
+      type: "object",
+      properties: { body: node },
+      required: ["body"],
+      $defs: { Node: node },
+    });
   });
 
   it("leaves read-only properties out of request bodies", () => {
     const { tools } = openApiTools({
       ...crmDocument("3.1", ORIGIN),
-      paths: { "/contacts/{id}": { put: { operationId: "replaceContact", requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/Contact" } } } } } } },
+      paths: {
+        "/contacts/{id}": {
+          put: {
+            operationId: "replaceContact",
+            requestBody: { content: { "application/json": { schema: { $ref: "#/components/schemas/Contact" } } } },
+          },
+        },
+      },
     });
     const body = toolNamed(tools, "replaceContact").tool.inputSchema.properties?.body as Record<string, unknown>;
     expect(body.required).toEqual(["name"]);
@@ -167,7 +226,13 @@ describe("OpenAPI operations as tools", () => {
         "/c": { get: { operationId: "x".repeat(80) } },
       }),
     );
-    expect(tools.map((t) => t.tool.name)).toEqual(["get_users_user-id_orders", "place_order", "place_order_2", "x".repeat(64), `${"x".repeat(62)}_2`]);
+    expect(tools.map((t) => t.tool.name)).toEqual([
+      "get_users_user-id_orders",
+      "place_order",
+      "place_order_2",
+      "x".repeat(64),
+      `${"x".repeat(62)}_2`,
+    ]);
   });
 
   it("gives parameters that share a name distinct properties", () => {
@@ -176,7 +241,10 @@ describe("OpenAPI operations as tools", () => {
         "/items/{id}": {
           post: {
             operationId: "tagItem",
-            parameters: [{ name: "id", in: "query", schema: { type: "string" } }, { name: "filter[state]", in: "query", schema: { type: "string" } }],
+            parameters: [
+              { name: "id", in: "query", schema: { type: "string" } },
+              { name: "filter[state]", in: "query", schema: { type: "string" } },
+            ],
             requestBody: { content: { "application/json": { schema: { type: "object" } } } },
           },
         },
@@ -199,7 +267,9 @@ describe("OpenAPI operations as tools", () => {
   it("leaves out an operation it cannot call and says why", () => {
     const { tools, warnings } = openApiTools(
       doc({
-        "/upload": { post: { operationId: "upload", requestBody: { required: true, content: { "multipart/form-data": {} } } } },
+        "/upload": {
+          post: { operationId: "upload", requestBody: { required: true, content: { "multipart/form-data": {} } } },
+        },
         "/ext": { get: { operationId: "ext", parameters: [{ $ref: "common.yaml#/parameters/Page" }] } },
         "/ok": { get: { operationId: "ok" } },
       }),
@@ -214,13 +284,33 @@ describe("OpenAPI operations as tools", () => {
 
 describe("documents the bridge cannot read", () => {
   const cases: [string, string | object, string][] = [
-    ["a document without an openapi field", { info: {}, paths: {} }, "not an OpenAPI document: the 'openapi' version field is missing"],
-    ["a Swagger 2.0 document", { swagger: "2.0", paths: {} }, "Swagger 2.0 documents are not supported: convert it to OpenAPI 3.0 or 3.1"],
-    ["another OpenAPI version", { openapi: "3.2.0", paths: {} }, 'unsupported OpenAPI version "3.2.0": expected 3.0.x or 3.1.x'],
+    [
+      "a document without an openapi field",
+      { info: {}, paths: {} },
+      "not an OpenAPI document: the 'openapi' version field is missing",
+    ],
+    [
+      "a Swagger 2.0 document",
+      { swagger: "2.0", paths: {} },
+      "Swagger 2.0 documents are not supported: convert it to OpenAPI 3.0 or 3.1",
+    ],
+    [
+      "another OpenAPI version",
+      { openapi: "3.2.0", paths: {} },
+      'unsupported OpenAPI version "3.2.0": expected 3.0.x or 3.1.x',
+    ],
     ["text that is not JSON or YAML", "{ this is: [not", "not an OpenAPI document: not valid JSON or YAML (line 1)"],
     ["a JSON array", "[1, 2]", "not an OpenAPI document: expected a JSON or YAML object"],
-    ["an OpenAPI 3.0 document without paths", { openapi: "3.0.3", info: {} }, "invalid OpenAPI document: 'paths' is missing"],
-    ["a path not starting with /", doc({ contacts: {} }), "invalid OpenAPI document: paths.contacts: a path must begin with '/'"],
+    [
+      "an OpenAPI 3.0 document without paths",
+      { openapi: "3.0.3", info: {} },
+      "invalid OpenAPI document: 'paths' is missing",
+    ],
+    [
+      "a path not starting with /",
+      doc({ contacts: {} }),
+      "invalid OpenAPI document: paths.contacts: a path must begin with '/'",
+    ],
     [
       "a parameter in an unknown location",
       doc({ "/x": { get: { parameters: [{ name: "q", in: "body" }] } } }),
@@ -233,7 +323,10 @@ describe("documents the bridge cannot read", () => {
     ],
     [
       "a reference cycle",
-      doc({ "/x": { get: { parameters: [{ $ref: "#/components/parameters/A" }] } } }, { components: { parameters: { A: { $ref: "#/components/parameters/A" } } } }),
+      doc(
+        { "/x": { get: { parameters: [{ $ref: "#/components/parameters/A" }] } } },
+        { components: { parameters: { A: { $ref: "#/components/parameters/A" } } } },
+      ),
       'invalid OpenAPI document: paths["/x"].get.parameters[0]: $ref "#/components/parameters/A" never reaches an object (a reference cycle)',
     ],
   ];
@@ -245,7 +338,12 @@ describe("documents the bridge cannot read", () => {
 });
 
 describe("arguments as an HTTP request", () => {
-  const param = (name: string, where: string, extra: Record<string, unknown> = {}) => ({ name, in: where, schema: { type: "string" }, ...extra });
+  const param = (name: string, where: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    in: where,
+    schema: { type: "string" },
+    ...extra,
+  });
   const { tools } = openApiTools(
     doc({
       "/files/{path}/{version}": {

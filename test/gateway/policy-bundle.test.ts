@@ -6,9 +6,16 @@ import { GATEWAY_CLIENT, gatewayConfig } from "../helpers/gateway-stack.js";
 import { startGatewayWorker, type RunningWorker } from "../helpers/workers.js";
 
 function withPolicies(authorization: Record<string, unknown>, apps: Record<string, unknown>[]): string {
-  const config = JSON.parse(gatewayConfig("http://auth.test", { authorization: {} })) as { mcpProvider: { authorization: Record<string, unknown> }; apps: unknown[] };
+  const config = JSON.parse(gatewayConfig("http://auth.test", { authorization: {} })) as {
+    mcpProvider: { authorization: Record<string, unknown> };
+    apps: unknown[];
+  };
   Object.assign(config.mcpProvider.authorization, authorization);
-  config.apps = apps.map((app) => ({ type: "mcpProxy", upstream: { stream: { url: "http://upstream.test/mcp" } }, ...app }));
+  config.apps = apps.map((app) => ({
+    type: "mcpProxy",
+    upstream: { stream: { url: "http://upstream.test/mcp" } },
+    ...app,
+  }));
   return JSON.stringify(config);
 }
 
@@ -18,7 +25,14 @@ describe("policies bundled into the gateway worker", () => {
   beforeAll(async () => {
     [healthy, broken] = await Promise.all([
       startGatewayWorker({
-        config: withPolicies({ inbound: { opa: { name: "scopes" } } }, [{ name: "github", authorization: { inbound: { opa: { name: "argument-groups", entrypoint: "mcp/argument_groups/decision" } } } }]),
+        config: withPolicies({ inbound: { opa: { name: "scopes" } } }, [
+          {
+            name: "github",
+            authorization: {
+              inbound: { opa: { name: "argument-groups", entrypoint: "mcp/argument_groups/decision" } },
+            },
+          },
+        ]),
         bindings: GATEWAY_CLIENT.bindings,
       }),
       startGatewayWorker({
@@ -49,7 +63,10 @@ describe("policies bundled into the gateway worker", () => {
   it("reports a missing or broken policy and degrades, staying up", async () => {
     const res = await broken.fetch("/status");
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; policy: { defaultDecision: string; policies: { name: string; status: string; error: string }[] } };
+    const body = (await res.json()) as {
+      status: string;
+      policy: { defaultDecision: string; policies: { name: string; status: string; error: string }[] };
+    };
     expect(body.status).toBe("degraded");
     expect(body.policy.defaultDecision).toBe("allow");
     expect(body.policy.policies.map(({ name, status }) => ({ name, status }))).toEqual([

@@ -12,7 +12,14 @@ function gateway(authorization: Record<string, unknown> = {}, apps: Record<strin
   const config = gatewayConfigSchema.parse({
     mcpProvider: {
       resource: "https://gw.example/mcp",
-      authorization: { oauth: { servers: [{ issuer: "https://auth.example", tokenValidation: { expectedAudiences: ["https://gw.example/mcp"] } }] }, ...authorization },
+      authorization: {
+        oauth: {
+          servers: [
+            { issuer: "https://auth.example", tokenValidation: { expectedAudiences: ["https://gw.example/mcp"] } },
+          ],
+        },
+        ...authorization,
+      },
     },
     apps: apps.map((app) => ({ type: "mcpProxy", upstream: { stream: { url: "https://up.example/mcp" } }, ...app })),
   });
@@ -44,9 +51,17 @@ describe("policy configuration", () => {
 
   it("rejects a policy name that could not be a bundled policy", () => {
     const result = gatewayConfigSchema.safeParse({
-      mcpProvider: { resource: "https://gw.example/mcp", authorization: { oauth: { servers: [{ issuer: "https://a.example", tokenValidation: { expectedAudiences: ["x"] } }] }, inbound: { opa: { name: "../etc" } } } },
+      mcpProvider: {
+        resource: "https://gw.example/mcp",
+        authorization: {
+          oauth: { servers: [{ issuer: "https://a.example", tokenValidation: { expectedAudiences: ["x"] } }] },
+          inbound: { opa: { name: "../etc" } },
+        },
+      },
     });
-    expect(result.success ? [] : result.error.issues.map((i) => i.path.join("."))).toEqual(["mcpProvider.authorization.inbound.opa.name"]);
+    expect(result.success ? [] : result.error.issues.map((i) => i.path.join("."))).toEqual([
+      "mcpProvider.authorization.inbound.opa.name",
+    ]);
   });
 });
 
@@ -55,31 +70,56 @@ describe("deciding a tool call", () => {
     const closed = gateway();
     const open = gateway({ defaultDecision: "allow" });
     const input = call("list_issues", ["tools:read"]);
-    expect(await decideToolAccess(engine, closed.provider, undefined, input)).toMatchObject({ allowed: false, reason: expect.stringContaining("defaultDecision is deny") });
+    expect(await decideToolAccess(engine, closed.provider, undefined, input)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining("defaultDecision is deny"),
+    });
     expect(await decideToolAccess(engine, open.provider, undefined, input)).toMatchObject({ allowed: true });
   });
 
   it("applies the app's policy", async () => {
-    const { provider, apps } = gateway({}, [{ name: "github", authorization: { inbound: { opa: { name: "scopes" } } } }]);
-    expect(await decideToolAccess(engine, provider, apps[0], call("create_issue", ["tools:read"]))).toMatchObject({ allowed: false, policy: "scopes" });
-    expect(await decideToolAccess(engine, provider, apps[0], call("create_issue", ["tools:write"]))).toMatchObject({ allowed: true, policy: "scopes" });
+    const { provider, apps } = gateway({}, [
+      { name: "github", authorization: { inbound: { opa: { name: "scopes" } } } },
+    ]);
+    expect(await decideToolAccess(engine, provider, apps[0], call("create_issue", ["tools:read"]))).toMatchObject({
+      allowed: false,
+      policy: "scopes",
+    });
+    expect(await decideToolAccess(engine, provider, apps[0], call("create_issue", ["tools:write"]))).toMatchObject({
+      allowed: true,
+      policy: "scopes",
+    });
   });
 
   it("requires both the global and the app's policy to allow", async () => {
     const { provider, apps } = gateway({ inbound: { opa: { name: "scopes" } } }, [
-      { name: "github", authorization: { inbound: { opa: { name: "argument-groups", file: "policies/argument-groups" } } } },
+      {
+        name: "github",
+        authorization: { inbound: { opa: { name: "argument-groups", file: "policies/argument-groups" } } },
+      },
     ]);
     const app = apps[0];
     // The global policy denies first: the app's is not asked.
-    expect(await decideToolAccess(engine, provider, app, call("create_issue", ["tools:read"], { repo: "acme/helpdesk" }))).toMatchObject({ allowed: false, policy: "scopes" });
+    expect(
+      await decideToolAccess(engine, provider, app, call("create_issue", ["tools:read"], { repo: "acme/helpdesk" })),
+    ).toMatchObject({ allowed: false, policy: "scopes" });
     // The global policy allows, the app's denies.
-    expect(await decideToolAccess(engine, provider, app, call("create_issue", ["tools:write"], { repo: "acme/api" }))).toMatchObject({ allowed: false, policy: "argument-groups" });
-    expect(await decideToolAccess(engine, provider, app, call("create_issue", ["tools:write"], { repo: "acme/helpdesk" }))).toMatchObject({ allowed: true });
+    expect(
+      await decideToolAccess(engine, provider, app, call("create_issue", ["tools:write"], { repo: "acme/api" })),
+    ).toMatchObject({ allowed: false, policy: "argument-groups" });
+    expect(
+      await decideToolAccess(engine, provider, app, call("create_issue", ["tools:write"], { repo: "acme/helpdesk" })),
+    ).toMatchObject({ allowed: true });
   });
 
   it("never falls back to defaultDecision when a configured policy is missing", async () => {
-    const { provider, apps } = gateway({ defaultDecision: "allow" }, [{ name: "github", authorization: { inbound: { opa: { name: "github-policy" } } } }]);
-    expect(await decideToolAccess(engine, provider, apps[0], call("list_issues", ["tools:read"]))).toMatchObject({ allowed: false, policy: "github-policy" });
+    const { provider, apps } = gateway({ defaultDecision: "allow" }, [
+      { name: "github", authorization: { inbound: { opa: { name: "github-policy" } } } },
+    ]);
+    expect(await decideToolAccess(engine, provider, apps[0], call("list_issues", ["tools:read"]))).toMatchObject({
+      allowed: false,
+      policy: "github-policy",
+    });
   });
 });
 
@@ -95,13 +135,15 @@ describe("policy status", () => {
     const status = await reportPolicies(engine, registry, provider, apps);
     expect(status.defaultDecision).toBe("deny");
     expect(status.bundled).toEqual(expect.arrayContaining(["scopes", "argument-groups", "not-a-policy"]));
-    expect(status.policies.map(({ scope, name, status, entrypoint }) => ({ scope, name, status, entrypoint }))).toEqual([
-      { scope: "global", name: "scopes", status: "ok", entrypoint: "mcp/scopes/decision" },
-      { scope: "apps.github", name: "argument-groups", status: "ok", entrypoint: "mcp/argument_groups/decision" },
-      { scope: "apps.crm", name: "crm-policy", status: "missing", entrypoint: undefined },
-      { scope: "apps.wiki", name: "not-a-policy", status: "broken", entrypoint: undefined },
-      { scope: "apps.jira", name: "shapes", status: "entrypoint", entrypoint: undefined },
-    ]);
+    expect(status.policies.map(({ scope, name, status, entrypoint }) => ({ scope, name, status, entrypoint }))).toEqual(
+      [
+        { scope: "global", name: "scopes", status: "ok", entrypoint: "mcp/scopes/decision" },
+        { scope: "apps.github", name: "argument-groups", status: "ok", entrypoint: "mcp/argument_groups/decision" },
+        { scope: "apps.crm", name: "crm-policy", status: "missing", entrypoint: undefined },
+        { scope: "apps.wiki", name: "not-a-policy", status: "broken", entrypoint: undefined },
+        { scope: "apps.jira", name: "shapes", status: "entrypoint", entrypoint: undefined },
+      ],
+    );
     expect(status.policies.filter((p) => p.status !== "ok").every((p) => typeof p.error === "string")).toBe(true);
   });
 });

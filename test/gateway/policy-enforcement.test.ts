@@ -30,13 +30,20 @@ function app(name: string, policy?: Record<string, unknown>, url = upstream.url)
     upstream: { stream: { url } },
     authorization: {
       ...(policy ? { inbound: { opa: policy } } : {}),
-      outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: GITHUB_API, defaults: { ttl: "30s" } } },
+      outbound: {
+        type: "tokenExchange",
+        tokenExchange: { idp: "auth", audience: GITHUB_API, defaults: { ttl: "30s" } },
+      },
     },
   };
 }
 
 beforeAll(async () => {
-  [upstream, opsUpstream, sink] = await Promise.all([startRecordingMcpServer(), startRecordingMcpServer({ resourceScheme: "ops" }), startAuditSink()]);
+  [upstream, opsUpstream, sink] = await Promise.all([
+    startRecordingMcpServer(),
+    startRecordingMcpServer({ resourceScheme: "ops" }),
+    startAuditSink(),
+  ]);
   stack = await startStack({
     exchangeAudiences: [GITHUB_API],
     audit: { sink: { url: sink.url, flushInterval: "20ms" } },
@@ -70,14 +77,25 @@ async function listTools(gateway: RunningWorker): Promise<string[]> {
 }
 
 type ToolReply = { result: { isError?: boolean; content: { text: string }[] } };
-async function call(gateway: RunningWorker, sessionId: string, name: string, args: Record<string, unknown>): Promise<ToolReply["result"]> {
-  const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: args } });
+async function call(
+  gateway: RunningWorker,
+  sessionId: string,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<ToolReply["result"]> {
+  const res = await postOnSession(gateway, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name, arguments: args },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as ToolReply).result;
 }
 
 function upstreamCalls(tool: string): number {
-  return upstream.requests.filter((r) => r.rpcMethod === "tools/call" && (r.params as { name: string }).name === tool).length;
+  return upstream.requests.filter((r) => r.rpcMethod === "tools/call" && (r.params as { name: string }).name === tool)
+    .length;
 }
 
 async function auditOf(sessionId: string, tool: string): Promise<Record<string, unknown>> {
@@ -108,10 +126,21 @@ describe("tools/call", () => {
     const sessionId = await openSession(reader);
     const before = upstreamCalls("create_issue");
     const result = await call(reader, sessionId, "github__create_issue", { title: "not allowed" });
-    expect(result).toEqual({ isError: true, content: [{ type: "text", text: "this tool needs the tools:write scope" }] });
+    expect(result).toEqual({
+      isError: true,
+      content: [{ type: "text", text: "this tool needs the tools:write scope" }],
+    });
     expect(upstreamCalls("create_issue")).toBe(before);
     const event = await auditOf(sessionId, "github__create_issue");
-    expect(event).toMatchObject({ agent: "agent-b", user: "agent-b", app: "github", decision: "deny", outcome: "denied", policy: "scopes", reason: "token lacks scope tools:write" });
+    expect(event).toMatchObject({
+      agent: "agent-b",
+      user: "agent-b",
+      app: "github",
+      decision: "deny",
+      outcome: "denied",
+      policy: "scopes",
+      reason: "token lacks scope tools:write",
+    });
     expect(event).not.toHaveProperty("token_jti");
   });
 
@@ -120,7 +149,13 @@ describe("tools/call", () => {
     const result = await call(writer, sessionId, "github__create_issue", { title: "allowed" });
     expect(result.isError).toBeUndefined();
     expect(result.content[0]?.text).toMatch(/created issue #\d+: allowed/);
-    expect(await auditOf(sessionId, "github__create_issue")).toMatchObject({ agent: "agent-a", decision: "allow", outcome: "success", policy: "scopes", token_jti: expect.any(String) });
+    expect(await auditOf(sessionId, "github__create_issue")).toMatchObject({
+      agent: "agent-a",
+      decision: "allow",
+      outcome: "success",
+      policy: "scopes",
+      token_jti: expect.any(String),
+    });
   });
 
   it("asks the app's own policy after the global one, with the documented input", async () => {
@@ -128,7 +163,11 @@ describe("tools/call", () => {
     const result = await call(writer, sessionId, "probe__echo", { text: "hi" });
     expect(result.content[0]?.text).toBe("hi");
     // The echo fixture allows and gives the input's session.id as its reason.
-    expect(await auditOf(sessionId, "probe__echo")).toMatchObject({ decision: "allow", policy: "echo", reason: sessionId });
+    expect(await auditOf(sessionId, "probe__echo")).toMatchObject({
+      decision: "allow",
+      policy: "echo",
+      reason: sessionId,
+    });
   });
 
   it.each([
@@ -138,16 +177,26 @@ describe("tools/call", () => {
   ])("fails closed on %s (policy %s)", async (tool, policy, reason) => {
     const sessionId = await openSession(writer);
     const before = upstreamCalls("echo");
-    expect(await call(writer, sessionId, tool, { text: "x" })).toEqual({ isError: true, content: [{ type: "text", text: DENIED }] });
+    expect(await call(writer, sessionId, tool, { text: "x" })).toEqual({
+      isError: true,
+      content: [{ type: "text", text: DENIED }],
+    });
     expect(upstreamCalls("echo")).toBe(before);
-    expect(await auditOf(sessionId, tool)).toMatchObject({ decision: "deny", outcome: "denied", policy, reason: expect.stringMatching(reason) });
+    expect(await auditOf(sessionId, tool)).toMatchObject({
+      decision: "deny",
+      outcome: "denied",
+      policy,
+      reason: expect.stringMatching(reason),
+    });
   });
 
   it("decides concurrent calls of different agents in one isolate on their own inputs", async () => {
     const [readerSession, writerSession] = await Promise.all([openSession(reader), openSession(writer)]);
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        i % 2 ? call(reader, readerSession, "github__create_issue", { title: `r${i}` }) : call(writer, writerSession, "github__create_issue", { title: `w${i}` }),
+        i % 2
+          ? call(reader, readerSession, "github__create_issue", { title: `r${i}` })
+          : call(writer, writerSession, "github__create_issue", { title: `w${i}` }),
       ),
     );
     results.forEach((result, i) => expect(result.isError === true).toBe(i % 2 === 1));
@@ -157,7 +206,12 @@ describe("tools/call", () => {
 describe("prompts and resources", () => {
   type Reply = { result?: Record<string, unknown>; error?: { code: number; message: string } };
   async function rpc(sessionId: string, method: string, params?: Record<string, unknown>): Promise<Reply> {
-    const res = await postOnSession(writer, sessionId, { jsonrpc: "2.0", id: ++nextId, method, ...(params ? { params } : {}) });
+    const res = await postOnSession(writer, sessionId, {
+      jsonrpc: "2.0",
+      id: ++nextId,
+      method,
+      ...(params ? { params } : {}),
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as Reply;
   }
@@ -190,7 +244,15 @@ describe("prompts and resources", () => {
     expect(reply.error).toEqual({ code: -32003, message: "the ops app is not available to your groups" });
     expect(reachedOps("prompts/get")).toBe(before);
     const event = await auditOfRequest(sessionId, "prompts/get");
-    expect(event).toMatchObject({ agent: "agent-a", prompt: "ops__greet", app: "ops", decision: "deny", outcome: "denied", policy: "app-groups", reason: "user is in none of the app's groups" });
+    expect(event).toMatchObject({
+      agent: "agent-a",
+      prompt: "ops__greet",
+      app: "ops",
+      decision: "deny",
+      outcome: "denied",
+      policy: "app-groups",
+      reason: "user is in none of the app's groups",
+    });
     expect(event).not.toHaveProperty("tool");
     expect(event).not.toHaveProperty("token_jti");
   });
@@ -199,7 +261,14 @@ describe("prompts and resources", () => {
     const sessionId = await openSession(writer);
     const reply = await rpc(sessionId, "prompts/get", { name: "github__greet", arguments: { name: "Ada" } });
     expect(JSON.stringify(reply.result)).toContain("Say hello to Ada.");
-    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({ prompt: "github__greet", app: "github", decision: "allow", outcome: "success", policy: "scopes", token_jti: expect.any(String) });
+    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({
+      prompt: "github__greet",
+      app: "github",
+      decision: "allow",
+      outcome: "success",
+      policy: "scopes",
+      token_jti: expect.any(String),
+    });
   });
 
   it("denies reading or subscribing to a resource of an app the caller may not use, however the URI was learnt", async () => {
@@ -208,15 +277,29 @@ describe("prompts and resources", () => {
     const before = reachedOps("resources/read") + reachedOps("resources/subscribe");
     const read = await rpc(sessionId, "resources/read", { uri: "ops://readme" });
     expect(read.error).toEqual({ code: -32003, message: "the ops app is not available to your groups" });
-    expect(await auditOfRequest(sessionId, "resources/read")).toMatchObject({ resource: "ops://readme", app: "ops", decision: "deny", outcome: "denied", policy: "app-groups" });
+    expect(await auditOfRequest(sessionId, "resources/read")).toMatchObject({
+      resource: "ops://readme",
+      app: "ops",
+      decision: "deny",
+      outcome: "denied",
+      policy: "app-groups",
+    });
     expect((await rpc(sessionId, "resources/subscribe", { uri: "ops://readme" })).error?.code).toBe(-32003);
-    expect(await auditOfRequest(sessionId, "resources/subscribe")).toMatchObject({ resource: "ops://readme", decision: "deny", outcome: "denied" });
+    expect(await auditOfRequest(sessionId, "resources/subscribe")).toMatchObject({
+      resource: "ops://readme",
+      decision: "deny",
+      outcome: "denied",
+    });
     expect(reachedOps("resources/read") + reachedOps("resources/subscribe")).toBe(before);
   });
 
   it("audits a prompt no app offers as unknown", async () => {
     const sessionId = await openSession(writer);
     expect((await rpc(sessionId, "prompts/get", { name: "nobody__greet" })).error?.code).toBe(-32602);
-    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({ prompt: "nobody__greet", decision: "deny", outcome: "unknown_prompt" });
+    expect(await auditOfRequest(sessionId, "prompts/get")).toMatchObject({
+      prompt: "nobody__greet",
+      decision: "deny",
+      outcome: "unknown_prompt",
+    });
   });
 });

@@ -32,7 +32,12 @@ afterAll(async () => {
 
 let nextId = 1;
 async function echo(sessionId: string) {
-  const res = await postOnSession(agent, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__echo", arguments: { text: "hi" } } });
+  const res = await postOnSession(agent, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name: "github__echo", arguments: { text: "hi" } },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { result: { isError?: boolean; content: { text: string }[] } }).result;
 }
@@ -45,7 +50,12 @@ describe("a session's tool call budget", () => {
     const before = upstreamCalls();
     // One call comes back every 1200 s; the seconds the three calls took have refilled a little of it.
     const refused = await echo(sessionId);
-    expect(refused).toEqual({ isError: true, content: [{ type: "text", text: expect.stringMatching(/^Too many tool calls in this session: try again in \d+ s\.$/) }] });
+    expect(refused).toEqual({
+      isError: true,
+      content: [
+        { type: "text", text: expect.stringMatching(/^Too many tool calls in this session: try again in \d+ s\.$/) },
+      ],
+    });
     const seconds = Number(/in (\d+) s/.exec(refused.content[0]!.text)![1]);
     expect(seconds).toBeGreaterThan(1_170);
     expect(seconds).toBeLessThanOrEqual(1_200);
@@ -56,7 +66,12 @@ describe("a session's tool call budget", () => {
       return mine;
     });
     expect(events.map((e) => e.outcome)).toEqual(["success", "success", "success", "rate_limited"]);
-    expect(events[3]).toMatchObject({ tool: "github__echo", app: "github", decision: "deny", reason: expect.stringContaining("toolCallsPerSession") });
+    expect(events[3]).toMatchObject({
+      tool: "github__echo",
+      app: "github",
+      decision: "deny",
+      reason: expect.stringContaining("toolCallsPerSession"),
+    });
     expect(events[3]).not.toHaveProperty("token_jti");
   });
 

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { openSession, postOnSession } from "../helpers/mcp.js";
 import { GATEWAY_CLIENT, gatewayConfig, startStack, withToken } from "../helpers/gateway-stack.js";
+import { openSession, postOnSession } from "../helpers/mcp.js";
 import { startRecordingMcpServer } from "../helpers/upstream-mcp.js";
 import { startGatewayWorker } from "../helpers/workers.js";
 
@@ -17,9 +17,18 @@ describe("McpSession persistence", () => {
     const sessionId = await openSession(stack.as(token));
     await stack.gateway.dispose();
 
-    const second = await startGatewayWorker({ auth: stack.auth, config: gatewayConfig(stack.auth.url), bindings: GATEWAY_CLIENT.bindings, persistDir: storage });
+    const second = await startGatewayWorker({
+      auth: stack.auth,
+      config: gatewayConfig(stack.auth.url),
+      bindings: GATEWAY_CLIENT.bindings,
+      persistDir: storage,
+    });
     try {
-      const res = await postOnSession(withToken(second, token), sessionId, { jsonrpc: "2.0", id: 1, method: "tools/list" });
+      const res = await postOnSession(withToken(second, token), sessionId, {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/list",
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
     } finally {
@@ -41,16 +50,28 @@ describe("a session with an upstream app across the loss of its runtime", () => 
     try {
       const sessionId = await openSession(stack.as(token));
       const call = (worker: Parameters<typeof postOnSession>[0]) =>
-        postOnSession(worker, sessionId, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "github__echo", arguments: { text: "hi" } } });
+        postOnSession(worker, sessionId, {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "tools/call",
+          params: { name: "github__echo", arguments: { text: "hi" } },
+        });
       expect((await call(stack.as(token))).status).toBe(200);
       await stack.gateway.dispose();
 
-      const second = await startGatewayWorker({ auth: stack.auth, config: gatewayConfig(stack.auth.url, { apps }), bindings: GATEWAY_CLIENT.bindings, persistDir: storage });
+      const second = await startGatewayWorker({
+        auth: stack.auth,
+        config: gatewayConfig(stack.auth.url, { apps }),
+        bindings: GATEWAY_CLIENT.bindings,
+        persistDir: storage,
+      });
       try {
         const res = await call(withToken(second, token));
         expect(((await res.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text).toBe("hi");
         expect(upstream.requests.filter((r) => r.rpcMethod === "initialize")).toHaveLength(1);
-        expect(new Set(upstream.requests.filter((r) => r.rpcMethod === "tools/call").map((r) => r.sessionId)).size).toBe(1);
+        expect(
+          new Set(upstream.requests.filter((r) => r.rpcMethod === "tools/call").map((r) => r.sessionId)).size,
+        ).toBe(1);
       } finally {
         await second.dispose();
       }

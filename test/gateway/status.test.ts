@@ -8,7 +8,10 @@ describe("gateway tier GET /status", () => {
   let alone: RunningWorker;
   beforeAll(async () => {
     auth = await startAuthWorker();
-    [gateway, alone] = await Promise.all([startGatewayWorker({ auth, config: gatewayConfig(auth.url), bindings: GATEWAY_CLIENT.bindings }), startGatewayWorker({ config: gatewayConfig(auth.url), bindings: GATEWAY_CLIENT.bindings })]);
+    [gateway, alone] = await Promise.all([
+      startGatewayWorker({ auth, config: gatewayConfig(auth.url), bindings: GATEWAY_CLIENT.bindings }),
+      startGatewayWorker({ config: gatewayConfig(auth.url), bindings: GATEWAY_CLIENT.bindings }),
+    ]);
   });
   afterAll(() => Promise.all([gateway.dispose(), alone.dispose(), auth.dispose()]));
 
@@ -42,7 +45,8 @@ describe("gateway tier with a bad configuration", () => {
   let gateway: RunningWorker;
   beforeAll(async () => {
     gateway = await startGatewayWorker({
-      config: "mcpProvider:\n  resource: http://gateway.test/mcp\n  authorization: { oauth: { servers: [{ issuer: http://auth.test, tokenValidation: { expectedAudiences: [x] } }] } }\n  transports:\n    stream:\n      session: { timeout: soon }\n      maxRequestBytes: lots\n",
+      config:
+        "mcpProvider:\n  resource: http://gateway.test/mcp\n  authorization: { oauth: { servers: [{ issuer: http://auth.test, tokenValidation: { expectedAudiences: [x] } }] } }\n  transports:\n    stream:\n      session: { timeout: soon }\n      maxRequestBytes: lots\n",
     });
   });
   afterAll(() => gateway.dispose());

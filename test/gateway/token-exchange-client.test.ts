@@ -36,9 +36,26 @@ function basicCredentials(headers: Headers): [string, string] {
 }
 
 describe("token exchange (RFC 8693)", () => {
-  const idp = identityProviderSchema.parse({ tokenEndpoint: "http://auth.internal/token", clientId: CLIENT_ID, clientSecret: { env: "SECRET" } });
-  const request = { subjectToken: "agent-token", audience: "https://api.example", scopes: ["read", "write"], ttlMs: 60_000, type: "delegation" as const, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
-  const issued = () => Response.json({ access_token: "tool-token", token_type: "Bearer", issued_token_type: "urn:ietf:params:oauth:token-type:access_token", expires_in: 60 });
+  const idp = identityProviderSchema.parse({
+    tokenEndpoint: "http://auth.internal/token",
+    clientId: CLIENT_ID,
+    clientSecret: { env: "SECRET" },
+  });
+  const request = {
+    subjectToken: "agent-token",
+    audience: "https://api.example",
+    scopes: ["read", "write"],
+    ttlMs: 60_000,
+    type: "delegation" as const,
+    traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  };
+  const issued = () =>
+    Response.json({
+      access_token: "tool-token",
+      token_type: "Bearer",
+      issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      expires_in: 60,
+    });
 
   it("authenticates with client_secret_basic and sends the exchange's parameters and the trace context", async () => {
     const server = standIn(issued);
@@ -60,17 +77,57 @@ describe("token exchange (RFC 8693)", () => {
   });
 
   it("accepts a token of token_type N_A (RFC 8693 §2.2.1)", async () => {
-    const server = standIn(() => Response.json({ access_token: "tool-token", token_type: "N_A", issued_token_type: "urn:ietf:params:oauth:token-type:access_token" }));
+    const server = standIn(() =>
+      Response.json({
+        access_token: "tool-token",
+        token_type: "N_A",
+        issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      }),
+    );
     expect(await exchangeToken(idp, SECRET, request, server)).toMatchObject({ token: "tool-token" });
   });
 
   it.each([
-    ["a 400 refusal", () => Response.json({ error: "invalid_target", error_description: "unknown audience" }, { status: 400 }), "invalid_target", "token exchange refused (invalid_target): unknown audience"],
-    ["a 401 with a Basic challenge", () => Response.json({ error: "invalid_client", error_description: "unknown client" }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } }), "invalid_client", "token exchange refused (invalid_client): unknown client"],
-    ["a 503 while the store is away", () => Response.json({ error: "temporarily_unavailable" }, { status: 503, headers: { "Retry-After": "2" } }), "temporarily_unavailable", "token exchange refused (temporarily_unavailable): status 503"],
-    ["a 502 without JSON", () => new Response("Bad Gateway", { status: 502 }), "server_error", "the identity provider answered 502 without JSON"],
-    ["a 200 without an access token", () => Response.json({ token_type: "Bearer" }), "server_error", /^the identity provider answered without a usable token/],
-    ["a 200 that is not JSON", () => new Response("<html>", { headers: { "Content-Type": "text/html" } }), "server_error", /^the identity provider answered without a usable token/],
+    [
+      "a 400 refusal",
+      () => Response.json({ error: "invalid_target", error_description: "unknown audience" }, { status: 400 }),
+      "invalid_target",
+      "token exchange refused (invalid_target): unknown audience",
+    ],
+    [
+      "a 401 with a Basic challenge",
+      () =>
+        Response.json(
+          { error: "invalid_client", error_description: "unknown client" },
+          { status: 401, headers: { "WWW-Authenticate": 'Basic realm="token"' } },
+        ),
+      "invalid_client",
+      "token exchange refused (invalid_client): unknown client",
+    ],
+    [
+      "a 503 while the store is away",
+      () => Response.json({ error: "temporarily_unavailable" }, { status: 503, headers: { "Retry-After": "2" } }),
+      "temporarily_unavailable",
+      "token exchange refused (temporarily_unavailable): status 503",
+    ],
+    [
+      "a 502 without JSON",
+      () => new Response("Bad Gateway", { status: 502 }),
+      "server_error",
+      "the identity provider answered 502 without JSON",
+    ],
+    [
+      "a 200 without an access token",
+      () => Response.json({ token_type: "Bearer" }),
+      "server_error",
+      /^the identity provider answered without a usable token/,
+    ],
+    [
+      "a 200 that is not JSON",
+      () => new Response("<html>", { headers: { "Content-Type": "text/html" } }),
+      "server_error",
+      /^the identity provider answered without a usable token/,
+    ],
   ])("turns %s into an ExchangeError with its OAuth error code", async (_what, answer, error, message) => {
     const exchanging = exchangeToken(idp, SECRET, request, standIn(answer));
     await expect(exchanging).rejects.toBeInstanceOf(ExchangeError);
@@ -79,6 +136,9 @@ describe("token exchange (RFC 8693)", () => {
 
   it("is temporarily_unavailable when the identity provider cannot be reached", async () => {
     const away: BindingFetcher = { fetch: () => Promise.reject(new TypeError("fetch failed")) };
-    await expect(exchangeToken(idp, SECRET, request, away)).rejects.toMatchObject({ error: "temporarily_unavailable", message: "the identity provider could not be reached: TypeError" });
+    await expect(exchangeToken(idp, SECRET, request, away)).rejects.toMatchObject({
+      error: "temporarily_unavailable",
+      message: "the identity provider could not be reached: TypeError",
+    });
   });
 });

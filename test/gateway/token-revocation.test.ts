@@ -19,7 +19,12 @@ const app = () => ({
   type: "mcpProxy",
   upstream: { stream: { url: upstream.url } },
   // A long-lived cached tool token: without introspection it would carry calls for 30 s after revocation.
-  authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: API, cache: true, defaults: { ttl: "30s" } } } },
+  authorization: {
+    outbound: {
+      type: "tokenExchange",
+      tokenExchange: { idp: "auth", audience: API, cache: true, defaults: { ttl: "30s" } },
+    },
+  },
 });
 
 async function gatewayWith(introspection: Record<string, unknown>): Promise<RunningWorker> {
@@ -34,7 +39,11 @@ async function gatewayWith(introspection: Record<string, unknown>): Promise<Runn
 
 beforeAll(async () => {
   upstream = await startRecordingMcpServer();
-  stack = await startStack({ apps: [app()], exchangeAudiences: [API], tokenValidation: { introspection: { idp: "auth", interval: "0s" } } });
+  stack = await startStack({
+    apps: [app()],
+    exchangeAudiences: [API],
+    tokenValidation: { introspection: { idp: "auth", interval: "0s" } },
+  });
 });
 afterAll(async () => {
   await Promise.all(others.map((gateway) => gateway.dispose()));
@@ -44,7 +53,12 @@ afterAll(async () => {
 
 let nextId = 1;
 function echo(gateway: RunningWorker, sessionId: string): Promise<Response> {
-  return postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__echo", arguments: { text: "hi" } } });
+  return postOnSession(gateway, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name: "github__echo", arguments: { text: "hi" } },
+  });
 }
 const upstreamEchoes = () => upstream.requests.filter((r) => r.rpcMethod === "tools/call").length;
 
@@ -59,7 +73,9 @@ describe("token introspection at the gateway", () => {
     await stack.revoke(token);
     const res = await echo(agent, sessionId);
     expect(res.status).toBe(401);
-    expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="the token is no longer active \(revoked\)"$/);
+    expect(res.headers.get("WWW-Authenticate")).toMatch(
+      /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="the token is no longer active \(revoked\)"$/,
+    );
     expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
     expect((await echo(agent, sessionId)).status).toBe(401);
     expect(upstreamEchoes()).toBe(before);
@@ -87,12 +103,20 @@ describe("token introspection at the gateway", () => {
     const res = await withToken(gateway, await stack.token("agent-a")).fetch("/mcp", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      }),
     });
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("5");
     const body = await res.text();
-    expect(JSON.parse(body)).toMatchObject({ jsonrpc: "2.0", error: { code: -32603, message: expect.stringContaining("cannot confirm the token is still active") } });
+    expect(JSON.parse(body)).toMatchObject({
+      jsonrpc: "2.0",
+      error: { code: -32603, message: expect.stringContaining("cannot confirm the token is still active") },
+    });
     expect(body).not.toMatch(/at \w+ \(|\.ts:\d+/);
   });
 });

@@ -1,7 +1,7 @@
 // Pure rules of tool routing: namespaces, per-tool outbound configuration, the exchanged-token cache.
 import { describe, expect, it } from "vitest";
-import { appSchema, type AppConfig, type TokenExchangeConfig } from "../../src/gateway/apps-schema.js";
 import { candidateApp, exposedName } from "../../src/gateway/apps/catalog.js";
+import { appSchema, type AppConfig, type TokenExchangeConfig } from "../../src/gateway/apps-schema.js";
 import { cacheKey, TokenCache } from "../../src/gateway/outbound/token-cache.js";
 import { resolveToolConfig } from "../../src/gateway/outbound/tool-config.js";
 
@@ -10,7 +10,10 @@ function app(fields: Record<string, unknown>): AppConfig {
 }
 
 const exchange = (tools: unknown[]): TokenExchangeConfig => {
-  const parsed = app({ name: "x", authorization: { outbound: { type: "tokenExchange", tokenExchange: { audience: "https://api.example", tools } } } });
+  const parsed = app({
+    name: "x",
+    authorization: { outbound: { type: "tokenExchange", tokenExchange: { audience: "https://api.example", tools } } },
+  });
   if (parsed.authorization.outbound.type !== "tokenExchange") throw new Error("unreachable");
   return parsed.authorization.outbound.tokenExchange;
 };
@@ -49,7 +52,11 @@ describe("per-tool outbound configuration", () => {
   ]);
 
   it("uses an exact name's entry", () => {
-    expect(resolveToolConfig(config, "create_issue")).toEqual({ key: "tools.0", ttlMs: 5_000, scopes: ["issues:write"] });
+    expect(resolveToolConfig(config, "create_issue")).toEqual({
+      key: "tools.0",
+      ttlMs: 5_000,
+      scopes: ["issues:write"],
+    });
   });
 
   it("uses the first matching entry: a regex before a later exact name", () => {

@@ -9,7 +9,12 @@ export async function pkce(): Promise<{ verifier: string; challenge: string }> {
 }
 
 /** /authorize parameters for `clientId` (state "st-1", nonce "n-1"); `extra` overrides any. */
-export function authorizationParams(clientId: string, redirectUri: string, challenge: string, extra: Record<string, string> = {}): Record<string, string> {
+export function authorizationParams(
+  clientId: string,
+  redirectUri: string,
+  challenge: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     client_id: clientId,
     redirect_uri: redirectUri,

@@ -37,7 +37,9 @@ export async function startRedirectTarget(): Promise<RedirectTarget> {
     const url = new URL(req.url ?? "/", "http://client");
     // Browsers also ask for /favicon.ico; only the redirect URI itself counts.
     if (url.pathname === "/callback") received.push(url.searchParams);
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end('<!doctype html><html lang="en"><title>Done</title><p>You can close this window.</p></html>');
+    res
+      .writeHead(200, { "Content-Type": "text/html; charset=utf-8" })
+      .end('<!doctype html><html lang="en"><title>Done</title><p>You can close this window.</p></html>');
   }).listen(0, "127.0.0.1");
   await once(server, "listening");
   return {

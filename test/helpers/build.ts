@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { buildPolicyFixtures, POLICY_FIXTURES_DIR } from "./opa-fixtures.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");

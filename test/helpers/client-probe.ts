@@ -11,7 +11,12 @@ export const KNOWN_CLIENT = { status: 400, error: "invalid_grant" };
 export const UNKNOWN_CLIENT = { status: 401, error: "invalid_client" };
 
 /** Status and error of an authorization_code request by `clientId` with a code that does not exist. */
-export async function tokenEndpointAnswer(worker: RunningWorker, clientId: string, redirectUri: string, extra: Params = {}): Promise<{ status: number; error: string }> {
+export async function tokenEndpointAnswer(
+  worker: RunningWorker,
+  clientId: string,
+  redirectUri: string,
+  extra: Params = {},
+): Promise<{ status: number; error: string }> {
   const res = await postForm(worker, "/token", {
     grant_type: "authorization_code",
     client_id: clientId,
@@ -27,7 +32,13 @@ export async function tokenEndpointAnswer(worker: RunningWorker, clientId: strin
  * The whole authorization code flow for the public client `clientId`, alice logging in and
  * consenting: the tokens it ends with, for `scope` at the gateway resource.
  */
-export async function publicClientTokens(auth: RunningWorker, as: oauth.AuthorizationServer, clientId: string, redirectUri: string, scope: string) {
+export async function publicClientTokens(
+  auth: RunningWorker,
+  as: oauth.AuthorizationServer,
+  clientId: string,
+  redirectUri: string,
+  scope: string,
+) {
   const client: oauth.Client = { client_id: clientId };
   const verifier = oauth.generateRandomCodeVerifier();
   const { redirect } = await authorize(
@@ -46,6 +57,8 @@ export async function publicClientTokens(auth: RunningWorker, as: oauth.Authoriz
     ALICE,
   );
   const params = oauth.validateAuthResponse(as, client, redirect, "st");
-  const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, { [oauth.allowInsecureRequests]: true });
+  const res = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, {
+    [oauth.allowInsecureRequests]: true,
+  });
   return oauth.processAuthorizationCodeResponse(as, client, res, { expectedNonce: "n" });
 }

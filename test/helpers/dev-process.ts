@@ -20,7 +20,14 @@ export interface DevProcess {
   stop(): Promise<void>;
 }
 
-const PORT_VARIABLES = ["GATEWAY_PORT", "AUTH_PORT", "DEMO_MCP_PORT", "DEMO_REST_PORT", "DEMO_AUDIT_PORT", "AGENT_PORT"];
+const PORT_VARIABLES = [
+  "GATEWAY_PORT",
+  "AUTH_PORT",
+  "DEMO_MCP_PORT",
+  "DEMO_REST_PORT",
+  "DEMO_AUDIT_PORT",
+  "AGENT_PORT",
+];
 
 /** `npm run dev -- --only <part>`: one part of the stack, which writes no DevStackInfo. */
 export type DevPartProcess = Omit<DevProcess, "info">;
@@ -39,7 +46,12 @@ export function startDevPart(env: NodeJS.ProcessEnv, part: "auth" | "gateway" | 
 async function startDev(env: NodeJS.ProcessEnv, args: string[]): Promise<DevPartProcess> {
   const picked = await Promise.all(PORT_VARIABLES.map(() => freePort()));
   const ports = Object.fromEntries(PORT_VARIABLES.map((name, i) => [name, picked[i]!]));
-  const child = spawn("npm", ["run", "dev", ...args], { cwd: ROOT, env: { ...env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npm", ["run", "dev", ...args], {
+    cwd: ROOT,
+    env: { ...env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const collect = (chunk: Buffer) => {
@@ -58,7 +70,10 @@ async function startDev(env: NodeJS.ProcessEnv, args: string[]): Promise<DevPart
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, "exit");
       process.kill(-child.pid!, "SIGTERM");
-      const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, 30_000, false))]);
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, 30_000, false)),
+      ]);
       if (!stopped) process.kill(-child.pid!, "SIGKILL");
     },
   };

@@ -1,8 +1,8 @@
 // The end-to-end suites' agents and what they observe: an MCP SDK agent whose user signs in
 // through Chromium (scripts/agent/, what `npm run agent` runs), the HTTP exchanges the SDK makes,
 // and the audit events the gateway delivers to the demo collector.
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Browser } from "playwright-core";
 import { vi } from "vitest";
@@ -22,7 +22,8 @@ export async function machineToken(info: DevStackInfo, scope = "tools:read tools
     body: new URLSearchParams({ grant_type: "client_credentials", resource: info.mcp, scope }),
   });
   const body = (await res.json()) as { access_token?: string };
-  if (!res.ok || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok || !body.access_token)
+    throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
   return body.access_token;
 }
 
@@ -62,9 +63,16 @@ export type Registration = "client ID metadata document" | "dynamic registration
  * registers (or presents its metadata document URL), the demo user signs in and consents in
  * Chromium, and the SDK redeems the code (PKCE) before connecting again with the token.
  */
-export async function connectInteractiveAgent(stack: E2eStack, browser: Browser, registration: Registration, scope = "openid tools:read"): Promise<InteractiveAgent> {
+export async function connectInteractiveAgent(
+  stack: E2eStack,
+  browser: Browser,
+  registration: Registration,
+  scope = "openid tools:read",
+): Promise<InteractiveAgent> {
   // The dev auth tier fetches loopback metadata documents from the stack's agent origin only.
-  const loopback = await startAgentLoopback(registration === "client ID metadata document" ? { port: stack.ports.agent } : {});
+  const loopback = await startAgentLoopback(
+    registration === "client ID metadata document" ? { port: stack.ports.agent } : {},
+  );
   const provider = new AgentOAuthProvider({
     clientName: `E2E agent (${registration})`,
     redirectUrl: loopback.callbackUrl,
@@ -76,8 +84,12 @@ export async function connectInteractiveAgent(stack: E2eStack, browser: Browser,
   const endpoint = new URL(stack.info.mcp);
 
   const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch });
-  const refused = await new Client({ name: "e2e-agent", version: "1.0.0" }).connect(first).then(() => undefined, (err: unknown) => err);
-  if (!(refused instanceof UnauthorizedError)) throw new Error(`expected the first connection to need authorization, got ${String(refused)}`);
+  const refused = await new Client({ name: "e2e-agent", version: "1.0.0" }).connect(first).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(refused instanceof UnauthorizedError))
+    throw new Error(`expected the first connection to need authorization, got ${String(refused)}`);
   const callback = loopback.nextCallback();
   await signInWithBrowser(browser, provider.authorizationUrl!, stack.info.user, loopback.callbackUrl);
   await first.finishAuth((await callback).searchParams.get("code")!);
@@ -103,7 +115,11 @@ export async function connectInteractiveAgent(stack: E2eStack, browser: Browser,
  * The session's audit events once `count` have arrived (the gateway batches them to the sink
  * off the response path, every mcpProvider.audit.sink.flushInterval).
  */
-export async function auditEventsOf(demo: DemoUpstreams, sessionId: string, count: number): Promise<Record<string, unknown>[]> {
+export async function auditEventsOf(
+  demo: DemoUpstreams,
+  sessionId: string,
+  count: number,
+): Promise<Record<string, unknown>[]> {
   return vi.waitFor(
     () => {
       const events = demo.auditEvents.filter((event) => event.session_id === sessionId);

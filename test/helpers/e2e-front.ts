@@ -29,9 +29,24 @@ export interface FrontOptions {
  * just closed fails before any answer, which with one backend would be a 502 the backend never
  * caused (nginx retries such a request on a new connection).
  */
-function forward(backend: URL, req: IncomingMessage, headers: Record<string, string>, body: Buffer): Promise<IncomingMessage> {
+function forward(
+  backend: URL,
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const out = request({ host: backend.hostname, port: backend.port, method: req.method, path: req.url, headers: { ...req.headers, ...headers }, agent: false }, resolve);
+    const out = request(
+      {
+        host: backend.hostname,
+        port: backend.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, ...headers },
+        agent: false,
+      },
+      resolve,
+    );
     out.once("error", reject);
     out.end(body);
   });

@@ -9,7 +9,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.js";
-import { devAuditToken, devClientSecrets, devConfigs, devStackInfo, type DevPorts, type DevStackInfo } from "../../scripts/dev-stack.js";
+import {
+  devAuditToken,
+  devClientSecrets,
+  devConfigs,
+  devStackInfo,
+  type DevPorts,
+  type DevStackInfo,
+} from "../../scripts/dev-stack.js";
 import { startFront, type Front } from "./e2e-front.js";
 import { freePort, startAuthWorker, startGatewayWorker, type RunningWorker } from "./workers.js";
 
@@ -32,7 +39,14 @@ export interface E2eStackOptions {
 }
 
 export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eStack> {
-  const [gateway, auth, mcp, rest, audit, agent] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [gateway, auth, mcp, rest, audit, agent] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const ports: DevPorts = { gateway, auth, mcp, rest, audit, agent };
   const issuer = `http://localhost:${ports.auth}`;
   const configs = devConfigs(ports);
@@ -41,7 +55,13 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
   const info = devStackInfo(ports, secrets, auditToken);
   const storage = mkdtempSync(join(tmpdir(), "e2e-gateway-"));
 
-  const demo = await startDemoUpstreams({ issuer, mcpPort: ports.mcp, restPort: ports.rest, auditPort: ports.audit, auditToken });
+  const demo = await startDemoUpstreams({
+    issuer,
+    mcpPort: ports.mcp,
+    restPort: ports.rest,
+    auditPort: ports.audit,
+    auditToken,
+  });
   const authOptions = { config: configs.auth, bindings: secrets };
   let authInstances: RunningWorker[];
   let front: Front | undefined;
@@ -52,7 +72,9 @@ export async function startE2eStack(options: E2eStackOptions = {}): Promise<E2eS
     authInstances = [await startAuthWorker({ ...authOptions, port: ports.auth })];
   }
   // The gateway's AUTH binding reaches the auth tier where clients do: the front, or the one runtime.
-  const authForGateway: RunningWorker = front ? { ...authInstances[0]!, url: `http://127.0.0.1:${ports.auth}` } : authInstances[0]!;
+  const authForGateway: RunningWorker = front
+    ? { ...authInstances[0]!, url: `http://127.0.0.1:${ports.auth}` }
+    : authInstances[0]!;
   const startGateway = () =>
     startGatewayWorker({
       auth: authForGateway,

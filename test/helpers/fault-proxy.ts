@@ -28,7 +28,8 @@ export async function startFaultProxy(target: RunningWorker): Promise<FaultProxy
 
   const faultFor = (path: string): Fault => {
     let best: [string, Fault] | undefined;
-    for (const entry of faults) if (path.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
+    for (const entry of faults)
+      if (path.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
     return best?.[1] ?? { kind: "pass" };
   };
 

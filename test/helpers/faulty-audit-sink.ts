@@ -44,7 +44,12 @@ export async function startFaultyAuditSink(mode: SinkMode = "accept"): Promise<F
     req.on("end", () => {
       const events = (JSON.parse(body) as { events: Record<string, unknown>[] }).events;
       const key = req.headers["idempotency-key"];
-      const record: SinkRequest = { status: 0, ids: events.map((e) => String(e.id)), idempotencyKey: typeof key === "string" ? key : undefined, at: Date.now() };
+      const record: SinkRequest = {
+        status: 0,
+        ids: events.map((e) => String(e.id)),
+        idempotencyKey: typeof key === "string" ? key : undefined,
+        at: Date.now(),
+      };
       requests.push(record);
       switch (sink.mode) {
         case "accept":

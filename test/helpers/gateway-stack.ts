@@ -49,22 +49,38 @@ export interface StackOptions {
   limits?: Record<string, unknown>;
 }
 
-export const GATEWAY_CLIENT = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"], introspection: true });
+export const GATEWAY_CLIENT = confidentialClient("gateway", {
+  grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"],
+  introspection: true,
+});
 
-export function gatewayConfig(issuer: string, options: Pick<StackOptions, "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation" | "limits"> & { resource?: string } = {}): string {
+export function gatewayConfig(
+  issuer: string,
+  options: Pick<
+    StackOptions,
+    "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation" | "limits"
+  > & { resource?: string } = {},
+): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
   return JSON.stringify({
     mcpProvider: {
       resource,
       authorization: {
         oauth: {
-          servers: [{ issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource], ...options.tokenValidation } }],
+          servers: [
+            { issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource], ...options.tokenValidation } },
+          ],
           ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
         },
         ...(options.authorization ?? { defaultDecision: "allow" }),
       },
       identityProviders: {
-        auth: { tokenEndpoint: `${issuer}/token`, binding: "AUTH", clientId: GATEWAY_CLIENT.client.clientId, clientSecret: { env: GATEWAY_CLIENT.client.secretEnv } },
+        auth: {
+          tokenEndpoint: `${issuer}/token`,
+          binding: "AUTH",
+          clientId: GATEWAY_CLIENT.client.clientId,
+          clientSecret: { env: GATEWAY_CLIENT.client.secretEnv },
+        },
       },
       transports: { stream: options.stream ?? {} },
       ...(options.audit ? { audit: options.audit } : {}),
@@ -78,7 +94,11 @@ export function gatewayConfig(issuer: string, options: Pick<StackOptions, "strea
 export function withToken(worker: RunningWorker, token: string): RunningWorker {
   return {
     ...worker,
-    fetch: (path, init = {}) => worker.fetch(path, { ...init, headers: { Authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } }),
+    fetch: (path, init = {}) =>
+      worker.fetch(path, {
+        ...init,
+        headers: { Authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
+      }),
   };
 }
 
@@ -92,7 +112,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const auth = await startAuthWorker({
     config: (url) =>
-      authConfig(url, { resources: [resource], apps: [gatewayClient, ...Object.values(agents).map((a) => a.app)], login: { users: [ALICE.config] }, ...(options.observability ? { observability: options.observability } : {}) }),
+      authConfig(url, {
+        resources: [resource],
+        apps: [gatewayClient, ...Object.values(agents).map((a) => a.app)],
+        login: { users: [ALICE.config] },
+        ...(options.observability ? { observability: options.observability } : {}),
+      }),
     bindings: Object.assign({}, GATEWAY_CLIENT.bindings, ...Object.values(agents).map((a) => a.bindings)),
   });
   const gateway = await startGatewayWorker({
@@ -110,11 +135,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const { clientId, secret } = agents[agent].client;
       const res = await auth.fetch("/token", {
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${clientId}:${secret}`)}` },
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${btoa(`${clientId}:${secret}`)}`,
+        },
         body: new URLSearchParams({ grant_type: "client_credentials", resource: audience, scope }),
       });
       const body = (await res.json()) as { access_token?: string };
-      if (!res.ok || !body.access_token) throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
+      if (!res.ok || !body.access_token)
+        throw new Error(`client_credentials failed: ${res.status} ${JSON.stringify(body)}`);
       return body.access_token;
     },
     as: (token) => withToken(gateway, token),
@@ -122,7 +151,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const { clientId, secret } = agents[agent].client;
       const res = await auth.fetch("/revoke", {
         method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${clientId}:${secret}`)}` },
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${btoa(`${clientId}:${secret}`)}`,
+        },
         body: new URLSearchParams({ token, token_type_hint: "access_token" }),
       });
       if (!res.ok) throw new Error(`revocation failed: ${res.status} ${await res.text()}`);

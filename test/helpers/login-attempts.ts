@@ -9,7 +9,15 @@ import type { RunningWorker } from "./workers.js";
 
 export const LOGIN_REDIRECT = "http://127.0.0.1:9/callback";
 /** A first-party public client (no consent page), so a right password ends in the code redirect. */
-export const LOGIN_CLIENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [LOGIN_REDIRECT], grantTypes: ["authorization_code"], scopes: ["tools:read", "tools:write"], skipConsent: true };
+export const LOGIN_CLIENT = {
+  name: "Test Agent",
+  clientId: "agent-public",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [LOGIN_REDIRECT],
+  grantTypes: ["authorization_code"],
+  scopes: ["tools:read", "tools:write"],
+  skipConsent: true,
+};
 
 /**
  * A built-in user with a fresh random name and Alice's password ("correct horse"): counters in
@@ -29,15 +37,27 @@ export function randomAddress(): string {
 /** Opens the login page in `jar` and returns a function posting one attempt to it. */
 export async function openLogin(auth: RunningWorker, jar = new CookieJar(), headers: Record<string, string> = {}) {
   const { challenge } = await pkce();
-  const start = await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`, { headers });
-  if (start.location?.pathname !== "/login") throw new Error(`expected the login page, got ${start.res.status} ${start.location ?? start.body.slice(0, 200)}`);
+  const start = await step(
+    auth,
+    jar,
+    `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`,
+    { headers },
+  );
+  if (start.location?.pathname !== "/login")
+    throw new Error(`expected the login page, got ${start.res.status} ${start.location ?? start.body.slice(0, 200)}`);
   const page = await step(auth, jar, start.location.pathname + start.location.search, { headers });
   const fields = { interaction: hiddenField(page.body, "interaction"), csrf: hiddenField(page.body, "csrf") };
-  return (username: string, password: string): Promise<Step> => step(auth, jar, "/login", postForm({ ...fields, username, password }, headers));
+  return (username: string, password: string): Promise<Step> =>
+    step(auth, jar, "/login", postForm({ ...fields, username, password }, headers));
 }
 
 /** One attempt from a browser nobody has seen before (a fresh jar), optionally with extra headers. */
-export async function attemptFromNewBrowser(auth: RunningWorker, username: string, password: string, headers: Record<string, string> = {}): Promise<Step> {
+export async function attemptFromNewBrowser(
+  auth: RunningWorker,
+  username: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<Step> {
   return (await openLogin(auth, new CookieJar(), headers))(username, password);
 }
 

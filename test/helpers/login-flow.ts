@@ -34,9 +34,18 @@ export interface Step {
 }
 
 /** One request with the jar's cookies, no redirect following. */
-export async function step(worker: RunningWorker, jar: CookieJar, pathOrUrl: string, init: RequestInit = {}): Promise<Step> {
+export async function step(
+  worker: RunningWorker,
+  jar: CookieJar,
+  pathOrUrl: string,
+  init: RequestInit = {},
+): Promise<Step> {
   const url = pathOrUrl.startsWith("http") ? pathOrUrl : worker.url + pathOrUrl;
-  const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: jar.header() } });
+  const res = await fetch(url, {
+    ...init,
+    redirect: "manual",
+    headers: { ...(init.headers as Record<string, string>), Cookie: jar.header() },
+  });
   jar.store(res);
   const body = await res.text();
   const location = res.headers.get("Location");
@@ -84,10 +93,24 @@ export async function authorize(
         auth,
         jar,
         "/login",
-        postForm({ interaction: hiddenField(page.body, "interaction"), csrf: hiddenField(page.body, "csrf"), username: user.username, password: user.password }),
+        postForm({
+          interaction: hiddenField(page.body, "interaction"),
+          csrf: hiddenField(page.body, "csrf"),
+          username: user.username,
+          password: user.password,
+        }),
       );
     } else if (location.pathname === "/consent") {
-      current = await step(auth, jar, "/consent", postForm({ interaction: hiddenField(page.body, "interaction"), csrf: hiddenField(page.body, "csrf"), decision: "allow" }));
+      current = await step(
+        auth,
+        jar,
+        "/consent",
+        postForm({
+          interaction: hiddenField(page.body, "interaction"),
+          csrf: hiddenField(page.body, "csrf"),
+          decision: "allow",
+        }),
+      );
     } else {
       current = page;
     }

@@ -6,7 +6,11 @@ import type { RunningWorker } from "./workers.js";
 export const ACCEPT_BOTH = "application/json, text/event-stream";
 export const LATEST = "2025-11-25";
 
-export function initializeRequest(protocolVersion = LATEST, id: number | string = 1, capabilities: Record<string, unknown> = {}) {
+export function initializeRequest(
+  protocolVersion = LATEST,
+  id: number | string = 1,
+  capabilities: Record<string, unknown> = {},
+) {
   return {
     jsonrpc: "2.0",
     id,
@@ -15,7 +19,11 @@ export function initializeRequest(protocolVersion = LATEST, id: number | string 
   };
 }
 
-export function postMcp(gateway: RunningWorker, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export function postMcp(
+  gateway: RunningWorker,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return gateway.fetch("/mcp", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: ACCEPT_BOTH, ...headers },
@@ -24,7 +32,11 @@ export function postMcp(gateway: RunningWorker, body: unknown, headers: Record<s
 }
 
 /** Opens a session the way a client does: initialize, then notifications/initialized. */
-export async function openSession(gateway: RunningWorker, protocolVersion = LATEST, capabilities: Record<string, unknown> = {}): Promise<string> {
+export async function openSession(
+  gateway: RunningWorker,
+  protocolVersion = LATEST,
+  capabilities: Record<string, unknown> = {},
+): Promise<string> {
   const res = await postMcp(gateway, initializeRequest(protocolVersion, 1, capabilities));
   if (res.status !== 200) throw new Error(`initialize failed: ${res.status} ${await res.text()}`);
   const sessionId = res.headers.get("Mcp-Session-Id");
@@ -39,12 +51,20 @@ export async function openSession(gateway: RunningWorker, protocolVersion = LATE
 }
 
 /** Sends one message on a session, with the headers a 2025-11-25 client sends. */
-export function postOnSession(gateway: RunningWorker, sessionId: string, body: unknown, headers: Record<string, string> = {}) {
+export function postOnSession(
+  gateway: RunningWorker,
+  sessionId: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   return postMcp(gateway, body, { "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": LATEST, ...headers });
 }
 
 export function deleteSession(gateway: RunningWorker, sessionId: string): Promise<Response> {
-  return gateway.fetch("/mcp", { method: "DELETE", headers: { "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": LATEST } });
+  return gateway.fetch("/mcp", {
+    method: "DELETE",
+    headers: { "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": LATEST },
+  });
 }
 
 /** The JSON-RPC messages of an SSE body: the data of each event that has any (eventsource-parser). */

@@ -9,7 +9,10 @@ export type Params = Record<string, string | string[]>;
 /** The authorization server metadata, as oauth4webapi discovers it. */
 export async function discover(worker: RunningWorker): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(worker.url);
-  return oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }));
+  return oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }),
+  );
 }
 
 /** RFC 6749 §2.3.1: id and secret form-urlencoded, then Basic. */
@@ -27,7 +30,13 @@ export function formBody(params: Params): URLSearchParams {
 }
 
 /** POSTs a form to `path`, optionally as `client` (client_secret_basic). */
-export function postForm(worker: RunningWorker, path: string, params: Params, client?: TestClient, headers: Record<string, string> = {}): Promise<Response> {
+export function postForm(
+  worker: RunningWorker,
+  path: string,
+  params: Params,
+  client?: TestClient,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return worker.fetch(path, {
     method: "POST",
     headers: {

@@ -2,9 +2,9 @@
 // they stand in for), compiled at test time into the layout `npm run policy:build` gives
 // policies/build/ — <dir>/<name>/policy.wasm and data.json — so that the gateway under test
 // bundles them through the same build step (scripts/policy-bundle.mjs) a deploy uses.
-import asc from "assemblyscript/asc";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import asc from "assemblyscript/asc";
 import type { BundledPolicy } from "../../src/gateway/policy/registry.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -37,10 +37,18 @@ async function compile(name: PolicyFixture): Promise<Uint8Array> {
   const result = await asc.main(
     [
       join(SOURCES, `${name}.ts`),
-      "--outFile", `${name}.wasm`,
+      "--outFile",
+      `${name}.wasm`,
       // Memory comes from the host (env.memory) as with `opa build`; no AssemblyScript runtime
       // or abort import, which the OPA SDK would not provide.
-      "--runtime", "stub", "--importMemory", "--use", "abort=", "--noAssert", "--optimizeLevel", "2",
+      "--runtime",
+      "stub",
+      "--importMemory",
+      "--use",
+      "abort=",
+      "--noAssert",
+      "--optimizeLevel",
+      "2",
     ],
     {
       writeFile: (_file: string, contents: Uint8Array | string) => {
@@ -48,12 +56,16 @@ async function compile(name: PolicyFixture): Promise<Uint8Array> {
       },
     },
   );
-  if (result.error || !binary) throw new Error(`compiling the ${name} policy fixture failed:\n${result.stderr.toString()}`);
+  if (result.error || !binary)
+    throw new Error(`compiling the ${name} policy fixture failed:\n${result.stderr.toString()}`);
   return binary;
 }
 
 /** Compiles the fixtures named (all by default) into `into` (POLICY_FIXTURES_DIR by default). */
-export async function buildPolicyFixtures(names: readonly PolicyFixture[] = Object.keys(POLICY_FIXTURES) as PolicyFixture[], into = POLICY_FIXTURES_DIR): Promise<void> {
+export async function buildPolicyFixtures(
+  names: readonly PolicyFixture[] = Object.keys(POLICY_FIXTURES) as PolicyFixture[],
+  into = POLICY_FIXTURES_DIR,
+): Promise<void> {
   for (const name of names) {
     const data = POLICY_FIXTURES[name];
     const dir = join(into, name);
@@ -69,7 +81,9 @@ export async function loadPolicyFixtures(): Promise<BundledPolicy[]> {
     (Object.entries(POLICY_FIXTURES) as [PolicyFixture, string | undefined][]).map(async ([name, data]) => {
       const dir = join(POLICY_FIXTURES_DIR, name);
       const wasm = new WebAssembly.Module(await readFile(join(dir, "policy.wasm")));
-      return data ? { name, wasm, data: JSON.parse(await readFile(join(dir, "data.json"), "utf8")) as unknown } : { name, wasm };
+      return data
+        ? { name, wasm, data: JSON.parse(await readFile(join(dir, "data.json"), "utf8")) as unknown }
+        : { name, wasm };
     }),
   );
 }

@@ -7,7 +7,10 @@ type KeyValue = { key: string; value: AnyValue };
 
 function plain(attributes: KeyValue[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const { key, value } of attributes ?? []) out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.doubleValue ?? value.boolValue));
+  for (const { key, value } of attributes ?? [])
+    out[key] =
+      value.stringValue ??
+      (value.intValue !== undefined ? Number(value.intValue) : (value.doubleValue ?? value.boolValue));
   return out;
 }
 
@@ -56,7 +59,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     req.on("end", () => {
       const payload = JSON.parse(body) as Record<string, unknown>;
       if (req.url === "/v1/traces") {
-        for (const rs of (payload.resourceSpans ?? []) as (ResourceBlock & { scopeSpans: { spans: Record<string, unknown>[] }[] })[]) {
+        for (const rs of (payload.resourceSpans ?? []) as (ResourceBlock & {
+          scopeSpans: { spans: Record<string, unknown>[] }[];
+        })[]) {
           const service = String(plain(rs.resource?.attributes)["service.name"]);
           for (const ss of rs.scopeSpans) {
             for (const s of ss.spans) {
@@ -74,7 +79,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           }
         }
       } else if (req.url === "/v1/metrics") {
-        for (const rm of (payload.resourceMetrics ?? []) as (ResourceBlock & { scopeMetrics: { metrics: Record<string, unknown>[] }[] })[]) {
+        for (const rm of (payload.resourceMetrics ?? []) as (ResourceBlock & {
+          scopeMetrics: { metrics: Record<string, unknown>[] }[];
+        })[]) {
           const resource = plain(rm.resource?.attributes);
           for (const sm of rm.scopeMetrics) {
             for (const m of sm.metrics) {

@@ -53,13 +53,18 @@ export function prerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisit
       name: `Chromium at ${chromium} (the browser sign-in tests drive it with playwright-core, which downloads no browser)`,
       neededBy: (_, path) => path.endsWith("test/helpers/browser.ts"),
       present: async () => existsSync(chromium),
-      install: "sudo apt-get install -y chromium   (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary",
+      install:
+        "sudo apt-get install -y chromium   (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium or Chrome binary",
     },
     {
       name: `a Redis answering at ${redisUrl.host} (the auth tier's store, through the test run's Upstash bridge)`,
-      neededBy: (source, path) => path.endsWith("test/helpers/redis.ts") || /inject\("bridge(Url|Token)"\)/.test(source) || /"run", "dev"/.test(source),
+      neededBy: (source, path) =>
+        path.endsWith("test/helpers/redis.ts") ||
+        /inject\("bridge(Url|Token)"\)/.test(source) ||
+        /"run", "dev"/.test(source),
       present: () => redisAnswers(redisUrl.hostname, Number(redisUrl.port || 6379)),
-      install: "sudo apt-get install -y redis-server && redis-server --daemonize yes --save '' --appendonly no   (macOS: brew install redis), or set REDIS_URL",
+      install:
+        "sudo apt-get install -y redis-server && redis-server --daemonize yes --save '' --appendonly no   (macOS: brew install redis), or set REDIS_URL",
     },
     {
       name: "redis-server (the store drills start and stop Redis servers of their own)",
@@ -94,11 +99,17 @@ export interface Missing {
 }
 
 /** The prerequisites that `files` need and this machine lacks. */
-export async function missingPrerequisites(files: string[], list: Prerequisite[] = prerequisites()): Promise<Missing[]> {
+export async function missingPrerequisites(
+  files: string[],
+  list: Prerequisite[] = prerequisites(),
+): Promise<Missing[]> {
   const missing: Missing[] = [];
   for (const prerequisite of list) {
-    const needing = files.filter((file) => [...importClosure(file)].some(([path, source]) => prerequisite.neededBy(source, path)));
-    if (needing.length && !(await prerequisite.present())) missing.push({ prerequisite, files: needing.map((file) => relative(ROOT, file)) });
+    const needing = files.filter((file) =>
+      [...importClosure(file)].some(([path, source]) => prerequisite.neededBy(source, path)),
+    );
+    if (needing.length && !(await prerequisite.present()))
+      missing.push({ prerequisite, files: needing.map((file) => relative(ROOT, file)) });
   }
   return missing;
 }

@@ -29,7 +29,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   let server: ChildProcess;
 
   const start = async () => {
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    server = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: "ignore" },
+    );
     const deadline = Date.now() + 10_000;
     while (!(await answers(url))) {
       if (Date.now() > deadline) throw new Error(`redis-server did not start on ${port}`);

@@ -23,7 +23,10 @@ export function descendants(root: number): number[] {
 }
 
 /** The command lines of `root` and its descendants that satisfy `match` (all by default). */
-export function commandLines(root: number, match: (args: string[]) => boolean = () => true): { pid: number; args: string[] }[] {
+export function commandLines(
+  root: number,
+  match: (args: string[]) => boolean = () => true,
+): { pid: number; args: string[] }[] {
   return descendants(root).flatMap((pid) => {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);

@@ -1,8 +1,8 @@
 // Refresh-token families seeded straight into the shared Redis with the auth tier's own store
 // code, as a grant would create them, so refresh tests need no browser login.
 import { randomBytes } from "node:crypto";
-import { newRefreshToken } from "../../src/auth/tokens/refresh-tokens.js";
 import type { RefreshFamily } from "../../src/auth/store/store.js";
+import { newRefreshToken } from "../../src/auth/tokens/refresh-tokens.js";
 import { nowSec, sharedStore } from "./tokens.js";
 
 export interface SeededFamily {
@@ -12,7 +12,11 @@ export interface SeededFamily {
 }
 
 /** A live family for `clientId` (user "alice-<random>", scope "openid tools:read" unless overridden). */
-export async function seedRefreshFamily(clientId: string, overrides: Partial<RefreshFamily> = {}, ttlMs = 60 * 60_000): Promise<SeededFamily> {
+export async function seedRefreshFamily(
+  clientId: string,
+  overrides: Partial<RefreshFamily> = {},
+  ttlMs = 60 * 60_000,
+): Promise<SeededFamily> {
   const familyId = randomBytes(32).toString("base64url");
   const refreshToken = newRefreshToken(familyId);
   const family: RefreshFamily = {

@@ -50,21 +50,31 @@ export function crmDocument(version: "3.1" | "3.0", origin: string): Record<stri
               name: "limit",
               in: "query",
               description: "At most this many",
-              schema: v31 ? { type: "integer", exclusiveMinimum: 0 } : { type: "integer", minimum: 0, exclusiveMinimum: true },
+              schema: v31
+                ? { type: "integer", exclusiveMinimum: 0 }
+                : { type: "integer", minimum: 0, exclusiveMinimum: true },
             },
             { name: "tag", in: "query", schema: { type: "array", items: { type: "string" } } },
             { $ref: "#/components/parameters/RequestId" },
             // Many real documents declare this; the gateway sets Authorization itself.
             { name: "Authorization", in: "header", required: true, schema: { type: "string" } },
           ],
-          responses: { "200": { description: "Contacts", ...json({ type: "array", items: { $ref: "#/components/schemas/Contact" } }) } },
+          responses: {
+            "200": {
+              description: "Contacts",
+              ...json({ type: "array", items: { $ref: "#/components/schemas/Contact" } }),
+            },
+          },
         },
         post: {
           operationId: "createContact",
           summary: "Create a contact",
           description: "The new contact gets a fresh id.",
           requestBody: { $ref: "#/components/requestBodies/NewContact" },
-          responses: { "201": { description: "Created", ...json({ $ref: "#/components/schemas/Contact" }) }, "400": error },
+          responses: {
+            "201": { description: "Created", ...json({ $ref: "#/components/schemas/Contact" }) },
+            "400": error,
+          },
         },
       },
       "/contacts/{id}": {
@@ -72,15 +82,29 @@ export function crmDocument(version: "3.1" | "3.0", origin: string): Record<stri
         get: {
           operationId: "getContact",
           summary: "Get a contact",
-          responses: { "200": { description: "The contact", ...json({ $ref: "#/components/schemas/Contact" }) }, "404": error },
+          responses: {
+            "200": { description: "The contact", ...json({ $ref: "#/components/schemas/Contact" }) },
+            "404": error,
+          },
         },
-        delete: { operationId: "deleteContact", summary: "Delete a contact", responses: { "204": { description: "Deleted" } } },
+        delete: {
+          operationId: "deleteContact",
+          summary: "Delete a contact",
+          responses: { "204": { description: "Deleted" } },
+        },
       },
-      "/health": { get: { summary: "Liveness", responses: { "200": { description: "OK", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/health": {
+        get: {
+          summary: "Liveness",
+          responses: { "200": { description: "OK", content: { "text/plain": { schema: { type: "string" } } } } },
+        },
+      },
       "/reports/quarterly": { get: { operationId: "quarterlyReport", responses: { "500": error } } },
       "/slow": { get: { operationId: "slow", responses: { "200": { description: "Never" } } } },
       "/moved": { get: { operationId: "moved", responses: { "302": { description: "Elsewhere" } } } },
-      "/export": { get: { operationId: "exportAll", responses: { "200": { description: "Everything", ...json({}) } } } },
+      "/export": {
+        get: { operationId: "exportAll", responses: { "200": { description: "Everything", ...json({}) } } },
+      },
     },
     components: {
       parameters: {
@@ -92,7 +116,11 @@ export function crmDocument(version: "3.1" | "3.0", origin: string): Record<stri
         NewContact: {
           type: "object",
           required: ["name"],
-          properties: { name: { type: "string" }, email: nullableString, tags: { type: "array", items: { type: "string" } } },
+          properties: {
+            name: { type: "string" },
+            email: nullableString,
+            tags: { type: "array", items: { type: "string" } },
+          },
         },
         Contact: {
           type: "object",
@@ -120,7 +148,9 @@ export async function startRestApi(): Promise<RestApi> {
   let origin = "";
   const send = (res: ServerResponse, status: number, body?: unknown, type = "application/json") => {
     if (body === undefined) return void res.writeHead(status).end();
-    res.writeHead(status, { "Content-Type": type }).end(type === "application/json" ? JSON.stringify(body) : String(body));
+    res
+      .writeHead(status, { "Content-Type": type })
+      .end(type === "application/json" ? JSON.stringify(body) : String(body));
   };
 
   const server = createServer(async (req, res) => {
@@ -134,7 +164,8 @@ export async function startRestApi(): Promise<RestApi> {
 
     if (route === "GET /openapi.json") return send(res, 200, crmDocument("3.1", origin));
     if (route === "GET /openapi-3.0.json") return send(res, 200, crmDocument("3.0", origin));
-    if (route === "GET /swagger.json") return send(res, 200, { swagger: "2.0", info: { title: "Old", version: "1" }, paths: {} });
+    if (route === "GET /swagger.json")
+      return send(res, 200, { swagger: "2.0", info: { title: "Old", version: "1" }, paths: {} });
     if (route === "GET /crm/contacts") {
       const limit = Number(url.searchParams.get("limit") ?? contacts.length);
       return send(res, 200, contacts.slice(0, limit));
@@ -142,7 +173,12 @@ export async function startRestApi(): Promise<RestApi> {
     if (route === "POST /crm/contacts") {
       const input = JSON.parse(body) as Partial<Contact>;
       if (typeof input.name !== "string") return send(res, 400, { error: "name is required" });
-      const contact = { id: `c${contacts.length + 1}`, name: input.name, email: input.email ?? null, tags: input.tags ?? [] };
+      const contact = {
+        id: `c${contacts.length + 1}`,
+        name: input.name,
+        email: input.email ?? null,
+        tags: input.tags ?? [],
+      };
       contacts.push(contact);
       return send(res, 201, contact);
     }

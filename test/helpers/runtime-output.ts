@@ -78,7 +78,8 @@ function credentialsIn(dir: string): string[] {
     const text = readFileSync(join(dir, name), "utf8");
     const secrets = JSON.parse(readFileSync(join(dir, name.replace(/\.log$/, ".secrets.json")), "utf8")) as string[];
     if (JWT.test(text)) findings.push(`${join(dir, name)}: a JWT (bearer token)`);
-    if (secrets.some((secret) => text.includes(secret))) findings.push(`${join(dir, name)}: one of the secrets the runtime was given`);
+    if (secrets.some((secret) => text.includes(secret)))
+      findings.push(`${join(dir, name)}: one of the secrets the runtime was given`);
   }
   return findings;
 }

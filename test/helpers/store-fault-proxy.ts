@@ -21,18 +21,25 @@ export interface StoreFaultProxy {
 }
 
 export async function startStoreFaultProxy(bridgeUrl: string): Promise<StoreFaultProxy> {
-  let rule: { fault: StoreFault; matches: (body: string) => boolean } = { fault: { kind: "pass" }, matches: () => true };
+  let rule: { fault: StoreFault; matches: (body: string) => boolean } = {
+    fault: { kind: "pass" },
+    matches: () => true,
+  };
   const holding: (() => Promise<void>)[] = [];
 
   // Resolves once the bridge has answered: the command has run, whoever is still listening.
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) =>
     new Promise<void>((resolve) => {
       const url = new URL(req.url ?? "/", bridgeUrl);
-      const upstream = httpRequest(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (answer) => {
-        if (!res.destroyed) res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        answer.on("end", resolve);
-      });
+      const upstream = httpRequest(
+        url,
+        { method: req.method, headers: { ...req.headers, host: url.host } },
+        (answer) => {
+          if (!res.destroyed) res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.on("end", resolve);
+        },
+      );
       upstream.on("error", () => {
         res.destroy();
         resolve();

@@ -11,7 +11,9 @@ export const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** The run's first signing key (the one the workers sign with) as a private JWK. */
 export function signingJwk(): JWK & { kid: string; alg: string } {
-  const { keys } = JSON.parse(inject("signingKeys")) as { keys: (JWK & { kid: string; alg: string; activeFrom?: number })[] };
+  const { keys } = JSON.parse(inject("signingKeys")) as {
+    keys: (JWK & { kid: string; alg: string; activeFrom?: number })[];
+  };
   const { activeFrom: _ignored, ...jwk } = keys[0]!;
   return jwk;
 }
@@ -33,24 +35,44 @@ export interface AccessTokenFields {
 export function accessTokenClaims(issuer: string, fields: AccessTokenFields): JWTPayload {
   const iat = nowSec();
   const { ttlSec = 300, extra = {}, ...claims } = fields;
-  return { iss: issuer, iat, nbf: iat, exp: iat + ttlSec, jti: randomBytes(16).toString("base64url"), ...claims, ...extra };
+  return {
+    iss: issuer,
+    iat,
+    nbf: iat,
+    exp: iat + ttlSec,
+    jti: randomBytes(16).toString("base64url"),
+    ...claims,
+    ...extra,
+  };
 }
 
 /**
  * An access token signed with the workers' own key: what the provider itself would issue, under
  * the shared store's epoch (the `ep` claim) unless `extra` names another.
  */
-export async function signAccessToken(issuer: string, fields: AccessTokenFields, header: Record<string, unknown> = {}): Promise<string> {
+export async function signAccessToken(
+  issuer: string,
+  fields: AccessTokenFields,
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const jwk = signingJwk();
   const key = await importJWK(jwk, jwk.alg);
   const ep = await sharedStore().currentEpoch();
-  return new SignJWT(accessTokenClaims(issuer, { ...fields, extra: { ep, ...fields.extra } })).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "at+jwt", ...header }).sign(key);
+  return new SignJWT(accessTokenClaims(issuer, { ...fields, extra: { ep, ...fields.extra } }))
+    .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: "at+jwt", ...header })
+    .sign(key);
 }
 
 /** Signed by a key the provider never had, under `kid` (default a fresh one). */
-export async function signWithUnknownKey(issuer: string, fields: AccessTokenFields, kid = "unknown-key"): Promise<string> {
+export async function signWithUnknownKey(
+  issuer: string,
+  fields: AccessTokenFields,
+  kid = "unknown-key",
+): Promise<string> {
   const { privateKey } = await generateKeyPair("ES256");
-  return new SignJWT(accessTokenClaims(issuer, fields)).setProtectedHeader({ alg: "ES256", kid, typ: "at+jwt" }).sign(privateKey);
+  return new SignJWT(accessTokenClaims(issuer, fields))
+    .setProtectedHeader({ alg: "ES256", kid, typ: "at+jwt" })
+    .sign(privateKey);
 }
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -63,7 +85,10 @@ export function unsecuredAccessToken(issuer: string, fields: AccessTokenFields):
 /** The key-confusion attack: HS256 with the provider's public key (PEM) as the HMAC secret. */
 export async function hmacWithPublicKey(issuer: string, fields: AccessTokenFields): Promise<string> {
   const { d: _private, ...publicJwk } = signingJwk();
-  const pem = createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" });
+  const pem = createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" }).export({
+    type: "spki",
+    format: "pem",
+  });
   return new SignJWT(accessTokenClaims(issuer, fields))
     .setProtectedHeader({ alg: "HS256", kid: publicJwk.kid, typ: "at+jwt" })
     .sign(new TextEncoder().encode(String(pem)));

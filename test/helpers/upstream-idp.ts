@@ -1,8 +1,8 @@
 // An independent, certified OpenID Provider (node-oidc-provider) in the test process, standing in
 // for Okta / Entra / Keycloak as the auth tier's upstream identity provider, and a driver for its
 // development login and consent pages over plain HTTP.
-import { once } from "node:events";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
@@ -79,8 +79,16 @@ export async function startUpstreamIdp(options: UpstreamIdpOptions): Promise<Ups
 }
 
 /** One request with the jar's cookies, no redirect following. */
-async function visit(jar: CookieJar, url: string | URL, init: RequestInit = {}): Promise<{ res: Response; body: string; location?: URL }> {
-  const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), Cookie: jar.header() } });
+async function visit(
+  jar: CookieJar,
+  url: string | URL,
+  init: RequestInit = {},
+): Promise<{ res: Response; body: string; location?: URL }> {
+  const res = await fetch(url, {
+    ...init,
+    redirect: "manual",
+    headers: { ...(init.headers as Record<string, string>), Cookie: jar.header() },
+  });
   jar.store(res);
   const location = res.headers.get("Location");
   return { res, body: await res.text(), ...(location ? { location: new URL(location, url) } : {}) };
@@ -91,12 +99,17 @@ async function visit(jar: CookieJar, url: string | URL, init: RequestInit = {}):
  * consent pages, and returns where it finally sends the browser (the auth tier's callback).
  * `abort` cancels at the login page instead, which answers with error=access_denied.
  */
-export async function loginUpstream(authorizationUrl: URL, login: string, options: { abort?: boolean; jar?: CookieJar } = {}): Promise<URL> {
+export async function loginUpstream(
+  authorizationUrl: URL,
+  login: string,
+  options: { abort?: boolean; jar?: CookieJar } = {},
+): Promise<URL> {
   const jar = options.jar ?? new CookieJar();
   let current = await visit(jar, authorizationUrl);
   for (let hops = 0; hops < 10; hops++) {
     const location = current.location;
-    if (!location) throw new Error(`the upstream answered ${current.res.status} without a redirect: ${current.body.slice(0, 300)}`);
+    if (!location)
+      throw new Error(`the upstream answered ${current.res.status} without a redirect: ${current.body.slice(0, 300)}`);
     if (location.origin !== authorizationUrl.origin) return location;
     const page = await visit(jar, location);
     const prompt = /name="prompt" value="(login|consent)"/.exec(page.body)?.[1];

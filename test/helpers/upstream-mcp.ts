@@ -9,8 +9,8 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
@@ -68,7 +68,11 @@ export interface RecordingMcpServerOptions {
    * Runs before the MCP transport sees a request (after it is recorded), e.g. to check the
    * bearer token as a protected upstream does; returns false when it has answered the request itself.
    */
-  gate?: (req: IncomingMessage, res: ServerResponse, message: { method?: string; params?: unknown } | undefined) => boolean | Promise<boolean>;
+  gate?: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    message: { method?: string; params?: unknown } | undefined,
+  ) => boolean | Promise<boolean>;
   /**
    * What an unknown session id gets: 404 (the default, as the transports spec says), or what a
    * server that keeps one SDK transport per process answers once it restarted: the request goes
@@ -92,13 +96,22 @@ interface ToolSpec {
   run(args: never, extra: Extra): CallToolResult | Promise<CallToolResult>;
 }
 /** Typed arguments for `run`, erased in the table. */
-const tool = <S extends z.ZodObject>(spec: { description: string; input: S; output?: z.ZodObject; run(args: z.output<S>, extra: Extra): CallToolResult | Promise<CallToolResult> }): ToolSpec => spec;
+const tool = <S extends z.ZodObject>(spec: {
+  description: string;
+  input: S;
+  output?: z.ZodObject;
+  run(args: z.output<S>, extra: Extra): CallToolResult | Promise<CallToolResult>;
+}): ToolSpec => spec;
 
 /** The recording server's tools (one set per session: create_issue counts per session). */
 function toolSpecs(): Record<string, ToolSpec> {
   let issues = 0;
   return {
-    echo: tool({ description: "Returns its text", input: z.object({ text: z.string() }), run: ({ text }) => ({ content: [{ type: "text", text }] }) }),
+    echo: tool({
+      description: "Returns its text",
+      input: z.object({ text: z.string() }),
+      run: ({ text }) => ({ content: [{ type: "text", text }] }),
+    }),
     add: tool({
       description: "Adds two numbers",
       input: z.object({ a: z.number(), b: z.number() }),
@@ -137,9 +150,16 @@ function toolSpecs(): Record<string, ToolSpec> {
       run: async ({ steps }, extra) => {
         const progressToken = extra._meta?.progressToken;
         for (let progress = 1; progress <= steps; progress++) {
-          if (progressToken !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, total: steps } });
+          if (progressToken !== undefined)
+            await extra.sendNotification({
+              method: "notifications/progress",
+              params: { progressToken, progress, total: steps },
+            });
         }
-        await extra.sendNotification({ method: "notifications/message", params: { level: "info", logger: "report", data: `reported ${steps} steps` } });
+        await extra.sendNotification({
+          method: "notifications/message",
+          params: { level: "info", logger: "report", data: `reported ${steps} steps` },
+        });
         return { content: [{ type: "text", text: `done in ${steps} steps` }] };
       },
     }),
@@ -148,7 +168,13 @@ function toolSpecs(): Record<string, ToolSpec> {
       input: z.object({ question: z.string() }),
       run: async ({ question }, extra) => {
         const answer = await extra.sendRequest(
-          { method: "elicitation/create", params: { message: question, requestedSchema: { type: "object", properties: { name: { type: "string" } } } } },
+          {
+            method: "elicitation/create",
+            params: {
+              message: question,
+              requestedSchema: { type: "object", properties: { name: { type: "string" } } },
+            },
+          },
           ElicitResultSchema,
         );
         return { content: [{ type: "text", text: `${answer.action}: ${JSON.stringify(answer.content ?? {})}` }] };
@@ -184,7 +210,15 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       requests.push({ ...seen, rpcMethod: rpc ? (rpc.method ?? "(response)") : undefined, params: rpc?.params });
     }
 
-    if (options.gate && !(await options.gate(req, res, Array.isArray(body) ? undefined : (body as { method?: string; params?: unknown } | undefined)))) return;
+    if (
+      options.gate &&
+      !(await options.gate(
+        req,
+        res,
+        Array.isArray(body) ? undefined : (body as { method?: string; params?: unknown } | undefined),
+      ))
+    )
+      return;
 
     const sessionId = seen.sessionId;
     if (sessionId) {
@@ -199,19 +233,32 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       if (!session) return sendJsonRpcError(res, 404, "Session not found");
       return session.transport.handleRequest(req, res, body);
     }
-    if (req.method !== "POST" || !isInitializeRequest(body)) return sendJsonRpcError(res, 400, "Bad Request: no session id");
-    const session: Session = { server: createToolServer(() => session), transport: newTransport(), listChangePending: false };
+    if (req.method !== "POST" || !isInitializeRequest(body))
+      return sendJsonRpcError(res, 400, "Bad Request: no session id");
+    const session: Session = {
+      server: createToolServer(() => session),
+      transport: newTransport(),
+      listChangePending: false,
+    };
     await session.server.connect(session.transport);
     await session.transport.handleRequest(req, res, body);
     if (session.transport.sessionId) sessions.set(session.transport.sessionId, session);
   };
-  const newTransport = () => new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: options.jsonResponse });
+  const newTransport = () =>
+    new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: options.jsonResponse,
+    });
 
   const createToolServer = (session: () => Session) => {
     const server = new McpServer({ name: "recording-upstream", version: "1.0.0" }, { capabilities: { logging: {} } });
     const specs = toolSpecs();
     for (const [name, spec] of Object.entries(specs)) {
-      const config = { description: spec.description, inputSchema: spec.input, ...(spec.output ? { outputSchema: spec.output } : {}) };
+      const config = {
+        description: spec.description,
+        inputSchema: spec.input,
+        ...(spec.output ? { outputSchema: spec.output } : {}),
+      };
       server.registerTool(name, config, async (args: unknown, extra: Extra) => {
         // A pending list change goes out first, on this call's own response stream.
         if (session().listChangePending) {
@@ -235,11 +282,9 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       return { tools: listed.slice(start, end), ...(end < listed.length ? { nextCursor: String(end) } : {}) };
     });
 
-    server.registerPrompt(
-      "greet",
-      { description: "Greets someone", argsSchema: { name: z.string() } },
-      ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `Say hello to ${name}.` } }] }),
-    );
+    server.registerPrompt("greet", { description: "Greets someone", argsSchema: { name: z.string() } }, ({ name }) => ({
+      messages: [{ role: "user", content: { type: "text", text: `Say hello to ${name}.` } }],
+    }));
     // Subscriptions are accepted and recorded (requests[]); updates are not emitted.
     server.server.registerCapabilities({ resources: { subscribe: true } });
     server.server.setRequestHandler(SubscribeRequestSchema, () => ({}));
@@ -248,9 +293,14 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
     server.registerResource("readme", `${scheme}://readme`, { mimeType: "text/plain" }, (uri) => ({
       contents: [{ uri: uri.href, mimeType: "text/plain", text: "hello from the readme" }],
     }));
-    server.registerResource("item", new ResourceTemplate(`${scheme}://items/{id}`, { list: undefined }), { mimeType: "text/plain" }, (uri, { id }) => ({
-      contents: [{ uri: uri.href, mimeType: "text/plain", text: `item ${String(id)}` }],
-    }));
+    server.registerResource(
+      "item",
+      new ResourceTemplate(`${scheme}://items/{id}`, { list: undefined }),
+      { mimeType: "text/plain" },
+      (uri, { id }) => ({
+        contents: [{ uri: uri.href, mimeType: "text/plain", text: `item ${String(id)}` }],
+      }),
+    );
     return server;
   };
 

@@ -26,7 +26,10 @@ function compatibility(tier: Tier): { compatibilityDate: string; compatibilityFl
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml);
   if (!date) throw new Error(`wrangler.${tier}.toml has no compatibility_date`);
   const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml);
-  return { compatibilityDate: date[1]!, compatibilityFlags: flags ? [...flags[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [] };
+  return {
+    compatibilityDate: date[1]!,
+    compatibilityFlags: flags ? [...flags[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) : [],
+  };
 }
 
 /** Miniflare options that load a tier's bundle from `<buildDir>/<tier>/` (see buildWorkers). */
@@ -91,10 +94,23 @@ export async function startAuthWorker(options: AuthWorkerOptions = {}): Promise<
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
-    if (options.config !== undefined) bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
-    const secrets = [redis.token, ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'), ...Object.entries(bindings).filter(([name]) => /SECRET|ENCRYPTION_KEY/.test(name)).map(([, value]) => value)];
+    if (options.config !== undefined)
+      bindings.AUTH_CONFIG = typeof options.config === "function" ? options.config(url) : options.config;
+    const secrets = [
+      redis.token,
+      ...privateKeyParts(bindings.SIGNING_KEYS ?? '{"keys":[]}'),
+      ...Object.entries(bindings)
+        .filter(([name]) => /SECRET|ENCRYPTION_KEY/.test(name))
+        .map(([, value]) => value),
+    ];
     const output: string[] = [];
-    const mf = new Miniflare({ ...workerOptions("auth"), ...captureRuntimeOutput("auth", secrets, (text) => output.push(text)), host: "127.0.0.1", port, bindings });
+    const mf = new Miniflare({
+      ...workerOptions("auth"),
+      ...captureRuntimeOutput("auth", secrets, (text) => output.push(text)),
+      host: "127.0.0.1",
+      port,
+      bindings,
+    });
     try {
       return await run(mf, output);
     } catch (error) {
@@ -120,7 +136,9 @@ export interface GatewayWorkerOptions {
 
 export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Promise<RunningWorker> {
   const auth = options.auth;
-  const secrets = Object.entries(options.bindings ?? {}).filter(([name]) => /SECRET|TOKEN|KEY/.test(name)).map(([, value]) => value);
+  const secrets = Object.entries(options.bindings ?? {})
+    .filter(([name]) => /SECRET|TOKEN|KEY/.test(name))
+    .map(([, value]) => value);
   const output: string[] = [];
   const mf = new Miniflare({
     ...workerOptions("gateway"),
@@ -128,7 +146,11 @@ export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Pr
     host: "127.0.0.1",
     port: options.port ?? 0,
     bindings: { ...options.bindings, ...(options.config === undefined ? {} : { GATEWAY_CONFIG: options.config }) },
-    durableObjects: { MCP_SESSION: { className: "McpSession", useSQLite: true }, AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true }, PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true } },
+    durableObjects: {
+      MCP_SESSION: { className: "McpSession", useSQLite: true },
+      AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true },
+      PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true },
+    },
     durableObjectsPersist: options.persistDir ?? false,
     serviceBindings: {
       // The real auth tier in its own runtime; requests cross loopback HTTP as a binding would cross the platform.

@@ -27,7 +27,12 @@ let nextId = 1;
 /** A tools/call of a tool no app offers: audited (outcome unknown_tool) with no upstream involved. */
 async function call(gateway: RunningWorker, sessionId: string, tool: string): Promise<number> {
   const started = Date.now();
-  const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: tool, arguments: {} } });
+  const res = await postOnSession(gateway, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name: tool, arguments: {} },
+  });
   expect(res.status).toBe(200);
   await res.body?.cancel();
   return Date.now() - started;
@@ -41,7 +46,10 @@ async function outbox(gateway: RunningWorker): Promise<OutboxStatus> {
 
 /** The tools named in the sink's deduplicated events of one session. */
 function toolsDelivered(sink: FaultyAuditSink, sessionId: string): string[] {
-  return [...sink.unique().values()].filter((e) => e.session_id === sessionId).map((e) => String(e.tool)).sort();
+  return [...sink.unique().values()]
+    .filter((e) => e.session_id === sessionId)
+    .map((e) => String(e.tool))
+    .sort();
 }
 
 const sinks: FaultyAuditSink[] = [];
@@ -71,32 +79,57 @@ describe("audit delivery across a gateway runtime kill and a sink outage", () =>
     // Events made while the sink fails; the session then ends (DELETE) with them undelivered.
     const ended = await openSession(first);
     for (const i of [1, 2, 3, 4]) await call(first, ended, `gone__tool${i}`);
-    await vi.waitFor(() => expect(sink.requests.filter((r) => r.status === 500 && r.ids.length > 0).length).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+    await vi.waitFor(
+      () => expect(sink.requests.filter((r) => r.status === 500 && r.ids.length > 0).length).toBeGreaterThanOrEqual(2),
+      { timeout: 10_000 },
+    );
     expect((await deleteSession(first, ended)).status).toBe(204);
     expect((await outbox(first)).backlog).toBe(4);
 
     // The runtime is killed with the events undelivered, and the sink goes away altogether.
     await stack.gateway.dispose();
     await sink.stop();
-    const second = withToken(await startGatewayWorker({ auth: stack.auth, config: gatewayConfig(stack.auth.url, { audit }), bindings: GATEWAY_CLIENT.bindings, persistDir: storage }), token);
+    const second = withToken(
+      await startGatewayWorker({
+        auth: stack.auth,
+        config: gatewayConfig(stack.auth.url, { audit }),
+        bindings: GATEWAY_CLIENT.bindings,
+        persistDir: storage,
+      }),
+      token,
+    );
     try {
       // More events on the new runtime while the sink is unreachable.
       const later = await openSession(second);
       for (const i of [1, 2]) await call(second, later, `later__tool${i}`);
-      await vi.waitFor(async () => expect(await outbox(second)).toMatchObject({ backlog: 6, failures: expect.any(Number) }), { timeout: 10_000 });
+      await vi.waitFor(
+        async () => expect(await outbox(second)).toMatchObject({ backlog: 6, failures: expect.any(Number) }),
+        { timeout: 10_000 },
+      );
       const refusedSince = (await outbox(second)).failures;
-      await vi.waitFor(async () => expect((await outbox(second)).failures).toBeGreaterThanOrEqual(refusedSince + 3), { timeout: 20_000 });
+      await vi.waitFor(async () => expect((await outbox(second)).failures).toBeGreaterThanOrEqual(refusedSince + 3), {
+        timeout: 20_000,
+      });
 
       // The sink answers again but fails for a while longer: the retries outlast an outage of many seconds.
       sink.mode = "fail";
       await sink.start();
       const outageStart = sink.requests[0]!.at;
-      await vi.waitFor(() => expect(sink.requests.at(-1)!.at - outageStart).toBeGreaterThanOrEqual(12_000), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(() => expect(sink.requests.at(-1)!.at - outageStart).toBeGreaterThanOrEqual(12_000), {
+        timeout: 30_000,
+        interval: 200,
+      });
       expect(sink.delivered).toHaveLength(0);
 
       sink.mode = "accept";
-      await vi.waitFor(() => expect(toolsDelivered(sink, later)).toEqual(["later__tool1", "later__tool2"]), { timeout: 15_000, interval: 100 });
-      await vi.waitFor(() => expect(toolsDelivered(sink, ended)).toEqual(["gone__tool1", "gone__tool2", "gone__tool3", "gone__tool4"]), { timeout: 15_000, interval: 100 });
+      await vi.waitFor(() => expect(toolsDelivered(sink, later)).toEqual(["later__tool1", "later__tool2"]), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      await vi.waitFor(
+        () => expect(toolsDelivered(sink, ended)).toEqual(["gone__tool1", "gone__tool2", "gone__tool3", "gone__tool4"]),
+        { timeout: 15_000, interval: 100 },
+      );
       await vi.waitFor(async () => expect((await outbox(second)).backlog).toBe(0), { timeout: 5_000 });
 
       // At least once: raw deliveries cover every id; exactly once per id after dedupe.
@@ -129,57 +162,82 @@ describe("audit delivery to a misbehaving sink", () => {
     const sessionId = await openSession(gateway);
     for (const i of [1, 2, 3]) await call(gateway, sessionId, `rejected__tool${i}`);
 
-    await vi.waitFor(() => expect(sink.requests.filter((r) => r.status === 400).length).toBeGreaterThanOrEqual(4), { timeout: 20_000 });
+    await vi.waitFor(() => expect(sink.requests.filter((r) => r.status === 400).length).toBeGreaterThanOrEqual(4), {
+      timeout: 20_000,
+    });
     expect((await outbox(stack.gateway)).backlog).toBe(3);
 
     sink.mode = "accept";
-    await vi.waitFor(() => expect(toolsDelivered(sink, sessionId)).toEqual(["rejected__tool1", "rejected__tool2", "rejected__tool3"]), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(
+      () => expect(toolsDelivered(sink, sessionId)).toEqual(["rejected__tool1", "rejected__tool2", "rejected__tool3"]),
+      { timeout: 15_000, interval: 100 },
+    );
   });
 
-  it("answers tool calls at once while the sink hangs, and delivers their events when it answers", { timeout: 60_000 }, async () => {
-    const sink = await sinkIn("hang");
-    const stack = await startStack({ audit: { sink: { url: sink.url, ...FAST } } });
-    stacks.push(stack);
-    const gateway = stack.as(await stack.token());
-    const sessionId = await openSession(gateway);
+  it(
+    "answers tool calls at once while the sink hangs, and delivers their events when it answers",
+    { timeout: 60_000 },
+    async () => {
+      const sink = await sinkIn("hang");
+      const stack = await startStack({ audit: { sink: { url: sink.url, ...FAST } } });
+      stacks.push(stack);
+      const gateway = stack.as(await stack.token());
+      const sessionId = await openSession(gateway);
 
-    const latencies: number[] = [];
-    for (const i of [1, 2, 3, 4, 5]) latencies.push(await call(gateway, sessionId, `hung__tool${i}`));
-    // Keep calling while delivery attempts hang and time out.
-    await vi.waitFor(() => expect(sink.requests.filter((r) => r.status === "hang").length).toBeGreaterThanOrEqual(2), { timeout: 20_000 });
-    for (const i of [6, 7, 8]) latencies.push(await call(gateway, sessionId, `hung__tool${i}`));
-    // Each call answered well within the sink's delivery timeout (1 s): nothing waits on the sink.
-    expect(Math.max(...latencies)).toBeLessThan(1_000);
+      const latencies: number[] = [];
+      for (const i of [1, 2, 3, 4, 5]) latencies.push(await call(gateway, sessionId, `hung__tool${i}`));
+      // Keep calling while delivery attempts hang and time out.
+      await vi.waitFor(
+        () => expect(sink.requests.filter((r) => r.status === "hang").length).toBeGreaterThanOrEqual(2),
+        { timeout: 20_000 },
+      );
+      for (const i of [6, 7, 8]) latencies.push(await call(gateway, sessionId, `hung__tool${i}`));
+      // Each call answered well within the sink's delivery timeout (1 s): nothing waits on the sink.
+      expect(Math.max(...latencies)).toBeLessThan(1_000);
 
-    sink.mode = "accept";
-    await vi.waitFor(() => expect(toolsDelivered(sink, sessionId)).toHaveLength(8), { timeout: 20_000, interval: 100 });
-    expect(new Set(toolsDelivered(sink, sessionId)).size).toBe(8);
-  });
+      sink.mode = "accept";
+      await vi.waitFor(() => expect(toolsDelivered(sink, sessionId)).toHaveLength(8), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      expect(new Set(toolsDelivered(sink, sessionId)).size).toBe(8);
+    },
+  );
 });
 
 describe("audit events finally dropped", () => {
   let otlp: OtlpReceiver;
   afterAll(() => otlp?.close());
 
-  it("reports the backlog, and counts what is dropped after the retention or beyond the outbox's bound", { timeout: 60_000 }, async () => {
-    otlp = await startOtlpReceiver();
-    const sink = await sinkIn("fail");
-    const stack = await startStack({
-      audit: { sink: { url: sink.url, ...FAST, retention: "3s", maxBacklog: 3 } },
-      observability: { otlp: { endpoint: otlp.url, metricsInterval: "0s" } },
-    });
-    stacks.push(stack);
-    const gateway = stack.as(await stack.token());
-    const sessionId = await openSession(gateway);
-    for (const i of [1, 2, 3, 4, 5]) await call(gateway, sessionId, `doomed__tool${i}`);
+  it(
+    "reports the backlog, and counts what is dropped after the retention or beyond the outbox's bound",
+    { timeout: 60_000 },
+    async () => {
+      otlp = await startOtlpReceiver();
+      const sink = await sinkIn("fail");
+      const stack = await startStack({
+        audit: { sink: { url: sink.url, ...FAST, retention: "3s", maxBacklog: 3 } },
+        observability: { otlp: { endpoint: otlp.url, metricsInterval: "0s" } },
+      });
+      stacks.push(stack);
+      const gateway = stack.as(await stack.token());
+      const sessionId = await openSession(gateway);
+      for (const i of [1, 2, 3, 4, 5]) await call(gateway, sessionId, `doomed__tool${i}`);
 
-    // The outbox holds 3 (its bound); the other 2 were dropped on arrival.
-    await vi.waitFor(() => expect(otlp.total("audit.events.dropped", { "gateway.audit.reason": "outbox_full" })).toBe(2), { timeout: 10_000 });
-    await vi.waitFor(() => expect(otlp.total("audit.outbox.backlog")).toBe(3), { timeout: 10_000 });
-    // After the retention, the 3 left are dropped too, and the backlog is empty.
-    await vi.waitFor(() => expect(otlp.total("audit.events.dropped", { "gateway.audit.reason": "retention" })).toBe(3), { timeout: 20_000 });
-    await vi.waitFor(() => expect(otlp.total("audit.outbox.backlog")).toBe(0), { timeout: 10_000 });
-    expect((await outbox(stack.gateway)).backlog).toBe(0);
-    expect(sink.delivered).toHaveLength(0);
-  });
+      // The outbox holds 3 (its bound); the other 2 were dropped on arrival.
+      await vi.waitFor(
+        () => expect(otlp.total("audit.events.dropped", { "gateway.audit.reason": "outbox_full" })).toBe(2),
+        { timeout: 10_000 },
+      );
+      await vi.waitFor(() => expect(otlp.total("audit.outbox.backlog")).toBe(3), { timeout: 10_000 });
+      // After the retention, the 3 left are dropped too, and the backlog is empty.
+      await vi.waitFor(
+        () => expect(otlp.total("audit.events.dropped", { "gateway.audit.reason": "retention" })).toBe(3),
+        { timeout: 20_000 },
+      );
+      await vi.waitFor(() => expect(otlp.total("audit.outbox.backlog")).toBe(0), { timeout: 10_000 });
+      expect((await outbox(stack.gateway)).backlog).toBe(0);
+      expect(sink.delivered).toHaveLength(0);
+    },
+  );
 });

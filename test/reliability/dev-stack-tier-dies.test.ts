@@ -36,14 +36,18 @@ const stackProcesses = (match: (args: string[]) => boolean) => commandLines(dev.
 
 /** The auth tier's wrangler (the Node process running wrangler-dist/cli.js, not its launcher). */
 function authWrangler(): number {
-  const found = stackProcesses((args) => args.some((arg) => arg.endsWith("wrangler-dist/cli.js")) && args.includes("wrangler.auth.toml"));
+  const found = stackProcesses(
+    (args) => args.some((arg) => arg.endsWith("wrangler-dist/cli.js")) && args.includes("wrangler.auth.toml"),
+  );
   expect(found).toHaveLength(1);
   return found[0]!.pid;
 }
 
 /** The auth tier's proxy runtime: the workerd that listens on the tier's port. */
 function authProxyRuntime(): number {
-  const found = stackProcesses((args) => args[0]!.endsWith("workerd") && args.some((arg) => arg.endsWith(`127.0.0.1:${authPort}`)));
+  const found = stackProcesses(
+    (args) => args[0]!.endsWith("workerd") && args.some((arg) => arg.endsWith(`127.0.0.1:${authPort}`)),
+  );
   expect(found).toHaveLength(1);
   return found[0]!.pid;
 }
@@ -75,11 +79,20 @@ describe("npm run dev when a tier's runtime fails", () => {
     expect(await authStatus()).toBe(200);
     const mark = stack.output().length;
     process.kill(authWrangler(), "SIGKILL");
-    await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), { timeout: 90_000, interval: 250 });
+    await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), {
+      timeout: 90_000,
+      interval: 250,
+    });
     expect(await authStatus()).toBe(200);
-    expect(outputSince(mark)).toMatch(new RegExp(`auth tier on port ${authPort}: its wrangler exited \\(\\w+\\); restarting it \\(restart 1 of at most 2`));
+    expect(outputSince(mark)).toMatch(
+      new RegExp(
+        `auth tier on port ${authPort}: its wrangler exited \\(\\w+\\); restarting it \\(restart 1 of at most 2`,
+      ),
+    );
     // A killed wrangler cannot unregister: its entry, naming a dead runtime, would keep the new one out.
-    expect(outputSince(mark)).toContain("auth tier: removed the dev registry entry a stopped wrangler left for ai-identity-auth");
+    expect(outputSince(mark)).toContain(
+      "auth tier: removed the dev registry entry a stopped wrangler left for ai-identity-auth",
+    );
     expect(dev.exitCode).toBeNull();
   }, 120_000);
 
@@ -88,8 +101,14 @@ describe("npm run dev when a tier's runtime fails", () => {
     // A frozen proxy runtime: the kernel still accepts connections on the port, nothing answers.
     process.kill(authProxyRuntime(), "SIGSTOP");
     await expect(authStatus(1_000)).rejects.toThrow();
-    await vi.waitFor(() => expect(outputSince(mark)).toMatch(/auth tier on port \d+: \/status did not answer 3 probes in a row/), { timeout: 60_000, interval: 250 });
-    await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), { timeout: 90_000, interval: 250 });
+    await vi.waitFor(
+      () => expect(outputSince(mark)).toMatch(/auth tier on port \d+: \/status did not answer 3 probes in a row/),
+      { timeout: 60_000, interval: 250 },
+    );
+    await vi.waitFor(() => expect(outputSince(mark)).toContain(`auth tier is answering again on port ${authPort}`), {
+      timeout: 90_000,
+      interval: 250,
+    });
     expect(await authStatus()).toBe(200);
     expect(outputSince(mark)).toContain("restarting it (restart 2 of at most 2");
   }, 150_000);
@@ -100,20 +119,38 @@ describe("npm run dev when a tier's runtime fails", () => {
   it("serves agents again after the restarts: a token from the restarted auth tier opens a gateway session", async () => {
     // The restarted tier read the same env file: the machine agent's secret still works.
     const token = await machineToken(info);
-    await vi.waitFor(async () => {
-      const res = await fetch(info.mcp, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "after-restart", version: "1.0.0" } } }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = await res.text();
-      expect(res.status, body).toBe(200);
-    }, { timeout: 30_000, interval: 500 });
+    await vi.waitFor(
+      async () => {
+        const res = await fetch(info.mcp, {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${token}`,
+            "Content-Type": "application/json",
+            Accept: "application/json, text/event-stream",
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "initialize",
+            params: {
+              protocolVersion: "2025-11-25",
+              capabilities: {},
+              clientInfo: { name: "after-restart", version: "1.0.0" },
+            },
+          }),
+          signal: AbortSignal.timeout(10_000),
+        });
+        const body = await res.text();
+        expect(res.status, body).toBe(200);
+      },
+      { timeout: 30_000, interval: 500 },
+    );
   }, 180_000);
 
   it("stops the whole stack, naming the tier and what to do, when the tier fails once more than it may be restarted", async () => {
-    const secretsDirs = stackProcesses((args) => args.includes("wrangler.auth.toml")).flatMap(({ args }) => args.filter((_, i) => args[i - 1] === "--env-file").map((file) => dirname(file)));
+    const secretsDirs = stackProcesses((args) => args.includes("wrangler.auth.toml")).flatMap(({ args }) =>
+      args.filter((_, i) => args[i - 1] === "--env-file").map((file) => dirname(file)),
+    );
     expect(secretsDirs.length).toBeGreaterThan(0);
     const mark = stack.output().length;
     const exited = once(dev, "exit");
@@ -121,13 +158,20 @@ describe("npm run dev when a tier's runtime fails", () => {
     const [code] = (await exited) as [number | null];
     expect(code).not.toBe(0);
     const said = outputSince(mark);
-    expect(said).toMatch(new RegExp(`auth tier on port ${authPort} failed again \\(its wrangler exited \\(\\w+\\)\\) after 2 restarts within 600 s; stopping the stack\\.`));
+    expect(said).toMatch(
+      new RegExp(
+        `auth tier on port ${authPort} failed again \\(its wrangler exited \\(\\w+\\)\\) after 2 restarts within 600 s; stopping the stack\\.`,
+      ),
+    );
     expect(said).toContain("Look at the auth tier's output above for the cause");
     expect(said).toContain("run npm run dev again");
     // Nothing left behind: no process of the stack, no secrets, no port that hangs.
-    await vi.waitFor(() => {
-      for (const dir of secretsDirs) expect(existsSync(dir), dir).toBe(false);
-    }, { timeout: 10_000, interval: 100 });
+    await vi.waitFor(
+      () => {
+        for (const dir of secretsDirs) expect(existsSync(dir), dir).toBe(false);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     await expect(authStatus(1_000)).rejects.toThrow();
   }, 60_000);
 });

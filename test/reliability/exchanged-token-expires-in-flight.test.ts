@@ -11,7 +11,12 @@ import { identityProviderSchema } from "../../src/gateway/apps-schema.js";
 import { exchangeToken, type BindingFetcher } from "../../src/gateway/outbound/token-exchange-client.js";
 import { startStack, type Stack } from "../helpers/gateway-stack.js";
 import { openSession, postOnSession } from "../helpers/mcp.js";
-import { startPlainHttpServer, startRecordingMcpServer, type PlainHttpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
+import {
+  startPlainHttpServer,
+  startRecordingMcpServer,
+  type PlainHttpServer,
+  type RecordingMcpServer,
+} from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
 
 const STRICT_API = "https://strict.test";
@@ -24,7 +29,9 @@ const HOP_MS = 300;
 const bearer = (req: IncomingMessage) => (req.headers.authorization ?? "").replace(/^Bearer /, "");
 
 function refuse(res: ServerResponse): false {
-  res.writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer error="invalid_token"' }).end(JSON.stringify({ error: "invalid_token" }));
+  res
+    .writeHead(401, { "Content-Type": "application/json", "WWW-Authenticate": 'Bearer error="invalid_token"' })
+    .end(JSON.stringify({ error: "invalid_token" }));
   return false;
 }
 
@@ -72,7 +79,8 @@ beforeAll(async () => {
         const attempts = refusingAttempts.get(text) ?? [];
         attempts.push(bearer(req));
         refusingAttempts.set(text, attempts);
-        if (text.startsWith("refuse-always") || (text.startsWith("refuse-once") && attempts.length === 1)) return refuse(res);
+        if (text.startsWith("refuse-always") || (text.startsWith("refuse-once") && attempts.length === 1))
+          return refuse(res);
         return true;
       },
     }),
@@ -86,13 +94,33 @@ beforeAll(async () => {
       res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ name }));
     }),
   ]);
-  const exchange = (audience: string, ttl: string) => ({ type: "tokenExchange", tokenExchange: { idp: "auth", audience, defaults: { ttl } } });
+  const exchange = (audience: string, ttl: string) => ({
+    type: "tokenExchange",
+    tokenExchange: { idp: "auth", audience, defaults: { ttl } },
+  });
   stack = await startStack({
     exchangeAudiences: [STRICT_API, SHORT_API, REFUSING_API, REST_API],
     apps: [
-      { name: "strict", type: "mcpProxy", upstream: { stream: { url: strict.url } }, timeout: "5s", authorization: { outbound: exchange(STRICT_API, "2s") } },
-      { name: "short", type: "mcpProxy", upstream: { stream: { url: short.url } }, timeout: "5s", authorization: { outbound: exchange(SHORT_API, "1s") } },
-      { name: "refusing", type: "mcpProxy", upstream: { stream: { url: refusing.url } }, authorization: { outbound: exchange(REFUSING_API, "30s") } },
+      {
+        name: "strict",
+        type: "mcpProxy",
+        upstream: { stream: { url: strict.url } },
+        timeout: "5s",
+        authorization: { outbound: exchange(STRICT_API, "2s") },
+      },
+      {
+        name: "short",
+        type: "mcpProxy",
+        upstream: { stream: { url: short.url } },
+        timeout: "5s",
+        authorization: { outbound: exchange(SHORT_API, "1s") },
+      },
+      {
+        name: "refusing",
+        type: "mcpProxy",
+        upstream: { stream: { url: refusing.url } },
+        authorization: { outbound: exchange(REFUSING_API, "30s") },
+      },
       {
         name: "rest",
         type: "mcpBridge",
@@ -127,7 +155,12 @@ afterAll(async () => {
 
 let nextId = 1;
 async function call(sessionId: string, name: string, args: Record<string, unknown>) {
-  const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: args } });
+  const res = await postOnSession(gateway, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name, arguments: args },
+  });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { result?: { isError?: boolean; content: { text: string }[] } };
   return body.result!;
@@ -140,7 +173,8 @@ async function callsStraddlingExpiry(tool: string, lanes: number, forMs: number)
     Array.from({ length: lanes }, async (_, lane) => {
       const sessionId = await openSession(gateway);
       const mine: { isError?: boolean; content: { text: string }[] }[] = [];
-      for (let n = 0; Date.now() < until; n++) mine.push(await call(sessionId, tool, { text: `lane ${lane} call ${n}` }));
+      for (let n = 0; Date.now() < until; n++)
+        mine.push(await call(sessionId, tool, { text: `lane ${lane} call ${n}` }));
       return mine;
     }),
   );
@@ -148,18 +182,26 @@ async function callsStraddlingExpiry(tool: string, lanes: number, forMs: number)
 }
 
 describe("cached exchanged tokens under an upstream that enforces exp strictly", () => {
-  it("with a 2 s TTL, no call fails and no token reaches the upstream dead, over many calls straddling expiry", { timeout: 40_000 }, async () => {
-    const results = await callsStraddlingExpiry("strict__echo", 4, 6_000);
-    expect(results.length).toBeGreaterThanOrEqual(24);
-    expect(results.filter((r) => r.isError)).toEqual([]);
-    expect(refused.strict).toEqual([]);
-  });
+  it(
+    "with a 2 s TTL, no call fails and no token reaches the upstream dead, over many calls straddling expiry",
+    { timeout: 40_000 },
+    async () => {
+      const results = await callsStraddlingExpiry("strict__echo", 4, 6_000);
+      expect(results.length).toBeGreaterThanOrEqual(24);
+      expect(results.filter((r) => r.isError)).toEqual([]);
+      expect(refused.strict).toEqual([]);
+    },
+  );
 
-  it("with a 1 s TTL, no call fails (a token issued late in its second that dies on the way costs one new exchange)", { timeout: 40_000 }, async () => {
-    const results = await callsStraddlingExpiry("short__echo", 4, 5_000);
-    expect(results.length).toBeGreaterThanOrEqual(20);
-    expect(results.filter((r) => r.isError)).toEqual([]);
-  });
+  it(
+    "with a 1 s TTL, no call fails (a token issued late in its second that dies on the way costs one new exchange)",
+    { timeout: 40_000 },
+    async () => {
+      const results = await callsStraddlingExpiry("short__echo", 4, 5_000);
+      expect(results.length).toBeGreaterThanOrEqual(20);
+      expect(results.filter((r) => r.isError)).toEqual([]);
+    },
+  );
 });
 
 describe("an upstream's 401 to an exchanged token", () => {
@@ -210,16 +252,35 @@ describe("an upstream's 401 to an exchanged token", () => {
 });
 
 describe("the expiry the gateway reckons for an exchanged token", () => {
-  const idp = identityProviderSchema.parse({ tokenEndpoint: "https://idp.test/token", clientId: "gateway", clientSecret: { env: "SECRET" } });
-  const request = { subjectToken: "agent-token", audience: STRICT_API, scopes: [], ttlMs: 2_000, type: "delegation" as const };
+  const idp = identityProviderSchema.parse({
+    tokenEndpoint: "https://idp.test/token",
+    clientId: "gateway",
+    clientSecret: { env: "SECRET" },
+  });
+  const request = {
+    subjectToken: "agent-token",
+    audience: STRICT_API,
+    scopes: [],
+    ttlMs: 2_000,
+    type: "delegation" as const,
+  };
   /** An identity provider answering with `token` and `expires_in`. */
   const answering = (token: string, expiresIn: number): BindingFetcher => ({
-    fetch: async () => Response.json({ access_token: token, token_type: "Bearer", issued_token_type: "urn:ietf:params:oauth:token-type:access_token", expires_in: expiresIn }),
+    fetch: async () =>
+      Response.json({
+        access_token: token,
+        token_type: "Bearer",
+        issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        expires_in: expiresIn,
+      }),
   });
 
   it("is the token's own exp, which a whole-second iat puts before receive time + expires_in", async () => {
     const iat = Math.floor(Date.now() / 1000) - 1; // issued late in the previous second
-    const jwt = new UnsecuredJWT({ jti: "j1" }).setIssuedAt(iat).setExpirationTime(iat + 2).encode();
+    const jwt = new UnsecuredJWT({ jti: "j1" })
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 2)
+      .encode();
     const exchanged = await exchangeToken(idp, "secret", request, answering(jwt, 2));
     expect(exchanged).toEqual({ token: jwt, expiresAt: (iat + 2) * 1000, jti: "j1" });
   });

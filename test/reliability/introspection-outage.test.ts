@@ -13,7 +13,9 @@ let stack: Stack;
 const running: { close(): Promise<void> }[] = [];
 
 /** A gateway that reaches the stack's auth tier through a fault proxy, with these introspection settings. */
-async function gatewayBehindProxy(introspection: Record<string, unknown>): Promise<{ gateway: RunningWorker; proxy: FaultProxy }> {
+async function gatewayBehindProxy(
+  introspection: Record<string, unknown>,
+): Promise<{ gateway: RunningWorker; proxy: FaultProxy }> {
   const proxy = await startFaultProxy(stack.auth);
   const gateway = await startGatewayWorker({
     auth: proxy.worker,
@@ -52,7 +54,10 @@ describe("introspection when the auth tier is away", () => {
     proxy.set("/introspect", { kind: "fail", status: 502 });
     expect((await initialize(gateway, token)).status).toBe(200);
     // Past the window the gateway refuses again, though the outage goes on.
-    await vi.waitFor(async () => expect((await initialize(gateway, token)).status).toBe(503), { timeout: 10_000, interval: 250 });
+    await vi.waitFor(async () => expect((await initialize(gateway, token)).status).toBe(503), {
+      timeout: 10_000,
+      interval: 250,
+    });
   });
 
   it("never lets a token through on staleness that was not answered active before the outage", async () => {

@@ -70,16 +70,22 @@ async function list(sessionId: string, method: string): Promise<{ result: Listin
 const names = (items: unknown): string[] => (items as { name: string }[]).map((item) => item.name);
 
 describe("an upstream that hangs on its lists, beside a healthy one", () => {
-  it("tools/list answers within listTimeout with the healthy app's tools and the late app reported unavailable", { timeout: 30_000 }, async () => {
-    holding = true;
-    const sessionId = await openSession(gateway);
-    const { result, ms } = await list(sessionId, "tools/list");
-    expect(ms).toBeLessThan(LIST_TIMEOUT_MS + SLACK_MS);
-    expect(names(result.tools)).toEqual(expect.arrayContaining(["fast__echo", "fast__add"]));
-    expect(names(result.tools).some((name) => name.startsWith("late__"))).toBe(false);
-    expect(result._meta?.["gateway/unavailableApps"]).toEqual([{ app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` }]);
-    release();
-  });
+  it(
+    "tools/list answers within listTimeout with the healthy app's tools and the late app reported unavailable",
+    { timeout: 30_000 },
+    async () => {
+      holding = true;
+      const sessionId = await openSession(gateway);
+      const { result, ms } = await list(sessionId, "tools/list");
+      expect(ms).toBeLessThan(LIST_TIMEOUT_MS + SLACK_MS);
+      expect(names(result.tools)).toEqual(expect.arrayContaining(["fast__echo", "fast__add"]));
+      expect(names(result.tools).some((name) => name.startsWith("late__"))).toBe(false);
+      expect(result._meta?.["gateway/unavailableApps"]).toEqual([
+        { app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` },
+      ]);
+      release();
+    },
+  );
 
   it("prompts/list and resources/list do the same", { timeout: 30_000 }, async () => {
     holding = true;
@@ -88,62 +94,95 @@ describe("an upstream that hangs on its lists, beside a healthy one", () => {
     expect(prompts.ms).toBeLessThan(LIST_TIMEOUT_MS + SLACK_MS);
     expect(names(prompts.result.prompts).some((name) => name.startsWith("fast__"))).toBe(true);
     expect(names(prompts.result.prompts).some((name) => name.startsWith("late__"))).toBe(false);
-    expect(prompts.result._meta?.["gateway/unavailableApps"]).toEqual([{ app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` }]);
+    expect(prompts.result._meta?.["gateway/unavailableApps"]).toEqual([
+      { app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` },
+    ]);
 
     const resources = await list(sessionId, "resources/list");
     expect(resources.ms).toBeLessThan(LIST_TIMEOUT_MS + SLACK_MS);
     expect((resources.result.resources as { uri: string }[]).map((r) => r.uri)).toEqual(["fast://readme"]);
-    expect(resources.result._meta?.["gateway/unavailableApps"]).toEqual([{ app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` }]);
+    expect(resources.result._meta?.["gateway/unavailableApps"]).toEqual([
+      { app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` },
+    ]);
     release();
   });
 
-  it("once the late upstream answers, its listing fills the catalog, the agent hears tools/list_changed, and later lists include it", { timeout: 30_000 }, async () => {
-    holding = true;
-    const sessionId = await openSession(gateway);
-    const controller = new AbortController();
-    const stream = await gateway.fetch("/mcp", { headers: { Accept: "text/event-stream", "Mcp-Session-Id": sessionId }, signal: controller.signal });
-    const reader = stream.body!.getReader();
-    const first = await list(sessionId, "tools/list");
-    expect(first.result._meta?.["gateway/unavailableApps"]).toEqual([{ app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` }]);
-    // The agent lists again while the upstream still hangs: it joins the listing in flight,
-    // rather than sending the hung upstream one more.
-    const again = await list(sessionId, "tools/list");
-    expect(again.result._meta?.["gateway/unavailableApps"]).toEqual([{ app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` }]);
-    expect(held).toHaveLength(1);
-
-    release();
-    let seen = "";
-    await vi.waitFor(
-      async () => {
-        const { value } = await reader.read();
-        seen += new TextDecoder().decode(value);
-        expect(seen).toContain('"method":"notifications/tools/list_changed"');
-      },
-      { timeout: 10_000 },
-    );
-    controller.abort();
-
-    // The late answer is the catalog: the call needs no listing of its own.
-    const listsBefore = late.requests.filter((r) => r.rpcMethod === "tools/list").length;
-    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "late__echo", arguments: { text: "after the hang" } } });
-    expect(((await res.json()) as { result: unknown }).result).toEqual({ content: [{ type: "text", text: "after the hang" }] });
-    expect(late.requests.filter((r) => r.rpcMethod === "tools/list")).toHaveLength(listsBefore);
-
-    const later = await list(sessionId, "tools/list");
-    expect(names(later.result.tools)).toEqual(expect.arrayContaining(["fast__echo", "late__echo"]));
-    expect(later.result._meta).toBeUndefined();
-  });
-
-  it("a tool call to an app that lists slowly waits for the app's own timeout, not listTimeout", { timeout: 30_000 }, async () => {
-    slowListsMs = LIST_TIMEOUT_MS * 3;
-    try {
+  it(
+    "once the late upstream answers, its listing fills the catalog, the agent hears tools/list_changed, and later lists include it",
+    { timeout: 30_000 },
+    async () => {
+      holding = true;
       const sessionId = await openSession(gateway);
-      const started = Date.now();
-      const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "late__echo", arguments: { text: "patient" } } });
-      expect(((await res.json()) as { result: unknown }).result).toEqual({ content: [{ type: "text", text: "patient" }] });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(slowListsMs);
-    } finally {
-      slowListsMs = 0;
-    }
-  });
+      const controller = new AbortController();
+      const stream = await gateway.fetch("/mcp", {
+        headers: { Accept: "text/event-stream", "Mcp-Session-Id": sessionId },
+        signal: controller.signal,
+      });
+      const reader = stream.body!.getReader();
+      const first = await list(sessionId, "tools/list");
+      expect(first.result._meta?.["gateway/unavailableApps"]).toEqual([
+        { app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` },
+      ]);
+      // The agent lists again while the upstream still hangs: it joins the listing in flight,
+      // rather than sending the hung upstream one more.
+      const again = await list(sessionId, "tools/list");
+      expect(again.result._meta?.["gateway/unavailableApps"]).toEqual([
+        { app: "late", error: `did not list within ${LIST_TIMEOUT_MS} ms` },
+      ]);
+      expect(held).toHaveLength(1);
+
+      release();
+      let seen = "";
+      await vi.waitFor(
+        async () => {
+          const { value } = await reader.read();
+          seen += new TextDecoder().decode(value);
+          expect(seen).toContain('"method":"notifications/tools/list_changed"');
+        },
+        { timeout: 10_000 },
+      );
+      controller.abort();
+
+      // The late answer is the catalog: the call needs no listing of its own.
+      const listsBefore = late.requests.filter((r) => r.rpcMethod === "tools/list").length;
+      const res = await postOnSession(gateway, sessionId, {
+        jsonrpc: "2.0",
+        id: ++nextId,
+        method: "tools/call",
+        params: { name: "late__echo", arguments: { text: "after the hang" } },
+      });
+      expect(((await res.json()) as { result: unknown }).result).toEqual({
+        content: [{ type: "text", text: "after the hang" }],
+      });
+      expect(late.requests.filter((r) => r.rpcMethod === "tools/list")).toHaveLength(listsBefore);
+
+      const later = await list(sessionId, "tools/list");
+      expect(names(later.result.tools)).toEqual(expect.arrayContaining(["fast__echo", "late__echo"]));
+      expect(later.result._meta).toBeUndefined();
+    },
+  );
+
+  it(
+    "a tool call to an app that lists slowly waits for the app's own timeout, not listTimeout",
+    { timeout: 30_000 },
+    async () => {
+      slowListsMs = LIST_TIMEOUT_MS * 3;
+      try {
+        const sessionId = await openSession(gateway);
+        const started = Date.now();
+        const res = await postOnSession(gateway, sessionId, {
+          jsonrpc: "2.0",
+          id: ++nextId,
+          method: "tools/call",
+          params: { name: "late__echo", arguments: { text: "patient" } },
+        });
+        expect(((await res.json()) as { result: unknown }).result).toEqual({
+          content: [{ type: "text", text: "patient" }],
+        });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(slowListsMs);
+      } finally {
+        slowListsMs = 0;
+      }
+    },
+  );
 });

@@ -44,7 +44,12 @@ afterAll(async () => {
 });
 
 async function signIn(): Promise<Response> {
-  return postForm(auth, "/token", { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: "tools:read" }, agent.client);
+  return postForm(
+    auth,
+    "/token",
+    { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: "tools:read" },
+    agent.client,
+  );
 }
 
 async function accessToken(): Promise<string> {
@@ -53,7 +58,8 @@ async function accessToken(): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-const active = async (token: string) => ((await (await postForm(auth, "/introspect", { token }, agent.client)).json()) as { active: boolean }).active;
+const active = async (token: string) =>
+  ((await (await postForm(auth, "/introspect", { token }, agent.client)).json()) as { active: boolean }).active;
 const atGateway = async (token: string) => (await postMcp(withToken(gateway, token), initializeRequest())).status;
 
 describe("Redis restarted empty", () => {
@@ -67,7 +73,10 @@ describe("Redis restarted empty", () => {
 
     await redis.restartEmpty();
     // The bridge reconnects by itself; wait until the tier reaches the new, empty server.
-    await vi.waitFor(async () => expect((await auth.fetch("/status")).status).toBe(200), { timeout: 15_000, interval: 200 });
+    await vi.waitFor(async () => expect((await auth.fetch("/status")).status).toBe(200), {
+      timeout: 15_000,
+      interval: 200,
+    });
 
     // Nothing issued before the loss is honoured: the revoked token, and the others with it.
     expect(await active(revoked)).toBe(false);
@@ -85,7 +94,10 @@ describe("Redis restarted empty", () => {
   it("refuses a token of an earlier epoch at the token exchange, saying why", async () => {
     const before = await accessToken();
     await redis.restartEmpty();
-    await vi.waitFor(async () => expect((await auth.fetch("/status")).status).toBe(200), { timeout: 15_000, interval: 200 });
+    await vi.waitFor(async () => expect((await auth.fetch("/status")).status).toBe(200), {
+      timeout: 15_000,
+      interval: 200,
+    });
     const res = await postForm(
       auth,
       "/token",

@@ -18,7 +18,11 @@ import { startAuthWorker, startGatewayWorker, type RunningWorker } from "../help
 
 /** Where the gateway may exchange agents' tokens to (its client's allowedAudiences). */
 const UPSTREAM = "https://upstream.test/api";
-const app = confidentialClient("app", { redirectUris: ["http://127.0.0.1/cb"], grantTypes: ["authorization_code", "refresh_token"], introspection: true });
+const app = confidentialClient("app", {
+  redirectUris: ["http://127.0.0.1/cb"],
+  grantTypes: ["authorization_code", "refresh_token"],
+  introspection: true,
+});
 /** Well past the 1 s deadline, well short of any stall: what "answered within the deadline" allows. */
 const ANSWER_WITHIN_MS = 3_500;
 
@@ -33,7 +37,12 @@ beforeAll(async () => {
   proxy = await startStoreFaultProxy(bridge.url);
   auth = await startAuthWorker({
     redis: { url: proxy.url, token },
-    config: (url) => authConfig(url, { apps: [app.app, { ...GATEWAY_CLIENT.app, allowedAudiences: [UPSTREAM] }], cache: { operationTimeout: "1s" }, tokens: { refreshReuseGrace: "30s" } }),
+    config: (url) =>
+      authConfig(url, {
+        apps: [app.app, { ...GATEWAY_CLIENT.app, allowedAudiences: [UPSTREAM] }],
+        cache: { operationTimeout: "1s" },
+        tokens: { refreshReuseGrace: "30s" },
+      }),
     bindings: { ...app.bindings, ...GATEWAY_CLIENT.bindings },
   });
   gateway = await startGatewayWorker({
@@ -49,7 +58,8 @@ afterAll(async () => {
   await bridge?.close();
 });
 
-const refresh = (refreshToken: string) => postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken }, app.client);
+const refresh = (refreshToken: string) =>
+  postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken }, app.client);
 
 async function refreshed(refreshToken: string): Promise<{ access_token: string; refresh_token: string }> {
   const res = await refresh(refreshToken);
@@ -108,7 +118,18 @@ async function authorize(): Promise<Response> {
 
 const requests: Record<string, (subject: string, refreshToken: string) => Promise<Response>> = {
   "/token (refresh)": (_subject, refreshToken) => refresh(refreshToken),
-  "/token (code)": () => postForm(auth, "/token", { grant_type: "authorization_code", code: "x".repeat(43), redirect_uri: "http://127.0.0.1/cb", code_verifier: "v".repeat(43) }, app.client),
+  "/token (code)": () =>
+    postForm(
+      auth,
+      "/token",
+      {
+        grant_type: "authorization_code",
+        code: "x".repeat(43),
+        redirect_uri: "http://127.0.0.1/cb",
+        code_verifier: "v".repeat(43),
+      },
+      app.client,
+    ),
   "/token (exchange)": (subject) => exchange(subject),
   "/introspect": (subject) => postForm(auth, "/introspect", { token: subject }, app.client),
   "/revoke": (subject) => postForm(auth, "/revoke", { token: subject }, app.client),
@@ -150,7 +171,10 @@ describe.each([
 
 describe("a refresh rotated server-side during a stall", () => {
   it("is retried with the same refresh token and gets working tokens; the grant and the gateway session stay", async () => {
-    const { refreshToken: first } = await seedRefreshFamily("app", { resource: [GATEWAY_RESOURCE], scope: "tools:read" });
+    const { refreshToken: first } = await seedRefreshFamily("app", {
+      resource: [GATEWAY_RESOURCE],
+      scope: "tools:read",
+    });
     const before = await refreshed(first);
     const agent = withToken(gateway, before.access_token);
     const session = await openSession(agent);
@@ -167,16 +191,31 @@ describe("a refresh rotated server-side during a stall", () => {
     const retried = await refreshed(before.refresh_token);
     // Its tokens work: the refresh token refreshes, the access token is active...
     const after = await refreshed(retried.refresh_token);
-    const introspected = (await (await postForm(auth, "/introspect", { token: after.access_token }, app.client)).json()) as { active: boolean };
+    const introspected = (await (
+      await postForm(auth, "/introspect", { token: after.access_token }, app.client)
+    ).json()) as { active: boolean };
     expect(introspected.active).toBe(true);
     // ...and the grant was not revoked: the session opened before the stall keeps working.
     const listed = await postOnSession(agent, session, { jsonrpc: "2.0", id: 2, method: "tools/list" });
     expect(listed.status).toBe(200);
-    await vi.waitFor(async () => expect((await postOnSession(withToken(gateway, after.access_token), session, { jsonrpc: "2.0", id: 3, method: "tools/list" })).status).toBe(200));
+    await vi.waitFor(async () =>
+      expect(
+        (
+          await postOnSession(withToken(gateway, after.access_token), session, {
+            jsonrpc: "2.0",
+            id: 3,
+            method: "tools/list",
+          })
+        ).status,
+      ).toBe(200),
+    );
   });
 
   it("a rotated-out token presented again after its successor was used is still a reuse and revokes the grant", async () => {
-    const { refreshToken: first } = await seedRefreshFamily("app", { resource: [GATEWAY_RESOURCE], scope: "tools:read" });
+    const { refreshToken: first } = await seedRefreshFamily("app", {
+      resource: [GATEWAY_RESOURCE],
+      scope: "tools:read",
+    });
     const second = await refreshed(first);
     await refreshed(second.refresh_token);
     const reused = await refresh(first);

@@ -36,7 +36,12 @@ beforeAll(async () => {
         type: "mcpProxy",
         upstream: { stream: { url: tracker.url } },
         // Tokens of 1 s: by the idle timeout the cached one is dead, so closing needs a new exchange.
-        authorization: { outbound: { type: "tokenExchange", tokenExchange: { idp: "auth", audience: TRACKER_API, defaults: { ttl: "1s" } } } },
+        authorization: {
+          outbound: {
+            type: "tokenExchange",
+            tokenExchange: { idp: "auth", audience: TRACKER_API, defaults: { ttl: "1s" } },
+          },
+        },
       },
       { name: "plain", type: "mcpProxy", upstream: { stream: { url: plain.url } } },
     ],
@@ -50,14 +55,24 @@ afterAll(async () => {
 
 let nextId = 1;
 async function call(sessionId: string, name: string, args: Record<string, unknown>) {
-  const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: args } });
+  const res = await postOnSession(gateway, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name, arguments: args },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { result: { isError?: boolean; content: { text: string }[] } }).result;
 }
 
 /** The upstream session id that carried the last tools/call with `text` (echo) or `ms` (slow). */
 function upstreamSessionOf(upstream: RecordingMcpServer, argument: unknown): string {
-  const request = upstream.requests.filter((r) => r.rpcMethod === "tools/call" && Object.values((r.params as { arguments: object }).arguments).includes(argument)).at(-1);
+  const request = upstream.requests
+    .filter(
+      (r) =>
+        r.rpcMethod === "tools/call" && Object.values((r.params as { arguments: object }).arguments).includes(argument),
+    )
+    .at(-1);
   if (!request?.sessionId) throw new Error(`no tools/call with ${String(argument)} reached the upstream`);
   return request.sessionId;
 }
@@ -92,10 +107,15 @@ describe("a new agent session's concurrent first requests", () => {
     const from = { tracker: tracker.requests.length, plain: plain.requests.length };
     // Four lists at once, each a POST of its own: each needs the upstream sessions, none has one yet.
     const methods = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"];
-    const answers = await Promise.all(methods.map((method) => postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method })));
+    const answers = await Promise.all(
+      methods.map((method) => postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method })),
+    );
     expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200]);
 
-    for (const [upstream, start] of [[tracker, from.tracker], [plain, from.plain]] as const) {
+    for (const [upstream, start] of [
+      [tracker, from.tracker],
+      [plain, from.plain],
+    ] as const) {
       const seen = upstream.requests.slice(start);
       expect(seen.filter((r) => r.rpcMethod === "initialize")).toHaveLength(1);
       // Every list went on the one upstream session.
@@ -107,45 +127,57 @@ describe("a new agent session's concurrent first requests", () => {
 });
 
 describe("an agent session that ends by idle timeout", () => {
-  it("closes its upstream sessions with DELETE, with a newly exchanged token where the app needs one", { timeout: 30_000 }, async () => {
-    const sessionId = await openSession(gateway);
-    await call(sessionId, "tracker__echo", { text: `idle ${sessionId}` });
-    await call(sessionId, "plain__echo", { text: `idle ${sessionId}` });
-    const trackerSession = upstreamSessionOf(tracker, `idle ${sessionId}`);
-    const plainSession = upstreamSessionOf(plain, `idle ${sessionId}`);
+  it(
+    "closes its upstream sessions with DELETE, with a newly exchanged token where the app needs one",
+    { timeout: 30_000 },
+    async () => {
+      const sessionId = await openSession(gateway);
+      await call(sessionId, "tracker__echo", { text: `idle ${sessionId}` });
+      await call(sessionId, "plain__echo", { text: `idle ${sessionId}` });
+      const trackerSession = upstreamSessionOf(tracker, `idle ${sessionId}`);
+      const plainSession = upstreamSessionOf(plain, `idle ${sessionId}`);
 
-    // Nobody touches the session: its alarm ends it, and with it the upstream sessions.
-    const [trackerDelete] = await vi.waitFor(
-      () => {
-        const found = [deletesOf(tracker, trackerSession), deletesOf(plain, plainSession)];
-        if (found.some((deletes) => deletes.length === 0)) throw new Error("no DELETE yet");
-        return found.map((deletes) => deletes[0]!);
-      },
-      { timeout: 20_000, interval: 100 },
-    );
-    const token = trackerDelete!.authorization!.replace(/^Bearer /, "");
-    expect(decodeJwt(token)).toMatchObject({ aud: TRACKER_API, sub: "agent-a", client_id: "gateway" });
-    // The call's token had died by then: this one was exchanged for the DELETE.
-    const callToken = tracker.requests.find((r) => r.rpcMethod === "tools/call" && r.sessionId === trackerSession)!.authorization!.replace(/^Bearer /, "");
-    expect(decodeJwt(token).jti).not.toBe(decodeJwt(callToken).jti);
-    expect(deletesOf(tracker, trackerSession)).toHaveLength(1);
+      // Nobody touches the session: its alarm ends it, and with it the upstream sessions.
+      const [trackerDelete] = await vi.waitFor(
+        () => {
+          const found = [deletesOf(tracker, trackerSession), deletesOf(plain, plainSession)];
+          if (found.some((deletes) => deletes.length === 0)) throw new Error("no DELETE yet");
+          return found.map((deletes) => deletes[0]!);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      const token = trackerDelete!.authorization!.replace(/^Bearer /, "");
+      expect(decodeJwt(token)).toMatchObject({ aud: TRACKER_API, sub: "agent-a", client_id: "gateway" });
+      // The call's token had died by then: this one was exchanged for the DELETE.
+      const callToken = tracker.requests
+        .find((r) => r.rpcMethod === "tools/call" && r.sessionId === trackerSession)!
+        .authorization!.replace(/^Bearer /, "");
+      expect(decodeJwt(token).jti).not.toBe(decodeJwt(callToken).jti);
+      expect(deletesOf(tracker, trackerSession)).toHaveLength(1);
 
-    const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "ping" });
-    expect(res.status).toBe(404);
-  });
+      const res = await postOnSession(gateway, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "ping" });
+      expect(res.status).toBe(404);
+    },
+  );
 });
 
 describe("a tool call longer than the idle timeout", () => {
-  it("completes, and neither its agent session nor its upstream session ends under it", { timeout: 30_000 }, async () => {
-    const sessionId = await openSession(gateway);
-    const ms = IDLE_MS * 2 + 1; // an argument no other test uses
-    const result = await call(sessionId, "plain__slow", { ms });
-    expect(result).toEqual({ content: [{ type: "text", text: `waited ${ms} ms` }] });
-    const upstreamSession = upstreamSessionOf(plain, ms);
-    expect(deletesOf(plain, upstreamSession)).toEqual([]);
+  it(
+    "completes, and neither its agent session nor its upstream session ends under it",
+    { timeout: 30_000 },
+    async () => {
+      const sessionId = await openSession(gateway);
+      const ms = IDLE_MS * 2 + 1; // an argument no other test uses
+      const result = await call(sessionId, "plain__slow", { ms });
+      expect(result).toEqual({ content: [{ type: "text", text: `waited ${ms} ms` }] });
+      const upstreamSession = upstreamSessionOf(plain, ms);
+      expect(deletesOf(plain, upstreamSession)).toEqual([]);
 
-    // The same agent session goes on, on the same upstream session.
-    expect((await call(sessionId, "plain__echo", { text: `after slow ${sessionId}` })).content[0]!.text).toBe(`after slow ${sessionId}`);
-    expect(upstreamSessionOf(plain, `after slow ${sessionId}`)).toBe(upstreamSession);
-  });
+      // The same agent session goes on, on the same upstream session.
+      expect((await call(sessionId, "plain__echo", { text: `after slow ${sessionId}` })).content[0]!.text).toBe(
+        `after slow ${sessionId}`,
+      );
+      expect(upstreamSessionOf(plain, `after slow ${sessionId}`)).toBe(upstreamSession);
+    },
+  );
 });

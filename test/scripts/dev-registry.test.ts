@@ -1,8 +1,8 @@
 // The pure parts of `npm run dev`'s stack handling: its arguments, where a stack's wrangler dev
 // registry lives, and forgetting the registry entry a dead wrangler left behind (which would keep a
 // restarted tier out of the registry, and the gateway's AUTH binding dialing a dead runtime).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,19 @@ afterAll(() => rmSync(registry, { recursive: true, force: true }));
 /** A registry entry as wrangler writes it, naming `port` as the runtime's debug port. */
 function entry(worker: string, port: number): string {
   const file = join(registry, worker);
-  writeFileSync(file, JSON.stringify({ debugPortAddress: `127.0.0.1:${port}`, defaultEntrypointService: `core:user:${worker}`, userWorkerService: `core:user:${worker}`, instanceId: "a-dead-or-alive-wrangler" }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        debugPortAddress: `127.0.0.1:${port}`,
+        defaultEntrypointService: `core:user:${worker}`,
+        userWorkerService: `core:user:${worker}`,
+        instanceId: "a-dead-or-alive-wrangler",
+      },
+      null,
+      2,
+    ),
+  );
   return file;
 }
 

@@ -23,7 +23,13 @@ function opaBundle(files: Record<string, Uint8Array | string>): Buffer {
     header.write("        ", 148);
     header.write("0", 156);
     header.write("ustar\x0000", 257);
-    header.write(`${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, "0")}\0 `, 148);
+    header.write(
+      `${header
+        .reduce((sum, byte) => sum + byte, 0)
+        .toString(8)
+        .padStart(6, "0")}\0 `,
+      148,
+    );
     blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
@@ -55,10 +61,19 @@ describe("npm run policy:build", () => {
 
   it("lays out a bundle.tar.gz from opa build -t wasm: policy.wasm and data.json", () => {
     const bundle = join(scratch, "bundle.tar.gz");
-    writeFileSync(bundle, opaBundle({ "/data.json": '{"business_hours":{"start_hour":9}}', "/policy.wasm": wasm, "/.manifest": '{"revision":""}' }));
+    writeFileSync(
+      bundle,
+      opaBundle({
+        "/data.json": '{"business_hours":{"start_hour":9}}',
+        "/policy.wasm": wasm,
+        "/.manifest": '{"revision":""}',
+      }),
+    );
     expect(main(["--bundle", `github-policy=${bundle}`, "--out", out], output)).toBe(0);
     expect(readFileSync(join(out, "github-policy", "policy.wasm")).equals(wasm)).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, "github-policy", "data.json"), "utf8"))).toEqual({ business_hours: { start_hour: 9 } });
+    expect(JSON.parse(readFileSync(join(out, "github-policy", "data.json"), "utf8"))).toEqual({
+      business_hours: { start_hour: 9 },
+    });
   });
 
   it("lays out a bare policy.wasm with its data document", () => {

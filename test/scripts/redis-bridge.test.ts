@@ -42,7 +42,11 @@ describe("redis bridge (Upstash REST protocol)", () => {
   describe("wire protocol", () => {
     it("answers a single command at POST / with {result}", async () => {
       const k = key("single");
-      expect(await post("/", ["SET", k, "v", "PX", 60_000])).toEqual({ status: 200, type: "application/json", body: { result: "OK" } });
+      expect(await post("/", ["SET", k, "v", "PX", 60_000])).toEqual({
+        status: 200,
+        type: "application/json",
+        body: { result: "OK" },
+      });
       expect((await post("/", ["GET", k])).body).toEqual({ result: "v" });
     });
 
@@ -93,8 +97,15 @@ describe("redis bridge (Upstash REST protocol)", () => {
 
     it("runs /multi-exec atomically, with runtime errors in their slot", async () => {
       const k = key("multi");
-      const res = await post("/multi-exec", [["SET", k, "abc"], ["INCR", k], ["APPEND", k, "d"]]);
-      expect(res).toMatchObject({ status: 200, body: [{ result: "OK" }, { error: expect.stringMatching(/^ERR/) }, { result: 4 }] });
+      const res = await post("/multi-exec", [
+        ["SET", k, "abc"],
+        ["INCR", k],
+        ["APPEND", k, "d"],
+      ]);
+      expect(res).toMatchObject({
+        status: 200,
+        body: [{ result: "OK" }, { error: expect.stringMatching(/^ERR/) }, { result: 4 }],
+      });
     });
 
     it("answers 400 and runs nothing when a transaction is aborted as a whole", async () => {
@@ -165,8 +176,16 @@ describe("redis bridge (Upstash REST protocol)", () => {
       const down = await startRedisBridge({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, token, port: 0 });
       try {
         const started = Date.now();
-        for (const [path, body] of [["/", ["PING"]], ["/pipeline", [["PING"]]], ["/multi-exec", [["PING"]]]] as const) {
-          const res = await fetch(down.url + path, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+        for (const [path, body] of [
+          ["/", ["PING"]],
+          ["/pipeline", [["PING"]]],
+          ["/multi-exec", [["PING"]]],
+        ] as const) {
+          const res = await fetch(down.url + path, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token}` },
+            body: JSON.stringify(body),
+          });
           expect(res.status).toBe(503);
           expect(await res.json()).toEqual({ error: expect.stringMatching(/^Redis unavailable/) });
         }
@@ -233,7 +252,11 @@ describe("redis bridge (Upstash REST protocol)", () => {
     it("reports a pipeline's failing command while the others still run", async () => {
       const [text, number] = [key("text"), key("number")];
       const results = await client.pipeline().set(text, "abc").incr(text).incr(number).exec({ keepErrors: true });
-      expect(results.map((r) => r.error)).toEqual([undefined, "ERR value is not an integer or out of range", undefined]);
+      expect(results.map((r) => r.error)).toEqual([
+        undefined,
+        "ERR value is not an integer or out of range",
+        undefined,
+      ]);
       expect(results[2]!.result).toBe(1);
       await expect(client.pipeline().incr(text).exec()).rejects.toThrow(/ERR value is not an integer/);
     });

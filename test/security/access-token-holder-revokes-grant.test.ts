@@ -24,13 +24,15 @@ describe("an attacker who has seen a user's access token", () => {
 
   beforeAll(async () => {
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { apps: [app.app, other.app, gateway.app], tokens: { refreshReuseGrace: "0s" } }),
+      config: (url) =>
+        authConfig(url, { apps: [app.app, other.app, gateway.app], tokens: { refreshReuseGrace: "0s" } }),
       bindings: { ...app.bindings, ...other.bindings, ...gateway.bindings },
     });
   });
   afterAll(() => auth.dispose());
 
-  const refresh = (refreshToken: string, client = app.client) => postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken }, client);
+  const refresh = (refreshToken: string, client = app.client) =>
+    postForm(auth, "/token", { grant_type: "refresh_token", refresh_token: refreshToken }, client);
 
   /** A user's grant as a client holds it after one rotation: the rotated-out seed, the current refresh token, an access token. */
   async function userGrant() {
@@ -38,7 +40,12 @@ describe("an attacker who has seen a user's access token", () => {
     const res = await refresh(seeded.refreshToken);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { access_token: string; refresh_token: string };
-    return { familyId: seeded.familyId, rotatedOut: seeded.refreshToken, refreshToken: body.refresh_token, accessToken: body.access_token };
+    return {
+      familyId: seeded.familyId,
+      rotatedOut: seeded.refreshToken,
+      refreshToken: body.refresh_token,
+      accessToken: body.access_token,
+    };
   }
 
   /** The grant still works: its access token at /userinfo and its refresh token at /token. */
@@ -72,7 +79,10 @@ describe("an attacker who has seen a user's access token", () => {
 
   it("gets invalid_grant presenting a really rotated-out refresh token as another client, and nothing is revoked", async () => {
     const grant = await userGrant();
-    expect(await oauthError(await refresh(grant.rotatedOut, other.client))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await refresh(grant.rotatedOut, other.client))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await expectGrantIntact(grant);
   });
 
@@ -89,7 +99,12 @@ describe("an attacker who has seen a user's access token", () => {
     const res = await postForm(
       auth,
       "/token",
-      { grant_type: TOKEN_EXCHANGE, subject_token: grant.accessToken, subject_token_type: ACCESS_TOKEN, audience: TOOL_API },
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: grant.accessToken,
+        subject_token_type: ACCESS_TOKEN,
+        audience: TOOL_API,
+      },
       gateway.client,
     );
     expect(res.status).toBe(200);

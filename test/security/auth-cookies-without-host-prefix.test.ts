@@ -16,7 +16,9 @@ let auth: RunningWorker;
 
 beforeAll(async () => {
   // Reached over plain http here; only the configured issuer says the deployment is https.
-  auth = await startAuthWorker({ config: authConfig(ISSUER, { apps: [LOGIN_CLIENT], login: { users: [user.config] } }) });
+  auth = await startAuthWorker({
+    config: authConfig(ISSUER, { apps: [LOGIN_CLIENT], login: { users: [user.config] } }),
+  });
 });
 afterAll(() => auth.dispose());
 
@@ -25,10 +27,28 @@ async function signIn(jar: CookieJar): Promise<{ setCookies: string[]; last: Ste
   const { challenge } = await pkce();
   const setCookies: string[] = [];
   const keep = (s: Step) => (setCookies.push(...s.res.headers.getSetCookie()), s);
-  const start = keep(await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`));
+  const start = keep(
+    await step(
+      auth,
+      jar,
+      `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`,
+    ),
+  );
   if (start.location?.pathname !== "/login") return { setCookies, last: start };
   const page = keep(await step(auth, jar, start.location.pathname + start.location.search));
-  const last = keep(await step(auth, jar, "/login", postForm({ interaction: hiddenField(page.body, "interaction"), csrf: hiddenField(page.body, "csrf"), username: user.username, password: user.password })));
+  const last = keep(
+    await step(
+      auth,
+      jar,
+      "/login",
+      postForm({
+        interaction: hiddenField(page.body, "interaction"),
+        csrf: hiddenField(page.body, "csrf"),
+        username: user.username,
+        password: user.password,
+      }),
+    ),
+  );
   return { setCookies, last };
 }
 
@@ -65,11 +85,19 @@ describe("an auth tier with an https issuer", () => {
     const planted = new CookieJar();
     planted.store(new Response(null, { headers: { "Set-Cookie": `maverics_session=${session}` } }));
     const { challenge } = await pkce();
-    const start = await step(auth, planted, `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`);
+    const start = await step(
+      auth,
+      planted,
+      `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`,
+    );
     expect(start.location?.pathname).toBe("/login");
     // And the real one still works on its own.
     const real = jarWith(jar, "__Host-maverics_session");
-    const ok = await step(auth, real, `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`);
+    const ok = await step(
+      auth,
+      real,
+      `/authorize?${new URLSearchParams(authorizationParams(LOGIN_CLIENT.clientId, LOGIN_REDIRECT, challenge))}`,
+    );
     expect(ok.location?.origin + ok.location!.pathname).toBe(LOGIN_REDIRECT);
   });
 });

@@ -4,20 +4,25 @@
 // registered or metadata-document client obtains `oidcProvider.registration.defaultScopes`,
 // and what it asks for at registration or in its document is capped by that.
 import { randomBytes } from "node:crypto";
-import * as oauth from "oauth4webapi";
 import { decodeJwt } from "jose";
+import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { publicClientTokens } from "../helpers/client-probe.js";
 import { CookieJar, step } from "../helpers/login-flow.js";
-import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
 import { startDocumentServer, type DocumentServer } from "../helpers/metadata-documents.js";
+import { discover, oauthError, postForm } from "../helpers/oauth-requests.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
 
 /** A static public client that lists no scopes, and a static machine agent that lists none. */
-const browserApp = { name: "browser-app", clientId: "browser-app", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT] };
+const browserApp = {
+  name: "browser-app",
+  clientId: "browser-app",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [REDIRECT],
+};
 const machine = confidentialClient("bare-machine", { grantTypes: ["client_credentials"], scopes: [] });
 
 let auth: RunningWorker;
@@ -50,7 +55,15 @@ afterAll(async () => {
  * request was accepted and the user is sent to sign in.
  */
 async function authorizationAnswer(clientId: string, scope: string): Promise<string> {
-  const params = { client_id: clientId, redirect_uri: REDIRECT, response_type: "code", scope, resource: GATEWAY_RESOURCE, code_challenge: "x".repeat(43), code_challenge_method: "S256" };
+  const params = {
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    response_type: "code",
+    scope,
+    resource: GATEWAY_RESOURCE,
+    code_challenge: "x".repeat(43),
+    code_challenge_method: "S256",
+  };
   const first = await step(auth, new CookieJar(), `/authorize?${new URLSearchParams(params)}`);
   if (first.location?.pathname === "/login") return "login";
   if (first.location) return first.location.searchParams.get("error") ?? "no error";
@@ -58,7 +71,11 @@ async function authorizationAnswer(clientId: string, scope: string): Promise<str
 }
 
 async function register(metadata: Record<string, unknown>): Promise<{ client_id: string; scope?: string }> {
-  const res = await auth.fetch("/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(metadata) });
+  const res = await auth.fetch("/register", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(metadata),
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as { client_id: string; scope?: string };
 }
@@ -66,7 +83,13 @@ async function register(metadata: Record<string, unknown>): Promise<{ client_id:
 function publishDocument(extra: Record<string, unknown>): string {
   const path = `/clients/${randomBytes(8).toString("hex")}/metadata.json`;
   const clientId = documents.base + path;
-  documents.publish(path, { client_id: clientId, client_name: "Document client", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none", ...extra });
+  documents.publish(path, {
+    client_id: clientId,
+    client_name: "Document client",
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: "none",
+    ...extra,
+  });
   return clientId;
 }
 
@@ -81,15 +104,24 @@ describe("a static client with no scope list", () => {
   });
 
   it("gets no provider scope through client_credentials", async () => {
-    const res = await postForm(auth, "/token", { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: "tools:read" }, machine.client);
+    const res = await postForm(
+      auth,
+      "/token",
+      { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: "tools:read" },
+      machine.client,
+    );
     expect(await oauthError(res)).toMatchObject({ status: 400, error: "invalid_scope" });
   });
 });
 
 describe("a registered client", () => {
   it("is registered with the default scopes, whatever it asked for", async () => {
-    expect((await register({ redirect_uris: [REDIRECT] })).scope).toBe("openid profile email offline_access tools:read");
-    expect((await register({ redirect_uris: [REDIRECT], scope: "openid tools:read tools:write" })).scope).toBe("openid tools:read");
+    expect((await register({ redirect_uris: [REDIRECT] })).scope).toBe(
+      "openid profile email offline_access tools:read",
+    );
+    expect((await register({ redirect_uris: [REDIRECT], scope: "openid tools:read tools:write" })).scope).toBe(
+      "openid tools:read",
+    );
   });
 
   it("cannot obtain a scope beyond the default set through the authorization code flow", async () => {

@@ -27,7 +27,9 @@ afterAll(async () => {
 });
 
 function nested(depth: number, kind: "object" | "array"): string {
-  return kind === "object" ? '{"a":'.repeat(depth) + "1" + "}".repeat(depth) : "[".repeat(depth) + "1" + "]".repeat(depth);
+  return kind === "object"
+    ? '{"a":'.repeat(depth) + "1" + "}".repeat(depth)
+    : "[".repeat(depth) + "1" + "]".repeat(depth);
 }
 
 function toolCall(id: number, argumentsJson: string): string {
@@ -35,7 +37,12 @@ function toolCall(id: number, argumentsJson: string): string {
 }
 
 async function echo(sessionId: string, id: number) {
-  const res = await postOnSession(agent, sessionId, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "github__echo", arguments: { text: "still here" } } });
+  const res = await postOnSession(agent, sessionId, {
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name: "github__echo", arguments: { text: "still here" } },
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as { result: { isError?: boolean; content: { text: string }[] } };
 }

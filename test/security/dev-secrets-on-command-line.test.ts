@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { DevStackInfo } from "../../scripts/dev-stack.js";
 import { generateSigningKey } from "../../scripts/keys.js";
 import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
-import { commandLines } from "../helpers/processes.js";
 import { machineToken } from "../helpers/e2e-clients.js";
+import { commandLines } from "../helpers/processes.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "sec-dev-argv-"));
 // The signing key comes from the environment (SIGNING_KEYS), so the test knows its private part.
@@ -71,7 +71,9 @@ describe("npm run dev and its secrets", () => {
     expect(lines.length).toBeGreaterThan(3);
     for (const { pid, args } of lines) {
       for (const arg of args) {
-        expect(arg, `pid ${pid}`).not.toMatch(/^(SIGNING_KEYS|UPSTASH_REDIS_REST_TOKEN|GATEWAY_CLIENT_SECRET|DEMO_AGENT_SECRET|AUDIT_SINK_AUTH)[:=]/);
+        expect(arg, `pid ${pid}`).not.toMatch(
+          /^(SIGNING_KEYS|UPSTASH_REDIS_REST_TOKEN|GATEWAY_CLIENT_SECRET|DEMO_AGENT_SECRET|AUDIT_SINK_AUTH)[:=]/,
+        );
       }
     }
   });
@@ -91,14 +93,17 @@ describe("npm run dev and its secrets", () => {
     const shown = (secrets: string[]) => {
       for (const { pid, args } of stackCommandLines()) {
         const line = args.join(" ");
-        for (const secret of secrets) expect(line.includes(secret), `pid ${pid}: ${args[0]} … carries a secret`).toBe(false);
+        for (const secret of secrets)
+          expect(line.includes(secret), `pid ${pid}: ${args[0]} … carries a secret`).toBe(false);
       }
     };
     // What the test knows: the signing key's private part, the machine agent's secret, the audit token.
     shown([signingKey.d as string, info.machineAgent.clientSecret, info.auditToken]);
     // And everything the stack made up and put in its env files: the bridge's token, the gateway's secret.
     const fromFiles = envFiles().flatMap(envFileValues);
-    expect(fromFiles).toEqual(expect.arrayContaining([info.machineAgent.clientSecret, env.SIGNING_KEYS, `Bearer ${info.auditToken}`]));
+    expect(fromFiles).toEqual(
+      expect.arrayContaining([info.machineAgent.clientSecret, env.SIGNING_KEYS, `Bearer ${info.auditToken}`]),
+    );
     expect(fromFiles.length).toBeGreaterThanOrEqual(6);
     shown(fromFiles);
   });
@@ -107,8 +112,21 @@ describe("npm run dev and its secrets", () => {
     const token = await machineToken(info);
     const res = await fetch(info.mcp, {
       method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "argv-check", version: "1.0.0" } } }),
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "argv-check", version: "1.0.0" },
+        },
+      }),
     });
     expect(res.status).toBe(200);
     await res.body?.cancel();
@@ -119,8 +137,11 @@ describe("npm run dev and its secrets", () => {
     expect(files.length).toBeGreaterThan(0);
     await stack.stop();
     // npm may exit before the script has finished stopping wrangler and cleaning up.
-    await vi.waitFor(() => {
-      for (const file of files) expect(existsSync(dirname(file)), dirname(file)).toBe(false);
-    }, { timeout: 30_000, interval: 100 });
+    await vi.waitFor(
+      () => {
+        for (const file of files) expect(existsSync(dirname(file)), dirname(file)).toBe(false);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   }, 60_000);
 });

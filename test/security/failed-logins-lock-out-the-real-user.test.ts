@@ -71,12 +71,18 @@ describe("login lockout", () => {
     const victim = freshUser();
     const other = await startAuthWorkerFor(victim, bob);
     try {
-      for (let i = 0; i < 3; i++) expect((await attemptFromNewBrowser(other, victim.username, `guess-${i}`)).res.status).toBe(401);
+      for (let i = 0; i < 3; i++)
+        expect((await attemptFromNewBrowser(other, victim.username, `guess-${i}`)).res.status).toBe(401);
       // bob's cookie is from another tier (another issuer) and for another user: an unknown browser here.
-      expect((await (await openLogin(other, jarWith(bobsBrowser, DEVICE_COOKIE)))(victim.username, victim.password)).res.status).toBe(429);
+      expect(
+        (await (await openLogin(other, jarWith(bobsBrowser, DEVICE_COOKIE)))(victim.username, victim.password)).res
+          .status,
+      ).toBe(429);
       const bobHere = new CookieJar();
       expect((await (await openLogin(other, bobHere))(bob.username, bob.password)).res.status).toBe(303);
-      expect((await (await openLogin(other, jarWith(bobHere, DEVICE_COOKIE)))(victim.username, victim.password)).res.status).toBe(429);
+      expect(
+        (await (await openLogin(other, jarWith(bobHere, DEVICE_COOKIE)))(victim.username, victim.password)).res.status,
+      ).toBe(429);
     } finally {
       await other.dispose();
     }
@@ -93,6 +99,11 @@ describe("login lockout", () => {
 
 function startAuthWorkerFor(...users: { config: unknown }[]): Promise<RunningWorker> {
   return startAuthWorker({
-    config: (url) => authConfig(url, { apps: [LOGIN_CLIENT], login: { users: users.map((u) => u.config) }, rateLimits: { loginFailures: { limit: 3, window: "1m", deviceLimit: 2 } } }),
+    config: (url) =>
+      authConfig(url, {
+        apps: [LOGIN_CLIENT],
+        login: { users: users.map((u) => u.config) },
+        rateLimits: { loginFailures: { limit: 3, window: "1m", deviceLimit: 2 } },
+      }),
   });
 }

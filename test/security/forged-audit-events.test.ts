@@ -3,11 +3,11 @@
 // machine can reach its port, so it must take events only from the gateway: the gateway's sink
 // sends `Authorization: Bearer <token>` (mcpProvider.audit.sink.headers, from the secret
 // AUDIT_SINK_AUTH), and the collector answers 401 to anything else, for posting and listing alike.
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { randomUUID } from "node:crypto";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEventsOf } from "../helpers/e2e-clients.js";
 import { startE2eStack, type E2eStack } from "../helpers/e2e-stack.js";
@@ -24,7 +24,18 @@ afterAll(async () => {
 const collectorEvents = (stack: E2eStack) => `http://localhost:${stack.ports.audit}/events`;
 
 /** What an attacker would plant: a success the user never had, in the victim's session. */
-const forged = (sessionId: string) => ({ events: [{ tool: "notes__create_note", decision: "allow", outcome: "success", agent: "attacker", user: "demo", session_id: sessionId }] });
+const forged = (sessionId: string) => ({
+  events: [
+    {
+      tool: "notes__create_note",
+      decision: "allow",
+      outcome: "success",
+      agent: "attacker",
+      user: "demo",
+      session_id: sessionId,
+    },
+  ],
+});
 
 describe("the demo audit collector", () => {
   it("refuses a forged batch without the gateway's token, with a wrong one, and keeps none of it", async () => {
@@ -40,7 +51,9 @@ describe("the demo audit collector", () => {
       await res.body?.cancel();
     }
     expect(stack.demo.auditEvents.filter((event) => event.session_id === sessionId)).toEqual([]);
-    const listed = await fetch(`${collectorEvents(stack)}?session_id=${sessionId}`, { headers: { Authorization: `Bearer ${stack.info.auditToken}` } });
+    const listed = await fetch(`${collectorEvents(stack)}?session_id=${sessionId}`, {
+      headers: { Authorization: `Bearer ${stack.info.auditToken}` },
+    });
     expect(await listed.json()).toEqual({ events: [] });
   });
 
@@ -52,7 +65,12 @@ describe("the demo audit collector", () => {
 
   it("still receives the gateway's own events, and lists them with the token", async () => {
     const { clientId, clientSecret } = stack.info.machineAgent;
-    const provider = new ClientCredentialsProvider({ clientId, clientSecret, scope: "tools:read", expectedIssuer: stack.info.auth });
+    const provider = new ClientCredentialsProvider({
+      clientId,
+      clientSecret,
+      scope: "tools:read",
+      expectedIssuer: stack.info.auth,
+    });
     const transport = new StreamableHTTPClientTransport(new URL(stack.info.mcp), { authProvider: provider });
     const client = new Client({ name: "audit-check", version: "1.0.0" });
     await client.connect(transport);
@@ -61,8 +79,17 @@ describe("the demo audit collector", () => {
       expect(result.isError).toBeFalsy();
       const sessionId = transport.sessionId!;
       const events = await auditEventsOf(stack.demo, sessionId, 1);
-      expect(events.at(-1)).toMatchObject({ tool: "demo__echo", agent: clientId, outcome: "success", session_id: sessionId });
-      const listed = (await (await fetch(`${collectorEvents(stack)}?session_id=${sessionId}`, { headers: { Authorization: `Bearer ${stack.info.auditToken}` } })).json()) as { events: unknown[] };
+      expect(events.at(-1)).toMatchObject({
+        tool: "demo__echo",
+        agent: clientId,
+        outcome: "success",
+        session_id: sessionId,
+      });
+      const listed = (await (
+        await fetch(`${collectorEvents(stack)}?session_id=${sessionId}`, {
+          headers: { Authorization: `Bearer ${stack.info.auditToken}` },
+        })
+      ).json()) as { events: unknown[] };
       expect(listed.events).toEqual(events);
     } finally {
       await client.close();

@@ -49,7 +49,14 @@ let agent: Awaited<ReturnType<typeof documentServer>>;
 let internal: Awaited<ReturnType<typeof documentServer>>;
 
 beforeAll(async () => {
-  const [gateway, authPort, mcp, rest, audit, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [gateway, authPort, mcp, rest, audit, agentPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   ports = { gateway, auth: authPort, mcp, rest, audit, agent: agentPort };
   [agent, internal] = await Promise.all([documentServer(ports.agent), documentServer()]);
   auth = await startAuthWorker({ config: devConfigs(ports).auth, port: ports.auth, bindings: devClientSecrets() });

@@ -30,14 +30,24 @@ afterAll(async () => {
 });
 
 const count = (method: string) => upstream.requests.filter((r) => r.rpcMethod === method).length;
-const echo = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "github__echo", arguments: { text: `call ${id}` } } });
+const echo = (id: number) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name: "github__echo", arguments: { text: `call ${id}` } },
+});
 const toolsList = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/list" });
 
 describe("a JSON-RPC batch", () => {
   it("longer than the configured batchSize is refused whole with 400 and -32600, and none of it runs", async () => {
     const sessionId = await openSession(agent, "2025-03-26");
     const before = { calls: count("tools/call"), lists: count("tools/list") };
-    const res = await postOnSession(agent, sessionId, Array.from({ length: 6 }, (_, i) => echo(i + 1)), V2025_03_26);
+    const res = await postOnSession(
+      agent,
+      sessionId,
+      Array.from({ length: 6 }, (_, i) => echo(i + 1)),
+      V2025_03_26,
+    );
     expect(res.status).toBe(400);
     const body = (await res.json()) as { id: unknown; error: { code: number; message: string } };
     expect(body).toMatchObject({ id: null, error: { code: -32600 } });
@@ -47,7 +57,12 @@ describe("a JSON-RPC batch", () => {
 
   it("of thousands of messages is refused the same way", async () => {
     const sessionId = await openSession(agent, "2025-03-26");
-    const res = await postOnSession(agent, sessionId, Array.from({ length: 5000 }, () => ({ jsonrpc: "2.0", method: "notifications/initialized" })), V2025_03_26);
+    const res = await postOnSession(
+      agent,
+      sessionId,
+      Array.from({ length: 5000 }, () => ({ jsonrpc: "2.0", method: "notifications/initialized" })),
+      V2025_03_26,
+    );
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32600);
   });
@@ -63,7 +78,12 @@ describe("a JSON-RPC batch", () => {
   it("lists the upstream once for all the tools/list requests it holds", async () => {
     const sessionId = await openSession(agent, "2025-03-26");
     const before = count("tools/list");
-    const res = await postOnSession(agent, sessionId, [toolsList(1), toolsList(2), toolsList(3), toolsList(4), toolsList(5)], V2025_03_26);
+    const res = await postOnSession(
+      agent,
+      sessionId,
+      [toolsList(1), toolsList(2), toolsList(3), toolsList(4), toolsList(5)],
+      V2025_03_26,
+    );
     expect(res.status).toBe(200);
     const replies = (await res.json()) as { id: number; result: { tools: { name: string }[] } }[];
     expect(replies).toHaveLength(5);
@@ -74,7 +94,8 @@ describe("a JSON-RPC batch", () => {
   it("lists the upstream again in the next request: sharing ends with the batch", async () => {
     const sessionId = await openSession(agent, "2025-03-26");
     const before = count("tools/list");
-    for (const id of [1, 2]) expect((await postOnSession(agent, sessionId, [toolsList(id)], V2025_03_26)).status).toBe(200);
+    for (const id of [1, 2])
+      expect((await postOnSession(agent, sessionId, [toolsList(id)], V2025_03_26)).status).toBe(200);
     expect(count("tools/list") - before).toBe(2);
   });
 });

@@ -33,7 +33,9 @@ async function post(bridge: RedisBridge, path: string, body: unknown, signal?: A
  * connection's traffic carries `marker`, the relay holds that connection (nothing more passes
  * either way), as a connection parked behind a slow reply is held. Other connections flow.
  */
-async function startStallingRelay(marker: string): Promise<{ url: string; holding: Promise<void>; close(): Promise<void> }> {
+async function startStallingRelay(
+  marker: string,
+): Promise<{ url: string; holding: Promise<void>; close(): Promise<void> }> {
   const target = new URL(REDIS_URL);
   const sockets = new Set<Socket>();
   let holding!: () => void;
@@ -93,41 +95,109 @@ describe("the Redis bridge refuses what Upstash refuses", () => {
   });
 
   it("answers CONFIG GET, KEYS and XREAD BLOCK with 400, alone or in a pipeline or transaction", async () => {
-    for (const command of [["CONFIG", "GET", "maxmemory"], ["KEYS", `${prefix}*`], ["XREAD", "BLOCK", "100", "STREAMS", `${prefix}stream`, "$"], ["WAIT", "1", "100"]]) {
-      for (const [path, body] of [["/", command], ["/pipeline", [["PING"], command]], ["/multi-exec", [["PING"], command]]] as const) {
+    for (const command of [
+      ["CONFIG", "GET", "maxmemory"],
+      ["KEYS", `${prefix}*`],
+      ["XREAD", "BLOCK", "100", "STREAMS", `${prefix}stream`, "$"],
+      ["WAIT", "1", "100"],
+    ]) {
+      for (const [path, body] of [
+        ["/", command],
+        ["/pipeline", [["PING"], command]],
+        ["/multi-exec", [["PING"], command]],
+      ] as const) {
         const res = await post(bridge, path, body);
-        expect(res, `${path} ${command.join(" ")}`).toEqual({ status: 400, body: { error: expect.stringMatching(/^ERR /) } });
+        expect(res, `${path} ${command.join(" ")}`).toEqual({
+          status: 400,
+          body: { error: expect.stringMatching(/^ERR /) },
+        });
       }
     }
   });
 
   it("refuses a pipeline with a refused command before running any of it", async () => {
     const k = `${prefix}not-written`;
-    expect((await post(bridge, "/pipeline", [["SET", k, "1"], ["CONFIG", "GET", "port"]])).status).toBe(400);
+    expect(
+      (
+        await post(bridge, "/pipeline", [
+          ["SET", k, "1"],
+          ["CONFIG", "GET", "port"],
+        ])
+      ).status,
+    ).toBe(400);
     expect((await post(bridge, "/", ["EXISTS", k])).body).toEqual({ result: 0 });
   });
 
-  it.each([
-    ["BLPOP", "k", "0"], ["BRPOP", "k", "0"], ["BLMOVE", "a", "b", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "a", "b", "0"],
-    ["BZPOPMIN", "k", "0"], ["BZPOPMAX", "k", "0"], ["BLMPOP", "0", "1", "k", "LEFT"], ["BZMPOP", "0", "1", "k", "MIN"],
-    ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
-    ["WAIT", "1", "0"], ["WAITAOF", "1", "1", "0"],
-    ["SUBSCRIBE", "c"], ["PSUBSCRIBE", "*"], ["MONITOR"],
-    ["CONFIG", "SET", "maxmemory", "1"], ["CONFIG", "GET", "*"], ["DEBUG", "SLEEP", "10"], ["SHUTDOWN", "NOSAVE"],
-    ["SLAVEOF", "attacker.example", "6379"], ["REPLICAOF", "attacker.example", "6379"], ["MIGRATE", "h", "1", "k", "0", "1"],
-    ["ACL", "LIST"], ["MODULE", "LOAD", "/tmp/x.so"], ["CLIENT", "KILL", "TYPE", "normal"], ["CLIENT", "LIST"],
-    ["KEYS", "*"], ["FLUSHALL"], ["FLUSHDB"], ["SAVE"], ["BGSAVE"], ["BGREWRITEAOF"], ["SYNC"], ["PSYNC", "?", "-1"],
-    ["SCRIPT", "FLUSH"], ["SCRIPT", "KILL"], ["FUNCTION", "FLUSH"], ["SELECT", "1"], ["MULTI"], ["SWAPDB", "0", "1"],
-  ].map((command) => [command.join(" "), command] as const))("refuses %s", (_name, command) => {
+  it.each(
+    [
+      ["BLPOP", "k", "0"],
+      ["BRPOP", "k", "0"],
+      ["BLMOVE", "a", "b", "LEFT", "LEFT", "0"],
+      ["BRPOPLPUSH", "a", "b", "0"],
+      ["BZPOPMIN", "k", "0"],
+      ["BZPOPMAX", "k", "0"],
+      ["BLMPOP", "0", "1", "k", "LEFT"],
+      ["BZMPOP", "0", "1", "k", "MIN"],
+      ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+      ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+      ["WAIT", "1", "0"],
+      ["WAITAOF", "1", "1", "0"],
+      ["SUBSCRIBE", "c"],
+      ["PSUBSCRIBE", "*"],
+      ["MONITOR"],
+      ["CONFIG", "SET", "maxmemory", "1"],
+      ["CONFIG", "GET", "*"],
+      ["DEBUG", "SLEEP", "10"],
+      ["SHUTDOWN", "NOSAVE"],
+      ["SLAVEOF", "attacker.example", "6379"],
+      ["REPLICAOF", "attacker.example", "6379"],
+      ["MIGRATE", "h", "1", "k", "0", "1"],
+      ["ACL", "LIST"],
+      ["MODULE", "LOAD", "/tmp/x.so"],
+      ["CLIENT", "KILL", "TYPE", "normal"],
+      ["CLIENT", "LIST"],
+      ["KEYS", "*"],
+      ["FLUSHALL"],
+      ["FLUSHDB"],
+      ["SAVE"],
+      ["BGSAVE"],
+      ["BGREWRITEAOF"],
+      ["SYNC"],
+      ["PSYNC", "?", "-1"],
+      ["SCRIPT", "FLUSH"],
+      ["SCRIPT", "KILL"],
+      ["FUNCTION", "FLUSH"],
+      ["SELECT", "1"],
+      ["MULTI"],
+      ["SWAPDB", "0", "1"],
+    ].map((command) => [command.join(" "), command] as const),
+  )("refuses %s", (_name, command) => {
     expect(commandProblem(command)).toEqual(expect.stringMatching(/^ERR /));
   });
 
-  it.each([
-    ["GET", "k"], ["SET", "k", "v", "PX", "1000", "NX"], ["GETDEL", "k"], ["MGET", "a", "b"], ["INCR", "k"], ["DEL", "k"],
-    ["PEXPIRE", "k", "1"], ["PTTL", "k"], ["EXISTS", "k"], ["HSET", "h", "f", "v"], ["HGETALL", "h"], ["ZADD", "z", "1", "m"],
-    ["EVAL", "return 1", "0"], ["EVALSHA", "0".repeat(40), "0"], ["SCRIPT", "LOAD", "return 1"], ["SCRIPT", "EXISTS", "0".repeat(40)],
-    ["XREAD", "COUNT", "1", "STREAMS", "s", "0"], ["PING"], ["scan", "0"],
-  ].map((command) => [command.join(" "), command] as const))("still runs the data command %s", (_name, command) => {
+  it.each(
+    [
+      ["GET", "k"],
+      ["SET", "k", "v", "PX", "1000", "NX"],
+      ["GETDEL", "k"],
+      ["MGET", "a", "b"],
+      ["INCR", "k"],
+      ["DEL", "k"],
+      ["PEXPIRE", "k", "1"],
+      ["PTTL", "k"],
+      ["EXISTS", "k"],
+      ["HSET", "h", "f", "v"],
+      ["HGETALL", "h"],
+      ["ZADD", "z", "1", "m"],
+      ["EVAL", "return 1", "0"],
+      ["EVALSHA", "0".repeat(40), "0"],
+      ["SCRIPT", "LOAD", "return 1"],
+      ["SCRIPT", "EXISTS", "0".repeat(40)],
+      ["XREAD", "COUNT", "1", "STREAMS", "s", "0"],
+      ["PING"],
+      ["scan", "0"],
+    ].map((command) => [command.join(" "), command] as const),
+  )("still runs the data command %s", (_name, command) => {
     expect(commandProblem(command)).toBeNull();
   });
 

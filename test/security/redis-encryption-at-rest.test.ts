@@ -17,12 +17,24 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 /** One public name for every instance (as behind a load balancer), so each accepts the others' tokens. */
 const ISSUER = "http://auth.test";
 const REDIRECT = "http://127.0.0.1:9/callback";
-const AGENT = { name: "Test Agent", clientId: "agent-public", tokenEndpointAuthMethod: "none", redirectUris: [REDIRECT], scopes: ["tools:read", "tools:write"] };
+const AGENT = {
+  name: "Test Agent",
+  clientId: "agent-public",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [REDIRECT],
+  scopes: ["tools:read", "tools:write"],
+};
 const COOKIE = "maverics_session";
 
 /** What must never appear in Redis in the clear: unique to this run, so other tests' keys cannot match. */
 const MARK = randomBytes(6).toString("hex");
-const USER = { username: `user-${MARK}`, password: `pw-${MARK}`, sub: `sub-${MARK}`, name: `Name ${MARK}`, email: `mail-${MARK}@example.com` };
+const USER = {
+  username: `user-${MARK}`,
+  password: `pw-${MARK}`,
+  sub: `sub-${MARK}`,
+  name: `Name ${MARK}`,
+  email: `mail-${MARK}@example.com`,
+};
 const CLIENT_NAME = `Client ${MARK}`;
 
 /** Two keys, with ids unique to this run (log lines name them). */
@@ -30,10 +42,15 @@ const A = { id: `a-${MARK}`, env: "REDIS_ENCRYPTION_KEY_A", secret: generateValu
 const B = { id: `b-${MARK}`, env: "REDIS_ENCRYPTION_KEY_B", secret: generateValueKey() };
 const BINDINGS = { [A.env]: A.secret, [B.env]: B.secret };
 
-function config(encryption: { keys: (typeof A)[]; activeKey?: string; acceptPlaintext?: boolean } | null, passwordHash: string): string {
+function config(
+  encryption: { keys: (typeof A)[]; activeKey?: string; acceptPlaintext?: boolean } | null,
+  passwordHash: string,
+): string {
   return authConfig(ISSUER, {
     apps: [AGENT],
-    login: { users: [{ username: USER.username, passwordHash, sub: USER.sub, claims: { name: USER.name, email: USER.email } }] },
+    login: {
+      users: [{ username: USER.username, passwordHash, sub: USER.sub, claims: { name: USER.name, email: USER.email } }],
+    },
     cache: {
       redis: encryption
         ? { encryption: { ...encryption, keys: encryption.keys.map((k) => ({ id: k.id, secret: { env: k.env } })) } }
@@ -57,7 +74,8 @@ let migrating: RunningWorker;
 beforeAll(async () => {
   redis = new IORedis(REDIS_URL);
   const hash = await hashPassword(USER.password);
-  const start = (encryption: Parameters<typeof config>[0]) => startAuthWorker({ config: config(encryption, hash), bindings: BINDINGS });
+  const start = (encryption: Parameters<typeof config>[0]) =>
+    startAuthWorker({ config: config(encryption, hash), bindings: BINDINGS });
   [sealedA, rotated, onlyB, plain, migrating] = await Promise.all([
     start({ keys: [A] }),
     start({ keys: [A, B], activeKey: B.id }),
@@ -88,7 +106,16 @@ async function signIn(worker: RunningWorker): Promise<SignedIn> {
   const { redirect, jar } = await authorize(worker, authorizationParams(AGENT.clientId, REDIRECT, challenge), USER);
   const code = redirect.searchParams.get("code");
   expect(code, redirect.toString()).toBeTruthy();
-  const res = await worker.fetch("/token", postForm({ grant_type: "authorization_code", client_id: AGENT.clientId, code: code!, redirect_uri: REDIRECT, code_verifier: verifier }));
+  const res = await worker.fetch(
+    "/token",
+    postForm({
+      grant_type: "authorization_code",
+      client_id: AGENT.clientId,
+      code: code!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    }),
+  );
   expect(res.status).toBe(200);
   return { jar, sessionKey: sessionKeyOf(jar.get(COOKIE)!), tokens: (await res.json()) as SignedIn["tokens"] };
 }
@@ -96,7 +123,11 @@ async function signIn(worker: RunningWorker): Promise<SignedIn> {
 /** Where /authorize sends this browser first: /consent when its session is recognized, /login when not. */
 async function firstStop(worker: RunningWorker, jar: CookieJar): Promise<string> {
   const { challenge } = await pkce();
-  const { location } = await step(worker, jar, `/authorize?${new URLSearchParams(authorizationParams(AGENT.clientId, REDIRECT, challenge))}`);
+  const { location } = await step(
+    worker,
+    jar,
+    `/authorize?${new URLSearchParams(authorizationParams(AGENT.clientId, REDIRECT, challenge))}`,
+  );
   return location!.pathname;
 }
 
@@ -107,7 +138,10 @@ const userinfo = async (worker: RunningWorker, accessToken: string) => {
 };
 
 const refresh = (worker: RunningWorker, refreshToken: string) =>
-  worker.fetch("/token", postForm({ grant_type: "refresh_token", client_id: AGENT.clientId, refresh_token: refreshToken }));
+  worker.fetch(
+    "/token",
+    postForm({ grant_type: "refresh_token", client_id: AGENT.clientId, refresh_token: refreshToken }),
+  );
 
 /** Every value under aig:* in Redis that contains `text`, by key. */
 async function valuesContaining(text: string): Promise<string[]> {
@@ -143,7 +177,11 @@ async function unreadableLogLine(worker: RunningWorker, reason: string): Promise
 describe("with Redis encryption at rest on", () => {
   it("signs in, redeems, refreshes and answers userinfo, while Redis holds no username, claim or client name in the clear", async () => {
     const { jar, sessionKey, tokens } = await signIn(sealedA);
-    expect(await userinfo(sealedA, tokens.access_token)).toMatchObject({ sub: USER.sub, name: USER.name, email: USER.email });
+    expect(await userinfo(sealedA, tokens.access_token)).toMatchObject({
+      sub: USER.sub,
+      name: USER.name,
+      email: USER.email,
+    });
     const refreshed = await refresh(sealedA, tokens.refresh_token);
     expect(refreshed.status).toBe(200);
     expect(await firstStop(sealedA, jar)).toBe("/consent");
@@ -157,10 +195,15 @@ describe("with Redis encryption at rest on", () => {
     expect(registered.status).toBe(201);
     const { client_id: clientId } = (await registered.json()) as { client_id: string };
     const { challenge } = await pkce();
-    const viaRegistered = await step(sealedA, new CookieJar(), `/authorize?${new URLSearchParams(authorizationParams(clientId, REDIRECT, challenge))}`);
+    const viaRegistered = await step(
+      sealedA,
+      new CookieJar(),
+      `/authorize?${new URLSearchParams(authorizationParams(clientId, REDIRECT, challenge))}`,
+    );
     expect(viaRegistered.location?.pathname).toBe("/login");
 
-    for (const text of [USER.username, USER.name, USER.email, CLIENT_NAME, USER.sub]) expect(await valuesContaining(text), text).toEqual([]);
+    for (const text of [USER.username, USER.name, USER.email, CLIENT_NAME, USER.sub])
+      expect(await valuesContaining(text), text).toEqual([]);
     for (const key of [sessionKey, `aig:userinfo:${USER.sub}`, `aig:client:${clientId}`]) {
       expect(await redis.get(key), key).toMatch(new RegExp(`^enc:v1:${A.id}:[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]+$`));
     }
@@ -231,7 +274,11 @@ describe("Redis encryption configuration", () => {
       const res = await bundled.fetch("/register", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ client_name: CLIENT_NAME, redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" }),
+        body: JSON.stringify({
+          client_name: CLIENT_NAME,
+          redirect_uris: [REDIRECT],
+          token_endpoint_auth_method: "none",
+        }),
       });
       expect(res.status).toBe(201);
       const { client_id: clientId } = (await res.json()) as { client_id: string };
@@ -252,7 +299,9 @@ describe("Redis encryption configuration", () => {
       expect(res.status).toBe(500);
       const text = await res.text();
       expect(text).not.toContain(short);
-      expect((JSON.parse(text) as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(["oidcProvider.cache.redis.encryption.keys.0.secret.env"]);
+      expect((JSON.parse(text) as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+        "oidcProvider.cache.redis.encryption.keys.0.secret.env",
+      ]);
     } finally {
       await worker.dispose();
     }

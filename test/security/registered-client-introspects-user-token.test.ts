@@ -10,7 +10,10 @@ import { signAccessToken } from "../helpers/tokens.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
-const gateway = confidentialClient("gateway", { grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"], introspection: true });
+const gateway = confidentialClient("gateway", {
+  grantTypes: ["urn:ietf:params:oauth:grant-type:token-exchange"],
+  introspection: true,
+});
 /** A configured client the operator did not make an introspection client. */
 const webApp = confidentialClient("web-app");
 
@@ -19,16 +22,28 @@ describe("introspection by clients the operator did not allow", () => {
 
   beforeAll(async () => {
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { apps: [gateway.app, webApp.app], rateLimits: { registration: { limit: 1000 } } }),
+      config: (url) =>
+        authConfig(url, { apps: [gateway.app, webApp.app], rateLimits: { registration: { limit: 1000 } } }),
       bindings: { ...gateway.bindings, ...webApp.bindings },
     });
   });
   afterAll(() => auth.dispose());
 
-  const usersToken = () => signAccessToken(auth.url, { sub: "alice", client_id: "web-app", aud: GATEWAY_RESOURCE, scope: "openid tools:read tools:write" });
+  const usersToken = () =>
+    signAccessToken(auth.url, {
+      sub: "alice",
+      client_id: "web-app",
+      aud: GATEWAY_RESOURCE,
+      scope: "openid tools:read tools:write",
+    });
 
-  async function introspect(token: string, client: { clientId: string; secret: string }): Promise<Record<string, unknown>> {
-    const res = await postForm(auth, "/introspect", { token }, undefined, { Authorization: basic(client.clientId, client.secret) });
+  async function introspect(
+    token: string,
+    client: { clientId: string; secret: string },
+  ): Promise<Record<string, unknown>> {
+    const res = await postForm(auth, "/introspect", { token }, undefined, {
+      Authorization: basic(client.clientId, client.secret),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("Cache-Control")).toBe("no-store");
     return (await res.json()) as Record<string, unknown>;
@@ -38,7 +53,11 @@ describe("introspection by clients the operator did not allow", () => {
     const res = await auth.fetch("/register", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token_endpoint_auth_method: "client_secret_basic", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"] }),
+      body: JSON.stringify({
+        token_endpoint_auth_method: "client_secret_basic",
+        redirect_uris: [REDIRECT],
+        grant_types: ["authorization_code", "refresh_token"],
+      }),
     });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { client_id: string; client_secret: string };
@@ -61,6 +80,12 @@ describe("introspection by clients the operator did not allow", () => {
   });
 
   it("still describes the token to the gateway's client", async () => {
-    expect(await introspect(await usersToken(), gateway.client)).toMatchObject({ active: true, sub: "alice", client_id: "web-app", aud: GATEWAY_RESOURCE, scope: "openid tools:read tools:write" });
+    expect(await introspect(await usersToken(), gateway.client)).toMatchObject({
+      active: true,
+      sub: "alice",
+      client_id: "web-app",
+      aud: GATEWAY_RESOURCE,
+      scope: "openid tools:read tools:write",
+    });
   });
 });

@@ -8,9 +8,9 @@ import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "../../src/auth/clients/client.js";
 import { authConfig, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
+import { startDocumentServer, type DocumentServer } from "../helpers/metadata-documents.js";
 import { basic, oauthError, postForm } from "../helpers/oauth-requests.js";
 import { sharedStore } from "../helpers/tokens.js";
-import { startDocumentServer, type DocumentServer } from "../helpers/metadata-documents.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
@@ -18,11 +18,26 @@ const OTHER_API = "https://other.test/api";
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 function register(worker: RunningWorker, metadata: Record<string, unknown>): Promise<Response> {
-  return worker.fetch("/register", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(metadata) });
+  return worker.fetch("/register", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(metadata),
+  });
 }
 
-function clientCredentials(worker: RunningWorker, clientId: string, secret: string, params: Record<string, string> = {}): Promise<Response> {
-  return postForm(worker, "/token", { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, ...params }, undefined, { Authorization: basic(clientId, secret) });
+function clientCredentials(
+  worker: RunningWorker,
+  clientId: string,
+  secret: string,
+  params: Record<string, string> = {},
+): Promise<Response> {
+  return postForm(
+    worker,
+    "/token",
+    { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, ...params },
+    undefined,
+    { Authorization: basic(clientId, secret) },
+  );
 }
 
 async function clientAssertion(clientId: string, audience: string, key: CryptoKey): Promise<string> {
@@ -43,7 +58,11 @@ describe("with registered machine clients off (the default)", () => {
   beforeAll(async () => {
     documents = await startDocumentServer();
     auth = await startAuthWorker({
-      config: (url) => authConfig(url, { rateLimits: { registration: { limit: 1000 } }, clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base] } }),
+      config: (url) =>
+        authConfig(url, {
+          rateLimits: { registration: { limit: 1000 } },
+          clientIdMetadataDocuments: { allowedLoopbackOrigins: [documents.base] },
+        }),
     });
   });
   afterAll(async () => {
@@ -53,17 +72,30 @@ describe("with registered machine clients off (the default)", () => {
 
   it("refuses to register a client for the client_credentials grant (invalid_client_metadata)", async () => {
     for (const grants of [["client_credentials"], ["authorization_code", "client_credentials"]]) {
-      const res = await register(auth, { token_endpoint_auth_method: "client_secret_basic", grant_types: grants, redirect_uris: [REDIRECT] });
+      const res = await register(auth, {
+        token_endpoint_auth_method: "client_secret_basic",
+        grant_types: grants,
+        redirect_uris: [REDIRECT],
+      });
       expect(res.status).toBe(400);
-      expect(await res.json()).toMatchObject({ error: "invalid_client_metadata", error_description: expect.stringContaining("client_credentials") });
+      expect(await res.json()).toMatchObject({
+        error: "invalid_client_metadata",
+        error_description: expect.stringContaining("client_credentials"),
+      });
     }
   });
 
   it("gives a registered confidential client no machine token at /token (unauthorized_client)", async () => {
-    const res = await register(auth, { token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code"], redirect_uris: [REDIRECT] });
+    const res = await register(auth, {
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["authorization_code"],
+      redirect_uris: [REDIRECT],
+    });
     expect(res.status).toBe(201);
     const registered = (await res.json()) as { client_id: string; client_secret: string };
-    const answer = await clientCredentials(auth, registered.client_id, registered.client_secret, { scope: "tools:read tools:write" });
+    const answer = await clientCredentials(auth, registered.client_id, registered.client_secret, {
+      scope: "tools:read tools:write",
+    });
     expect(await oauthError(answer)).toMatchObject({ status: 400, error: "unauthorized_client" });
   });
 
@@ -130,7 +162,11 @@ describe("with registered machine clients switched on", () => {
   afterAll(() => auth.dispose());
 
   async function machineClient(metadata: Record<string, unknown> = {}) {
-    const res = await register(auth, { token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"], ...metadata });
+    const res = await register(auth, {
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["client_credentials"],
+      ...metadata,
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { client_id: string; client_secret: string; scope?: string };
   }
@@ -145,11 +181,20 @@ describe("with registered machine clients switched on", () => {
     const ok = await clientCredentials(auth, registered.client_id, registered.client_secret, { scope: "tools:read" });
     expect(ok.status).toBe(200);
     const { access_token } = (await ok.json()) as { access_token: string };
-    expect(decodeJwt(access_token)).toMatchObject({ sub: registered.client_id, aud: GATEWAY_RESOURCE, scope: "tools:read" });
+    expect(decodeJwt(access_token)).toMatchObject({
+      sub: registered.client_id,
+      aud: GATEWAY_RESOURCE,
+      scope: "tools:read",
+    });
 
-    const write = await clientCredentials(auth, registered.client_id, registered.client_secret, { scope: "tools:write" });
+    const write = await clientCredentials(auth, registered.client_id, registered.client_secret, {
+      scope: "tools:write",
+    });
     expect(await oauthError(write)).toMatchObject({ status: 400, error: "invalid_scope" });
-    const elsewhere = await clientCredentials(auth, registered.client_id, registered.client_secret, { scope: "tools:read", resource: OTHER_API });
+    const elsewhere = await clientCredentials(auth, registered.client_id, registered.client_secret, {
+      scope: "tools:read",
+      resource: OTHER_API,
+    });
     expect(await oauthError(elsewhere)).toMatchObject({ status: 400, error: "invalid_target" });
   });
 

@@ -33,43 +33,64 @@ describe("an attacker using /authorize errors to redirect victims", () => {
   let attackerClientId: string;
 
   beforeAll(async () => {
-    auth = await startAuthWorker({ config: (url) => authConfig(url, { apps: [STATIC_CLIENT], login: { users: [ALICE.config] } }) });
+    auth = await startAuthWorker({
+      config: (url) => authConfig(url, { apps: [STATIC_CLIENT], login: { users: [ALICE.config] } }),
+    });
     const res = await auth.fetch("/register", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ client_name: "Innocent Tool", redirect_uris: [ATTACKER], grant_types: ["authorization_code"], token_endpoint_auth_method: "none" }),
+      body: JSON.stringify({
+        client_name: "Innocent Tool",
+        redirect_uris: [ATTACKER],
+        grant_types: ["authorization_code"],
+        token_endpoint_auth_method: "none",
+      }),
     });
     expect(res.status).toBe(201);
     attackerClientId = ((await res.json()) as { client_id: string }).client_id;
   });
   afterAll(() => auth.dispose());
 
-  const authorizeRaw = async (params: Record<string, string>) => step(auth, new CookieJar(), `/authorize?${new URLSearchParams(params)}`);
+  const authorizeRaw = async (params: Record<string, string>) =>
+    step(auth, new CookieJar(), `/authorize?${new URLSearchParams(params)}`);
 
-  it.each(FAILING_REQUESTS)("gets the auth tier's error page, not a redirect to its own URI, for %s with a registered client", async (_name, extra, error) => {
-    const { challenge } = await pkce();
-    const r = await authorizeRaw(authorizationParams(attackerClientId, ATTACKER, challenge, extra));
-    expect(r.res.status).toBe(400);
-    expect(r.location).toBeUndefined();
-    expect(r.res.headers.get("Content-Type")).toMatch(/text\/html/);
-    expect(r.res.headers.get("Cache-Control")).toBe("no-store");
-    expect(r.body).toContain(error);
-    expect(r.body).not.toContain(ATTACKER);
-  });
+  it.each(FAILING_REQUESTS)(
+    "gets the auth tier's error page, not a redirect to its own URI, for %s with a registered client",
+    async (_name, extra, error) => {
+      const { challenge } = await pkce();
+      const r = await authorizeRaw(authorizationParams(attackerClientId, ATTACKER, challenge, extra));
+      expect(r.res.status).toBe(400);
+      expect(r.location).toBeUndefined();
+      expect(r.res.headers.get("Content-Type")).toMatch(/text\/html/);
+      expect(r.res.headers.get("Cache-Control")).toBe("no-store");
+      expect(r.body).toContain(error);
+      expect(r.body).not.toContain(ATTACKER);
+    },
+  );
 
-  it.each(FAILING_REQUESTS)("still redirects the error to an operator-configured client for %s, with state and iss", async (_name, extra, error) => {
-    const { challenge } = await pkce();
-    const r = await authorizeRaw(authorizationParams(STATIC_CLIENT.clientId, REDIRECT, challenge, extra));
-    expect(r.res.status).toBe(303);
-    expect(r.location?.origin + r.location!.pathname).toBe(REDIRECT);
-    expect(Object.fromEntries(r.location!.searchParams)).toMatchObject({ error, state: "st-1", iss: auth.url });
-  });
+  it.each(FAILING_REQUESTS)(
+    "still redirects the error to an operator-configured client for %s, with state and iss",
+    async (_name, extra, error) => {
+      const { challenge } = await pkce();
+      const r = await authorizeRaw(authorizationParams(STATIC_CLIENT.clientId, REDIRECT, challenge, extra));
+      expect(r.res.status).toBe(303);
+      expect(r.location?.origin + r.location!.pathname).toBe(REDIRECT);
+      expect(Object.fromEntries(r.location!.searchParams)).toMatchObject({ error, state: "st-1", iss: auth.url });
+    },
+  );
 
   it("gets the error page, not consent_required at its own URI, for prompt=none when the victim is signed in (no login-state oracle)", async () => {
     const { challenge } = await pkce();
     // The victim signed in earlier, through an application the operator configured.
-    const { jar } = await authorize(auth, authorizationParams(STATIC_CLIENT.clientId, REDIRECT, challenge), { username: ALICE.username, password: ALICE.password });
-    const r = await step(auth, jar, `/authorize?${new URLSearchParams(authorizationParams(attackerClientId, ATTACKER, challenge, { prompt: "none" }))}`);
+    const { jar } = await authorize(auth, authorizationParams(STATIC_CLIENT.clientId, REDIRECT, challenge), {
+      username: ALICE.username,
+      password: ALICE.password,
+    });
+    const r = await step(
+      auth,
+      jar,
+      `/authorize?${new URLSearchParams(authorizationParams(attackerClientId, ATTACKER, challenge, { prompt: "none" }))}`,
+    );
     expect(r.res.status).toBe(400);
     expect(r.location).toBeUndefined();
     expect(r.body).toContain("consent_required");

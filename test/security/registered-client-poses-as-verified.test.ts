@@ -9,13 +9,24 @@ import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const REDIRECT = "https://evil.example:8443/callback";
 const FIRST_PARTY_REDIRECT = "https://app.example.com/callback";
-const firstParty = { name: "Example Console", clientId: "console", tokenEndpointAuthMethod: "none", redirectUris: [FIRST_PARTY_REDIRECT], scopes: ["tools:read"] };
+const firstParty = {
+  name: "Example Console",
+  clientId: "console",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [FIRST_PARTY_REDIRECT],
+  scopes: ["tools:read"],
+};
 
 let auth: RunningWorker;
 
 beforeAll(async () => {
   auth = await startAuthWorker({
-    config: (url) => authConfig(url, { login: { users: [ALICE.config] }, apps: [firstParty], rateLimits: { registration: { limit: 1000 } } }),
+    config: (url) =>
+      authConfig(url, {
+        login: { users: [ALICE.config] },
+        apps: [firstParty],
+        rateLimits: { registration: { limit: 1000 } },
+      }),
   });
 });
 afterAll(() => auth.dispose());
@@ -23,11 +34,29 @@ afterAll(() => auth.dispose());
 /** The consent page's HTML as alice sees it for an authorization request by `clientId`. */
 async function consentPage(clientId: string, redirectUri: string): Promise<string> {
   const jar = new CookieJar();
-  const params = { client_id: clientId, redirect_uri: redirectUri, response_type: "code", scope: "openid", resource: GATEWAY_RESOURCE, code_challenge: "x".repeat(43), code_challenge_method: "S256" };
+  const params = {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: "code",
+    scope: "openid",
+    resource: GATEWAY_RESOURCE,
+    code_challenge: "x".repeat(43),
+    code_challenge_method: "S256",
+  };
   const toLogin = await step(auth, jar, `/authorize?${new URLSearchParams(params)}`);
   expect(toLogin.location?.pathname).toBe("/login");
   const login = await step(auth, jar, toLogin.location!.pathname + toLogin.location!.search);
-  const toConsent = await step(auth, jar, "/login", postForm({ interaction: hiddenField(login.body, "interaction"), csrf: hiddenField(login.body, "csrf"), username: ALICE.username, password: ALICE.password }));
+  const toConsent = await step(
+    auth,
+    jar,
+    "/login",
+    postForm({
+      interaction: hiddenField(login.body, "interaction"),
+      csrf: hiddenField(login.body, "csrf"),
+      username: ALICE.username,
+      password: ALICE.password,
+    }),
+  );
   expect(toConsent.location?.pathname).toBe("/consent");
   const consent = await step(auth, jar, toConsent.location!.pathname + toConsent.location!.search);
   expect(consent.res.status).toBe(200);

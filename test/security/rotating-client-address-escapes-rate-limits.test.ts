@@ -5,7 +5,13 @@
 // otherwise the address is unknown and the limits fall back to per-username and per-tier buckets.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authConfig } from "../helpers/auth-config.js";
-import { attemptFromNewBrowser, freshUser, LOGIN_CLIENT, LOGIN_REDIRECT, randomAddress } from "../helpers/login-attempts.js";
+import {
+  attemptFromNewBrowser,
+  freshUser,
+  LOGIN_CLIENT,
+  LOGIN_REDIRECT,
+  randomAddress,
+} from "../helpers/login-attempts.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
 const LIMITS = { registration: { limit: 3, window: "1m" }, loginFailures: { limit: 3, window: "1m" } };
@@ -22,15 +28,22 @@ describe("an auth tier that trusts no client-address header (the default)", () =
   const victim = freshUser();
   let auth: RunningWorker;
   beforeAll(async () => {
-    auth = await startAuthWorker({ config: (url) => authConfig(url, { apps: [LOGIN_CLIENT], login: { users: [victim.config] }, rateLimits: LIMITS }) });
+    auth = await startAuthWorker({
+      config: (url) => authConfig(url, { apps: [LOGIN_CLIENT], login: { users: [victim.config] }, rateLimits: LIMITS }),
+    });
   });
   afterAll(() => auth.dispose());
 
   it("locks out a password guesser who sends a new CF-Connecting-IP with every attempt", async () => {
     for (let i = 0; i < 3; i++) {
-      expect((await attemptFromNewBrowser(auth, victim.username, `guess-${i}`, { "CF-Connecting-IP": randomAddress() })).res.status).toBe(401);
+      expect(
+        (await attemptFromNewBrowser(auth, victim.username, `guess-${i}`, { "CF-Connecting-IP": randomAddress() })).res
+          .status,
+      ).toBe(401);
     }
-    const locked = await attemptFromNewBrowser(auth, victim.username, victim.password, { "CF-Connecting-IP": randomAddress() });
+    const locked = await attemptFromNewBrowser(auth, victim.username, victim.password, {
+      "CF-Connecting-IP": randomAddress(),
+    });
     expect(locked.res.status).toBe(429);
     expect(locked.res.headers.get("Retry-After")).toMatch(/^\d+$/);
   });
@@ -62,16 +75,26 @@ describe("an auth tier told that the platform sets CF-Connecting-IP", () => {
 
   it("locks out the address the failures came from, and lets the user sign in from another", async () => {
     const attacker = { "CF-Connecting-IP": randomAddress() };
-    for (let i = 0; i < 3; i++) expect((await attemptFromNewBrowser(auth, victim.username, `guess-${i}`, attacker)).res.status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await attemptFromNewBrowser(auth, victim.username, `guess-${i}`, attacker)).res.status).toBe(401);
     expect((await attemptFromNewBrowser(auth, victim.username, victim.password, attacker)).res.status).toBe(429);
-    const user = await attemptFromNewBrowser(auth, victim.username, victim.password, { "CF-Connecting-IP": randomAddress() });
+    const user = await attemptFromNewBrowser(auth, victim.username, victim.password, {
+      "CF-Connecting-IP": randomAddress(),
+    });
     expect(user.res.status).toBe(303);
     expect(user.location?.searchParams.get("code")).toEqual(expect.any(String));
   });
 
   it("still caps one username's failures across many addresses", async () => {
-    for (let i = 0; i < 5; i++) expect((await attemptFromNewBrowser(auth, sprayed.username, `guess-${i}`, { "CF-Connecting-IP": randomAddress() })).res.status).toBe(401);
-    expect((await attemptFromNewBrowser(auth, sprayed.username, sprayed.password, { "CF-Connecting-IP": randomAddress() })).res.status).toBe(429);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (await attemptFromNewBrowser(auth, sprayed.username, `guess-${i}`, { "CF-Connecting-IP": randomAddress() })).res
+          .status,
+      ).toBe(401);
+    expect(
+      (await attemptFromNewBrowser(auth, sprayed.username, sprayed.password, { "CF-Connecting-IP": randomAddress() }))
+        .res.status,
+    ).toBe(429);
   });
 
   it("counts registrations per address", async () => {

@@ -27,7 +27,10 @@ beforeAll(async () => {
     limits: { sessionsPerPrincipal: 3, toolCallsPerPrincipal: { limit: 3, period: "1h" } },
     apps: [github(upstream.url)],
   });
-  [agentA, agentB] = await Promise.all([stack.token("agent-a").then((t) => stack.as(t)), stack.token("agent-b").then((t) => stack.as(t))]);
+  [agentA, agentB] = await Promise.all([
+    stack.token("agent-a").then((t) => stack.as(t)),
+    stack.token("agent-b").then((t) => stack.as(t)),
+  ]);
 });
 afterAll(async () => {
   await stack.dispose();
@@ -36,7 +39,12 @@ afterAll(async () => {
 
 let nextId = 1;
 async function echo(agent: RunningWorker, sessionId: string) {
-  const res = await postOnSession(agent, sessionId, { jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name: "github__echo", arguments: { text: "hi" } } });
+  const res = await postOnSession(agent, sessionId, {
+    jsonrpc: "2.0",
+    id: ++nextId,
+    method: "tools/call",
+    params: { name: "github__echo", arguments: { text: "hi" } },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { result: { isError?: boolean; content: { text: string }[] } }).result;
 }
@@ -49,18 +57,36 @@ describe("one token opening session after session", () => {
     const b = await openSession(agentA);
     const before = upstreamCalls();
     // 1200 s: one call of 3 per hour, less the moments the test itself took.
-    expect(await echo(agentA, b)).toEqual({ isError: true, content: [{ type: "text", text: expect.stringMatching(/^Too many tool calls by this agent: try again in 1(1\d\d|200) s\.$/) }] });
+    expect(await echo(agentA, b)).toEqual({
+      isError: true,
+      content: [
+        {
+          type: "text",
+          text: expect.stringMatching(/^Too many tool calls by this agent: try again in 1(1\d\d|200) s\.$/),
+        },
+      ],
+    });
     expect(upstreamCalls()).toBe(before);
     const refused = await vi.waitFor(() => {
       const event = sink.events.find((e) => e.session_id === b);
       if (!event) throw new Error("audit event still on its way");
       return event;
     });
-    expect(refused).toMatchObject({ tool: "github__echo", decision: "deny", outcome: "rate_limited", reason: expect.stringContaining("toolCallsPerPrincipal") });
+    expect(refused).toMatchObject({
+      tool: "github__echo",
+      decision: "deny",
+      outcome: "rate_limited",
+      reason: expect.stringContaining("toolCallsPerPrincipal"),
+    });
     // Another principal's budget is its own.
     const other = await openSession(agentB);
     expect((await echo(agentB, other)).isError).toBeUndefined();
-    for (const [agent, id] of [[agentA, a], [agentA, b], [agentB, other]] as const) expect((await deleteSession(agent, id)).status).toBe(204);
+    for (const [agent, id] of [
+      [agentA, a],
+      [agentA, b],
+      [agentB, other],
+    ] as const)
+      expect((await deleteSession(agent, id)).status).toBe(204);
   });
 
   it("is refused a session beyond sessionsPerPrincipal with 429, Retry-After and a JSON-RPC error, while other principals are not", async () => {
@@ -97,20 +123,32 @@ describe("a slot nobody gives back", () => {
     const agent = idle.as(await idle.token("agent-a"));
     await openSession(agent);
     expect((await postMcp(agent, initializeRequest())).status).toBe(429);
-    await vi.waitFor(async () => expect((await postMcp(agent, initializeRequest())).status).toBe(200), { timeout: 15_000, interval: 250 });
+    await vi.waitFor(async () => expect((await postMcp(agent, initializeRequest())).status).toBe(200), {
+      timeout: 15_000,
+      interval: 250,
+    });
   });
 
   it("is held by a session that vanished without ending only until its lease runs out", async () => {
     const token = await idle.token("agent-b");
-    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { iss: string; sub: string; client_id: string };
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as {
+      iss: string;
+      sub: string;
+      client_id: string;
+    };
     // A slot taken by a session whose object never gave it back (a crash, lost storage): only its lease ends it.
     const namespace = await idle.gateway.mf.getDurableObjectNamespace("PRINCIPAL_LIMITS");
-    const limits = namespace.get(namespace.idFromName(JSON.stringify([claims.iss, claims.sub, claims.client_id]))) as unknown as {
+    const limits = namespace.get(
+      namespace.idFromName(JSON.stringify([claims.iss, claims.sub, claims.client_id])),
+    ) as unknown as {
       acquireSession(id: string, limit: number, leaseMs: number): Promise<{ granted: boolean }>;
     };
     expect(await limits.acquireSession("vanished-session", 1, 1_500)).toEqual({ granted: true });
     const agent = idle.as(token);
     expect((await postMcp(agent, initializeRequest())).status).toBe(429);
-    await vi.waitFor(async () => expect((await postMcp(agent, initializeRequest())).status).toBe(200), { timeout: 15_000, interval: 250 });
+    await vi.waitFor(async () => expect((await postMcp(agent, initializeRequest())).status).toBe(200), {
+      timeout: 15_000,
+      interval: 250,
+    });
   });
 });

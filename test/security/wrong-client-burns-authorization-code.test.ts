@@ -28,19 +28,30 @@ describe("an attacker who intercepted an authorization code", () => {
   let auth: RunningWorker;
 
   beforeAll(async () => {
-    auth = await startAuthWorker({ config: (url) => authConfig(url, { apps: [RIGHTFUL, INTERCEPTOR], login: { users: [ALICE.config] } }) });
+    auth = await startAuthWorker({
+      config: (url) => authConfig(url, { apps: [RIGHTFUL, INTERCEPTOR], login: { users: [ALICE.config] } }),
+    });
   });
   afterAll(() => auth.dispose());
 
   /** A fresh code for the rightful client, and the verifier only that client knows. */
   async function issuedCode(): Promise<{ code: string; verifier: string }> {
     const { verifier, challenge } = await pkce();
-    const { redirect } = await authorize(auth, authorizationParams(RIGHTFUL.clientId, REDIRECT, challenge), { username: ALICE.username, password: ALICE.password });
+    const { redirect } = await authorize(auth, authorizationParams(RIGHTFUL.clientId, REDIRECT, challenge), {
+      username: ALICE.username,
+      password: ALICE.password,
+    });
     return { code: redirect.searchParams.get("code")!, verifier };
   }
 
   const redeem = (code: string, verifier: string, clientId = RIGHTFUL.clientId, redirectUri = REDIRECT) =>
-    postForm(auth, "/token", { grant_type: "authorization_code", client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri });
+    postForm(auth, "/token", {
+      grant_type: "authorization_code",
+      client_id: clientId,
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+    });
 
   async function redeemed(code: string, verifier: string) {
     const res = await redeem(code, verifier);
@@ -52,34 +63,56 @@ describe("an attacker who intercepted an authorization code", () => {
   async function expectTokensWork(tokens: { access_token: string; refresh_token: string }) {
     const userinfo = await auth.fetch("/userinfo", { headers: { Authorization: `Bearer ${tokens.access_token}` } });
     expect(userinfo.status).toBe(200);
-    const refreshed = await postForm(auth, "/token", { grant_type: "refresh_token", client_id: RIGHTFUL.clientId, refresh_token: tokens.refresh_token });
+    const refreshed = await postForm(auth, "/token", {
+      grant_type: "refresh_token",
+      client_id: RIGHTFUL.clientId,
+      refresh_token: tokens.refresh_token,
+    });
     expect(refreshed.status).toBe(200);
   }
 
   it("gets invalid_grant with a wrong verifier, and the rightful client still redeems the code", async () => {
     const { code, verifier } = await issuedCode();
-    expect(await oauthError(await redeem(code, oauth.generateRandomCodeVerifier()))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await redeem(code, oauth.generateRandomCodeVerifier()))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await expectTokensWork(await redeemed(code, verifier));
   });
 
   it("gets invalid_grant as another client, even with the right verifier, and does not burn the code", async () => {
     const { code, verifier } = await issuedCode();
-    expect(await oauthError(await redeem(code, verifier, INTERCEPTOR.clientId))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await redeem(code, verifier, INTERCEPTOR.clientId))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await expectTokensWork(await redeemed(code, verifier));
   });
 
   it("gets invalid_grant with another redirect_uri, and does not burn the code", async () => {
     const { code, verifier } = await issuedCode();
-    expect(await oauthError(await redeem(code, verifier, RIGHTFUL.clientId, OTHER_REDIRECT))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await redeem(code, verifier, RIGHTFUL.clientId, OTHER_REDIRECT))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await expectTokensWork(await redeemed(code, verifier));
   });
 
   it("cannot revoke the rightful client's tokens with a bogus attempt after the redemption", async () => {
     const { code, verifier } = await issuedCode();
     const tokens = await redeemed(code, verifier);
-    expect(await oauthError(await redeem(code, oauth.generateRandomCodeVerifier()))).toMatchObject({ status: 400, error: "invalid_grant" });
-    expect(await oauthError(await redeem(code, verifier, INTERCEPTOR.clientId))).toMatchObject({ status: 400, error: "invalid_grant" });
-    expect(await oauthError(await redeem(code, verifier, RIGHTFUL.clientId, OTHER_REDIRECT))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await redeem(code, oauth.generateRandomCodeVerifier()))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
+    expect(await oauthError(await redeem(code, verifier, INTERCEPTOR.clientId))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
+    expect(await oauthError(await redeem(code, verifier, RIGHTFUL.clientId, OTHER_REDIRECT))).toMatchObject({
+      status: 400,
+      error: "invalid_grant",
+    });
     await expectTokensWork(tokens);
   });
 
@@ -89,7 +122,11 @@ describe("an attacker who intercepted an authorization code", () => {
     expect(await oauthError(await redeem(code, verifier))).toMatchObject({ status: 400, error: "invalid_grant" });
     const userinfo = await auth.fetch("/userinfo", { headers: { Authorization: `Bearer ${tokens.access_token}` } });
     expect(userinfo.status).toBe(401);
-    const refreshed = await postForm(auth, "/token", { grant_type: "refresh_token", client_id: RIGHTFUL.clientId, refresh_token: tokens.refresh_token });
+    const refreshed = await postForm(auth, "/token", {
+      grant_type: "refresh_token",
+      client_id: RIGHTFUL.clientId,
+      refresh_token: tokens.refresh_token,
+    });
     expect(await oauthError(refreshed)).toMatchObject({ status: 400, error: "invalid_grant" });
   });
 

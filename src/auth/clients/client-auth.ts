@@ -14,7 +14,12 @@ const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-b
 
 /** RFC 6749 §5.2: invalid_client is 401, with WWW-Authenticate when the client tried Basic. */
 function invalidClient(description: string, triedBasic: boolean): OAuthError {
-  return new OAuthError("invalid_client", description, 401, triedBasic ? { "WWW-Authenticate": 'Basic realm="token", charset="UTF-8"' } : {});
+  return new OAuthError(
+    "invalid_client",
+    description,
+    401,
+    triedBasic ? { "WWW-Authenticate": 'Basic realm="token", charset="UTF-8"' } : {},
+  );
 }
 
 function readBasic(header: string | undefined): { id: string; secret: string } | null | "malformed" {
@@ -24,7 +29,10 @@ function readBasic(header: string | undefined): { id: string; secret: string } |
     const colon = decoded.indexOf(":");
     if (colon < 0) return "malformed";
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
-    return { id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " ")) };
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " ")),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " ")),
+    };
   } catch {
     return "malformed";
   }
@@ -32,7 +40,8 @@ function readBasic(header: string | undefined): { id: string; secret: string } |
 
 async function secretMatches(client: Client, presented: string): Promise<boolean> {
   if (client.secret !== undefined) return timingSafeEqualStrings(client.secret, presented);
-  if (client.secretHash !== undefined) return timingSafeEqualStrings(client.secretHash, await sha256Base64Url(presented));
+  if (client.secretHash !== undefined)
+    return timingSafeEqualStrings(client.secretHash, await sha256Base64Url(presented));
   return false;
 }
 
@@ -46,7 +55,11 @@ export async function authenticateClient(c: Context, provider: ProviderContext, 
   if (basic === "malformed") throw invalidClient("malformed Basic credentials", true);
   const assertion = form.get("client_assertion");
   const bodySecret = form.get("client_secret");
-  const used = [basic ? "client_secret_basic" : null, bodySecret ? "client_secret_post" : null, assertion ? "private_key_jwt" : null].filter(Boolean);
+  const used = [
+    basic ? "client_secret_basic" : null,
+    bodySecret ? "client_secret_post" : null,
+    assertion ? "private_key_jwt" : null,
+  ].filter(Boolean);
   if (used.length > 1) throw new OAuthError("invalid_request", "use exactly one client authentication method", 400);
 
   if (assertion) return authenticateByAssertion(provider, form, assertion);
@@ -59,7 +72,8 @@ export async function authenticateClient(c: Context, provider: ProviderContext, 
   const client = await findClient(provider, clientId);
   if (!client) throw invalidClient("unknown client", triedBasic);
   const method = basic ? "client_secret_basic" : bodySecret ? "client_secret_post" : "none";
-  if (method !== client.tokenEndpointAuthMethod) throw invalidClient(`this client authenticates with ${client.tokenEndpointAuthMethod}`, triedBasic);
+  if (method !== client.tokenEndpointAuthMethod)
+    throw invalidClient(`this client authenticates with ${client.tokenEndpointAuthMethod}`, triedBasic);
   if (method !== "none" && !(await secretMatches(client, basic ? basic.secret : bodySecret!))) {
     throw invalidClient("client authentication failed", triedBasic);
   }
@@ -81,7 +95,8 @@ async function authenticateByAssertion(provider: ProviderContext, form: Form, as
   const clientId = form.get("client_id") ?? (typeof iss === "string" ? iss : undefined);
   if (!clientId) throw invalidClient("the client assertion names no client", false);
   const client = await findClient(provider, clientId);
-  if (!client || client.tokenEndpointAuthMethod !== "private_key_jwt" || !client.jwks) throw invalidClient("unknown client or not a private_key_jwt client", false);
+  if (!client || client.tokenEndpointAuthMethod !== "private_key_jwt" || !client.jwks)
+    throw invalidClient("unknown client or not a private_key_jwt client", false);
   try {
     const { payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks), {
       issuer: clientId,

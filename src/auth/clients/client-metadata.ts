@@ -17,13 +17,20 @@ const jwkSet = z.object({
     .array(
       z
         .looseObject({ kty: z.enum(["EC", "RSA", "OKP"], { message: "expected a public EC, RSA or OKP key" }) })
-        .refine((jwk) => PRIVATE_JWK_MEMBERS.every((member) => !(member in jwk)), "must be a public key (no private members)"),
+        .refine(
+          (jwk) => PRIVATE_JWK_MEMBERS.every((member) => !(member in jwk)),
+          "must be a public key (no private members)",
+        ),
     )
     .min(1)
     .max(10),
 });
 
-const ALLOWED_GRANTS: string[] = [GRANT_TYPES.authorizationCode, GRANT_TYPES.refreshToken, GRANT_TYPES.clientCredentials];
+const ALLOWED_GRANTS: string[] = [
+  GRANT_TYPES.authorizationCode,
+  GRANT_TYPES.refreshToken,
+  GRANT_TYPES.clientCredentials,
+];
 
 /** Client metadata (RFC 7591 §2) as registered, whatever way it arrived. */
 export interface ClientMetadata {
@@ -68,7 +75,8 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
       // RP-Initiated Logout 1.0 §3.1: the browser is sent there as to a redirect URI, so the same rules hold.
       m.post_logout_redirect_uris?.forEach((uri, i) => {
         const problem = redirectUriProblem(uri);
-        if (problem) ctx.addIssue({ code: "custom", path: ["post_logout_redirect_uris", i], message: `${uri} ${problem}` });
+        if (problem)
+          ctx.addIssue({ code: "custom", path: ["post_logout_redirect_uris", i], message: `${uri} ${problem}` });
       });
       const method = m.token_endpoint_auth_method;
       if (!(authMethods as readonly string[]).includes(method)) {
@@ -88,29 +96,31 @@ export function clientMetadataSchema(authMethods: readonly ClientAuthMethod[]) {
       }
       // OAuth 2.1 §4.2: the client credentials grant is for confidential clients only.
       if (m.grant_types.includes(GRANT_TYPES.clientCredentials) && method === "none") {
-        issue("grant_types", "client_credentials requires a confidential client (a token_endpoint_auth_method other than none)");
+        issue(
+          "grant_types",
+          "client_credentials requires a confidential client (a token_endpoint_auth_method other than none)",
+        );
       }
       const usesCode = m.grant_types.includes(GRANT_TYPES.authorizationCode);
       // OAuth 2.1 §2.3: clients of the authorization code grant register their complete redirect URIs.
       if (usesCode && !m.redirect_uris?.length) issue("redirect_uris", "are required for the authorization_code grant");
       // RFC 7591 §2.1: response_types and grant_types must agree; only `code` exists here (OAuth 2.1).
-      for (const type of m.response_types ?? []) if (type !== "code") issue("response_types", `${type} is not supported; use code`);
+      for (const type of m.response_types ?? [])
+        if (type !== "code") issue("response_types", `${type} is not supported; use code`);
       if (m.response_types && usesCode !== m.response_types.includes("code")) {
-        issue("response_types", "must be [\"code\"] with the authorization_code grant and [] without it");
+        issue("response_types", 'must be ["code"] with the authorization_code grant and [] without it');
       }
     })
-    .transform(
-      (m): ClientMetadata => ({
-        redirectUris: m.redirect_uris ?? [],
-        postLogoutRedirectUris: m.post_logout_redirect_uris ?? [],
-        tokenEndpointAuthMethod: m.token_endpoint_auth_method as ClientAuthMethod,
-        grantTypes: [...new Set(m.grant_types)],
-        responseTypes: m.grant_types.includes(GRANT_TYPES.authorizationCode) ? ["code"] : [],
-        ...(m.client_name !== undefined ? { clientName: m.client_name } : {}),
-        ...(m.scope !== undefined ? { scope: m.scope } : {}),
-        ...(m.jwks && m.token_endpoint_auth_method === "private_key_jwt" ? { jwks: m.jwks as { keys: JWK[] } } : {}),
-      }),
-    );
+    .transform((m): ClientMetadata => ({
+      redirectUris: m.redirect_uris ?? [],
+      postLogoutRedirectUris: m.post_logout_redirect_uris ?? [],
+      tokenEndpointAuthMethod: m.token_endpoint_auth_method as ClientAuthMethod,
+      grantTypes: [...new Set(m.grant_types)],
+      responseTypes: m.grant_types.includes(GRANT_TYPES.authorizationCode) ? ["code"] : [],
+      ...(m.client_name !== undefined ? { clientName: m.client_name } : {}),
+      ...(m.scope !== undefined ? { scope: m.scope } : {}),
+      ...(m.jwks && m.token_endpoint_auth_method === "private_key_jwt" ? { jwks: m.jwks as { keys: JWK[] } } : {}),
+    }));
 }
 
 /** The first problem zod found, as the RFC 7591 §3.2.2 error it amounts to. */
@@ -118,7 +128,11 @@ export function metadataError(error: z.ZodError): OAuthError {
   const issue = error.issues[0]!;
   const field = issue.path.map(String).join(".");
   const description = field ? `${field}: ${issue.message}` : issue.message;
-  return new OAuthError(issue.path[0] === "redirect_uris" ? "invalid_redirect_uri" : "invalid_client_metadata", description, 400);
+  return new OAuthError(
+    issue.path[0] === "redirect_uris" ? "invalid_redirect_uri" : "invalid_client_metadata",
+    description,
+    400,
+  );
 }
 
 /**
@@ -128,7 +142,11 @@ export function metadataError(error: z.ZodError): OAuthError {
  * operator's to configure.
  */
 export function machineGrantProblem(provider: ProviderContext, metadata: ClientMetadata): string | null {
-  if (!metadata.grantTypes.includes(GRANT_TYPES.clientCredentials) || provider.config.provider.registration.machineClients.enabled) return null;
+  if (
+    !metadata.grantTypes.includes(GRANT_TYPES.clientCredentials) ||
+    provider.config.provider.registration.machineClients.enabled
+  )
+    return null;
   return "grant_types: client_credentials is available to clients the operator configures, not through registration or metadata documents";
 }
 
@@ -142,7 +160,8 @@ export function registeredScopes(provider: ProviderContext, metadata: ClientMeta
   const { defaultScopes, machineClients } = provider.config.provider.registration;
   const cap = new Set<string>();
   if (metadata.grantTypes.some((g) => g !== GRANT_TYPES.clientCredentials)) for (const s of defaultScopes) cap.add(s);
-  if (machineClients.enabled && metadata.grantTypes.includes(GRANT_TYPES.clientCredentials)) for (const s of machineClients.scopes) cap.add(s);
+  if (machineClients.enabled && metadata.grantTypes.includes(GRANT_TYPES.clientCredentials))
+    for (const s of machineClients.scopes) cap.add(s);
   const requested = metadata.scope?.split(" ").filter(Boolean);
   return requested ? [...new Set(requested)].filter((s) => cap.has(s)) : [...cap];
 }

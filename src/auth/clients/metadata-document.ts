@@ -26,9 +26,21 @@ const MAX_CLIENT_ID_LENGTH = 2048;
 
 /** IPv4 ranges that are not the public Internet (RFC 6890 special-purpose registry). */
 const NON_PUBLIC_IPV4: [string, number][] = [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16],
-  ["172.16.0.0", 12], ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.88.99.0", 24], ["192.168.0.0", 16],
-  ["198.18.0.0", 15], ["198.51.100.0", 24], ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
+  ["192.88.99.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
+  ["224.0.0.0", 4],
+  ["240.0.0.0", 4],
 ];
 
 /** Names that resolve locally, never to a client's public site (RFC 6761 §6.3, RFC 6762, RFC 8375). */
@@ -40,12 +52,15 @@ function ipv4ToInt(address: string): number {
 
 function isNonPublicIpv4(address: string): boolean {
   const ip = ipv4ToInt(address);
-  return NON_PUBLIC_IPV4.some(([base, bits]) => Math.floor(ip / 2 ** (32 - bits)) === Math.floor(ipv4ToInt(base) / 2 ** (32 - bits)));
+  return NON_PUBLIC_IPV4.some(
+    ([base, bits]) => Math.floor(ip / 2 ** (32 - bits)) === Math.floor(ipv4ToInt(base) / 2 ** (32 - bits)),
+  );
 }
 
 function hostProblem(hostname: string): string | null {
   if (hostname.startsWith("[")) return "must not be an IPv6 address literal";
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) return isNonPublicIpv4(hostname) ? "is a private or reserved address" : null;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname))
+    return isNonPublicIpv4(hostname) ? "is a private or reserved address" : null;
   const name = hostname.replace(/\.$/, "");
   if (!name.includes(".")) return "must be a fully qualified domain name";
   if (name === "localhost" || LOCAL_SUFFIXES.some((suffix) => name.endsWith(suffix))) return "is a local name";
@@ -68,16 +83,21 @@ export function clientIdUrlProblem(clientId: string, allowedLoopbackOrigins: rea
   // CIMD draft §3 (Client Identifier): https, a path, no dot segments, no fragment, no userinfo.
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must use https";
   if (clientId.includes("#")) return "must not contain a fragment";
-  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(clientId)) return "must not contain a username or password";
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(clientId))
+    return "must not contain a username or password";
   const rawPath = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(clientId)?.[1] ?? "";
-  if (rawPath.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) return "must not contain . or .. path segments";
+  if (rawPath.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment)))
+    return "must not contain . or .. path segments";
   if (url.pathname === "/") return "must contain a path";
   // One spelling per client: the document's client_id must equal this string exactly, and the
   // cache is keyed by it, so a URL the parser would rewrite (case, escapes, tabs) is refused.
   if (url.href !== clientId) return `must be written in canonical form (${url.href})`;
   // Loopback only where the operator named the exact origin (a local agent's metadata server):
   // any other local port (Redis, an admin API) is never fetched.
-  if (isLoopbackHost(url.hostname)) return allowedLoopbackOrigins.includes(url.origin) ? null : `names a loopback origin (${url.origin}) not in allowedLoopbackOrigins`;
+  if (isLoopbackHost(url.hostname))
+    return allowedLoopbackOrigins.includes(url.origin)
+      ? null
+      : `names a loopback origin (${url.origin}) not in allowedLoopbackOrigins`;
   if (url.protocol !== "https:") return "must use https";
   return hostProblem(url.hostname);
 }
@@ -96,7 +116,10 @@ type Fetched = { ok: true; document: unknown; maxAgeMs?: number } | { ok: false;
 /** A Cache-Control lifetime in ms: 0 for no-store / no-cache, undefined when none is given. */
 function cacheLifetime(cacheControl: string | null): number | undefined {
   if (!cacheControl) return undefined;
-  const directives = cacheControl.toLowerCase().split(",").map((d) => d.trim());
+  const directives = cacheControl
+    .toLowerCase()
+    .split(",")
+    .map((d) => d.trim());
   if (directives.includes("no-store") || directives.includes("no-cache")) return 0;
   for (const directive of directives) {
     const maxAge = /^max-age="?(\d+)"?$/.exec(directive);
@@ -113,7 +136,8 @@ async function download(clientId: string, maxBytes: number, signal: AbortSignal)
     const type = res.headers.get("Content-Type")?.split(";")[0]?.trim().toLowerCase() ?? "";
     let problem: string | null = null;
     if (res.status !== 200) problem = `the document URL answered ${res.status}`;
-    else if (!/^application\/([a-z0-9.!#$&^_-]+\+)?json$/.test(type)) problem = `the document's content type is ${type || "missing"}, not JSON`;
+    else if (!/^application\/([a-z0-9.!#$&^_-]+\+)?json$/.test(type))
+      problem = `the document's content type is ${type || "missing"}, not JSON`;
     if (problem) {
       await res.body?.cancel().catch(() => undefined);
       return { ok: false, reason: problem };
@@ -155,7 +179,8 @@ function documentClient(provider: ProviderContext, clientId: string, document: u
   const identity = documentIdentity.safeParse(document);
   if (!identity.success) return metadataError(identity.error).description;
   // CIMD draft: simple string comparison (RFC 3986 §6.2.1) with the URL it was fetched from.
-  if (identity.data.client_id !== clientId) return `the document's client_id is ${identity.data.client_id}, not its own URL`;
+  if (identity.data.client_id !== clientId)
+    return `the document's client_id is ${identity.data.client_id}, not its own URL`;
   const parsed = documentMetadata.safeParse(document);
   if (!parsed.success) return metadataError(parsed.error).description;
   let metadata = parsed.data;
@@ -164,7 +189,8 @@ function documentClient(provider: ProviderContext, clientId: string, document: u
   // failing the whole document; a document asking for nothing else describes no client here.
   if (machineGrantProblem(provider, metadata)) {
     metadata = { ...metadata, grantTypes: metadata.grantTypes.filter((g) => g !== GRANT_TYPES.clientCredentials) };
-    if (metadata.grantTypes.length === 0) return "its only grant, client_credentials, is for clients the operator configures";
+    if (metadata.grantTypes.length === 0)
+      return "its only grant, client_credentials, is for clients the operator configures";
   }
   return {
     clientId,

@@ -24,9 +24,11 @@ export function redirectUriProblem(uri: string): string | null {
   if (url.username || url.password) return "must not contain user information";
   if (url.protocol === "https:") return null;
   // RFC 8252 §7.3 / §8.3: plain http only for a native app's loopback listener.
-  if (url.protocol === "http:") return isLoopbackHost(url.hostname) ? null : "may use http only on a loopback host (127.0.0.1, [::1], localhost)";
+  if (url.protocol === "http:")
+    return isLoopbackHost(url.hostname) ? null : "may use http only on a loopback host (127.0.0.1, [::1], localhost)";
   // RFC 8252 §7.1: a private-use scheme is a reverse domain name, so it contains a dot.
-  if (!url.protocol.slice(0, -1).includes(".")) return `uses ${url.protocol} which is neither https nor a private-use scheme such as com.example.app:`;
+  if (!url.protocol.slice(0, -1).includes("."))
+    return `uses ${url.protocol} which is neither https nor a private-use scheme such as com.example.app:`;
   return null;
 }
 

@@ -52,16 +52,23 @@ export async function getAuthorize(c: Context<AuthApp>): Promise<Response> {
   const state = params.get("state");
   const vetted = client.source === "config";
   const fail = (error: string, description: string) =>
-    vetted ? authorizationRedirect(provider.issuer, redirectUri, { error, error_description: description, state }) : showError(c, 400, error, description);
+    vetted
+      ? authorizationRedirect(provider.issuer, redirectUri, { error, error_description: description, state })
+      : showError(c, 400, error, description);
 
-  if (params.get("response_type") !== "code") return fail("unsupported_response_type", "only response_type=code is supported");
-  if (!client.grantTypes.includes(GRANT_TYPES.authorizationCode)) return fail("unauthorized_client", "this client may not use the authorization code flow");
+  if (params.get("response_type") !== "code")
+    return fail("unsupported_response_type", "only response_type=code is supported");
+  if (!client.grantTypes.includes(GRANT_TYPES.authorizationCode))
+    return fail("unauthorized_client", "this client may not use the authorization code flow");
   // OAuth 2.1 §4.1.1: PKCE is required; only S256 is accepted (`plain` offers no protection).
   const challenge = params.get("code_challenge");
-  if (!challenge) return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
-  if (params.get("code_challenge_method") !== "S256") return fail("invalid_request", "code_challenge_method must be S256");
+  if (!challenge)
+    return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
+  if (params.get("code_challenge_method") !== "S256")
+    return fail("invalid_request", "code_challenge_method must be S256");
   if (!CODE_CHALLENGE.test(challenge)) return fail("invalid_request", "code_challenge is malformed");
-  if (params.get("request") || params.get("request_uri")) return fail("request_not_supported", "request objects are not supported");
+  if (params.get("request") || params.get("request_uri"))
+    return fail("request_not_supported", "request objects are not supported");
 
   let scope: string;
   let resources: string[];
@@ -89,7 +96,10 @@ export async function getAuthorize(c: Context<AuthApp>): Promise<Response> {
   const session = await currentSession(c);
   const prompt = params.get("prompt")?.split(" ") ?? [];
   if (prompt.includes("none") && (!session || !client.skipConsent)) {
-    return fail(session ? "consent_required" : "login_required", "the user must interact with the authorization server");
+    return fail(
+      session ? "consent_required" : "login_required",
+      "the user must interact with the authorization server",
+    );
   }
   await provider.store.saveInteraction(interaction.id, interaction, INTERACTION_TTL_MS);
   return continueInteraction(c, interaction, prompt.includes("login") ? null : session);

@@ -46,7 +46,20 @@ export function providerMetadata(provider: ProviderContext): Record<string, unkn
     revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     // OAuth 2.1 / MCP authorization: PKCE with S256 only.
     code_challenge_methods_supported: ["S256"],
-    claims_supported: ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", "preferred_username", "groups"],
+    claims_supported: [
+      "sub",
+      "iss",
+      "aud",
+      "exp",
+      "iat",
+      "auth_time",
+      "nonce",
+      "name",
+      "email",
+      "email_verified",
+      "preferred_username",
+      "groups",
+    ],
     // RFC 9207: `iss` accompanies every authorization response.
     authorization_response_iss_parameter_supported: true,
     // MCP authorization (2025-11-25): client ID metadata documents.

@@ -53,7 +53,8 @@ export async function postIntrospect(c: Context<AuthApp>): Promise<Response> {
   const form = await readForm(c);
   const caller = await authenticateClient(c, provider, form);
   // RFC 7662 §2.1 requires authorization to introspect; a public client proves no identity.
-  if (caller.tokenEndpointAuthMethod === "none") throw new OAuthError("invalid_client", "only confidential clients may introspect tokens", 401);
+  if (caller.tokenEndpointAuthMethod === "none")
+    throw new OAuthError("invalid_client", "only confidential clients may introspect tokens", 401);
   const token = required(form, "token");
   // Another client is not even looked up for, so it learns nothing from how long the answer took.
   const mayIntrospect = caller.source === "config" && caller.introspection === true;

@@ -4,19 +4,31 @@ import type { Context } from "hono";
 import { randomToken, sha256Base64Url } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import type { AuthApp } from "../app-types.js";
-import { clientMetadataSchema, machineGrantProblem, metadataError, registeredScopes, type ClientMetadata } from "../clients/client-metadata.js";
+import {
+  clientMetadataSchema,
+  machineGrantProblem,
+  metadataError,
+  registeredScopes,
+  type ClientMetadata,
+} from "../clients/client-metadata.js";
 import type { Client } from "../clients/client.js";
 import { grantableScopes } from "../grants/grant-checks.js";
 import { supportedScopes } from "../grants/scopes.js";
 import type { ProviderContext } from "../provider-context.js";
 import { limitRegistration } from "../ui/rate-limit.js";
 
-const registrationRequest = clientMetadataSchema(["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]);
+const registrationRequest = clientMetadataSchema([
+  "none",
+  "client_secret_basic",
+  "client_secret_post",
+  "private_key_jwt",
+]);
 
 /** RFC 7591 §3.1: the request is a JSON object. */
 async function readJsonObject(c: Context<AuthApp>): Promise<unknown> {
   const type = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/json") throw new OAuthError("invalid_client_metadata", "the body must be application/json", 400);
+  if (type !== "application/json")
+    throw new OAuthError("invalid_client_metadata", "the body must be application/json", 400);
   let body: unknown;
   try {
     body = JSON.parse(await c.req.text());
@@ -31,13 +43,23 @@ async function readJsonObject(c: Context<AuthApp>): Promise<unknown> {
 
 /** The scope value RFC 7591 §3.2.1 returns: what the client may request, capped by what it asked for. */
 function grantedScope(provider: ProviderContext, client: Client, metadata: ClientMetadata): string {
-  const grantable = new Set([...grantableScopes(provider, client, "user"), ...grantableScopes(provider, client, "machine")]);
+  const grantable = new Set([
+    ...grantableScopes(provider, client, "user"),
+    ...grantableScopes(provider, client, "machine"),
+  ]);
   const requested = metadata.scope?.split(" ").filter(Boolean);
   return (requested ? [...new Set(requested)] : supportedScopes(provider)).filter((s) => grantable.has(s)).join(" ");
 }
 
 /** The registered metadata as RFC 7591 §3.2.1 returns it (never the secret's hash). */
-function registrationResponse(client: Client, metadata: ClientMetadata, issuedAt: number, secret: string | undefined, expiresAt: number, scope: string) {
+function registrationResponse(
+  client: Client,
+  metadata: ClientMetadata,
+  issuedAt: number,
+  secret: string | undefined,
+  expiresAt: number,
+  scope: string,
+) {
   return {
     client_id: client.clientId,
     client_id_issued_at: issuedAt,
@@ -72,12 +94,15 @@ export async function register(c: Context<AuthApp>): Promise<Response> {
   if (machineProblem) throw new OAuthError("invalid_client_metadata", machineProblem, 400);
   const known = new Set(supportedScopes(provider));
   const unknown = (metadata.scope ?? "").split(" ").find((s) => s && !known.has(s));
-  if (unknown !== undefined) throw new OAuthError("invalid_client_metadata", `scope: ${unknown} is not a scope of this provider`, 400);
+  if (unknown !== undefined)
+    throw new OAuthError("invalid_client_metadata", `scope: ${unknown} is not a scope of this provider`, 400);
   // RFC 7591 §3.2.1: the server may replace requested values; the response says what was granted.
   const scopes = registeredScopes(provider, metadata);
 
   const clientId = randomToken();
-  const confidential = metadata.tokenEndpointAuthMethod === "client_secret_basic" || metadata.tokenEndpointAuthMethod === "client_secret_post";
+  const confidential =
+    metadata.tokenEndpointAuthMethod === "client_secret_basic" ||
+    metadata.tokenEndpointAuthMethod === "client_secret_post";
   const secret = confidential ? randomToken() : undefined;
   const client: Client = {
     clientId,
@@ -99,5 +124,9 @@ export async function register(c: Context<AuthApp>): Promise<Response> {
   // The registration, and with it the secret, lives for `registration.ttl`; saying when tells the
   // client when to register again (RFC 7591 §3.2.1: 0 would mean "never expires").
   const expiresAt = issuedAt + Math.floor(registration.ttl / 1000);
-  return c.json(registrationResponse(client, metadata, issuedAt, secret, expiresAt, grantedScope(provider, client, metadata)), 201, { "Cache-Control": "no-store", Pragma: "no-cache" });
+  return c.json(
+    registrationResponse(client, metadata, issuedAt, secret, expiresAt, grantedScope(provider, client, metadata)),
+    201,
+    { "Cache-Control": "no-store", Pragma: "no-cache" },
+  );
 }

@@ -40,7 +40,11 @@ export async function postToken(c: Context<AuthApp>): Promise<Response> {
   }
   // One span per grant (the token exchange of every tool call shows up here, server side).
   const attributes = { "oauth.grant_type": grantType, "oauth.client_id": client.clientId };
-  const body = await inSpan(`oauth.token ${GRANT_NAMES[grantType] ?? grantType}`, { kind: SpanKind.INTERNAL, attributes }, () => grant({ provider, client, form }));
+  const body = await inSpan(
+    `oauth.token ${GRANT_NAMES[grantType] ?? grantType}`,
+    { kind: SpanKind.INTERNAL, attributes },
+    () => grant({ provider, client, form }),
+  );
   telemetryMetrics().tokensIssued.add(1, { "oauth.grant_type": grantType });
   // RFC 6749 §5.1: token responses MUST NOT be cached.
   return c.json(body, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });

@@ -26,14 +26,18 @@ async function presentedToken(c: Context<AuthApp>): Promise<string> {
   }
   const header = c.req.header("Authorization");
   const fromHeader = header && /^bearer(\s|$)/i.test(header) ? header : undefined;
-  const isForm = c.req.method === "POST" && c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
+  const isForm =
+    c.req.method === "POST" &&
+    c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase() === "application/x-www-form-urlencoded";
   const fromBody = isForm ? (await readForm(c)).get("access_token") : undefined;
   // RFC 6750 §2: a client MUST NOT use more than one method to send the token.
-  if (fromHeader && fromBody) throw bearerError("invalid_request", "send the access token once, in the header or the body", 400);
+  if (fromHeader && fromBody)
+    throw bearerError("invalid_request", "send the access token once, in the header or the body", 400);
   if (fromBody) return fromBody;
   if (!fromHeader) throw bearerError(null, "a bearer access token is required", 401);
   const match = BEARER.exec(fromHeader);
-  if (!match) throw bearerError("invalid_request", "the Authorization header is not a well-formed Bearer credential", 400);
+  if (!match)
+    throw bearerError("invalid_request", "the Authorization header is not a well-formed Bearer credential", 400);
   return match[1]!;
 }
 
@@ -52,9 +56,17 @@ export async function getUserinfo(c: Context<AuthApp>): Promise<Response> {
   const scopes = claims.scope?.split(" ") ?? [];
   // OIDC Core §5.3: the UserInfo endpoint serves tokens granted with the openid scope.
   if (!scopes.includes("openid")) {
-    throw bearerError("insufficient_scope", "the access token was not granted the openid scope", 403, ', scope="openid"');
+    throw bearerError(
+      "insufficient_scope",
+      "the access token was not granted the openid scope",
+      403,
+      ', scope="openid"',
+    );
   }
   const user = (await provider.store.getUserClaims(claims.sub)) ?? {};
   // OIDC Core §5.3.2: `sub` is always present and is the token's subject.
-  return c.json({ ...releasedClaims(user, scopes), sub: claims.sub }, 200, { "Cache-Control": "no-store", Pragma: "no-cache" });
+  return c.json({ ...releasedClaims(user, scopes), sub: claims.sub }, 200, {
+    "Cache-Control": "no-store",
+    Pragma: "no-cache",
+  });
 }

@@ -25,7 +25,12 @@ interface CodeBinding {
 }
 
 /** Why the request does not match the code's binding, or null when it does. */
-async function bindingMismatch(binding: CodeBinding, clientId: string, redirectUri: string, verifier: string): Promise<string | null> {
+async function bindingMismatch(
+  binding: CodeBinding,
+  clientId: string,
+  redirectUri: string,
+  verifier: string,
+): Promise<string | null> {
   if (binding.clientId !== clientId) return "the authorization code was issued to another client";
   if (binding.redirectUri !== redirectUri) return "redirect_uri does not match the authorization request";
   // RFC 7636 §4.6: S256 only (endpoints/authorize.ts refuses anything else).
@@ -39,7 +44,8 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
   const code = required(form, "code");
   const redirectUri = required(form, "redirect_uri");
   const verifier = form.get("code_verifier");
-  if (!verifier) throw new OAuthError("invalid_request", "PKCE is required: the code_verifier parameter is missing", 400);
+  if (!verifier)
+    throw new OAuthError("invalid_request", "PKCE is required: the code_verifier parameter is missing", 400);
   if (!CODE_VERIFIER.test(verifier)) throw invalidGrant("the code_verifier is malformed");
   const requestedResources = form.getAll("resource");
   const { store } = provider;
@@ -142,6 +148,8 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
 async function revokeIssued(provider: GrantRequest["provider"], issued: IssuedByCode): Promise<void> {
   await Promise.all([
     provider.store.revokeJti(issued.accessJti, issued.accessExp),
-    issued.familyId ? provider.store.revokeFamily(issued.familyId, provider.config.provider.tokens.accessTokenTTL) : null,
+    issued.familyId
+      ? provider.store.revokeFamily(issued.familyId, provider.config.provider.tokens.accessTokenTTL)
+      : null,
   ]);
 }

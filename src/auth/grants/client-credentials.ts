@@ -5,7 +5,13 @@
 import { OAuthError } from "../../core/errors.js";
 import { mintAccessToken } from "../tokens/jwt.js";
 import { accessTokenAudience } from "../tokens/refresh-tokens.js";
-import { checkResources, checkScopes, grantableResources, isConfiguredClient, mayObtainMachineTokens } from "./grant-checks.js";
+import {
+  checkResources,
+  checkScopes,
+  grantableResources,
+  isConfiguredClient,
+  mayObtainMachineTokens,
+} from "./grant-checks.js";
 import type { GrantRequest, TokenResponse } from "./grant.js";
 import { OIDC_SCOPES } from "./scopes.js";
 
@@ -20,7 +26,8 @@ function requestedAudience({ provider, client, form }: GrantRequest): string[] {
   const allowed = grantableResources(provider, client, "machine");
   const audiences = form.getAll("audience");
   for (const audience of audiences) {
-    if (!allowed.has(audience)) throw new OAuthError("invalid_target", `tokens for ${audience} are not issued to this client`, 400);
+    if (!allowed.has(audience))
+      throw new OAuthError("invalid_target", `tokens for ${audience} are not issued to this client`, 400);
   }
   const requested = [...new Set([...resources, ...audiences])];
   if (requested.length > 0) return requested;
@@ -41,8 +48,12 @@ export async function grantClientCredentials(request: GrantRequest): Promise<Tok
     throw new OAuthError("unauthorized_client", "client_credentials is for clients the operator configured", 400);
   }
   // OIDC scopes ask for an end user's identity; there is none in this grant.
-  const userScope = form.get("scope")?.split(" ").find((s) => OIDC_SCOPES.includes(s));
-  if (userScope) throw new OAuthError("invalid_scope", `the scope ${userScope} needs an end user; client_credentials has none`, 400);
+  const userScope = form
+    .get("scope")
+    ?.split(" ")
+    .find((s) => OIDC_SCOPES.includes(s));
+  if (userScope)
+    throw new OAuthError("invalid_scope", `the scope ${userScope} needs an end user; client_credentials has none`, 400);
   const scopes = checkScopes(provider, client, form.get("scope"), "machine");
   const audience = requestedAudience(request);
 

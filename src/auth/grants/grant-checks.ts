@@ -43,12 +43,18 @@ export function grantableScopes(provider: ProviderContext, client: Client, purpo
     scopes = scopes.filter((s) => cap.includes(s));
   }
   const allowed = new Set(scopes);
-  if (purpose === "user" && client.grantTypes.includes(GRANT_TYPES.authorizationCode)) for (const s of OIDC_SCOPES) allowed.add(s);
+  if (purpose === "user" && client.grantTypes.includes(GRANT_TYPES.authorizationCode))
+    for (const s of OIDC_SCOPES) allowed.add(s);
   return allowed;
 }
 
 /** The requested scopes, each known to the provider and allowed to the client for `purpose` (RFC 6749 §3.3). */
-export function checkScopes(provider: ProviderContext, client: Client, scope: string | undefined, purpose: GrantPurpose = "user"): string[] {
+export function checkScopes(
+  provider: ProviderContext,
+  client: Client,
+  scope: string | undefined,
+  purpose: GrantPurpose = "user",
+): string[] {
   const requested = [...new Set((scope ?? "").split(" ").filter(Boolean))];
   const known = new Set(supportedScopes(provider));
   const allowed = grantableScopes(provider, client, purpose);
@@ -86,11 +92,17 @@ export function checkResourceUri(resource: string): void {
  * RFC 8707 §2: each resource is an absolute URI without a fragment, and must be one this
  * provider issues tokens for to this client (`grantableResources`).
  */
-export function checkResources(provider: ProviderContext, client: Client, resources: string[], purpose: GrantPurpose = "user"): string[] {
+export function checkResources(
+  provider: ProviderContext,
+  client: Client,
+  resources: string[],
+  purpose: GrantPurpose = "user",
+): string[] {
   const allowed = grantableResources(provider, client, purpose);
   for (const resource of resources) {
     checkResourceUri(resource);
-    if (!allowed.has(resource)) throw new OAuthError("invalid_target", `tokens for ${resource} are not issued to this client`, 400);
+    if (!allowed.has(resource))
+      throw new OAuthError("invalid_target", `tokens for ${resource} are not issued to this client`, 400);
   }
   return [...new Set(resources)];
 }

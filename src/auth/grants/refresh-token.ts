@@ -60,7 +60,13 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
   // A superseded token goes to the rotation too: the script revokes the family for it (reuse),
   // unless it is a retry of the rotation that superseded it (within the grace window).
   const next = newRefreshToken(parsed.familyId);
-  const rotated = await store.rotateRefresh(parsed.familyId, presented, next, tokens.accessTokenTTL, tokens.refreshReuseGrace);
+  const rotated = await store.rotateRefresh(
+    parsed.familyId,
+    presented,
+    next,
+    tokens.accessTokenTTL,
+    tokens.refreshReuseGrace,
+  );
   if (rotated.status === "reused") {
     throw new OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked", 400);
   }

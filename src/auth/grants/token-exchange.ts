@@ -58,7 +58,8 @@ interface ExchangeRequest {
 export async function grantTokenExchange({ provider, client, form }: GrantRequest): Promise<TokenResponse> {
   // RFC 8693 §2.1: exchange is for clients that prove who they are; a public client
   // only names itself (as with client_credentials, OAuth 2.1 §4.2).
-  if (client.tokenEndpointAuthMethod === "none") throw new OAuthError("unauthorized_client", "public clients may not exchange tokens", 400);
+  if (client.tokenEndpointAuthMethod === "none")
+    throw new OAuthError("unauthorized_client", "public clients may not exchange tokens", 400);
   const request = readExchangeRequest(provider, client, form);
 
   // Both tokens are checked concurrently: their revocation lookups cost one round trip of latency.
@@ -123,10 +124,12 @@ function requireAccessTokenType(value: string, parameter: string): void {
 
 function readExchangeType(client: Client, form: Form, hasActorToken: boolean): ExchangeType {
   const value = form.get("exchange_type") ?? "delegation";
-  if (value !== "delegation" && value !== "impersonation") throw invalidRequest("exchange_type must be delegation or impersonation");
+  if (value !== "delegation" && value !== "impersonation")
+    throw invalidRequest("exchange_type must be delegation or impersonation");
   if (value === "impersonation") {
     if (hasActorToken) throw invalidRequest("an actor_token names an actor, which impersonation does not have");
-    if (!client.tokenExchange?.impersonation) throw new OAuthError("unauthorized_client", "this client may not request impersonation", 400);
+    if (!client.tokenExchange?.impersonation)
+      throw new OAuthError("unauthorized_client", "this client may not request impersonation", 400);
   }
   return value;
 }
@@ -143,7 +146,8 @@ function readTargets(client: Client, form: Form): string[] {
   // RFC 8707 §2: invalid_target covers a resource that is "missing".
   if (targets.length === 0) throw invalidTarget("name the token's audience or resource");
   for (const target of targets) {
-    if (!client.allowedAudiences.includes(target)) throw invalidTarget(`this client may not obtain tokens for ${target}`);
+    if (!client.allowedAudiences.includes(target))
+      throw invalidTarget(`this client may not obtain tokens for ${target}`);
   }
   return targets;
 }
@@ -165,7 +169,12 @@ function readLifetime(provider: ProviderContext, form: Form): number {
  * verifyAccessToken checks (signature by our keys, typ, issuer, expiry, revocation), the token
  * must have been issued for an audience this client accepts.
  */
-async function verifyPresentedToken(provider: ProviderContext, token: string, parameter: string, accepted: string[]): Promise<AccessTokenClaims> {
+async function verifyPresentedToken(
+  provider: ProviderContext,
+  token: string,
+  parameter: string,
+  accepted: string[],
+): Promise<AccessTokenClaims> {
   try {
     return await verifyAccessToken(provider, token, { audience: accepted, errorCode: "invalid_request" });
   } catch (err) {
@@ -191,6 +200,8 @@ function grantedScopes(subject: AccessTokenClaims, client: Client, requested: st
  * still recorded, as the issued token's `client_id`.
  */
 function delegatedAct(subject: AccessTokenClaims, actor: AccessTokenClaims | undefined): ActClaim {
-  const current: ActClaim = actor ? { sub: actor.sub, client_id: actor.client_id } : { sub: subject.client_id, client_id: subject.client_id };
+  const current: ActClaim = actor
+    ? { sub: actor.sub, client_id: actor.client_id }
+    : { sub: subject.client_id, client_id: subject.client_id };
   return subject.act ? { ...current, act: subject.act } : current;
 }

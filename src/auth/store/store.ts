@@ -73,7 +73,8 @@ export interface RefreshFamily {
   epoch?: string;
 }
 
-export type RedeemResult = { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
+export type RedeemResult =
+  { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
 /**
  * A refresh token rotated out of its family, kept by its hash for the family's remaining lifetime
  * so that only a token really issued in the family counts as reuse (OAuth 2.1 §4.3.1). It names
@@ -103,7 +104,10 @@ export class StoreUnavailable extends Error {
     readonly operation: string,
     cause: unknown,
   ) {
-    super(`the store did not complete ${operation}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+    super(
+      `the store did not complete ${operation}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`,
+      { cause },
+    );
     this.name = "StoreUnavailable";
   }
 }
@@ -160,7 +164,10 @@ export class Store {
     private readonly redis: Redis,
     private readonly values: StoredValues = new StoredValues(null),
   ) {
-    this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), { maxKeys: 256, deadlineMs: 3_000 });
+    this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), {
+      maxKeys: 256,
+      deadlineMs: 3_000,
+    });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
     this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
@@ -214,8 +221,16 @@ export class Store {
    * Counts an event in a fixed window (rate limits), or with `count: false` only reads the
    * count. `id` is hashed: keys never hold usernames or addresses in the clear.
    */
-  async countInWindow(scope: string, id: string, windowMs: number, count = true): Promise<{ count: number; retryAfterMs: number }> {
-    const [n, left] = await this.countScript.exec([key.rate(scope, await sha256Base64Url(id))], [String(ttl(windowMs)), count ? "1" : "0"]);
+  async countInWindow(
+    scope: string,
+    id: string,
+    windowMs: number,
+    count = true,
+  ): Promise<{ count: number; retryAfterMs: number }> {
+    const [n, left] = await this.countScript.exec(
+      [key.rate(scope, await sha256Base64Url(id))],
+      [String(ttl(windowMs)), count ? "1" : "0"],
+    );
     return { count: Number(n), retryAfterMs: Number(left) };
   }
 
@@ -250,7 +265,10 @@ export class Store {
   async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number): Promise<RedeemResult> {
     const hash = await sha256Base64Url(code);
     const [codeKey, usedKey] = [key.code(hash), key.codeUsed(hash)];
-    const [status, payload] = await this.redeemCodeScript.exec([codeKey, usedKey], [await this.values.encode(usedKey, issued), String(ttl(markerTtlMs))]);
+    const [status, payload] = await this.redeemCodeScript.exec(
+      [codeKey, usedKey],
+      [await this.values.encode(usedKey, issued), String(ttl(markerTtlMs))],
+    );
     if (status === "ok") {
       const record = await this.values.decode<CodeRecord>(codeKey, payload);
       if (record) return { status, record };
@@ -294,14 +312,40 @@ export class Store {
    * token it replaced, presented again while the successor is still current (an answer lost to a
    * stall), gets the successor back (`retry`) rather than counting as a reuse.
    */
-  async rotateRefresh(familyId: string, presented: string, next: string, accessTtlMs: number, graceMs = 0): Promise<RotateResult> {
-    const [presentedHash, nextHash, reference] = await Promise.all([sha256Base64Url(presented), sha256Base64Url(next), familyReference(familyId)]);
+  async rotateRefresh(
+    familyId: string,
+    presented: string,
+    next: string,
+    accessTtlMs: number,
+    graceMs = 0,
+  ): Promise<RotateResult> {
+    const [presentedHash, nextHash, reference] = await Promise.all([
+      sha256Base64Url(presented),
+      sha256Base64Url(next),
+      familyReference(familyId),
+    ]);
     const rotation: RefreshRotation = { rotatedAt: Date.now(), successor: nextHash };
     const retryKey = key.familyRetry(familyId, presentedHash);
-    const retry = graceMs > 0 ? `${nextHash} ${await this.values.encode(retryKey, { refreshToken: next } satisfies RefreshRetry)}` : "";
+    const retry =
+      graceMs > 0
+        ? `${nextHash} ${await this.values.encode(retryKey, { refreshToken: next } satisfies RefreshRetry)}`
+        : "";
     const [status, payload] = await this.rotateRefreshScript.exec(
-      [key.familyCurrent(familyId), key.familyRevoked(familyId), key.familyRevoked(reference), key.familyRotated(familyId), retryKey],
-      [presentedHash, nextHash, String(ttl(accessTtlMs)), JSON.stringify(rotation), retry, String(Math.max(0, Math.ceil(graceMs)))],
+      [
+        key.familyCurrent(familyId),
+        key.familyRevoked(familyId),
+        key.familyRevoked(reference),
+        key.familyRotated(familyId),
+        retryKey,
+      ],
+      [
+        presentedHash,
+        nextHash,
+        String(ttl(accessTtlMs)),
+        JSON.stringify(rotation),
+        retry,
+        String(Math.max(0, Math.ceil(graceMs))),
+      ],
     );
     if (status === "retry") {
       const kept = await this.values.decode<RefreshRetry>(retryKey, payload);
@@ -318,7 +362,10 @@ export class Store {
 
   /** The family whose current refresh token is `refreshToken`, if it exists and is not revoked. */
   async getFamily(familyId: string, refreshToken: string): Promise<RefreshFamily | null> {
-    const [record, current, revoked, epoch] = await this.redis.mget<(string | null)[]>(...this.familyKeys(familyId), key.epoch());
+    const [record, current, revoked, epoch] = await this.redis.mget<(string | null)[]>(
+      ...this.familyKeys(familyId),
+      key.epoch(),
+    );
     if (!record || revoked || current !== (await sha256Base64Url(refreshToken))) return null;
     const family = await this.values.decode<RefreshFamily>(key.family(familyId), record);
     return family && (await this.familyOfThisEpoch(family, epoch ?? null)) ? family : null;
@@ -337,7 +384,10 @@ export class Store {
    * The family `refreshToken` was rotated out of, and when and by what it was replaced; null when
    * the token was never issued in this family or the family has ended.
    */
-  async getRotatedRefresh(familyId: string, refreshToken: string): Promise<{ family: RefreshFamily; rotation: RefreshRotation } | null> {
+  async getRotatedRefresh(
+    familyId: string,
+    refreshToken: string,
+  ): Promise<{ family: RefreshFamily; rotation: RefreshRotation } | null> {
     const [rotation, [record, epoch]] = await Promise.all([
       sha256Base64Url(refreshToken).then((hash) => this.redis.hget<string>(key.familyRotated(familyId), hash)),
       this.redis.mget<(string | null)[]>(key.family(familyId), key.epoch()),
@@ -402,7 +452,8 @@ export class Store {
    * The user's claims as of their last login, for /userinfo (OIDC Core §5.3), which releases
    * from them only what the access token's scopes allow.
    */
-  saveUserClaims = (sub: string, claims: Record<string, unknown>, ttlMs: number) => this.putJson(key.userClaims(sub), claims, ttlMs);
+  saveUserClaims = (sub: string, claims: Record<string, unknown>, ttlMs: number) =>
+    this.putJson(key.userClaims(sub), claims, ttlMs);
   getUserClaims = (sub: string) => this.getJson<Record<string, unknown>>(key.userClaims(sub));
 
   /** True the first time `id` is claimed in `scope` within `ttlMs` (e.g. client assertion `jti`s). */
@@ -475,6 +526,9 @@ export function openStore(connection: StoreConnection, options: StoreOptions = {
   });
   const { encryption } = connection;
   const cipher = encryption ? new ValueCipher(encryption.keys, encryption.activeKey) : null;
-  cached = { key: cacheKey, store: failingAsUnavailable(new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false))) };
+  cached = {
+    key: cacheKey,
+    store: failingAsUnavailable(new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false))),
+  };
   return cached.store;
 }

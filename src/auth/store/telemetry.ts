@@ -15,7 +15,8 @@ export function instrumentStore(store: Store): Store {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== "function" || typeof property !== "string") return value;
-        return (...args: unknown[]) => traced(property, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        return (...args: unknown[]) =>
+          traced(property, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
       },
     });
     instrumented.set(store, wrapped);

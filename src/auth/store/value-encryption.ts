@@ -88,7 +88,13 @@ export class ValueCipher {
   // Imported once per cipher (one per isolate and key set): importKey costs more than a seal.
   private cryptoKeys(): Promise<Map<string, CryptoKey>> {
     this.imported ??= Promise.all(
-      this.keys.map(async (k) => [k.id, await crypto.subtle.importKey("raw", decodeValueKey(k.secret)!, "AES-GCM", false, ["encrypt", "decrypt"])] as const),
+      this.keys.map(
+        async (k) =>
+          [
+            k.id,
+            await crypto.subtle.importKey("raw", decodeValueKey(k.secret)!, "AES-GCM", false, ["encrypt", "decrypt"]),
+          ] as const,
+      ),
     ).then((entries) => new Map(entries));
     return this.imported;
   }
@@ -98,7 +104,11 @@ export class ValueCipher {
     const kid = this.activeKey;
     const key = (await this.cryptoKeys()).get(kid)!;
     const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-    const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(kid, redisKey), tagLength: 128 }, key, encoder.encode(plaintext));
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: aad(kid, redisKey), tagLength: 128 },
+      key,
+      encoder.encode(plaintext),
+    );
     return `${SEALED_PREFIX}${VERSION}:${kid}:${base64url.encode(iv)}.${base64url.encode(new Uint8Array(sealed))}`;
   }
 
@@ -111,9 +121,14 @@ export class ValueCipher {
     if (!key) return { ok: false, reason: "unknown_key", kid };
     const iv = fromBase64Url(ivText);
     const ciphertext = fromBase64Url(ciphertextText);
-    if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < 16) return { ok: false, reason: "malformed", kid };
+    if (!iv || iv.length !== IV_BYTES || !ciphertext || ciphertext.length < 16)
+      return { ok: false, reason: "malformed", kid };
     try {
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: aad(kid, redisKey), tagLength: 128 }, key, ciphertext);
+      const plain = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv, additionalData: aad(kid, redisKey), tagLength: 128 },
+        key,
+        ciphertext,
+      );
       return { ok: true, plaintext: decoder.decode(plain) };
     } catch {
       return { ok: false, reason: "not_authentic", kid };

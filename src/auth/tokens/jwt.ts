@@ -68,7 +68,10 @@ async function sign(provider: ProviderContext, payload: JWTPayload, typ: string)
   return new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ }).sign(signer.key);
 }
 
-export async function mintAccessToken(provider: ProviderContext, input: AccessTokenInput): Promise<{ token: string; claims: AccessTokenClaims }> {
+export async function mintAccessToken(
+  provider: ProviderContext,
+  input: AccessTokenInput,
+): Promise<{ token: string; claims: AccessTokenClaims }> {
   const iat = input.iat ?? nowSec();
   const exp = Math.min(iat + input.ttlSec, input.notAfter ?? Number.POSITIVE_INFINITY);
   const claims: AccessTokenClaims = {
@@ -145,7 +148,11 @@ function verifiedTokens(provider: ProviderContext): ExpiringCache<AccessTokenCla
  * Verifies an access token issued here: signature by one of our keys with its own algorithm
  * (never `none`, never HMAC), `typ: at+jwt`, issuer, time claims, audience, and revocation.
  */
-export async function verifyAccessToken(provider: ProviderContext, token: string, options: VerifyOptions = {}): Promise<AccessTokenClaims> {
+export async function verifyAccessToken(
+  provider: ProviderContext,
+  token: string,
+  options: VerifyOptions = {},
+): Promise<AccessTokenClaims> {
   const errorCode = options.errorCode ?? "invalid_token";
   const reject = (why: string): never => {
     throw new OAuthError(errorCode, why, errorCode === "invalid_token" ? 401 : 400);
@@ -175,7 +182,8 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
     }));
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) return reject("the token has expired");
-    if (err instanceof joseErrors.JWTClaimValidationFailed) return reject(`the token's ${err.claim} claim is not acceptable`);
+    if (err instanceof joseErrors.JWTClaimValidationFailed)
+      return reject(`the token's ${err.claim} claim is not acceptable`);
     return reject("the token's signature or header is not valid");
   }
   const claims = payload as AccessTokenClaims;
@@ -188,9 +196,14 @@ export async function verifyAccessToken(provider: ProviderContext, token: string
  * RFC 7009: never cached, one Redis round trip on every use of a token, which also reads the
  * store's epoch (a token from before the store lost its data is unknown, so refused).
  */
-async function checkRevocation(provider: ProviderContext, claims: AccessTokenClaims, reject: (why: string) => never): Promise<AccessTokenClaims> {
+async function checkRevocation(
+  provider: ProviderContext,
+  claims: AccessTokenClaims,
+  reject: (why: string) => never,
+): Promise<AccessTokenClaims> {
   const revocation = await provider.store.isRevoked(claims.jti, claims.fam, claims.ep);
-  if (revocation === "unknown-epoch") reject("the token was issued before the authorization server's store lost its data; sign in again");
+  if (revocation === "unknown-epoch")
+    reject("the token was issued before the authorization server's store lost its data; sign in again");
   if (revocation) reject("the token has been revoked");
   return claims;
 }

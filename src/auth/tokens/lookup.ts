@@ -7,7 +7,8 @@ import { verifyAccessToken, type AccessTokenClaims } from "./jwt.js";
 import { parseRefreshToken } from "./refresh-tokens.js";
 
 /** A token this provider issued and still honours. */
-export type KnownToken = { kind: "refresh"; familyId: string; family: RefreshFamily } | { kind: "access"; claims: AccessTokenClaims };
+export type KnownToken =
+  { kind: "refresh"; familyId: string; family: RefreshFamily } | { kind: "access"; claims: AccessTokenClaims };
 
 /**
  * Finds what `token` is, by its shape rather than the caller's `token_type_hint` (RFC 7662 §2.1,

@@ -31,7 +31,11 @@ export function newRefreshToken(familyId: string): string {
  * `refreshTokenTTL` from now, never extended by rotation (the store rotates with KEEPTTL).
  * Pass `familyId` when it must be known beforehand (e.g. recorded against the code).
  */
-export async function issueRefreshToken(provider: ProviderContext, family: RefreshFamily, familyId: string = randomToken()): Promise<string> {
+export async function issueRefreshToken(
+  provider: ProviderContext,
+  family: RefreshFamily,
+  familyId: string = randomToken(),
+): Promise<string> {
   const token = newRefreshToken(familyId);
   await provider.store.createFamily(familyId, token, family, provider.config.provider.tokens.refreshTokenTTL);
   return token;

@@ -29,7 +29,12 @@ export function readCookie(c: Context<AuthApp>, name: string): string | undefine
   return getCookie(c, named.name, named.prefix);
 }
 
-export function writeCookie(c: Context<AuthApp>, name: string, value: string, options: { maxAgeSeconds: number; sameSite: "Lax" | "Strict" }): void {
+export function writeCookie(
+  c: Context<AuthApp>,
+  name: string,
+  value: string,
+  options: { maxAgeSeconds: number; sameSite: "Lax" | "Strict" },
+): void {
   const named = cookieName(c, name);
   setCookie(c, named.name, value, {
     httpOnly: true,
@@ -44,5 +49,10 @@ export function writeCookie(c: Context<AuthApp>, name: string, value: string, op
 
 export function clearCookie(c: Context<AuthApp>, name: string): void {
   const named = cookieName(c, name);
-  deleteCookie(c, named.name, { httpOnly: true, secure: true, path: "/", ...(named.prefix ? { prefix: named.prefix } : {}) });
+  deleteCookie(c, named.name, {
+    httpOnly: true,
+    secure: true,
+    path: "/",
+    ...(named.prefix ? { prefix: named.prefix } : {}),
+  });
 }

@@ -60,7 +60,11 @@ function backToClient(c: Context<AuthApp>, redirect: Response): Response {
 }
 
 /** After /authorize: log in, ask for consent, or finish, depending on what is already known. */
-export async function continueInteraction(c: Context<AuthApp>, interaction: Interaction, session: LoginSession | null): Promise<Response> {
+export async function continueInteraction(
+  c: Context<AuthApp>,
+  interaction: Interaction,
+  session: LoginSession | null,
+): Promise<Response> {
   bindToBrowser(c, interaction);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
   if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
@@ -80,7 +84,11 @@ async function checkForm(c: Context<AuthApp>, interaction: Interaction, csrf: un
 }
 
 /** Issues the authorization code and sends the browser back to the client. */
-export async function completeInteraction(c: Context<AuthApp>, interactionId: string, session: LoginSession): Promise<Response> {
+export async function completeInteraction(
+  c: Context<AuthApp>,
+  interactionId: string,
+  session: LoginSession,
+): Promise<Response> {
   const provider = c.get("provider");
   // Read and removed in one step: an interaction yields at most one code.
   const interaction = await provider.store.takeInteraction<Interaction>(interactionId);
@@ -105,7 +113,10 @@ export async function completeInteraction(c: Context<AuthApp>, interactionId: st
     },
     provider.config.provider.tokens.authorizationCodeTTL,
   );
-  return backToClient(c, authorizationRedirect(provider.issuer, interaction.redirectUri, { code, state: interaction.state }));
+  return backToClient(
+    c,
+    authorizationRedirect(provider.issuer, interaction.redirectUri, { code, state: interaction.state }),
+  );
 }
 
 async function denyInteraction(c: Context<AuthApp>, interactionId: string): Promise<Response> {
@@ -123,7 +134,13 @@ async function denyInteraction(c: Context<AuthApp>, interactionId: string): Prom
   );
 }
 
-function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 | 401 | 429, error?: string, username?: string) {
+function renderLogin(
+  c: Context<AuthApp>,
+  interaction: Interaction,
+  status: 200 | 401 | 429,
+  error?: string,
+  username?: string,
+) {
   const login = c.get("provider").config.provider.login;
   c.header("Cache-Control", "no-store");
   return c.html(
@@ -148,7 +165,8 @@ function renderLogin(c: Context<AuthApp>, interaction: Interaction, status: 200 
  */
 function unverifiedClient(provider: ProviderContext, interaction: Interaction): Pick<ConsentPageModel, "unverified"> {
   if (provider.config.provider.apps.some((app) => app.clientId === interaction.clientId)) return {};
-  if (isMetadataDocumentClientId(interaction.clientId)) return { unverified: { host: new URL(interaction.clientId).host, via: "metadata-document" } };
+  if (isMetadataDocumentClientId(interaction.clientId))
+    return { unverified: { host: new URL(interaction.clientId).host, via: "metadata-document" } };
   const redirect = new URL(interaction.redirectUri);
   return { unverified: { host: redirect.host || redirect.protocol.slice(0, -1), via: "redirect-uri" } };
 }
@@ -171,7 +189,13 @@ interactionRoutes.post("/login", async (c) => {
   const lockedFor = await loginLockout(c, username, device);
   if (lockedFor) {
     c.header("Retry-After", lockedFor);
-    return renderLogin(c, interaction, 429, `Too many failed sign-in attempts. Try again in ${Math.ceil(Number(lockedFor) / 60)} minute(s).`, username);
+    return renderLogin(
+      c,
+      interaction,
+      429,
+      `Too many failed sign-in attempts. Try again in ${Math.ceil(Number(lockedFor) / 60)} minute(s).`,
+      username,
+    );
   }
   const user = await authenticateBuiltinUser(c.get("provider").config.provider.login.users, username, password);
   if (!user) {

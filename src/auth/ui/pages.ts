@@ -22,16 +22,20 @@ const STYLE = raw(`
 
 export function page(title: string, body: Html): Html {
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title}</title>
-<style>${STYLE}</style>
-</head>
-<body><main>${body}</main></body>
-</html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${title}</title>
+        <style>
+          ${STYLE}
+        </style>
+      </head>
+      <body>
+        <main>${body}</main>
+      </body>
+    </html>`;
 }
 
 /** An authorization error shown to the user, for when the redirect URI cannot be trusted. */
@@ -39,8 +43,8 @@ export function errorPage(error: string, description: string): Html {
   return page(
     "Authorization error",
     html`<h1>This request cannot continue</h1>
-<p class="error" role="alert"><strong>${error}</strong>: ${description}</p>
-<p>Close this window and start again from the application.</p>`,
+      <p class="error" role="alert"><strong>${error}</strong>: ${description}</p>
+      <p>Close this window and start again from the application.</p>`,
   );
 }
 
@@ -58,22 +62,37 @@ export function loginPage(m: LoginPageModel): Html {
   return page(
     "Sign in",
     html`<h1>Sign in to continue to ${m.clientName}</h1>
-${m.error ? html`<p class="error" role="alert">${m.error}</p>` : ""}
-${m.upstream
-  ? html`<form method="get" action="/login/upstream"><input type="hidden" name="interaction" value="${m.interaction}"><button type="submit">${m.upstream.name}</button></form>`
-  : ""}
-${m.upstream && m.builtinUsers ? html`<p class="divider">or sign in with a username and password</p>` : ""}
-${m.builtinUsers
-  ? html`<form method="post" action="/login">
-<input type="hidden" name="interaction" value="${m.interaction}">
-<input type="hidden" name="csrf" value="${m.csrf}">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" required value="${m.username ?? ""}">
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>`
-  : ""}`,
+      ${m.error ? html`<p class="error" role="alert">${m.error}</p>` : ""}
+      ${
+        m.upstream
+          ? html`<form method="get" action="/login/upstream">
+              <input type="hidden" name="interaction" value="${m.interaction}" /><button type="submit">
+                ${m.upstream.name}
+              </button>
+            </form>`
+          : ""
+      }
+      ${m.upstream && m.builtinUsers ? html`<p class="divider">or sign in with a username and password</p>` : ""}
+      ${
+        m.builtinUsers
+          ? html`<form method="post" action="/login">
+              <input type="hidden" name="interaction" value="${m.interaction}" />
+              <input type="hidden" name="csrf" value="${m.csrf}" />
+              <label for="username">Username</label>
+              <input
+                id="username"
+                name="username"
+                type="text"
+                autocomplete="username"
+                required
+                value="${m.username ?? ""}"
+              />
+              <label for="password">Password</label>
+              <input id="password" name="password" type="password" autocomplete="current-password" required />
+              <button type="submit">Sign in</button>
+            </form>`
+          : ""
+      }`,
   );
 }
 
@@ -99,22 +118,34 @@ function unverifiedNotice({ host, via }: NonNullable<ConsentPageModel["unverifie
     via === "metadata-document"
       ? html`This application describes itself at <strong>${host}</strong>.`
       : html`This application registered itself here, and the access you allow is sent to <strong>${host}</strong>.`;
-  return html`<p class="notice" role="note"><strong>Unverified application.</strong> ${where} Its name is what it says about itself: allow it only if you expect an application from <strong>${host}</strong>.</p>`;
+  return html`<p class="notice" role="note">
+    <strong>Unverified application.</strong> ${where} Its name is what it says about itself: allow it only if you expect
+    an application from <strong>${host}</strong>.
+  </p>`;
 }
 
 export function consentPage(m: ConsentPageModel): Html {
   return page(
     "Allow access?",
     html`<h1>Allow ${m.clientName}${m.unverified ? html` from ${m.unverified.host}` : ""} to act for you?</h1>
-${m.unverified ? unverifiedNotice(m.unverified) : ""}
-<p>Signed in as <strong>${m.user}</strong>. The application <code>${m.clientId}</code> asks for:</p>
-<ul>${m.scopes.length ? m.scopes.map((s) => html`<li><code>${s}</code></li>`) : html`<li>basic sign-in only</li>`}</ul>
-${m.resources.length ? html`<p>for use at:</p><ul>${m.resources.map((r) => html`<li><code>${r}</code></li>`)}</ul>` : ""}
-<form method="post" action="/consent">
-<input type="hidden" name="interaction" value="${m.interaction}">
-<input type="hidden" name="csrf" value="${m.csrf}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-</form>`,
+      ${m.unverified ? unverifiedNotice(m.unverified) : ""}
+      <p>Signed in as <strong>${m.user}</strong>. The application <code>${m.clientId}</code> asks for:</p>
+      <ul>
+        ${m.scopes.length ? m.scopes.map((s) => html`<li><code>${s}</code></li>`) : html`<li>basic sign-in only</li>`}
+      </ul>
+      ${
+        m.resources.length
+          ? html`<p>for use at:</p>
+              <ul>
+                ${m.resources.map((r) => html`<li><code>${r}</code></li>`)}
+              </ul>`
+          : ""
+      }
+      <form method="post" action="/consent">
+        <input type="hidden" name="interaction" value="${m.interaction}" />
+        <input type="hidden" name="csrf" value="${m.csrf}" />
+        <button type="submit" name="decision" value="allow">Allow</button>
+        <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+      </form>`,
   );
 }

@@ -37,10 +37,19 @@ export async function limitRegistration(c: Context<AuthApp>): Promise<void> {
   const provider = c.get("provider");
   const { limit, window } = provider.config.provider.rateLimits.registration;
   const address = clientAddress(c);
-  const { count, retryAfterMs } = await provider.store.countInWindow("register", JSON.stringify([provider.issuer, address]), window);
+  const { count, retryAfterMs } = await provider.store.countInWindow(
+    "register",
+    JSON.stringify([provider.issuer, address]),
+    window,
+  );
   if (count > limit) {
     const from = address ? "this address" : "anywhere (no client address is known)";
-    throw new OAuthError("temporarily_unavailable", `too many client registrations from ${from}; try again later`, 429, { "Retry-After": retryAfterSeconds(retryAfterMs) });
+    throw new OAuthError(
+      "temporarily_unavailable",
+      `too many client registrations from ${from}; try again later`,
+      429,
+      { "Retry-After": retryAfterSeconds(retryAfterMs) },
+    );
   }
 }
 
@@ -54,7 +63,10 @@ interface Bucket {
 function loginFailureBuckets(c: Context<AuthApp>, username: string, device: KnownDevice | null): Bucket[] {
   const provider = c.get("provider");
   const limits = provider.config.provider.rateLimits.loginFailures;
-  if (device) return [{ scope: "login-failure-device", id: JSON.stringify([provider.issuer, device.id]), limit: limits.deviceLimit }];
+  if (device)
+    return [
+      { scope: "login-failure-device", id: JSON.stringify([provider.issuer, device.id]), limit: limits.deviceLimit },
+    ];
   const user = username.toLowerCase();
   const address = clientAddress(c);
   if (!address) return [{ scope: "login-failure", id: JSON.stringify([provider.issuer, user]), limit: limits.limit }];
@@ -65,18 +77,33 @@ function loginFailureBuckets(c: Context<AuthApp>, username: string, device: Know
 }
 
 /** Seconds to wait when this browser may not try `username` now, else null. */
-export async function loginLockout(c: Context<AuthApp>, username: string, device: KnownDevice | null): Promise<string | null> {
+export async function loginLockout(
+  c: Context<AuthApp>,
+  username: string,
+  device: KnownDevice | null,
+): Promise<string | null> {
   const provider = c.get("provider");
   const { window } = provider.config.provider.rateLimits.loginFailures;
   const counts = await Promise.all(
-    loginFailureBuckets(c, username, device).map(async (bucket) => ({ bucket, ...(await provider.store.countInWindow(bucket.scope, bucket.id, window, false)) })),
+    loginFailureBuckets(c, username, device).map(async (bucket) => ({
+      bucket,
+      ...(await provider.store.countInWindow(bucket.scope, bucket.id, window, false)),
+    })),
   );
   const over = counts.filter(({ bucket, count }) => count >= bucket.limit);
   return over.length ? retryAfterSeconds(Math.max(...over.map((o) => o.retryAfterMs))) : null;
 }
 
-export async function countLoginFailure(c: Context<AuthApp>, username: string, device: KnownDevice | null): Promise<void> {
+export async function countLoginFailure(
+  c: Context<AuthApp>,
+  username: string,
+  device: KnownDevice | null,
+): Promise<void> {
   const provider = c.get("provider");
   const { window } = provider.config.provider.rateLimits.loginFailures;
-  await Promise.all(loginFailureBuckets(c, username, device).map((bucket) => provider.store.countInWindow(bucket.scope, bucket.id, window)));
+  await Promise.all(
+    loginFailureBuckets(c, username, device).map((bucket) =>
+      provider.store.countInWindow(bucket.scope, bucket.id, window),
+    ),
+  );
 }

@@ -46,14 +46,16 @@ class UpstreamLoginError extends Error {
   }
 }
 
-const expired = () => new UpstreamLoginError(400, "invalid_request", "this sign-in request has expired or was already used");
+const expired = () =>
+  new UpstreamLoginError(400, "invalid_request", "this sign-in request has expired or was already used");
 
 // Pending logins share the interactions' namespace and lifetime: they are part of one.
 const pendingKey = (state: string) => `upstream:${state}`;
 
 function upstreamConfig(c: Context<AuthApp>): UpstreamIdpConfig {
   const upstream = c.get("provider").config.provider.login.upstream;
-  if (!upstream) throw new UpstreamLoginError(404, "invalid_request", "sign-in through an identity provider is not configured");
+  if (!upstream)
+    throw new UpstreamLoginError(404, "invalid_request", "sign-in through an identity provider is not configured");
   return upstream;
 }
 
@@ -63,7 +65,8 @@ function upstreamConfig(c: Context<AuthApp>): UpstreamIdpConfig {
  * the host, so TLS would protect nothing. Anything else must be https.
  */
 function requestOptions(issuer: URL): { signal: AbortSignal; [oauth.allowInsecureRequests]?: boolean } {
-  const loopback = issuer.hostname === "localhost" || issuer.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(issuer.hostname);
+  const loopback =
+    issuer.hostname === "localhost" || issuer.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(issuer.hostname);
   return {
     signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
     ...(issuer.protocol === "http:" && loopback ? { [oauth.allowInsecureRequests]: true } : {}),
@@ -80,7 +83,10 @@ async function upstreamMetadata(c: Context<AuthApp>, upstream: UpstreamIdpConfig
   let metadata: oauth.AuthorizationServer;
   try {
     // Checks that the document names the configured issuer (OIDC Discovery §4.3).
-    metadata = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...requestOptions(issuer), algorithm: "oidc" }));
+    metadata = await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, { ...requestOptions(issuer), algorithm: "oidc" }),
+    );
   } catch (err) {
     throw upstreamFailure("discovery", err);
   }
@@ -90,14 +96,24 @@ async function upstreamMetadata(c: Context<AuthApp>, upstream: UpstreamIdpConfig
 
 function upstreamFailure(stage: string, err: unknown): UpstreamLoginError {
   const { code, error } = err as { code?: string; error?: string };
-  log("warn", "upstream_login.failed", { stage, code, error, message: err instanceof Error ? err.message : String(err) });
-  return new UpstreamLoginError(502, "temporarily_unavailable", "the identity provider could not be reached or its answer could not be verified");
+  log("warn", "upstream_login.failed", {
+    stage,
+    code,
+    error,
+    message: err instanceof Error ? err.message : String(err),
+  });
+  return new UpstreamLoginError(
+    502,
+    "temporarily_unavailable",
+    "the identity provider could not be reached or its answer could not be verified",
+  );
 }
 
 /** RFC 8414 §2: without a stated preference, client_secret_basic is the method every server supports. */
 function clientAuthentication(metadata: oauth.AuthorizationServer, secret: string): oauth.ClientAuth {
   const methods = metadata.token_endpoint_auth_methods_supported;
-  if (methods && !methods.includes("client_secret_basic") && methods.includes("client_secret_post")) return oauth.ClientSecretPost(secret);
+  if (methods && !methods.includes("client_secret_basic") && methods.includes("client_secret_post"))
+    return oauth.ClientSecretPost(secret);
   return oauth.ClientSecretBasic(secret);
 }
 
@@ -114,10 +130,15 @@ async function startUpstreamLogin(c: Context<AuthApp>): Promise<Response> {
   const interaction = await boundInteraction(c, c.req.query("interaction"));
   if (!interaction) throw expired();
   const metadata = await upstreamMetadata(c, upstream);
-  if (!metadata.authorization_endpoint) throw upstreamFailure("discovery", new Error("no authorization_endpoint in the metadata"));
+  if (!metadata.authorization_endpoint)
+    throw upstreamFailure("discovery", new Error("no authorization_endpoint in the metadata"));
 
   const state = oauth.generateRandomState();
-  const pending: PendingUpstreamLogin = { interactionId: interaction.id, codeVerifier: oauth.generateRandomCodeVerifier(), nonce: oauth.generateRandomNonce() };
+  const pending: PendingUpstreamLogin = {
+    interactionId: interaction.id,
+    codeVerifier: oauth.generateRandomCodeVerifier(),
+    nonce: oauth.generateRandomNonce(),
+  };
   await provider.store.saveInteraction(pendingKey(state), pending, INTERACTION_TTL_MS);
 
   const target = new URL(metadata.authorization_endpoint);
@@ -161,7 +182,11 @@ async function finishUpstreamLogin(c: Context<AuthApp>): Promise<Response> {
   } catch (err) {
     if (err instanceof oauth.AuthorizationResponseError) {
       log("info", "upstream_login.refused", { error: err.error });
-      throw new UpstreamLoginError(400, err.error === "access_denied" ? "access_denied" : "invalid_request", "the identity provider did not sign you in");
+      throw new UpstreamLoginError(
+        400,
+        err.error === "access_denied" ? "access_denied" : "invalid_request",
+        "the identity provider did not sign you in",
+      );
     }
     log("warn", "upstream_login.bad_callback", { message: (err as Error).message });
     throw new UpstreamLoginError(400, "invalid_request", "the identity provider's answer is not valid");
@@ -182,7 +207,10 @@ async function finishUpstreamLogin(c: Context<AuthApp>): Promise<Response> {
     );
     // Validates the ID token's iss, aud, azp, exp, iat and nonce (OIDC Core §3.1.3.7). Its
     // signature is not checked: it came straight from the token endpoint over TLS (step 6).
-    const tokens = await oauth.processAuthorizationCodeResponse(metadata, client, response, { expectedNonce: pending.nonce, requireIdToken: true });
+    const tokens = await oauth.processAuthorizationCodeResponse(metadata, client, response, {
+      expectedNonce: pending.nonce,
+      requireIdToken: true,
+    });
     const idToken = oauth.getValidatedIdTokenClaims(tokens)!;
     sub = idToken.sub;
     claims = keptClaims(idToken);
@@ -206,7 +234,11 @@ async function finishUpstreamLogin(c: Context<AuthApp>): Promise<Response> {
   // every upstream API. Refused loudly, so the first such sign-in shows the clash to an admin.
   if (provider.config.provider.login.users.some((user) => (user.sub ?? user.username) === sub)) {
     log("warn", "upstream_login.subject_clash", { issuer: upstream.issuer });
-    throw new UpstreamLoginError(409, "access_denied", "this account's identifier is also a built-in user's; an administrator must give that built-in user another sub (login.users[].sub)");
+    throw new UpstreamLoginError(
+      409,
+      "access_denied",
+      "this account's identifier is also a built-in user's; an administrator must give that built-in user another sub (login.users[].sub)",
+    );
   }
   const session = await startSession(c, { sub, claims, method: "upstream" });
   return continueInteraction(c, interaction, session);

@@ -29,15 +29,26 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [, iterations, salt, hash] = stored.split("$");
   const rounds = Number(iterations);
   if (!salt || !hash || !Number.isInteger(rounds) || rounds < 1 || rounds > PBKDF2_ITERATIONS) return false;
-  return timingSafeEqualStrings(await pbkdf2(password, base64url.decode(salt) as Uint8Array<ArrayBuffer>, rounds), hash);
+  return timingSafeEqualStrings(
+    await pbkdf2(password, base64url.decode(salt) as Uint8Array<ArrayBuffer>, rounds),
+    hash,
+  );
 }
 
 // Compared against when the username is unknown, so timing does not reveal which names exist.
 const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-export async function authenticateBuiltinUser(users: BuiltinUserConfig[], username: string, password: string): Promise<AuthenticatedUser | null> {
+export async function authenticateBuiltinUser(
+  users: BuiltinUserConfig[],
+  username: string,
+  password: string,
+): Promise<AuthenticatedUser | null> {
   const user = users.find((u) => u.username === username);
   const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
   if (!user || !ok) return null;
-  return { sub: user.sub ?? user.username, claims: { preferred_username: user.username, ...user.claims }, method: "pwd" };
+  return {
+    sub: user.sub ?? user.username,
+    claims: { preferred_username: user.username, ...user.claims },
+    method: "pwd",
+  };
 }

@@ -1,9 +1,9 @@
 // The server span and duration of every HTTP request a tier answers, continuing the caller's
 // trace (W3C traceparent), and the flush of what telemetry is due once the answer is ready.
 import type { Context, MiddlewareHandler } from "hono";
-import { flushTelemetry } from "./telemetry.js";
 import { telemetryMetrics, secondsSince } from "./metrics.js";
 import { contextFromHeaders, inSpan, SpanKind } from "./spans.js";
+import { flushTelemetry } from "./telemetry.js";
 
 /** Route-like names only: a span name must not carry ids or other unbounded values. */
 function route(c: Context, knownPaths: (path: string) => boolean): string {
@@ -25,7 +25,10 @@ export function httpServerTelemetry(knownPaths: (c: Context, path: string) => bo
       },
       contextFromHeaders(c.req.raw.headers),
     );
-    telemetryMetrics().httpServerDuration.record(secondsSince(started), { ...attributes, "http.response.status_code": c.res.status });
+    telemetryMetrics().httpServerDuration.record(secondsSince(started), {
+      ...attributes,
+      "http.response.status_code": c.res.status,
+    });
     flushTelemetry((promise) => c.executionCtx.waitUntil(promise));
   };
 }

@@ -31,21 +31,55 @@ export function telemetryMetrics(): Instruments {
   if (instruments && provider === current) return instruments;
   provider = current;
   const meter = metrics.getMeter("ai-identity-gateway", VERSION);
-  const seconds = (name: string, description: string) => meter.createHistogram(name, { unit: "s", description, advice: { explicitBucketBoundaries: SECONDS } });
+  const seconds = (name: string, description: string) =>
+    meter.createHistogram(name, { unit: "s", description, advice: { explicitBucketBoundaries: SECONDS } });
   instruments = {
-    httpServerDuration: seconds("http.server.request.duration", "Duration of HTTP server requests (semantic conventions)"),
-    mcpOperationDuration: seconds("mcp.server.operation.duration", "Duration of an MCP request handled by the gateway (semantic conventions)"),
-    sessionsActive: meter.createUpDownCounter("mcp.sessions.active", { unit: "{session}", description: "MCP sessions open (created minus ended, per isolate)" }),
-    sessionsCreated: meter.createCounter("mcp.sessions.created", { unit: "{session}", description: "MCP sessions created" }),
-    toolInvocations: meter.createCounter("tool.invocations", { unit: "{call}", description: "tools/call requests, by app, tool, decision and outcome" }),
-    tokenExchangeDuration: seconds("token_exchange.duration", "RFC 8693 token exchanges made by the gateway, by outcome"),
+    httpServerDuration: seconds(
+      "http.server.request.duration",
+      "Duration of HTTP server requests (semantic conventions)",
+    ),
+    mcpOperationDuration: seconds(
+      "mcp.server.operation.duration",
+      "Duration of an MCP request handled by the gateway (semantic conventions)",
+    ),
+    sessionsActive: meter.createUpDownCounter("mcp.sessions.active", {
+      unit: "{session}",
+      description: "MCP sessions open (created minus ended, per isolate)",
+    }),
+    sessionsCreated: meter.createCounter("mcp.sessions.created", {
+      unit: "{session}",
+      description: "MCP sessions created",
+    }),
+    toolInvocations: meter.createCounter("tool.invocations", {
+      unit: "{call}",
+      description: "tools/call requests, by app, tool, decision and outcome",
+    }),
+    tokenExchangeDuration: seconds(
+      "token_exchange.duration",
+      "RFC 8693 token exchanges made by the gateway, by outcome",
+    ),
     policyDuration: seconds("policy.duration", "OPA policy evaluation for a tools/call"),
-    upstreamDuration: seconds("upstream.duration", "Calls to an app's upstream (MCP server or REST API), by app and outcome"),
-    tokensIssued: meter.createCounter("auth.tokens.issued", { unit: "{token}", description: "Access tokens issued by the auth tier, by grant type" }),
-    redisErrors: meter.createCounter("redis.errors", { unit: "{error}", description: "Failed Redis operations in the auth tier, by operation" }),
+    upstreamDuration: seconds(
+      "upstream.duration",
+      "Calls to an app's upstream (MCP server or REST API), by app and outcome",
+    ),
+    tokensIssued: meter.createCounter("auth.tokens.issued", {
+      unit: "{token}",
+      description: "Access tokens issued by the auth tier, by grant type",
+    }),
+    redisErrors: meter.createCounter("redis.errors", {
+      unit: "{error}",
+      description: "Failed Redis operations in the auth tier, by operation",
+    }),
     redisDuration: seconds("db.client.operation.duration", "Redis operations of the auth tier (semantic conventions)"),
-    auditBacklog: meter.createGauge("audit.outbox.backlog", { unit: "{event}", description: "Audit events waiting in an outbox shard for the sink, by shard" }),
-    auditDropped: meter.createCounter("audit.events.dropped", { unit: "{event}", description: "Audit events dropped before the sink acknowledged them, by reason" }),
+    auditBacklog: meter.createGauge("audit.outbox.backlog", {
+      unit: "{event}",
+      description: "Audit events waiting in an outbox shard for the sink, by shard",
+    }),
+    auditDropped: meter.createCounter("audit.events.dropped", {
+      unit: "{event}",
+      description: "Audit events dropped before the sink acknowledged them, by reason",
+    }),
   };
   return instruments;
 }

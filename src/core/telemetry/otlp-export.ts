@@ -24,7 +24,8 @@ async function post(target: OtlpTarget, path: string, body: Uint8Array | undefin
     });
     await res.body?.cancel();
     // Telemetry never fails a request and never logs through itself (no loops): one console line.
-    if (!res.ok) console.warn(JSON.stringify({ level: "warn", event: "telemetry.export_failed", path, status: res.status }));
+    if (!res.ok)
+      console.warn(JSON.stringify({ level: "warn", event: "telemetry.export_failed", path, status: res.status }));
   } catch (err) {
     console.warn(JSON.stringify({ level: "warn", event: "telemetry.export_failed", path, error: (err as Error).name }));
   }

@@ -1,6 +1,17 @@
 // Span helpers over @opentelemetry/api: application code names spans and attributes; the
 // providers installed by telemetry.ts (or the API's no-ops) do the rest.
-import { context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from "@opentelemetry/api";
 import { VERSION } from "../version.js";
 
 export { SpanKind };
@@ -20,7 +31,12 @@ export function recordSpans(): void {
  * context: `fn` then runs in that context as it is (a request's root span, given `parent`, still
  * activates the incoming traceparent, so it flows on to the auth tier and upstreams).
  */
-export function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes }, fn: (span: Span) => Promise<T>, parent?: Context): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes },
+  fn: (span: Span) => Promise<T>,
+  parent?: Context,
+): Promise<T> {
   if (!recording && !parent) return fn(trace.getActiveSpan() ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
   const run = (span: Span) =>
     fn(span).then(

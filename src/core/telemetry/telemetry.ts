@@ -12,12 +12,12 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from "@opentelemetry/sdk-trace";
 import { randomToken } from "../encoding.js";
-import { recordSpans } from "./spans.js";
 import { setLogLevel } from "../log.js";
 import { VERSION } from "../version.js";
-import { AsyncLocalStorageContextManager } from "./context-manager.js";
 import type { ObservabilityConfig } from "./config-schema.js";
+import { AsyncLocalStorageContextManager } from "./context-manager.js";
 import { exportMetrics, exportSpans, type OtlpTarget } from "./otlp-export.js";
+import { recordSpans } from "./spans.js";
 
 /** Spans held between flushes; beyond this, the oldest are dropped (a burst must not grow memory). */
 const MAX_BUFFERED_SPANS = 2_048;
@@ -99,8 +99,16 @@ export function setupTelemetry(service: string, config: ObservabilityConfig, sec
   trace.setGlobalTracerProvider(new TracerProvider({ resource, spanProcessors: [spans] }));
   recordSpans();
   metrics.setGlobalMeterProvider(new MeterProvider({ resource, readers: [reader] }));
-  const headers = Object.fromEntries(Object.entries(config.otlp.headers).map(([name, ref]) => [name, secrets[ref.env] ?? ""]));
-  exporting = { target: { endpoint: config.otlp.endpoint, headers }, spans, reader, metricsIntervalMs: config.otlp.metricsInterval, lastMetricsExport: Date.now() };
+  const headers = Object.fromEntries(
+    Object.entries(config.otlp.headers).map(([name, ref]) => [name, secrets[ref.env] ?? ""]),
+  );
+  exporting = {
+    target: { endpoint: config.otlp.endpoint, headers },
+    spans,
+    reader,
+    metricsIntervalMs: config.otlp.metricsInterval,
+    lastMetricsExport: Date.now(),
+  };
 }
 
 async function exportNow(state: Exporting): Promise<void> {
@@ -110,7 +118,11 @@ async function exportNow(state: Exporting): Promise<void> {
   if (Date.now() - state.lastMetricsExport >= state.metricsIntervalMs) {
     state.lastMetricsExport = Date.now();
     work.push(
-      state.reader.collect().then(({ resourceMetrics }) => (resourceMetrics.scopeMetrics.length ? exportMetrics(state.target, resourceMetrics) : undefined)),
+      state.reader
+        .collect()
+        .then(({ resourceMetrics }) =>
+          resourceMetrics.scopeMetrics.length ? exportMetrics(state.target, resourceMetrics) : undefined,
+        ),
     );
   }
   await Promise.all(work);

@@ -94,7 +94,11 @@ export interface App {
   /** completion/complete with the reference already in the upstream's own names. */
   complete?(params: Record<string, unknown>, ctx: AppCallContext): Promise<Record<string, unknown>>;
   /** resources/subscribe or resources/unsubscribe for a URI this app listed. */
-  subscription?(method: "resources/subscribe" | "resources/unsubscribe", uri: string, ctx: AppCallContext): Promise<void>;
+  subscription?(
+    method: "resources/subscribe" | "resources/unsubscribe",
+    uri: string,
+    ctx: AppCallContext,
+  ): Promise<void>;
   /** The agent ended its session: end whatever the app holds upstream for it. */
   close?(ctx: AppCallContext): Promise<void>;
   /** logging/setLevel, passed on to the upstream when it offers logging. */

@@ -24,7 +24,8 @@ export function candidateApp(apps: AppConfig[], exposed: string): { app: AppConf
     const ns = namespaceOf(app);
     if (!ns) continue;
     const prefix = `${ns}${NAMESPACE_SEPARATOR}`;
-    if (exposed.startsWith(prefix) && exposed.length > prefix.length) return { app, upstreamName: exposed.slice(prefix.length) };
+    if (exposed.startsWith(prefix) && exposed.length > prefix.length)
+      return { app, upstreamName: exposed.slice(prefix.length) };
   }
   const unprefixed = apps.find((app) => namespaceOf(app) === "");
   return unprefixed ? { app: unprefixed, upstreamName: exposed } : null;

@@ -48,7 +48,8 @@ export function sharedListing<T>(session: object, key: string, start: () => Prom
 /** Forgets the listings in flight whose key is `key` or starts with it (an upstream said its list changed). */
 export function forgetListings(session: object, key: string, { prefix = false } = {}): void {
   const byKey = flights.get(session);
-  for (const known of [...(byKey?.keys() ?? [])]) if (known === key || (prefix && known.startsWith(key))) byKey!.delete(known);
+  for (const known of [...(byKey?.keys() ?? [])])
+    if (known === key || (prefix && known.startsWith(key))) byKey!.delete(known);
 }
 
 /** The listing's result, or LATE when `ms` pass first; then `landed` runs if it succeeds later. */

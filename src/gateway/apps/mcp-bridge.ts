@@ -7,9 +7,9 @@ import { readAtMost } from "../../core/read-at-most.js";
 import type { McpBridgeAppConfig } from "../apps-schema.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
 import type { App, AppCallContext, ToolCallOutcome, UpstreamTool } from "./app.js";
-import { UpstreamError } from "./upstream-error.js";
 import { ArgumentError, buildUpstreamRequest, serverBaseUrl } from "./openapi-request.js";
 import { isJsonMediaType, openApiTools, type BridgeTool, type OpenApiTools } from "./openapi-tools.js";
+import { UpstreamError } from "./upstream-error.js";
 
 const MAX_DOCUMENT_BYTES = 5 * 1024 * 1024;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -64,7 +64,11 @@ export class McpBridgeApp implements App {
         entry.validator = new Validator(entry.tool.inputSchema as Schema, "2020-12", false);
       } catch (err) {
         entry.validator = null;
-        log("warn", "mcp_bridge.schema_not_checked", { app: this.name, tool: name, error: err instanceof Error ? err.message : String(err) });
+        log("warn", "mcp_bridge.schema_not_checked", {
+          app: this.name,
+          tool: name,
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
     }
     if (!entry.validator) return undefined;
@@ -107,7 +111,9 @@ export class McpBridgeApp implements App {
   }
 
   private unavailable(ctx: AppCallContext, err: unknown, what: string, status?: number): UpstreamError {
-    const reason = ctx.signal.aborted ? "no answer within the app's timeout" : `${what}: ${err instanceof Error ? err.message : String(err)}`;
+    const reason = ctx.signal.aborted
+      ? "no answer within the app's timeout"
+      : `${what}: ${err instanceof Error ? err.message : String(err)}`;
     return new UpstreamError(this.name, reason, status);
   }
 
@@ -116,7 +122,10 @@ export class McpBridgeApp implements App {
     this.tools ??= this.loadDocument().then(({ converted, url }) => {
       const fallback = this.config.openapi.baseURL ? new URL(this.config.openapi.baseURL) : undefined;
       return new Map(
-        converted.tools.map((t) => [t.tool.name, { ...t, base: fallback ?? serverBaseUrl(t.plan.servers?.[0] ?? converted.servers[0], url) }]),
+        converted.tools.map((t) => [
+          t.tool.name,
+          { ...t, base: fallback ?? serverBaseUrl(t.plan.servers?.[0] ?? converted.servers[0], url) },
+        ]),
       );
     });
     this.tools.catch(() => (this.tools = undefined));
@@ -148,7 +157,8 @@ export class McpBridgeApp implements App {
 
   private async logWarnings(loading: Promise<LoadedDocument>): Promise<LoadedDocument> {
     const doc = await loading;
-    for (const warning of doc.converted.warnings) log("warn", "mcp_bridge.openapi_warning", { app: this.name, warning });
+    for (const warning of doc.converted.warnings)
+      log("warn", "mcp_bridge.openapi_warning", { app: this.name, warning });
     return doc;
   }
 }
@@ -168,7 +178,8 @@ async function fetchDocument(uri: string, timeoutMs: number): Promise<LoadedDocu
     throw new Error(`could not fetch the OpenAPI document ${uri}: HTTP ${response.status}`);
   }
   const body = await readCapped(response, MAX_DOCUMENT_BYTES);
-  if (body === null) throw new Error(`the OpenAPI document ${uri} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB`);
+  if (body === null)
+    throw new Error(`the OpenAPI document ${uri} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB`);
   return { converted: openApiTools(new TextDecoder().decode(body)), url: response.url || uri };
 }
 
@@ -183,17 +194,23 @@ async function toolResult(response: Response): Promise<CallToolResult> {
   if (response.status >= 300 && response.status < 400) {
     await response.body?.cancel();
     const location = response.headers.get("location");
-    return toolError(`HTTP ${response.status}: the API redirected${location ? ` to ${location}` : ""}; the gateway does not follow redirects`);
+    return toolError(
+      `HTTP ${response.status}: the API redirected${location ? ` to ${location}` : ""}; the gateway does not follow redirects`,
+    );
   }
   const body = await readCapped(response, MAX_RESPONSE_BYTES);
-  if (body === null) return toolError(`HTTP ${response.status}: the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+  if (body === null)
+    return toolError(`HTTP ${response.status}: the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
   const text = new TextDecoder().decode(body);
   if (text === "") return { content: [{ type: "text", text: `HTTP ${response.status} (no content)` }], ...flag };
   // JSON nested too deeply to cross the runtime's RPC to the agent's front goes on as text.
   if (isJsonMediaType(response.headers.get("content-type") ?? "") && !nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) {
     try {
       const parsed: unknown = JSON.parse(text);
-      const structured = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { result: parsed };
+      const structured =
+        parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+          ? (parsed as Record<string, unknown>)
+          : { result: parsed };
       return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured, ...flag };
     } catch {
       // Declared JSON but is not: pass the text on as it is.
@@ -216,8 +233,17 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array |
  * match schema"); the agent needs the innermost ones, which say what is wrong where.
  */
 function describeProblems(errors: OutputUnit[]): string {
-  const innermost = errors.filter((e) => !errors.some((other) => other.instanceLocation.startsWith(`${e.instanceLocation}/`)));
-  const lines = [...new Set(innermost.map((e) => `${e.instanceLocation === "#" ? "arguments" : e.instanceLocation.slice(2).replaceAll("/", ".")}: ${e.error}`))];
+  const innermost = errors.filter(
+    (e) => !errors.some((other) => other.instanceLocation.startsWith(`${e.instanceLocation}/`)),
+  );
+  const lines = [
+    ...new Set(
+      innermost.map(
+        (e) =>
+          `${e.instanceLocation === "#" ? "arguments" : e.instanceLocation.slice(2).replaceAll("/", ".")}: ${e.error}`,
+      ),
+    ),
+  ];
   const named = lines.slice(0, MAX_PROBLEMS);
   return named.join("; ") + (lines.length > named.length ? ` (and ${lines.length - named.length} more)` : "");
 }

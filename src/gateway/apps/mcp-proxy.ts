@@ -14,8 +14,15 @@ import { z } from "zod";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
 import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
+import {
+  deleteSession,
+  sendNotification,
+  sendRequest,
+  UpstreamSessionExpired,
+  type Exchange,
+  type RpcOutcome,
+} from "./streamable-http-client.js";
 import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
-import { deleteSession, sendNotification, sendRequest, UpstreamSessionExpired, type Exchange, type RpcOutcome } from "./streamable-http-client.js";
 
 /** Where in the app's session state the upstream session lives. */
 export const UPSTREAM_SESSION_KEY = "upstreamSession";
@@ -49,7 +56,9 @@ const resourceTemplate = z.object({ uriTemplate: z.string(), name: z.string() })
 // `content` is required by the schema, but SDK clients read a missing one as [] (the field
 // predates structuredContent); the gateway does the same so its own answer is always valid.
 const callToolResult = z.object({ content: z.array(z.object({ type: z.string() }).loose()).default([]) }).loose();
-const getPromptResult = z.object({ messages: z.array(z.object({ role: z.string(), content: object }).loose()) }).loose();
+const getPromptResult = z
+  .object({ messages: z.array(z.object({ role: z.string(), content: object }).loose()) })
+  .loose();
 const readResourceResult = z.object({ contents: z.array(z.object({ uri: z.string() }).loose()) }).loose();
 
 export class McpProxyApp implements App {
@@ -85,7 +94,10 @@ export class McpProxyApp implements App {
         const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
         return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
       }
-      return { result: this.parse(callToolResult, outcome.result, "tools/call") as CallToolResult, upstreamStatus: outcome.status };
+      return {
+        result: this.parse(callToolResult, outcome.result, "tools/call") as CallToolResult,
+        upstreamStatus: outcome.status,
+      };
     });
   }
 
@@ -104,14 +116,21 @@ export class McpProxyApp implements App {
 
   listResources(ctx: AppCallContext): Promise<Resource[]> {
     return this.operate(ctx, async (exchange, session) =>
-      session.offers.resources ? ((await this.listAll(exchange, "resources/list", "resources", resource)) as Resource[]) : [],
+      session.offers.resources
+        ? ((await this.listAll(exchange, "resources/list", "resources", resource)) as Resource[])
+        : [],
     );
   }
 
   listResourceTemplates(ctx: AppCallContext): Promise<ResourceTemplate[]> {
     return this.operate(ctx, async (exchange, session) =>
       session.offers.resources
-        ? ((await this.listAll(exchange, "resources/templates/list", "resourceTemplates", resourceTemplate)) as ResourceTemplate[])
+        ? ((await this.listAll(
+            exchange,
+            "resources/templates/list",
+            "resourceTemplates",
+            resourceTemplate,
+          )) as ResourceTemplate[])
         : [],
     );
   }
@@ -126,7 +145,11 @@ export class McpProxyApp implements App {
   complete(params: Record<string, unknown>, ctx: AppCallContext): Promise<Record<string, unknown>> {
     return this.operate(ctx, async (exchange, session) => {
       if (session.offers.completions === false) return { completion: { values: [] } };
-      return this.parse(z.object({ completion: z.object({ values: z.array(z.string()) }).loose() }).loose(), this.expect(await sendRequest(exchange, "completion/complete", withMeta(params, ctx))), "completion/complete");
+      return this.parse(
+        z.object({ completion: z.object({ values: z.array(z.string()) }).loose() }).loose(),
+        this.expect(await sendRequest(exchange, "completion/complete", withMeta(params, ctx))),
+        "completion/complete",
+      );
     });
   }
 
@@ -134,11 +157,27 @@ export class McpProxyApp implements App {
   async close(ctx: AppCallContext): Promise<void> {
     const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
     if (!session.success || !session.data.sessionId) return;
-    await deleteSession(withSession({ app: this.name, url: this.config.upstream.stream.url, token: ctx.token, traceparent: ctx.traceparent, signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]), timeoutMs: this.config.timeout }, session.data));
+    await deleteSession(
+      withSession(
+        {
+          app: this.name,
+          url: this.config.upstream.stream.url,
+          token: ctx.token,
+          traceparent: ctx.traceparent,
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+          timeoutMs: this.config.timeout,
+        },
+        session.data,
+      ),
+    );
   }
 
   /** resources/subscribe and resources/unsubscribe, passed on as they are. */
-  subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string, ctx: AppCallContext): Promise<void> {
+  subscription(
+    method: "resources/subscribe" | "resources/unsubscribe",
+    uri: string,
+    ctx: AppCallContext,
+  ): Promise<void> {
     return this.operate(ctx, async (exchange) => {
       this.expect(await sendRequest(exchange, method, withMeta({ uri }, ctx)));
     });
@@ -154,7 +193,10 @@ export class McpProxyApp implements App {
    * Runs one operation on the session's upstream session: initialized on first use, resumed
    * from the state afterwards, and re-initialized once when the upstream has forgotten it.
    */
-  private async operate<T>(ctx: AppCallContext, operation: (exchange: Exchange, session: StoredSession) => Promise<T>): Promise<T> {
+  private async operate<T>(
+    ctx: AppCallContext,
+    operation: (exchange: Exchange, session: StoredSession) => Promise<T>,
+  ): Promise<T> {
     const base: Base = {
       app: this.name,
       url: this.config.upstream.stream.url,
@@ -184,7 +226,11 @@ export class McpProxyApp implements App {
       return await operation(withSession(base, renewed), renewed);
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
-        throw new UpstreamError(this.name, `upstream answered ${err.status} to a session it had just created`, err.status);
+        throw new UpstreamError(
+          this.name,
+          `upstream answered ${err.status} to a session it had just created`,
+          err.status,
+        );
       }
       throw err;
     }
@@ -208,18 +254,27 @@ export class McpProxyApp implements App {
   }
 
   /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */
-  private async initialize(state: AppSessionState, base: Base, agentCapabilities: Record<string, unknown> = {}): Promise<StoredSession> {
+  private async initialize(
+    state: AppSessionState,
+    base: Base,
+    agentCapabilities: Record<string, unknown> = {},
+  ): Promise<StoredSession> {
     const outcome = await sendRequest(base, "initialize", {
       protocolVersion: LATEST_PROTOCOL_VERSION,
       // What the agent offers and the gateway can relay: the upstream may then ask for it
       // during a request, and the gateway passes the request to the agent and the answer back.
-      capabilities: Object.fromEntries(Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name))),
+      capabilities: Object.fromEntries(
+        Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
+      ),
       clientInfo: SERVER_INFO,
     });
     const result = this.parse(initializeResult, this.expect(outcome), "initialize");
     // Lifecycle, "Version Negotiation": a version the client does not support ends the attempt.
     if (!isSupportedProtocolVersion(result.protocolVersion)) {
-      throw new UpstreamError(this.name, `upstream speaks MCP ${result.protocolVersion}, which the gateway does not support`);
+      throw new UpstreamError(
+        this.name,
+        `upstream speaks MCP ${result.protocolVersion}, which the gateway does not support`,
+      );
     }
     const session: StoredSession = {
       ...(outcome.sessionId ? { sessionId: outcome.sessionId } : {}),
@@ -244,7 +299,11 @@ export class McpProxyApp implements App {
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const result = this.expect(await sendRequest(exchange, method, cursor === undefined ? undefined : { cursor }));
-      const page = this.parse(z.object({ [key]: z.array(item), nextCursor: z.string().optional() }).loose(), result, method);
+      const page = this.parse(
+        z.object({ [key]: z.array(item), nextCursor: z.string().optional() }).loose(),
+        result,
+        method,
+      );
       items.push(...(page[key] as unknown[]));
       cursor = page.nextCursor as string | undefined;
       if (!cursor) return items;

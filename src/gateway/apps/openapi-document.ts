@@ -38,7 +38,9 @@ const contentSchema = z.record(z.string(), mediaTypeSchema);
 
 const serverSchema = z.looseObject({
   url: z.string(),
-  variables: z.record(z.string(), z.looseObject({ default: z.string(), enum: z.array(z.string()).optional() })).optional(),
+  variables: z
+    .record(z.string(), z.looseObject({ default: z.string(), enum: z.array(z.string()).optional() }))
+    .optional(),
 });
 
 export const parameterSchema = z.looseObject({
@@ -53,7 +55,11 @@ export const parameterSchema = z.looseObject({
   content: contentSchema.optional(),
 });
 
-export const requestBodySchema = z.looseObject({ description: text, content: contentSchema, required: z.boolean().optional() });
+export const requestBodySchema = z.looseObject({
+  description: text,
+  content: contentSchema,
+  required: z.boolean().optional(),
+});
 export const responseSchema = z.looseObject({ content: contentSchema.optional() });
 
 const operationSchema = z.looseObject({
@@ -113,11 +119,13 @@ export function parseOpenApiDocument(source: string | object): OpenApiDocument {
   const parsed = documentSchema.safeParse(raw);
   if (!parsed.success) throw invalid(parsed.error, []);
   // OpenAPI 3.0 §4.7.1 requires `paths`; 3.1 §4.8.1 lets a document hold only webhooks or components.
-  if (version === "3.0" && parsed.data.paths === undefined) throw new OpenApiError("invalid OpenAPI document: 'paths' is missing");
+  if (version === "3.0" && parsed.data.paths === undefined)
+    throw new OpenApiError("invalid OpenAPI document: 'paths' is missing");
   const paths = parsed.data.paths ?? {};
   // OpenAPI 3.x §4.8.8.1: a path begins with a forward slash.
   const relative = Object.keys(paths).find((path) => !path.startsWith("/"));
-  if (relative !== undefined) throw new OpenApiError(`invalid OpenAPI document: ${locate(["paths", relative])}: a path must begin with '/'`);
+  if (relative !== undefined)
+    throw new OpenApiError(`invalid OpenAPI document: ${locate(["paths", relative])}: a path must begin with '/'`);
   return { version, root: raw, servers: parsed.data.servers ?? [], paths };
 }
 
@@ -156,10 +164,14 @@ function invalid(error: z.ZodError, at: readonly PropertyKey[]): OpenApiError {
 /** The value a local reference (`#/components/schemas/Contact`) points to (RFC 6901, RFC 3986 §3.5). */
 export function resolvePointer(doc: OpenApiDocument, ref: string): unknown {
   if (!ref.startsWith("#")) {
-    throw new UnsupportedOpenApiError(`$ref ${JSON.stringify(ref)} points outside the document; only "#/..." references are resolved`);
+    throw new UnsupportedOpenApiError(
+      `$ref ${JSON.stringify(ref)} points outside the document; only "#/..." references are resolved`,
+    );
   }
   if (ref !== "#" && !ref.startsWith("#/")) {
-    throw new UnsupportedOpenApiError(`$ref ${JSON.stringify(ref)} is not a JSON pointer; only "#/..." references are resolved`);
+    throw new UnsupportedOpenApiError(
+      `$ref ${JSON.stringify(ref)} is not a JSON pointer; only "#/..." references are resolved`,
+    );
   }
   let node: unknown = doc.root;
   for (const token of ref === "#" ? [] : ref.slice(2).split("/")) {
@@ -183,14 +195,21 @@ const MAX_REF_CHAIN = 16;
  * A Reference Object followed (through chains of references) to the object it stands for, then
  * checked against what the bridge expects there. `at` names where the reference was written.
  */
-export function resolveObject<S extends z.ZodType>(doc: OpenApiDocument, value: unknown, schema: S, at: readonly PropertyKey[]): z.output<S> {
+export function resolveObject<S extends z.ZodType>(
+  doc: OpenApiDocument,
+  value: unknown,
+  schema: S,
+  at: readonly PropertyKey[],
+): z.output<S> {
   let node = value;
   let where: readonly PropertyKey[] = at;
   const seen = new Set<string>();
   while (node !== null && typeof node === "object" && typeof (node as { $ref?: unknown }).$ref === "string") {
     const ref = (node as { $ref: string }).$ref;
     if (seen.has(ref) || seen.size >= MAX_REF_CHAIN) {
-      throw new OpenApiError(`invalid OpenAPI document: ${locate(at)}: $ref ${JSON.stringify(ref)} never reaches an object (a reference cycle)`);
+      throw new OpenApiError(
+        `invalid OpenAPI document: ${locate(at)}: $ref ${JSON.stringify(ref)} never reaches an object (a reference cycle)`,
+      );
     }
     seen.add(ref);
     node = resolvePointer(doc, ref);

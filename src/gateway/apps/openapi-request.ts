@@ -42,9 +42,12 @@ export function serverBaseUrl(server: ServerObject | undefined, documentUrl: str
 }
 
 export function buildUpstreamRequest(plan: CallPlan, args: Record<string, unknown>, base: URL): UpstreamRequest {
-  const missing = plan.parameters.filter((p) => p.required && absent(argument(args, p.property))).map((p) => p.property);
+  const missing = plan.parameters
+    .filter((p) => p.required && absent(argument(args, p.property)))
+    .map((p) => p.property);
   if (plan.body?.required && argument(args, plan.body.property) === undefined) missing.push(plan.body.property);
-  if (missing.length) throw new ArgumentError(`missing required argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}`);
+  if (missing.length)
+    throw new ArgumentError(`missing required argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}`);
 
   const basePath = base.pathname.replace(/\/+$/, "");
   const url = new URL(`${base.origin}${basePath}${renderPath(plan, args)}`);
@@ -135,10 +138,15 @@ function queryPairs(param: PlannedParameter, value: unknown): string[] {
 }
 
 function headerValue(param: PlannedParameter, value: unknown): string {
-  const text = param.json ? JSON.stringify(value) : Array.isArray(value) || isObject(value) ? rawFlatten(value, param.explode).join(",") : scalar(value);
+  const text = param.json
+    ? JSON.stringify(value)
+    : Array.isArray(value) || isObject(value)
+      ? rawFlatten(value, param.explode).join(",")
+      : scalar(value);
   // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; never CR or LF. Only
   // ASCII is accepted, which also keeps Headers from throwing on non-Latin-1 text.
-  if (/[^\t\x20-\x7e]/.test(text)) throw new ArgumentError(`header argument ${param.property} must be printable ASCII text`);
+  if (/[^\t\x20-\x7e]/.test(text))
+    throw new ArgumentError(`header argument ${param.property} must be printable ASCII text`);
   return text;
 }
 
@@ -146,7 +154,9 @@ function headerValue(param: PlannedParameter, value: unknown): string {
 function flatten(value: unknown, explode: boolean, joiner: string): string[] {
   if (Array.isArray(value)) return value.map((v) => encode(scalar(v)));
   if (isObject(value)) {
-    return Object.entries(value).flatMap(([k, v]) => (explode ? [`${encode(k)}${joiner}${encode(scalar(v))}`] : [encode(k), encode(scalar(v))]));
+    return Object.entries(value).flatMap(([k, v]) =>
+      explode ? [`${encode(k)}${joiner}${encode(scalar(v))}`] : [encode(k), encode(scalar(v))],
+    );
   }
   return [encode(scalar(value))];
 }

@@ -17,8 +17,18 @@ const MAX_DEPTH = 64;
 
 /** Keywords whose value is one subschema (JSON Schema 2020-12 Core §10, Validation §6). */
 const SUBSCHEMA = new Set([
-  "items", "additionalItems", "additionalProperties", "not", "contains", "propertyNames",
-  "if", "then", "else", "unevaluatedItems", "unevaluatedProperties", "contentSchema",
+  "items",
+  "additionalItems",
+  "additionalProperties",
+  "not",
+  "contains",
+  "propertyNames",
+  "if",
+  "then",
+  "else",
+  "unevaluatedItems",
+  "unevaluatedProperties",
+  "contentSchema",
 ]);
 /** Keywords whose value is an array of subschemas. */
 const SUBSCHEMA_LIST = new Set(["allOf", "anyOf", "oneOf", "prefixItems"]);
@@ -29,8 +39,18 @@ const SUBSCHEMA_MAP = new Set(["properties", "patternProperties", "dependentSche
  * and definitions that lose their meaning once every reference is rewritten.
  */
 const DROPPED = new Set([
-  "discriminator", "xml", "externalDocs", "$id", "$schema", "$anchor", "$dynamicAnchor",
-  "$dynamicRef", "$comment", "$vocabulary", "$defs", "definitions",
+  "discriminator",
+  "xml",
+  "externalDocs",
+  "$id",
+  "$schema",
+  "$anchor",
+  "$dynamicAnchor",
+  "$dynamicRef",
+  "$comment",
+  "$vocabulary",
+  "$defs",
+  "definitions",
 ]);
 /** Keywords that may sit beside a `$ref` without changing what it validates. */
 const ANNOTATIONS = new Set(["description", "title", "default", "examples", "deprecated", "readOnly", "writeOnly"]);
@@ -68,10 +88,13 @@ export class SchemaConverter {
     if (schema === null || typeof schema !== "object" || Array.isArray(schema)) {
       throw new OpenApiError(`invalid OpenAPI document: ${where}: a schema must be an object`);
     }
-    if (++this.nodes > MAX_NODES) throw new UnsupportedOpenApiError(`its schemas exceed ${MAX_NODES} nodes once references are resolved`);
+    if (++this.nodes > MAX_NODES)
+      throw new UnsupportedOpenApiError(`its schemas exceed ${MAX_NODES} nodes once references are resolved`);
     if (depth > MAX_DEPTH) throw new UnsupportedOpenApiError(`its schemas nest deeper than ${MAX_DEPTH} levels`);
     const source = schema as Record<string, unknown>;
-    return typeof source.$ref === "string" ? this.reference(source, source.$ref, depth, where) : this.object(source, depth, where);
+    return typeof source.$ref === "string"
+      ? this.reference(source, source.$ref, depth, where)
+      : this.object(source, depth, where);
   }
 
   private reference(source: Record<string, unknown>, ref: string, depth: number, where: string): JsonSchema {
@@ -105,7 +128,8 @@ export class SchemaConverter {
       if (SUBSCHEMA.has(key)) {
         out[key] = this.node(value, depth + 1, at);
       } else if (SUBSCHEMA_LIST.has(key)) {
-        if (!Array.isArray(value)) throw new OpenApiError(`invalid OpenAPI document: ${at}: expected an array of schemas`);
+        if (!Array.isArray(value))
+          throw new OpenApiError(`invalid OpenAPI document: ${at}: expected an array of schemas`);
         out[key] = value.map((item, i) => this.node(item, depth + 1, `${at}/${i}`));
       } else if (SUBSCHEMA_MAP.has(key)) {
         if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -147,7 +171,10 @@ export class SchemaConverter {
 
 /** OpenAPI 3.0's draft-04-style keywords in their 2020-12 form. */
 function fromOpenApi30(schema: Record<string, unknown>): JsonSchema {
-  for (const [flag, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+  for (const [flag, bound] of [
+    ["exclusiveMinimum", "minimum"],
+    ["exclusiveMaximum", "maximum"],
+  ] as const) {
     // Draft 4 §5.1.2–5.1.3: a boolean modifying minimum/maximum; 2020-12 Validation §6.2: the bound itself.
     if (schema[flag] === true && typeof schema[bound] === "number") {
       schema[flag] = schema[bound];

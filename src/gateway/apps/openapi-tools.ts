@@ -74,8 +74,17 @@ const MAX_TOOL_NAME = 64;
  * framing that only the gateway sets.
  */
 const REFUSED_HEADERS = new Set([
-  "accept", "content-type", "authorization", "proxy-authorization", "cookie", "host",
-  "content-length", "transfer-encoding", "connection", "traceparent", "tracestate",
+  "accept",
+  "content-type",
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "traceparent",
+  "tracestate",
 ]);
 
 /** Parses, validates and converts a document. Throws OpenApiError when it is not usable at all. */
@@ -101,7 +110,10 @@ export function openApiTools(source: string | object): OpenApiTools {
         const converted = convertOperation(doc, path, method, operation, item.parameters ?? [], warnings, at);
         const name = uniqueName(operation.operationId ?? `${method}_${path.slice(1)}`, names);
         const servers = operation.servers ?? item.servers;
-        tools.push({ tool: { name, ...converted.tool }, plan: { ...converted.plan, ...(servers?.length ? { servers } : {}) } });
+        tools.push({
+          tool: { name, ...converted.tool },
+          plan: { ...converted.plan, ...(servers?.length ? { servers } : {}) },
+        });
       } catch (err) {
         if (!(err instanceof UnsupportedOpenApiError)) throw err;
         warnings.push(`${locate(at)} left out: ${err.message}`);
@@ -165,7 +177,8 @@ function convertOperation(
   }
   const defs = converter.definitions();
   const upper = method.toUpperCase() as Uppercase<HttpMethod>;
-  const description = [operation.summary, operation.description].filter((s) => s?.trim()).join("\n\n") || `${upper} ${path}`;
+  const description =
+    [operation.summary, operation.description].filter((s) => s?.trim()).join("\n\n") || `${upper} ${path}`;
   return {
     tool: {
       description: operation.deprecated ? `Deprecated. ${description}` : description,
@@ -177,12 +190,24 @@ function convertOperation(
       },
       annotations: annotationsFor(method),
     },
-    plan: { method: upper, path, parameters, ...(body ? { body: body.plan } : {}), accept: acceptOf(doc, operation, at) },
+    plan: {
+      method: upper,
+      path,
+      parameters,
+      ...(body ? { body: body.plan } : {}),
+      accept: acceptOf(doc, operation, at),
+    },
   };
 }
 
 /** Path-level parameters, overridden by operation-level ones with the same name and location (§4.8.9.1). */
-function mergedParameters(doc: OpenApiDocument, path: string, pathLevel: unknown[], own: unknown[], at: PropertyKey[]): ParameterObject[] {
+function mergedParameters(
+  doc: OpenApiDocument,
+  path: string,
+  pathLevel: unknown[],
+  own: unknown[],
+  at: PropertyKey[],
+): ParameterObject[] {
   const byKey = new Map<string, ParameterObject>();
   pathLevel.forEach((raw, i) => {
     const p = resolveObject(doc, raw, parameterSchema, ["paths", path, "parameters", i]);
@@ -195,7 +220,8 @@ function mergedParameters(doc: OpenApiDocument, path: string, pathLevel: unknown
   const variables = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
   // A template variable the document forgot to declare still has to be filled in.
   for (const name of variables) {
-    if (!byKey.has(`path:${name}`)) byKey.set(`path:${name}`, { name, in: "path", required: true, schema: { type: "string" } });
+    if (!byKey.has(`path:${name}`))
+      byKey.set(`path:${name}`, { name, in: "path", required: true, schema: { type: "string" } });
   }
   // A path parameter the template does not name has nowhere to go.
   return [...byKey.values()].filter((p) => p.in !== "path" || variables.includes(p.name));
@@ -214,7 +240,13 @@ function parameterSchemaOf(param: ParameterObject, converter: SchemaConverter, w
 }
 
 /** The JSON request body, if the operation has one the bridge can send. */
-function requestBody(doc: OpenApiDocument, operation: OperationObject, converter: SchemaConverter, at: PropertyKey[], warnings: string[]) {
+function requestBody(
+  doc: OpenApiDocument,
+  operation: OperationObject,
+  converter: SchemaConverter,
+  at: PropertyKey[],
+  warnings: string[],
+) {
   if (operation.requestBody === undefined) return undefined;
   const where = locate(at);
   const body = resolveObject(doc, operation.requestBody, requestBodySchema, [...at, "requestBody"]);
@@ -228,7 +260,8 @@ function requestBody(doc: OpenApiDocument, operation: OperationObject, converter
   }
   const raw = body.content[mediaType]?.schema;
   let schema = raw === undefined ? {} : converter.convert(raw, `${where} requestBody`);
-  if (typeof schema === "object" && body.description && schema.description === undefined) schema = { ...schema, description: body.description };
+  if (typeof schema === "object" && body.description && schema.description === undefined)
+    schema = { ...schema, description: body.description };
   return { schema, plan: { property: "body", required: body.required === true, mediaType } };
 }
 
@@ -278,5 +311,8 @@ function uniqueProperty(raw: string, location: string, taken: Set<string>): stri
 }
 
 function sanitize(raw: string, max: number): string {
-  return raw.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, max);
+  return raw
+    .replace(/[^A-Za-z0-9_.-]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, max);
 }

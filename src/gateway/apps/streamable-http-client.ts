@@ -46,7 +46,8 @@ export interface Exchange {
   onServerRequest?: ServerRequestRelay;
 }
 
-export type RelayedAnswer = { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } };
+export type RelayedAnswer =
+  { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } };
 
 /** Relays one request to the agent and resolves to its answer; rejects when `signal` aborts first. */
 export type ServerRequestRelay = (method: string, params: unknown, signal: AbortSignal) => Promise<RelayedAnswer>;
@@ -98,7 +99,11 @@ type IncomingMessage = z.output<typeof incomingMessage>;
 type Answer = Extract<IncomingMessage, { result: unknown }> | Extract<IncomingMessage, { error: unknown }>;
 
 /** Sends one request and returns the upstream's response to it. */
-export async function sendRequest(exchange: Exchange, method: string, params?: Record<string, unknown>): Promise<RpcOutcome> {
+export async function sendRequest(
+  exchange: Exchange,
+  method: string,
+  params?: Record<string, unknown>,
+): Promise<RpcOutcome> {
   const id = crypto.randomUUID(); // unique across processes sharing one upstream session
   return guard(exchange, async () => {
     const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
@@ -129,7 +134,12 @@ export async function deleteSession(exchange: Exchange): Promise<void> {
   if (exchange.protocolVersion) headers.set("MCP-Protocol-Version", exchange.protocolVersion);
   if (exchange.traceparent) headers.set("traceparent", exchange.traceparent);
   await guard(exchange, async () => {
-    const response = await fetch(exchange.url, { method: "DELETE", headers, signal: exchange.signal, redirect: "manual" });
+    const response = await fetch(exchange.url, {
+      method: "DELETE",
+      headers,
+      signal: exchange.signal,
+      redirect: "manual",
+    });
     await response.body?.cancel();
   });
 }
@@ -143,7 +153,10 @@ async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promis
     if (exchange.signal.aborted) {
       throw new UpstreamError(exchange.app, `upstream did not answer within the timeout of ${exchange.timeoutMs} ms`);
     }
-    throw new UpstreamError(exchange.app, redact(exchange, `upstream ${describeUrl(exchange.url)} is unreachable: ${describeError(err)}`));
+    throw new UpstreamError(
+      exchange.app,
+      redact(exchange, `upstream ${describeUrl(exchange.url)} is unreachable: ${describeError(err)}`),
+    );
   }
 }
 
@@ -171,8 +184,13 @@ async function post(exchange: Exchange, message: unknown): Promise<Response> {
     throw new UpstreamSessionExpired(exchange.sessionId);
   }
   const detail = await errorDetail(response);
-  if (response.status === 400 && exchange.sessionId && LOST_SESSION.test(detail)) throw new UpstreamSessionExpired(exchange.sessionId, 400);
-  throw new UpstreamError(exchange.app, redact(exchange, `upstream answered HTTP ${response.status}${detail}`), response.status);
+  if (response.status === 400 && exchange.sessionId && LOST_SESSION.test(detail))
+    throw new UpstreamSessionExpired(exchange.sessionId, 400);
+  throw new UpstreamError(
+    exchange.app,
+    redact(exchange, `upstream answered HTTP ${response.status}${detail}`),
+    response.status,
+  );
 }
 
 /** The response with our id, from a JSON body or from the events of an SSE body. */
@@ -182,7 +200,8 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
     const bytes = await readAtMost(response.body, MAX_ANSWER_BYTES);
     if (!bytes) throw tooLarge(exchange);
     const text = new TextDecoder().decode(bytes);
-    if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) throw garbage(exchange, `JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
+    if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH))
+      throw garbage(exchange, `JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -200,7 +219,8 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       // Only message events carry JSON-RPC; an event with empty data is the priming event a
       // resumable server sends first (transports, "Sending Messages to the Server" item 6).
       if ((event.event ?? "message") !== "message" || event.data === "") continue;
-      if (nestsDeeperThan(event.data, MAX_UPSTREAM_JSON_DEPTH)) throw garbage(exchange, `an event nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
+      if (nestsDeeperThan(event.data, MAX_UPSTREAM_JSON_DEPTH))
+        throw garbage(exchange, `an event nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
       let json: unknown;
       try {
         json = JSON.parse(event.data);
@@ -211,7 +231,8 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       if (!parsed.success) throw garbage(exchange, "an event that is not a JSON-RPC message");
       const message = parsed.data;
       if (isAnswerTo(message, id)) return message;
-      if ("method" in message && "id" in message) await answerServerRequest(exchange, message.id, message.method, message.params);
+      if ("method" in message && "id" in message)
+        await answerServerRequest(exchange, message.id, message.method, message.params);
       else if ("method" in message) exchange.onNotification?.(message.method, message.params);
     }
     throw garbage(exchange, "an event stream that ended before the response");
@@ -232,7 +253,12 @@ function isAnswerTo(message: IncomingMessage, id: string): message is Answer {
  * ping: MUST respond promptly); sampling, elicitation and roots go to the agent when the
  * operation can relay them, and are refused otherwise, so the upstream is never left waiting.
  */
-async function answerServerRequest(exchange: Exchange, id: string | number, method: string, params: unknown): Promise<void> {
+async function answerServerRequest(
+  exchange: Exchange,
+  id: string | number,
+  method: string,
+  params: unknown,
+): Promise<void> {
   let outcome: RelayedAnswer;
   if (method === "ping") outcome = { result: {} };
   else if (exchange.onServerRequest) {
@@ -241,7 +267,10 @@ async function answerServerRequest(exchange: Exchange, id: string | number, meth
     } catch {
       outcome = { error: { code: -32603, message: `the agent did not answer ${method} in time` } };
     }
-  } else outcome = { error: { code: -32601, message: `Method not found: the gateway cannot relay ${method} on this request` } };
+  } else
+    outcome = {
+      error: { code: -32601, message: `Method not found: the gateway cannot relay ${method} on this request` },
+    };
   const answer = { jsonrpc: "2.0", id, ...outcome };
   try {
     const response = await post(exchange, answer);
@@ -256,7 +285,11 @@ async function answerServerRequest(exchange: Exchange, id: string | number, meth
  * parsed by eventsource-parser; this loop only counts bytes against `maxBytes` and releases the
  * connection. An event not terminated by a blank line when the stream ends is discarded.
  */
-async function* sseEvents(body: ReadableStream<Uint8Array>, maxBytes: number, tooLarge: () => Error): AsyncGenerator<EventSourceMessage> {
+async function* sseEvents(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  tooLarge: () => Error,
+): AsyncGenerator<EventSourceMessage> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const parsed: EventSourceMessage[] = [];

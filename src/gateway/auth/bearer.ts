@@ -1,12 +1,12 @@
 // Bearer token validation at the MCP endpoint (MCP authorization, RFC 6750, RFC 9068, RFC 8707):
 // the token must be a JWT signed by a configured authorization server, for this gateway's
 // audience, unexpired. 401s carry WWW-Authenticate with the resource metadata URL (RFC 9728 §5.1).
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
-import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
-import { log } from "../../core/log.js";
 import { ExpiringCache } from "../../core/expiring-cache.js";
+import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
@@ -21,12 +21,19 @@ function quoted(value: string): string {
 function unauthorized(c: Context<GatewayApp>, error?: { code: string; description: string }): JsonRpcError {
   const params = [`resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`];
   if (error) params.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
-  return new JsonRpcError(GatewayErrorCode.ServerError, error ? `Unauthorized: ${error.description}` : "Unauthorized: a bearer token is required", 401, undefined, {
-    "WWW-Authenticate": `Bearer ${params.join(", ")}`,
-  });
+  return new JsonRpcError(
+    GatewayErrorCode.ServerError,
+    error ? `Unauthorized: ${error.description}` : "Unauthorized: a bearer token is required",
+    401,
+    undefined,
+    {
+      "WWW-Authenticate": `Bearer ${params.join(", ")}`,
+    },
+  );
 }
 
-const invalidToken = (c: Context<GatewayApp>, description: string) => unauthorized(c, { code: "invalid_token", description });
+const invalidToken = (c: Context<GatewayApp>, description: string) =>
+  unauthorized(c, { code: "invalid_token", description });
 
 /** RFC 6750 §3.1: a valid token without the needed scope gets 403 with the scope it needs. */
 function insufficientScope(c: Context<GatewayApp>, required: string[]): JsonRpcError {
@@ -35,9 +42,15 @@ function insufficientScope(c: Context<GatewayApp>, required: string[]): JsonRpcE
     `scope=${quoted(required.join(" "))}`,
     `resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`,
   ];
-  return new JsonRpcError(GatewayErrorCode.ServerError, `Forbidden: the token lacks the scope ${required.join(" ")}`, 403, undefined, {
-    "WWW-Authenticate": `Bearer ${params.join(", ")}`,
-  });
+  return new JsonRpcError(
+    GatewayErrorCode.ServerError,
+    `Forbidden: the token lacks the scope ${required.join(" ")}`,
+    403,
+    undefined,
+    {
+      "WWW-Authenticate": `Bearer ${params.join(", ")}`,
+    },
+  );
 }
 
 export interface Authenticated {
@@ -74,16 +87,32 @@ export async function authenticate(c: Context<GatewayApp>): Promise<Authenticate
 }
 
 /** With `tokenValidation.introspection`: a revoked token gets 401 invalid_token; no answer, 503. */
-async function ensureActive(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string, principal: Principal, claims: Record<string, unknown>): Promise<void> {
+async function ensureActive(
+  c: Context<GatewayApp>,
+  server: AuthorizationServerConfig,
+  token: string,
+  principal: Principal,
+  claims: Record<string, unknown>,
+): Promise<void> {
   if (!server.tokenValidation.introspection) return;
   const config = c.get("config");
   let activity;
   try {
-    activity = await tokenActivity(c.env, config.provider, config.secrets, server, { token, expiresAt: principal.expiresAt, ...(typeof claims.jti === "string" ? { jti: claims.jti } : {}) });
+    activity = await tokenActivity(c.env, config.provider, config.secrets, server, {
+      token,
+      expiresAt: principal.expiresAt,
+      ...(typeof claims.jti === "string" ? { jti: claims.jti } : {}),
+    });
   } catch (err) {
     if (!(err instanceof IntrospectionUnavailable)) throw err;
     log("warn", "auth.introspection_failed", { issuer: server.issuer, error: err.message });
-    throw new JsonRpcError(ErrorCode.InternalError, "the authorization server cannot confirm the token is still active; try again shortly", 503, undefined, { "Retry-After": String(err.retryAfter) });
+    throw new JsonRpcError(
+      ErrorCode.InternalError,
+      "the authorization server cannot confirm the token is still active; try again shortly",
+      503,
+      undefined,
+      { "Retry-After": String(err.retryAfter) },
+    );
   }
   if (activity === "inactive") throw invalidToken(c, "the token is no longer active (revoked)");
 }
@@ -106,20 +135,31 @@ async function verifyWith(c: Context<GatewayApp>, server: AuthorizationServerCon
   if (!verified) verifiedTokens.set(server, (verified = new ExpiringCache(1_000, 5 * 60_000)));
   // Copies: a request must not change what the next one is told.
   const known = verified.get(token);
-  if (known) return { principal: { ...known.principal, scopes: [...known.principal.scopes] }, claims: { ...known.claims } };
+  if (known)
+    return { principal: { ...known.principal, scopes: [...known.principal.scopes] }, claims: { ...known.claims } };
   const result = await verifySignature(c, server, token);
   const toleranceMs = Math.floor(server.tokenValidation.jwt.clockSkew / 1000) * 1000;
-  verified.set(token, { principal: { ...result.principal, scopes: [...result.principal.scopes] }, claims: { ...result.claims } }, result.principal.expiresAt * 1000 + toleranceMs);
+  verified.set(
+    token,
+    { principal: { ...result.principal, scopes: [...result.principal.scopes] }, claims: { ...result.claims } },
+    result.principal.expiresAt * 1000 + toleranceMs,
+  );
   return result;
 }
 
-async function verifySignature(c: Context<GatewayApp>, server: AuthorizationServerConfig, token: string): Promise<Verified> {
+async function verifySignature(
+  c: Context<GatewayApp>,
+  server: AuthorizationServerConfig,
+  token: string,
+): Promise<Verified> {
   const validation = server.tokenValidation;
   let keys;
   try {
     keys = await keySetFor(c.env, server);
   } catch {
-    throw new JsonRpcError(ErrorCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+    throw new JsonRpcError(ErrorCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, {
+      "Retry-After": "5",
+    });
   }
   try {
     const { payload } = await jwtVerify(token, keys, {
@@ -143,10 +183,17 @@ async function verifySignature(c: Context<GatewayApp>, server: AuthorizationServ
   } catch (err) {
     if (err instanceof JsonRpcError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw invalidToken(c, "the token has expired");
-    if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalidToken(c, `the token's ${err.claim} claim is not acceptable`);
+    if (err instanceof joseErrors.JWTClaimValidationFailed)
+      throw invalidToken(c, `the token's ${err.claim} claim is not acceptable`);
     if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalidToken(c, "the token was signed by an unknown key");
     if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
-      throw new JsonRpcError(ErrorCode.InternalError, "the authorization server's keys are unavailable", 503, undefined, { "Retry-After": "5" });
+      throw new JsonRpcError(
+        ErrorCode.InternalError,
+        "the authorization server's keys are unavailable",
+        503,
+        undefined,
+        { "Retry-After": "5" },
+      );
     }
     throw invalidToken(c, "the token's signature or header is not valid");
   }

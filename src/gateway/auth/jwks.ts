@@ -2,8 +2,8 @@
 // network and cached per isolate. jose's remote key set refetches on an unknown `kid` (key
 // rotation), at most once per cooldown period, so a flood of forged kids cannot hammer the IdP.
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
-import type { GatewayEnv } from "../env.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
+import type { GatewayEnv } from "../env.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
 
 const keySets = new Map<string, JWTVerifyGetKey>();

@@ -18,10 +18,10 @@
 // oauth4webapi builds the question (client_secret_basic) and checks the answer; the server's
 // service binding, when it has one, is its customFetch.
 import * as oauth from "oauth4webapi";
-import { log } from "../../core/log.js";
 import { ExpiringCache } from "../../core/expiring-cache.js";
-import type { GatewayEnv } from "../env.js";
+import { log } from "../../core/log.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
+import type { GatewayEnv } from "../env.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
 
 export type Activity = "active" | "inactive";
@@ -59,7 +59,8 @@ const states = new WeakMap<AuthorizationServerConfig, ServerState>();
 
 function stateOf(server: AuthorizationServerConfig): ServerState {
   let state = states.get(server);
-  if (!state) states.set(server, (state = { answers: new ExpiringCache<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
+  if (!state)
+    states.set(server, (state = { answers: new ExpiringCache<Answer>(10_000, 24 * 3_600_000), inFlight: new Map() }));
   return state;
 }
 
@@ -71,7 +72,13 @@ export interface IntrospectionTarget {
   expiresAt: number;
 }
 
-export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig, secrets: Record<string, string>, server: AuthorizationServerConfig, target: IntrospectionTarget): Promise<Activity> {
+export async function tokenActivity(
+  env: GatewayEnv,
+  provider: McpProviderConfig,
+  secrets: Record<string, string>,
+  server: AuthorizationServerConfig,
+  target: IntrospectionTarget,
+): Promise<Activity> {
   const introspection = server.tokenValidation.introspection;
   if (!introspection) return "active";
   const { answers, inFlight } = stateOf(server);
@@ -83,7 +90,11 @@ export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig
   let question = inFlight.get(key);
   if (!question) {
     if (inFlight.size >= introspection.maxConcurrent) {
-      return staleOr(known, server, new IntrospectionUnavailable(`${inFlight.size} introspections already in flight (maxConcurrent)`, 1));
+      return staleOr(
+        known,
+        server,
+        new IntrospectionUnavailable(`${inFlight.size} introspections already in flight (maxConcurrent)`, 1),
+      );
     }
     question = ask(env, provider, secrets, server, target).finally(() => inFlight.delete(key));
     inFlight.set(key, question);
@@ -98,19 +109,38 @@ export async function tokenActivity(env: GatewayEnv, provider: McpProviderConfig
   const answeredAt = Date.now();
   // An "active" answer is kept past its interval only as far as the stale window reaches.
   const freshUntil = activity === "active" ? answeredAt + introspection.interval : target.expiresAt * 1000;
-  answers.set(key, { activity, freshUntil }, activity === "active" ? freshUntil + introspection.staleIfError : freshUntil, answeredAt);
+  answers.set(
+    key,
+    { activity, freshUntil },
+    activity === "active" ? freshUntil + introspection.staleIfError : freshUntil,
+    answeredAt,
+  );
   return activity;
 }
 
 /** Within `staleIfError`, the last "active" answer stands in for the one that could not be had; else the failure. */
-function staleOr(known: Answer | undefined, server: AuthorizationServerConfig, failure: IntrospectionUnavailable): Activity {
+function staleOr(
+  known: Answer | undefined,
+  server: AuthorizationServerConfig,
+  failure: IntrospectionUnavailable,
+): Activity {
   // `known` is only still held while inside its stale window (see `answers.set` above).
   if (known?.activity !== "active" || !server.tokenValidation.introspection?.staleIfError) throw failure;
-  log("warn", "auth.introspection_stale_used", { issuer: server.issuer, error: failure.message, stale_ms: Date.now() - known.freshUntil });
+  log("warn", "auth.introspection_stale_used", {
+    issuer: server.issuer,
+    error: failure.message,
+    stale_ms: Date.now() - known.freshUntil,
+  });
   return "active";
 }
 
-async function ask(env: GatewayEnv, provider: McpProviderConfig, secrets: Record<string, string>, server: AuthorizationServerConfig, target: IntrospectionTarget): Promise<Activity> {
+async function ask(
+  env: GatewayEnv,
+  provider: McpProviderConfig,
+  secrets: Record<string, string>,
+  server: AuthorizationServerConfig,
+  target: IntrospectionTarget,
+): Promise<Activity> {
   const introspection = server.tokenValidation.introspection!;
   const idp = provider.identityProviders[introspection.idp]!;
   const secret = secrets[idp.clientSecret.env]!;
@@ -122,7 +152,8 @@ async function ask(env: GatewayEnv, provider: McpProviderConfig, secrets: Record
   } catch (err) {
     throw new IntrospectionUnavailable(err instanceof Error ? err.message : "no metadata");
   }
-  if (!endpoint) throw new IntrospectionUnavailable("the authorization server's metadata names no introspection_endpoint");
+  if (!endpoint)
+    throw new IntrospectionUnavailable("the authorization server's metadata names no introspection_endpoint");
   const as: oauth.AuthorizationServer = { issuer: server.issuer, introspection_endpoint: endpoint };
   const client: oauth.Client = { client_id: idp.clientId };
   let response: Response;

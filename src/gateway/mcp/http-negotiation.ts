@@ -38,7 +38,11 @@ export function acceptsEventStream(accept: string | undefined): boolean {
 export function requireJsonContentType(contentType: string | undefined): void {
   const type = contentType?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") {
-    throw new JsonRpcError(GatewayErrorCode.ServerError, "Unsupported Media Type: Content-Type must be application/json", 415);
+    throw new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      "Unsupported Media Type: Content-Type must be application/json",
+      415,
+    );
   }
 }
 
@@ -49,7 +53,11 @@ export function requireJsonContentType(contentType: string | undefined): void {
 export function readProtocolVersionHeader(value: string | undefined): string {
   if (value === undefined) return VERSION_WHEN_HEADER_ABSENT;
   if (!isSupportedProtocolVersion(value.trim())) {
-    throw new JsonRpcError(GatewayErrorCode.ServerError, `Bad Request: unsupported MCP-Protocol-Version: ${value.slice(0, 32)}`, 400);
+    throw new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      `Bad Request: unsupported MCP-Protocol-Version: ${value.slice(0, 32)}`,
+      400,
+    );
   }
   return value.trim();
 }

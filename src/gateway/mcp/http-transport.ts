@@ -1,12 +1,14 @@
 // The MCP endpoint's HTTP side (Streamable HTTP, protocol 2025-11-25, also 2025-06-18 and
 // 2025-03-26). This stateless front checks headers and bodies, then routes each message to the
 // McpSession Durable Object named by the session id; the object holds all session state.
-import type { Context } from "hono";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
 import type { Principal } from "../auth/principal.js";
+import type { McpSessionRpc, OpenResult, SessionRefusal } from "../object-rpc.js";
+import { callerRequest } from "./caller-request.js";
 import {
   acceptsEventStream,
   chooseResponseFormat,
@@ -15,13 +17,11 @@ import {
   requireJsonContentType,
   type ResponseFormat,
 } from "./http-negotiation.js";
-import { callerRequest } from "./caller-request.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
 import { allowsBatches } from "./protocol.js";
-import { isWellFormedSessionId, newSessionId } from "./session-id.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
+import { isWellFormedSessionId, newSessionId } from "./session-id.js";
 import { readInitializeParams } from "./session-methods.js";
-import type { McpSessionRpc, OpenResult, SessionRefusal } from "../object-rpc.js";
 
 type McpContext = Context<GatewayApp>;
 
@@ -41,7 +41,11 @@ function requireSessionId(c: McpContext): string {
   const sessionId = c.req.header(streamConfig(c).session.headerName);
   if (sessionId === undefined) {
     // MCP Streamable HTTP, "Session Management": requests without a required session id SHOULD get 400.
-    throw new JsonRpcError(GatewayErrorCode.ServerError, `Bad Request: ${streamConfig(c).session.headerName} header is required`, 400);
+    throw new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      `Bad Request: ${streamConfig(c).session.headerName} header is required`,
+      400,
+    );
   }
   if (!isWellFormedSessionId(sessionId)) throw sessionNotFound();
   return sessionId;
@@ -75,14 +79,21 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   }
 
   if (batch && !allowsBatches(headerVersion)) {
-    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`, 400);
+    throw new JsonRpcError(
+      ErrorCode.InvalidRequest,
+      `Invalid Request: JSON-RPC batches are not part of protocol ${headerVersion}`,
+      400,
+    );
   }
   const sessionId = requireSessionId(c);
   const eventStream = acceptsEventStream(c.req.header("Accept"));
   // Events (progress, upstream requests) are only passed on when the agent can read them.
   const session = new SessionMessages();
   const replies = sessionStub(c, sessionId)
-    .receive(messages, principal, callerRequest(c, caller), { relay: eventStream, ...(eventStream ? { onEvent: session.onEvent } : {}) })
+    .receive(messages, principal, callerRequest(c, caller), {
+      relay: eventStream,
+      ...(eventStream ? { onEvent: session.onEvent } : {}),
+    })
     .then((answer) => {
       if (answer === null) throw sessionNotFound();
       return answer;
@@ -107,7 +118,13 @@ function sessionRefused(refusal: SessionRefusal | undefined): JsonRpcError {
   const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
   const headers = { "Retry-After": String(seconds) };
   if (refusal.refused === "unavailable") {
-    return new JsonRpcError(GatewayErrorCode.ServerError, "Service Unavailable: the session limit could not be checked, try again shortly", 503, undefined, headers);
+    return new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      "Service Unavailable: the session limit could not be checked, try again shortly",
+      503,
+      undefined,
+      headers,
+    );
   }
   return new JsonRpcError(
     GatewayErrorCode.ServerError,
@@ -123,9 +140,15 @@ export async function handleDelete(c: McpContext, caller: Authenticated): Promis
   const sessionId = requireSessionId(c);
   if (!streamConfig(c).session.allowClientTermination) {
     // MCP Streamable HTTP: the server MAY answer 405 when clients may not end sessions.
-    throw new JsonRpcError(GatewayErrorCode.ServerError, "Method Not Allowed: sessions end by idle timeout only", 405, undefined, {
-      Allow: "POST",
-    });
+    throw new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      "Method Not Allowed: sessions end by idle timeout only",
+      405,
+      undefined,
+      {
+        Allow: "POST",
+      },
+    );
   }
   if (!(await sessionStub(c, sessionId).terminate(caller.principal, callerRequest(c, caller)))) throw sessionNotFound();
   return new Response(null, { status: 204 });
@@ -139,11 +162,19 @@ export async function handleGet(c: McpContext, principal: Principal): Promise<Re
   const sessionId = requireSessionId(c);
   const stream = await sessionStub(c, sessionId).openStream(principal);
   if (!stream) throw sessionNotFound();
-  return new Response(stream, { status: 200, headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" } });
+  return new Response(stream, {
+    status: 200,
+    headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },
+  });
 }
 
 /** Writes the reply to initialize as JSON or SSE, per the client's Accept. */
-function writeReplies(format: ResponseFormat, replies: JSONRPCMessage[], batch: boolean, headers: Record<string, string> = {}): Response {
+function writeReplies(
+  format: ResponseFormat,
+  replies: JSONRPCMessage[],
+  batch: boolean,
+  headers: Record<string, string> = {},
+): Response {
   if (replies.length === 0) return new Response(null, { status: 202, headers });
   if (format === "json") {
     const body = JSON.stringify(batch ? replies : replies[0]);

@@ -32,7 +32,11 @@ export interface BodyLimits {
  */
 export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
   if (nestsDeeperThan(text, limits.maxJsonDepth)) {
-    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`, 400);
+    throw new JsonRpcError(
+      ErrorCode.InvalidRequest,
+      `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`,
+      400,
+    );
   }
   let body: unknown;
   try {
@@ -44,7 +48,11 @@ export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
   const items = batch ? (body as unknown[]) : [body];
   if (items.length === 0) throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch", 400);
   if (items.length > limits.batchSize) {
-    throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: a batch may hold at most ${limits.batchSize} messages, this one holds ${items.length}`, 400);
+    throw new JsonRpcError(
+      ErrorCode.InvalidRequest,
+      `Invalid Request: a batch may hold at most ${limits.batchSize} messages, this one holds ${items.length}`,
+      400,
+    );
   }
   const messages = items.map((item) => {
     const parsed = JSONRPCMessageSchema.safeParse(item);
@@ -65,7 +73,9 @@ export function isNotification(message: JSONRPCMessage): message is JSONRPCNotif
 }
 
 /** A response (result or error) to a request the server sent. */
-export function isResponse(message: JSONRPCMessage): message is Extract<JSONRPCMessage, { id: unknown }> & ({ result: unknown } | { error: unknown }) {
+export function isResponse(
+  message: JSONRPCMessage,
+): message is Extract<JSONRPCMessage, { id: unknown }> & ({ result: unknown } | { error: unknown }) {
   return !("method" in message) && ("result" in message || "error" in message);
 }
 

@@ -16,14 +16,25 @@ function toolName(request: JSONRPCRequest): string | undefined {
   return request.method === "tools/call" && typeof name === "string" ? name : undefined;
 }
 
-export async function traceRequest(sessionId: string, request: JSONRPCRequest, httpTraceparent: string | undefined, answer: () => Promise<JSONRPCMessage>): Promise<JSONRPCMessage> {
+export async function traceRequest(
+  sessionId: string,
+  request: JSONRPCRequest,
+  httpTraceparent: string | undefined,
+  answer: () => Promise<JSONRPCMessage>,
+): Promise<JSONRPCMessage> {
   const started = Date.now();
   const tool = toolName(request);
-  const attributes = { "mcp.method.name": request.method, ...(tool ? { "gen_ai.tool.name": tool, "gen_ai.operation.name": "execute_tool" } : {}) };
+  const attributes = {
+    "mcp.method.name": request.method,
+    ...(tool ? { "gen_ai.tool.name": tool, "gen_ai.operation.name": "execute_tool" } : {}),
+  };
   let errorType: string | undefined;
   const reply = await inSpan(
     tool ? `${request.method} ${tool}` : request.method,
-    { kind: SpanKind.SERVER, attributes: { ...attributes, "mcp.session.id": sessionId, "jsonrpc.request.id": String(request.id) } },
+    {
+      kind: SpanKind.SERVER,
+      attributes: { ...attributes, "mcp.session.id": sessionId, "jsonrpc.request.id": String(request.id) },
+    },
     async (span) => {
       const message = await answer();
       if ("error" in message) {
@@ -34,6 +45,9 @@ export async function traceRequest(sessionId: string, request: JSONRPCRequest, h
     },
     contextFromTraceparent(metaTraceparent(request) ?? httpTraceparent),
   );
-  telemetryMetrics().mcpOperationDuration.record(secondsSince(started), { ...attributes, ...(errorType ? { "error.type": errorType } : {}) });
+  telemetryMetrics().mcpOperationDuration.record(secondsSince(started), {
+    ...attributes,
+    ...(errorType ? { "error.type": errorType } : {}),
+  });
   return reply;
 }

@@ -39,10 +39,12 @@ export class SessionMessages {
 
   async *follow(replies: Promise<JSONRPCMessage[]>): AsyncGenerator<JSONRPCMessage> {
     let outcome: { replies: JSONRPCMessage[] } | { error: unknown } | undefined;
-    replies.then(
-      (value) => (outcome = { replies: value }),
-      (error: unknown) => (outcome = { error }),
-    ).finally(() => this.wake?.());
+    replies
+      .then(
+        (value) => (outcome = { replies: value }),
+        (error: unknown) => (outcome = { error }),
+      )
+      .finally(() => this.wake?.());
     for (;;) {
       while (this.events.length) yield this.events.shift()!;
       if (outcome) break;
@@ -56,7 +58,10 @@ export class SessionMessages {
 
 const isReply = (message: JSONRPCMessage) => !("method" in message);
 
-export async function answerFromSession(messages: AsyncGenerator<JSONRPCMessage>, options: AnswerOptions): Promise<Response> {
+export async function answerFromSession(
+  messages: AsyncGenerator<JSONRPCMessage>,
+  options: AnswerOptions,
+): Promise<Response> {
   const replies: JSONRPCMessage[] = [];
   for (;;) {
     const next = await messages.next();
@@ -71,8 +76,12 @@ export async function answerFromSession(messages: AsyncGenerator<JSONRPCMessage>
     return openStream([...replies, message], messages, options);
   }
   if (replies.length === 0) return new Response(null, { status: 202 });
-  if (options.format === "sse") return new Response(replies.map(sseFrame).join(""), { status: 200, headers: SSE_HEADERS });
-  return new Response(JSON.stringify(options.batch ? replies : replies[0]), { status: 200, headers: { "Content-Type": "application/json" } });
+  if (options.format === "sse")
+    return new Response(replies.map(sseFrame).join(""), { status: 200, headers: SSE_HEADERS });
+  return new Response(JSON.stringify(options.batch ? replies : replies[0]), {
+    status: 200,
+    headers: { "Content-Type": "application/json" },
+  });
 }
 
 /** An SSE response that starts with `first` and follows the rest of the session's messages. */

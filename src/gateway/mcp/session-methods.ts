@@ -43,7 +43,10 @@ export function resultMessage(id: RequestId, result: Record<string, unknown>): J
 }
 
 export function errorMessage(id: RequestId, error: JsonRpcError): JSONRPCMessage {
-  const body = error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data };
+  const body =
+    error.data === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, data: error.data };
   return { jsonrpc: "2.0", id, error: body };
 }
 
@@ -56,7 +59,10 @@ export type InitializeParams = ReturnType<typeof InitializeRequestParamsSchema.p
 export function readInitializeParams(request: JSONRPCRequest): InitializeParams {
   const params = InitializeRequestParamsSchema.safeParse(request.params);
   if (!params.success) {
-    throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: initialize needs protocolVersion, capabilities and clientInfo");
+    throw new JsonRpcError(
+      ErrorCode.InvalidParams,
+      "Invalid params: initialize needs protocolVersion, capabilities and clientInfo",
+    );
   }
   return params.data;
 }
@@ -106,14 +112,22 @@ export interface ToolSource {
   setLoggingLevel(level: string): Promise<void>;
 }
 
-function paramsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, request: JSONRPCRequest, what: string): T {
+function paramsOf<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  request: JSONRPCRequest,
+  what: string,
+): T {
   const parsed = schema.safeParse(request.params);
   if (!parsed.success) throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params: ${what}`);
   return parsed.data;
 }
 
 /** Answers one request of an established session. */
-export async function answerRequest(context: SessionContext, request: JSONRPCRequest, tools: ToolSource): Promise<JSONRPCMessage> {
+export async function answerRequest(
+  context: SessionContext,
+  request: JSONRPCRequest,
+  tools: ToolSource,
+): Promise<JSONRPCMessage> {
   try {
     switch (request.method) {
       case "ping":
@@ -121,14 +135,21 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
       case "tools/list":
         return resultMessage(request.id, await tools.listTools());
       case "tools/call": {
-        const params = paramsOf(CallToolRequestParamsSchema, request, "tools/call needs a tool name and an arguments object");
+        const params = paramsOf(
+          CallToolRequestParamsSchema,
+          request,
+          "tools/call needs a tool name and an arguments object",
+        );
         return resultMessage(request.id, await tools.callTool(params.name, params.arguments ?? {}, request.params));
       }
       case "prompts/list":
         return resultMessage(request.id, await tools.listPrompts());
       case "prompts/get": {
         const params = paramsOf(GetPromptRequestParamsSchema, request, "prompts/get needs a prompt name");
-        return resultMessage(request.id, await tools.getPrompt(params.name, params.arguments ?? {}, request.params ?? {}));
+        return resultMessage(
+          request.id,
+          await tools.getPrompt(params.name, params.arguments ?? {}, request.params ?? {}),
+        );
       }
       case "resources/list":
         return resultMessage(request.id, await tools.listResources());
@@ -145,7 +166,11 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
         return resultMessage(request.id, {});
       }
       case "completion/complete": {
-        const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");
+        const params = paramsOf(
+          CompleteRequestParamsSchema,
+          request,
+          "completion/complete needs a ref and an argument",
+        );
         return resultMessage(request.id, await tools.complete(params as unknown as Record<string, unknown>));
       }
       case "logging/setLevel": {
@@ -155,7 +180,10 @@ export async function answerRequest(context: SessionContext, request: JSONRPCReq
       }
       case "initialize":
         // MCP lifecycle: initialization happens once per session.
-        throw new JsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: session ${context.id} is already initialized`);
+        throw new JsonRpcError(
+          ErrorCode.InvalidRequest,
+          `Invalid Request: session ${context.id} is already initialized`,
+        );
       default:
         throw new JsonRpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
     }

@@ -37,7 +37,11 @@ export class OutboundTokens {
    * For `upstreamTool`, or for what is not a tool call (listing, prompts, resources) when
    * undefined. `fresh`: the upstream refused the last token, so exchange anew and drop it.
    */
-  async forApp(app: AppConfig, upstreamTool: string | undefined, options: { fresh?: boolean } = {}): Promise<OutboundToken> {
+  async forApp(
+    app: AppConfig,
+    upstreamTool: string | undefined,
+    options: { fresh?: boolean } = {},
+  ): Promise<OutboundToken> {
     const outbound = app.authorization.outbound;
     if (outbound.type === "none") return { token: undefined };
     const exchange = outbound.tokenExchange;
@@ -52,31 +56,39 @@ export class OutboundTokens {
     if (!this.deps.subjectToken) throw new ExchangeError("invalid_request", "no agent token to exchange");
     const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
     const binding = idp.binding ? (this.deps.env[idp.binding] as Fetcher | undefined) : undefined;
-    if (idp.binding && !binding) throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
+    if (idp.binding && !binding)
+      throw new ExchangeError("server_error", `the service binding ${idp.binding} is not configured`);
     const started = Date.now();
-    const fresh = await inSpan("token_exchange", { kind: SpanKind.CLIENT, attributes: { "gateway.app": app.name, "oauth.audience": exchange.audience } }, async () => {
-      let outcome = "error";
-      try {
-        const traceparent = currentTraceparent();
-        const token = await exchangeToken(
-          idp,
-          this.deps.config.secrets[idp.clientSecret.env]!,
-          {
-            subjectToken: this.deps.subjectToken,
-            audience: exchange.audience,
-            scopes: toolConfig.scopes,
-            ttlMs: toolConfig.ttlMs,
-            type: exchange.type,
-            ...(traceparent ? { traceparent } : {}),
-          },
-          binding,
-        );
-        outcome = "success";
-        return token;
-      } finally {
-        telemetryMetrics().tokenExchangeDuration.record(secondsSince(started), { "gateway.app": app.name, "gateway.outcome": outcome });
-      }
-    });
+    const fresh = await inSpan(
+      "token_exchange",
+      { kind: SpanKind.CLIENT, attributes: { "gateway.app": app.name, "oauth.audience": exchange.audience } },
+      async () => {
+        let outcome = "error";
+        try {
+          const traceparent = currentTraceparent();
+          const token = await exchangeToken(
+            idp,
+            this.deps.config.secrets[idp.clientSecret.env]!,
+            {
+              subjectToken: this.deps.subjectToken,
+              audience: exchange.audience,
+              scopes: toolConfig.scopes,
+              ttlMs: toolConfig.ttlMs,
+              type: exchange.type,
+              ...(traceparent ? { traceparent } : {}),
+            },
+            binding,
+          );
+          outcome = "success";
+          return token;
+        } finally {
+          telemetryMetrics().tokenExchangeDuration.record(secondsSince(started), {
+            "gateway.app": app.name,
+            "gateway.outcome": outcome,
+          });
+        }
+      },
+    );
     if (exchange.cache) this.cache.put(key, fresh);
     this.deps.save(this.cache.snapshot());
     return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };

@@ -62,7 +62,12 @@ export interface BindingFetcher {
 const RECOGNIZED_TOKEN_TYPES: oauth.RecognizedTokenTypes = { n_a: () => undefined };
 
 /** Exchanges through `binding` (the identity provider's service binding) when given, else over the network. */
-export async function exchangeToken(idp: IdentityProviderConfig, secret: string, request: ExchangeRequest, binding?: BindingFetcher): Promise<ExchangedToken> {
+export async function exchangeToken(
+  idp: IdentityProviderConfig,
+  secret: string,
+  request: ExchangeRequest,
+  binding?: BindingFetcher,
+): Promise<ExchangedToken> {
   const parameters: Record<string, string> = {
     subject_token: request.subjectToken,
     subject_token_type: ACCESS_TOKEN_TYPE,
@@ -74,28 +79,46 @@ export async function exchangeToken(idp: IdentityProviderConfig, secret: string,
   if (request.scopes.length) parameters.scope = request.scopes.join(" ");
   // The identity provider is configured by its token endpoint alone; oauth4webapi reads the
   // issuer only to check an ID Token, which a token exchange for an access token does not return.
-  const as: oauth.AuthorizationServer = { issuer: new URL(idp.tokenEndpoint).origin, token_endpoint: idp.tokenEndpoint };
+  const as: oauth.AuthorizationServer = {
+    issuer: new URL(idp.tokenEndpoint).origin,
+    token_endpoint: idp.tokenEndpoint,
+  };
   const client: oauth.Client = { client_id: idp.clientId };
   const sentAt = Date.now();
   let response: Response;
   try {
     // ClientSecretBasic form-encodes id and secret before Basic encoding (RFC 6749 §2.3.1).
-    response = await oauth.genericTokenEndpointRequest(as, client, oauth.ClientSecretBasic(secret), TOKEN_EXCHANGE, parameters, {
-      ...(binding ? { [oauth.customFetch]: (url: string, init: RequestInit) => binding.fetch(url, init) } : {}),
-      // The configuration decides the scheme: http is for local stacks and service bindings.
-      [oauth.allowInsecureRequests]: true,
-      ...(request.traceparent ? { headers: { traceparent: request.traceparent } } : {}),
-      signal: AbortSignal.timeout(10_000),
-    });
+    response = await oauth.genericTokenEndpointRequest(
+      as,
+      client,
+      oauth.ClientSecretBasic(secret),
+      TOKEN_EXCHANGE,
+      parameters,
+      {
+        ...(binding ? { [oauth.customFetch]: (url: string, init: RequestInit) => binding.fetch(url, init) } : {}),
+        // The configuration decides the scheme: http is for local stacks and service bindings.
+        [oauth.allowInsecureRequests]: true,
+        ...(request.traceparent ? { headers: { traceparent: request.traceparent } } : {}),
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
   } catch (err) {
-    throw new ExchangeError("temporarily_unavailable", `the identity provider could not be reached: ${(err as Error).name}`);
+    throw new ExchangeError(
+      "temporarily_unavailable",
+      `the identity provider could not be reached: ${(err as Error).name}`,
+    );
   }
   if (response.status !== 200) throw await refusal(response);
   let answer: oauth.TokenEndpointResponse;
   try {
-    answer = await oauth.processGenericTokenEndpointResponse(as, client, response, { recognizedTokenTypes: RECOGNIZED_TOKEN_TYPES });
+    answer = await oauth.processGenericTokenEndpointResponse(as, client, response, {
+      recognizedTokenTypes: RECOGNIZED_TOKEN_TYPES,
+    });
   } catch (err) {
-    throw new ExchangeError("server_error", `the identity provider answered without a usable token: ${(err as Error).message}`);
+    throw new ExchangeError(
+      "server_error",
+      `the identity provider answered without a usable token: ${(err as Error).message}`,
+    );
   }
   const expiresIn = answer.expires_in ?? Math.floor(request.ttlMs / 1000);
   const { exp, jti } = claimsOf(answer.access_token);
@@ -115,7 +138,13 @@ async function refusal(response: Response): Promise<ExchangeError> {
   } catch {
     return new ExchangeError("server_error", `the identity provider answered ${response.status} without JSON`);
   }
-  const { error, error_description: description } = (typeof body === "object" && body !== null ? body : {}) as { error?: unknown; error_description?: unknown };
+  const { error, error_description: description } = (typeof body === "object" && body !== null ? body : {}) as {
+    error?: unknown;
+    error_description?: unknown;
+  };
   const code = typeof error === "string" ? error : "server_error";
-  return new ExchangeError(code, `token exchange refused (${code}): ${typeof description === "string" ? description : `status ${response.status}`}`);
+  return new ExchangeError(
+    code,
+    `token exchange refused (${code}): ${typeof description === "string" ? description : `status ${response.status}`}`,
+  );
 }

@@ -30,14 +30,23 @@ function appPolicy(app: AppConfig): ConfiguredPolicy | undefined {
 }
 
 /** Whether a tool of `app` may be called (or, listing, shown) for this input. Never throws. */
-export async function decideToolAccess(engine: PolicyEngine, provider: McpProviderConfig, app: AppConfig | undefined, input: unknown): Promise<PolicyDecision> {
+export async function decideToolAccess(
+  engine: PolicyEngine,
+  provider: McpProviderConfig,
+  app: AppConfig | undefined,
+  input: unknown,
+): Promise<PolicyDecision> {
   const policies = policiesFor(provider, app);
   if (policies.length === 0) {
     // Only the absence of configuration falls back to the default; a configured policy that is
     // missing or fails has already denied inside engine.decide.
     return provider.authorization.defaultDecision === "allow"
       ? { allowed: true, reason: "no policy is configured; mcpProvider.authorization.defaultDecision is allow" }
-      : { allowed: false, externalMessage: DENIED_MESSAGE, reason: "no policy is configured; mcpProvider.authorization.defaultDecision is deny" };
+      : {
+          allowed: false,
+          externalMessage: DENIED_MESSAGE,
+          reason: "no policy is configured; mcpProvider.authorization.defaultDecision is deny",
+        };
   }
   let decision: PolicyDecision = { allowed: false };
   for (const policy of policies) {
@@ -65,7 +74,12 @@ export interface PolicyStatus {
   policies: PolicyHealth[];
 }
 
-export async function reportPolicies(engine: PolicyEngine, registry: PolicyRegistry, provider: McpProviderConfig, apps: AppConfig[]): Promise<PolicyStatus> {
+export async function reportPolicies(
+  engine: PolicyEngine,
+  registry: PolicyRegistry,
+  provider: McpProviderConfig,
+  apps: AppConfig[],
+): Promise<PolicyStatus> {
   const configured = [globalPolicy(provider), ...apps.map(appPolicy)].filter((policy) => policy !== undefined);
   const policies = await Promise.all(
     configured.map(async ({ scope, name, entrypoint }): Promise<PolicyHealth> => {

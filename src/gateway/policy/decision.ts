@@ -41,12 +41,16 @@ export function readDecision(resultSet: unknown): Omit<PolicyDecision, "policy">
   if (resultSet.length === 0) throw new PolicyResultError("the decision is undefined (does the rule have a default?)");
   if (resultSet.length > 1) throw new PolicyResultError(`the query gave ${resultSet.length} results`);
   const row: unknown = resultSet[0];
-  if (typeof row !== "object" || row === null || !("result" in row)) throw new PolicyResultError("the result set has no result");
+  if (typeof row !== "object" || row === null || !("result" in row))
+    throw new PolicyResultError("the result set has no result");
   const result: unknown = row.result;
-  if (typeof result !== "object" || result === null || Array.isArray(result)) throw new PolicyResultError(`the result is ${kind(result)}`);
+  if (typeof result !== "object" || result === null || Array.isArray(result))
+    throw new PolicyResultError(`the result is ${kind(result)}`);
   const { allowed, external_message: externalMessage, reason } = result as Record<string, unknown>;
-  if (typeof allowed !== "boolean") throw new PolicyResultError(allowed === undefined ? "allowed is missing" : `allowed is ${kind(allowed)}`);
-  if (externalMessage !== undefined && typeof externalMessage !== "string") throw new PolicyResultError(`external_message is ${kind(externalMessage)}`);
+  if (typeof allowed !== "boolean")
+    throw new PolicyResultError(allowed === undefined ? "allowed is missing" : `allowed is ${kind(allowed)}`);
+  if (externalMessage !== undefined && typeof externalMessage !== "string")
+    throw new PolicyResultError(`external_message is ${kind(externalMessage)}`);
   if (reason !== undefined && typeof reason !== "string") throw new PolicyResultError(`reason is ${kind(reason)}`);
   return {
     allowed,

@@ -106,10 +106,18 @@ export class PolicyEngine {
     const available = Object.keys(policy.entrypoints as Record<string, number>);
     if (ref.entrypoint !== undefined) {
       if (available.includes(ref.entrypoint)) return ref.entrypoint;
-      throw new PolicyError(ref.name, "entrypoint", `policy "${ref.name}" has no entrypoint "${ref.entrypoint}" (it has: ${available.join(", ") || "none"})`);
+      throw new PolicyError(
+        ref.name,
+        "entrypoint",
+        `policy "${ref.name}" has no entrypoint "${ref.entrypoint}" (it has: ${available.join(", ") || "none"})`,
+      );
     }
     if (available.length === 1) return available[0]!;
-    throw new PolicyError(ref.name, "entrypoint", `policy "${ref.name}" has ${available.length} entrypoints (${available.join(", ")}); name one in authorization.inbound.opa.entrypoint`);
+    throw new PolicyError(
+      ref.name,
+      "entrypoint",
+      `policy "${ref.name}" has ${available.length} entrypoints (${available.join(", ")}); name one in authorization.inbound.opa.entrypoint`,
+    );
   }
 
   /** Loads the policy and resolves its entrypoint, or throws PolicyError: what /status reports. */
@@ -140,7 +148,12 @@ export class PolicyEngine {
       if (!decision.allowed && decision.externalMessage === undefined) decision.externalMessage = DENIED_MESSAGE;
       return { ...decision, policy: ref.name };
     } catch (err) {
-      return { allowed: false, externalMessage: DENIED_MESSAGE, reason: err instanceof Error ? err.message : String(err), policy: ref.name };
+      return {
+        allowed: false,
+        externalMessage: DENIED_MESSAGE,
+        reason: err instanceof Error ? err.message : String(err),
+        policy: ref.name,
+      };
     }
   }
 }

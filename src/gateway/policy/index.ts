@@ -17,7 +17,11 @@ const engine = new PolicyEngine(registry);
  * Whether a tool of `app` may be called (tools/call) or shown (tools/list, with
  * `tool.arguments` absent from the input). Never throws: failures are denies with a reason.
  */
-export function decide(config: Pick<GatewayConfig, "provider">, app: AppConfig | undefined, input: PolicyInput): Promise<PolicyDecision> {
+export function decide(
+  config: Pick<GatewayConfig, "provider">,
+  app: AppConfig | undefined,
+  input: PolicyInput,
+): Promise<PolicyDecision> {
   return decideToolAccess(engine, config.provider, app, input);
 }
 
@@ -26,6 +30,12 @@ export function policyStatus(config: Pick<GatewayConfig, "provider" | "apps">): 
   return reportPolicies(engine, registry, config.provider, config.apps);
 }
 
-export { buildPolicyInput, snapshotHttpRequest, type HttpSnapshot, type PolicyInput, type PolicyInputParts } from "./input.js";
+export {
+  buildPolicyInput,
+  snapshotHttpRequest,
+  type HttpSnapshot,
+  type PolicyInput,
+  type PolicyInputParts,
+} from "./input.js";
 export { DENIED_MESSAGE, WRONG_SHAPE, type PolicyDecision } from "./decision.js";
 export type { PolicyStatus } from "./decide.js";

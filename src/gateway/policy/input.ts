@@ -70,12 +70,24 @@ export interface HttpSnapshot {
  * Claims of the user's token that reach policies. A subset, because tokens may carry personal
  * data that policies do not need, and the input document is logged when policies print it.
  */
-export const USER_CLAIMS = ["email", "email_verified", "name", "preferred_username", "groups", "roles", "acr", "amr", "auth_time"] as const;
+export const USER_CLAIMS = [
+  "email",
+  "email_verified",
+  "name",
+  "preferred_username",
+  "groups",
+  "roles",
+  "acr",
+  "amr",
+  "auth_time",
+] as const;
 
 /** Credentials never reach a policy: policies are data, and their inputs end up in logs. */
 const WITHHELD_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
-function withoutCredentials(headers: { forEach(callback: (value: string, name: string) => void): void }): Record<string, string> {
+function withoutCredentials(headers: {
+  forEach(callback: (value: string, name: string) => void): void;
+}): Record<string, string> {
   const kept: Record<string, string> = {};
   headers.forEach((value, name) => {
     const key = name.toLowerCase();
@@ -125,7 +137,8 @@ function defined<T extends Record<string, unknown>>(object: T): T {
 export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
   const { principal, tool, prompt, resource, mcp } = parts;
   const app = tool?.app ?? prompt?.app ?? resource?.app;
-  if (app === undefined || [tool, prompt, resource].filter(Boolean).length !== 1) throw new Error("a policy input is about exactly one tool, prompt or resource");
+  if (app === undefined || [tool, prompt, resource].filter(Boolean).length !== 1)
+    throw new Error("a policy input is about exactly one tool, prompt or resource");
   const now = parts.now ?? Date.now();
   // MCP makes `arguments` optional on tools/call; a call without them is still a call, and
   // only listing leaves them absent, so policies can tell the two apart. Likewise prompts/get.
@@ -138,16 +151,40 @@ export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
     agent,
     user: { sub: principal.sub, claims: selectUserClaims(parts.claims) },
     app: { name: app },
-    ...(tool ? { tool: defined({ name: tool.name, app: tool.app, upstream_name: tool.upstreamName, arguments: toolArgs }) } : {}),
-    ...(prompt ? { prompt: defined({ name: prompt.name, app: prompt.app, upstream_name: prompt.upstreamName, arguments: promptArgs }) } : {}),
-    ...(resource ? { resource: defined({ uri: resource.uri, uri_template: resource.uriTemplate, name: resource.name, app: resource.app }) } : {}),
+    ...(tool
+      ? { tool: defined({ name: tool.name, app: tool.app, upstream_name: tool.upstreamName, arguments: toolArgs }) }
+      : {}),
+    ...(prompt
+      ? {
+          prompt: defined({
+            name: prompt.name,
+            app: prompt.app,
+            upstream_name: prompt.upstreamName,
+            arguments: promptArgs,
+          }),
+        }
+      : {}),
+    ...(resource
+      ? {
+          resource: defined({
+            uri: resource.uri,
+            uri_template: resource.uriTemplate,
+            name: resource.name,
+            app: resource.app,
+          }),
+        }
+      : {}),
     request: {
       mcp: {
         method: mcp.method,
         params: asObject(mcp.params),
         ...(tool ? { tool: { params: defined({ name: tool.name, arguments: toolArgs }) } } : {}),
       },
-      http: { method: parts.http.method, path: parts.http.path, headers: withoutCredentials(new Map(Object.entries(parts.http.headers))) },
+      http: {
+        method: parts.http.method,
+        path: parts.http.path,
+        headers: withoutCredentials(new Map(Object.entries(parts.http.headers))),
+      },
     },
     session: { id: parts.session.id, created_at: new Date(parts.session.createdAt).toISOString() },
     token: { scopes: [...principal.scopes], issuer: principal.issuer, expires_at: principal.expiresAt },

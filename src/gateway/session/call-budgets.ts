@@ -19,7 +19,10 @@ export class SessionCallBudgets {
   constructor(private readonly sessionId: () => string | undefined) {}
 
   /** The admission of one call, or undefined when no budget is configured. */
-  admitter(config: GatewayConfig, principal: () => DurableObjectStub<PrincipalLimitsRpc>): (() => Promise<ToolCallAdmission>) | undefined {
+  admitter(
+    config: GatewayConfig,
+    principal: () => DurableObjectStub<PrincipalLimitsRpc>,
+  ): (() => Promise<ToolCallAdmission>) | undefined {
     const { toolCallsPerSession, toolCallsPerPrincipal } = config.provider.limits;
     if (!toolCallsPerSession && !toolCallsPerPrincipal) return undefined;
     if (toolCallsPerSession) this.session ??= new CallBudget(toolCallsPerSession, Date.now());
@@ -27,14 +30,19 @@ export class SessionCallBudgets {
     return async () => {
       if (session) {
         const admission = session.admit(Date.now());
-        if (!admission.admitted) return { admitted: false, budget: "toolCallsPerSession", retryAfterMs: admission.retryAfterMs };
+        if (!admission.admitted)
+          return { admitted: false, budget: "toolCallsPerSession", retryAfterMs: admission.retryAfterMs };
       }
       if (!toolCallsPerPrincipal) return { admitted: true };
       let admission;
       try {
         admission = await principal().admitToolCall(toolCallsPerPrincipal);
       } catch (err) {
-        log("error", "mcp.principal_limits_failed", { session_id: this.sessionId(), operation: "admit", error: err instanceof Error ? err.message : "error" });
+        log("error", "mcp.principal_limits_failed", {
+          session_id: this.sessionId(),
+          operation: "admit",
+          error: err instanceof Error ? err.message : "error",
+        });
         session?.refund();
         return { admitted: false, budget: "unavailable", retryAfterMs: UNAVAILABLE_RETRY_MS };
       }

@@ -12,10 +12,10 @@ import { GatewayErrorCode } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
-import type { AppConfig } from "../apps-schema.js";
 import type { App, AppCallContext } from "../apps/app.js";
 import { candidateApp } from "../apps/catalog.js";
 import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
+import type { AppConfig } from "../apps-schema.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
 import type { OutboundToken } from "../outbound/outbound-token.js";
@@ -59,14 +59,22 @@ interface Kind<C extends Call> {
   /** The policy input's request.mcp.params. */
   params(call: C): unknown;
   /** The upstream operation. */
-  forward(instance: App, call: C, route: Route, ctx: AppCallContext): Promise<{ value: CallResults[C["method"]]; upstreamStatus?: number }>;
+  forward(
+    instance: App,
+    call: C,
+    route: Route,
+    ctx: AppCallContext,
+  ): Promise<{ value: CallResults[C["method"]]; upstreamStatus?: number }>;
 }
 
 /** What a denied agent reads on a prompt or resource when the policy gave no message. */
 export const CONTENT_DENIED_MESSAGE = "The gateway's policy does not allow this request.";
 
 /** What the agent reads, and the audit event says, when a tool call budget refuses a call. */
-const BUDGET_REFUSALS: Record<Extract<ToolCallAdmission, { admitted: false }>["budget"], { reason: string; message: (seconds: number) => string }> = {
+const BUDGET_REFUSALS: Record<
+  Extract<ToolCallAdmission, { admitted: false }>["budget"],
+  { reason: string; message: (seconds: number) => string }
+> = {
   toolCallsPerSession: {
     reason: "the session's tool call budget is spent (mcpProvider.limits.toolCallsPerSession)",
     message: (s) => `Too many tool calls in this session: try again in ${s} s.`,
@@ -92,14 +100,21 @@ const TOOL: Kind<ToolCall> = {
         // The app could not even list its tools (upstream down, exchange refused).
         if (!(err instanceof UpstreamError || err instanceof ExchangeError)) throw err;
         const outcome = err instanceof ExchangeError ? "exchange_error" : "upstream_error";
-        throw new CallFailed(outcome, err.message, `The tool ${call.name} is unavailable: ${err.message}`, { app: candidate.app.name });
+        throw new CallFailed(outcome, err.message, `The tool ${call.name} is unavailable: ${err.message}`, {
+          app: candidate.app.name,
+        });
       }
     }
     // MCP server/tools: an unknown tool is a JSON-RPC error (-32602), not a tool result.
-    if (!candidate || !listed) throw new CallRefused("unknown_tool", "no app lists this tool", `Unknown tool: ${call.name}`, { code: ErrorCode.InvalidParams });
+    if (!candidate || !listed)
+      throw new CallRefused("unknown_tool", "no app lists this tool", `Unknown tool: ${call.name}`, {
+        code: ErrorCode.InvalidParams,
+      });
     return candidate;
   },
-  target: (call, route) => ({ tool: { name: call.name, app: route.app.name, upstreamName: route.upstreamName, arguments: call.args } }),
+  target: (call, route) => ({
+    tool: { name: call.name, app: route.app.name, upstreamName: route.upstreamName, arguments: call.args },
+  }),
   params: (call) => call.params ?? { name: call.name, arguments: call.args },
   async forward(instance, call, route, ctx) {
     const { result, upstreamStatus } = await instance.callTool(route.upstreamName, call.args, ctx);
@@ -111,23 +126,35 @@ const PROMPT: Kind<PromptCall> = {
   async resolve(deps, call) {
     const candidate = candidateApp(deps.apps, call.name);
     if (!candidate || !deps.instance(candidate.app).getPrompt) {
-      throw new CallRefused("unknown_prompt", "no app offers this prompt", `Unknown prompt: ${call.name}`, { code: ErrorCode.InvalidParams, ...(candidate ? { app: candidate.app.name } : {}) });
+      throw new CallRefused("unknown_prompt", "no app offers this prompt", `Unknown prompt: ${call.name}`, {
+        code: ErrorCode.InvalidParams,
+        ...(candidate ? { app: candidate.app.name } : {}),
+      });
     }
     return candidate;
   },
-  target: (call, route) => ({ prompt: { name: call.name, app: route.app.name, upstreamName: route.upstreamName, arguments: call.args } }),
+  target: (call, route) => ({
+    prompt: { name: call.name, app: route.app.name, upstreamName: route.upstreamName, arguments: call.args },
+  }),
   params: (call) => call.params,
-  forward: async (instance, call, route, ctx) => ({ value: await instance.getPrompt!(route.upstreamName, call.args, ctx) }),
+  forward: async (instance, call, route, ctx) => ({
+    value: await instance.getPrompt!(route.upstreamName, call.args, ctx),
+  }),
 };
 
 const RESOURCE: Kind<ResourceCall> = {
   /** The app that listed the URI; a URI nobody listed (one built from a template) goes to the only app able to serve it. */
   async resolve(deps, call) {
-    const able = (app: AppConfig) => (call.method === "resources/read" ? deps.instance(app).readResource : deps.instance(app).subscription) !== undefined;
+    const able = (app: AppConfig) =>
+      (call.method === "resources/read" ? deps.instance(app).readResource : deps.instance(app).subscription) !==
+      undefined;
     const candidates = deps.apps.filter(able);
     const owner = deps.resourceOwner(call.uri);
     const app = owner ? candidates.find((a) => a.name === owner) : candidates.length === 1 ? candidates[0] : undefined;
-    if (!app) throw new CallRefused("unknown_resource", "no app serves this resource", `Unknown resource: ${call.uri}`, { code: ErrorCode.InvalidParams });
+    if (!app)
+      throw new CallRefused("unknown_resource", "no app serves this resource", `Unknown resource: ${call.uri}`, {
+        code: ErrorCode.InvalidParams,
+      });
     return { app, upstreamName: call.uri };
   },
   target: (call, route) => ({ resource: { uri: call.uri, app: route.app.name } }),
@@ -139,7 +166,11 @@ const RESOURCE: Kind<ResourceCall> = {
   },
 };
 
-const KINDS: { [M in Call["method"]]: Kind<M extends ToolCall["method"] ? ToolCall : M extends PromptCall["method"] ? PromptCall : ResourceCall> } = {
+const KINDS: {
+  [M in Call["method"]]: Kind<
+    M extends ToolCall["method"] ? ToolCall : M extends PromptCall["method"] ? PromptCall : ResourceCall
+  >;
+} = {
   "tools/call": TOOL,
   "prompts/get": PROMPT,
   "resources/read": RESOURCE,
@@ -181,17 +212,29 @@ async function admit(deps: PipelineDeps, call: Call): Promise<void> {
 }
 
 /** decide: the policies, before any token is minted or any byte goes upstream, so a deny costs nothing. */
-async function decide<C extends Call>(deps: PipelineDeps, kind: Kind<C>, call: C, route: Route): Promise<PolicyDecision> {
+async function decide<C extends Call>(
+  deps: PipelineDeps,
+  kind: Kind<C>,
+  call: C,
+  route: Route,
+): Promise<PolicyDecision> {
   const started = Date.now();
   const tool = call.method === "tools/call" ? { "gen_ai.tool.name": call.name } : {};
-  const decision = await inSpan("policy.evaluate", { attributes: { "gateway.app": route.app.name, ...tool } }, async (span) => {
-    const decided = await deps.decide(route.app, kind.target(call, route), { method: call.method, params: kind.params(call) });
-    const result = decided.allowed ? "allow" : "deny";
-    const policy = decided.policy ? { "gateway.policy": decided.policy } : {};
-    span.setAttributes({ "gateway.decision": result, ...policy });
-    telemetryMetrics().policyDuration.record(secondsSince(started), { "gateway.decision": result, ...policy });
-    return decided;
-  });
+  const decision = await inSpan(
+    "policy.evaluate",
+    { attributes: { "gateway.app": route.app.name, ...tool } },
+    async (span) => {
+      const decided = await deps.decide(route.app, kind.target(call, route), {
+        method: call.method,
+        params: kind.params(call),
+      });
+      const result = decided.allowed ? "allow" : "deny";
+      const policy = decided.policy ? { "gateway.policy": decided.policy } : {};
+      span.setAttributes({ "gateway.decision": result, ...policy });
+      telemetryMetrics().policyDuration.record(secondsSince(started), { "gateway.decision": result, ...policy });
+      return decided;
+    },
+  );
   if (decision.allowed) return decision;
   const tools = call.method === "tools/call";
   const message = decision.externalMessage ?? (tools ? DENIED_MESSAGE : CONTENT_DENIED_MESSAGE);
@@ -212,7 +255,8 @@ async function checkArguments(deps: PipelineDeps, call: Call, route: Route): Pro
     if (!(err instanceof UpstreamError)) throw err;
     throw new CallFailed("upstream_error", err.message, `The ${route.app.name} app is unavailable: ${err.message}`);
   }
-  if (problems !== undefined) throw new CallFailed("invalid_arguments", problems, `Invalid arguments for ${call.name}: ${problems}`);
+  if (problems !== undefined)
+    throw new CallFailed("invalid_arguments", problems, `Invalid arguments for ${call.name}: ${problems}`);
 }
 
 /**
@@ -233,7 +277,12 @@ async function forwardWithToken<C extends Call>(
   used(outbound);
   let attempt = await forward(deps, kind, call, route, outbound.token);
   if (outbound.token !== undefined && attempt.upstreamStatus === 401) {
-    log("warn", "outbound.token_refused", { app: route.app.name, session_id: deps.session.id, ...(tool ? { tool } : { method: call.method }), token_cached: outbound.cached === true });
+    log("warn", "outbound.token_refused", {
+      app: route.app.name,
+      session_id: deps.session.id,
+      ...(tool ? { tool } : { method: call.method }),
+      token_cached: outbound.cached === true,
+    });
     outbound = await outboundToken(deps, call, route, tool, true);
     used(outbound);
     attempt = await forward(deps, kind, call, route, outbound.token);
@@ -243,48 +292,73 @@ async function forwardWithToken<C extends Call>(
 }
 
 /** outbound token: the app's token for this call (none for `outbound: none`). */
-async function outboundToken(deps: PipelineDeps, call: Call, route: Route, tool: string | undefined, fresh = false): Promise<OutboundToken> {
+async function outboundToken(
+  deps: PipelineDeps,
+  call: Call,
+  route: Route,
+  tool: string | undefined,
+  fresh = false,
+): Promise<OutboundToken> {
   try {
     return await deps.token(route.app, tool, fresh ? { fresh } : {});
   } catch (err) {
     if (!(err instanceof ExchangeError)) throw err;
-    if (call.method === "tools/call") throw new CallFailed("exchange_error", err.error, `Authorization for ${call.name} failed: ${err.message}`);
+    if (call.method === "tools/call")
+      throw new CallFailed("exchange_error", err.error, `Authorization for ${call.name} failed: ${err.message}`);
     throw new CallFailed("exchange_error", err.error, err.message, { code: ErrorCode.InternalError });
   }
 }
 
-type Attempt<C extends Call> = { value: CallResults[C["method"]]; upstreamStatus?: number } | { failure: CallFailed; upstreamStatus?: number };
+type Attempt<C extends Call> =
+  { value: CallResults[C["method"]]; upstreamStatus?: number } | { failure: CallFailed; upstreamStatus?: number };
 
 /** forward: the upstream operation in its own client span (its traceparent goes upstream); an upstream's failure comes back as a value, so its status can be read before giving up. */
-function forward<C extends Call>(deps: PipelineDeps, kind: Kind<C>, call: C, route: Route, token: string | undefined): Promise<Attempt<C>> {
+function forward<C extends Call>(
+  deps: PipelineDeps,
+  kind: Kind<C>,
+  call: C,
+  route: Route,
+  token: string | undefined,
+): Promise<Attempt<C>> {
   const { app } = route;
   const started = Date.now();
   const attributes = { "gateway.app": app.name, "gateway.app.type": app.type };
   const tool = call.method === "tools/call" ? { "gen_ai.tool.name": route.upstreamName } : {};
   const meta = call.method !== "resources/read" && "params" in call ? metaOf(call.params) : undefined;
-  return inSpan(`upstream ${app.name}`, { kind: SpanKind.CLIENT, attributes: { ...attributes, ...tool } }, async (span): Promise<Attempt<C>> => {
-    let outcome = "error";
-    try {
-      const answer = await kind.forward(deps.instance(app), call, route, deps.context(app, token, meta));
-      outcome = call.method === "tools/call" && (answer.value as CallToolResult).isError ? "tool_error" : "success";
-      if (answer.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", answer.upstreamStatus);
-      recordCallLatency(app.name, Date.now() - started);
-      return answer;
-    } catch (err) {
-      if (!(err instanceof UpstreamError)) throw err;
-      // An answer, even an error, tells how long the upstream takes; a timeout does not.
-      if (err.upstreamStatus !== undefined) recordCallLatency(app.name, Date.now() - started);
-      return { failure: upstreamFailure(call, app, err), ...(err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus }) };
-    } finally {
-      if (outcome === "error") markSpanError(span, "upstream_error");
-      telemetryMetrics().upstreamDuration.record(secondsSince(started), { ...attributes, "gateway.outcome": outcome });
-    }
-  });
+  return inSpan(
+    `upstream ${app.name}`,
+    { kind: SpanKind.CLIENT, attributes: { ...attributes, ...tool } },
+    async (span): Promise<Attempt<C>> => {
+      let outcome = "error";
+      try {
+        const answer = await kind.forward(deps.instance(app), call, route, deps.context(app, token, meta));
+        outcome = call.method === "tools/call" && (answer.value as CallToolResult).isError ? "tool_error" : "success";
+        if (answer.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", answer.upstreamStatus);
+        recordCallLatency(app.name, Date.now() - started);
+        return answer;
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+        // An answer, even an error, tells how long the upstream takes; a timeout does not.
+        if (err.upstreamStatus !== undefined) recordCallLatency(app.name, Date.now() - started);
+        return {
+          failure: upstreamFailure(call, app, err),
+          ...(err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus }),
+        };
+      } finally {
+        if (outcome === "error") markSpanError(span, "upstream_error");
+        telemetryMetrics().upstreamDuration.record(secondsSince(started), {
+          ...attributes,
+          "gateway.outcome": outcome,
+        });
+      }
+    },
+  );
 }
 
 function upstreamFailure(call: Call, app: AppConfig, err: UpstreamError): CallFailed {
   const status = err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus };
-  if (call.method === "tools/call") return new CallFailed("upstream_error", err.message, `The ${app.name} app is unavailable: ${err.message}`, status);
+  if (call.method === "tools/call")
+    return new CallFailed("upstream_error", err.message, `The ${app.name} app is unavailable: ${err.message}`, status);
   // An upstream's own JSON-RPC error (an unknown prompt, a resource it does not have) keeps its code.
   const code = err instanceof UpstreamJsonRpcError ? err.code : ErrorCode.InternalError;
   return new CallFailed("upstream_error", err.message, err.message, { ...status, code });

@@ -4,10 +4,10 @@
 // app that fails, or has not listed within its list deadline (apps/list-deadline.ts), is named in
 // `_meta["gateway/unavailableApps"]`, not fatal. What differs by list is in its ListSpec.
 import { log } from "../../core/log.js";
-import type { AppConfig } from "../apps-schema.js";
 import type { ListName } from "../apps/app.js";
-import { UpstreamError } from "../apps/upstream-error.js";
 import { LATE, lateMessage, within, type Flight } from "../apps/list-deadline.js";
+import { UpstreamError } from "../apps/upstream-error.js";
+import type { AppConfig } from "../apps-schema.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import type { PolicyDecision } from "../policy/index.js";
 import type { PolicyTarget } from "./call-pipeline.js";
@@ -67,24 +67,42 @@ export class Listings {
   private async collect<K extends string, T>(spec: ListSpec<K, T>): Promise<Listing<K, T>> {
     const results = await Promise.all(this.deps.apps.map((app) => this.fromApp(spec, app)));
     const failures = results.flatMap((r) => (r.failure ? [r.failure] : []));
-    return { [spec.key]: results.flatMap((r) => r.items), ...(failures.length ? { _meta: { "gateway/unavailableApps": failures } } : {}) } as Listing<K, T>;
+    return {
+      [spec.key]: results.flatMap((r) => r.items),
+      ...(failures.length ? { _meta: { "gateway/unavailableApps": failures } } : {}),
+    } as Listing<K, T>;
   }
 
-  private async fromApp<T>(spec: ListSpec<string, T>, app: AppConfig): Promise<{ items: T[]; failure?: { app: string; error: string } }> {
+  private async fromApp<T>(
+    spec: ListSpec<string, T>,
+    app: AppConfig,
+  ): Promise<{ items: T[]; failure?: { app: string; error: string } }> {
     try {
       const flight = spec.fetch(app);
       if (!flight) return { items: [] };
       const ms = this.deps.listTimeout(app);
       const items = await within(flight, ms, () => this.deps.landed(spec.list));
       if (items === LATE) {
-        log("warn", "app.list_late", { app: app.name, session_id: this.deps.sessionId, list: spec.method, timeout_ms: ms });
+        log("warn", "app.list_late", {
+          app: app.name,
+          session_id: this.deps.sessionId,
+          list: spec.method,
+          timeout_ms: ms,
+        });
         return { items: [], failure: { app: app.name, error: lateMessage(ms) } };
       }
-      const decisions = await Promise.all(items.map((item) => this.deps.decide(app, spec.target(app, item), { method: spec.method, params: {} })));
+      const decisions = await Promise.all(
+        items.map((item) => this.deps.decide(app, spec.target(app, item), { method: spec.method, params: {} })),
+      );
       return { items: items.filter((_, i) => decisions[i]!.allowed).map((item) => spec.expose(app, item)) };
     } catch (err) {
       const message = err instanceof UpstreamError || err instanceof ExchangeError ? err.message : "internal error";
-      log("warn", "app.list_failed", { app: app.name, session_id: this.deps.sessionId, list: spec.method, error: message });
+      log("warn", "app.list_failed", {
+        app: app.name,
+        session_id: this.deps.sessionId,
+        list: spec.method,
+        error: message,
+      });
       return { items: [], failure: { app: app.name, error: message } };
     }
   }

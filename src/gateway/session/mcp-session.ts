@@ -8,8 +8,8 @@
 //   → src/gateway/apps, policy, outbound (the apps, policies and tokens, which know no session).
 // Beside it: session-audit.ts (audit events to the outbox), call-budgets.ts, relayed-requests.ts.
 // The front reaches this object only through its RPC seam (src/gateway/object-rpc.ts).
-import { DurableObject } from "cloudflare:workers";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { DurableObject } from "cloudflare:workers";
 import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
@@ -20,7 +20,14 @@ import type { GatewayEnv } from "../env.js";
 import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../mcp/messages.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
-import { answerRequest, applyNotification, errorMessage, startSession, type InitializeParams, type SessionContext } from "../mcp/session-methods.js";
+import {
+  answerRequest,
+  applyNotification,
+  errorMessage,
+  startSession,
+  type InitializeParams,
+  type SessionContext,
+} from "../mcp/session-methods.js";
 import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from "../object-rpc.js";
 import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
 import { RelayedRequests } from "./relayed-requests.js";
@@ -68,16 +75,26 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
    * the principal's object cannot say whether it does (fail closed), why not, and nothing is
    * created.
    */
-  async open(sessionId: string, requestId: JSONRPCRequest["id"], params: InitializeParams, principal: Principal): Promise<OpenResult> {
+  async open(
+    sessionId: string,
+    requestId: JSONRPCRequest["id"],
+    params: InitializeParams,
+    principal: Principal,
+  ): Promise<OpenResult> {
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
     const config = this.config();
     const limit = config.provider.limits.sessionsPerPrincipal;
     if (limit > 0) {
       try {
         const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, leaseMs(config));
-        if (!grant.granted) return { refusal: { refused: "sessionsPerPrincipal", limit, retryAfterMs: grant.retryAfterMs } };
+        if (!grant.granted)
+          return { refusal: { refused: "sessionsPerPrincipal", limit, retryAfterMs: grant.retryAfterMs } };
       } catch (err) {
-        log("error", "mcp.principal_limits_failed", { session_id: sessionId, operation: "acquire", error: err instanceof Error ? err.message : "error" });
+        log("error", "mcp.principal_limits_failed", {
+          session_id: sessionId,
+          operation: "acquire",
+          error: err instanceof Error ? err.message : "error",
+        });
         return { refusal: { refused: "unavailable", limit, retryAfterMs: UNAVAILABLE_RETRY_MS } };
       }
     }
@@ -106,7 +123,12 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
    * The agent's answers to relayed requests arrive in later POSTs, as responses, and go back to
    * the upstream that asked.
    */
-  async receive(messages: JSONRPCMessage[], principal: Principal, request: CallerRequest, options: ReceiveOptions): Promise<JSONRPCMessage[] | null> {
+  async receive(
+    messages: JSONRPCMessage[],
+    principal: Principal,
+    request: CallerRequest,
+    options: ReceiveOptions,
+  ): Promise<JSONRPCMessage[] | null> {
     const context = await this.ownedBy(principal);
     if (!context) return null;
     const config = this.config();
@@ -119,8 +141,18 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     };
     const events: SessionEvents = {
       notify: (method, params) => this.notify(method, params),
-      related: (method, params) => send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) }),
-      ...(options.relay ? { ask: (method: string, params: unknown, signal: AbortSignal) => this.relayed.ask(send, method, params, signal) } : {}),
+      related: (method, params) =>
+        send({
+          jsonrpc: "2.0",
+          method,
+          ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+        }),
+      ...(options.relay
+        ? {
+            ask: (method: string, params: unknown, signal: AbortSignal) =>
+              this.relayed.ask(send, method, params, signal),
+          }
+        : {}),
     };
     const apps = await this.sessionApps(config, context, request, events, () => this.persistApps());
     const replies: JSONRPCMessage[] = [];
@@ -132,14 +164,24 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     try {
       for (const message of messages) {
         if (isRequest(message)) {
-          const reply = await traceRequest(context.id, message, request.traceparent, () => this.answer(context, message, apps));
+          const reply = await traceRequest(context.id, message, request.traceparent, () =>
+            this.answer(context, message, apps),
+          );
           const size = serializedSize(reply);
           if (size <= room) {
             room -= size;
             replies.push(reply);
           } else {
             log("warn", "mcp.reply_too_large", { session_id: context.id, method: message.method, bytes: size });
-            replies.push(errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on")));
+            replies.push(
+              errorMessage(
+                message.id,
+                new JsonRpcError(
+                  ErrorCode.InternalError,
+                  "Internal error: the answer is larger than the gateway passes on",
+                ),
+              ),
+            );
           }
         } else if (isNotification(message)) applyNotification(context, message);
       }
@@ -147,11 +189,19 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       this.inFlight--;
       context.lastActiveAt = Date.now();
       // A tool call on a warm session changes nothing worth a write but the time of activity.
-      const changed = context.initialized !== wasInitialized || context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
+      const changed =
+        context.initialized !== wasInitialized ||
+        context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => Promise.all([changed ? this.save(context, config) : undefined, changed ? this.renewLease(context, config) : undefined, this.persistApps()]))
+        .then(() =>
+          Promise.all([
+            changed ? this.save(context, config) : undefined,
+            changed ? this.renewLease(context, config) : undefined,
+            this.persistApps(),
+          ]),
+        )
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
     }
@@ -164,7 +214,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     try {
       return await answerRequest(context, message, apps);
     } catch (err) {
-      log("error", "mcp.request_failed", { session_id: context.id, method: message.method, error: err instanceof Error ? err.name : "error" });
+      log("error", "mcp.request_failed", {
+        session_id: context.id,
+        method: message.method,
+        error: err instanceof Error ? err.name : "error",
+      });
       return errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error"));
     }
   }
@@ -212,13 +266,23 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     // As on DELETE, the upstream sessions end too: after the session is gone (a request arriving
     // now gets 404), with cached tokens or ones exchanged from the agent's last token while this
     // process still holds it; an app that cannot be closed is logged (SessionApps.closeAll).
-    const request: CallerRequest = this.lastCaller ?? { subjectToken: "", http: { method: "DELETE", path: "", headers: {} }, claims: {} };
+    const request: CallerRequest = this.lastCaller ?? {
+      subjectToken: "",
+      http: { method: "DELETE", path: "", headers: {} },
+      claims: {},
+    };
     const apps = await this.sessionApps(config, context, request, { notify: () => undefined }, async () => undefined);
     await this.erase("idle timeout", config);
     await apps.closeAll();
   }
 
-  private async sessionApps(config: GatewayConfig, context: SessionContext, request: CallerRequest, events: SessionEvents, persist: () => Promise<void>): Promise<SessionApps> {
+  private async sessionApps(
+    config: GatewayConfig,
+    context: SessionContext,
+    request: CallerRequest,
+    events: SessionEvents,
+    persist: () => Promise<void>,
+  ): Promise<SessionApps> {
     const { principal } = context;
     const admitToolCall = this.budgets.admitter(config, () => this.principalLimits(principal));
     return new SessionApps({
@@ -251,7 +315,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     try {
       await this.principalLimits(context.principal).renewSession(context.id, leaseMs(config));
     } catch (err) {
-      log("warn", "mcp.principal_limits_failed", { session_id: context.id, operation: "renew", error: err instanceof Error ? err.message : "error" });
+      log("warn", "mcp.principal_limits_failed", {
+        session_id: context.id,
+        operation: "renew",
+        error: err instanceof Error ? err.message : "error",
+      });
     }
   }
 
@@ -294,7 +362,13 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     if (id && principal && config.provider.limits.sessionsPerPrincipal > 0) {
       await this.principalLimits(principal)
         .releaseSession(id)
-        .catch((err: unknown) => log("warn", "mcp.principal_limits_failed", { session_id: id, operation: "release", error: err instanceof Error ? err.message : "error" }));
+        .catch((err: unknown) =>
+          log("warn", "mcp.principal_limits_failed", {
+            session_id: id,
+            operation: "release",
+            error: err instanceof Error ? err.message : "error",
+          }),
+        );
     }
   }
 
@@ -359,6 +433,13 @@ function capabilities(config: GatewayConfig): Record<string, unknown> {
   // list_changed is relayed from MCP Proxy upstreams to the agent's GET stream.
   return {
     tools: { listChanged: proxies },
-    ...(proxies ? { prompts: { listChanged: true }, resources: { listChanged: true, subscribe: true }, logging: {}, completions: {} } : {}),
+    ...(proxies
+      ? {
+          prompts: { listChanged: true },
+          resources: { listChanged: true, subscribe: true },
+          logging: {},
+          completions: {},
+        }
+      : {}),
   };
 }

@@ -10,7 +10,12 @@ export class RelayedRequests {
   private readonly pending = new Map<string, (answer: RelayedAnswer) => void>();
 
   /** Sends `method` to the agent through `send`; resolves to its answer, rejects when `signal` aborts first. */
-  ask(send: (message: JSONRPCMessage) => void, method: string, params: unknown, signal: AbortSignal): Promise<RelayedAnswer> {
+  ask(
+    send: (message: JSONRPCMessage) => void,
+    method: string,
+    params: unknown,
+    signal: AbortSignal,
+  ): Promise<RelayedAnswer> {
     const id = `gateway-${crypto.randomUUID()}`;
     return new Promise<RelayedAnswer>((resolve, reject) => {
       const abandon = () => {
@@ -23,7 +28,12 @@ export class RelayedRequests {
         signal.removeEventListener("abort", abandon);
         resolve(answer);
       });
-      send({ jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) });
+      send({
+        jsonrpc: "2.0",
+        id,
+        method,
+        ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+      });
     });
   }
 

@@ -2,28 +2,34 @@
 // with the outbound tokens, policy input and app call contexts they need. Built per request by
 // the session's Durable Object from its persisted state; everything it learns goes back into
 // that state.
-import { ErrorCode, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { currentTraceparent } from "../../core/telemetry/spans.js";
+import type { App, AppCallContext, ListName } from "../apps/app.js";
+import { candidateApp, exposedName } from "../apps/catalog.js";
+import { forgetListings, listTimeoutOf, sharedListing, type Flight } from "../apps/list-deadline.js";
+import { appInstance } from "../apps/registry.js";
+import type { ServerRequestRelay } from "../apps/streamable-http-client.js";
+import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
 import type { AppConfig } from "../apps-schema.js";
 import type { AuditEvent } from "../audit.js";
 import type { Principal } from "../auth/principal.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
+import type { ToolSource } from "../mcp/session-methods.js";
 import { OutboundTokens } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import { ExchangeError } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
-import type { App, AppCallContext, ListName } from "../apps/app.js";
-import { candidateApp, exposedName } from "../apps/catalog.js";
-import { forgetListings, listTimeoutOf, sharedListing, type Flight } from "../apps/list-deadline.js";
-import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
-import { appInstance } from "../apps/registry.js";
-import type { ServerRequestRelay } from "../apps/streamable-http-client.js";
 import { CONTENT_DENIED_MESSAGE, runCall, type PipelineDeps, type PolicyTarget } from "./call-pipeline.js";
-import type { ToolSource } from "../mcp/session-methods.js";
 import { Listings, type ListSpec } from "./listings.js";
 
 /** What the session persists for its apps. */
@@ -104,7 +110,8 @@ export class SessionApps implements ToolSource {
       save: (entries) => (deps.state.tokens = entries),
     });
     deps.state.resources ??= {};
-    const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) => this.decide(app, target, mcp);
+    const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) =>
+      this.decide(app, target, mcp);
     this.listings = new Listings({
       apps: deps.config.apps,
       sessionId: deps.sessionId,
@@ -127,13 +134,21 @@ export class SessionApps implements ToolSource {
       context: (app, token, meta) => this.context(app, token, meta),
       ...(deps.admitToolCall ? { admitToolCall: deps.admitToolCall } : {}),
       audit: deps.audit,
-      session: { id: deps.sessionId, principal: deps.principal, ...(deps.traceparent ? { traceparent: deps.traceparent } : {}) },
+      session: {
+        id: deps.sessionId,
+        principal: deps.principal,
+        ...(deps.traceparent ? { traceparent: deps.traceparent } : {}),
+      },
       logArguments: deps.config.provider.observability.logToolArguments,
     };
   }
 
   /** The policy decision about one tool, prompt or resource of `app` (docs/policy.md). */
-  private decide(app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }): Promise<PolicyDecision> {
+  private decide(
+    app: AppConfig,
+    target: PolicyTarget,
+    mcp: { method: string; params: unknown },
+  ): Promise<PolicyDecision> {
     const input = buildPolicyInput({
       principal: this.deps.principal,
       claims: this.deps.claims,
@@ -246,15 +261,23 @@ export class SessionApps implements ToolSource {
     } else if (ref.type === "ref/resource" && typeof ref.uri === "string") {
       const withCompletion = apps.filter((a) => appInstance(a).complete);
       const owner = this.deps.state.resources[ref.uri];
-      const app = owner ? withCompletion.find((a) => a.name === owner) : withCompletion.length === 1 ? withCompletion[0] : undefined;
+      const app = owner
+        ? withCompletion.find((a) => a.name === owner)
+        : withCompletion.length === 1
+          ? withCompletion[0]
+          : undefined;
       if (app) target = { app, ref, about: { resource: { uri: ref.uri, app: app.name } } };
     }
     const instance = target ? appInstance(target.app) : undefined;
-    if (!target || !instance?.complete) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: no app offers completion for this reference");
+    if (!target || !instance?.complete)
+      throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: no app offers completion for this reference");
     const decision = await this.decide(target.app, target.about, { method: "completion/complete", params });
-    if (!decision.allowed) throw new JsonRpcError(GatewayErrorCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
+    if (!decision.allowed)
+      throw new JsonRpcError(GatewayErrorCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
     const { app, ref: upstreamRef } = target;
-    return this.withToken(app, (token) => instance.complete!({ ...params, ref: upstreamRef }, this.context(app, token))).catch(asJsonRpcError);
+    return this.withToken(app, (token) =>
+      instance.complete!({ ...params, ref: upstreamRef }, this.context(app, token)),
+    ).catch(asJsonRpcError);
   }
 
   /**
@@ -282,7 +305,11 @@ export class SessionApps implements ToolSource {
             return close(undefined);
           });
         } catch (err) {
-          log("warn", "app.close_failed", { app: app.name, session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" });
+          log("warn", "app.close_failed", {
+            app: app.name,
+            session_id: this.deps.sessionId,
+            error: err instanceof Error ? err.message : "error",
+          });
         }
       }),
     );
@@ -309,14 +336,24 @@ export class SessionApps implements ToolSource {
   private catalog(app: AppConfig): Flight<Tool[]> {
     let listing = this.catalogs.get(app.name);
     if (!listing) {
-      listing = this.listing(app, "tools/list", appInstance(app).listTools, (tools) => (this.deps.state.catalog[app.name] = tools.map((t) => t.name)))!;
+      listing = this.listing(
+        app,
+        "tools/list",
+        appInstance(app).listTools,
+        (tools) => (this.deps.state.catalog[app.name] = tools.map((t) => t.name)),
+      )!;
       this.catalogs.set(app.name, listing);
     }
     return listing;
   }
 
   /** The app's items of one list, shared with a listing of the session still in flight; undefined when the app has no such list. */
-  private listing<T>(app: AppConfig, method: string, list: ((ctx: AppCallContext) => Promise<T[]>) | undefined, seen?: (items: T[]) => void): Flight<T[]> | undefined {
+  private listing<T>(
+    app: AppConfig,
+    method: string,
+    list: ((ctx: AppCallContext) => Promise<T[]>) | undefined,
+    seen?: (items: T[]) => void,
+  ): Flight<T[]> | undefined {
     if (!list) return undefined;
     const instance: App = appInstance(app);
     return sharedListing(this.deps.state, `${method} ${app.name}`, async () => {
@@ -337,7 +374,11 @@ export class SessionApps implements ToolSource {
       return await run(outbound.token);
     } catch (err) {
       if (!(outbound.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)) throw err;
-      log("warn", "outbound.token_refused", { app: app.name, session_id: this.deps.sessionId, token_cached: outbound.cached === true });
+      log("warn", "outbound.token_refused", {
+        app: app.name,
+        session_id: this.deps.sessionId,
+        token_cached: outbound.cached === true,
+      });
       const fresh = await this.tokens.forApp(app, undefined, { fresh: true });
       return run(fresh.token);
     }
@@ -377,8 +418,14 @@ export class SessionApps implements ToolSource {
    * "List Changed Notification"; declared whenever an MCP Proxy app is configured).
    */
   private landed(list: ListName): void {
-    void this.deps.persist().catch((err: unknown) => log("warn", "app.persist_failed", { session_id: this.deps.sessionId, error: err instanceof Error ? err.message : "error" }));
-    if (this.deps.config.apps.some((app) => app.type === "mcpProxy")) this.deps.events.notify(`notifications/${list}/list_changed`);
+    void this.deps.persist().catch((err: unknown) =>
+      log("warn", "app.persist_failed", {
+        session_id: this.deps.sessionId,
+        error: err instanceof Error ? err.message : "error",
+      }),
+    );
+    if (this.deps.config.apps.some((app) => app.type === "mcpProxy"))
+      this.deps.events.notify(`notifications/${list}/list_changed`);
   }
 
   /** An upstream's list changed: forget what we knew of it and tell the agent (MCP list_changed). */

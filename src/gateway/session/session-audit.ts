@@ -3,8 +3,8 @@
 // in the same step as the reply that produced it (the output gate holds the reply until the write
 // is durable, with no extra round trip), then moved to the audit outbox
 // (durable-objects/audit-outbox.ts) in the background and deleted here once the outbox holds it.
-import { log } from "../../core/log.js";
 import { appendToOutbox, droppedBeforeOutbox } from "../../../durable-objects/audit-outbox.js";
+import { log } from "../../core/log.js";
 import { writeAuditEvent, type AuditEvent } from "../audit.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";

@@ -40,7 +40,12 @@ export function settle<C extends Call>(deps: SettleDeps, call: C, trail: Trail, 
   const event = auditEvent(deps, call, trail, ending);
   deps.audit(event);
   if (call.method === "tools/call") {
-    telemetryMetrics().toolInvocations.add(1, { "gateway.app": event.app ?? "none", "gen_ai.tool.name": call.name, "gateway.decision": event.decision, "gateway.outcome": event.outcome });
+    telemetryMetrics().toolInvocations.add(1, {
+      "gateway.app": event.app ?? "none",
+      "gen_ai.tool.name": call.name,
+      "gateway.decision": event.decision,
+      "gateway.outcome": event.outcome,
+    });
   }
   // A deny is the gateway working; a failure is an error of the request's span.
   const span = trace.getActiveSpan();
@@ -57,7 +62,13 @@ function auditEvent<C extends Call>(deps: SettleDeps, call: C, trail: Trail, end
   const stop = "stop" in ending ? ending.stop : undefined;
   const app = stop?.details.app ?? trail.app;
   const upstreamStatus = stop?.details.upstreamStatus ?? trail.upstreamStatus;
-  const reason = stop ? stop.reason : "unexpected" in ending ? (ending.unexpected instanceof Error ? ending.unexpected.message : "error") : trail.reason;
+  const reason = stop
+    ? stop.reason
+    : "unexpected" in ending
+      ? ending.unexpected instanceof Error
+        ? ending.unexpected.message
+        : "error"
+      : trail.reason;
   const policy = stop?.details.policy ?? trail.policy;
   const traceId = currentTraceId() ?? traceIdOf(deps.session.traceparent);
   const args = call.method === "tools/call" || call.method === "prompts/get" ? call.args : undefined;
@@ -69,7 +80,11 @@ function auditEvent<C extends Call>(deps: SettleDeps, call: C, trail: Trail, end
     user: principal.sub,
     issuer: principal.issuer,
     method: call.method,
-    ...("uri" in call ? { resource: call.uri } : call.method === "tools/call" ? { tool: call.name } : { prompt: call.name }),
+    ...("uri" in call
+      ? { resource: call.uri }
+      : call.method === "tools/call"
+        ? { tool: call.name }
+        : { prompt: call.name }),
     ...(app ? { app } : {}),
     decision: stop?.decision ?? "allow",
     ...(policy ? { policy } : {}),
@@ -85,5 +100,7 @@ function auditEvent<C extends Call>(deps: SettleDeps, call: C, trail: Trail, end
 }
 
 function outcomeOf<C extends Call>(call: C, ending: Ending<C>): "success" | "tool_error" {
-  return call.method === "tools/call" && "value" in ending && (ending.value as CallToolResult).isError ? "tool_error" : "success";
+  return call.method === "tools/call" && "value" in ending && (ending.value as CallToolResult).isError
+    ? "tool_error"
+    : "success";
 }
