@@ -134,6 +134,22 @@ describe("who may use the admin API", () => {
       await plain.dispose();
     }
   });
+
+  it("refuses to start with a guessable operator token, naming the setting and never the value", async () => {
+    const weak = await startAuthWorker({
+      config: (url) => authConfig(url, { admin: { operators: [operator] } }),
+      bindings: { ADMIN_SECRET_ONCALL: "hunter2" },
+    });
+    try {
+      const res = await weak.fetch("/admin/users/alice/grants", { headers: { Authorization: "Bearer hunter2" } });
+      expect(res.status).toBe(500);
+      const body = await res.text();
+      expect(body).toContain("oidcProvider.admin.operators.0.token.env");
+      expect(body).not.toContain("hunter2");
+    } finally {
+      await weak.dispose();
+    }
+  });
 });
 
 describe("an operator's levers", () => {
@@ -226,6 +242,12 @@ describe("an operator's levers", () => {
     expect(await grantsOf(sub)).toMatchObject([{ client_id: "app" }]);
     expect(await isActive(bystander.accessToken)).toBe(true);
     expect(auth.output()).toContain('"operator":"oncall","action":"revoke_client","target":{"client_id":"agent"}');
+
+    // A metadata-document client is named by its URL, percent-encoded as one path segment.
+    const url = "https://agent.example/client.json";
+    const byUrl = await admin("DELETE", `/admin/clients/${encodeURIComponent(url)}/tokens`);
+    expect(byUrl.status).toBe(200);
+    expect(await byUrl.json()).toMatchObject({ client_id: url, grants_revoked: 0 });
 
     // Tokens issued after the revocation's second work again: the client itself was not removed.
     const deadline = Date.now() + 5_000;
