@@ -454,6 +454,32 @@ export const oidcProviderSchema = z
       .array(staticClient)
       .default([])
       .describe("Static clients, configured here: the gateway, machine agents, first-party apps."),
+    admin: z
+      .object({
+        operators: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .regex(/^[A-Za-z0-9._@-]{1,64}$/, "expected a short name (letters, digits, . _ @ -)")
+                  .describe("Who the operator is, as the audit log names them."),
+                token: secretRef.describe(
+                  "The Wrangler secret holding the operator's bearer token (at least 32 random bytes: `openssl rand -base64 32`).",
+                ),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe(
+            "Operators of the admin API, each with a bearer token from a secret. Empty (the default): the admin API is off and answers 404.",
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe(
+        "The admin API (`/admin/…`, docs/auth/grants-and-admin.md): list a person's grants, revoke one, all of a person's, or every token of a client. Never reachable with a user's sign-in or an OAuth token.",
+      ),
     observability: observabilitySchema,
   })
   .strict()

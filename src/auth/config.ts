@@ -46,6 +46,9 @@ function secretRefs(provider: OidcProviderConfig): { env: string; path: string }
   if (provider.login.upstream)
     refs.push({ env: provider.login.upstream.clientSecret.env, path: "oidcProvider.login.upstream.clientSecret.env" });
   refs.push(...observabilitySecretRefs(provider.observability, "oidcProvider.observability"));
+  provider.admin.operators.forEach((operator, i) =>
+    refs.push({ env: operator.token.env, path: `oidcProvider.admin.operators.${i}.token.env` }),
+  );
   refs.push(...encryptionKeyRefs(provider));
   return refs;
 }
@@ -140,6 +143,17 @@ export function parseAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
       else
         issues.push({ path: ref.path, message: `the secret ${ref.env} is not set (wrangler secret put ${ref.env})` });
     }
+  }
+  if (document.ok) {
+    // An operator's token opens every person's grants: a guessable one is a configuration error.
+    document.config.oidcProvider.admin.operators.forEach((operator, i) => {
+      const value = secrets[operator.token.env];
+      if (value !== undefined && value.length < 32)
+        issues.push({
+          path: `oidcProvider.admin.operators.${i}.token.env`,
+          message: `the secret ${operator.token.env} must be at least 32 characters (openssl rand -base64 32)`,
+        });
+    });
   }
   const encryption = document.ok ? redisEncryption(document.config.oidcProvider, secrets, issues) : undefined;
   if (!document.ok || !redis.ok || !keys.ok || issues.length > 0) return { ok: false, issues };

@@ -10,6 +10,7 @@ import { httpServerTelemetry } from "../core/telemetry/http-server.js";
 import { setupTelemetry } from "../core/telemetry/telemetry.js";
 import type { AuthApp } from "./app-types.js";
 import { loadAuthConfig } from "./config.js";
+import { adminRoutes } from "./endpoints/admin.js";
 import { getAuthorize } from "./endpoints/authorize.js";
 import { ENDPOINTS, getJwks, getMetadata } from "./endpoints/discovery.js";
 import { getEndSession, postEndSession } from "./endpoints/end-session.js";
@@ -133,6 +134,7 @@ app.on(["GET", "POST"], ENDPOINTS.userinfo, getUserinfo);
 app.get(ENDPOINTS.endSession, getEndSession);
 app.post(ENDPOINTS.endSession, postEndSession);
 app.route("/", logoutConfirmationRoutes);
+app.route("/", adminRoutes);
 
 app.notFound((c) => renderAuthError(new OAuthError("invalid_request", "no such endpoint", 404), c));
 app.onError(renderAuthError);

@@ -47,6 +47,8 @@ export interface StackOptions {
   tokenValidation?: Record<string, unknown>;
   /** mcpProvider.limits. */
   limits?: Record<string, unknown>;
+  /** Added to the auth tier's `oidcProvider` (e.g. `admin`), and the secrets it names. */
+  authProvider?: { config?: Record<string, unknown>; bindings?: Record<string, string> };
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", {
@@ -117,8 +119,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         apps: [gatewayClient, ...Object.values(agents).map((a) => a.app)],
         login: { users: [ALICE.config] },
         ...(options.observability ? { observability: options.observability } : {}),
+        ...options.authProvider?.config,
       }),
-    bindings: Object.assign({}, GATEWAY_CLIENT.bindings, ...Object.values(agents).map((a) => a.bindings)),
+    bindings: Object.assign(
+      {},
+      GATEWAY_CLIENT.bindings,
+      ...Object.values(agents).map((a) => a.bindings),
+      options.authProvider?.bindings,
+    ),
   });
   const gateway = await startGatewayWorker({
     auth,

@@ -24,6 +24,7 @@ return {'invalid', ''}
  * retry record of the presented token.
  * ARGV: presented token hash, next token hash, access-token TTL ms, rotation record (opaque),
  * retry record ("<next hash> <sealed successor>", opaque after the space), grace window ms.
+ * KEYS[6]: the family's last-used time; ARGV[7]: now, ms since the epoch (the grant's "last used").
  * Returns {"ok"|"reused"|"revoked"|"invalid", ""} | {"retry", sealed successor}.
  * Only the current token rotates; it then joins the rotated-out tokens, which live as long as
  * the family, and with a grace window its retry record lives that long. A rotated-out token
@@ -39,6 +40,7 @@ local left = redis.call('PTTL', KEYS[1])
 if left < 1 then left = tonumber(ARGV[3]) end
 if current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  redis.call('SET', KEYS[6], ARGV[7], 'PX', left)
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[4], left)
   local grace = tonumber(ARGV[6])
@@ -57,6 +59,37 @@ if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   return {'reused', ''}
 end
 return {'invalid', ''}
+`;
+
+/**
+ * A new refresh-token family, entered in its person's and its client's grant indexes in the same
+ * step (docs/storage.md), so that no family exists that the indexes cannot find.
+ * KEYS: family record, current token hash, the person's index, the client's index.
+ * ARGV: sealed record (opaque), current token hash, TTL ms, family reference, family id.
+ * An index lives as long as its longest-lived family: its TTL only ever grows. Returns 1.
+ */
+export const CREATE_FAMILY = `
+local px = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', px)
+redis.call('SET', KEYS[2], ARGV[2], 'PX', px)
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[4])
+for i = 3, 4 do
+  if redis.call('PTTL', KEYS[i]) < px then redis.call('PEXPIRE', KEYS[i], px) end
+end
+return 1
+`;
+
+/**
+ * Marks everything issued to a client or a person up to now as revoked (the admin API,
+ * docs/auth/grants-and-admin.md). KEYS: the marker. ARGV: now in seconds, TTL ms.
+ * A marker only moves forward, and lives at least as long as anything it covers. Returns 1.
+ */
+export const REVOKE_BEFORE = `
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+local px = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], tostring(math.max(before, tonumber(ARGV[1]))), 'PX', px)
+return 1
 `;
 
 /**

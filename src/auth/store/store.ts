@@ -15,7 +15,15 @@ import { randomToken, sha256Base64Url } from "../../core/encoding.js";
 import { log } from "../../core/log.js";
 import { BatchedLookups } from "./batched-lookups.js";
 import { familyReference } from "./family-reference.js";
-import { COUNT_IN_WINDOW, EPOCH, REDEEM_CODE, ROTATE_REFRESH, REVOKE_FAMILY } from "./scripts.js";
+import {
+  COUNT_IN_WINDOW,
+  CREATE_FAMILY,
+  EPOCH,
+  REDEEM_CODE,
+  REVOKE_BEFORE,
+  REVOKE_FAMILY,
+  ROTATE_REFRESH,
+} from "./scripts.js";
 import { StoredValues, ValueCipher, type ValueKey } from "./value-encryption.js";
 
 export interface StoreConnection {
@@ -71,7 +79,33 @@ export interface RefreshFamily {
   accessClaims?: Record<string, unknown>;
   /** The store epoch the family was created under (set by createFamily). */
   epoch?: string;
+  /** When the grant was given, ms since the epoch (set by createFamily; absent on older families). */
+  grantedAt?: number;
 }
+
+/** A live grant of a person, as the grant indexes find it (docs/auth/grants-and-admin.md). */
+export interface GrantRecord {
+  /** The grant's public id: its family's reference (family-reference.ts), never the family id. */
+  id: string;
+  family: RefreshFamily;
+  /** When its refresh token last rotated, ms since the epoch; absent when never refreshed. */
+  lastUsedAt?: number;
+}
+
+/** What a token's revocation is decided on: its own claims (tokens/jwt.ts AccessTokenClaims). */
+export interface RevocationSubject {
+  jti: string;
+  /** The refresh family's reference, when the token came from one. */
+  fam?: string | undefined;
+  ep?: string | undefined;
+  client_id: string;
+  sub: string;
+  /** Issued at, seconds: a client- or person-wide revocation covers tokens issued up to its second. */
+  iat: number;
+}
+
+/** Who a revocation of everything issued before now covers: every token of a client, or of a person. */
+export type RevocationScope = "client" | "sub";
 
 export type RedeemResult =
   { status: "ok"; record: CodeRecord } | { status: "replayed"; issued: IssuedByCode } | { status: "invalid" };
@@ -134,6 +168,14 @@ const key = {
   familyRotated: (id: string) => `aig:rf-rotated:${id}`,
   /** A rotation's successor, for a retry of that rotation within the grace window. */
   familyRetry: (id: string, presentedHash: string) => `aig:rf-retry:${id}:${presentedHash}`,
+  /** When the family's refresh token last rotated (its grant's "last used"). */
+  familyUsed: (id: string) => `aig:rf-used:${id}`,
+  /** A person's grants: family reference → family id. */
+  personGrants: (sub: string) => `aig:grants:sub:${sub}`,
+  /** A client's grants: family id → family reference. */
+  clientGrants: (clientId: string) => `aig:grants:client:${clientId}`,
+  /** Everything issued to a client or a person up to this second (seconds) is revoked. */
+  revokedBefore: (scope: RevocationScope, id: string) => `aig:revoked-before:${scope}:${id}`,
   /** The store's epoch: written once, gone only when the store lost its data. */
   epoch: () => "aig:epoch",
   revokedJti: (jti: string) => `aig:revoked:${jti}`,
@@ -154,6 +196,8 @@ export class Store {
   private readonly redeemCodeScript;
   private readonly rotateRefreshScript;
   private readonly revokeFamilyScript;
+  private readonly createFamilyScript;
+  private readonly revokeBeforeScript;
   private readonly countScript;
   private readonly epochScript;
   private readonly revocationLookups: BatchedLookups;
@@ -171,6 +215,8 @@ export class Store {
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
     this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
+    this.createFamilyScript = redis.createScript<number>(CREATE_FAMILY);
+    this.revokeBeforeScript = redis.createScript<number>(REVOKE_BEFORE);
     this.countScript = redis.createScript<[number, number]>(COUNT_IN_WINDOW);
     this.epochScript = redis.createScript<[string, number]>(EPOCH);
   }
@@ -291,14 +337,24 @@ export class Store {
 
   // ── Refresh-token families ──────────────────────────────────────────────────────────────
 
+  /** Starts a family and enters it in its person's and its client's grant indexes, in one step. */
   async createFamily(familyId: string, refreshToken: string, family: RefreshFamily, ttlMs: number): Promise<void> {
-    const px = ttl(ttlMs);
-    const stamped: RefreshFamily = { ...family, epoch: await this.currentEpoch() };
-    await this.redis
-      .multi()
-      .set(key.family(familyId), await this.values.encode(key.family(familyId), stamped), { px })
-      .set(key.familyCurrent(familyId), await sha256Base64Url(refreshToken), { px })
-      .exec();
+    const stamped: RefreshFamily = { grantedAt: Date.now(), ...family, epoch: await this.currentEpoch() };
+    await this.createFamilyScript.exec(
+      [
+        key.family(familyId),
+        key.familyCurrent(familyId),
+        key.personGrants(family.sub),
+        key.clientGrants(family.clientId),
+      ],
+      [
+        await this.values.encode(key.family(familyId), stamped),
+        await sha256Base64Url(refreshToken),
+        String(ttl(ttlMs)),
+        await familyReference(familyId),
+        familyId,
+      ],
+    );
   }
 
   /**
@@ -337,6 +393,7 @@ export class Store {
         key.familyRevoked(reference),
         key.familyRotated(familyId),
         retryKey,
+        key.familyUsed(familyId),
       ],
       [
         presentedHash,
@@ -345,6 +402,7 @@ export class Store {
         JSON.stringify(rotation),
         retry,
         String(Math.max(0, Math.ceil(graceMs))),
+        String(rotation.rotatedAt),
       ],
     );
     if (status === "retry") {
@@ -401,6 +459,93 @@ export class Store {
     return [key.family(familyId), key.familyCurrent(familyId), key.familyRevoked(familyId)];
   }
 
+  // ── Grant indexes (docs/auth/grants-and-admin.md) ───────────────────────────────────────
+
+  /**
+   * The live grants of a person: families that exist, are not revoked and belong to this epoch.
+   * Entries of ended families are dropped from the indexes on the way (they end by TTL one by
+   * one, while an index lives as long as its longest family).
+   */
+  async listGrants(sub: string): Promise<GrantRecord[]> {
+    const index = await this.hashEntries(key.personGrants(sub));
+    if (index.length === 0) return [];
+    const values = await this.redis.mget<(string | null)[]>(
+      ...index.flatMap(([, familyId]) => [key.family(familyId), key.familyRevoked(familyId), key.familyUsed(familyId)]),
+      key.epoch(),
+    );
+    const epoch = values.at(-1) ?? null;
+    const grants: GrantRecord[] = [];
+    const ended: [string, string][] = [];
+    for (const [i, [id, familyId]] of index.entries()) {
+      const [record, revoked, used] = values.slice(i * 3, i * 3 + 3);
+      const family = revoked ? null : await this.values.decode<RefreshFamily>(key.family(familyId), record ?? null);
+      if (!family || family.sub !== sub || !(await this.familyOfThisEpoch(family, epoch))) {
+        ended.push([id, familyId]);
+        continue;
+      }
+      grants.push({ id, family, ...(used ? { lastUsedAt: Number(used) } : {}) });
+    }
+    await Promise.all(ended.map(([id, familyId]) => this.forgetGrant(sub, id, familyId, null)));
+    return grants.sort((a, b) => (b.family.grantedAt ?? 0) - (a.family.grantedAt ?? 0));
+  }
+
+  /**
+   * Ends one grant of a person (its refresh family and the access tokens minted from it).
+   * False when the person has no grant of that id.
+   */
+  async revokeGrant(sub: string, id: string, accessTtlMs: number): Promise<boolean> {
+    const familyId = await this.redis.hget<string>(key.personGrants(sub), id);
+    if (!familyId) return false;
+    const existed = await this.revokeFamily(familyId, accessTtlMs);
+    const record = await this.values.decode<RefreshFamily>(
+      key.family(familyId),
+      await this.redis.get<string>(key.family(familyId)),
+    );
+    await this.forgetGrant(sub, id, familyId, record?.clientId ?? null);
+    return existed;
+  }
+
+  /**
+   * Revokes everything issued to a client (`client`) or a person (`sub`) up to this second:
+   * a marker every check of an access token reads (isRevoked), then every refresh family the
+   * grant index holds. Returns how many families it ended. The marker is written first, so a
+   * family created meanwhile is either in the index or issued after the marker.
+   */
+  async revokeEverything(
+    scope: RevocationScope,
+    id: string,
+    markerTtlMs: number,
+    accessTtlMs: number,
+  ): Promise<number> {
+    await this.revokeBeforeScript.exec(
+      [key.revokedBefore(scope, id)],
+      [String(Math.floor(Date.now() / 1000)), String(ttl(markerTtlMs))],
+    );
+    const index = await this.hashEntries(scope === "sub" ? key.personGrants(id) : key.clientGrants(id));
+    const familyIds = index.map(([field, value]) => (scope === "sub" ? value : field));
+    const ended = await Promise.all(familyIds.map((familyId) => this.revokeFamily(familyId, accessTtlMs)));
+    return ended.filter(Boolean).length;
+  }
+
+  /**
+   * A hash's fields and values. Without automatic deserialization the client hands HGETALL's
+   * reply over as Redis sent it: one flat array, field, value, field, value.
+   */
+  private async hashEntries(k: string): Promise<[string, string][]> {
+    const flat = ((await this.redis.hgetall(k)) ?? []) as unknown as string[];
+    const entries: [string, string][] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) entries.push([String(flat[i]), String(flat[i + 1])]);
+    return entries;
+  }
+
+  /** Drops an ended family from the indexes; with `clientId` null, from the person's only. */
+  private async forgetGrant(sub: string, id: string, familyId: string, clientId: string | null): Promise<void> {
+    await Promise.all([
+      this.redis.hdel(key.personGrants(sub), id),
+      ...(clientId ? [this.redis.hdel(key.clientGrants(clientId), familyId)] : []),
+    ]);
+  }
+
   // ── Revocation of access tokens (RFC 7009) ──────────────────────────────────────────────
 
   /** Remembers a revoked `jti` until the token would have expired anyway. */
@@ -410,17 +555,26 @@ export class Store {
   }
 
   /**
-   * Is the token's `jti`, or the refresh family it came from, revoked, or was it issued under an
-   * epoch that is not the store's (a store that lost its data no longer knows what was revoked)?
+   * Is the token's `jti`, or the refresh family it came from, revoked, or its client or person
+   * revoked wholesale at or after the second it was issued (revokeEverything), or was it issued
+   * under an epoch that is not the store's (a store that lost its data no longer knows what was revoked)?
    * Asked on every use of a token; concurrent questions share one MGET (batched-lookups.ts), which
    * reads the epoch too. An answer of the wrong length counts as revoked.
    */
-  async isRevoked(jti: string, familyId?: string, epoch?: string): Promise<Revocation> {
-    const keys = [key.revokedJti(jti), ...(familyId ? [key.familyRevoked(familyId)] : []), key.epoch()];
+  async isRevoked(token: RevocationSubject): Promise<Revocation> {
+    const markers = [key.revokedBefore("client", token.client_id), key.revokedBefore("sub", token.sub)];
+    const keys = [
+      key.revokedJti(token.jti),
+      ...(token.fam ? [key.familyRevoked(token.fam)] : []),
+      ...markers,
+      key.epoch(),
+    ];
     const values = await this.revocationLookups.lookup(keys);
     if (values.length !== keys.length) return "revoked";
-    if (!(await this.isCurrentEpoch(epoch, values.at(-1) ?? null))) return "unknown-epoch";
-    return values.slice(0, -1).some((value) => value !== null) ? "revoked" : false;
+    if (!(await this.isCurrentEpoch(token.ep, values.at(-1) ?? null))) return "unknown-epoch";
+    const revokedBefore = values.slice(-3, -1).map((value) => (value === null ? -1 : Number(value)));
+    if (revokedBefore.some((before) => !(token.iat > before))) return "revoked";
+    return values.slice(0, -3).some((value) => value !== null) ? "revoked" : false;
   }
 
   // ── Login sessions, pending interactions, registered clients ───────────────────────────

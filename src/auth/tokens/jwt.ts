@@ -201,7 +201,7 @@ async function checkRevocation(
   claims: AccessTokenClaims,
   reject: (why: string) => never,
 ): Promise<AccessTokenClaims> {
-  const revocation = await provider.store.isRevoked(claims.jti, claims.fam, claims.ep);
+  const revocation = await provider.store.isRevoked(claims);
   if (revocation === "unknown-epoch")
     reject("the token was issued before the authorization server's store lost its data; sign in again");
   if (revocation) reject("the token has been revoked");
