@@ -1,6 +1,6 @@
-// The chaos drill's own redis-server on a free loopback port, with no persistence, so that a drill
-// can freeze it (SIGSTOP), kill it and start it again empty without touching anybody else's Redis
-// (docs/operations/chaos.md). npm run dev reaches it through the drill's Upstash-protocol bridge.
+// A private redis-server on a free loopback port, with no persistence, so that a drill (npm run chaos,
+// and the store-loss spec) can freeze it (SIGSTOP), kill it and start it again empty without touching
+// anybody else's Redis (docs/operations/chaos.md). npm run dev reaches it through the drill's Upstash-protocol bridge.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { Redis } from "ioredis";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { examplePolicies } from "../../scripts/dev-policies.js";
 import type { DevStackInfo } from "../../scripts/dev-stack.js";
 import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
-import { machineToken } from "../helpers/e2e-clients.js";
+import { initializeAt, machineToken } from "../helpers/e2e-clients.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "e2e-dev-two-"));
 const stacks: DevProcess[] = [];
@@ -26,26 +26,6 @@ function stackEnv(name: string): NodeJS.ProcessEnv {
   };
   delete env.WRANGLER_REGISTRY_PATH;
   return env;
-}
-
-/** An MCP initialize at `info`'s gateway with `token`: the status and body it answers. */
-async function initialize(info: DevStackInfo, token: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(info.mcp, {
-    method: "POST",
-    headers: {
-      Authorization: `Bearer ${token}`,
-      "Content-Type": "application/json",
-      Accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "two-stacks", version: "1.0.0" } },
-    }),
-    signal: AbortSignal.timeout(20_000),
-  });
-  return { status: res.status, body: await res.text() };
 }
 
 /** The gateway's /status. */
@@ -80,14 +60,14 @@ describe("two npm run dev stacks on one machine", () => {
   it("each gateway binds to its own auth tier: a token of that tier opens a session", async () => {
     for (const { info } of stacks) {
       expect((await gatewayStatus(info)).auth).toBe("ok");
-      const { status, body } = await initialize(info, await machineToken(info));
+      const { status, body } = await initializeAt(info, await machineToken(info), "two-stacks");
       expect(status, body).toBe(200);
     }
   }, 60_000);
 
   it("a gateway refuses a token of the other stack's auth tier as not from an authorization server it trusts", async () => {
     const [first, second] = stacks.map((stack) => stack.info);
-    const { status, body } = await initialize(first!, await machineToken(second!));
+    const { status, body } = await initializeAt(first!, await machineToken(second!), "two-stacks");
     expect(status).toBe(401);
     expect(body).toContain("not issued by a trusted authorization server");
   }, 60_000);

@@ -27,6 +27,31 @@ export async function machineToken(info: DevStackInfo, scope = "tools:read tools
   return body.access_token;
 }
 
+/** A bare MCP `initialize` at the dev stack's gateway with `token`: the status and body it answers. */
+export async function initializeAt(
+  info: DevStackInfo,
+  token: string,
+  clientName: string,
+  timeoutMs = 20_000,
+): Promise<{ status: number; body: string }> {
+  const res = await fetch(info.mcp, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${token}`,
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: clientName, version: "1.0.0" } },
+    }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
 export interface RecordedExchange {
   method: string;
   url: string;

@@ -68,7 +68,7 @@ export function prerequisites(env: NodeJS.ProcessEnv = process.env): Prerequisit
     },
     {
       name: "redis-server (the store drills start and stop Redis servers of their own)",
-      neededBy: (_, path) => path.endsWith("test/helpers/private-redis.ts"),
+      neededBy: (_, path) => path.endsWith("scripts/chaos/redis-server.ts"),
       present: async () => commandRuns("redis-server"),
       install: "sudo apt-get install -y redis-server   (macOS: brew install redis)",
     },

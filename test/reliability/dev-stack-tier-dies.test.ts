@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { DevStackInfo } from "../../scripts/dev-stack.js";
 import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
-import { machineToken } from "../helpers/e2e-clients.js";
+import { initializeAt, machineToken } from "../helpers/e2e-clients.js";
 import { commandLines } from "../helpers/processes.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rel-dev-supervision-"));
@@ -121,27 +121,8 @@ describe("npm run dev when a tier's runtime fails", () => {
     const token = await machineToken(info);
     await vi.waitFor(
       async () => {
-        const res = await fetch(info.mcp, {
-          method: "POST",
-          headers: {
-            Authorization: `Bearer ${token}`,
-            "Content-Type": "application/json",
-            Accept: "application/json, text/event-stream",
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: 1,
-            method: "initialize",
-            params: {
-              protocolVersion: "2025-11-25",
-              capabilities: {},
-              clientInfo: { name: "after-restart", version: "1.0.0" },
-            },
-          }),
-          signal: AbortSignal.timeout(10_000),
-        });
-        const body = await res.text();
-        expect(res.status, body).toBe(200);
+        const { status, body } = await initializeAt(info, token, "after-restart", 10_000);
+        expect(status, body).toBe(200);
       },
       { timeout: 30_000, interval: 500 },
     );

@@ -9,20 +9,20 @@ import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/aut
 import { GATEWAY_CLIENT, gatewayConfig, withToken } from "../helpers/gateway-stack.js";
 import { initializeRequest, postMcp } from "../helpers/mcp.js";
 import { postForm } from "../helpers/oauth-requests.js";
-import { startPrivateRedis, type PrivateRedis } from "../helpers/private-redis.js";
+import { startRedisServer, type RedisServer } from "../../scripts/chaos/redis-server.js";
 import { startAuthWorker, startGatewayWorker, type RunningWorker } from "../helpers/workers.js";
 
 /** Where the gateway may exchange agents' tokens to (its client's allowedAudiences). */
 const UPSTREAM = "https://upstream.test/api";
 const agent = confidentialClient("agent", { grantTypes: ["client_credentials"], introspection: true });
 
-let redis: PrivateRedis;
+let redis: RedisServer;
 let bridge: RedisBridge;
 let auth: RunningWorker;
 let gateway: RunningWorker;
 
 beforeAll(async () => {
-  redis = await startPrivateRedis();
+  redis = await startRedisServer();
   const token = randomBytes(24).toString("base64url");
   bridge = await startRedisBridge({ redisUrl: redis.url, token, port: 0 });
   auth = await startAuthWorker({

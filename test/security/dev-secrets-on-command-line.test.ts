@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { DevStackInfo } from "../../scripts/dev-stack.js";
 import { generateSigningKey } from "../../scripts/keys.js";
 import { startDevProcess, type DevProcess } from "../helpers/dev-process.js";
-import { machineToken } from "../helpers/e2e-clients.js";
+import { initializeAt, machineToken } from "../helpers/e2e-clients.js";
 import { commandLines } from "../helpers/processes.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "sec-dev-argv-"));
@@ -110,26 +110,8 @@ describe("npm run dev and its secrets", () => {
 
   it("still works: the machine agent gets a token and the gateway answers with it", async () => {
     const token = await machineToken(info);
-    const res = await fetch(info.mcp, {
-      method: "POST",
-      headers: {
-        Authorization: `Bearer ${token}`,
-        "Content-Type": "application/json",
-        Accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "argv-check", version: "1.0.0" },
-        },
-      }),
-    });
-    expect(res.status).toBe(200);
-    await res.body?.cancel();
+    const { status, body } = await initializeAt(info, token, "argv-check");
+    expect(status, body).toBe(200);
   });
 
   it("removes the secrets files when it stops", async () => {
