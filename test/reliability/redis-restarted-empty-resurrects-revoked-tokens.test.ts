@@ -4,12 +4,12 @@
 // on a redis-server of its own: the shared one is never flushed.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startRedisServer, type RedisServer } from "../../scripts/chaos/redis-server.js";
 import { startRedisBridge, type RedisBridge } from "../../scripts/redis-bridge.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
 import { GATEWAY_CLIENT, gatewayConfig, withToken } from "../helpers/gateway-stack.js";
 import { initializeRequest, postMcp } from "../helpers/mcp.js";
 import { postForm } from "../helpers/oauth-requests.js";
-import { startRedisServer, type RedisServer } from "../../scripts/chaos/redis-server.js";
 import { startAuthWorker, startGatewayWorker, type RunningWorker } from "../helpers/workers.js";
 
 /** Where the gateway may exchange agents' tokens to (its client's allowedAudiences). */
