@@ -13,7 +13,7 @@ import { ConfigError } from "../src/core/errors.js";
 import { log } from "../src/core/log.js";
 import { telemetryMetrics } from "../src/core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../src/core/telemetry/telemetry.js";
-import { backoffMs, batchKey, deliverBatch, outboxShard } from "../src/gateway/audit-sink.js";
+import { backoffMs, batchKey, deliverBatch, LOGGED_IDS } from "../src/gateway/audit-sink.js";
 import type { AuditEvent } from "../src/gateway/audit.js";
 import { loadGatewayConfig, type GatewayConfig } from "../src/gateway/config.js";
 import type { GatewayEnv } from "../src/gateway/env.js";
@@ -25,9 +25,6 @@ type SinkConfig = NonNullable<GatewayConfig["provider"]["audit"]["sink"]>;
 const RETENTION_WITHOUT_SINK_MS = 24 * 3600_000;
 /** Batches one alarm run delivers before it yields to a fresh run (bounded alarm duration). */
 const BATCHES_PER_RUN = 20;
-/** Event ids named in one drop log line (the events themselves are in the worker log). */
-const LOGGED_IDS = 100;
-
 export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutboxRpc {
   /** Events held, counted once per instance and then kept up to date (COUNT(*) scans the table). */
   private held: number | undefined;
@@ -210,44 +207,4 @@ export class AuditOutbox extends DurableObject<GatewayEnv> implements AuditOutbo
     setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
     return loaded.config;
   }
-}
-
-/**
- * Appends a session's audit events to their outbox shard; true once they are stored there. A
- * failed append is retried once (a Durable Object may be restarting). Never throws: on false the
- * caller still holds the events and decides what happens to them.
- */
-export async function appendToOutbox(
-  env: GatewayEnv,
-  sink: SinkConfig,
-  sessionId: string,
-  events: AuditEvent[],
-): Promise<boolean> {
-  const name = outboxShard(sessionId, sink.shards);
-  let error: unknown;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      if (!env.AUDIT_OUTBOX) throw new Error("no AUDIT_OUTBOX binding");
-      await env.AUDIT_OUTBOX.get(env.AUDIT_OUTBOX.idFromName(name)).append(events);
-      return true;
-    } catch (err) {
-      error = err;
-    }
-  }
-  log("warn", "audit.outbox_failed", {
-    events: events.length,
-    shard: name,
-    error: error instanceof Error ? error.message : "error",
-  });
-  return false;
-}
-
-/** Counts and logs events a session must give up before its outbox took them (the session ended meanwhile). */
-export function droppedBeforeOutbox(events: AuditEvent[]): void {
-  telemetryMetrics().auditDropped.add(events.length, { "gateway.audit.reason": "outbox_unavailable" });
-  log("error", "audit.dropped", {
-    reason: "outbox_unavailable",
-    events: events.length,
-    ids: events.map((e) => e.id).slice(0, LOGGED_IDS),
-  });
 }

@@ -10,6 +10,9 @@
 import { sha256Base64Url } from "../core/encoding.js";
 import type { AuditEvent } from "./audit.js";
 
+/** Event ids named in one drop log line (the events themselves are in the worker log). */
+export const LOGGED_IDS = 100;
+
 export interface SinkTarget {
   url: string;
   headers: Record<string, string>;

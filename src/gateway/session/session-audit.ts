@@ -2,9 +2,10 @@
 // worker log, and, when mcpProvider.audit.sink is set, stored in the session object's own storage
 // in the same step as the reply that produced it (the output gate holds the reply until the write
 // is durable, with no extra round trip), then moved to the audit outbox
-// (durable-objects/audit-outbox.ts) in the background and deleted here once the outbox holds it.
-import { appendToOutbox, droppedBeforeOutbox } from "../../../durable-objects/audit-outbox.js";
+// (durable-objects/audit-outbox.ts; appendToOutbox below is its client side) in the background and deleted here once the outbox holds it.
 import { log } from "../../core/log.js";
+import { telemetryMetrics } from "../../core/telemetry/metrics.js";
+import { LOGGED_IDS, outboxShard } from "../audit-sink.js";
 import { writeAuditEvent, type AuditEvent } from "../audit.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -13,6 +14,7 @@ import type { GatewayEnv } from "../env.js";
 const AUDIT_PREFIX = "audit:";
 
 export type AuditSinkConfig = GatewayConfig["provider"]["audit"]["sink"];
+type SinkConfig = NonNullable<AuditSinkConfig>;
 
 export class SessionAudit {
   /** The move of stored audit events to the outbox under way, if any (one at a time). */
@@ -71,4 +73,44 @@ export class SessionAudit {
       return false;
     }
   }
+}
+
+/**
+ * Appends a session's audit events to their outbox shard; true once they are stored there. A
+ * failed append is retried once (a Durable Object may be restarting). Never throws: on false the
+ * caller still holds the events and decides what happens to them.
+ */
+export async function appendToOutbox(
+  env: GatewayEnv,
+  sink: SinkConfig,
+  sessionId: string,
+  events: AuditEvent[],
+): Promise<boolean> {
+  const name = outboxShard(sessionId, sink.shards);
+  let error: unknown;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      if (!env.AUDIT_OUTBOX) throw new Error("no AUDIT_OUTBOX binding");
+      await env.AUDIT_OUTBOX.get(env.AUDIT_OUTBOX.idFromName(name)).append(events);
+      return true;
+    } catch (err) {
+      error = err;
+    }
+  }
+  log("warn", "audit.outbox_failed", {
+    events: events.length,
+    shard: name,
+    error: error instanceof Error ? error.message : "error",
+  });
+  return false;
+}
+
+/** Counts and logs events a session must give up before its outbox took them (the session ended meanwhile). */
+export function droppedBeforeOutbox(events: AuditEvent[]): void {
+  telemetryMetrics().auditDropped.add(events.length, { "gateway.audit.reason": "outbox_unavailable" });
+  log("error", "audit.dropped", {
+    reason: "outbox_unavailable",
+    events: events.length,
+    ids: events.map((e) => e.id).slice(0, LOGGED_IDS),
+  });
 }
