@@ -1,8 +1,9 @@
 // A session's audit events on their way to the sink (docs/audit.md): each is written to the
 // worker log, and, when mcpProvider.audit.sink is set, stored in the session object's own storage
 // in the same step as the reply that produced it (the output gate holds the reply until the write
-// is durable, with no extra round trip), then moved to the audit outbox
-// (durable-objects/audit-outbox.ts; appendToOutbox below is its client side) in the background and deleted here once the outbox holds it.
+// is durable, with no extra round trip), then moved to the audit outbox in the background
+// (durable-objects/audit-outbox.ts; appendToOutbox below is its client side) and deleted here
+// once the outbox holds it.
 import { log } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { LOGGED_IDS, outboxShard } from "../audit-sink.js";
