@@ -2,7 +2,7 @@
 // older than `session.lifetime` however busy, a session asks the person to sign in again. Driven
 // against the real auth tier with durations of seconds; the tests wait for conditions, never time them.
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
 import { authorize, CookieJar, step } from "../helpers/login-flow.js";
@@ -55,42 +55,31 @@ async function firstStop(jar: CookieJar): Promise<string> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it holds, failing after `deadlineMs`. */
-async function until(check: () => Promise<boolean>, deadlineMs: number, what: string): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await pause(100);
-  }
-}
-
 describe("sign-in sessions that end", () => {
   it("asks for sign-in again once the session was left idle past its idle timeout", async () => {
     const { jar, sid } = await signIn();
     expect(await firstStop(jar)).toBe("/consent");
     // Not touching the session (only Redis is asked) until its record is gone.
-    await until(
-      async () => (await sharedStore().getSession(sid)) === null,
-      IDLE_MS + 5_000,
-      "the idle session's record to expire",
-    );
+    await vi.waitFor(async () => expect(await sharedStore().getSession(sid)).toBeNull(), {
+      timeout: IDLE_MS + 5_000,
+      interval: 100,
+    });
     expect(await firstStop(jar)).toBe("/login");
   });
 
   it("keeps a session in use past its idle timeout, but never past its lifetime", async () => {
     const signedIn = Date.now();
     const { jar } = await signIn();
-    // Used more often than the idle timeout, for longer than it: still signed in.
+    // Used five times per idle timeout (the pause is the use's cadence), for longer than it: still signed in.
     while (Date.now() - signedIn < IDLE_MS * 1.5) {
       expect(await firstStop(jar)).toBe("/consent");
       await pause(IDLE_MS / 5);
     }
     // Still used as often, it ends anyway at the lifetime.
-    await until(
-      async () => (await firstStop(jar)) === "/login",
-      LIFETIME_MS + 5_000,
-      "the busy session to reach its lifetime",
-    );
+    await vi.waitFor(async () => expect(await firstStop(jar)).toBe("/login"), {
+      timeout: LIFETIME_MS + 5_000,
+      interval: 100,
+    });
   });
 
   it("replaces the browser's session when the person signs in again (prompt=login), ending the old one", async () => {
