@@ -9,7 +9,7 @@ import { awaitAuditTrail } from "./audit-trail.js";
 import type { DrillStack } from "./drill-stack.js";
 import { readWindow, recoveredAt, seconds, type DrillRow, type Target } from "./drill-window.js";
 import { machineToken, type MachineAgents } from "./machine-agents.js";
-import { postMcp, PROTOCOL_VERSION } from "./mcp-client.js";
+import { initializeMcp, postMcp } from "./mcp-client.js";
 import type { UserGrant } from "./user-grant.js";
 
 export interface DrillContext {
@@ -209,21 +209,7 @@ export const demoHostFrozen: Drill = {
         const { info } = ctx.stack;
         // A session opened before the fault, to list tools during it.
         const token = (await machineToken(info)).token!;
-        const opened = await postMcp({
-          url: info.mcp,
-          token,
-          timeoutMs: 10_000,
-          body: {
-            jsonrpc: "2.0",
-            id: 0,
-            method: "initialize",
-            params: {
-              protocolVersion: PROTOCOL_VERSION,
-              capabilities: {},
-              clientInfo: { name: "chaos-lister", version: "1.0.0" },
-            },
-          },
-        });
+        const opened = await initializeMcp(info.mcp, token, "chaos-lister", 10_000);
         if (!opened.sessionId) throw new Error(`the lister could not open a session: ${opened.outcome}`);
         await postMcp({
           url: info.mcp,

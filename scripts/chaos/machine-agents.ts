@@ -5,7 +5,7 @@
 // tried again shortly (nothing was sent). Every tools/call is recorded with its outcome, so each
 // drill reads what agents saw in its own time window.
 import type { DevStackInfo } from "../dev-stack.js";
-import { postMcp, PROTOCOL_VERSION } from "./mcp-client.js";
+import { initializeMcp, postMcp } from "./mcp-client.js";
 
 export interface CallRecord {
   agent: number;
@@ -100,21 +100,7 @@ export function startMachineAgents(info: DevStackInfo, count: number): MachineAg
         continue;
       }
       if (!sessionId) {
-        const opened = await postMcp({
-          url: info.mcp,
-          token,
-          timeoutMs: CALL_TIMEOUT_MS,
-          body: {
-            jsonrpc: "2.0",
-            id: 0,
-            method: "initialize",
-            params: {
-              protocolVersion: PROTOCOL_VERSION,
-              capabilities: {},
-              clientInfo: { name: `chaos-agent-${n}`, version: "1.0.0" },
-            },
-          },
-        });
+        const opened = await initializeMcp(info.mcp, token, `chaos-agent-${n}`, CALL_TIMEOUT_MS);
         side.push({ at: began, what: "initialize", outcome: opened.outcome });
         if (opened.outcome !== "ok" || !opened.sessionId) {
           if (opened.status === 401) token = undefined;

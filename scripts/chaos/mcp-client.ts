@@ -87,6 +87,25 @@ export interface McpPost {
   timeoutMs: number;
 }
 
+/** An MCP `initialize` (no session yet) as client `clientName`; the answer carries the new session's id. */
+export function initializeMcp(url: string, token: string, clientName: string, timeoutMs: number): Promise<McpAnswer> {
+  return postMcp({
+    url,
+    token,
+    timeoutMs,
+    body: {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: clientName, version: "1.0.0" },
+      },
+    },
+  });
+}
+
 export async function postMcp({ url, token, sessionId, body, timeoutMs }: McpPost): Promise<McpAnswer> {
   const headers: Record<string, string> = {
     Authorization: `Bearer ${token}`,

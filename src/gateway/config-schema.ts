@@ -5,6 +5,14 @@ import { byteSize, duration, httpUrl } from "../core/config-schema.js";
 import { observabilitySchema } from "../core/telemetry/config-schema.js";
 import { appSchema, identityProviderSchema, inboundAuthorizationSchema } from "./apps-schema.js";
 
+/** A token bucket of tool calls: `limit` calls in a full bucket, refilled evenly over `period`. */
+const callBudget = z
+  .object({
+    limit: z.number().int().min(1).describe("Calls in a full bucket (the largest burst)."),
+    period: duration("1m").describe("The bucket refills evenly over this period."),
+  })
+  .strict();
+
 const origin = z.string().refine((value) => {
   try {
     return new URL(value).origin === value;
@@ -227,22 +235,12 @@ export const mcpProviderSchema = z
           .describe(
             "Live sessions one principal (issuer + user `sub` + agent `client_id`) may hold at once. Beyond it, `initialize` gets HTTP 429 with Retry-After and JSON-RPC -32000. A session holds its slot until it ends (DELETE, idle timeout); one that vanished without ending loses it at most one idle timeout (`transports.stream.session.timeout`) after its last activity. If the principal's object cannot be asked, 503 (fail closed). `0` turns the limit off.",
           ),
-        toolCallsPerPrincipal: z
-          .object({
-            limit: z.number().int().min(1).describe("Calls in a full bucket (the largest burst)."),
-            period: duration("1m").describe("The bucket refills evenly over this period."),
-          })
-          .strict()
+        toolCallsPerPrincipal: callBudget
           .optional()
           .describe(
             "Tool calls one principal may make across all its sessions, as a token bucket kept in the principal's own Durable Object, so opening a new session does not renew it. Off unless set. Calls beyond it get a tool error saying when to retry and the audit outcome `rate_limited`, before any policy, exchange or upstream request; if the principal's object cannot be asked, the call is refused the same way (fail closed).",
           ),
-        toolCallsPerSession: z
-          .object({
-            limit: z.number().int().min(1).describe("Calls in a full bucket (the largest burst)."),
-            period: duration("1m").describe("The bucket refills evenly over this period."),
-          })
-          .strict()
+        toolCallsPerSession: callBudget
           .optional()
           .describe(
             "Tool calls one session may make, as a token bucket. Off unless set. Calls beyond it get a tool error saying when to retry and the audit outcome `rate_limited`, before any policy, exchange or upstream request. A brake for one runaway agent loop, kept in the session object's memory: it starts full after the object is evicted, and a new session starts with a full one, so a budget the agent cannot renew is `toolCallsPerPrincipal`.",
