@@ -1,3 +1,7 @@
+// The gateway's configuration, from its environment: the configuration document (GATEWAY_CONFIG,
+// else the bundled config/gateway.yaml; schemas in config-schema.ts and apps-schema.ts) and the
+// secrets it names by `{ env: NAME }`. Every problem is reported with its path, never its value
+// (docs/configuration.md).
 import bundledConfig from "../../config/gateway.yaml";
 import {
   formatIssues,
