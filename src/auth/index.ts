@@ -24,6 +24,8 @@ import { renderAuthError } from "./errors.js";
 import { loadKeyRing } from "./keys.js";
 import { openStore } from "./store/store.js";
 import { instrumentStore } from "./store/telemetry.js";
+import { CONNECTED_AGENTS_PATH, REVOKE_PATH } from "./ui/connected-agents-pages.js";
+import { connectedAgentsRoutes } from "./ui/connected-agents.js";
 import { interactionRoutes } from "./ui/interaction.js";
 import { logoutConfirmationRoutes } from "./ui/logout-confirmation.js";
 import { upstreamLoginRoutes } from "./ui/upstream-login.js";
@@ -88,6 +90,8 @@ const ROUTES = new Set<string>([
   "/login/upstream",
   "/login/callback",
   "/logout/confirm",
+  CONNECTED_AGENTS_PATH,
+  REVOKE_PATH,
   ...Object.values(ENDPOINTS),
 ]);
 app.use(httpServerTelemetry((_c, path) => ROUTES.has(path)));
@@ -104,7 +108,7 @@ app.use(
 
 // Browser-based MCP clients (e.g. the MCP Inspector) discover, register and redeem tokens from
 // their own origin. These endpoints take no cookies, so any origin may call them; the pages
-// (/authorize, /login, /consent, /logout) are navigations and get no CORS headers.
+// (/authorize, /login, /consent, /logout, /account/agents) are navigations and get no CORS headers.
 app.use("/.well-known/*", cors({ origin: "*", allowMethods: ["GET"], maxAge: 600 }));
 for (const path of [
   ENDPOINTS.jwks,
@@ -134,6 +138,7 @@ app.on(["GET", "POST"], ENDPOINTS.userinfo, getUserinfo);
 app.get(ENDPOINTS.endSession, getEndSession);
 app.post(ENDPOINTS.endSession, postEndSession);
 app.route("/", logoutConfirmationRoutes);
+app.route("/", connectedAgentsRoutes);
 app.route("/", adminRoutes);
 
 app.notFound((c) => renderAuthError(new OAuthError("invalid_request", "no such endpoint", 404), c));

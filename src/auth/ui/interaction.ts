@@ -2,7 +2,9 @@
 // redirect back with a code. A pending request (an "interaction") lives in Redis for 10 minutes
 // and is bound to the browser that started it by a cookie (cookies.ts), so forms posted from
 // elsewhere fail (with SameSite=Lax the cookie is not sent on cross-site POSTs); each form also
-// carries the interaction's CSRF token.
+// carries the interaction's CSRF token. A sign-in for one of the tier's own pages (the person's
+// connected agents, connected-agents.ts) is an interaction too, with no authorization request behind it:
+// it names the local path to return to instead of a client (`returnTo`), and never yields a code.
 import { Hono, type Context } from "hono";
 import { randomToken, timingSafeEqualStrings } from "../../core/encoding.js";
 import type { AuthApp } from "../app-types.js";
@@ -33,7 +35,15 @@ export interface Interaction {
   state?: string;
   nonce?: string;
   skipConsent: boolean;
+  /**
+   * Set only for a sign-in to one of the tier's own pages: the local path (never a URL, so no
+   * open redirect) the browser goes back to once signed in. Its authorization fields are empty.
+   */
+  returnTo?: string;
 }
+
+/** A path on this tier, as a sign-in for its own pages may return to: no scheme, host or `//`. */
+export const LOCAL_PATH = /^\/(?![/\\])[A-Za-z0-9/_-]*$/;
 
 function bindToBrowser(c: Context<AuthApp>, interaction: Interaction): void {
   writeCookie(c, BINDING_COOKIE, interaction.id, { sameSite: "Lax", maxAgeSeconds: INTERACTION_TTL_MS / 1000 });
@@ -59,7 +69,7 @@ function backToClient(c: Context<AuthApp>, redirect: Response): Response {
   return c.redirect(redirect.headers.get("Location")!, 303);
 }
 
-/** After /authorize: log in, ask for consent, or finish, depending on what is already known. */
+/** After /authorize (or a page of the tier's own): log in, ask for consent, or finish, depending on what is already known. */
 export async function continueInteraction(
   c: Context<AuthApp>,
   interaction: Interaction,
@@ -69,6 +79,30 @@ export async function continueInteraction(
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
   if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
+}
+
+/**
+ * Starts a sign-in for one of the tier's own pages, not tied to an authorization request
+ * (interactions are how the login page, its CSRF token and the upstream login find their way
+ * back). `returnTo` is a path the tier chose, checked once more so it can never become a redirect
+ * elsewhere.
+ */
+export async function signInToReturn(c: Context<AuthApp>, returnTo: string, pageName: string): Promise<Response> {
+  if (!LOCAL_PATH.test(returnTo)) throw new Error(`not a local path: ${returnTo}`);
+  const interaction: Interaction = {
+    id: randomToken(),
+    csrf: randomToken(),
+    clientId: "",
+    clientName: pageName,
+    redirectUri: "",
+    scope: "",
+    resource: [],
+    codeChallenge: "",
+    skipConsent: true,
+    returnTo,
+  };
+  await c.get("provider").store.saveInteraction(interaction.id, interaction, INTERACTION_TTL_MS);
+  return continueInteraction(c, interaction, null);
 }
 
 /** Loads the interaction a form or link names, if this browser started it. */
@@ -94,6 +128,9 @@ export async function completeInteraction(
   const interaction = await provider.store.takeInteraction<Interaction>(interactionId);
   if (!interaction) return expired(c);
   clearCookie(c, BINDING_COOKIE);
+  // A sign-in for the tier's own page ends there: no client, no code.
+  if (interaction.returnTo !== undefined)
+    return LOCAL_PATH.test(interaction.returnTo) ? redirectTo(c, interaction.returnTo) : expired(c);
   const code = randomToken();
   const scopes = interaction.scope.split(" ").filter(Boolean);
   await provider.store.saveCode(
@@ -209,7 +246,8 @@ interactionRoutes.post("/login", async (c) => {
 
 interactionRoutes.get("/consent", async (c) => {
   const interaction = await boundInteraction(c, c.req.query("interaction"));
-  if (!interaction) return expired(c);
+  // A sign-in for the tier's own pages has nothing to consent to.
+  if (!interaction || interaction.returnTo !== undefined) return expired(c);
   const session = await currentSession(c);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
   c.header("Cache-Control", "no-store");
@@ -230,7 +268,8 @@ interactionRoutes.get("/consent", async (c) => {
 interactionRoutes.post("/consent", async (c) => {
   const form = await c.req.parseBody();
   const interaction = await boundInteraction(c, typeof form.interaction === "string" ? form.interaction : undefined);
-  if (!interaction || !(await checkForm(c, interaction, form.csrf))) return expired(c);
+  if (!interaction || interaction.returnTo !== undefined || !(await checkForm(c, interaction, form.csrf)))
+    return expired(c);
   const session = await currentSession(c);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
   if (form.decision !== "allow") return denyInteraction(c, interaction.id);

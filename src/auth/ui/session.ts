@@ -25,6 +25,12 @@ export interface LoginSession {
   createdAt: number;
   /** The last use, ms since the epoch: the idle clock runs from here. */
   lastActiveAt: number;
+  /**
+   * The synchronizer token of forms on the person's own pages (connected-agents.ts; OWASP CSRF
+   * Prevention Cheat Sheet): random, held only here and in those pages. Optional because sessions
+   * begun before it existed get one at their next use.
+   */
+  csrf?: string;
 }
 
 /** What a session cookie holds: 32 random bytes, base64url (randomToken). */
@@ -45,6 +51,7 @@ export async function startSession(c: Context<AuthApp>, user: AuthenticatedUser)
     authTime: Math.floor(now / 1000),
     createdAt: now,
     lastActiveAt: now,
+    csrf: randomToken(),
   };
   const { store, config } = c.get("provider");
   // A sign-in always gets a new secret (no session fixation, RFC 6819 §4.4.1.8); the session it
@@ -86,7 +93,7 @@ export async function currentSession(c: Context<AuthApp>): Promise<LoginSession 
   if (!session) return null;
   const now = Date.now();
   const left = timeLeftAfterUse(session, settings(c), now);
-  const used: LoginSession = { ...session, lastActiveAt: now };
+  const used: LoginSession = { ...session, lastActiveAt: now, csrf: session.csrf ?? randomToken() };
   await c.get("provider").store.saveSession(session.sid, used, left);
   return used;
 }

@@ -1,0 +1,89 @@
+// The pages of "Connected agents" (docs/auth/connected-agents.md): every grant the signed-in
+// person has given, each with a "Revoke" form carrying the session's CSRF token. A client's name
+// is whatever it says about itself unless the operator configured it, so beside it stands what
+// the tier did verify: the host that served a metadata document, or "unverified" for a client
+// that registered itself (RFC 7591). Escaped like every page (pages.ts): names, scopes and
+// resources come from clients.
+import { html } from "hono/html";
+import type { GrantView } from "../grants/grant-view.js";
+import { page } from "./pages.js";
+
+export const CONNECTED_AGENTS_PATH = "/account/agents";
+export const REVOKE_PATH = "/account/agents/revoke";
+
+export interface ConnectedAgentsModel {
+  user: string;
+  csrf: string;
+  grants: GrantView[];
+  /** Set after a revocation, on the page the browser is sent back to. */
+  revoked?: boolean;
+}
+
+/** "2026-11-29 04:58 UTC": one fixed form, whatever the browser's language. */
+function when(iso: string | null, otherwise: string) {
+  if (!iso) return otherwise;
+  return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+}
+
+function identity(grant: GrantView) {
+  switch (grant.client_kind) {
+    case "configured":
+      return html`<p>Set up by the operator of this service.</p>`;
+    case "metadata-document":
+      return html`<p>Verified host: <strong>${grant.verified_host}</strong></p>`;
+    case "registered":
+      return html`<p class="notice">
+        <strong>Unverified</strong>: it registered itself, and its name is its own claim.
+      </p>`;
+  }
+}
+
+function grantCard(grant: GrantView, csrf: string) {
+  const scopes = grant.scope.split(" ").filter(Boolean);
+  return html`<section class="grant">
+    <h2>${grant.client_name ?? grant.client_id}</h2>
+    ${identity(grant)}
+    <dl>
+      <dt>Application</dt>
+      <dd><code>${grant.client_id}</code></dd>
+      <dt>Access</dt>
+      <dd>${scopes.length ? scopes.map((s) => html`<code>${s}</code> `) : "basic sign-in only"}</dd>
+      <dt>For use at</dt>
+      <dd>
+        ${grant.resource.length ? grant.resource.map((r) => html`<code>${r}</code> `) : "any of this service's APIs"}
+      </dd>
+      <dt>Granted</dt>
+      <dd>${when(grant.granted_at, "before this was recorded")}</dd>
+      <dt>Last used</dt>
+      <dd>${when(grant.last_used_at, "not since it was granted")}</dd>
+    </dl>
+    <form method="post" action="${REVOKE_PATH}">
+      <input type="hidden" name="grant" value="${grant.id}" />
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <button type="submit">Revoke</button>
+    </form>
+  </section>`;
+}
+
+export function connectedAgentsPage(m: ConnectedAgentsModel) {
+  return page(
+    "Connected agents",
+    html`<h1>Connected agents</h1>
+      <p>Signed in as <strong>${m.user}</strong>. These applications can act for you until you revoke them.</p>
+      ${m.revoked ? html`<p role="status" class="notice">Revoked: that application can no longer act for you.</p>` : ""}
+      ${
+        m.grants.length
+          ? m.grants.map((grant) => grantCard(grant, m.csrf))
+          : html`<p role="status">No application can act for you.</p>`
+      }`,
+  );
+}
+
+export function connectedAgentsErrorPage(description: string) {
+  return page(
+    "Connected agents",
+    html`<h1>This request cannot continue</h1>
+      <p class="error" role="alert">${description}</p>
+      <p>Nothing was changed. <a href="${CONNECTED_AGENTS_PATH}">Back to your connected agents</a>.</p>`,
+  );
+}
