@@ -1,0 +1,132 @@
+// Connected agents in a real browser (Chromium): the person opens /account/agents without a
+// session, signs in and lands back on it; an agent they authorized is listed, and "Revoke" (a form
+// under the pages' Content-Security-Policy) ends its refresh token. A page on another site that
+// posts the revocation form ends nothing.
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALICE, authConfig } from "../helpers/auth-config.js";
+import { authorizationParams, pkce } from "../helpers/authorization-request.js";
+import { launchChromium, startRedirectTarget, type RedirectTarget } from "../helpers/browser.js";
+import { postForm } from "../helpers/login-flow.js";
+import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
+
+const username = `alice-${randomBytes(4).toString("hex")}`;
+const person = { ...ALICE.config, username, claims: {} };
+
+let auth: RunningWorker;
+let browser: Browser;
+let target: RedirectTarget;
+/** Another site (localhost, not 127.0.0.1): cross-site to the provider. */
+let otherSite: { url: string; server: Server; form: string };
+
+const app = () => ({
+  name: "Web Agent",
+  clientId: "web-agent",
+  tokenEndpointAuthMethod: "none",
+  redirectUris: [target.url],
+  grantTypes: ["authorization_code", "refresh_token"],
+  scopes: ["tools:read"],
+  skipConsent: true,
+});
+
+beforeAll(async () => {
+  [browser, target] = await Promise.all([launchChromium(), startRedirectTarget()]);
+  auth = await startAuthWorker({
+    config: (url) => authConfig(url, { apps: [app()], login: { users: [person] } }),
+  });
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(otherSite.form);
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  otherSite = { url: `http://localhost:${(server.address() as AddressInfo).port}/`, server, form: "" };
+});
+afterAll(async () => {
+  await browser?.close();
+  await target?.close();
+  otherSite?.server.closeAllConnections();
+  otherSite?.server.close();
+  await auth?.dispose();
+});
+
+/** The agent's authorization in this (signed-in) browser; the agent redeems the code for a refresh token. */
+async function authorizeAgent(page: Page): Promise<string> {
+  const { verifier, challenge } = await pkce();
+  await page.goto(
+    `${auth.url}/authorize?${new URLSearchParams(authorizationParams("web-agent", target.url, challenge, { scope: "openid tools:read" }))}`,
+  );
+  await page.waitForURL((url) => url.href.startsWith(target.url));
+  const code = new URL(page.url()).searchParams.get("code")!;
+  const res = await auth.fetch(
+    "/token",
+    postForm({
+      grant_type: "authorization_code",
+      client_id: "web-agent",
+      code,
+      redirect_uri: target.url,
+      code_verifier: verifier,
+    }),
+  );
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { refresh_token: string }).refresh_token;
+}
+
+function refresh(refreshToken: string): Promise<Response> {
+  return auth.fetch(
+    "/token",
+    postForm({ grant_type: "refresh_token", client_id: "web-agent", refresh_token: refreshToken }),
+  );
+}
+
+describe("connected agents in the browser", () => {
+  it("signs in for the page, lists the agent, and revokes it; another site's form revokes nothing", async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${auth.url}/account/agents`);
+      expect(new URL(page.url()).pathname).toBe("/login");
+      await page.getByLabel("Username").fill(username);
+      await page.getByLabel("Password").fill(ALICE.password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(`${auth.url}/account/agents`);
+      expect(await page.locator("main").innerText()).toContain("No application can act for you.");
+
+      let refreshToken = await authorizeAgent(page);
+      await page.goto(`${auth.url}/account/agents`);
+      expect(await page.getByRole("heading", { name: "Web Agent" }).count()).toBe(1);
+
+      // A page elsewhere posts the revocation with the right fields: the provider refuses it.
+      const grant = await page.locator('input[name="grant"]').getAttribute("value");
+      const csrf = await page.locator('input[name="csrf"]').getAttribute("value");
+      otherSite.form = `<!doctype html><html lang="en"><title>Prize</title>
+<form method="post" action="${auth.url}/account/agents/revoke">
+<input type="hidden" name="grant" value="${grant}"><input type="hidden" name="csrf" value="${csrf}">
+<button type="submit">Claim prize</button></form></html>`;
+      const attacker = await context.newPage();
+      await attacker.goto(otherSite.url);
+      await attacker.getByRole("button", { name: "Claim prize" }).click();
+      await attacker.waitForURL((url) => url.href.startsWith(auth.url));
+      // Chromium names the other site in Origin: refused before anything else is read.
+      expect(await attacker.locator("main").innerText()).toContain("This request did not come from this page.");
+      await attacker.close();
+      const stillGood = await refresh(refreshToken);
+      expect(stillGood.status).toBe(200);
+      refreshToken = ((await stillGood.json()) as { refresh_token: string }).refresh_token;
+
+      await page.reload();
+      await page.getByRole("button", { name: "Revoke" }).click();
+      await page.waitForURL(`${auth.url}/account/agents?revoked=1`);
+      const main = await page.locator("main").innerText();
+      expect(main).toContain("Revoked: that application can no longer act for you.");
+      expect(main).toContain("No application can act for you.");
+      const res = await refresh(refreshToken);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe("invalid_grant");
+    } finally {
+      await context.close();
+    }
+  });
+});
