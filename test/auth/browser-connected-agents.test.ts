@@ -3,14 +3,17 @@
 // under the pages' Content-Security-Policy) ends its refresh token. A page on another site that
 // posts the revocation form ends nothing.
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
-import { launchChromium, startRedirectTarget, type RedirectTarget } from "../helpers/browser.js";
+import {
+  launchChromium,
+  startOtherSite,
+  startRedirectTarget,
+  type OtherSite,
+  type RedirectTarget,
+} from "../helpers/browser.js";
 import { postForm } from "../helpers/login-flow.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
@@ -21,7 +24,7 @@ let auth: RunningWorker;
 let browser: Browser;
 let target: RedirectTarget;
 /** Another site (localhost, not 127.0.0.1): cross-site to the provider. */
-let otherSite: { url: string; server: Server; form: string };
+let otherSite: OtherSite;
 
 const app = () => ({
   name: "Web Agent",
@@ -38,17 +41,12 @@ beforeAll(async () => {
   auth = await startAuthWorker({
     config: (url) => authConfig(url, { apps: [app()], login: { users: [person] } }),
   });
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(otherSite.form);
-  }).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  otherSite = { url: `http://localhost:${(server.address() as AddressInfo).port}/`, server, form: "" };
+  otherSite = await startOtherSite();
 });
 afterAll(async () => {
   await browser?.close();
   await target?.close();
-  otherSite?.server.closeAllConnections();
-  otherSite?.server.close();
+  await otherSite?.close();
   await auth?.dispose();
 });
 
@@ -101,7 +99,7 @@ describe("connected agents in the browser", () => {
       // A page elsewhere posts the revocation with the right fields: the provider refuses it.
       const grant = await page.locator('input[name="grant"]').getAttribute("value");
       const csrf = await page.locator('input[name="csrf"]').getAttribute("value");
-      otherSite.form = `<!doctype html><html lang="en"><title>Prize</title>
+      otherSite.page = `<!doctype html><html lang="en"><title>Prize</title>
 <form method="post" action="${auth.url}/account/agents/revoke">
 <input type="hidden" name="grant" value="${grant}"><input type="hidden" name="csrf" value="${csrf}">
 <button type="submit">Claim prize</button></form></html>`;

@@ -3,14 +3,17 @@
 // that cross-site POST, still reaches the provider; and the confirmation page works under the
 // pages' Content-Security-Policy. The next authorization asks for sign-in again.
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
-import { launchChromium, startRedirectTarget, type RedirectTarget } from "../helpers/browser.js";
+import {
+  launchChromium,
+  startOtherSite,
+  startRedirectTarget,
+  type OtherSite,
+  type RedirectTarget,
+} from "../helpers/browser.js";
 import { postForm } from "../helpers/login-flow.js";
 import { sharedStore } from "../helpers/tokens.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
@@ -21,7 +24,7 @@ let auth: RunningWorker;
 let browser: Browser;
 let target: RedirectTarget;
 /** The client's own site, on another host than the provider (localhost, not 127.0.0.1): cross-site. */
-let clientSite: { url: string; server: Server; form: string };
+let clientSite: OtherSite;
 
 const app = () => ({
   name: "Web App",
@@ -38,17 +41,12 @@ beforeAll(async () => {
   auth = await startAuthWorker({
     config: (url) => authConfig(url, { apps: [app()], login: { users: [ALICE.config] } }),
   });
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(clientSite.form);
-  }).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  clientSite = { url: `http://localhost:${(server.address() as AddressInfo).port}/`, server, form: "" };
+  clientSite = await startOtherSite();
 });
 afterAll(async () => {
   await browser?.close();
   await target?.close();
-  clientSite?.server.closeAllConnections();
-  clientSite?.server.close();
+  await clientSite?.close();
   await auth?.dispose();
 });
 
@@ -100,7 +98,7 @@ describe("signing out in the browser", () => {
         .digest("base64url");
       expect(await sharedStore().getSession(sid)).not.toBeNull();
       const postLogout = `${target.url}?signed-out=1`;
-      clientSite.form = `<!doctype html><html lang="en"><title>Web App</title>
+      clientSite.page = `<!doctype html><html lang="en"><title>Web App</title>
 <form method="post" action="${auth.url}/logout">
 <input type="hidden" name="id_token_hint" value="${idToken}">
 <input type="hidden" name="post_logout_redirect_uri" value="${postLogout}">

@@ -51,3 +51,28 @@ export async function startRedirectTarget(): Promise<RedirectTarget> {
     },
   };
 }
+
+export interface OtherSite {
+  /** The site's one page, on `localhost` (another origin than the tiers' `127.0.0.1` and ports). */
+  url: string;
+  /** The HTML the page answers from now on: what the test wants a browser to run from elsewhere. */
+  page: string;
+  close(): Promise<void>;
+}
+
+/** A site of somebody else's (a client's, or an attacker's), whose page a test sets before visiting it. */
+export async function startOtherSite(): Promise<OtherSite> {
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(site.page);
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const site: OtherSite = {
+    url: `http://localhost:${(server.address() as AddressInfo).port}/`,
+    page: "",
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return site;
+}
