@@ -111,10 +111,16 @@ describe("token exchange (RFC 8693)", () => {
       "token exchange refused (temporarily_unavailable): status 503",
     ],
     [
-      "a 502 without JSON",
+      "a 502 without JSON (a proxy in front of an identity provider that is away)",
       () => new Response("Bad Gateway", { status: 502 }),
+      "temporarily_unavailable",
+      "the identity provider could not be reached (HTTP 502)",
+    ],
+    [
+      "a 500 without JSON",
+      () => new Response("Internal Server Error", { status: 500 }),
       "server_error",
-      "the identity provider answered 502 without JSON",
+      "the identity provider answered 500 without JSON",
     ],
     [
       "a 200 without an access token",

@@ -126,6 +126,8 @@ export async function exchangeToken(
   return { token: answer.access_token, expiresAt, ...(jti ? { jti } : {}) };
 }
 
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
 /**
  * The identity provider's refusal (RFC 6749 §5.2), read here for every status: oauth4webapi
  * reads an error body only on a 4xx without a WWW-Authenticate challenge, so a 503
@@ -136,6 +138,14 @@ async function refusal(response: Response): Promise<ExchangeError> {
   try {
     body = await response.json();
   } catch {
+    // 502, 503 and 504 without an OAuth body come from what stands in front of the identity provider
+    // (a proxy, the platform) while the provider itself cannot be reached: as transient as a refused
+    // connection, so the same error.
+    if (GATEWAY_STATUSES.has(response.status))
+      return new ExchangeError(
+        "temporarily_unavailable",
+        `the identity provider could not be reached (HTTP ${response.status})`,
+      );
     return new ExchangeError("server_error", `the identity provider answered ${response.status} without JSON`);
   }
   const { error, error_description: description } = (typeof body === "object" && body !== null ? body : {}) as {
