@@ -6,8 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
-import { authorizationParams, pkce } from "../helpers/authorization-request.js";
-import { authorize, CookieJar, hiddenField, postForm, step, type Step } from "../helpers/login-flow.js";
+import { authorizeAndRedeem, CookieJar, hiddenField, postForm, step, type Step } from "../helpers/login-flow.js";
 import { postForm as postClientForm } from "../helpers/oauth-requests.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
@@ -55,27 +54,12 @@ interface Granted {
 
 /** `who` authorizes the registered agent in the browser `jar` (signing in if needed); the agent redeems the code. */
 async function grant(who: { username: string; password: string }, jar = new CookieJar()): Promise<Granted> {
-  const { verifier, challenge } = await pkce();
-  const { redirect } = await authorize(
+  const { tokens: body } = await authorizeAndRedeem(
     auth,
-    authorizationParams(agentId, REDIRECT, challenge, { scope: "openid tools:read" }),
+    { clientId: agentId, redirectUri: REDIRECT, scope: "openid tools:read" },
     who,
     jar,
   );
-  const code = redirect.searchParams.get("code");
-  expect(code, redirect.toString()).toBeTruthy();
-  const res = await auth.fetch(
-    "/token",
-    postForm({
-      grant_type: "authorization_code",
-      client_id: agentId,
-      code: code!,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-    }),
-  );
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { access_token: string; refresh_token: string };
   return { jar, accessToken: body.access_token, refreshToken: body.refresh_token };
 }
 

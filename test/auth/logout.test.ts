@@ -6,7 +6,7 @@ import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
-import { authorize, CookieJar, hiddenField, postForm, step, type Step } from "../helpers/login-flow.js";
+import { authorizeAndRedeem, CookieJar, hiddenField, postForm, step, type Step } from "../helpers/login-flow.js";
 import { signAccessToken, sharedStore, signingJwk } from "../helpers/tokens.js";
 import { startAuthWorker, type RunningWorker } from "../helpers/workers.js";
 
@@ -60,30 +60,13 @@ async function signIn(
   user: { username: string; password: string } = ALICE,
   jar = new CookieJar(),
 ): Promise<SignedIn> {
-  const { verifier, challenge } = await pkce();
-  const { redirect } = await authorize(
+  const { tokens } = await authorizeAndRedeem(
     auth,
-    authorizationParams(clientId, REDIRECT, challenge, { scope: "openid profile" }),
+    { clientId, redirectUri: REDIRECT, scope: "openid profile" },
     user,
     jar,
   );
-  const code = redirect.searchParams.get("code");
-  expect(code, redirect.toString()).toBeTruthy();
-  const res = await auth.fetch(
-    "/token",
-    postForm({
-      grant_type: "authorization_code",
-      client_id: clientId,
-      code: code!,
-      redirect_uri: REDIRECT,
-      code_verifier: verifier,
-    }),
-  );
-  expect(res.status).toBe(200);
-  const { id_token: idToken, refresh_token: refreshToken } = (await res.json()) as {
-    id_token: string;
-    refresh_token: string;
-  };
+  const { id_token: idToken, refresh_token: refreshToken } = tokens;
   return { jar, idToken, refreshToken, sid: createHash("sha256").update(jar.get(COOKIE)!).digest("base64url") };
 }
 

@@ -1,6 +1,8 @@
 // Drives /authorize → login → consent over plain HTTP the way a browser would (redirects
 // followed by hand, cookies kept in a jar), so tests can obtain codes without a browser.
 // The real-browser path is covered separately with Chromium.
+import { expect } from "vitest";
+import { authorizationParams, pkce } from "./authorization-request.js";
 import type { RunningWorker } from "./workers.js";
 
 export class CookieJar {
@@ -116,4 +118,44 @@ export async function authorize(
     }
   }
   throw new Error("too many redirects");
+}
+
+/** What the token endpoint answers a redeemed code (the ID token with `openid`, the refresh token where allowed). */
+export interface RedeemedCode {
+  access_token: string;
+  refresh_token: string;
+  id_token: string;
+}
+
+/**
+ * A public client's whole code flow (PKCE): `user` authorizes `clientId` in the browser `jar`
+ * (signing in when needed), and the client redeems the code at the token endpoint.
+ */
+export async function authorizeAndRedeem(
+  auth: RunningWorker,
+  client: { clientId: string; redirectUri: string; scope: string },
+  user: { username: string; password: string },
+  jar = new CookieJar(),
+): Promise<{ jar: CookieJar; tokens: RedeemedCode }> {
+  const { verifier, challenge } = await pkce();
+  const { redirect } = await authorize(
+    auth,
+    authorizationParams(client.clientId, client.redirectUri, challenge, { scope: client.scope }),
+    user,
+    jar,
+  );
+  const code = redirect.searchParams.get("code");
+  expect(code, redirect.toString()).toBeTruthy();
+  const res = await auth.fetch(
+    "/token",
+    postForm({
+      grant_type: "authorization_code",
+      client_id: client.clientId,
+      code: code!,
+      redirect_uri: client.redirectUri,
+      code_verifier: verifier,
+    }),
+  );
+  expect(res.status).toBe(200);
+  return { jar, tokens: (await res.json()) as RedeemedCode };
 }
