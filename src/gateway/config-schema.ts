@@ -106,6 +106,18 @@ const authorizationServer = z
   })
   .strict();
 
+/**
+ * A scope this resource advertises or requires: an RFC 6749 §3.3 scope-token (it is written into a
+ * quoted `WWW-Authenticate` parameter, so no quote, backslash or space can get in), and never
+ * `offline_access`, which MCP servers must not ask for (MCP 2026-07-28 authorization, "Refresh Tokens").
+ */
+const resourceScope = z
+  .string()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "expected an RFC 6749 scope-token (no spaces, quotes or backslashes)")
+  .refine((scope) => scope !== "offline_access", {
+    message: "offline_access asks for refresh tokens, which are not a requirement of this resource; leave it out",
+  });
+
 export const mcpProviderSchema = z
   .object({
     resource: httpUrl.describe(
@@ -127,13 +139,17 @@ export const mcpProviderSchema = z
               .min(1, "at least one authorization server is required")
               .describe("Authorization servers whose tokens are accepted (RFC 9728 `authorization_servers`)."),
             scopesSupported: z
-              .array(z.string())
-              .default([])
-              .describe("Scopes advertised in the resource metadata (RFC 9728 `scopes_supported`)."),
+              .array(resourceScope)
+              .optional()
+              .describe(
+                "The scopes a client should ask for to use the gateway: advertised (with `requiredScopes`) in the resource metadata's `scopes_supported` (RFC 9728) and the `scope` of 401 and 403 challenges (RFC 6750 §3), which is what an MCP client that configures no scope requests. Absent: every token-exchange app's `defaults.scopes` (what listing its catalog needs); per-tool scopes are left to step-up. `[]` advertises none. Never `offline_access` (docs/mcp-endpoint.md, Authorization).",
+              ),
             requiredScopes: z
-              .array(z.string().min(1))
+              .array(resourceScope)
               .default([])
-              .describe("Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope`."),
+              .describe(
+                "Scopes every token must carry to use the MCP endpoint; otherwise 403 `insufficient_scope` naming them all. Always advertised. Never `offline_access`.",
+              ),
           })
           .strict()
           .describe("Inbound OAuth: which tokens agents may present (docs/mcp-endpoint.md)."),

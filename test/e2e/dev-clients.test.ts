@@ -91,7 +91,7 @@ describe("npm run dev", () => {
   it("npm run agent walks through discovery, login, policy, token exchange, audit and revocation", async () => {
     const { stdout } = await run("npm", ["run", "agent"], { cwd: ROOT, env, timeout: 90_000 });
     expect(stdout).toContain(
-      `WWW-Authenticate: Bearer resource_metadata="${info.gateway}/.well-known/oauth-protected-resource/mcp"`,
+      `WWW-Authenticate: Bearer resource_metadata="${info.gateway}/.well-known/oauth-protected-resource/mcp", scope="tools:read"`,
     );
     expect(stdout).toContain(`authorization_servers ["${info.auth}"]`);
     expect(stdout).toMatch(
@@ -109,7 +109,7 @@ describe("npm run dev", () => {
       'notes__create_note: created: {"id":1,"text":"written by the machine agent","author":"demo-agent"}',
     );
     expect(stdout).toMatch(
-      /refused \d+\.\d s after revocation: 401, WWW-Authenticate: Bearer resource_metadata="[^"]+", error="invalid_token", error_description="the token is no longer active \(revoked\)"/,
+      /refused \d+\.\d s after revocation: 401, WWW-Authenticate: Bearer resource_metadata="[^"]+", scope="tools:read", error="invalid_token", error_description="the token is no longer active \(revoked\)"/,
     );
     expect(stdout).toContain("Done: discovery, login, policy, token exchange, audit and revocation, end to end.");
   }, 90_000);

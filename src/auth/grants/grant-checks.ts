@@ -9,11 +9,16 @@
 // - The OIDC scopes (openid, profile, email, offline_access) ask about the signed-in user, who
 //   consents to them: any client of the authorization code grant may request them, and no
 //   client may in a grant without a user.
+// - `offline_access` asks for a refresh token (OIDC Core §11; MCP 2026-07-28 authorization,
+//   "Refresh Tokens"). Refresh tokens go to clients that registered the refresh_token grant, with
+//   or without it (tokens/refresh-tokens.ts); from a client that did not, the request is ignored
+//   as OIDC Core §11 says — dropped from the grant, so the granted scope never claims offline
+//   access the client does not get.
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import type { ProviderContext } from "../provider-context.js";
-import { OIDC_SCOPES, supportedScopes } from "./scopes.js";
+import { OFFLINE_ACCESS, OIDC_SCOPES, supportedScopes } from "./scopes.js";
 
 /** Whom the token is for: a signed-in user (authorization code, refresh) or the client itself (client_credentials). */
 export type GrantPurpose = "user" | "machine";
@@ -62,6 +67,8 @@ export function checkScopes(
     if (!known.has(s)) throw new OAuthError("invalid_scope", `unknown scope: ${s}`, 400);
     if (!allowed.has(s)) throw new OAuthError("invalid_scope", `this client may not request the scope ${s}`, 400);
   }
+  if (purpose === "user" && !client.grantTypes.includes(GRANT_TYPES.refreshToken))
+    return requested.filter((s) => s !== OFFLINE_ACCESS);
   return requested;
 }
 

@@ -14,8 +14,12 @@ const PART = /^[A-Za-z0-9_-]{16,128}$/;
 
 /**
  * Whether a grant to `client` comes with a refresh token: when the client registered the
- * refresh_token grant. `offline_access` is not required: OAuth 2.1 does not tie refresh tokens
- * to it, and MCP clients register `refresh_token` without asking for `offline_access`.
+ * refresh_token grant. `offline_access` is neither required nor enough: OAuth 2.1 does not tie
+ * refresh tokens to it, the MCP 2026-07-28 authorization spec ("Refresh Tokens") leaves issuance to
+ * the authorization server and has clients register `refresh_token` (adding `offline_access` only
+ * when discovery lists it, which ours does), and clients of the 2025 revisions never ask for it.
+ * From a client without the grant, `offline_access` is dropped at the authorization request
+ * (grants/grant-checks.ts).
  */
 export function shouldIssueRefreshToken(client: Client): boolean {
   return client.grantTypes.includes(GRANT_TYPES.refreshToken);

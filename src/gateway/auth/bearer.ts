@@ -1,6 +1,9 @@
 // Bearer token validation at the MCP endpoint (MCP authorization, RFC 6750, RFC 9068, RFC 8707):
 // the token must be a JWT signed by a configured authorization server, for this gateway's
-// audience, unexpired. 401s carry WWW-Authenticate with the resource metadata URL (RFC 9728 §5.1).
+// audience, unexpired. 401s carry WWW-Authenticate with the resource metadata URL (RFC 9728 §5.1)
+// and the scopes a client should ask for (RFC 6750 §3; MCP 2026-07-28 authorization, "Scope
+// Selection Strategy": clients request the challenge's `scope` first); 403s name every scope the
+// request lacks in one challenge (RFC 6750 §3.1).
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
@@ -11,6 +14,7 @@ import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
 import { keySetFor } from "./jwks.js";
 import type { Principal } from "./principal.js";
+import { advertisedScopes } from "./advertised-scopes.js";
 import { resourceMetadataUrl } from "./protected-resource.js";
 import { IntrospectionUnavailable, tokenActivity } from "./token-introspection.js";
 
@@ -19,7 +23,10 @@ function quoted(value: string): string {
 }
 
 function unauthorized(c: Context<GatewayApp>, error?: { code: string; description: string }): JsonRpcError {
-  const params = [`resource_metadata=${quoted(resourceMetadataUrl(c.get("config").provider))}`];
+  const config = c.get("config");
+  const params = [`resource_metadata=${quoted(resourceMetadataUrl(config.provider))}`];
+  const scopes = advertisedScopes(config);
+  if (scopes.length) params.push(`scope=${quoted(scopes.join(" "))}`);
   if (error) params.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
   return new JsonRpcError(
     GatewayErrorCode.ServerError,

@@ -1,8 +1,10 @@
 // GET /.well-known/oauth-protected-resource[/<resource path>]: OAuth 2.0 Protected Resource
-// Metadata (RFC 9728), which MCP clients read after a 401 to find the authorization server.
+// Metadata (RFC 9728), which MCP clients read after a 401 to find the authorization server and,
+// in `scopes_supported`, the scopes to ask for (advertised-scopes.ts).
 import type { Context } from "hono";
 import type { GatewayApp } from "../app-types.js";
 import type { McpProviderConfig } from "../config-schema.js";
+import { advertisedScopes } from "./advertised-scopes.js";
 
 /** RFC 9728 §3.1: the well-known path is inserted between the resource's host and its path. */
 export function resourceMetadataUrl(provider: McpProviderConfig): string {
@@ -18,9 +20,10 @@ export function isMetadataPath(provider: McpProviderConfig, path: string): boole
 }
 
 export function getProtectedResourceMetadata(c: Context<GatewayApp>): Response {
-  const provider = c.get("config").provider;
-  const { servers, scopesSupported, requiredScopes } = provider.authorization.oauth;
-  const scopes = [...new Set([...scopesSupported, ...requiredScopes])];
+  const config = c.get("config");
+  const provider = config.provider;
+  const { servers } = provider.authorization.oauth;
+  const scopes = advertisedScopes(config);
   return c.json(
     {
       resource: provider.resource,
