@@ -65,7 +65,6 @@ describe("gateway configuration schema", () => {
             oauth: {
               metadataPath: "/.well-known/oauth-protected-resource",
               requiredScopes: [],
-              scopesSupported: [],
               servers: [
                 {
                   issuer: "https://auth.example",
@@ -138,6 +137,23 @@ describe("gateway configuration schema", () => {
           message: 'no identity provider named "nobody" in mcpProvider.identityProviders',
         },
       ],
+    });
+  });
+
+  it.each([
+    ["scopesSupported", "offline_access", "offline_access asks for refresh tokens"],
+    ["requiredScopes", "offline_access", "offline_access asks for refresh tokens"],
+    ["scopesSupported", 'tools:read", error="x', "scope-token"],
+    ["requiredScopes", "tools:read tools:write", "scope-token"],
+    ["scopesSupported", "tools\\read", "scope-token"],
+    ["requiredScopes", "", "scope-token"],
+  ])("refuses %s naming %j, which the 401 challenge would carry (%s)", (field, scope, message) => {
+    const parsed = parseConfig(gatewayConfigSchema, {
+      mcpProvider: { ...minimal, authorization: { oauth: { ...minimal.authorization.oauth, [field]: [scope] } } },
+    });
+    expect(parsed).toEqual({
+      ok: false,
+      issues: [{ path: `mcpProvider.authorization.oauth.${field}.0`, message: expect.stringContaining(message) }],
     });
   });
 

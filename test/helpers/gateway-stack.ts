@@ -35,6 +35,8 @@ export interface StackOptions {
   audit?: Record<string, unknown>;
   /** mcpProvider.authorization.oauth.requiredScopes. */
   requiredScopes?: string[];
+  /** mcpProvider.authorization.oauth.scopesSupported (absent: derived from the apps). */
+  scopesSupported?: string[];
   /**
    * mcpProvider.authorization besides `oauth` (policies, defaultDecision). Default
    * `{defaultDecision: "allow"}`: suites about other things run without policies; the policy
@@ -60,7 +62,15 @@ export function gatewayConfig(
   issuer: string,
   options: Pick<
     StackOptions,
-    "stream" | "apps" | "audit" | "requiredScopes" | "authorization" | "observability" | "tokenValidation" | "limits"
+    | "stream"
+    | "apps"
+    | "audit"
+    | "requiredScopes"
+    | "scopesSupported"
+    | "authorization"
+    | "observability"
+    | "tokenValidation"
+    | "limits"
   > & { resource?: string } = {},
 ): string {
   const resource = options.resource ?? GATEWAY_RESOURCE;
@@ -73,6 +83,7 @@ export function gatewayConfig(
             { issuer, binding: "AUTH", tokenValidation: { expectedAudiences: [resource], ...options.tokenValidation } },
           ],
           ...(options.requiredScopes ? { requiredScopes: options.requiredScopes } : {}),
+          ...(options.scopesSupported ? { scopesSupported: options.scopesSupported } : {}),
         },
         ...(options.authorization ?? { defaultDecision: "allow" }),
       },
