@@ -142,7 +142,7 @@ export const mcpProviderSchema = z
               .array(resourceScope)
               .optional()
               .describe(
-                "The scopes a client should ask for to use the gateway: advertised (with `requiredScopes`) in the resource metadata's `scopes_supported` (RFC 9728) and the `scope` of 401 and 403 challenges (RFC 6750 §3), which is what an MCP client that configures no scope requests. Absent: every token-exchange app's `defaults.scopes` (what listing its catalog needs); per-tool scopes are left to step-up. `[]` advertises none. Never `offline_access` (docs/mcp-endpoint.md, Authorization).",
+                "The scopes a client should ask for to use the gateway: advertised (after `requiredScopes`) in the resource metadata's `scopes_supported` (RFC 9728 §2) and the `scope` of the 401 challenge (RFC 6750 §3), which is what an MCP client that configures no scope asks for. Absent: every token-exchange app's `defaults.scopes` (what listing its catalog needs); per-tool scopes are left to step-up. `[]` advertises none. Never `offline_access` (docs/auth/scopes-and-refresh-tokens.md).",
               ),
             requiredScopes: z
               .array(resourceScope)

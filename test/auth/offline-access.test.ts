@@ -65,9 +65,12 @@ async function codeFlow(clientId: string, scope: string, extra: Record<string, s
 /** The first answer to an authorization request: the error sent back to the client, or "login". */
 async function authorizationAnswer(clientId: string, scope: string): Promise<string> {
   const { challenge } = await pkce();
-  const res = await auth.fetch(`/authorize?${new URLSearchParams(authorizationParams(clientId, REDIRECT, challenge, { scope }))}`, {
-    redirect: "manual",
-  });
+  const res = await auth.fetch(
+    `/authorize?${new URLSearchParams(authorizationParams(clientId, REDIRECT, challenge, { scope }))}`,
+    {
+      redirect: "manual",
+    },
+  );
   const location = new URL(res.headers.get("Location") ?? "", auth.url);
   if (location.pathname === "/login") return "login";
   return location.searchParams.get("error") ?? `${res.status} ${location}`;

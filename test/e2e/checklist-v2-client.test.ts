@@ -133,12 +133,19 @@ describe("what the agents can do", () => {
     const agent = agents[1]!;
     const before = agent.provider.tokens()!;
     agent.provider.saveTokens({ ...before, access_token: "refused-by-the-gateway" });
-    const result = (await agent.client.callTool({ name: "demo__echo", arguments: { text: "after the refresh" } })) as CallToolResult;
+    const result = (await agent.client.callTool({
+      name: "demo__echo",
+      arguments: { text: "after the refresh" },
+    })) as CallToolResult;
     expect(text(result)).toBe("after the refresh");
     const after = agent.provider.tokens()!;
     expect(after.refresh_token).toEqual(expect.any(String));
     expect(after.refresh_token).not.toBe(before.refresh_token);
-    expect(decodeJwt(after.access_token)).toMatchObject({ sub: "demo", client_id: agent.clientId, aud: stack.info.mcp });
+    expect(decodeJwt(after.access_token)).toMatchObject({
+      sub: "demo",
+      client_id: agent.clientId,
+      aud: stack.info.mcp,
+    });
     const refresh = agent.traffic.filter((exchange) => exchange.url === `${stack.info.auth}/token`).at(-1)!;
     expect(refresh.status).toBe(200);
     expect(new URLSearchParams(refresh.body).get("grant_type")).toBe("refresh_token");

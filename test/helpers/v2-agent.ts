@@ -34,7 +34,9 @@ export class V2AgentOAuthProvider implements OAuthClientProvider {
    * With `clientIdMetadataDocument`, that URL is presented as the client_id: the SDK's own
    * `clientMetadataUrl` takes https URLs only, and a local agent serves its document over loopback.
    */
-  constructor(private readonly options: { clientName: string; redirectUrl: string; clientIdMetadataDocument?: string }) {
+  constructor(
+    private readonly options: { clientName: string; redirectUrl: string; clientIdMetadataDocument?: string },
+  ) {
     if (options.clientIdMetadataDocument) this.info = { client_id: options.clientIdMetadataDocument };
   }
 

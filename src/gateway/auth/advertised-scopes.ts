@@ -10,7 +10,7 @@
 // one steps up. `offline_access` is never advertised: refresh tokens are the authorization
 // server's business, not a requirement of this resource (MCP 2026-07-28 authorization, "Refresh
 // Tokens"); the configuration refuses it, and this filters it from derived lists too.
-// docs/mcp-endpoint.md, "Authorization".
+// docs/auth/scopes-and-refresh-tokens.md.
 import type { GatewayConfig } from "../config.js";
 
 /** OIDC Core §11: the scope that asks the authorization server for a refresh token. */

@@ -12,9 +12,9 @@ import { ExpiringCache } from "../../core/expiring-cache.js";
 import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig } from "../config-schema.js";
+import { advertisedScopes } from "./advertised-scopes.js";
 import { keySetFor } from "./jwks.js";
 import type { Principal } from "./principal.js";
-import { advertisedScopes } from "./advertised-scopes.js";
 import { resourceMetadataUrl } from "./protected-resource.js";
 import { IntrospectionUnavailable, tokenActivity } from "./token-introspection.js";
 
