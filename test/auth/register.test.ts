@@ -81,6 +81,23 @@ describe("dynamic client registration", () => {
     expect(client).not.toHaveProperty("client_secret");
   });
 
+  it("does not offer offline_access to a client that did not register the refresh_token grant", async () => {
+    const client = await registerClient({ redirect_uris: [REDIRECT], scope: "openid offline_access tools:read" });
+    expect(client.scope).toBe("openid tools:read");
+  });
+
+  it.each(["native", "web"])(
+    "registers an MCP client that names application_type %s (MCP 2026-07-28), under the same redirect URI rules",
+    async (applicationType) => {
+      const client = await registerClient({
+        redirect_uris: [REDIRECT],
+        grant_types: ["authorization_code", "refresh_token"],
+        application_type: applicationType,
+      });
+      expect(client).toMatchObject({ redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"] });
+    },
+  );
+
   it("gives every registration its own client_id", async () => {
     const [a, b] = await Promise.all([
       registerClient({ redirect_uris: [REDIRECT] }),

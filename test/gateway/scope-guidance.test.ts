@@ -139,3 +139,18 @@ describe("offline_access", () => {
     expect(await scopesSupported(stack)).toEqual(["tools:read"]);
   });
 });
+
+describe("faults", () => {
+  it("still challenges with the scopes, and serves the metadata, while the auth tier is down", async () => {
+    const stack = await startStack({ apps: APPS, exchangeAudiences: ["http://files.test", "http://notes.test"] });
+    try {
+      await stack.auth.dispose();
+      const res = await postMcp(stack.gateway, initializeRequest());
+      expect(res.status).toBe(401);
+      expect(challenge(res).scope).toBe("tools:read files:read");
+      expect(await scopesSupported(stack)).toEqual(["tools:read", "files:read"]);
+    } finally {
+      await stack.gateway.dispose();
+    }
+  });
+});

@@ -11,9 +11,9 @@
 //   client may in a grant without a user.
 // - `offline_access` asks for a refresh token (OIDC Core §11; MCP 2026-07-28 authorization,
 //   "Refresh Tokens"). Refresh tokens go to clients that registered the refresh_token grant, with
-//   or without it (tokens/refresh-tokens.ts); from a client that did not, the request is ignored
-//   as OIDC Core §11 says — dropped from the grant, so the granted scope never claims offline
-//   access the client does not get.
+//   or without it (tokens/refresh-tokens.ts). A client that did not is not offered it, and its
+//   request for it is ignored as OIDC Core §11 says (dropped from the grant, not refused), so the
+//   granted scope never claims offline access the client does not get.
 import { OAuthError } from "../../core/errors.js";
 import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
@@ -49,8 +49,12 @@ export function grantableScopes(provider: ProviderContext, client: Client, purpo
   }
   const allowed = new Set(scopes);
   if (purpose === "user" && client.grantTypes.includes(GRANT_TYPES.authorizationCode))
-    for (const s of OIDC_SCOPES) allowed.add(s);
+    for (const s of OIDC_SCOPES) if (s !== OFFLINE_ACCESS || mayRefresh(client)) allowed.add(s);
   return allowed;
+}
+
+function mayRefresh(client: Client): boolean {
+  return client.grantTypes.includes(GRANT_TYPES.refreshToken);
 }
 
 /** The requested scopes, each known to the provider and allowed to the client for `purpose` (RFC 6749 §3.3). */
@@ -63,13 +67,14 @@ export function checkScopes(
   const requested = [...new Set((scope ?? "").split(" ").filter(Boolean))];
   const known = new Set(supportedScopes(provider));
   const allowed = grantableScopes(provider, client, purpose);
+  // OIDC Core §11: offline_access from a client that cannot refresh is ignored, not refused.
+  const ignored = (s: string) => s === OFFLINE_ACCESS && purpose === "user" && !mayRefresh(client);
   for (const s of requested) {
     if (!known.has(s)) throw new OAuthError("invalid_scope", `unknown scope: ${s}`, 400);
-    if (!allowed.has(s)) throw new OAuthError("invalid_scope", `this client may not request the scope ${s}`, 400);
+    if (!allowed.has(s) && !ignored(s))
+      throw new OAuthError("invalid_scope", `this client may not request the scope ${s}`, 400);
   }
-  if (purpose === "user" && !client.grantTypes.includes(GRANT_TYPES.refreshToken))
-    return requested.filter((s) => s !== OFFLINE_ACCESS);
-  return requested;
+  return requested.filter((s) => !ignored(s));
 }
 
 /**
