@@ -19,7 +19,9 @@
 //
 // Node's HTTP server is bridged to the fetch-shaped handlers by hand (a few lines; the SDK's Node
 // adapter is not installed). Host and Origin are checked first, as MCP transports, "Security
-// Warning" asks of a local server.
+// Warning" asks of a local server. The SDK 2.4 entry does not check `Mcp-Param-{Name}` headers
+// against the body, which 2026-07-28 requires of a server; a small gate here does (it is
+// hand-written because no installed package has it).
 import { randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -589,6 +591,44 @@ function conformanceServer(
   return server;
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** RFC 9110 §5.5 field-value characters: visible ASCII, space and tab. */
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
+
+/**
+ * Why a 2026-07-28 `tools/call` does not match its `Mcp-Param-{Name}` headers, or undefined when it
+ * does (MCP 2026-07-28 basic/transports/streamable-http, "Server Behavior for Custom Headers"): a
+ * value in the body needs its header; a header needs the same value in the body, after decoding the
+ * `=?base64?…?=` sentinel (strict Base64: bad padding or characters are refused); a value that only
+ * looks like the sentinel is literal. The SDK's entry checks Mcp-Method and Mcp-Name but not these.
+ */
+export function paramHeaderMismatch(body: unknown, headers: Headers, tools: Tool[]): string | undefined {
+  const message = body as { method?: unknown; params?: { name?: unknown; arguments?: Record<string, unknown> } };
+  if (message?.method !== "tools/call") return undefined;
+  const schema = tools.find((candidate) => candidate.name === message.params?.name)?.inputSchema;
+  for (const [property, definition] of Object.entries(schema?.properties ?? {})) {
+    const name = (definition as { "x-mcp-header"?: unknown })["x-mcp-header"];
+    if (typeof name !== "string") continue;
+    const value = message.params?.arguments?.[property];
+    const header = headers.get(`Mcp-Param-${name}`)?.trim();
+    if (header === undefined) {
+      if (value === undefined || value === null) continue;
+      return `Mcp-Param-${name} header is missing but ${property} is in the body`;
+    }
+    if (!FIELD_VALUE.test(header)) return `Mcp-Param-${name} header has invalid characters`;
+    let decoded = header;
+    const encoded = /^=\?base64\?(.*)\?=$/.exec(header)?.[1];
+    if (encoded !== undefined) {
+      if (!BASE64.test(encoded)) return `Mcp-Param-${name} header is not valid Base64`;
+      decoded = Buffer.from(encoded, "base64").toString("utf8");
+    }
+    const matches =
+      typeof value === "number" ? decoded.trim() !== "" && Number(decoded) === value : decoded === String(value);
+    if (!matches) return `Mcp-Param-${name} header does not match ${property} in the body`;
+  }
+  return undefined;
+}
+
 /** Keeps every event of every stream, so a 2025 client can resume with Last-Event-ID. */
 function memoryEventStore(): EventStore {
   const events: { id: string; streamId: string; message: JSONRPCMessage }[] = [];
@@ -678,7 +718,16 @@ export async function startConformanceServerV2(): Promise<ConformanceServerV2> {
       hostHeaderValidationResponse(request, localhostAllowedHostnames()) ??
       originValidationResponse(request, localhostAllowedOrigins());
     if (refused) return refused;
-    return (await isLegacyRequest(request)) ? legacy(request) : modern.fetch(request);
+    if (await isLegacyRequest(request)) return legacy(request);
+    const body: unknown = await request
+      .clone()
+      .json()
+      .catch(() => undefined);
+    const mismatch = paramHeaderMismatch(body, request.headers, TOOLS);
+    if (mismatch === undefined) return modern.fetch(request);
+    // HeaderMismatch: 400 and -32020, with the request's id (MCP 2026-07-28 streamable-http, "Server Validation").
+    const id = (body as { id?: unknown }).id ?? null;
+    return Response.json({ jsonrpc: "2.0", id, error: { code: -32020, message: mismatch } }, { status: 400 });
   }
 
   let origin = "";
