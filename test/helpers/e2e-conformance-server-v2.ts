@@ -29,6 +29,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   createMcpHandler,
   createRequestStateCodec,
   hostHeaderValidationResponse,
@@ -45,6 +46,7 @@ import {
   Server,
   WebStandardStreamableHTTPServerTransport,
   type CallToolResult,
+  type ClientCapabilities,
   type EventStore,
   type GetPromptResult,
   type InputRequests,
@@ -274,7 +276,11 @@ async function callTool(
         ],
       } satisfies CallToolResult;
     case "test_tool_with_logging":
-      for (const [i, data] of ["Tool execution started", "Tool processing data", "Tool execution completed"].entries()) {
+      for (const [i, data] of [
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+      ].entries()) {
         if (i > 0) await pause(50);
         await ctx.mcpReq.log("info", data);
       }
@@ -433,7 +439,9 @@ async function callTool(
       });
     }
     case "test_input_required_result_capabilities": {
-      const declared = ctx.mcpReq.envelope?.["io.modelcontextprotocol/clientCapabilities"] ?? {};
+      // The request's own declaration (MCP 2026-07-28 basic/lifecycle, per-request `_meta`).
+      const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+      const declared = (envelope?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities;
       const user = accepted(ctx, "user_name");
       const answer = samplingText(ctx, "answer");
       const inputRequests: InputRequests = {};
@@ -449,7 +457,12 @@ async function callTool(
 
 const RESOURCES = [
   { uri: "test://static-text", name: "static-text", description: "A static text resource", mimeType: "text/plain" },
-  { uri: "test://static-binary", name: "static-binary", description: "A static binary resource", mimeType: "image/png" },
+  {
+    uri: "test://static-binary",
+    name: "static-binary",
+    description: "A static binary resource",
+    mimeType: "image/png",
+  },
   {
     uri: "test://watched-resource",
     name: "watched-resource",
@@ -571,7 +584,12 @@ function conformanceServer(
   server.setRequestHandler("resources/list", () => ({ resources: RESOURCES }));
   server.setRequestHandler("resources/templates/list", () => ({
     resourceTemplates: [
-      { uriTemplate: "test://template/{id}/data", name: "template", description: "Data by id", mimeType: "application/json" },
+      {
+        uriTemplate: "test://template/{id}/data",
+        name: "template",
+        description: "Data by id",
+        mimeType: "application/json",
+      },
     ],
   }));
   server.setRequestHandler("resources/read", (request) => ({ contents: readResource(request.params.uri) }));
@@ -668,7 +686,9 @@ async function toRequest(req: IncomingMessage, res: ServerResponse, origin: stri
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
-  res.writeHead(response.status, [...response.headers].flat());
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => void headers.push(name, value));
+  res.writeHead(response.status, headers);
   res.flushHeaders();
   if (!response.body) return void res.end();
   const body = Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
@@ -699,7 +719,8 @@ export async function startConformanceServerV2(): Promise<ConformanceServerV2> {
 
   async function legacy(request: Request): Promise<Response> {
     const sessionId = request.headers.get("mcp-session-id");
-    if (sessionId !== null) return sessions.get(sessionId)?.handleRequest(request) ?? jsonRpcError(404, "Session not found");
+    if (sessionId !== null)
+      return sessions.get(sessionId)?.handleRequest(request) ?? jsonRpcError(404, "Session not found");
     const body: unknown = request.method === "POST" ? await request.json().catch(() => undefined) : undefined;
     if (!isInitializeRequest(body)) return jsonRpcError(400, "Bad Request: no session id");
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
