@@ -620,7 +620,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
  * `=?base64?…?=` sentinel (strict Base64: bad padding or characters are refused); a value that only
  * looks like the sentinel is literal. The SDK's entry checks Mcp-Method and Mcp-Name but not these.
  */
-export function paramHeaderMismatch(body: unknown, headers: Headers, tools: Tool[]): string | undefined {
+function paramHeaderMismatch(body: unknown, headers: Headers, tools: Tool[]): string | undefined {
   const message = body as { method?: unknown; params?: { name?: unknown; arguments?: Record<string, unknown> } };
   if (message?.method !== "tools/call") return undefined;
   const schema = tools.find((candidate) => candidate.name === message.params?.name)?.inputSchema;
