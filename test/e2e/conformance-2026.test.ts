@@ -1,0 +1,287 @@
+// The MCP conformance suite's 0.2 line (@modelcontextprotocol/conformance 0.2.0-alpha.12, installed
+// as conformance-next) run with `server --requirements <revision>` for both protocol eras: exactly the
+// server scenarios a revision requires, at that revision's wire (2026-07-28: stateless, per-request
+// `_meta`; 2025-11-25: the `initialize` handshake and sessions), plus the scenarios it runs without
+// scoring (extensions, pending). Each revision runs twice: against
+// test/helpers/e2e-conformance-server-v2.ts, a v2-SDK server serving both eras at one endpoint, and
+// against the gateway proxying that same server as its only app with no namespace prefix, behind a
+// loopback front that adds the bearer token the runner does not send (docs/testing.md, "End-to-end
+// tests").
+//
+// Directly, every required scenario passes, and so does every unscored one the fixture implements.
+// Through the gateway, every scenario that passes directly must pass too, except the known gaps
+// below, which are expected to fail (it.fails) until the gateway's 2026-07-28 endpoint closes them;
+// a gap that closes makes its test fail, so the list can only shrink.
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConformanceServerV2, type ConformanceServerV2 } from "../helpers/e2e-conformance-server-v2.js";
+import { startFront, type Front } from "../helpers/e2e-front.js";
+import { startStack, type Stack } from "../helpers/gateway-stack.js";
+import { freePort } from "../helpers/workers.js";
+
+const REVISIONS = ["2026-07-28", "2025-11-25"] as const;
+type Revision = (typeof REVISIONS)[number];
+
+/**
+ * What each known gap waits for. Today every one has the same cause: the gateway answers a
+ * 2026-07-28 request with 400 "unsupported MCP-Protocol-Version" (it has no modern-era endpoint
+ * yet); the reasons name the piece of that endpoint that makes the scenario pass.
+ */
+const GAP = {
+  lifecycle:
+    "server/discover, the `_meta` envelope's errors (-32602, unsupported version, -32020, -32021), removed methods refused with 404/-32601, subscriptions/listen",
+  wire: "2026-07-28 requests relayed to the upstream and its results returned (resultType, serverInfo in `_meta`)",
+  notFound: "resources/read of an unknown URI answered -32602 with the URI in data, at the 2026-07-28 wire",
+  streams: "2026-07-28 answers streamed as SSE where the upstream streams (progress notifications, concurrent streams)",
+  rebinding: "the DNS-rebinding scenario's valid-localhost probe needs a 2026-07-28 answer",
+  caching: "caching hints (ttlMs, cacheScope private when the answer depends on the caller) on list and read results",
+  inputRequired: "input_required results relayed both ways, request state signed by the gateway and checked on return",
+  headers: "Mcp-Method, Mcp-Name and Mcp-Param-* headers checked against the body (-32020)",
+} as const;
+
+/**
+ * Scenarios that pass directly and fail through the gateway today, by revision, with the reason.
+ * Remove an entry when the gateway's 2026-07-28 endpoint makes the scenario pass; the suite fails
+ * until you do.
+ */
+const KNOWN_GAPS: Record<Revision, Record<string, string>> = {
+  "2026-07-28": {
+    "server-stateless": GAP.lifecycle,
+    "completion-complete": GAP.wire,
+    "tools-list": GAP.wire,
+    "tools-call-simple-text": GAP.wire,
+    "tools-call-image": GAP.wire,
+    "tools-call-audio": GAP.wire,
+    "tools-call-embedded-resource": GAP.wire,
+    "tools-call-mixed-content": GAP.wire,
+    "tools-call-error": GAP.wire,
+    "tools-call-with-progress": GAP.streams,
+    "server-sse-multiple-streams": GAP.streams,
+    "resources-list": GAP.wire,
+    "resources-read-text": GAP.wire,
+    "resources-read-binary": GAP.wire,
+    "resources-templates-read": GAP.wire,
+    "sep-2164-resource-not-found": GAP.notFound,
+    "prompts-list": GAP.wire,
+    "prompts-get-simple": GAP.wire,
+    "prompts-get-with-args": GAP.wire,
+    "prompts-get-embedded-resource": GAP.wire,
+    "prompts-get-with-image": GAP.wire,
+    "dns-rebinding-protection": GAP.rebinding,
+    caching: GAP.caching,
+    "input-required-result-basic-elicitation": GAP.inputRequired,
+    "input-required-result-basic-sampling": GAP.inputRequired,
+    "input-required-result-basic-list-roots": GAP.inputRequired,
+    "input-required-result-request-state": GAP.inputRequired,
+    "input-required-result-multiple-input-requests": GAP.inputRequired,
+    "input-required-result-multi-round": GAP.inputRequired,
+    "input-required-result-missing-input-response": GAP.inputRequired,
+    "input-required-result-non-tool-request": GAP.inputRequired,
+    "input-required-result-result-type": GAP.inputRequired,
+    "input-required-result-unsupported-methods": GAP.inputRequired,
+    "input-required-result-tampered-state": GAP.inputRequired,
+    "input-required-result-capability-check": GAP.inputRequired,
+    "input-required-result-ignore-extra-params": GAP.inputRequired,
+    // Unscored (pending) scenarios the fixture passes.
+    "json-schema-2020-12": GAP.wire,
+    "http-header-validation": GAP.headers,
+    "http-custom-header-server-validation": GAP.headers,
+  },
+  // The 2025 era passes through the gateway as it is.
+  "2025-11-25": {},
+};
+
+/**
+ * Unscored scenarios the fixture does not implement, with the reason; they must fail directly
+ * (so an entry goes when the fixture gains the feature) and are not compared through the gateway.
+ */
+const TASKS =
+  "the tasks extension (io.modelcontextprotocol/tasks, SEP-2663) has no server side in @modelcontextprotocol/server 2.4 or ext-tasks 0.2 (requester and 2025 receiver only); the requirement set runs it unscored";
+const NOT_IN_FIXTURE: Record<string, string> = {
+  "tasks-lifecycle": TASKS,
+  "tasks-capability-negotiation": TASKS,
+  "tasks-wire-fields": TASKS,
+  "tasks-request-state-removal": TASKS,
+  "tasks-mrtr-input": TASKS,
+  "tasks-request-headers": TASKS,
+  "tasks-dispatch-and-envelope": TASKS,
+  "tasks-required-task-error": TASKS,
+  "tasks-mrtr-composition": TASKS,
+};
+
+interface Check {
+  id: string;
+  status: "SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED";
+  errorMessage?: string;
+}
+
+const RUNNER = createRequire(import.meta.url).resolve("@modelcontextprotocol/conformance-next/dist/index.js");
+
+/** Runs `revision`'s server scenarios against `url`; returns each scenario's checks (from its checks.json). */
+async function runConformance(revision: Revision, url: string): Promise<Map<string, Check[]>> {
+  const out = mkdtempSync(join(tmpdir(), "conformance-next-"));
+  try {
+    // The runner exits non-zero when a required scenario fails; its results are read either way.
+    const run = await promisify(execFile)(
+      process.execPath,
+      [RUNNER, "server", "--url", url, "--requirements", revision, "--timeout", "15000", "--output-dir", out],
+      { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
+    ).catch((err: { stdout?: string; stderr?: string }) => err);
+    const results = new Map<string, Check[]>();
+    for (const dir of readdirSync(out)) {
+      const scenario = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(dir)?.[1];
+      // A scenario whose run threw leaves its folder without checks.json: it did not run.
+      if (scenario && existsSync(join(out, dir, "checks.json")))
+        results.set(scenario, JSON.parse(readFileSync(join(out, dir, "checks.json"), "utf8")) as Check[]);
+    }
+    if (results.size === 0 || process.env.CONFORMANCE_LOG) process.stderr.write(`${run.stdout}${run.stderr}`);
+    return results;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A revision's server scenarios as the runner lists them (`list --requirements`), read when this
+ * file is collected: those it requires (and scores), and those it runs unscored (extensions, pending).
+ */
+function requirementSet(revision: Revision): { required: string[]; unscored: string[] } {
+  const listing = execFileSync(process.execPath, [RUNNER, "list", "--requirements", revision], { encoding: "utf8" });
+  const required = /Server scenarios[^\n]*\n((?:\s+- \S+\n)+)/.exec(listing)?.[1] ?? "";
+  return {
+    required: [...required.matchAll(/- (\S+)/g)].map((match) => match[1]!),
+    unscored: [...listing.matchAll(/^\s+- (\S+) \[server\]$/gm)].map((match) => match[1]!),
+  };
+}
+
+const SETS = Object.fromEntries(REVISIONS.map((revision) => [revision, requirementSet(revision)])) as Record<
+  Revision,
+  ReturnType<typeof requirementSet>
+>;
+
+/** A scenario passes when it ran and none of its checks failed (INFO and WARNING are advice). */
+const failures = (checks: Check[] | undefined) =>
+  checks === undefined
+    ? ["the scenario did not run"]
+    : checks.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage ?? ""}`);
+
+/** "passed/total scenarios (checks: passed, failed)" over `scenarios` in one run. */
+function tally(results: Map<string, Check[]>, scenarios: string[]): string {
+  const checks = scenarios.flatMap((scenario) => results.get(scenario) ?? []);
+  const passed = scenarios.filter((scenario) => failures(results.get(scenario)).length === 0).length;
+  const count = (status: Check["status"]) => checks.filter((c) => c.status === status).length;
+  return `${passed}/${scenarios.length} scenarios (checks: ${count("SUCCESS")} passed, ${count("FAILURE")} failed)`;
+}
+
+/**
+ * "scenario check-id: STATUS" for each check that succeeds directly and only warns, informs, is
+ * skipped or is absent through the gateway, in scenarios that pass both ways (what the gateway
+ * softens without failing).
+ */
+function softened(directly: Map<string, Check[]>, through: Map<string, Check[]>): string[] {
+  return [...directly].flatMap(([scenario, checks]) => {
+    const other = through.get(scenario) ?? [];
+    if (failures(checks).length > 0 || failures(other).length > 0) return [];
+    const succeeded = new Set(checks.filter((c) => c.status === "SUCCESS").map((c) => c.id));
+    return [...succeeded].flatMap((id) => {
+      const there = other.filter((c) => c.id === id);
+      if (there.some((c) => c.status === "SUCCESS")) return [];
+      return [`${scenario} ${id}: ${there[0]?.status ?? "absent"}`];
+    });
+  });
+}
+
+let upstream: ConformanceServerV2;
+let stack: Stack;
+let front: Front;
+const direct = new Map<Revision, Map<string, Check[]>>();
+const throughGateway = new Map<Revision, Map<string, Check[]>>();
+
+beforeAll(async () => {
+  upstream = await startConformanceServerV2();
+  // The front is the gateway's public address here, so browsers' Origin for it is the gateway's own.
+  const frontPort = await freePort();
+  stack = await startStack({
+    stream: { allowedOrigins: [`http://localhost:${frontPort}`] },
+    apps: [
+      {
+        name: "conformance",
+        type: "mcpProxy",
+        toolNamespace: "",
+        upstream: { stream: { url: upstream.url } },
+        timeout: "5s",
+      },
+    ],
+  });
+  front = await startFront({
+    backends: [stack.gateway.url],
+    port: frontPort,
+    headers: { Authorization: `Bearer ${await stack.token()}` },
+  });
+  for (const revision of REVISIONS) {
+    const { required, unscored } = SETS[revision];
+    direct.set(revision, await runConformance(revision, upstream.url));
+    throughGateway.set(revision, await runConformance(revision, `${front.url}/mcp`));
+    // Straight to stderr: the runner keeps console output of passing tests to itself (vitest.config.ts).
+    const counts = (results: Map<string, Check[]>) =>
+      `required ${tally(results, required)}; with unscored ${tally(results, [...required, ...unscored])}`;
+    process.stderr.write(
+      `conformance --requirements ${revision} (${required.length} required, ${unscored.length} unscored server scenarios)\n` +
+        `  directly:        ${counts(direct.get(revision)!)}\n` +
+        `  through gateway: ${counts(throughGateway.get(revision)!)}\n` +
+        `  known gaps: ${Object.keys(KNOWN_GAPS[revision]).length}; not in the fixture: ${unscored.filter((s) => s in NOT_IN_FIXTURE).length}\n` +
+        `  passing scenarios with a check that succeeds directly and not through the gateway: ${
+          softened(direct.get(revision)!, throughGateway.get(revision)!).join(", ") || "none"
+        }\n`,
+    );
+  }
+}, 600_000);
+afterAll(async () => {
+  await front?.close();
+  await stack?.dispose();
+  await upstream?.close();
+});
+
+for (const revision of REVISIONS) {
+  const { required, unscored } = SETS[revision];
+  const gaps = KNOWN_GAPS[revision];
+  const compared = [...required, ...unscored].filter((scenario) => !(scenario in NOT_IN_FIXTURE));
+
+  describe(`--requirements ${revision}: the v2 conformance upstream, directly`, () => {
+    it("passes every server scenario the revision requires", () => {
+      expect(required.length).toBeGreaterThanOrEqual(30);
+      const results = direct.get(revision)!;
+      expect(required.flatMap((scenario) => failures(results.get(scenario)).map((f) => `${scenario} ${f}`))).toEqual(
+        [],
+      );
+    });
+
+    it("passes every unscored scenario it implements, and fails the ones it does not", () => {
+      const results = direct.get(revision)!;
+      expect(compared.flatMap((scenario) => failures(results.get(scenario)).map((f) => `${scenario} ${f}`))).toEqual(
+        [],
+      );
+      for (const scenario of unscored.filter((s) => s in NOT_IN_FIXTURE))
+        expect(failures(results.get(scenario)), scenario).not.toEqual([]);
+    });
+  });
+
+  describe(`--requirements ${revision}: the same upstream through the gateway`, () => {
+    for (const scenario of compared) {
+      const gap = gaps[scenario];
+      (gap ? it.fails : it)(`${scenario}${gap ? ` — known gap: ${gap}` : ""}`, () => {
+        expect(failures(direct.get(revision)!.get(scenario))).toEqual([]);
+        expect(failures(throughGateway.get(revision)!.get(scenario))).toEqual([]);
+      });
+    }
+
+    it("lists as known gaps only scenarios the revision runs", () => {
+      expect(Object.keys(gaps).filter((scenario) => !compared.includes(scenario))).toEqual([]);
+    });
+  });
+}
