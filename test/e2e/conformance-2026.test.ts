@@ -3,7 +3,7 @@
 // server scenarios a revision requires, at that revision's wire (2026-07-28: stateless, per-request
 // `_meta`; 2025-11-25: the `initialize` handshake and sessions), plus the scenarios it runs without
 // scoring (extensions, pending). Each revision runs twice: against
-// test/helpers/e2e-conformance-server-v2.ts, a v2-SDK server serving both eras at one endpoint, and
+// test/helpers/e2e-conformance-server.ts, a v2-SDK server serving both eras at one endpoint, and
 // against the gateway proxying that same server as its only app with no namespace prefix, behind a
 // loopback front that adds the bearer token the runner does not send (docs/testing.md, "End-to-end
 // tests").
@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConformanceServerV2, type ConformanceServerV2 } from "../helpers/e2e-conformance-server-v2.js";
+import { startConformanceServer, type ConformanceServer } from "../helpers/e2e-conformance-server.js";
 import { startFront, type Front } from "../helpers/e2e-front.js";
 import { startStack, type Stack } from "../helpers/gateway-stack.js";
 import { freePort } from "../helpers/workers.js";
@@ -196,14 +196,14 @@ function softened(directly: Map<string, Check[]>, through: Map<string, Check[]>)
   });
 }
 
-let upstream: ConformanceServerV2;
+let upstream: ConformanceServer;
 let stack: Stack;
 let front: Front;
 const direct = new Map<Revision, Map<string, Check[]>>();
 const throughGateway = new Map<Revision, Map<string, Check[]>>();
 
 beforeAll(async () => {
-  upstream = await startConformanceServerV2();
+  upstream = await startConformanceServer();
   // The front is the gateway's public address here, so browsers' Origin for it is the gateway's own.
   const frontPort = await freePort();
   stack = await startStack({

@@ -1,5 +1,5 @@
 // The MCP conformance suite (@modelcontextprotocol/conformance, every server scenario), run
-// twice: against an upstream MCP server directly (test/helpers/e2e-conformance-server.ts, which
+// twice: against an upstream MCP server directly (test/helpers/e2e-conformance-server.ts, a v2-SDK server of both eras that
 // implements what the scenarios call), and against the gateway proxying that same upstream as its
 // only app, with no namespace prefix. The runner sends no token, so a loopback front adds the
 // agent's bearer token on the way to the gateway. The gateway must be transparent: every check
