@@ -156,17 +156,8 @@ export class McpProxyApp implements App {
   callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome> {
     return this.operate(ctx, async (channel) => {
       const params = withMeta({ name, arguments: args }, ctx);
-      const attempt = async (): Promise<RpcOutcome> => {
-        const parameters = this.#headerParameters.get(name) ?? [];
-        try {
-          return await this.final(channel, ctx, "tools/call", params, parameterHeaders(parameters, args));
-        } catch (err) {
-          // A modern server refuses mismatched headers with 400 and HeaderMismatch in the body.
-          if (err instanceof UpstreamError && err.rpcError?.code === HEADER_MISMATCH)
-            return { error: err.rpcError, status: err.upstreamStatus ?? 400 };
-          throw err;
-        }
-      };
+      const attempt = () =>
+        this.final(channel, ctx, "tools/call", params, parameterHeaders(this.#headerParameters.get(name) ?? [], args));
       let outcome = await attempt();
       if (channel.modern && "error" in outcome && outcome.error.code === HEADER_MISMATCH) {
         // "Client Behavior": list the tools again to learn their annotations, then retry once.
@@ -319,11 +310,7 @@ export class McpProxyApp implements App {
     };
     try {
       const stored = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const configured = this.config.upstreamProtocol;
-      // A session stored before the app was configured to the other era starts over in the configured one.
-      const fits =
-        stored.success && (configured === "auto" || isModern(stored.data) === (configured === MODERN_PROTOCOL_VERSION));
-      const current = fits ? stored.data : await this.connectOnce(ctx, base);
+      const current = stored.success ? stored.data : await this.connectOnce(ctx, base);
       try {
         return await operation(this.channel(ctx, base, current));
       } catch (err) {
@@ -367,8 +354,10 @@ export class McpProxyApp implements App {
         try {
           outcome = await sendRequest(exchange, method, { ...params, _meta: meta }, { ...headers, ...standardHeaders(method, params) });
         } catch (err) {
-          if (err instanceof UpstreamError && refusesModern(err.rpcError)) throw new ModernRefused();
-          throw err;
+          // A modern server answers protocol errors with 400 (404 for an unknown method) and the
+          // JSON-RPC error in the body (basic/transports/streamable-http): an answer, like an error in a 200.
+          if (!(err instanceof UpstreamError && err.rpcError && MODERN_ERROR_STATUSES.has(err.upstreamStatus!))) throw err;
+          outcome = { error: err.rpcError, status: err.upstreamStatus! };
         }
         if ("error" in outcome && refusesModern(outcome.error)) throw new ModernRefused();
         return outcome;
@@ -516,15 +505,9 @@ export class McpProxyApp implements App {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      let outcome: RpcOutcome;
-      try {
-        outcome = await this.final(channel, ctx, method, cursor === undefined ? undefined : { cursor });
-      } catch (err) {
-        // A modern upstream that was not asked what it offers (a configured era) answers a list
-        // it does not have with 404 and Method not found: an empty list.
-        if (channel.modern && err instanceof UpstreamError && err.rpcError?.code === -32601) return [];
-        throw err;
-      }
+      const outcome = await this.final(channel, ctx, method, cursor === undefined ? undefined : { cursor });
+      // A modern upstream that was not asked what it offers (a configured era) answers a list it
+      // does not have with Method not found: an empty list.
       if (channel.modern && "error" in outcome && outcome.error.code === -32601) return [];
       const result = this.expect(outcome);
       const page = this.parse(
@@ -588,6 +571,9 @@ function relayableCapabilities(ctx: AppCallContext): Record<string, unknown> {
     Object.entries(ctx.clientCapabilities ?? {}).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
   );
 }
+
+/** The statuses a modern server answers its JSON-RPC errors with. */
+const MODERN_ERROR_STATUSES = new Set([400, 404]);
 
 /** UnsupportedProtocolVersion that does not list 2026-07-28: the upstream wants a legacy client. */
 function refusesModern(error: { code: number; data?: unknown } | undefined): boolean {
