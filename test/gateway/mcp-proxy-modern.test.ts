@@ -110,7 +110,11 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
         const app = proxyApp(dual.url, { upstreamProtocol: "2025-11-25" });
         const state = storedState();
         expect(text(await app.callTool("echo", { text: "old" }, context(state)))).toBe("old");
-        expect(dual.requests.map((r) => r.rpcMethod)).toEqual(["initialize", "notifications/initialized", "tools/call"]);
+        expect(dual.requests.map((r) => r.rpcMethod)).toEqual([
+          "initialize",
+          "notifications/initialized",
+          "tools/call",
+        ]);
         expect(state.get()[UPSTREAM_SESSION_KEY]).toMatchObject({ protocolVersion: "2025-11-25" });
       } finally {
         await dual.close();
@@ -296,11 +300,15 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
       );
       await expect(calling).rejects.toBeInstanceOf(UpstreamError);
       await expect(calling).rejects.toThrow("the agent did not answer elicitation/create within the timeout of 300 ms");
-      expect(sent).toEqual([expect.objectContaining({ method: "elicitation/create", id: expect.stringMatching(/^gateway-/) })]);
+      expect(sent).toEqual([
+        expect.objectContaining({ method: "elicitation/create", id: expect.stringMatching(/^gateway-/) }),
+      ]);
     });
 
     it("passes the agent's refusal on as the call's error", async () => {
-      const { overrides } = agent({ elicitation: {} }, () => ({ error: { code: -1, message: "user closed the dialog" } }));
+      const { overrides } = agent({ elicitation: {} }, () => ({
+        error: { code: -1, message: "user closed the dialog" },
+      }));
       await expect(proxyApp(upstream.url).callTool("ask_name", {}, context(storedState(), overrides))).rejects.toThrow(
         "the agent refused elicitation/create: user closed the dialog",
       );
@@ -350,9 +358,17 @@ describe("MCP Proxy app with upstreams that answer the modern era in their own w
         return json(200, {
           jsonrpc: "2.0",
           id: message.id,
-          result: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "old", version: "1" } },
+          result: {
+            protocolVersion: "2025-11-25",
+            capabilities: { tools: {} },
+            serverInfo: { name: "old", version: "1" },
+          },
         });
-      return json(200, { jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "t", inputSchema: { type: "object" } }] } });
+      return json(200, {
+        jsonrpc: "2.0",
+        id: message.id,
+        result: { tools: [{ name: "t", inputSchema: { type: "object" } }] },
+      });
     });
     const app = proxyApp(legacyOnly.url, { upstreamProtocol: "2026-07-28" });
     const state = storedState();
@@ -380,7 +396,12 @@ describe("MCP Proxy app with upstreams that answer the modern era in their own w
           id: message.id,
           result: {
             resultType: "input_required",
-            inputRequests: { where: { method: "elicitation/create", params: { mode: "url", url: "https://x.test", message: "Sign in" } } },
+            inputRequests: {
+              where: {
+                method: "elicitation/create",
+                params: { mode: "url", url: "https://x.test", message: "Sign in" },
+              },
+            },
           },
         }),
       );

@@ -31,7 +31,11 @@ beforeAll(async () => {
         authorization: {
           outbound: {
             type: "tokenExchange",
-            tokenExchange: { idp: "auth", audience: MODERN_API, defaults: { ttl: "10s", scopes: [{ name: "tools:read" }] } },
+            tokenExchange: {
+              idp: "auth",
+              audience: MODERN_API,
+              defaults: { ttl: "10s", scopes: [{ name: "tools:read" }] },
+            },
           },
         },
       },

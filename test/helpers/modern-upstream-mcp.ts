@@ -10,7 +10,13 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
-import { McpServer, createMcpHandler, fromJsonSchema, inputRequired, inputResponse } from "@modelcontextprotocol/server";
+import {
+  McpServer,
+  createMcpHandler,
+  fromJsonSchema,
+  inputRequired,
+  inputResponse,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 
 export interface ModernRecordedRequest {
@@ -55,7 +61,8 @@ function buildServer(minted: Set<string>): McpServer {
       const answer = inputResponse(ctx.mcpReq.inputResponses, "who");
       if (echoed !== undefined && minted.delete(echoed) && answer.kind === "elicit")
         return { content: [{ type: "text", text: `${answer.action}: ${JSON.stringify(answer.content ?? {})}` }] };
-      if (echoed !== undefined) return { isError: true, content: [{ type: "text", text: "request state not minted here" }] };
+      if (echoed !== undefined)
+        return { isError: true, content: [{ type: "text", text: "request state not minted here" }] };
       const requestState = `opaque+/=${randomUUID()}`;
       minted.add(requestState);
       return inputRequired({
@@ -155,7 +162,8 @@ export async function startModernMcpServer(options: ModernMcpServerOptions = {})
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const headers: Record<string, string | undefined> = {};
-    for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    for (const [name, value] of Object.entries(req.headers))
+      headers[name] = Array.isArray(value) ? value.join(", ") : value;
     if (req.method === "POST") {
       let message: { method?: string; params?: Record<string, unknown> } = {};
       try {

@@ -24,7 +24,10 @@ const inputRequiredResult = z
   .object({
     resultType: z.literal("input_required"),
     inputRequests: z
-      .record(z.string(), z.object({ method: z.string(), params: z.record(z.string(), z.unknown()).optional() }).loose())
+      .record(
+        z.string(),
+        z.object({ method: z.string(), params: z.record(z.string(), z.unknown()).optional() }).loose(),
+      )
       .optional(),
     requestState: z.string().optional(),
   })
@@ -60,7 +63,10 @@ export async function completeWithInput(bridge: InputBridge): Promise<RpcOutcome
     const { result, status } = outcome;
     const parsed = inputRequiredResult.safeParse(result);
     if (!parsed.success || (parsed.data.inputRequests === undefined && parsed.data.requestState === undefined))
-      throw new UpstreamError(bridge.app, `upstream answered ${bridge.method} with an input_required result of the wrong shape`);
+      throw new UpstreamError(
+        bridge.app,
+        `upstream answered ${bridge.method} with an input_required result of the wrong shape`,
+      );
     if (request >= MAX_REQUESTS)
       throw new UpstreamError(
         bridge.app,
@@ -102,7 +108,10 @@ async function relay(
   try {
     answer = await bridge.ask!(method, forLegacyAgent(method, params), bridge.signal);
   } catch {
-    throw new UpstreamError(bridge.app, `the agent did not answer ${method} within the timeout of ${bridge.timeoutMs} ms`);
+    throw new UpstreamError(
+      bridge.app,
+      `the agent did not answer ${method} within the timeout of ${bridge.timeoutMs} ms`,
+    );
   }
   if ("error" in answer)
     throw new UpstreamJsonRpcError(

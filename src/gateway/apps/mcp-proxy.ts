@@ -349,14 +349,23 @@ export class McpProxyApp implements App {
       session,
       modern: true,
       request: async (method, params, headers = {}) => {
-        const meta = { ...(params?._meta as Record<string, unknown> | undefined), ...envelope(SERVER_INFO, capabilities, session.logLevel) };
+        const meta = {
+          ...(params?._meta as Record<string, unknown> | undefined),
+          ...envelope(SERVER_INFO, capabilities, session.logLevel),
+        };
         let outcome: RpcOutcome;
         try {
-          outcome = await sendRequest(exchange, method, { ...params, _meta: meta }, { ...headers, ...standardHeaders(method, params) });
+          outcome = await sendRequest(
+            exchange,
+            method,
+            { ...params, _meta: meta },
+            { ...headers, ...standardHeaders(method, params) },
+          );
         } catch (err) {
           // A modern server answers protocol errors with 400 (404 for an unknown method) and the
           // JSON-RPC error in the body (basic/transports/streamable-http): an answer, like an error in a 200.
-          if (!(err instanceof UpstreamError && err.rpcError && MODERN_ERROR_STATUSES.has(err.upstreamStatus!))) throw err;
+          if (!(err instanceof UpstreamError && err.rpcError && MODERN_ERROR_STATUSES.has(err.upstreamStatus!)))
+            throw err;
           outcome = { error: err.rpcError, status: err.upstreamStatus! };
         }
         if ("error" in outcome && refusesModern(outcome.error)) throw new ModernRefused();
@@ -438,7 +447,12 @@ export class McpProxyApp implements App {
     const exchange: Exchange = { ...base, protocolVersion: MODERN_PROTOCOL_VERSION, modern: true };
     const params = { _meta: envelope(SERVER_INFO, relayableCapabilities(ctx)) };
     try {
-      const outcome = await sendRequest(exchange, "server/discover", params, standardHeaders("server/discover", params));
+      const outcome = await sendRequest(
+        exchange,
+        "server/discover",
+        params,
+        standardHeaders("server/discover", params),
+      );
       return "result" in outcome ? eraOfDiscovery(outcome.result) : eraOfRefusal(outcome.error);
     } catch (err) {
       if (err instanceof UpstreamError && err.upstreamStatus !== undefined && PROBE_REFUSALS.has(err.upstreamStatus))

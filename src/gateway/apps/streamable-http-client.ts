@@ -1,7 +1,9 @@
 // A minimal MCP Streamable HTTP client (MCP 2025-11-25, basic/transports "Streamable HTTP"):
 // one POST per JSON-RPC message, the answer read from either an application/json body or a
 // text/event-stream body. It keeps no connection, stream or timer between operations, so the
-// session Durable Object can hibernate at any point; everything it needs is in `Exchange`.
+// session Durable Object can hibernate at any point; everything it needs is in `Exchange`. The
+// same client speaks MCP 2026-07-28 (basic/transports/streamable-http) for modern upstreams: no
+// session, per-request headers, and no answers to requests an upstream sends on a stream.
 //
 // Why not the SDK's Client + StreamableHTTPClientTransport: (1) the bearer token changes per
 // call (per-tool exchanged tokens) and calls run concurrently, but the transport's headers are
@@ -243,8 +245,7 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       if (isAnswerTo(message, id)) return message;
       if ("method" in message && "id" in message) {
         if (!exchange.modern) await answerServerRequest(exchange, message.id, message.method, message.params);
-      }
-      else if ("method" in message) exchange.onNotification?.(message.method, message.params);
+      } else if ("method" in message) exchange.onNotification?.(message.method, message.params);
     }
     throw garbage(exchange, "an event stream that ended before the response");
   }
