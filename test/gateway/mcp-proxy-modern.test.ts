@@ -180,15 +180,31 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
         { text: "b" },
         context(state, {
           clientCapabilities: { elicitation: {} }, // declared, but this request has no stream to ask on
-          meta: { progressToken: "p-1", "io.modelcontextprotocol/clientCapabilities": { sampling: {} } },
+          meta: {
+            progressToken: "p-1",
+            "io.modelcontextprotocol/clientCapabilities": { sampling: {} },
+            "io.modelcontextprotocol/logLevel": "debug",
+          },
         }),
       );
       const [withStream, withoutStream] = received().map((r) => r.params?._meta as Record<string, unknown>);
       expect(withStream?.["io.modelcontextprotocol/clientCapabilities"]).toEqual({ elicitation: {}, sampling: {} });
-      expect(withoutStream).toMatchObject({
+      expect(withoutStream).toEqual({
         progressToken: "p-1",
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": expect.objectContaining({ name: "ai-identity-gateway" }),
         "io.modelcontextprotocol/clientCapabilities": {},
       });
+    });
+
+    it("sends the agent's log level in the _meta of later requests, as the modern era has no logging/setLevel", async () => {
+      const app = proxyApp(upstream.url, { upstreamProtocol: "2026-07-28" });
+      const state = storedState();
+      await app.setLoggingLevel("warning", context(state));
+      recordFrom();
+      await app.callTool("echo", { text: "log" }, context(state));
+      expect(received().map((r) => r.rpcMethod)).toEqual(["tools/call"]);
+      expect(received()[0]?.params?._meta).toMatchObject({ "io.modelcontextprotocol/logLevel": "warning" });
     });
 
     it("passes results on without the modern envelope (resultType, cache hints), _meta kept", async () => {

@@ -80,6 +80,8 @@ const knownEras = new Map<string, Promise<Era>>();
 interface Channel {
   session: StoredSession;
   modern: boolean;
+  /** Aborted when the operation's time is up (the caller's signal or the app's timeout). */
+  signal: AbortSignal;
   request(method: string, params?: Record<string, unknown>, headers?: Record<string, string>): Promise<RpcOutcome>;
 }
 
@@ -341,16 +343,22 @@ export class McpProxyApp implements App {
   private channel(ctx: AppCallContext, base: Base, session: StoredSession): Channel {
     if (!isModern(session)) {
       const exchange = withSession(base, session);
-      return { session, modern: false, request: (method, params) => sendRequest(exchange, method, params) };
+      return {
+        session,
+        modern: false,
+        signal: base.signal,
+        request: (method, params) => sendRequest(exchange, method, params),
+      };
     }
     const exchange: Exchange = { ...base, protocolVersion: MODERN_PROTOCOL_VERSION, modern: true };
     const capabilities = relayableCapabilities(ctx);
     return {
       session,
       modern: true,
+      signal: base.signal,
       request: async (method, params, headers = {}) => {
         const meta = {
-          ...(params?._meta as Record<string, unknown> | undefined),
+          ...withoutReservedKeys(params?._meta),
           ...envelope(SERVER_INFO, capabilities, session.logLevel),
         };
         let outcome: RpcOutcome;
@@ -394,7 +402,7 @@ export class McpProxyApp implements App {
           send: (retry) => channel.request(method, { ...params, ...retry }, headers),
           ask: ctx.events?.ask,
           capabilities: relayableCapabilities(ctx),
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+          signal: channel.signal,
           timeoutMs: this.config.timeout,
         })
       : await channel.request(method, params, headers);
@@ -584,6 +592,16 @@ function relayableCapabilities(ctx: AppCallContext): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(ctx.clientCapabilities ?? {}).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
   );
+}
+
+/**
+ * The agent's `_meta` without the keys MCP reserves for the protocol (basic/index, "_meta"): in a
+ * modern request those are the gateway's to set, as the client of the upstream, and an agent
+ * cannot speak for the gateway (its own version, identity or capabilities) through them.
+ */
+function withoutReservedKeys(meta: unknown): Record<string, unknown> {
+  if (typeof meta !== "object" || meta === null) return {};
+  return Object.fromEntries(Object.entries(meta).filter(([key]) => !key.startsWith("io.modelcontextprotocol/")));
 }
 
 /** The statuses a modern server answers its JSON-RPC errors with. */
