@@ -96,7 +96,7 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
       try {
         const app = proxyApp(fresh.url, { upstreamProtocol: "2026-07-28" });
         const state = storedState();
-        expect((await app.listPrompts(context(state))).map((p) => p.name)).toEqual(["greeting"]);
+        expect((await app.listPrompts(context(state))).map((p) => p.name)).toEqual(["greeting", "roots_prompt"]);
         expect(await app.listResources(context(state))).toEqual([]);
         expect(fresh.requests.map((r) => r.rpcMethod)).toEqual(["prompts/list", "resources/list"]);
       } finally {
@@ -291,6 +291,18 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
       expect(outcome.result.isError).toBe(true);
       expect(text(outcome)).toMatch(/^upstream error -32021: /);
       expect(asked).toEqual([]);
+    });
+
+    it("bridges input_required on prompts/get too (roots/list)", async () => {
+      const { asked, overrides } = agent({ roots: {} }, () => ({ result: { roots: [{ uri: "file:///work" }] } }));
+      const prompt = await proxyApp(upstream.url).getPrompt("roots_prompt", {}, context(storedState(), overrides));
+      expect(prompt.messages).toEqual([{ role: "user", content: { type: "text", text: "roots: file:///work" } }]);
+      expect(asked.map((a) => a.method)).toEqual(["roots/list"]);
+    });
+
+    it("keeps the code of MissingRequiredClientCapability for prompts/get", async () => {
+      const getting = proxyApp(upstream.url).getPrompt("roots_prompt", {}, context(storedState()));
+      await expect(getting).rejects.toMatchObject({ code: -32021 });
     });
 
     it(`ends the call after ${MAX_REQUESTS} requests when the upstream asks for input forever`, async () => {

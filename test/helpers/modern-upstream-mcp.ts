@@ -149,6 +149,20 @@ function buildServer(minted: Set<string>): McpServer {
     { description: "A greeting", argsSchema: z.object({ name: z.string() }) },
     ({ name }) => ({ messages: [{ role: "user", content: { type: "text", text: `Hello, ${name}` } }] }),
   );
+  server.registerPrompt(
+    "roots_prompt",
+    { description: "A prompt about the client's roots (roots/list through input_required)" },
+    (ctx) => {
+      const answer = inputResponse(ctx.mcpReq.inputResponses, "roots");
+      if (answer.kind === "roots")
+        return {
+          messages: [
+            { role: "user", content: { type: "text", text: `roots: ${answer.roots.map((r) => r.uri).join(", ")}` } },
+          ],
+        };
+      return inputRequired({ inputRequests: { roots: inputRequired.listRoots() } });
+    },
+  );
   return server;
 }
 

@@ -125,7 +125,7 @@ export class McpProxyApp implements App {
   }
 
   listTools(ctx: AppCallContext): Promise<UpstreamTool[]> {
-    return this.operate(ctx, (channel) => this.listTools2(channel, ctx));
+    return this.operate(ctx, (channel) => this.toolsOf(channel, ctx));
   }
 
   /**
@@ -133,7 +133,7 @@ export class McpProxyApp implements App {
    * annotations are invalid is left out, as Streamable HTTP clients must (MCP 2026-07-28
    * basic/transports/streamable-http, "Schema Extension").
    */
-  private async listTools2(channel: Channel, ctx: AppCallContext): Promise<UpstreamTool[]> {
+  private async toolsOf(channel: Channel, ctx: AppCallContext): Promise<UpstreamTool[]> {
     if (!channel.session.offers.tools) return [];
     const tools = (await this.listAll(channel, ctx, "tools/list", "tools", tool)) as UpstreamTool[];
     if (!channel.modern) return tools;
@@ -163,7 +163,7 @@ export class McpProxyApp implements App {
       let outcome = await attempt();
       if (channel.modern && "error" in outcome && outcome.error.code === HEADER_MISMATCH) {
         // "Client Behavior": list the tools again to learn their annotations, then retry once.
-        await this.listTools2(channel, ctx);
+        await this.toolsOf(channel, ctx);
         outcome = await attempt();
       }
       if ("error" in outcome) {
