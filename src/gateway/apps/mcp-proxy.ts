@@ -438,9 +438,10 @@ export class McpProxyApp implements App {
     if (configured !== "auto") return Promise.resolve({ era: "legacy" });
     let known = knownEras.get(base.url);
     if (!known) {
-      known = this.probe(ctx, base);
-      knownEras.set(base.url, known);
-      known.catch(() => knownEras.delete(base.url));
+      const probing = this.probe(ctx, base);
+      knownEras.set(base.url, probing);
+      probing.catch(() => knownEras.get(base.url) === probing && knownEras.delete(base.url));
+      known = probing;
     }
     return known;
   }
