@@ -196,6 +196,12 @@ export const mcpProxyAppSchema = z
       })
       .strict()
       .describe("The upstream MCP server."),
+    upstreamProtocol: z
+      .enum(["auto", "2026-07-28", "2025-11-25"])
+      .default("auto")
+      .describe(
+        "The upstream's protocol era. `auto`: probe once with `server/discover` (MCP 2026-07-28) and fall back to `initialize` when the upstream does not speak it; the answer is remembered. `2026-07-28`: stateless, every request with its `_meta` envelope, no probe. `2025-11-25`: an `initialize`d session (2025-11-25, 2025-06-18 or 2025-03-26, as the upstream answers), no probe.",
+      ),
   })
   .strict();
 

@@ -1,7 +1,11 @@
 // The MCP Proxy app (docs/apps.md): an upstream MCP server over Streamable HTTP whose tools,
-// prompts and resources the gateway re-exposes. Each gateway session has its own upstream
-// session, remembered in the app's session state so that any process (a fresh instance after a
-// restart or eviction) resumes it without a new initialize.
+// prompts and resources the gateway re-exposes. The upstream speaks one of two eras (MCP
+// 2026-07-28 basic/versioning): a legacy upstream (2025-11-25 and earlier) gets its own upstream
+// session per gateway session, remembered in the app's session state so that any process (a
+// fresh instance after a restart or eviction) resumes it without a new initialize; a modern one
+// (2026-07-28) is stateless, and every request carries its own `_meta` envelope and request
+// headers (modern-protocol.ts, request-headers.ts), with its `input_required` results bridged to
+// the agent (input-required.ts). The era is configured, or probed once and remembered.
 import type {
   CallToolResult,
   GetPromptResult,
@@ -11,9 +15,25 @@ import type {
   ResourceTemplate,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { log } from "../../core/log.js";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
 import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
+import { completeWithInput, INPUT_METHODS } from "./input-required.js";
+import {
+  completedResult,
+  envelope,
+  eraOfDiscovery,
+  eraOfRefusal,
+  EVERYTHING,
+  HEADER_MISMATCH,
+  MODERN_PROTOCOL_VERSION,
+  PROBE_REFUSALS,
+  supportsModern,
+  UNSUPPORTED_PROTOCOL_VERSION,
+  type Era,
+} from "./modern-protocol.js";
+import { headerParameters, parameterHeaders, standardHeaders, type HeaderParameter } from "./request-headers.js";
 import {
   deleteSession,
   sendNotification,
@@ -41,9 +61,32 @@ const storedSession = z.object({
     logging: z.boolean().optional(),
     completions: z.boolean().optional(),
   }),
+  /** A modern upstream's log level, sent on each request (the modern era has no logging/setLevel). */
+  logLevel: z.string().optional(),
 });
 type StoredSession = z.output<typeof storedSession>;
 type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
+
+/**
+ * Each upstream endpoint's era, per isolate, once probed: the era is a property of the server,
+ * which clients SHOULD remember per origin (MCP 2026-07-28 basic/versioning, "Backward
+ * Compatibility"), so only the first session of an isolate probes; each session also keeps what
+ * it learned in its own state. Concurrent first sessions share one probe; a failed probe is
+ * forgotten, so the next operation probes again.
+ */
+const knownEras = new Map<string, Promise<Era>>();
+
+/** How one operation talks to the upstream: in the session's era, with that era's envelope. */
+interface Channel {
+  session: StoredSession;
+  modern: boolean;
+  /** Aborted when the operation's time is up (the caller's signal or the app's timeout). */
+  signal: AbortSignal;
+  request(method: string, params?: Record<string, unknown>, headers?: Record<string, string>): Promise<RpcOutcome>;
+}
+
+/** A modern upstream said it does not speak 2026-07-28 after all: the operation falls back to legacy, once. */
+class ModernRefused extends Error {}
 
 // Results are checked for the fields the gateway relies on; everything else passes through as
 // the upstream sent it (loose objects), so the gateway stays transparent to newer fields.
@@ -70,15 +113,40 @@ export class McpProxyApp implements App {
    * stored would be left open). Keyed by the session's state object when no id is given.
    */
   readonly #initializing = new Map<string | AppSessionState, Promise<StoredSession>>();
+  /**
+   * The `x-mcp-header` parameters of each tool a modern upstream listed (in this isolate), mirrored
+   * into `Mcp-Param-*` headers on calls. A tool not listed here yet is called without them; an
+   * upstream that then answers HeaderMismatch gets one fresh tools/list and one retry.
+   */
+  readonly #headerParameters = new Map<string, HeaderParameter[]>();
 
   constructor(private readonly config: McpProxyAppConfig) {
     this.name = config.name;
   }
 
   listTools(ctx: AppCallContext): Promise<UpstreamTool[]> {
-    return this.operate(ctx, async (exchange, session) =>
-      session.offers.tools ? ((await this.listAll(exchange, "tools/list", "tools", tool)) as UpstreamTool[]) : [],
-    );
+    return this.operate(ctx, (channel) => this.toolsOf(channel, ctx));
+  }
+
+  /**
+   * A modern upstream's tools with their `x-mcp-header` parameters learned; a tool whose
+   * annotations are invalid is left out, as Streamable HTTP clients must (MCP 2026-07-28
+   * basic/transports/streamable-http, "Schema Extension").
+   */
+  private async toolsOf(channel: Channel, ctx: AppCallContext): Promise<UpstreamTool[]> {
+    if (!channel.session.offers.tools) return [];
+    const tools = (await this.listAll(channel, ctx, "tools/list", "tools", tool)) as UpstreamTool[];
+    if (!channel.modern) return tools;
+    return tools.filter((t) => {
+      const found = headerParameters(t.inputSchema);
+      if ("invalid" in found) {
+        log("warn", "mcp_proxy.tool_rejected", { app: this.name, tool: t.name, reason: found.invalid });
+        this.#headerParameters.delete(t.name);
+        return false;
+      }
+      this.#headerParameters.set(t.name, found.parameters);
+      return true;
+    });
   }
 
   /**
@@ -88,8 +156,16 @@ export class McpProxyApp implements App {
    * them and correct its call.
    */
   callTool(name: string, args: Record<string, unknown>, ctx: AppCallContext): Promise<ToolCallOutcome> {
-    return this.operate(ctx, async (exchange) => {
-      const outcome = await sendRequest(exchange, "tools/call", withMeta({ name, arguments: args }, ctx));
+    return this.operate(ctx, async (channel) => {
+      const params = withMeta({ name, arguments: args }, ctx);
+      const attempt = () =>
+        this.final(channel, ctx, "tools/call", params, parameterHeaders(this.#headerParameters.get(name) ?? [], args));
+      let outcome = await attempt();
+      if (channel.modern && "error" in outcome && outcome.error.code === HEADER_MISMATCH) {
+        // "Client Behavior": list the tools again to learn their annotations, then retry once.
+        await this.toolsOf(channel, ctx);
+        outcome = await attempt();
+      }
       if ("error" in outcome) {
         const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
         return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
@@ -102,31 +178,35 @@ export class McpProxyApp implements App {
   }
 
   listPrompts(ctx: AppCallContext): Promise<Prompt[]> {
-    return this.operate(ctx, async (exchange, session) =>
-      session.offers.prompts ? ((await this.listAll(exchange, "prompts/list", "prompts", prompt)) as Prompt[]) : [],
+    return this.operate(ctx, async (channel) =>
+      channel.session.offers.prompts
+        ? ((await this.listAll(channel, ctx, "prompts/list", "prompts", prompt)) as Prompt[])
+        : [],
     );
   }
 
   getPrompt(name: string, args: Record<string, string>, ctx: AppCallContext): Promise<GetPromptResult> {
-    return this.operate(ctx, async (exchange) => {
-      const result = this.expect(await sendRequest(exchange, "prompts/get", withMeta({ name, arguments: args }, ctx)));
+    return this.operate(ctx, async (channel) => {
+      const params = withMeta({ name, arguments: args }, ctx);
+      const result = this.expect(await this.final(channel, ctx, "prompts/get", params));
       return this.parse(getPromptResult, result, "prompts/get") as GetPromptResult;
     });
   }
 
   listResources(ctx: AppCallContext): Promise<Resource[]> {
-    return this.operate(ctx, async (exchange, session) =>
-      session.offers.resources
-        ? ((await this.listAll(exchange, "resources/list", "resources", resource)) as Resource[])
+    return this.operate(ctx, async (channel) =>
+      channel.session.offers.resources
+        ? ((await this.listAll(channel, ctx, "resources/list", "resources", resource)) as Resource[])
         : [],
     );
   }
 
   listResourceTemplates(ctx: AppCallContext): Promise<ResourceTemplate[]> {
-    return this.operate(ctx, async (exchange, session) =>
-      session.offers.resources
+    return this.operate(ctx, async (channel) =>
+      channel.session.offers.resources
         ? ((await this.listAll(
-            exchange,
+            channel,
+            ctx,
             "resources/templates/list",
             "resourceTemplates",
             resourceTemplate,
@@ -136,18 +216,18 @@ export class McpProxyApp implements App {
   }
 
   readResource(uri: string, ctx: AppCallContext): Promise<ReadResourceResult> {
-    return this.operate(ctx, async (exchange) => {
-      const result = this.expect(await sendRequest(exchange, "resources/read", withMeta({ uri }, ctx)));
+    return this.operate(ctx, async (channel) => {
+      const result = this.expect(await this.final(channel, ctx, "resources/read", withMeta({ uri }, ctx)));
       return this.parse(readResourceResult, result, "resources/read") as ReadResourceResult;
     });
   }
 
   complete(params: Record<string, unknown>, ctx: AppCallContext): Promise<Record<string, unknown>> {
-    return this.operate(ctx, async (exchange, session) => {
-      if (session.offers.completions === false) return { completion: { values: [] } };
+    return this.operate(ctx, async (channel) => {
+      if (channel.session.offers.completions === false) return { completion: { values: [] } };
       return this.parse(
         z.object({ completion: z.object({ values: z.array(z.string()) }).loose() }).loose(),
-        this.expect(await sendRequest(exchange, "completion/complete", withMeta(params, ctx))),
+        this.expect(await this.final(channel, ctx, "completion/complete", withMeta(params, ctx))),
         "completion/complete",
       );
     });
@@ -172,31 +252,47 @@ export class McpProxyApp implements App {
     );
   }
 
-  /** resources/subscribe and resources/unsubscribe, passed on as they are. */
+  /**
+   * resources/subscribe and resources/unsubscribe, passed on as they are to a legacy upstream. A
+   * modern upstream has neither (its changes come on a `subscriptions/listen` stream, which an
+   * object that hibernates between requests does not hold open): Method not found.
+   */
   subscription(
     method: "resources/subscribe" | "resources/unsubscribe",
     uri: string,
     ctx: AppCallContext,
   ): Promise<void> {
-    return this.operate(ctx, async (exchange) => {
-      this.expect(await sendRequest(exchange, method, withMeta({ uri }, ctx)));
-    });
-  }
-
-  setLoggingLevel(level: string, ctx: AppCallContext): Promise<void> {
-    return this.operate(ctx, async (exchange, session) => {
-      if (session.offers.logging) this.expect(await sendRequest(exchange, "logging/setLevel", { level }));
+    return this.operate(ctx, async (channel) => {
+      if (channel.modern)
+        throw new UpstreamJsonRpcError(
+          this.name,
+          -32601,
+          `Method not found: the ${this.name} app speaks MCP ${MODERN_PROTOCOL_VERSION}, which has no ${method}`,
+          undefined,
+        );
+      this.expect(await channel.request(method, withMeta({ uri }, ctx)));
     });
   }
 
   /**
-   * Runs one operation on the session's upstream session: initialized on first use, resumed
-   * from the state afterwards, and re-initialized once when the upstream has forgotten it.
+   * logging/setLevel for a legacy upstream that offers logging; a modern one gets the level in
+   * the `_meta` of each later request instead (MCP 2026-07-28 basic/index, "_meta").
    */
-  private async operate<T>(
-    ctx: AppCallContext,
-    operation: (exchange: Exchange, session: StoredSession) => Promise<T>,
-  ): Promise<T> {
+  setLoggingLevel(level: string, ctx: AppCallContext): Promise<void> {
+    return this.operate(ctx, async (channel) => {
+      if (!channel.session.offers.logging) return;
+      if (channel.modern) await ctx.state.set({ [UPSTREAM_SESSION_KEY]: { ...channel.session, logLevel: level } });
+      else this.expect(await channel.request("logging/setLevel", { level }));
+    });
+  }
+
+  /**
+   * Runs one operation in the upstream's era. Legacy: on the session's upstream session,
+   * initialized on first use, resumed from the state afterwards, and re-initialized once when the
+   * upstream has forgotten it. Modern: stateless; an upstream that refuses 2026-07-28 with
+   * UnsupportedProtocolVersion is taken as legacy from then on, and the operation runs again.
+   */
+  private async operate<T>(ctx: AppCallContext, operation: (channel: Channel) => Promise<T>): Promise<T> {
     const base: Base = {
       app: this.name,
       url: this.config.upstream.stream.url,
@@ -215,15 +311,20 @@ export class McpProxyApp implements App {
       ...(ctx.events?.ask ? { onServerRequest: ctx.events.ask } : {}),
     };
     try {
-      const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = session.success ? session.data : await this.initializeOnce(ctx, base);
+      const stored = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
+      const current = stored.success ? stored.data : await this.connectOnce(ctx, base);
       try {
-        return await operation(withSession(base, current), current);
+        return await operation(this.channel(ctx, base, current));
       } catch (err) {
+        if (err instanceof ModernRefused) {
+          knownEras.set(base.url, Promise.resolve({ era: "legacy" }));
+          const legacy = await this.connectOnce(ctx, base, { era: "legacy" });
+          return await operation(this.channel(ctx, base, legacy));
+        }
         if (!(err instanceof UpstreamSessionExpired)) throw err;
       }
       const renewed = await this.renew(ctx, base, current);
-      return await operation(withSession(base, renewed), renewed);
+      return await operation(this.channel(ctx, base, renewed));
     } catch (err) {
       if (err instanceof UpstreamSessionExpired) {
         throw new UpstreamError(
@@ -232,25 +333,148 @@ export class McpProxyApp implements App {
           err.status,
         );
       }
+      if (err instanceof ModernRefused)
+        throw new UpstreamError(this.name, `upstream refused MCP ${MODERN_PROTOCOL_VERSION} twice`);
       throw err;
     }
   }
 
-  private initializeOnce(ctx: AppCallContext, base: Base): Promise<StoredSession> {
+  /** The operation's way to the upstream, in the session's era. */
+  private channel(ctx: AppCallContext, base: Base, session: StoredSession): Channel {
+    if (!isModern(session)) {
+      const exchange = withSession(base, session);
+      return {
+        session,
+        modern: false,
+        signal: base.signal,
+        request: (method, params) => sendRequest(exchange, method, params),
+      };
+    }
+    const exchange: Exchange = { ...base, protocolVersion: MODERN_PROTOCOL_VERSION, modern: true };
+    const capabilities = relayableCapabilities(ctx);
+    return {
+      session,
+      modern: true,
+      signal: base.signal,
+      request: async (method, params, headers = {}) => {
+        const meta = {
+          ...withoutReservedKeys(params?._meta),
+          ...envelope(SERVER_INFO, capabilities, session.logLevel),
+        };
+        let outcome: RpcOutcome;
+        try {
+          outcome = await sendRequest(
+            exchange,
+            method,
+            { ...params, _meta: meta },
+            { ...headers, ...standardHeaders(method, params) },
+          );
+        } catch (err) {
+          // A modern server answers protocol errors with 400 (404 for an unknown method) and the
+          // JSON-RPC error in the body (basic/transports/streamable-http): an answer, like an error in a 200.
+          if (!(err instanceof UpstreamError && err.rpcError && MODERN_ERROR_STATUSES.has(err.upstreamStatus!)))
+            throw err;
+          outcome = { error: err.rpcError, status: err.upstreamStatus! };
+        }
+        if ("error" in outcome && refusesModern(outcome.error)) throw new ModernRefused();
+        return outcome;
+      },
+    };
+  }
+
+  /**
+   * One request's final answer. Legacy: the upstream's answer. Modern: `input_required` results
+   * of the requests that may have them are bridged to the agent until the upstream completes
+   * (input-required.ts); the result loses its modern envelope (modern-protocol.ts).
+   */
+  private async final(
+    channel: Channel,
+    ctx: AppCallContext,
+    method: string,
+    params?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<RpcOutcome> {
+    if (!channel.modern) return channel.request(method, params);
+    const outcome = INPUT_METHODS.has(method)
+      ? await completeWithInput({
+          app: this.name,
+          method,
+          send: (retry) => channel.request(method, { ...params, ...retry }, headers),
+          ask: ctx.events?.ask,
+          capabilities: relayableCapabilities(ctx),
+          signal: channel.signal,
+          timeoutMs: this.config.timeout,
+        })
+      : await channel.request(method, params, headers);
+    if ("error" in outcome) return outcome;
+    if (outcome.result.resultType === "input_required")
+      // mrtr, "Supported Requests": servers MUST NOT answer other requests this way.
+      throw new UpstreamError(this.name, `upstream answered ${method} with input_required, which it may not`);
+    return { ...outcome, result: completedResult(this.name, method, outcome.result) };
+  }
+
+  private connectOnce(ctx: AppCallContext, base: Base, era?: Era): Promise<StoredSession> {
     const key = ctx.sessionId ?? ctx.state;
     let pending = this.#initializing.get(key);
     if (!pending) {
-      pending = this.initialize(ctx.state, base, ctx.clientCapabilities).finally(() => this.#initializing.delete(key));
+      pending = this.connect(ctx, base, era).finally(() => this.#initializing.delete(key));
       this.#initializing.set(key, pending);
     }
     return pending;
+  }
+
+  /** The session's way in: the configured era, or the one this isolate learned, or a probe. */
+  private async connect(ctx: AppCallContext, base: Base, given?: Era): Promise<StoredSession> {
+    const era = given ?? (await this.era(ctx, base));
+    if (era.era === "legacy") return this.initialize(ctx.state, base, ctx.clientCapabilities);
+    const session: StoredSession = { protocolVersion: MODERN_PROTOCOL_VERSION, offers: era.offers };
+    await ctx.state.set({ [UPSTREAM_SESSION_KEY]: session });
+    return session;
+  }
+
+  private era(ctx: AppCallContext, base: Base): Promise<Era> {
+    const configured = this.config.upstreamProtocol;
+    if (configured === MODERN_PROTOCOL_VERSION) return Promise.resolve({ era: "modern", offers: EVERYTHING });
+    if (configured !== "auto") return Promise.resolve({ era: "legacy" });
+    let known = knownEras.get(base.url);
+    if (!known) {
+      const probing = this.probe(ctx, base);
+      knownEras.set(base.url, probing);
+      probing.catch(() => knownEras.get(base.url) === probing && knownEras.delete(base.url));
+      known = probing;
+    }
+    return known;
+  }
+
+  /**
+   * MCP 2026-07-28 basic/transports/streamable-http, "Backward Compatibility": a modern request
+   * (`server/discover`, which every modern server implements) whose answer tells the era. A
+   * refusal with 400, 404 or 405 is read by its body; anything else (unreachable, 401, 5xx,
+   * garbage) fails the operation as it would have failed anyway, and nothing is learned.
+   */
+  private async probe(ctx: AppCallContext, base: Base): Promise<Era> {
+    const exchange: Exchange = { ...base, protocolVersion: MODERN_PROTOCOL_VERSION, modern: true };
+    const params = { _meta: envelope(SERVER_INFO, relayableCapabilities(ctx)) };
+    try {
+      const outcome = await sendRequest(
+        exchange,
+        "server/discover",
+        params,
+        standardHeaders("server/discover", params),
+      );
+      return "result" in outcome ? eraOfDiscovery(outcome.result) : eraOfRefusal(outcome.error);
+    } catch (err) {
+      if (err instanceof UpstreamError && err.upstreamStatus !== undefined && PROBE_REFUSALS.has(err.upstreamStatus))
+        return eraOfRefusal(err.rpcError);
+      throw err;
+    }
   }
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
   private renew(ctx: AppCallContext, base: Base, expired: StoredSession): Promise<StoredSession> {
     const current = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
     if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
-    return this.initializeOnce(ctx, base);
+    return this.connectOnce(ctx, base, { era: "legacy" });
   }
 
   /** MCP 2025-11-25 basic/lifecycle, "Initialization": initialize, then notifications/initialized. */
@@ -293,12 +517,22 @@ export class McpProxyApp implements App {
   }
 
   /** Every item of a paginated list (MCP 2025-11-25 server/utilities/pagination). */
-  private async listAll(exchange: Exchange, method: string, key: string, item: z.ZodType): Promise<unknown[]> {
+  private async listAll(
+    channel: Channel,
+    ctx: AppCallContext,
+    method: string,
+    key: string,
+    item: z.ZodType,
+  ): Promise<unknown[]> {
     const items: unknown[] = [];
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const result = this.expect(await sendRequest(exchange, method, cursor === undefined ? undefined : { cursor }));
+      const outcome = await this.final(channel, ctx, method, cursor === undefined ? undefined : { cursor });
+      // A modern upstream that was not asked what it offers (a configured era) answers a list it
+      // does not have with Method not found: an empty list.
+      if (channel.modern && "error" in outcome && outcome.error.code === -32601) return [];
+      const result = this.expect(outcome);
       const page = this.parse(
         z.object({ [key]: z.array(item), nextCursor: z.string().optional() }).loose(),
         result,
@@ -344,4 +578,37 @@ function withMeta(params: Record<string, unknown>, ctx: AppCallContext): Record<
 
 function withSession(base: Base, session: StoredSession): Exchange {
   return { ...base, sessionId: session.sessionId, protocolVersion: session.protocolVersion };
+}
+
+function isModern(session: StoredSession): boolean {
+  return session.protocolVersion === MODERN_PROTOCOL_VERSION;
+}
+
+/**
+ * What a modern upstream may ask of the agent on this request: the relayed capabilities the agent
+ * declared, and none when the agent reads no event stream for it (the gateway could not ask).
+ */
+function relayableCapabilities(ctx: AppCallContext): Record<string, unknown> {
+  if (!ctx.events?.ask) return {};
+  return Object.fromEntries(
+    Object.entries(ctx.clientCapabilities ?? {}).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
+  );
+}
+
+/**
+ * The agent's `_meta` without the keys MCP reserves for the protocol (basic/index, "_meta"): in a
+ * modern request those are the gateway's to set, as the client of the upstream, and an agent
+ * cannot speak for the gateway (its own version, identity or capabilities) through them.
+ */
+function withoutReservedKeys(meta: unknown): Record<string, unknown> {
+  if (typeof meta !== "object" || meta === null) return {};
+  return Object.fromEntries(Object.entries(meta).filter(([key]) => !key.startsWith("io.modelcontextprotocol/")));
+}
+
+/** The statuses a modern server answers its JSON-RPC errors with. */
+const MODERN_ERROR_STATUSES = new Set([400, 404]);
+
+/** UnsupportedProtocolVersion that does not list 2026-07-28: the upstream wants a legacy client. */
+function refusesModern(error: { code: number; data?: unknown } | undefined): boolean {
+  return error?.code === UNSUPPORTED_PROTOCOL_VERSION && !supportsModern(error.data);
 }

@@ -1,7 +1,9 @@
 // A minimal MCP Streamable HTTP client (MCP 2025-11-25, basic/transports "Streamable HTTP"):
 // one POST per JSON-RPC message, the answer read from either an application/json body or a
 // text/event-stream body. It keeps no connection, stream or timer between operations, so the
-// session Durable Object can hibernate at any point; everything it needs is in `Exchange`.
+// session Durable Object can hibernate at any point; everything it needs is in `Exchange`. The
+// same client speaks MCP 2026-07-28 (basic/transports/streamable-http) for modern upstreams: no
+// session, per-request headers, and no answers to requests an upstream sends on a stream.
 //
 // Why not the SDK's Client + StreamableHTTPClientTransport: (1) the bearer token changes per
 // call (per-tool exchanged tokens) and calls run concurrently, but the transport's headers are
@@ -37,6 +39,12 @@ export interface Exchange {
   sessionId?: string;
   /** Absent only on initialize (MCP 2025-11-25 transports, "Protocol Version Header"). */
   protocolVersion?: string;
+  /**
+   * A 2026-07-28 exchange: the upstream may not send requests on a response stream, and a client
+   * may not answer with responses (MCP 2026-07-28 basic/transports/streamable-http, "Receiving
+   * Messages"), so a request it sends anyway is ignored rather than answered.
+   */
+  modern?: boolean;
   /** Notifications the upstream sends on a response stream (progress, list_changed, ...). */
   onNotification?: (method: string, params: unknown) => void;
   /**
@@ -103,10 +111,12 @@ export async function sendRequest(
   exchange: Exchange,
   method: string,
   params?: Record<string, unknown>,
+  /** Headers of this request alone (the request metadata headers of MCP 2026-07-28). */
+  headers?: Record<string, string>,
 ): Promise<RpcOutcome> {
   const id = crypto.randomUUID(); // unique across processes sharing one upstream session
   return guard(exchange, async () => {
-    const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
+    const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, headers);
     const sessionId = response.headers.get("Mcp-Session-Id") ?? undefined;
     const answer = await readAnswer(exchange, response, id);
     return "result" in answer
@@ -160,8 +170,9 @@ async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promis
   }
 }
 
-async function post(exchange: Exchange, message: unknown): Promise<Response> {
+async function post(exchange: Exchange, message: unknown, extra: Record<string, string> = {}): Promise<Response> {
   const headers = new Headers({
+    ...extra,
     "Content-Type": "application/json",
     // Transports, "Sending Messages to the Server": the client MUST accept both.
     Accept: "application/json, text/event-stream",
@@ -183,13 +194,14 @@ async function post(exchange: Exchange, message: unknown): Promise<Response> {
     await response.body?.cancel();
     throw new UpstreamSessionExpired(exchange.sessionId);
   }
-  const detail = await errorDetail(response);
+  const { detail, rpcError } = await errorDetail(response);
   if (response.status === 400 && exchange.sessionId && LOST_SESSION.test(detail))
     throw new UpstreamSessionExpired(exchange.sessionId, 400);
   throw new UpstreamError(
     exchange.app,
     redact(exchange, `upstream answered HTTP ${response.status}${detail}`),
     response.status,
+    rpcError,
   );
 }
 
@@ -231,9 +243,9 @@ async function readAnswer(exchange: Exchange, response: Response, id: string): P
       if (!parsed.success) throw garbage(exchange, "an event that is not a JSON-RPC message");
       const message = parsed.data;
       if (isAnswerTo(message, id)) return message;
-      if ("method" in message && "id" in message)
-        await answerServerRequest(exchange, message.id, message.method, message.params);
-      else if ("method" in message) exchange.onNotification?.(message.method, message.params);
+      if ("method" in message && "id" in message) {
+        if (!exchange.modern) await answerServerRequest(exchange, message.id, message.method, message.params);
+      } else if ("method" in message) exchange.onNotification?.(message.method, message.params);
     }
     throw garbage(exchange, "an event stream that ended before the response");
   }
@@ -327,19 +339,28 @@ function tooLarge(exchange: Exchange): UpstreamError {
   return garbage(exchange, `more than ${MAX_ANSWER_BYTES} bytes`);
 }
 
-/** A short reason from an error body: the JSON-RPC error message when there is one. */
-async function errorDetail(response: Response): Promise<string> {
+const errorBody = z.object({
+  error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).loose(),
+});
+
+/** A short reason from an error body (the JSON-RPC error message when there is one), and that error. */
+async function errorDetail(
+  response: Response,
+): Promise<{ detail: string; rpcError?: z.output<typeof errorBody>["error"] }> {
   const bytes = await readAtMost(response.body, 64 * 1024).catch(() => null);
   const text = bytes ? new TextDecoder().decode(bytes) : "";
   let detail = text;
+  let rpcError: z.output<typeof errorBody>["error"] | undefined;
   try {
+    const parsed = errorBody.safeParse(JSON.parse(text));
+    if (parsed.success) ({ error: rpcError } = parsed.data);
     const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
     if (typeof message === "string") detail = message;
   } catch {
     // not JSON: keep the text
   }
   detail = detail.replace(/\s+/g, " ").trim().slice(0, 200);
-  return detail ? `: ${detail}` : "";
+  return { detail: detail ? `: ${detail}` : "", ...(rpcError ? { rpcError } : {}) };
 }
 
 function describeError(err: unknown): string {

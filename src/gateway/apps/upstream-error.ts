@@ -11,6 +11,12 @@ export class UpstreamError extends Error {
     readonly app: string,
     message: string,
     readonly upstreamStatus?: number,
+    /**
+     * The JSON-RPC error an HTTP error status carried in its body, if any: a 2026-07-28 server
+     * says what it refused that way (MCP 2026-07-28 basic/transports/streamable-http,
+     * "Backward Compatibility"), e.g. an unsupported protocol version or a header mismatch.
+     */
+    readonly rpcError?: { code: number; message: string; data?: unknown },
   ) {
     super(message);
     this.name = "UpstreamError";
@@ -24,7 +30,8 @@ export class UpstreamJsonRpcError extends UpstreamError {
     readonly code: number,
     message: string,
     readonly data: unknown,
-    upstreamStatus: number,
+    /** Absent when the gateway itself refused on the upstream's behalf (nothing was sent). */
+    upstreamStatus?: number,
   ) {
     super(app, message, upstreamStatus);
     this.name = "UpstreamJsonRpcError";
