@@ -81,7 +81,9 @@ describe("the Connected agents page", () => {
     expect(body).toContain("<code>https://agent.example/callback</code>");
     expect(body).toContain("any of this service");
     expect(body).toContain('<time datetime="2026-12-29T04:58:12.345Z">2026-12-29 04:58 UTC</time>');
-    expect(body).toMatch(/action="\/account\/agents\/forget"[\s\S]*name="consent" value="consent-1"[\s\S]*name="csrf" value="token-1"/);
+    expect(body).toMatch(
+      /action="\/account\/agents\/forget"[\s\S]*name="consent" value="consent-1"[\s\S]*name="csrf" value="token-1"/,
+    );
   });
 
   it("escapes a remembered consent's client-supplied strings, and says when nothing is remembered", async () => {

@@ -40,9 +40,6 @@ export function consentCovers(consent: ConsentRequest, request: ConsentRequest):
 }
 
 /** The remembered consent that answers `request`, if any. */
-export function coveringConsent(
-  consents: RememberedConsent[],
-  request: ConsentRequest,
-): RememberedConsent | undefined {
+export function coveringConsent(consents: RememberedConsent[], request: ConsentRequest): RememberedConsent | undefined {
   return consents.find((consent) => consentCovers(consent, request));
 }

@@ -82,9 +82,9 @@ function consentCard(consent: ConsentView, csrf: string) {
       <dd>${scopes.length ? scopes.map((s) => html`<code>${s}</code> `) : "basic sign-in only"}</dd>
       <dt>For use at</dt>
       <dd>
-        ${consent.resource.length
-          ? consent.resource.map((r) => html`<code>${r}</code> `)
-          : "any of this service's APIs"}
+        ${
+          consent.resource.length ? consent.resource.map((r) => html`<code>${r}</code> `) : "any of this service's APIs"
+        }
       </dd>
       <dt>Remembered</dt>
       <dd>${when(consent.remembered_at, "")}, until ${when(consent.expires_at, "")}</dd>

@@ -10,7 +10,6 @@ import { timingSafeEqualStrings } from "../../core/encoding.js";
 import { log } from "../../core/log.js";
 import type { AuthApp } from "../app-types.js";
 import { viewConsents, viewGrants } from "../grants/grant-view.js";
-import type { LoginSession } from "./session.js";
 import {
   CONNECTED_AGENTS_PATH,
   connectedAgentsErrorPage,
@@ -20,6 +19,7 @@ import {
 } from "./connected-agents-pages.js";
 import { postedFromOwnOrigin } from "./form-origin.js";
 import { signInToReturn } from "./interaction.js";
+import type { LoginSession } from "./session.js";
 import { currentSession } from "./session.js";
 
 /** A grant id is a family reference (family-reference.ts), a consent id a random token: short base64url. */
