@@ -349,6 +349,54 @@ describe("when the store fails", () => {
   });
 });
 
+describe("with remembering turned off (consent.rememberFor: 0s)", () => {
+  it("offers no box, and what was remembered before no longer answers", async () => {
+    const who = fresh();
+    const jar = await remembered(who);
+    const token = randomBytes(24).toString("base64url");
+    const ownBridge = await startRedisBridge({ redisUrl: REDIS_URL, token, port: 0 });
+    const off = await startAuthWorker({
+      redis: { url: ownBridge.url, token },
+      config: (url) =>
+        authConfig(url, {
+          apps: [DESK_AGENT],
+          login: { users: people.map((p) => p.config) },
+          consent: { rememberFor: "0s" },
+        }),
+    });
+    try {
+      // The same person, signed in at a tier on the same Redis that no longer remembers.
+      const offJar = new CookieJar();
+      const { challenge } = await pkce();
+      const params = authorizationParams(DESK_AGENT.clientId, REDIRECT, challenge, { scope: "openid tools:read" });
+      const start = await step(off, offJar, `/authorize?${new URLSearchParams(params)}`);
+      const login = await step(off, offJar, start.location!.pathname + start.location!.search);
+      const signedIn = await step(
+        off,
+        offJar,
+        "/login",
+        postForm(
+          {
+            interaction: hiddenField(login.body, "interaction"),
+            csrf: hiddenField(login.body, "csrf"),
+            username: who.username,
+            password: who.password,
+          },
+          { Origin: off.url },
+        ),
+      );
+      expect(signedIn.location?.pathname).toBe("/consent");
+      const consent = await step(off, offJar, signedIn.location!.pathname + signedIn.location!.search);
+      expect(consent.body).not.toContain('name="remember"');
+    } finally {
+      await off.dispose();
+      await ownBridge.close();
+    }
+    // The tier that remembers still does.
+    expect((await authorizeUntilConsent(jar, who)).asked).toBe(false);
+  });
+});
+
 // Last: a client-wide revocation voids every consent to the desk agent given in its second too.
 describe("the operator's revocations", () => {
   it("revoking every grant of a person forgets what they remembered", async () => {

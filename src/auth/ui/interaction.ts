@@ -88,7 +88,9 @@ export async function needsConsent(
   session: LoginSession,
 ): Promise<boolean> {
   if (interaction.skipConsent) return false;
-  if (!interaction.rememberable || interaction.askConsent) return true;
+  const { rememberFor } = c.get("provider").config.provider.consent;
+  // `rememberFor: 0s` turns remembering off: what was remembered before no longer answers either.
+  if (!interaction.rememberable || interaction.askConsent || rememberFor <= 0) return true;
   const consent = coveringConsent(await c.get("provider").store.listConsents(session.sub), interaction);
   if (!consent) return true;
   log("info", "consent.remembered_used", { sub: session.sub, client_id: interaction.clientId, consent: consent.id });
@@ -322,6 +324,7 @@ interactionRoutes.post("/consent", async (c) => {
   if (form.decision !== "allow") return denyInteraction(c, interaction.id);
   // Remembered before the code is issued: if the store fails here, the interaction is still
   // pending and the person can answer again; nothing was issued on a half-kept decision.
-  if (form.remember === "1" && interaction.rememberable) await rememberDecision(c, interaction, session);
+  if (form.remember === "1" && interaction.rememberable && c.get("provider").config.provider.consent.rememberFor > 0)
+    await rememberDecision(c, interaction, session);
   return completeInteraction(c, interaction.id, session);
 });

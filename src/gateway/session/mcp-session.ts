@@ -196,11 +196,14 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
         .then(() =>
-          Promise.all([
-            changed ? this.save(context, config) : undefined,
-            changed ? this.renewLease(context, config) : undefined,
-            this.persistApps(),
-          ]),
+          // Not for a session that ended meanwhile (DELETE, a revoked token): that would revive it.
+          this.context === context
+            ? Promise.all([
+                changed ? this.save(context, config) : undefined,
+                changed ? this.renewLease(context, config) : undefined,
+                this.persistApps(),
+              ])
+            : undefined,
         )
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
