@@ -99,12 +99,14 @@ export async function getAuthorize(c: Context<AuthApp>): Promise<Response> {
   const prompt = params.get("prompt")?.split(" ") ?? [];
   // OpenID Connect Core §3.1.2.1: `consent` asks even where a remembered consent would answer.
   if (prompt.includes("consent")) interaction.askConsent = true;
-  if (prompt.includes("none") && (!session || (await needsConsent(c, interaction, session)))) {
+  const signedIn = prompt.includes("login") ? null : session;
+  const ask = signedIn ? await needsConsent(c, interaction, signedIn) : true;
+  if (prompt.includes("none") && (!signedIn || ask)) {
     return fail(
       session ? "consent_required" : "login_required",
       "the user must interact with the authorization server",
     );
   }
   await provider.store.saveInteraction(interaction.id, interaction, INTERACTION_TTL_MS);
-  return continueInteraction(c, interaction, prompt.includes("login") ? null : session);
+  return continueInteraction(c, interaction, signedIn, signedIn ? ask : undefined);
 }

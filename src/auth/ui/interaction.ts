@@ -97,15 +97,20 @@ export async function needsConsent(
   return false;
 }
 
-/** After /authorize (or a page of the tier's own): log in, ask for consent, or finish, depending on what is already known. */
+/**
+ * After /authorize (or a page of the tier's own): log in, ask for consent, or finish, depending
+ * on what is already known (`askConsent`: needsConsent's answer, when the caller has it already).
+ */
 export async function continueInteraction(
   c: Context<AuthApp>,
   interaction: Interaction,
   session: LoginSession | null,
+  askConsent?: boolean,
 ): Promise<Response> {
   bindToBrowser(c, interaction);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
-  if (await needsConsent(c, interaction, session)) return redirectTo(c, `/consent?interaction=${interaction.id}`);
+  if (askConsent ?? (await needsConsent(c, interaction, session)))
+    return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
 }
 

@@ -15,9 +15,9 @@
 // is refused at once with 503, so a slow authorization server sheds load instead of collecting
 // requests that would each wait for `timeout`.
 //
-// A token found inactive while it has not expired was revoked; presented on an MCP session of its
-// principal (and grant), that session ends (endSessionOfInactiveToken, docs/auth/grants-and-admin.md,
-// "At the gateway"), in the background: the 401 does not wait for it.
+// A token found inactive, presented on an MCP session of its principal (and grant), ends that
+// session (endSessionOfInactiveToken, revoked-session.ts, docs/auth/grants-and-admin.md "At the
+// gateway"), in the background: the 401 does not wait for it.
 //
 // oauth4webapi builds the question (client_secret_basic) and checks the answer; the server's
 // service binding, when it has one, is its customFetch.
@@ -28,9 +28,9 @@ import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import type { GatewayEnv } from "../env.js";
-import { isWellFormedSessionId } from "../mcp/session-id.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
 import type { Principal } from "./principal.js";
+import { tellSessionRevoked } from "./revoked-session.js";
 
 export type Activity = "active" | "inactive";
 
@@ -127,35 +127,27 @@ export async function tokenActivity(
 }
 
 /**
- * A revoked token was presented on the session `sessionId` names: the session ends if it is the
- * token's principal's (and grant's), so that no later token resumes it; its upstream sessions
- * close and the end is logged (McpSession.endRevoked). Only for a token unexpired by the
- * gateway's own clock: an "inactive" answer within the clock skew after `exp` says nothing about
- * revocation. In the background and best effort: a session that cannot be reached now is refused
- * to this token all the same, and to other grants' tokens, and ends by its idle timeout.
+ * A revoked token was presented on the session `sessionId` names: that session is told, in the
+ * background, to end if it is the token's principal's and grant's (revoked-session.ts).
  */
 export function endSessionOfInactiveToken(
   c: Context<GatewayApp>,
   sessionId: string | undefined,
   principal: Principal,
 ): void {
-  if (!sessionId || !isWellFormedSessionId(sessionId) || principal.expiresAt * 1000 <= Date.now()) return;
   const sessions = c.env.MCP_SESSION;
-  const ending = sessions
-    .get(sessions.idFromName(sessionId))
-    .endRevoked(principal)
-    .catch((err: unknown) => {
-      log("warn", "mcp.session.revoked_end_failed", {
-        session_id: sessionId,
-        error: err instanceof Error ? err.message : "error",
-      });
-      return false;
-    });
-  try {
-    c.executionCtx.waitUntil(ending);
-  } catch {
-    // No execution context (an in-process test): the promise runs on by itself.
-  }
+  tellSessionRevoked(
+    sessionId,
+    principal,
+    (id) => sessions.get(sessions.idFromName(id)).endRevoked(principal),
+    (promise) => {
+      try {
+        c.executionCtx.waitUntil(promise);
+      } catch {
+        // No execution context (an in-process test): the promise runs on by itself.
+      }
+    },
+  );
 }
 
 /** Within `staleIfError`, the last "active" answer stands in for the one that could not be had; else the failure. */
