@@ -73,4 +73,15 @@ export class AgentOAuthProvider implements OAuthClientProvider {
   redirectToAuthorization(url: URL): void {
     this.authorizationUrl = url;
   }
+  /**
+   * What the SDK asks to forget when the authorization server refuses it: after `invalid_grant`
+   * (its grant was revoked, docs/auth/connected-agents.md) the tokens, so that it asks for a new
+   * authorization instead of presenting the dead refresh token again; after `invalid_client` the
+   * registration too (a document URL client_id is its identity, and stays).
+   */
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
+    if (scope === "all" || scope === "tokens") this.saved = undefined;
+    if (scope === "all" || scope === "verifier") this.verifier = "";
+    if ((scope === "all" || scope === "client") && !this.options.clientIdMetadataDocument) this.info = undefined;
+  }
 }

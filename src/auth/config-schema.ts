@@ -291,6 +291,15 @@ export const oidcProviderSchema = z
       .strict()
       .prefault({})
       .describe("The login session of a user at this tier (a cookie naming a record in Redis)."),
+    consent: z
+      .object({
+        rememberFor: duration("720h").describe(
+          "How long a consent the person asked to remember lasts, from when it was given (never extended by use): a later authorization of the same client, redirect URI and no more scopes or resources skips the consent page. `0s` never offers to remember. Self-registered clients are never remembered (docs/auth/connected-agents.md).",
+        ),
+      })
+      .strict()
+      .prefault({})
+      .describe("Remembered consent, listed and forgotten on the person's Connected agents page."),
     rateLimits: z
       .object({
         registration: z

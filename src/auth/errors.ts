@@ -10,7 +10,16 @@ import { errorPage } from "./ui/pages.js";
 export const STORE_RETRY_AFTER_SECONDS = 2;
 
 /** The pages a browser navigates to: their errors are pages too. */
-const PAGE_PATHS = new Set(["/authorize", "/login", "/consent", "/login/upstream", "/login/callback"]);
+const PAGE_PATHS = new Set([
+  "/authorize",
+  "/login",
+  "/consent",
+  "/login/upstream",
+  "/login/callback",
+  "/account/agents",
+  "/account/agents/revoke",
+  "/account/agents/forget",
+]);
 
 /**
  * A store that is slow, down or failing (docs/reliability/store-faults.md): 503 temporarily_unavailable with

@@ -24,7 +24,7 @@ import { renderAuthError } from "./errors.js";
 import { loadKeyRing } from "./keys.js";
 import { openStore } from "./store/store.js";
 import { instrumentStore } from "./store/telemetry.js";
-import { CONNECTED_AGENTS_PATH, REVOKE_PATH } from "./ui/connected-agents-pages.js";
+import { CONNECTED_AGENTS_PATH, FORGET_PATH, REVOKE_PATH } from "./ui/connected-agents-pages.js";
 import { connectedAgentsRoutes } from "./ui/connected-agents.js";
 import { interactionRoutes } from "./ui/interaction.js";
 import { logoutConfirmationRoutes } from "./ui/logout-confirmation.js";
@@ -92,6 +92,7 @@ const ROUTES = new Set<string>([
   "/logout/confirm",
   CONNECTED_AGENTS_PATH,
   REVOKE_PATH,
+  FORGET_PATH,
   ...Object.values(ENDPOINTS),
 ]);
 app.use(httpServerTelemetry((_c, path) => ROUTES.has(path)));

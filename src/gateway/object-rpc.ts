@@ -76,6 +76,11 @@ export interface McpSessionRpc extends Rpc.DurableObjectBranded {
   openStream(principal: Principal): Promise<ReadableStream<Uint8Array> | null>;
   /** Ends the session (DELETE); false when there was none. */
   terminate(principal: Principal, request: CallerRequest): Promise<boolean>;
+  /**
+   * Ends the session because `principal` presented a revoked token on it: only when the session
+   * is that principal's (and grant's). False when there was no such session.
+   */
+  endRevoked(principal: Principal): Promise<boolean>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

@@ -1,7 +1,8 @@
 // Connected agents in a real browser (Chromium): the person opens /account/agents without a
 // session, signs in and lands back on it; an agent they authorized is listed, and "Revoke" (a form
 // under the pages' Content-Security-Policy) ends its refresh token. A page on another site that
-// posts the revocation form ends nothing.
+// posts the revocation form ends nothing. A consent remembered by ticking the consent page's box is
+// listed, and "Forget" makes the next authorization ask again; another site's Forget form is refused.
 import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,11 +36,13 @@ const app = () => ({
   scopes: ["tools:read"],
   skipConsent: true,
 });
+/** A configured client that asks for consent: its consent may be remembered. */
+const deskAgent = () => ({ ...app(), name: "Desk Agent", clientId: "desk-agent", skipConsent: false });
 
 beforeAll(async () => {
   [browser, target] = await Promise.all([launchChromium(), startRedirectTarget()]);
   auth = await startAuthWorker({
-    config: (url) => authConfig(url, { apps: [app()], login: { users: [person] } }),
+    config: (url) => authConfig(url, { apps: [app(), deskAgent()], login: { users: [person] } }),
   });
   otherSite = await startOtherSite();
 });
@@ -123,6 +126,56 @@ describe("connected agents in the browser", () => {
       const res = await refresh(refreshToken);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toBe("invalid_grant");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("remembers a consent only when the box is ticked, lists it, and Forget makes the next authorization ask", async () => {
+    const context = await browser.newContext();
+    const authorizeUrl = async () =>
+      `${auth.url}/authorize?${new URLSearchParams(authorizationParams("desk-agent", target.url, (await pkce()).challenge, { scope: "openid tools:read" }))}`;
+    try {
+      const page = await context.newPage();
+      await page.goto(await authorizeUrl());
+      await page.getByLabel("Username").fill(username);
+      await page.getByLabel("Password").fill(ALICE.password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      const box = page.getByRole("checkbox", { name: /Remember this decision/ });
+      expect(await box.isChecked()).toBe(false);
+      await box.check();
+      await page.getByRole("button", { name: "Allow" }).click();
+      await page.waitForURL((url) => url.href.startsWith(target.url));
+
+      // Asked no more: straight back to the agent with a code.
+      await page.goto(await authorizeUrl());
+      await page.waitForURL((url) => url.href.startsWith(target.url));
+      expect(new URL(page.url()).searchParams.get("code")).toBeTruthy();
+
+      await page.goto(`${auth.url}/account/agents`);
+      const remembered = page.locator("section.consent", { hasText: "Desk Agent" });
+      expect(await remembered.count()).toBe(1);
+
+      // Another site posts the Forget form with the right fields: refused, and still remembered.
+      const consent = await remembered.locator('input[name="consent"]').getAttribute("value");
+      const csrf = await remembered.locator('input[name="csrf"]').getAttribute("value");
+      otherSite.page = `<!doctype html><html lang="en"><title>Prize</title>
+<form method="post" action="${auth.url}/account/agents/forget">
+<input type="hidden" name="consent" value="${consent}"><input type="hidden" name="csrf" value="${csrf}">
+<button type="submit">Claim prize</button></form></html>`;
+      const attacker = await context.newPage();
+      await attacker.goto(otherSite.url);
+      await attacker.getByRole("button", { name: "Claim prize" }).click();
+      await attacker.waitForURL((url) => url.href.startsWith(auth.url));
+      expect(await attacker.locator("main").innerText()).toContain("This request did not come from this page.");
+      await attacker.close();
+
+      await page.reload();
+      await page.locator("section.consent", { hasText: "Desk Agent" }).getByRole("button", { name: "Forget" }).click();
+      await page.waitForURL(`${auth.url}/account/agents?forgotten=1`);
+      expect(await page.locator("main").innerText()).toContain("Forgotten: that application will ask you again");
+      await page.goto(await authorizeUrl());
+      expect(await page.getByRole("button", { name: "Allow" }).count()).toBe(1);
     } finally {
       await context.close();
     }

@@ -2,7 +2,8 @@
 // (docs/auth/connected-agents.md): a person signs in for the page alone and comes back to it,
 // sees each grant they gave (a self-registered client's name escaped and marked unverified), and
 // revokes one, which ends its refresh token and its access token at once. What an attacker tries
-// is refused: another person's grant, a form without or with a wrong CSRF token, a cross-site post.
+// is refused: another person's grant, a form without or with a wrong CSRF token, a cross-site post;
+// and a refresh racing the revocation keeps nothing of the grant alive.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
@@ -174,6 +175,26 @@ describe("revoking", () => {
     expect(after.body).toContain("Revoked:");
     expect(grantIds(after)).not.toContain(id);
     expect(grantIds(after)).toHaveLength(ids.length - 1);
+  });
+
+  it("racing a refresh, leaves nothing of the grant alive: whatever the refresh got is refused too", async () => {
+    const { jar, accessToken, refreshToken } = await grant(alice);
+    const page = await agentsPage(jar);
+    const [done, refreshed] = await Promise.all([
+      revoke(jar, { grant: grantIds(page)[0]!, csrf: hiddenField(page.body, "csrf") }),
+      refresh(refreshToken),
+    ]);
+    expect(done.res.status).toBe(303);
+    // The refresh either lost (invalid_grant) or won a rotation in the family the revocation ended.
+    if (refreshed.status === 200) {
+      const next = (await refreshed.json()) as { access_token: string; refresh_token: string };
+      expect(await isActive(next.access_token)).toBe(false);
+      expect((await refresh(next.refresh_token)).status).toBe(400);
+    } else {
+      expect(((await refreshed.json()) as { error: string }).error).toBe("invalid_grant");
+    }
+    expect(await isActive(accessToken)).toBe(false);
+    expect((await refresh(refreshToken)).status).toBe(400);
   });
 
   it("refuses another person's grant (404), which lives on", async () => {

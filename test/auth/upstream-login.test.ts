@@ -267,3 +267,49 @@ describe("upstream login failures end on our error page, never at the client", (
     }
   });
 });
+
+describe("signing in upstream for the Connected agents page", () => {
+  it("returns the person to the page, as their upstream identity, with the grants they gave", async () => {
+    // A grant of the upstream person to the test agent, as the first spec gives one.
+    const { verifier, challenge } = await pkce();
+    const first = await callbackFromUpstream(challenge);
+    const redirect = await consentAfter(
+      await step(auth, first.jar, first.callback.pathname + first.callback.search),
+      first.jar,
+    );
+    const params = oauth.validateAuthResponse(as, client, redirect, "st-1");
+    const redeemed = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      oauth.None(),
+      params,
+      REDIRECT,
+      verifier,
+      options,
+    );
+    expect(redeemed.status).toBe(200);
+
+    // Another browser, not signed in, opens the page and chooses the upstream provider.
+    const jar = new CookieJar();
+    const start = await step(auth, jar, "/account/agents");
+    expect(start.location?.pathname).toBe("/login");
+    const loginPage = await step(auth, jar, start.location!.pathname + start.location!.search);
+    expect(loginPage.body).toContain("Sign in with Test IdP");
+    const toUpstream = await step(
+      auth,
+      jar,
+      `/login/upstream?interaction=${hiddenField(loginPage.body, "interaction")}`,
+    );
+    expect(toUpstream.res.status).toBe(303);
+    const callback = await loginUpstream(toUpstream.location!, UPSTREAM_USER);
+    const back = await step(auth, jar, callback.pathname + callback.search);
+    expect(back.res.status).toBe(303);
+    expect(back.res.headers.get("Location")).toBe("/account/agents");
+
+    const page = await step(auth, jar, "/account/agents");
+    expect(page.res.status).toBe(200);
+    expect(page.body).toContain("Signed in as <strong>carol</strong>");
+    expect(page.body).toContain("<h2>Test Agent</h2>");
+    expect(page.body).toContain("Set up by the operator");
+  });
+});

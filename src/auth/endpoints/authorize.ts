@@ -13,7 +13,8 @@ import { GRANT_TYPES } from "../config-schema.js";
 import { formFrom } from "../form.js";
 import { authorizationRedirect } from "../grants/authorization-response.js";
 import { checkResources, checkScopes } from "../grants/grant-checks.js";
-import { continueInteraction, INTERACTION_TTL_MS, type Interaction } from "../ui/interaction.js";
+import { mayRemember } from "../grants/remembered-consent.js";
+import { continueInteraction, INTERACTION_TTL_MS, needsConsent, type Interaction } from "../ui/interaction.js";
 import { errorPage } from "../ui/pages.js";
 import { currentSession } from "../ui/session.js";
 
@@ -92,15 +93,20 @@ export async function getAuthorize(c: Context<AuthApp>): Promise<Response> {
     ...(state ? { state } : {}),
     ...(params.get("nonce") ? { nonce: params.get("nonce") } : {}),
     skipConsent: client.skipConsent,
+    rememberable: mayRemember(client, provider.config.provider.consent.rememberFor),
   };
   const session = await currentSession(c);
   const prompt = params.get("prompt")?.split(" ") ?? [];
-  if (prompt.includes("none") && (!session || !client.skipConsent)) {
+  // OpenID Connect Core §3.1.2.1: `consent` asks even where a remembered consent would answer.
+  if (prompt.includes("consent")) interaction.askConsent = true;
+  const signedIn = prompt.includes("login") ? null : session;
+  const ask = signedIn ? await needsConsent(c, interaction, signedIn) : true;
+  if (prompt.includes("none") && (!signedIn || ask)) {
     return fail(
       session ? "consent_required" : "login_required",
       "the user must interact with the authorization server",
     );
   }
   await provider.store.saveInteraction(interaction.id, interaction, INTERACTION_TTL_MS);
-  return continueInteraction(c, interaction, prompt.includes("login") ? null : session);
+  return continueInteraction(c, interaction, signedIn, signedIn ? ask : undefined);
 }

@@ -7,7 +7,7 @@
 import { findClient } from "../clients/clients.js";
 import { isMetadataDocumentClientId } from "../clients/metadata-document.js";
 import type { ProviderContext } from "../provider-context.js";
-import type { GrantRecord } from "../store/store.js";
+import type { GrantRecord, RememberedConsent } from "../store/store.js";
 
 export interface GrantView {
   id: string;
@@ -26,33 +26,74 @@ export interface GrantView {
   last_used_at: string | null;
 }
 
+/** A remembered consent as the person sees it (docs/auth/connected-agents.md). */
+export interface ConsentView {
+  id: string;
+  client_id: string;
+  client_name: string | null;
+  client_kind: GrantView["client_kind"];
+  verified_host: string | null;
+  redirect_uri: string;
+  scope: string;
+  resource: string[];
+  remembered_at: string;
+  expires_at: string;
+}
+
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+type ClientIdentity = Pick<GrantView, "client_id" | "client_name" | "client_kind" | "verified_host">;
+
+/** Who each client is, each looked up once; a client that cannot be found is shown by its id. */
+async function identities(provider: ProviderContext, clientIds: string[]): Promise<Map<string, ClientIdentity>> {
+  const configured = new Set(provider.config.provider.apps.map((app) => app.clientId));
+  const unique = [...new Set(clientIds)];
+  return new Map(
+    await Promise.all(
+      unique.map(async (clientId) => {
+        const name = (await findClient(provider, clientId).catch(() => null))?.name ?? null;
+        const metadataDocument = isMetadataDocumentClientId(clientId) && !configured.has(clientId);
+        const identity: ClientIdentity = {
+          client_id: clientId,
+          client_name: name,
+          client_kind: configured.has(clientId) ? "configured" : metadataDocument ? "metadata-document" : "registered",
+          verified_host: metadataDocument ? new URL(clientId).host : null,
+        };
+        return [clientId, identity] as const;
+      }),
+    ),
+  );
+}
 
 /** The grants as shown, each client looked up once; a client that cannot be found is shown by its id. */
 export async function viewGrants(provider: ProviderContext, grants: GrantRecord[]): Promise<GrantView[]> {
-  const clientIds = [...new Set(grants.map((grant) => grant.family.clientId))];
-  const names = new Map(
-    await Promise.all(
-      clientIds.map(async (id) => [id, (await findClient(provider, id).catch(() => null))?.name ?? null] as const),
-    ),
+  const clients = await identities(
+    provider,
+    grants.map((grant) => grant.family.clientId),
   );
-  const configured = new Set(provider.config.provider.apps.map((app) => app.clientId));
-  return grants.map(({ id, family, lastUsedAt }) => {
-    const metadataDocument = isMetadataDocumentClientId(family.clientId) && !configured.has(family.clientId);
-    return {
-      id,
-      client_id: family.clientId,
-      client_name: names.get(family.clientId) ?? null,
-      client_kind: configured.has(family.clientId)
-        ? "configured"
-        : metadataDocument
-          ? "metadata-document"
-          : "registered",
-      verified_host: metadataDocument ? new URL(family.clientId).host : null,
-      scope: family.scope,
-      resource: family.resource,
-      granted_at: iso(family.grantedAt),
-      last_used_at: iso(lastUsedAt),
-    };
-  });
+  return grants.map(({ id, family, lastUsedAt }) => ({
+    id,
+    ...clients.get(family.clientId)!,
+    scope: family.scope,
+    resource: family.resource,
+    granted_at: iso(family.grantedAt),
+    last_used_at: iso(lastUsedAt),
+  }));
+}
+
+/** The remembered consents as shown, with the same identity of each client as its grants. */
+export async function viewConsents(provider: ProviderContext, consents: RememberedConsent[]): Promise<ConsentView[]> {
+  const clients = await identities(
+    provider,
+    consents.map((consent) => consent.clientId),
+  );
+  return consents.map((consent) => ({
+    id: consent.id,
+    ...clients.get(consent.clientId)!,
+    redirect_uri: consent.redirectUri,
+    scope: consent.scope,
+    resource: consent.resource,
+    remembered_at: new Date(consent.rememberedAt).toISOString(),
+    expires_at: new Date(consent.expiresAt).toISOString(),
+  }));
 }

@@ -130,3 +130,16 @@ local left = redis.call('PTTL', KEYS[1])
 if left < 0 then left = 0 end
 return {count, left}
 `;
+
+/**
+ * Remembers a person's consent to a client, replacing what they had remembered for it
+ * (docs/auth/connected-agents.md). KEYS: the person's consent hash. ARGV: the new consent's id,
+ * its sealed record, the hash's TTL ms (the newest consent lives longest, so the hash lives as
+ * long as it), then the ids of the consents it replaces. Returns 1.
+ */
+export const REMEMBER_CONSENT = `
+for i = 4, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;

@@ -20,6 +20,7 @@ import {
   CREATE_FAMILY,
   EPOCH,
   REDEEM_CODE,
+  REMEMBER_CONSENT,
   REVOKE_BEFORE,
   REVOKE_FAMILY,
   ROTATE_REFRESH,
@@ -90,6 +91,26 @@ export interface GrantRecord {
   family: RefreshFamily;
   /** When its refresh token last rotated, ms since the epoch; absent when never refreshed. */
   lastUsedAt?: number;
+}
+
+/**
+ * A consent the person asked the tier to remember (docs/auth/connected-agents.md): a later
+ * authorization of the same client and redirect URI asking for no more than these scopes and
+ * resources skips the consent page until `expiresAt`.
+ */
+export interface RememberedConsent {
+  /** Public id (random): what the Connected agents page's Forget form names. */
+  id: string;
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  resource: string[];
+  /** When it was given, ms since the epoch; a client- or person-wide revocation after it voids it. */
+  rememberedAt: number;
+  /** ms since the epoch: fixed when given, never extended by use. */
+  expiresAt: number;
+  /** The store epoch it was given under (set by rememberConsent). */
+  epoch?: string;
 }
 
 /** What a token's revocation is decided on: its own claims (tokens/jwt.ts AccessTokenClaims). */
@@ -174,6 +195,8 @@ const key = {
   personGrants: (sub: string) => `aig:grants:sub:${sub}`,
   /** A client's grants: family id → family reference. */
   clientGrants: (clientId: string) => `aig:grants:client:${clientId}`,
+  /** A person's remembered consents: consent id → sealed RememberedConsent. */
+  consents: (sub: string) => `aig:consent:${sub}`,
   /** Everything issued to a client or a person up to this second (seconds) is revoked. */
   revokedBefore: (scope: RevocationScope, id: string) => `aig:revoked-before:${scope}:${id}`,
   /** The store's epoch: written once, gone only when the store lost its data. */
@@ -190,6 +213,9 @@ const key = {
   cache: (name: string) => `aig:cache:${name}`,
 };
 
+/** A consent's record is sealed under its hash and field, so a value moved to another id does not open. */
+const consentValueKey = (sub: string, id: string) => `${key.consents(sub)}:${id}`;
+
 const ttl = (ms: number) => Math.max(1, Math.ceil(ms));
 
 export class Store {
@@ -198,6 +224,7 @@ export class Store {
   private readonly revokeFamilyScript;
   private readonly createFamilyScript;
   private readonly revokeBeforeScript;
+  private readonly rememberConsentScript;
   private readonly countScript;
   private readonly epochScript;
   private readonly revocationLookups: BatchedLookups;
@@ -217,6 +244,7 @@ export class Store {
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
     this.createFamilyScript = redis.createScript<number>(CREATE_FAMILY);
     this.revokeBeforeScript = redis.createScript<number>(REVOKE_BEFORE);
+    this.rememberConsentScript = redis.createScript<number>(REMEMBER_CONSENT);
     this.countScript = redis.createScript<[number, number]>(COUNT_IN_WINDOW);
     this.epochScript = redis.createScript<[string, number]>(EPOCH);
   }
@@ -501,7 +529,11 @@ export class Store {
       key.family(familyId),
       await this.redis.get<string>(key.family(familyId)),
     );
-    await this.forgetGrant(sub, id, familyId, record?.clientId ?? null);
+    await Promise.all([
+      this.forgetGrant(sub, id, familyId, record?.clientId ?? null),
+      // A person who ends an agent's grant expects to be asked before it gets another.
+      record ? this.forgetClientConsents(sub, record.clientId) : null,
+    ]);
     return existed;
   }
 
@@ -521,6 +553,8 @@ export class Store {
       [key.revokedBefore(scope, id)],
       [String(Math.floor(Date.now() / 1000)), String(ttl(markerTtlMs))],
     );
+    // Remembered consents given up to the marker are void by it (listConsents); a person's go too.
+    if (scope === "sub") await this.redis.del(key.consents(id));
     const index = await this.hashEntries(scope === "sub" ? key.personGrants(id) : key.clientGrants(id));
     const familyIds = index.map(([field, value]) => (scope === "sub" ? value : field));
     const ended = await Promise.all(familyIds.map((familyId) => this.revokeFamily(familyId, accessTtlMs)));
@@ -544,6 +578,83 @@ export class Store {
       this.redis.hdel(key.personGrants(sub), id),
       ...(clientId ? [this.redis.hdel(key.clientGrants(clientId), familyId)] : []),
     ]);
+  }
+
+  // ── Remembered consent (docs/auth/connected-agents.md) ──────────────────────────────────
+
+  /** Every stored consent of the person, decoded; null where a value does not open or names another id. */
+  private async storedConsents(sub: string): Promise<[string, RememberedConsent | null][]> {
+    const entries = await this.hashEntries(key.consents(sub));
+    return Promise.all(
+      entries.map(async ([id, value]) => {
+        const consent = await this.values.decode<RememberedConsent>(consentValueKey(sub, id), value);
+        return [id, consent && consent.id === id ? consent : null] as [string, RememberedConsent | null];
+      }),
+    );
+  }
+
+  /**
+   * The person's live remembered consents, newest first: not expired, given under this store
+   * epoch, and after any revocation of everything of the person or of the client (revokeEverything).
+   * The others are removed on the way.
+   */
+  async listConsents(sub: string): Promise<RememberedConsent[]> {
+    const stored = await this.storedConsents(sub);
+    if (stored.length === 0) return [];
+    const clientIds = [...new Set(stored.flatMap(([, consent]) => (consent ? [consent.clientId] : [])))];
+    const [epoch, personBefore, ...clientBefore] = await this.redis.mget<(string | null)[]>(
+      key.epoch(),
+      key.revokedBefore("sub", sub),
+      ...clientIds.map((clientId) => key.revokedBefore("client", clientId)),
+    );
+    const before = (value: string | null | undefined) => (value == null ? -1 : Number(value));
+    const now = Date.now();
+    const live: RememberedConsent[] = [];
+    const ended: string[] = [];
+    for (const [id, consent] of stored) {
+      const given = consent ? Math.floor(consent.rememberedAt / 1000) : 0;
+      const valid =
+        consent !== null &&
+        consent.expiresAt > now &&
+        epoch != null &&
+        consent.epoch === epoch &&
+        given > before(personBefore) &&
+        given > before(clientBefore[clientIds.indexOf(consent.clientId)]);
+      if (valid) live.push(consent);
+      else ended.push(id);
+    }
+    if (ended.length) await this.redis.hdel(key.consents(sub), ...ended);
+    return live.sort((a, b) => b.rememberedAt - a.rememberedAt);
+  }
+
+  /** Remembers a consent, replacing whatever the person had remembered for the same client, in one step. */
+  async rememberConsent(sub: string, consent: Omit<RememberedConsent, "epoch">): Promise<void> {
+    const stamped: RememberedConsent = { ...consent, epoch: await this.currentEpoch() };
+    const replaced = (await this.storedConsents(sub)).flatMap(([id, old]) =>
+      old === null || old.clientId === consent.clientId ? [id] : [],
+    );
+    await this.rememberConsentScript.exec(
+      [key.consents(sub)],
+      [
+        consent.id,
+        await this.values.encode(consentValueKey(sub, consent.id), stamped),
+        String(ttl(consent.expiresAt - Date.now())),
+        ...replaced,
+      ],
+    );
+  }
+
+  /** Forgets one remembered consent of the person; false when they have none of that id. */
+  async forgetConsent(sub: string, id: string): Promise<boolean> {
+    return (await this.redis.hdel(key.consents(sub), id)) === 1;
+  }
+
+  /** Forgets whatever the person remembered for a client (when its grant is revoked). */
+  private async forgetClientConsents(sub: string, clientId: string): Promise<void> {
+    const ids = (await this.storedConsents(sub)).flatMap(([id, consent]) =>
+      consent?.clientId === clientId ? [id] : [],
+    );
+    if (ids.length) await this.redis.hdel(key.consents(sub), ...ids);
   }
 
   // ── Revocation of access tokens (RFC 7009) ──────────────────────────────────────────────

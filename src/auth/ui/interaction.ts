@@ -5,11 +5,15 @@
 // carries the interaction's CSRF token. A sign-in for one of the tier's own pages (the person's
 // connected agents, connected-agents.ts) is an interaction too, with no authorization request behind it:
 // it names the local path to return to instead of a client (`returnTo`), and never yields a code.
+// A consent the person asked to remember answers later requests it covers without the consent
+// page (grants/remembered-consent.ts, docs/auth/connected-agents.md).
 import { Hono, type Context } from "hono";
 import { randomToken, timingSafeEqualStrings } from "../../core/encoding.js";
+import { log } from "../../core/log.js";
 import type { AuthApp } from "../app-types.js";
 import { isMetadataDocumentClientId } from "../clients/metadata-document.js";
 import { authorizationRedirect } from "../grants/authorization-response.js";
+import { coveringConsent } from "../grants/remembered-consent.js";
 import type { ProviderContext } from "../provider-context.js";
 import { accessTokenClaims, releasedClaims } from "../tokens/claims.js";
 import { clearCookie, readCookie, writeCookie } from "./cookies.js";
@@ -35,6 +39,10 @@ export interface Interaction {
   state?: string;
   nonce?: string;
   skipConsent: boolean;
+  /** The consent page may offer to remember the decision, and a remembered one may answer (remembered-consent.ts mayRemember). */
+  rememberable?: boolean;
+  /** `prompt=consent`: ask even when a remembered consent covers the request. */
+  askConsent?: boolean;
   /**
    * Set only for a sign-in to one of the tier's own pages: the local path (never a URL, so no
    * open redirect) the browser goes back to once signed in. Its authorization fields are empty.
@@ -69,15 +77,40 @@ function backToClient(c: Context<AuthApp>, redirect: Response): Response {
   return c.redirect(redirect.headers.get("Location")!, 303);
 }
 
-/** After /authorize (or a page of the tier's own): log in, ask for consent, or finish, depending on what is already known. */
+/**
+ * Whether the person must be asked: not for a client the operator exempted, nor for a request a
+ * consent they asked to remember covers (unless `prompt=consent`). A remembered consent that
+ * answers is logged, so the operator can tell a silent authorization from a forged one.
+ */
+export async function needsConsent(
+  c: Context<AuthApp>,
+  interaction: Interaction,
+  session: LoginSession,
+): Promise<boolean> {
+  if (interaction.skipConsent) return false;
+  const { rememberFor } = c.get("provider").config.provider.consent;
+  // `rememberFor: 0s` turns remembering off: what was remembered before no longer answers either.
+  if (!interaction.rememberable || interaction.askConsent || rememberFor <= 0) return true;
+  const consent = coveringConsent(await c.get("provider").store.listConsents(session.sub), interaction);
+  if (!consent) return true;
+  log("info", "consent.remembered_used", { sub: session.sub, client_id: interaction.clientId, consent: consent.id });
+  return false;
+}
+
+/**
+ * After /authorize (or a page of the tier's own): log in, ask for consent, or finish, depending
+ * on what is already known (`askConsent`: needsConsent's answer, when the caller has it already).
+ */
 export async function continueInteraction(
   c: Context<AuthApp>,
   interaction: Interaction,
   session: LoginSession | null,
+  askConsent?: boolean,
 ): Promise<Response> {
   bindToBrowser(c, interaction);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
-  if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
+  if (askConsent ?? (await needsConsent(c, interaction, session)))
+    return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
 }
 
@@ -208,6 +241,26 @@ function unverifiedClient(provider: ProviderContext, interaction: Interaction): 
   return { unverified: { host: redirect.host || redirect.protocol.slice(0, -1), via: "redirect-uri" } };
 }
 
+/** The remembered-consent lifetime as the consent page states it, in whole days (at least one). */
+function rememberDays(c: Context<AuthApp>): number {
+  return Math.max(1, Math.round(c.get("provider").config.provider.consent.rememberFor / 86_400_000));
+}
+
+async function rememberDecision(c: Context<AuthApp>, interaction: Interaction, session: LoginSession): Promise<void> {
+  const now = Date.now();
+  const consent = {
+    id: randomToken(),
+    clientId: interaction.clientId,
+    redirectUri: interaction.redirectUri,
+    scope: interaction.scope,
+    resource: interaction.resource,
+    rememberedAt: now,
+    expiresAt: now + c.get("provider").config.provider.consent.rememberFor,
+  };
+  await c.get("provider").store.rememberConsent(session.sub, consent);
+  log("info", "consent.remembered", { sub: session.sub, client_id: consent.clientId, consent: consent.id });
+}
+
 export const interactionRoutes = new Hono<AuthApp>();
 
 interactionRoutes.get("/login", async (c) => {
@@ -240,7 +293,7 @@ interactionRoutes.post("/login", async (c) => {
     return renderLogin(c, interaction, 401, "The username or password is not correct.", username);
   }
   const [session] = await Promise.all([startSession(c, user), rememberDevice(c, username)]);
-  if (!interaction.skipConsent) return redirectTo(c, `/consent?interaction=${interaction.id}`);
+  if (await needsConsent(c, interaction, session)) return redirectTo(c, `/consent?interaction=${interaction.id}`);
   return completeInteraction(c, interaction.id, session);
 });
 
@@ -261,6 +314,7 @@ interactionRoutes.get("/consent", async (c) => {
       user: String(session.claims.preferred_username ?? session.claims.email ?? session.sub),
       scopes: interaction.scope.split(" ").filter(Boolean),
       resources: interaction.resource,
+      ...(interaction.rememberable ? { rememberDays: rememberDays(c) } : {}),
     }),
   );
 });
@@ -273,5 +327,9 @@ interactionRoutes.post("/consent", async (c) => {
   const session = await currentSession(c);
   if (!session) return redirectTo(c, `/login?interaction=${interaction.id}`);
   if (form.decision !== "allow") return denyInteraction(c, interaction.id);
+  // Remembered before the code is issued: if the store fails here, the interaction is still
+  // pending and the person can answer again; nothing was issued on a half-kept decision.
+  if (form.remember === "1" && interaction.rememberable && c.get("provider").config.provider.consent.rememberFor > 0)
+    await rememberDecision(c, interaction, session);
   return completeInteraction(c, interaction.id, session);
 });

@@ -10,6 +10,7 @@ const STYLE = raw(`
   main { max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 1px 4px #0002; }
   h1 { font-size: 1.35rem; margin-top: 0; }
   label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
+  label.inline { display: inline; margin: 0; font-weight: normal; }
   input[type=text], input[type=password] { width: 100%; box-sizing: border-box; padding: .55rem; border: 1px solid #8a94a6; border-radius: 4px; font-size: 1rem; }
   button, .button { margin-top: 1.25rem; padding: .6rem 1.2rem; font-size: 1rem; border-radius: 4px; border: 1px solid #1a56db; background: #1a56db; color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
   button.secondary { background: #fff; color: #1a56db; }
@@ -111,6 +112,11 @@ export interface ConsentPageModel {
   user: string;
   scopes: string[];
   resources: string[];
+  /**
+   * Offered only for a client that may be remembered (grants/remembered-consent.ts): a box,
+   * unticked, to skip this page for this much (days) of the same request.
+   */
+  rememberDays?: number;
 }
 
 function unverifiedNotice({ host, via }: NonNullable<ConsentPageModel["unverified"]>): Html {
@@ -144,6 +150,17 @@ export function consentPage(m: ConsentPageModel): Html {
       <form method="post" action="/consent">
         <input type="hidden" name="interaction" value="${m.interaction}" />
         <input type="hidden" name="csrf" value="${m.csrf}" />
+        ${
+          m.rememberDays
+            ? html`<p>
+                <label class="inline"
+                  ><input type="checkbox" name="remember" value="1" /> Remember this decision for ${m.rememberDays}
+                  day(s)</label
+                >
+                You can forget it on your <a href="/account/agents">connected agents</a> page.
+              </p>`
+            : ""
+        }
         <button type="submit" name="decision" value="allow">Allow</button>
         <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
       </form>`,

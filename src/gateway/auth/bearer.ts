@@ -16,7 +16,7 @@ import { advertisedScopes } from "./advertised-scopes.js";
 import { keySetFor } from "./jwks.js";
 import type { Principal } from "./principal.js";
 import { resourceMetadataUrl } from "./protected-resource.js";
-import { IntrospectionUnavailable, tokenActivity } from "./token-introspection.js";
+import { endSessionOfInactiveToken, IntrospectionUnavailable, tokenActivity } from "./token-introspection.js";
 
 function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, "")}"`;
@@ -121,7 +121,10 @@ async function ensureActive(
       { "Retry-After": String(err.retryAfter) },
     );
   }
-  if (activity === "inactive") throw invalidToken(c, "the token is no longer active (revoked)");
+  if (activity === "inactive") {
+    endSessionOfInactiveToken(c, c.req.header(config.provider.transports.stream.session.headerName), principal);
+    throw invalidToken(c, "the token is no longer active (revoked)");
+  }
 }
 
 interface Verified {
@@ -185,6 +188,7 @@ async function verifySignature(
       clientId,
       scopes: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
       expiresAt: payload.exp!,
+      ...(typeof payload.fam === "string" ? { grant: payload.fam } : {}),
     };
     return { principal, claims: payload };
   } catch (err) {

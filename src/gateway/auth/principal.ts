@@ -1,7 +1,10 @@
 // Who calls the MCP endpoint, as the gateway tells callers apart: the issuer, the user (`sub`) and
 // the agent (OAuth client) of the presented token (RFC 9068 §2.2). Sessions belong to one
 // principal, and the per-principal limits (docs/configuration.md, mcpProvider.limits) count per
-// principal, so one user's two agents, or two users of one agent, never share them.
+// principal, so one user's two agents, or two users of one agent, never share them. A session
+// made with a token that names its grant (the auth tier's `fam`, docs/auth/grants-and-admin.md)
+// belongs to that grant too: a token of another grant, the same person and agent authorizing
+// again after a revocation, cannot resume it.
 
 /** Who is calling: the user a token was issued for and the agent (OAuth client) holding it. */
 export interface Principal {
@@ -13,11 +16,20 @@ export interface Principal {
   scopes: string[];
   /** Unix seconds when the presented token expires. */
   expiresAt: number;
+  /**
+   * The grant (refresh-token family) the token came from, as its authorization server names it
+   * (`fam`, an opaque reference); absent for tokens of no grant (machine agents) or other issuers.
+   */
+  grant?: string;
 }
 
-/** A session belongs to the principal that created it: same user, same agent, same issuer. */
-export function samePrincipal(a: Principal, b: Principal): boolean {
-  return a.issuer === b.issuer && a.sub === b.sub && a.clientId === b.clientId;
+/**
+ * A session (`owner`, the principal that created it) belongs to `caller` when it is the same
+ * user, agent and issuer, and, when the session was made under a grant, the same grant.
+ */
+export function samePrincipal(owner: Principal, caller: Principal): boolean {
+  if (owner.grant !== undefined && owner.grant !== caller.grant) return false;
+  return owner.issuer === caller.issuer && owner.sub === caller.sub && owner.clientId === caller.clientId;
 }
 
 /**

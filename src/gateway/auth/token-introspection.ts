@@ -15,14 +15,22 @@
 // is refused at once with 503, so a slow authorization server sheds load instead of collecting
 // requests that would each wait for `timeout`.
 //
+// A token found inactive, presented on an MCP session of its principal (and grant), ends that
+// session (endSessionOfInactiveToken, revoked-session.ts, docs/auth/grants-and-admin.md "At the
+// gateway"), in the background: the 401 does not wait for it.
+//
 // oauth4webapi builds the question (client_secret_basic) and checks the answer; the server's
 // service binding, when it has one, is its customFetch.
+import type { Context } from "hono";
 import * as oauth from "oauth4webapi";
 import { ExpiringCache } from "../../core/expiring-cache.js";
 import { log } from "../../core/log.js";
+import type { GatewayApp } from "../app-types.js";
 import type { AuthorizationServerConfig, McpProviderConfig } from "../config-schema.js";
 import type { GatewayEnv } from "../env.js";
 import { fetcherFor, serverMetadata } from "./authorization-server.js";
+import type { Principal } from "./principal.js";
+import { tellSessionRevoked } from "./revoked-session.js";
 
 export type Activity = "active" | "inactive";
 
@@ -116,6 +124,30 @@ export async function tokenActivity(
     answeredAt,
   );
   return activity;
+}
+
+/**
+ * A revoked token was presented on the session `sessionId` names: that session is told, in the
+ * background, to end if it is the token's principal's and grant's (revoked-session.ts).
+ */
+export function endSessionOfInactiveToken(
+  c: Context<GatewayApp>,
+  sessionId: string | undefined,
+  principal: Principal,
+): void {
+  const sessions = c.env.MCP_SESSION;
+  tellSessionRevoked(
+    sessionId,
+    principal,
+    (id) => sessions.get(sessions.idFromName(id)).endRevoked(principal),
+    (promise) => {
+      try {
+        c.executionCtx.waitUntil(promise);
+      } catch {
+        // No execution context (an in-process test): the promise runs on by itself.
+      }
+    },
+  );
 }
 
 /** Within `staleIfError`, the last "active" answer stands in for the one that could not be had; else the failure. */

@@ -196,11 +196,14 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
         .then(() =>
-          Promise.all([
-            changed ? this.save(context, config) : undefined,
-            changed ? this.renewLease(context, config) : undefined,
-            this.persistApps(),
-          ]),
+          // Not for a session that ended meanwhile (DELETE, a revoked token): that would revive it.
+          this.context === context
+            ? Promise.all([
+                changed ? this.save(context, config) : undefined,
+                changed ? this.renewLease(context, config) : undefined,
+                this.persistApps(),
+              ])
+            : undefined,
         )
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
@@ -253,6 +256,30 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     const apps = await this.sessionApps(config, context, request, { notify: () => undefined }, async () => undefined);
     this.ctx.waitUntil(apps.closeAll());
     await this.erase("terminated by client", config);
+    return true;
+  }
+
+  /**
+   * Ends the session because a revoked token of its principal and grant was presented on it
+   * (docs/auth/grants-and-admin.md, "At the gateway"): as on DELETE, and logged as
+   * `mcp.session.revoked`, so that no later token, even the same person's agent authorized
+   * again, resumes what the revoked grant opened. Its upstream sessions close with what the
+   * session still holds (cached exchanged tokens); the revoked token exchanges nothing.
+   */
+  async endRevoked(principal: Principal): Promise<boolean> {
+    const context = await this.ownedBy(principal);
+    if (!context) return false;
+    const config = this.config();
+    const request: CallerRequest = { subjectToken: "", http: { method: "DELETE", path: "", headers: {} }, claims: {} };
+    const apps = await this.sessionApps(config, context, request, { notify: () => undefined }, async () => undefined);
+    log("warn", "mcp.session.revoked", {
+      session_id: context.id,
+      user: context.principal.sub,
+      agent: context.principal.clientId,
+      ...(context.principal.grant ? { grant: context.principal.grant } : {}),
+    });
+    await this.erase("token revoked", config);
+    this.ctx.waitUntil(apps.closeAll());
     return true;
   }
 
