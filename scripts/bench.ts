@@ -1,4 +1,4 @@
-// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json]
+// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json] [-- --peers]
 //
 // Measures every hot path against its physical limit, in one run, on loopback: the tiers' real
 // bundles in workerd (Miniflare) against the real Redis behind the Upstash-protocol bridge
@@ -26,6 +26,7 @@ import {
 } from "./bench/report.js";
 import { benchSessions } from "./bench/sessions.js";
 import { BENCH_BUILD_DIR, startBenchStack, type BenchStack } from "./bench/stack.js";
+import { benchStoreLatency } from "./bench/store-latency.js";
 import { benchTokenExchange } from "./bench/token-exchange.js";
 import { benchToolCall } from "./bench/tool-call.js";
 import { startWorkerdProfiler, type WorkerdProfiler } from "./bench/workerd-profile.js";
@@ -99,6 +100,7 @@ try {
   if (wanted(5)) await scenario("5 policy", () => benchPolicy(crypto.limits));
   if (wanted(6))
     await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
+  if (wanted(7)) await scenario("7 store latency", () => benchStoreLatency(stack));
 } catch (err) {
   console.error(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}`);
   await stop(1);

@@ -60,9 +60,10 @@ export class BatchedLookups {
   lookup(keys: string[]): Promise<(string | null)[]> {
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopTimer = () => timer !== undefined && clearTimeout(timer);
       const finish = () => {
         waiter.state = "done";
-        clearTimeout(timer);
+        stopTimer();
       };
       const waiter: Waiter = {
         keys,
@@ -78,7 +79,7 @@ export class BatchedLookups {
         this.send(keys).then(waiter.resolve, waiter.reject);
       };
       const armDeadline = () => {
-        clearTimeout(timer);
+        stopTimer();
         timer = setTimeout(askAlone, this.options.deadlineMs);
       };
       // Runs for this request only (its wake-up promise or its timer): sends the open batch with it,
