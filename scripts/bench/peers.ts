@@ -24,6 +24,8 @@ export function benchPeers(_stack: BenchStack): Promise<ScenarioResult> {
   return Promise.resolve({
     rows,
     data: { measured: false },
-    notes: ["8: peers are not part of this bench yet (docs/performance.md, Peers); every figure above is against a limit."],
+    notes: [
+      "8: peers are not part of this bench yet (docs/performance.md, Peers); every figure above is against a limit.",
+    ],
   });
 }

@@ -54,7 +54,11 @@ async function closeSession(http: HttpClient, session: McpSession): Promise<void
   if (answer.status >= 300) throw new Error(`DELETE session failed: ${answer.status} ${answer.body}`);
 }
 
-export async function benchSoak(stack: BenchStack, inspectorPort: number): Promise<ScenarioResult> {
+export async function benchSoak(
+  stack: BenchStack,
+  inspectorPort: number,
+  log: (line: string) => void,
+): Promise<ScenarioResult> {
   const pid = workerdPid();
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
     id: string;
@@ -70,10 +74,23 @@ export async function benchSoak(stack: BenchStack, inspectorPort: number): Promi
   const samples: Sample[] = [];
   let calls = 0;
   let sessionsOpened = SESSIONS;
+  // workerd's inspector answers an idle isolate's commands only once the isolate runs again:
+  // one cheap request to the gateway (a 404) does it.
+  const poke = () => http.send("GET", `${stack.gatewayUrl}/soak-poke`, {});
+  const ask = async <T>(method: string): Promise<T> => {
+    const answer = inspector.send<T>(method);
+    let answered = false;
+    void answer.finally(() => (answered = true));
+    while (!answered) await Promise.race([answer, poke().then(() => sleep(50))]);
+    return answer;
+  };
   const sample = async (label: string) => {
-    await inspector.send("HeapProfiler.collectGarbage");
-    const { usedSize } = await inspector.send<{ usedSize: number }>("Runtime.getHeapUsage");
+    await ask("HeapProfiler.collectGarbage");
+    const { usedSize } = await ask<{ usedSize: number }>("Runtime.getHeapUsage");
     samples.push({ label, calls, sessionsOpened, rss: rssBytes(pid), heapUsed: usedSize });
+    log(
+      `  ${label}: ${calls} calls, ${sessionsOpened} sessions; RSS ${mib(rssBytes(pid))}, gateway heap ${mib(usedSize)}`,
+    );
   };
   const callRound = async (n: number) => {
     const result = await closedLoop(SESSIONS, n, (i) =>
@@ -90,6 +107,31 @@ export async function benchSoak(stack: BenchStack, inspectorPort: number): Promi
     await callRound(CALLS_PER_ROUND);
     await sample(`calls round ${round}`);
   }
+  // The platform alone, as many calls again: the bench worker asks a Durable Object that forwards
+  // to the same upstream (scenario 3's floor), with no gateway code and no audit line.
+  const beforeFloor = calls;
+  const floor = await closedLoop(SESSIONS, ROUNDS * CALLS_PER_ROUND, async (i) => {
+    const answer = await http.send(
+      "POST",
+      `${stack.benchUrl}/floor/forward`,
+      {
+        "Content-Type": "application/json",
+        "Mcp-Session-Id": `soak-${i % SESSIONS}`,
+        "X-Upstream": stack.upstream.url,
+        Authorization: `Bearer ${token}`,
+      },
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: i,
+        method: "tools/call",
+        params: { name: "echo", arguments: { text: "f" } },
+      }),
+    );
+    return answer.status === 200 ? undefined : `HTTP ${answer.status}`;
+  });
+  if (floor.errors) throw new Error(`soak floor calls failed: ${floor.firstError}`);
+  await sample(`floor: ${ROUNDS * CALLS_PER_ROUND} calls`);
+  calls = beforeFloor;
   await sleep(10_000);
   await sample("idle 10 s");
   for (let round = 1; round <= CHURN_ROUNDS; round++) {
@@ -105,6 +147,8 @@ export async function benchSoak(stack: BenchStack, inspectorPort: number): Promi
   http.close();
 
   const afterCalls = samples.find((s) => s.label === `calls round ${ROUNDS}`)!;
+  const afterFloor = samples.find((s) => s.label.startsWith("floor"))!;
+  const floorPerCall = (afterFloor.rss - afterCalls.rss) / (ROUNDS * CALLS_PER_ROUND);
   const idle = samples.find((s) => s.label === "idle 10 s")!;
   const last = samples.at(-1)!;
   const callsMade = afterCalls.calls - warm.calls;
@@ -119,6 +163,12 @@ export async function benchSoak(stack: BenchStack, inspectorPort: number): Promi
       limit: `gateway JS heap after GC ${mib(warm.heapUsed)} → ${mib(afterCalls.heapUsed)} (${kib(heapPerCall)} per call)`,
       ratio: `${((afterCalls.rss / warm.rss - 1) * 100).toFixed(1)} % over warm`,
       target: { text: "RSS within 10 % of warm", verdict: verdict(afterCalls.rss <= warm.rss * 1.1) },
+    },
+    {
+      scenario: "",
+      measure: `workerd RSS, as many calls again through the platform floor (no gateway code)`,
+      result: `${mib(afterCalls.rss)} → ${mib(afterFloor.rss)} (${floorPerCall >= 0 ? "+" : ""}${kib(floorPerCall)} per call)`,
+      limit: `gateway calls above: ${kib(perCall)} per call`,
     },
     {
       scenario: "",
