@@ -2,13 +2,14 @@
 // tier looks revocation up on every exchange, and concurrent exchanges share MGETs
 // (src/auth/store/batched-lookups.ts). An exchange that arrives while another's lookup is on its way
 // must not wait for that lookup's round trip and then its own: it waits for its own only. Real
-// workerd, the real Redis behind the bridge, and a proxy that adds latency to every command.
+// workerd, the real Redis behind the bridge, and a proxy that adds latency to every command (or
+// fails it: every exchange of a failed lookup gets the OAuth error, none hangs).
 import { randomBytes } from "node:crypto";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startRedisBridge, type RedisBridge } from "../../scripts/redis-bridge.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../helpers/auth-config.js";
-import { postForm } from "../helpers/oauth-requests.js";
+import { oauthError, postForm } from "../helpers/oauth-requests.js";
 import { REDIS_URL } from "../helpers/redis.js";
 import { startStoreFaultProxy, type StoreFaultProxy } from "../helpers/store-fault-proxy.js";
 import { revokeAccessToken, signAccessToken } from "../helpers/tokens.js";
@@ -123,5 +124,25 @@ describe("token exchange with the store a round trip away", () => {
     } finally {
       proxy.setLatency(0);
     }
+  });
+
+  it("answers every exchange of a failed lookup with 503 temporarily_unavailable, none hanging", async () => {
+    proxy.setLatency(ADDED_RTT_MS);
+    proxy.set({ kind: "fail", status: 500 }, (body) => body.toLowerCase().startsWith('["mget"'));
+    try {
+      const tokens = await Promise.all(Array.from({ length: 8 }, subjectToken));
+      const answers = await Promise.all(tokens.map(exchange));
+      for (const res of answers) {
+        const { status, error } = await oauthError(res);
+        expect(status).toBe(503);
+        expect(error).toBe("temporarily_unavailable");
+        expect(res.headers.get("Retry-After")).toMatch(/^\d+$/);
+      }
+    } finally {
+      await proxy.release();
+      proxy.setLatency(0);
+    }
+    // The store is back: the next exchanges go through.
+    expect((await exchange(await subjectToken())).status).toBe(200);
   });
 });
