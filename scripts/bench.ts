@@ -1,4 +1,4 @@
-// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json]
+// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json] [-- --peers] [-- --soak]
 //
 // Measures every hot path against its physical limit, in one run, on loopback: the tiers' real
 // bundles in workerd (Miniflare) against the real Redis behind the Upstash-protocol bridge
@@ -15,6 +15,7 @@ import { ROOT } from "../test/helpers/build.js";
 import { freePort } from "../test/helpers/workers.js";
 import { benchBurst } from "./bench/burst.js";
 import { benchCrypto } from "./bench/crypto.js";
+import { benchPeers } from "./bench/peers.js";
 import { benchPolicy } from "./bench/policy.js";
 import {
   describeMachine,
@@ -25,7 +26,9 @@ import {
   type ScenarioResult,
 } from "./bench/report.js";
 import { benchSessions } from "./bench/sessions.js";
+import { benchSoak } from "./bench/soak.js";
 import { BENCH_BUILD_DIR, startBenchStack, type BenchStack } from "./bench/stack.js";
+import { benchStoreLatency } from "./bench/store-latency.js";
 import { benchTokenExchange } from "./bench/token-exchange.js";
 import { benchToolCall } from "./bench/tool-call.js";
 import { startWorkerdProfiler, type WorkerdProfiler } from "./bench/workerd-profile.js";
@@ -37,12 +40,16 @@ const { values: args } = parseArgs({
     // Scenario numbers to run (1 always runs: the others are compared with its limits).
     only: { type: "string" },
     out: { type: "string", default: join(ROOT, "bench-results.json") },
+    // Scenario 8: the same jobs done by peer implementations in this run (scripts/bench/peers.ts).
+    peers: { type: "boolean", default: false },
+    // Scenario 9: memory across warm calls and session churn (scripts/bench/soak.ts), about a minute.
+    soak: { type: "boolean", default: false },
   },
 });
 
 const started = performance.now();
 const log = (line: string) => console.log(line);
-const inspectorPort = args.profile ? await freePort() : undefined;
+const inspectorPort = args.profile || args.soak ? await freePort() : undefined;
 log("npm run bench: bundling the workers and starting workerd, the Redis bridge and the upstream…");
 const stack: BenchStack = await startBenchStack({
   ...(inspectorPort ? { inspectorPort } : {}),
@@ -83,7 +90,7 @@ const wanted = (n: number) => !only || only.has(n);
 let profiler: WorkerdProfiler | undefined;
 try {
   const crypto = await scenario("1 crypto limit", () => benchCrypto(stack));
-  if (inspectorPort) profiler = await startWorkerdProfiler(inspectorPort, ["auth", "gateway"]);
+  if (args.profile && inspectorPort) profiler = await startWorkerdProfiler(inspectorPort, ["auth", "gateway"]);
   if (wanted(2)) await scenario("2 token exchange", () => benchTokenExchange(stack, crypto.limits));
   const toolCall = wanted(3) ? await scenario("3 gateway tool call", () => benchToolCall(stack)) : undefined;
   const burst = wanted(4)
@@ -99,6 +106,9 @@ try {
   if (wanted(5)) await scenario("5 policy", () => benchPolicy(crypto.limits));
   if (wanted(6))
     await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
+  if (wanted(7)) await scenario("7 store latency", () => benchStoreLatency(stack));
+  if (args.peers) await scenario("8 peers", () => benchPeers(stack));
+  if (args.soak && inspectorPort) await scenario("9 memory soak", () => benchSoak(stack, inspectorPort, log));
 } catch (err) {
   console.error(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}`);
   await stop(1);

@@ -25,3 +25,11 @@ export interface BindingLoopResult {
   errors: number;
   firstError?: string;
 }
+
+/** `n` POSTs of `body` to `url`, one after the other, each timed by the bench worker. */
+export interface RoundTripRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  n: number;
+}

@@ -5,6 +5,8 @@
 //   crypto.subtle on the same bytes for comparison. The revocation check, the one I/O in
 //   verifyAccessToken, is answered from memory: this is the cost of the cryptography and the JWT
 //   work around it, nothing else.
+// - POST /round-trip: times requests to a URL from inside workerd (e.g. a Redis command, as the
+//   auth tier's store makes it).
 // - POST /loop: requests through the AUTH service binding (token exchanges, as the gateway makes
 //   them), in a closed loop at a given concurrency. Running the loop here rather than in Node keeps
 //   Node's HTTP client out of the figure: what is measured is the auth tier behind a binding.
@@ -15,7 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import { loadKeyRing, type KeyRing, type PrivateJwk } from "../../src/auth/keys.js";
 import type { ProviderContext } from "../../src/auth/provider-context.js";
 import { mintAccessToken, verifyAccessToken } from "../../src/auth/tokens/jwt.js";
-import type { BindingLoopRequest, BindingLoopResult, CryptoRequest } from "./bench-protocol.js";
+import type { BindingLoopRequest, BindingLoopResult, CryptoRequest, RoundTripRequest } from "./bench-protocol.js";
 
 /**
  * The platform's floor for a gateway tool call: a Durable Object that answers a small RPC at
@@ -147,6 +149,22 @@ async function bindingLoop(env: Env, request: BindingLoopRequest): Promise<Bindi
   return result;
 }
 
+/**
+ * Milliseconds each of `n` requests took, one after the other, as a worker's fetch sees them (the
+ * clock advances on I/O, so a fetch is timed; in 1 ms steps).
+ */
+async function roundTrips(request: RoundTripRequest): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < request.n; i++) {
+    const started = Date.now();
+    const res = await fetch(request.url, { method: "POST", headers: request.headers, body: request.body });
+    await res.text();
+    if (!res.ok) throw new Error(`round trip answered ${res.status}`);
+    times.push(Date.now() - started);
+  }
+  return times;
+}
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const path = new URL(request.url).pathname;
@@ -172,6 +190,7 @@ export default {
         return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));
+      if (path === "/round-trip") return Response.json(await roundTrips((await request.json()) as RoundTripRequest));
       return new Response("not found", { status: 404 });
     } catch (err) {
       return new Response(String((err as Error).stack ?? err), { status: 500 });

@@ -126,3 +126,33 @@ export async function openLoop(offsetsMs: number[], op: Operation): Promise<Load
   await Promise.all(runs);
   return summarize(latencies, errors, performance.now() - started);
 }
+
+export interface PairedResult {
+  /** Each side's own distribution, as closedLoop reports it. */
+  a: LoadResult;
+  b: LoadResult;
+  /** Median of (b - a) over the pairs: what b adds to a, measured pair by pair. */
+  addedP50Ms: number;
+}
+
+/**
+ * `n` pairs of operations run one after the other, a then b, so that both see the same moment of a
+ * noisy machine. What b adds is the median of the pairs' differences, never a difference of two
+ * percentiles (the p99 of a sum is not the sum of p99s; subtracted, they can even come out negative).
+ */
+export async function pairedSerial(n: number, a: Operation, b: Operation): Promise<PairedResult> {
+  const latencies = { a: [] as number[], b: [] as number[] };
+  const errors = { a: [] as string[], b: [] as string[] };
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    await timed(a, i, latencies.a, errors.a);
+    await timed(b, i, latencies.b, errors.b);
+  }
+  const elapsed = performance.now() - started;
+  const differences = latencies.b.map((value, i) => value - latencies.a[i]!);
+  return {
+    a: summarize([...latencies.a], errors.a, elapsed),
+    b: summarize([...latencies.b], errors.b, elapsed),
+    addedP50Ms: median(differences),
+  };
+}

@@ -47,6 +47,8 @@ export function describeMachine(versions: { workerd: string; miniflare: string }
 
 export const rate = (perSecond: number, unit = "/s") => `${Math.round(perSecond).toLocaleString("en-US")}${unit}`;
 export const ms = (value: number) => (value < 10 ? `${value.toFixed(2)} ms` : `${value.toFixed(1)} ms`);
+/** What one figure adds to another, signed: "+0.42 ms", "−0.05 ms". */
+export const msAdded = (value: number) => `${value < 0 ? "−" : "+"}${ms(Math.abs(value))}`;
 export const us = (value: number) => `${value.toFixed(1)} µs`;
 export const percent = (value: number) => `${(value * 100).toFixed(0)} %`;
 

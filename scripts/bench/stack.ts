@@ -3,6 +3,8 @@
 //   Node (this process): load generator, fast MCP upstream
 //   Node (child process): the Upstash-protocol Redis bridge, in front of the real Redis
 //   workerd (one Miniflare): gateway ─AUTH binding─▶ auth ◀─AUTH binding─ bench worker
+//                            auth-far: the same auth tier, its Redis behind a proxy that adds
+//                            STORE_LATENCY_MS to every command (a store a round trip away)
 //
 // Unlike the tests' stack (test/helpers/gateway-stack.ts), whose AUTH binding is a Node function
 // relaying over loopback HTTP so that tests can restart one tier alone, here the gateway and the
@@ -23,6 +25,7 @@ import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/hel
 import { bundleWorker, buildWorkers, ROOT } from "../../test/helpers/build.js";
 import { GATEWAY_CLIENT, gatewayConfig } from "../../test/helpers/gateway-stack.js";
 import { REDIS_URL, requireRedis } from "../../test/helpers/redis.js";
+import { startStoreFaultProxy, type StoreFaultProxy } from "../../test/helpers/store-fault-proxy.js";
 import { freePort, workerOptions } from "../../test/helpers/workers.js";
 import { generateSigningKey } from "../keys.js";
 import { startFastUpstream, type FastUpstream } from "./fast-upstream.js";
@@ -30,6 +33,8 @@ import { startFastUpstream, type FastUpstream } from "./fast-upstream.js";
 export const BENCH_BUILD_DIR = join(ROOT, ".build", "bench");
 /** The audience of the upstream's exchanged tokens. */
 export const UPSTREAM_AUDIENCE = "https://api.bench.test";
+/** The round trip the far store's proxy adds to every Redis command (scenario 7). */
+export const STORE_LATENCY_MS = 20;
 /** Tool names as agents see them: the same upstream tool behind two apps. */
 export const TOOLS = { warm: "warm__echo", cold: "cold__echo" } as const;
 
@@ -51,6 +56,11 @@ export interface BenchStack {
   mf: Miniflare;
   /** The Redis bridge (Upstash REST protocol) the auth tier uses. */
   redis: { url: string; token: string };
+  /**
+   * The same auth tier with its store STORE_LATENCY_MS away: its issuer (and token endpoint under
+   * it), and the proxy in front of its Redis bridge, whose log counts the MGETs it sends.
+   */
+  farAuth: { url: string; tokenEndpoint: string; store: StoreFaultProxy };
   upstream: FastUpstream;
   /** The gateway's client credentials, for token exchanges made by the benchmark itself. */
   exchangeClient: { authorization: string };
@@ -155,7 +165,7 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
   }
 
   const redisToken = randomBytes(24).toString("base64url");
-  const [bridge, upstream, es256, eddsa, authPort, benchPort, gatewayPort] = await Promise.all([
+  const [bridge, upstream, es256, eddsa, authPort, benchPort, gatewayPort, farAuthPort] = await Promise.all([
     startBridgeProcess(redisToken),
     startFastUpstream(),
     generateSigningKey("ES256"),
@@ -163,7 +173,11 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
     freePort(),
     freePort(),
     freePort(),
+    freePort(),
   ]);
+  const farStore = await startStoreFaultProxy(bridge.url);
+  farStore.setLatency(STORE_LATENCY_MS);
+  const farIssuer = `http://127.0.0.1:${farAuthPort}`;
   // A Durable Object's output gate holds each answer until its writes are committed; on this
   // machine's disk every commit is a flush of several milliseconds, which is not what the platform's
   // storage costs. tmpfs keeps SQLite, its transactions and the output gates, without the flush.
@@ -217,6 +231,19 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
         unsafeDirectSockets: [{ host: "127.0.0.1", port: authPort }],
       },
       {
+        ...workerOptions("auth", BENCH_BUILD_DIR),
+        name: "auth-far",
+        bindings: {
+          UPSTASH_REDIS_REST_URL: farStore.url,
+          UPSTASH_REDIS_REST_TOKEN: redisToken,
+          SIGNING_KEYS: benchKeys.ES256,
+          AUTH_CONFIG: authConfig(farIssuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, agent.app] }),
+          ...GATEWAY_CLIENT.bindings,
+          ...agent.bindings,
+        },
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: farAuthPort }],
+      },
+      {
         name: "bench",
         modules: true,
         scriptPath: join(BENCH_BUILD_DIR, "bench", "bench-worker.js"),
@@ -239,6 +266,7 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
     tokenEndpoint,
     mf,
     redis: { url: bridge.url, token: redisToken },
+    farAuth: { url: farIssuer, tokenEndpoint: `${farIssuer}/token`, store: farStore },
     upstream,
     exchangeClient: {
       authorization: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
@@ -270,6 +298,7 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
       await mf.dispose();
       rmSync(doStorageDir, { recursive: true, force: true });
       await upstream.close();
+      await farStore.close();
       bridge.child.kill("SIGTERM");
       if (bridge.child.exitCode === null) await once(bridge.child, "exit");
     },

@@ -6,8 +6,10 @@
 //   latency shown is the mean, concurrency / throughput (Little's law, exact for a closed loop).
 // - over HTTP: Node's load generator POSTs /token on loopback, timing every request.
 //
-// The subject token is the one an agent's session presents on every call; one extra row uses a new
-// subject token for every exchange, so that the auth tier verifies every signature.
+// The subject token is the one an agent's session presents on every call: its signature is verified
+// once and remembered, so each exchange signs one token and is compared with the sign rate. One
+// extra row uses a new subject token for every exchange, so that the auth tier verifies every
+// signature too: it is compared with the sign + verify rate.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Redis } from "@upstash/redis/cloudflare";
@@ -24,7 +26,7 @@ const CONCURRENCY = [1, 16, 64] as const;
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token";
 
-function exchangeBody(subjectToken: string): string {
+export function exchangeBody(subjectToken: string): string {
   return new URLSearchParams({
     grant_type: EXCHANGE,
     subject_token: subjectToken,
@@ -36,8 +38,8 @@ function exchangeBody(subjectToken: string): string {
   }).toString();
 }
 
-/** Subject tokens as the auth tier issues them to the agent, signed here with its own key. */
-async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[]> {
+/** Subject tokens as the auth tier (at `issuer`) issues them to the agent, signed here with its own key. */
+export async function freshSubjectTokens(stack: BenchStack, n: number, issuer = stack.authUrl): Promise<string[]> {
   const { keys } = JSON.parse(stack.benchKeys.ES256) as { keys: (JWK & { kid: string; activeFrom?: number })[] };
   const { activeFrom: _unused, ...jwk } = keys[0]!;
   const key = await importJWK(jwk, "ES256");
@@ -55,7 +57,7 @@ async function freshSubjectTokens(stack: BenchStack, n: number): Promise<string[
         ep,
       })
         .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "at+jwt" })
-        .setIssuer(stack.authUrl)
+        .setIssuer(issuer)
         .setSubject("bench-agent")
         .setAudience(GATEWAY_RESOURCE)
         .setIssuedAt(iat)
@@ -101,10 +103,15 @@ async function throughBinding(
 export async function benchTokenExchange(stack: BenchStack, limits: CryptoLimits): Promise<ScenarioResult> {
   const subject = await stack.agentToken();
   const body = exchangeBody(subject);
-  const limit = limits.pair.ES256;
-  const limitText = `crypto limit ${rate(limit)} (ES256 pair)`;
+  // What really bounds each figure: an exchange whose subject token the tier has verified before
+  // signs one token and verifies none (its verification is remembered); a new subject costs a
+  // verification and a signature.
+  const limit = limits.sign.ES256;
+  const limitText = `sign limit ${rate(limit)} (one ES256 signature)`;
+  const pairLimit = limits.pair.ES256;
+  const pairLimitText = `sign + verify limit ${rate(pairLimit)} (ES256)`;
   const rows: Row[] = [];
-  const data: Record<string, unknown> = { cryptoLimitPerSecond: limit };
+  const data: Record<string, unknown> = { signLimitPerSecond: limit, signVerifyLimitPerSecond: pairLimit };
   const http = httpClient(64);
   const headers = {
     "Content-Type": "application/x-www-form-urlencoded",
@@ -128,7 +135,6 @@ export async function benchTokenExchange(stack: BenchStack, limits: CryptoLimits
       result: `${rate(perSecond)}, mean ${ms((concurrency / perSecond) * 1000)}`,
       limit: limitText,
       ratio: percent(ratio),
-      ...(concurrency === 16 ? { target: { text: "≥ 50 % of the crypto limit", verdict: verdict(ratio >= 0.5) } } : {}),
     });
     const overHttp = await closedLoop(concurrency, n, async () => {
       const answer = await http.send("POST", stack.tokenEndpoint, headers, body);
@@ -157,15 +163,16 @@ export async function benchTokenExchange(stack: BenchStack, limits: CryptoLimits
     scenario: "",
     measure: "service binding, c16, new subject token each time",
     result: rate(freshMedian),
-    limit: limitText,
-    ratio: percent(freshMedian / limit),
+    limit: pairLimitText,
+    ratio: percent(freshMedian / pairLimit),
+    target: { text: "≥ 50 % of the sign + verify limit", verdict: verdict(freshMedian / pairLimit >= 0.5) },
   });
   data.c16NewSubjectEachTimePerSecond = freshMedian;
   return {
     rows,
     data,
     notes: [
-      "2: binding = the bench worker's closed loop inside workerd through its AUTH service binding (mean latency = concurrency / throughput); HTTP = Node on loopback, per-request median / p99. One subject token (an agent session's), as the gateway presents it on every call; its signature is verified once, its revocation checked in Redis on every exchange.",
+      "2: binding = the bench worker's closed loop inside workerd through its AUTH service binding (mean latency = concurrency / throughput); HTTP = Node on loopback, per-request median / p99. One subject token (an agent session's), as the gateway presents it on every call; its signature is verified once, its revocation checked in Redis on every exchange, so the limit beside it is the sign rate. With a new subject token each time, the limit is the sign + verify rate.",
     ],
   };
 }

@@ -19,7 +19,7 @@ interface CpuProfile {
   endTime: number;
 }
 
-class InspectorSession {
+export class InspectorSession {
   private nextId = 1;
   private readonly pending = new Map<number, (result: unknown) => void>();
 

@@ -237,6 +237,9 @@ export class Store {
   ) {
     this.revocationLookups = new BatchedLookups((keys) => redis.mget<(string | null)[]>(...keys), {
       maxKeys: 256,
+      // A lookup waits at most this long for a batch on its way before its own goes: long enough
+      // for a nearby store to answer (batching under load), short beside a distant store's round trip.
+      maxWaitMs: 2,
       deadlineMs: 3_000,
     });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
