@@ -78,6 +78,33 @@ export interface McpSessionRpc extends Rpc.DurableObjectBranded {
   terminate(principal: Principal, request: CallerRequest): Promise<boolean>;
 }
 
+/** How the front wants one 2026-07-28 request answered. */
+export interface ContextRequestOptions {
+  /** The revision the request named (`_meta["io.modelcontextprotocol/protocolVersion"]`). */
+  protocolVersion: string;
+  /** Events before the reply (progress, log messages the request asked for), in order; only when the agent reads an event stream. */
+  onEvent?: (message: JSONRPCMessage) => unknown;
+}
+
+/**
+ * The context of one principal (principalKey()) in MCP 2026-07-28, where there are no sessions:
+ * what a session holds for its apps (exchanged tokens, upstream sessions with session-based
+ * upstreams, the catalog), kept per user and agent. The object is named by the principal, so a
+ * request reaches only its own principal's context.
+ */
+export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
+  /**
+   * The reply to one request (a result, or a JSON-RPC error carrying the request's id), as a
+   * list of one, the shape the RPC's types carry for a message (as McpSessionRpc.receive's).
+   */
+  request(
+    message: JSONRPCRequest,
+    principal: Principal,
+    request: CallerRequest,
+    options: ContextRequestOptions,
+  ): Promise<JSONRPCMessage[]>;
+}
+
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };
 
 /** One object per principal (principalKey()): its live sessions and its tool call budget (mcpProvider.limits). */

@@ -62,6 +62,11 @@ export interface SessionAppsDeps {
   /** The token's claims that policies may read. */
   claims: Record<string, unknown>;
   state: AppsState;
+  /**
+   * Where exchanged tokens are cached, when not in `state.tokens`: a context shared by several
+   * of the agent's tokens keeps one cache per grant (principal-context.ts).
+   */
+  tokenCache?: { entries: TokenCacheEntries; save(entries: TokenCacheEntries): void };
   persist: () => Promise<void>;
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
   audit: (event: AuditEvent) => void;
@@ -106,8 +111,8 @@ export class SessionApps implements ToolSource {
       env: deps.env,
       config: deps.config,
       subjectToken: deps.subjectToken,
-      entries: deps.state.tokens,
-      save: (entries) => (deps.state.tokens = entries),
+      entries: deps.tokenCache?.entries ?? deps.state.tokens,
+      save: deps.tokenCache?.save ?? ((entries) => (deps.state.tokens = entries)),
     });
     deps.state.resources ??= {};
     const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) =>
