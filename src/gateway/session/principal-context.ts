@@ -26,6 +26,7 @@ import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
 import { errorMessage } from "../mcp/session-methods.js";
 import type { CallerRequest, ContextRequestOptions, PrincipalContextRpc } from "../object-rpc.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
+import type { ExchangedToken } from "../outbound/token-exchange-client.js";
 import { SessionCallBudgets } from "./call-budgets.js";
 import { emptyAppsState, SessionApps, type AppsState } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
@@ -61,6 +62,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   private storedActiveAt = 0;
   private readonly audit: SessionAudit;
   private readonly budgets = new SessionCallBudgets(() => this.record?.id);
+  /** Exchanges under way, per grant (in memory: they live as long as the requests waiting on them). */
+  private readonly inFlightExchanges = new Map<string, Map<string, Promise<ExchangedToken>>>();
   /** Requests being answered now: the idle alarm never ends the context under one. */
   private inFlight = 0;
   /** The agent's last request, for closing upstream sessions at the idle timeout (memory only, never stored). */
@@ -104,6 +107,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       tokenCache: {
         entries: (state.grants[grant] ??= {}),
         save: (entries) => (state.grants[grant] = entries),
+        inFlight: this.exchanges(grant),
       },
       audit: (event) =>
         this.audit.record({ ...event, protocol_version: options.protocolVersion }, config.provider.audit.sink),
@@ -221,6 +225,13 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       if (typeof tool.name === "string" && declared.length) known[tool.name] = declared;
     }
     this.apps.paramHeaders = known;
+  }
+
+  /** Exchanges under way for one grant: a burst of calls that finds no cached token waits for one exchange. */
+  private exchanges(grant: string): Map<string, Promise<ExchangedToken>> {
+    let map = this.inFlightExchanges.get(grant);
+    if (!map) this.inFlightExchanges.set(grant, (map = new Map()));
+    return map;
   }
 
   /** The principal's tool call budget (toolCallsPerPrincipal); a context has no budget of its own. */

@@ -27,7 +27,7 @@ import type { GatewayEnv } from "../env.js";
 import type { ToolSource } from "../mcp/session-methods.js";
 import { OutboundTokens } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
-import { ExchangeError } from "../outbound/token-exchange-client.js";
+import { ExchangeError, type ExchangedToken } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
 import { CONTENT_DENIED_MESSAGE, runCall, type PipelineDeps, type PolicyTarget } from "./call-pipeline.js";
 import { Listings, type ListSpec } from "./listings.js";
@@ -66,7 +66,12 @@ export interface SessionAppsDeps {
    * Where exchanged tokens are cached, when not in `state.tokens`: a context shared by several
    * of the agent's tokens keeps one cache per grant (principal-context.ts).
    */
-  tokenCache?: { entries: TokenCacheEntries; save(entries: TokenCacheEntries): void };
+  tokenCache?: {
+    entries: TokenCacheEntries;
+    save(entries: TokenCacheEntries): void;
+    /** Exchanges under way, shared by the context's concurrent requests (OutboundTokensDeps.inFlight). */
+    inFlight?: Map<string, Promise<ExchangedToken>>;
+  };
   persist: () => Promise<void>;
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
   audit: (event: AuditEvent) => void;
@@ -113,6 +118,7 @@ export class SessionApps implements ToolSource {
       subjectToken: deps.subjectToken,
       entries: deps.tokenCache?.entries ?? deps.state.tokens,
       save: deps.tokenCache?.save ?? ((entries) => (deps.state.tokens = entries)),
+      ...(deps.tokenCache?.inFlight ? { inFlight: deps.tokenCache.inFlight } : {}),
     });
     deps.state.resources ??= {};
     const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) =>
