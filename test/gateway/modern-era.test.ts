@@ -77,7 +77,13 @@ beforeAll(async () => {
         authorization: {
           outbound: {
             type: "tokenExchange",
-            tokenExchange: { idp: "auth", audience: TRACKER_API, defaults: { ttl: "60s" } },
+            tokenExchange: {
+              idp: "auth",
+              audience: TRACKER_API,
+              defaults: { ttl: "60s" },
+              // A configuration of its own (its own cache entry), so the burst below finds no token yet.
+              tools: [{ name: "list_things", ttl: "60s", scopes: [{ name: "tools:read" }] }],
+            },
           },
         },
       },
@@ -475,6 +481,17 @@ describe("the principal's context", () => {
     expect(byAgent.get("agent-a")).toMatchObject({ decision: "allow", outcome: "success", protocol_version: MODERN });
     expect(byAgent.get("agent-b")).toBeDefined();
     expect(byAgent.get("agent-a")!.session_id).not.toBe(byAgent.get("agent-b")!.session_id);
+  });
+
+  it("never serves a token exchanged from a broader grant to a narrower token of the same agent", async () => {
+    const narrow = stack.as(await stack.token("agent-a", undefined, "tools:read"));
+    await json(await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "broad" } }));
+    const since = upstream.requests.length;
+    await json(await modern(narrow, "tools/call", { name: "tracker__echo", arguments: { text: "narrow" } }));
+    await json(await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "broad again" } }));
+    const [narrowCall, broadCall] = upstream.requests.slice(since).filter((r) => r.rpcMethod === "tools/call");
+    expect(narrowCall?.authorization).toBeDefined();
+    expect(narrowCall?.authorization).not.toBe(broadCall?.authorization);
   });
 
   it("answers a call to an upstream that hangs with a tool error when the app's timeout passes", async () => {
