@@ -279,7 +279,7 @@ export const mcpProviderSchema = z
                 "Browser origins allowed to call the endpoint besides the gateway's own (the origin of `resource`); other `Origin`s get 403. Requests without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers MUST validate Origin to prevent DNS rebinding.",
               ),
             cacheTtl: duration("60s").describe(
-              "MCP 2026-07-28: the `ttlMs` of `server/discover`, `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` results, how long an agent may reuse one without asking again. Lists say `cacheScope: \"private\"` (policies filter them per caller); `resources/read` is fresh only as long as its upstream said (0 when it said nothing).",
+              'MCP 2026-07-28: the `ttlMs` of `server/discover`, `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` results, how long an agent may reuse one without asking again. Lists say `cacheScope: "private"` (policies filter them per caller); `resources/read` is fresh only as long as its upstream said (0 when it said nothing).',
             ),
             session: z
               .object({

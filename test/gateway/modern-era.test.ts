@@ -8,8 +8,13 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAuditSink, type AuditSinkServer } from "../helpers/audit-sink.js";
 import { exchangingProxyApp, startStack, type Stack } from "../helpers/gateway-stack.js";
-import { ACCEPT_BOTH, openSession, parseSse, postMcp } from "../helpers/mcp.js";
-import { startPlainHttpServer, startRecordingMcpServer, type PlainHttpServer, type RecordingMcpServer } from "../helpers/upstream-mcp.js";
+import { openSession, parseSse, postMcp } from "../helpers/mcp.js";
+import {
+  startPlainHttpServer,
+  startRecordingMcpServer,
+  type PlainHttpServer,
+  type RecordingMcpServer,
+} from "../helpers/upstream-mcp.js";
 import type { RunningWorker } from "../helpers/workers.js";
 
 const MODERN = "2026-07-28";
@@ -50,7 +55,11 @@ beforeAll(async () => {
     };
     if (message.id === undefined) return void res.writeHead(202).end();
     const results: Record<string, unknown> = {
-      initialize: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "sql", version: "1" } },
+      initialize: {
+        protocolVersion: "2025-11-25",
+        capabilities: { tools: {} },
+        serverInfo: { name: "sql", version: "1" },
+      },
       "tools/list": { tools: [EXECUTE_SQL] },
       "tools/call": { content: [{ type: "text", text: JSON.stringify(message.params?.arguments) }] },
     };
@@ -155,10 +164,7 @@ describe("the v2 SDK client", () => {
     const transport = new StreamableHTTPClientTransport(new URL(`${gatewayA.url}/mcp`), {
       requestInit: { headers: { Authorization: `Bearer ${tokenA}` } },
     });
-    const client = new Client(
-      { name: "v2-test", version: "1.0.0" },
-      { versionNegotiation: { mode: { pin: MODERN } } },
-    );
+    const client = new Client({ name: "v2-test", version: "1.0.0" }, { versionNegotiation: { mode: { pin: MODERN } } });
     await client.connect(transport);
     expect(client.getNegotiatedProtocolVersion()).toBe(MODERN);
     expect(transport.sessionId).toBeUndefined();
@@ -239,7 +245,9 @@ describe("results", () => {
   });
 
   it("marks a tool result complete, and a prompt", async () => {
-    const { result } = await json(await modern(gatewayA, "tools/call", { name: "tracker__add", arguments: { a: 2, b: 3 } }));
+    const { result } = await json(
+      await modern(gatewayA, "tools/call", { name: "tracker__add", arguments: { a: 2, b: 3 } }),
+    );
     expect(result).toMatchObject({ resultType: "complete", structuredContent: { sum: 5 } });
     expect(result?.ttlMs).toBeUndefined();
   });
@@ -306,23 +314,38 @@ describe("what the revision refuses", () => {
 
   it("takes a name in the Base64 sentinel form, decoded before it is compared", async () => {
     const encoded = `=?base64?${btoa("tracker__echo")}?=`;
-    const res = await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "b64" } }, {
-      headers: { "Mcp-Name": encoded },
-    });
+    const res = await modern(
+      gatewayA,
+      "tools/call",
+      { name: "tracker__echo", arguments: { text: "b64" } },
+      {
+        headers: { "Mcp-Name": encoded },
+      },
+    );
     expect(res.status).toBe(200);
     expect((await json(res)).result?.content?.[0]?.text).toBe("b64");
   });
 
   it("refuses a name outside visible ASCII in Mcp-Name, and one whose sentinel decodes to another name", async () => {
     const other = `=?base64?${btoa("tracker__fail")}?=`;
-    const res = await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "x" } }, {
-      headers: { "Mcp-Name": other },
-    });
+    const res = await modern(
+      gatewayA,
+      "tools/call",
+      { name: "tracker__echo", arguments: { text: "x" } },
+      {
+        headers: { "Mcp-Name": other },
+      },
+    );
     expect(res.status).toBe(400);
     const utf8 = `=?base64?${Buffer.from("tracker__échø", "utf8").toString("base64")}?=`;
-    const unicode = await modern(gatewayA, "tools/call", { name: "tracker__échø", arguments: {} }, {
-      headers: { "Mcp-Name": utf8 },
-    });
+    const unicode = await modern(
+      gatewayA,
+      "tools/call",
+      { name: "tracker__échø", arguments: {} },
+      {
+        headers: { "Mcp-Name": utf8 },
+      },
+    );
     // The name matches its header; the tool does not exist: -32602, not a header error.
     expect(await json(unicode)).toMatchObject({ error: { code: -32602 } });
   });
@@ -343,7 +366,11 @@ describe("what the revision refuses", () => {
   });
 
   it("refuses a modern header on a request without the envelope: 400, -32602", async () => {
-    const res = await postMcp(gatewayA, { jsonrpc: "2.0", id: 12, method: "tools/list" }, { "MCP-Protocol-Version": MODERN });
+    const res = await postMcp(
+      gatewayA,
+      { jsonrpc: "2.0", id: 12, method: "tools/list" },
+      { "MCP-Protocol-Version": MODERN },
+    );
     expect(res.status).toBe(400);
     expect(await json(res)).toMatchObject({ id: 12, error: { code: -32602 } });
   });
@@ -372,8 +399,19 @@ describe("what the revision refuses", () => {
   });
 
   it("answers the methods this revision removed, and unknown ones, with 404 and -32601", async () => {
-    for (const method of ["ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "initialize", "no/such"]) {
-      const params = method.startsWith("resources/") ? { uri: "thing://readme" } : method === "logging/setLevel" ? { level: "info" } : {};
+    for (const method of [
+      "ping",
+      "logging/setLevel",
+      "resources/subscribe",
+      "resources/unsubscribe",
+      "initialize",
+      "no/such",
+    ]) {
+      const params = method.startsWith("resources/")
+        ? { uri: "thing://readme" }
+        : method === "logging/setLevel"
+          ? { level: "info" }
+          : {};
       const res = await modern(gatewayA, method, params, { id: method });
       expect(res.status, method).toBe(404);
       expect(await json(res), method).toMatchObject({ id: method, error: { code: -32601 } });
@@ -400,7 +438,10 @@ describe("what the revision refuses", () => {
   });
 
   it("refuses a body larger than the limit with 413 before reading it", async () => {
-    const res = await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "x".repeat(1_100_000) } });
+    const res = await modern(gatewayA, "tools/call", {
+      name: "tracker__echo",
+      arguments: { text: "x".repeat(1_100_000) },
+    });
     expect(res.status).toBe(413);
   });
 
@@ -443,14 +484,24 @@ describe("tool parameters mirrored in headers (x-mcp-header)", () => {
       { "Mcp-Param-Region": `=?base64?${Buffer.from("Zurich").toString("base64")}?=` },
     ];
     for (const headers of cases) {
-      const res = await modern(gatewayA, "tools/call", { name: "sql__execute_sql", arguments: args }, { headers, id: 16 });
+      const res = await modern(
+        gatewayA,
+        "tools/call",
+        { name: "sql__execute_sql", arguments: args },
+        { headers, id: 16 },
+      );
       expect(res.status, JSON.stringify(headers)).toBe(400);
       expect(await json(res)).toMatchObject({ id: 16, error: { code: -32020 } });
     }
     const encoded = `=?base64?${Buffer.from("Zürich", "utf8").toString("base64")}?=`;
-    const ok = await modern(gatewayA, "tools/call", { name: "sql__execute_sql", arguments: args }, {
-      headers: { "Mcp-Param-Region": encoded },
-    });
+    const ok = await modern(
+      gatewayA,
+      "tools/call",
+      { name: "sql__execute_sql", arguments: args },
+      {
+        headers: { "Mcp-Param-Region": encoded },
+      },
+    );
     expect(ok.status).toBe(200);
   });
 });
@@ -471,7 +522,9 @@ describe("the principal's context", () => {
     const tokenB = await stack.token("agent-b");
     const since = upstream.requests.length;
     await json(await modern(gatewayA, "tools/call", { name: "tracker__create_issue", arguments: { title: "a" } }));
-    await json(await modern(stack.as(tokenB), "tools/call", { name: "tracker__create_issue", arguments: { title: "b" } }));
+    await json(
+      await modern(stack.as(tokenB), "tools/call", { name: "tracker__create_issue", arguments: { title: "b" } }),
+    );
     expect(upstreamTokens("create_issue", since).size).toBe(2);
     const events = await waitFor(() => {
       const found = sink.events.filter((e) => e.tool === "tracker__create_issue" && e.protocol_version === MODERN);

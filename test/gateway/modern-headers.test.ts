@@ -29,7 +29,14 @@ describe("header values", () => {
   });
 
   it("refuses what is neither plain visible ASCII nor a well-formed sentinel of UTF-8", () => {
-    for (const bad of ["café", "a\u0000b", "=?base64?not base64?=", "=?base64?abc?=", "=?base64?/w==?=", "=?BASE64?YQ==?="]) {
+    for (const bad of [
+      "café",
+      "a\u0000b",
+      "=?base64?not base64?=",
+      "=?base64?abc?=",
+      "=?base64?/w==?=",
+      "=?BASE64?YQ==?=",
+    ]) {
       if (bad === "=?BASE64?YQ==?=") expect(decodeHeaderValue(bad)).toBe(bad);
       else expect(decodeHeaderValue(bad), bad).toBeUndefined();
     }
@@ -45,12 +52,16 @@ describe("standard headers", () => {
       httpStatus: 400,
       id: 3,
     });
-    expect(refusal(() => checkStandardHeaders({ protocolVersion: "2026-07-28", name: "a__b" }, call))?.code).toBe(-32020);
-    expect(refusal(() => checkStandardHeaders({ protocolVersion: "2026-07-28", method: "tools/call" }, call))?.code).toBe(
+    expect(refusal(() => checkStandardHeaders({ protocolVersion: "2026-07-28", name: "a__b" }, call))?.code).toBe(
       -32020,
     );
     expect(
-      refusal(() => checkStandardHeaders({ protocolVersion: "2026-07-28", method: "tools/list" }, { id: 1, method: "tools/list" })),
+      refusal(() => checkStandardHeaders({ protocolVersion: "2026-07-28", method: "tools/call" }, call))?.code,
+    ).toBe(-32020);
+    expect(
+      refusal(() =>
+        checkStandardHeaders({ protocolVersion: "2026-07-28", method: "tools/list" }, { id: 1, method: "tools/list" }),
+      ),
     ).toBeUndefined();
   });
 
@@ -59,8 +70,12 @@ describe("standard headers", () => {
     expect(refusal(() => checkStandardHeaders({ ...headers, name: b64("a__b") }, call))).toBeUndefined();
     expect(refusal(() => checkStandardHeaders({ ...headers, name: "a__c" }, call))?.code).toBe(-32020);
     const read = { id: "x", method: "resources/read", params: { uri: "file:///ü" } };
-    expect(refusal(() => checkStandardHeaders({ ...headers, method: "resources/read", name: b64("file:///ü") }, read))).toBeUndefined();
-    expect(refusal(() => checkStandardHeaders({ ...headers, method: "resources/read", name: "file:///u" }, read))?.id).toBe("x");
+    expect(
+      refusal(() => checkStandardHeaders({ ...headers, method: "resources/read", name: b64("file:///ü") }, read)),
+    ).toBeUndefined();
+    expect(
+      refusal(() => checkStandardHeaders({ ...headers, method: "resources/read", name: "file:///u" }, read))?.id,
+    ).toBe("x");
   });
 });
 

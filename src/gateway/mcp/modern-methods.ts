@@ -53,7 +53,8 @@ const PRIVATE = "private";
 
 /** A result of this era: `resultType`, the server's identity, and caching hints where they apply. */
 export function completeResult(result: Record<string, unknown>, cache?: CacheHint): Record<string, unknown> {
-  const meta = typeof result._meta === "object" && result._meta !== null ? (result._meta as Record<string, unknown>) : {};
+  const meta =
+    typeof result._meta === "object" && result._meta !== null ? (result._meta as Record<string, unknown>) : {};
   return {
     ...result,
     resultType: "complete",
@@ -113,7 +114,11 @@ const METHODS: Record<string, Answer> = {
   "resources/templates/list": async (request, tools, options) =>
     resultMessage(request.id, listed(await tools.listResourceTemplates(), options)),
   "tools/call": async (request, tools) => {
-    const params = paramsOf(CallToolRequestParamsSchema, request, "tools/call needs a tool name and an arguments object");
+    const params = paramsOf(
+      CallToolRequestParamsSchema,
+      request,
+      "tools/call needs a tool name and an arguments object",
+    );
     const result = await tools.callTool(params.name, params.arguments ?? {}, request.params);
     return resultMessage(request.id, completeResult(result as Record<string, unknown>));
   },
@@ -129,7 +134,10 @@ const METHODS: Record<string, Answer> = {
   },
   "completion/complete": async (request, tools) => {
     const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");
-    return resultMessage(request.id, completeResult(await tools.complete(params as unknown as Record<string, unknown>)));
+    return resultMessage(
+      request.id,
+      completeResult(await tools.complete(params as unknown as Record<string, unknown>)),
+    );
   },
 };
 

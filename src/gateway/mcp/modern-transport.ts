@@ -5,8 +5,8 @@
 // requests of a session, batches, responses, GET and DELETE) goes the session-based way
 // (http-transport.ts) exactly as before. A request the classifier refuses gets the JSON-RPC
 // error and HTTP status it names, with the request's id when there is one.
-import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import type { GatewayApp } from "../app-types.js";
@@ -93,7 +93,10 @@ function requireServedRevision(route: InboundModernRoute): string {
       ? "Unsupported protocol version: the request names none"
       : `Unsupported protocol version: ${requested.slice(0, 32)} (session-based revisions start with initialize)`,
     400,
-    { supported: [...ALL_PROTOCOL_VERSIONS], ...(requested !== undefined ? { requested: requested.slice(0, 32) } : {}) },
+    {
+      supported: [...ALL_PROTOCOL_VERSIONS],
+      ...(requested !== undefined ? { requested: requested.slice(0, 32) } : {}),
+    },
     {},
     "id" in route.message ? route.message.id : null,
   );
@@ -124,7 +127,14 @@ export async function handleModernPost(
     message,
   );
   if (!isModernMethod(message.method)) {
-    throw new JsonRpcError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`, 404, undefined, {}, message.id);
+    throw new JsonRpcError(
+      ErrorCode.MethodNotFound,
+      `Method not found: ${message.method}`,
+      404,
+      undefined,
+      {},
+      message.id,
+    );
   }
   const config = c.get("config");
   // Discovery depends on the configuration alone: answered here, without waking the context.
@@ -132,11 +142,10 @@ export async function handleModernPost(
     return reply(format, { jsonrpc: "2.0", id: message.id, result: discoverResult(modernAnswerOptions(config)) });
   const eventStream = acceptsEventStream(c.req.header("Accept"));
   const events = new SessionMessages();
-  const answer = contextStub(c, caller)
-    .request(message, caller.principal, callerRequest(c, caller), {
-      protocolVersion,
-      ...(eventStream ? { onEvent: events.onEvent } : {}),
-    });
+  const answer = contextStub(c, caller).request(message, caller.principal, callerRequest(c, caller), {
+    protocolVersion,
+    ...(eventStream ? { onEvent: events.onEvent } : {}),
+  });
   const messages = events.follow(answer);
   const first = await messages.next();
   // Nothing before the reply: one body, whose status says what kind of error it is.

@@ -10,8 +10,8 @@
 // without a request (an alarm), closing its upstream sessions as a session's end does.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { DurableObject } from "cloudflare:workers";
-import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { randomToken } from "../../core/encoding.js";
+import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
@@ -119,7 +119,11 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
           // server/utilities/logging: no log messages unless the request asked for them.
           if (method === "notifications/message" && !logPasses(logLevel, (params as { level?: unknown })?.level))
             return;
-          send({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params: params as Record<string, unknown> }) });
+          send({
+            jsonrpc: "2.0",
+            method,
+            ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+          });
         },
       },
       clientCapabilities: {},
@@ -248,7 +252,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   private async open(principal: Principal): Promise<ContextRecord> {
     const existing = await this.load();
     if (existing) {
-      if (!samePrincipal(existing.principal, principal)) throw new Error("principal context reached by another principal");
+      if (!samePrincipal(existing.principal, principal))
+        throw new Error("principal context reached by another principal");
       // The latest token's scopes and expiry: what the context's upstreams are closed with.
       existing.principal = principal;
       return existing;
