@@ -9,6 +9,7 @@ import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
 import { principalKey } from "../auth/principal.js";
@@ -142,11 +143,18 @@ export async function handleModernPost(
     return reply(format, { jsonrpc: "2.0", id: message.id, result: discoverResult(modernAnswerOptions(config)) });
   const eventStream = acceptsEventStream(c.req.header("Accept"));
   const events = new SessionMessages();
+  // The RPC's types cannot express a JSON-RPC message (open-ended `unknown` members) and erase it
+  // to `never`; what crosses is the plain data PrincipalContextRpc declares.
   const answer = contextStub(c, caller).request(message, caller.principal, callerRequest(c, caller), {
     protocolVersion,
     ...(eventStream ? { onEvent: events.onEvent } : {}),
-  });
-  const messages = events.follow(answer);
+  }) as unknown as Promise<JSONRPCMessage[]>;
+  const messages = events.follow(
+    answer.then(
+      (replies) => replies,
+      (err: unknown) => Promise.reject(contextUnavailable(err, message.id)),
+    ),
+  );
   const first = await messages.next();
   // Nothing before the reply: one body, whose status says what kind of error it is.
   if (!first.done && !("method" in first.value)) return reply(format, first.value);
@@ -156,6 +164,23 @@ export async function handleModernPost(
     batch: false,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
+}
+
+/**
+ * The principal's context could not be reached (the runtime lost the object mid-request, an
+ * overloaded object): the request's id, -32603, and 503 with Retry-After, so the agent retries
+ * rather than reading a bare 500 (RFC 9110 §15.6.4).
+ */
+function contextUnavailable(err: unknown, id: JSONRPCRequest["id"]): JsonRpcError {
+  log("error", "mcp.context_unavailable", { error: err instanceof Error ? err.message : "error" });
+  return new JsonRpcError(
+    ErrorCode.InternalError,
+    "Service Unavailable: this agent's context could not be reached, try again shortly",
+    503,
+    undefined,
+    { "Retry-After": "1" },
+    id,
+  );
 }
 
 async function* prepend(
