@@ -10,6 +10,7 @@ import type { AuditEvent } from "./audit.js";
 import type { Principal } from "./auth/principal.js";
 import type { Admission, CallBudgetConfig } from "./call-budget.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "./mcp/messages.js";
+import type { ListenFilter } from "./mcp/modern-methods.js";
 import type { InitializeParams } from "./mcp/session-methods.js";
 import type { HttpSnapshot } from "./policy/input.js";
 
@@ -103,6 +104,12 @@ export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
     request: CallerRequest,
     options: ContextRequestOptions,
   ): Promise<JSONRPCMessage[]>;
+  /**
+   * Opens a `subscriptions/listen` stream (MCP 2026-07-28 basic/patterns/subscriptions): SSE
+   * frames, the acknowledgment first, then the list changes `filter` opted into, each carrying the
+   * subscription's id; comment lines keep it alive. It ends when the agent closes it.
+   */
+  listen(id: JSONRPCRequest["id"], filter: ListenFilter, principal: Principal): Promise<ReadableStream<Uint8Array>>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

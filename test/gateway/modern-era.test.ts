@@ -78,7 +78,7 @@ beforeAll(async () => {
   stack = await startStack({
     exchangeAudiences: [TRACKER_API, SPANNER_API],
     audit: { sink: { url: sink.url, flushInterval: "20ms" } },
-    stream: { cacheTtl: "90s" },
+    stream: { cacheTtl: "90s", keepAlive: "200ms" },
     apps: [
       {
         ...exchangingProxyApp("tracker", upstream.url, TRACKER_API),
@@ -503,6 +503,81 @@ describe("tool parameters mirrored in headers (x-mcp-header)", () => {
       },
     );
     expect(ok.status).toBe(200);
+  });
+});
+
+/** Reads an SSE body until `done` says the text so far is enough (or the deadline passes). */
+async function readUntil(res: Response, done: (text: string) => boolean, deadlineMs = 10_000): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const until = Date.now() + deadlineMs;
+  try {
+    while (!done(text)) {
+      if (Date.now() > until) throw new Error(`stream did not say it before the deadline: ${text}`);
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    return text;
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+describe("subscriptions/listen", () => {
+  it("acknowledges what it honours first, then delivers the upstream's tools list change under the subscription id", async () => {
+    const res = await modern(
+      gatewayA,
+      "subscriptions/listen",
+      { notifications: { toolsListChanged: true, resourceSubscriptions: ["thing://readme"] } },
+      { id: "sub-1" },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/text\/event-stream/);
+    const reading = readUntil(res, (text) => text.includes("notifications/tools/list_changed"));
+    // The upstream reports its change on the response stream of the next call it answers.
+    upstream.announceToolListChange();
+    await json(await modern(gatewayA, "tools/call", { name: "tracker__echo", arguments: { text: "nudge" } }));
+    const messages = parseSse(await reading) as { method: string; params: Record<string, unknown> }[];
+    expect(messages[0]).toEqual({
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: {
+        _meta: { "io.modelcontextprotocol/subscriptionId": "sub-1" },
+        notifications: { toolsListChanged: true },
+      },
+    });
+    expect(messages.at(-1)).toMatchObject({
+      method: "notifications/tools/list_changed",
+      params: { _meta: { "io.modelcontextprotocol/subscriptionId": "sub-1" } },
+    });
+    expect(messages.every((m) => !m.method.includes("prompts") && !m.method.includes("resources"))).toBe(true);
+  });
+
+  it("keeps a quiet stream alive with SSE comment lines", async () => {
+    const res = await modern(gatewayA, "subscriptions/listen", { notifications: {} });
+    const text = await readUntil(res, (seen) => /\n:[^\n]*\n/.test(seen) || seen.startsWith(":"));
+    expect(text).toMatch(/(^|\n):/);
+  });
+
+  it("refuses a filter of the wrong shape with -32602 and a client that reads no event stream with 406", async () => {
+    const bad = await modern(
+      gatewayA,
+      "subscriptions/listen",
+      { notifications: { toolsListChanged: "yes" } },
+      { id: 21 },
+    );
+    expect(bad.status).toBe(400);
+    expect(await json(bad)).toMatchObject({ id: 21, error: { code: -32602 } });
+    const jsonOnly = await modern(
+      gatewayA,
+      "subscriptions/listen",
+      {},
+      { id: 22, headers: { Accept: "application/json" } },
+    );
+    expect(jsonOnly.status).toBe(406);
+    expect((await json(jsonOnly)).id).toBe(22);
   });
 });
 

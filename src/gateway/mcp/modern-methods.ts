@@ -175,3 +175,52 @@ export function logPasses(requested: unknown, level: unknown): boolean {
   const at = LOG_LEVELS.indexOf(typeof level === "string" ? level : "");
   return min >= 0 && at >= min;
 }
+
+export const SUBSCRIPTION_ID_META = "io.modelcontextprotocol/subscriptionId";
+
+/** What a `subscriptions/listen` stream delivers (basic/patterns/subscriptions, "Notification Filter"). */
+export interface ListenFilter {
+  toolsListChanged?: true;
+  promptsListChanged?: true;
+  resourcesListChanged?: true;
+}
+
+/** The notification each filter field opts into. */
+const LIST_CHANGES: Record<keyof ListenFilter, string> = {
+  toolsListChanged: "notifications/tools/list_changed",
+  promptsListChanged: "notifications/prompts/list_changed",
+  resourcesListChanged: "notifications/resources/list_changed",
+};
+
+/**
+ * The part of a `subscriptions/listen` filter the gateway honours, which its acknowledgment
+ * repeats: the three list changes. `resourceSubscriptions` is left out (the gateway does not yet
+ * subscribe upstream on an agent's behalf in this era), as the spec says unsupported types are.
+ * A filter that is not an object, or a field of the wrong type, is -32602.
+ */
+export function readListenFilter(request: JSONRPCRequest): ListenFilter {
+  const notifications = request.params?.notifications ?? {};
+  if (typeof notifications !== "object" || notifications === null || Array.isArray(notifications))
+    throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: notifications must be an object", 400);
+  const asked = notifications as Record<string, unknown>;
+  const filter: ListenFilter = {};
+  for (const key of Object.keys(LIST_CHANGES) as (keyof ListenFilter)[]) {
+    const value = asked[key];
+    if (value !== undefined && typeof value !== "boolean")
+      throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params: notifications.${key} must be a boolean`, 400);
+    if (value === true) filter[key] = true;
+  }
+  const resources = asked.resourceSubscriptions;
+  if (resources !== undefined && !(Array.isArray(resources) && resources.every((uri) => typeof uri === "string")))
+    throw new JsonRpcError(
+      ErrorCode.InvalidParams,
+      "Invalid params: notifications.resourceSubscriptions must list URIs",
+      400,
+    );
+  return filter;
+}
+
+/** Whether a listener with `filter` asked for the notification `method` (the spec's MUST NOT for the rest). */
+export function listenWants(filter: ListenFilter, method: string): boolean {
+  return (Object.keys(filter) as (keyof ListenFilter)[]).some((key) => filter[key] && LIST_CHANGES[key] === method);
+}

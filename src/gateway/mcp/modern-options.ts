@@ -5,12 +5,18 @@ import type { ModernAnswerOptions } from "./modern-methods.js";
 
 /**
  * Tools always; prompts, resources, completions and logging when an MCP Proxy app can supply
- * them. No `listChanged` and no resource `subscribe`: this era delivers changes only through
- * `subscriptions/listen`, which the gateway does not offer yet, so agents rely on `ttlMs`.
+ * them. `listChanged` when an MCP Proxy upstream may report changes (delivered on
+ * `subscriptions/listen`); no resource `subscribe`: the gateway does not yet subscribe upstream
+ * on an agent's behalf in this era.
  */
 export function modernCapabilities(config: GatewayConfig): Record<string, unknown> {
   const proxies = config.apps.some((app) => app.type === "mcpProxy");
-  return { tools: {}, ...(proxies ? { prompts: {}, resources: {}, completions: {}, logging: {} } : {}) };
+  return {
+    tools: { listChanged: proxies },
+    ...(proxies
+      ? { prompts: { listChanged: true }, resources: { listChanged: true }, completions: {}, logging: {} }
+      : {}),
+  };
 }
 
 export function modernAnswerOptions(config: GatewayConfig): ModernAnswerOptions {

@@ -18,7 +18,13 @@ import { callerRequest } from "./caller-request.js";
 import { acceptsEventStream, type ResponseFormat } from "./http-negotiation.js";
 import type { BodyLimits, JSONRPCMessage, JSONRPCRequest } from "./messages.js";
 import { checkStandardHeaders } from "./modern-headers.js";
-import { discoverResult, httpStatusOf, isModernMethod, UNSUPPORTED_PROTOCOL_VERSION } from "./modern-methods.js";
+import {
+  discoverResult,
+  httpStatusOf,
+  isModernMethod,
+  readListenFilter,
+  UNSUPPORTED_PROTOCOL_VERSION,
+} from "./modern-methods.js";
 import { modernAnswerOptions } from "./modern-options.js";
 import { ALL_PROTOCOL_VERSIONS, isModernProtocolVersion } from "./protocol.js";
 import { nestsDeeperThan } from "./rpc-limits.js";
@@ -127,6 +133,7 @@ export async function handleModernPost(
     },
     message,
   );
+  if (message.method === "subscriptions/listen") return listen(c, caller, message);
   if (!isModernMethod(message.method)) {
     throw new JsonRpcError(
       ErrorCode.MethodNotFound,
@@ -164,6 +171,37 @@ export async function handleModernPost(
     batch: false,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
+}
+
+/** subscriptions/listen: the principal's context writes the stream (basic/patterns/subscriptions). */
+async function listen(c: McpContext, caller: Authenticated, message: JSONRPCRequest): Promise<Response> {
+  let filter;
+  try {
+    filter = readListenFilter(message);
+  } catch (err) {
+    if (err instanceof JsonRpcError) throw withId(err, message.id);
+    throw err;
+  }
+  if (!acceptsEventStream(c.req.header("Accept")))
+    throw new JsonRpcError(
+      GatewayErrorCode.ServerError,
+      "Not Acceptable: subscriptions/listen answers with text/event-stream",
+      406,
+      undefined,
+      {},
+      message.id,
+    );
+  let stream: ReadableStream<Uint8Array>;
+  try {
+    stream = await contextStub(c, caller).listen(message.id, filter, caller.principal);
+  } catch (err) {
+    throw contextUnavailable(err, message.id);
+  }
+  return new Response(stream, { status: 200, headers: SSE_HEADERS });
+}
+
+function withId(err: JsonRpcError, id: JSONRPCRequest["id"]): JsonRpcError {
+  return new JsonRpcError(err.code, err.message, err.httpStatus, err.data, err.headers, id);
 }
 
 /**

@@ -19,7 +19,14 @@ import { loadGatewayConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "../mcp/messages.js";
 import { checkParamHeaders, paramHeadersOf, type ParamHeader } from "../mcp/modern-headers.js";
-import { answerModernRequest, LOG_LEVEL_META, logPasses } from "../mcp/modern-methods.js";
+import {
+  answerModernRequest,
+  listenWants,
+  LOG_LEVEL_META,
+  logPasses,
+  SUBSCRIPTION_ID_META,
+  type ListenFilter,
+} from "../mcp/modern-methods.js";
 import { modernAnswerOptions } from "../mcp/modern-options.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
@@ -62,6 +69,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   private storedActiveAt = 0;
   private readonly audit: SessionAudit;
   private readonly budgets = new SessionCallBudgets(() => this.record?.id);
+  /** Open subscriptions/listen streams (in memory: they end with the process, and the agent listens again). */
+  private readonly listeners = new Set<Listener>();
   /** Exchanges under way, per grant (in memory: they live as long as the requests waiting on them). */
   private readonly inFlightExchanges = new Map<string, Map<string, Promise<ExchangedToken>>>();
   /** Requests being answered now: the idle alarm never ends the context under one. */
@@ -113,8 +122,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         this.audit.record({ ...event, protocol_version: options.protocolVersion }, config.provider.audit.sink),
       ...this.admitter(config, principal),
       events: {
-        // No stream outlives a request in this era (subscriptions/listen is not offered).
-        notify: () => undefined,
+        // Changes go to the principal's subscriptions/listen streams that asked for them.
+        notify: (method, params) => this.notify(method, params),
         related: (method, params) => {
           // server/utilities/logging: no log messages unless the request asked for them.
           if (method === "notifications/message" && !logPasses(logLevel, (params as { level?: unknown })?.level))
@@ -169,11 +178,62 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     }
   }
 
+  async listen(
+    id: JSONRPCRequest["id"],
+    filter: ListenFilter,
+    principal: Principal,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const config = this.config();
+    await this.open(principal);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const listener: Listener = { id, filter, writer, keepAlive: undefined };
+    const end = () => {
+      stopKeepAlive(listener);
+      this.listeners.delete(listener);
+    };
+    this.listeners.add(listener);
+    writer.closed.then(end, end);
+    // basic/patterns/subscriptions, "Acknowledgment": first, before any notification.
+    this.write(listener, {
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { _meta: { [SUBSCRIPTION_ID_META]: id }, notifications: filter },
+    });
+    // transports/streamable-http: a comment line now and then keeps intermediaries from closing it.
+    const comment = new TextEncoder().encode(":\n\n");
+    listener.keepAlive = setInterval(() => void writer.write(comment).catch(end), keepAliveMs(config));
+    return readable;
+  }
+
+  /** A list changed upstream: every listener that opted into it hears it, under its own subscription id. */
+  private notify(method: string, params?: unknown): void {
+    for (const listener of this.listeners) {
+      if (!listenWants(listener.filter, method)) continue;
+      const own = typeof params === "object" && params !== null ? (params as Record<string, unknown>) : {};
+      this.write(listener, {
+        jsonrpc: "2.0",
+        method,
+        params: { ...own, _meta: { [SUBSCRIPTION_ID_META]: listener.id } },
+      });
+    }
+  }
+
+  private write(listener: Listener, message: JSONRPCMessage): void {
+    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    listener.writer.write(frame).catch(() => {
+      stopKeepAlive(listener);
+      this.listeners.delete(listener);
+    });
+  }
+
   override async alarm(): Promise<void> {
     const record = await this.load();
     if (!record) return;
     const config = this.config();
-    const due = (this.inFlight > 0 ? Date.now() : record.lastActiveAt) + idleTimeoutMs(config);
+    // A request in flight or an open listen stream is activity: the context lives on.
+    const busy = this.inFlight > 0 || this.listeners.size > 0;
+    const due = (busy ? Date.now() : record.lastActiveAt) + idleTimeoutMs(config);
     if (Date.now() < due) return void (await this.ctx.storage.setAlarm(due));
     // As a session's end does: the upstream sessions close, with cached tokens or ones exchanged
     // from the agent's last token while this process still holds it (SessionApps.closeAll).
@@ -282,6 +342,11 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
 
   private async erase(config: GatewayConfig): Promise<void> {
     const id = this.record?.id;
+    for (const listener of this.listeners) {
+      stopKeepAlive(listener);
+      listener.writer.close().catch(() => undefined);
+    }
+    this.listeners.clear();
     this.record = null;
     this.apps = undefined;
     this.storedApps = undefined;
@@ -315,6 +380,22 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
     return loaded.config;
   }
+}
+
+/** One subscriptions/listen stream. */
+interface Listener {
+  id: JSONRPCRequest["id"];
+  filter: ListenFilter;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  keepAlive: ReturnType<typeof setInterval> | undefined;
+}
+
+function stopKeepAlive(listener: Listener): void {
+  if (listener.keepAlive !== undefined) clearInterval(listener.keepAlive);
+}
+
+function keepAliveMs(config: GatewayConfig): number {
+  return config.provider.transports.stream.keepAlive;
 }
 
 function metaOf(message: JSONRPCRequest): Record<string, unknown> {
