@@ -622,6 +622,23 @@ describe("the principal's context", () => {
     expect(narrowCall?.authorization).not.toBe(broadCall?.authorization);
   });
 
+  it("serves a modern request carrying another agent's session id in the caller's own context, never that session", async () => {
+    const sessionOfA = await openSession(gatewayA);
+    const gatewayB = stack.as(await stack.token("agent-b"));
+    const ofB = () => sink.events.filter((e) => e.tool === "tracker__create_issue" && e.agent === "agent-b");
+    const before = ofB().length;
+    const res = await modern(
+      gatewayB,
+      "tools/call",
+      { name: "tracker__create_issue", arguments: { title: "hijack" } },
+      { headers: { "Mcp-Session-Id": sessionOfA } },
+    );
+    expect((await json(res)).result?.resultType).toBe("complete");
+    const event = await waitFor(() => (ofB().length > before ? ofB().at(-1) : undefined));
+    expect(event.session_id).not.toBe(sessionOfA);
+    expect(String(event.session_id)).toMatch(/^ctx-/);
+  });
+
   it("answers a call to an upstream that hangs with a tool error when the app's timeout passes", async () => {
     const res = await modern(gatewayA, "tools/call", { name: "tracker__slow", arguments: { ms: 60_000 } });
     expect(res.status).toBe(200);
