@@ -244,12 +244,27 @@ describe("results", () => {
     expect(Array.isArray(result?.contents)).toBe(true);
   });
 
-  it("marks a tool result complete, and a prompt", async () => {
+  it("marks a tool result, a prompt and a completion complete, audited with the revision", async () => {
     const { result } = await json(
       await modern(gatewayA, "tools/call", { name: "tracker__add", arguments: { a: 2, b: 3 } }),
     );
     expect(result).toMatchObject({ resultType: "complete", structuredContent: { sum: 5 } });
     expect(result?.ttlMs).toBeUndefined();
+    const prompt = await json(
+      await modern(gatewayA, "prompts/get", { name: "tracker__greet", arguments: { name: "Ada" } }),
+    );
+    expect(prompt.result).toMatchObject({ resultType: "complete", messages: expect.any(Array) });
+    const completion = await json(
+      await modern(gatewayA, "completion/complete", {
+        ref: { type: "ref/prompt", name: "tracker__greet" },
+        argument: { name: "name", value: "A" },
+      }),
+    );
+    expect(completion.result).toMatchObject({ resultType: "complete", completion: { values: expect.any(Array) } });
+    const event = await waitFor(() =>
+      sink.events.find((e) => e.method === "prompts/get" && e.prompt === "tracker__greet"),
+    );
+    expect(event).toMatchObject({ agent: "agent-a", decision: "allow", protocol_version: MODERN });
   });
 
   it("answers a resource nobody serves with -32602 and the request's id", async () => {
