@@ -103,3 +103,54 @@ describe("the principal's tool call budget", () => {
     expect(refused.result?.content[0]?.text).toMatch(/Too many tool calls by this agent/);
   });
 });
+
+describe("policies in the 2026-07-28 era", () => {
+  let upstream: RecordingMcpServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    upstream = await startRecordingMcpServer();
+    stack = await startStack({
+      exchangeAudiences: [API],
+      // The stand-in of policies/scopes: write tools need tools:write, others tools:read.
+      authorization: { inbound: { opa: { name: "scopes" } }, defaultDecision: "deny" },
+      apps: [exchangingProxyApp("tracker", upstream.url, API)],
+    });
+  });
+  afterAll(async () => {
+    await stack.dispose();
+    await upstream.close();
+  });
+
+  async function listTools(gateway: RunningWorker) {
+    const res = await postMcp(
+      gateway,
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/list",
+        params: {
+          _meta: {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+          },
+        },
+      },
+      { "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list" },
+    );
+    return (await res.json()) as { result: { tools: { name: string }[]; cacheScope: string } };
+  }
+
+  it("filters the list per caller, so one agent's two tokens in one context see different lists, marked private", async () => {
+    const writer = stack.as(await stack.token("agent-a", undefined, "tools:read tools:write"));
+    const reader = stack.as(await stack.token("agent-a", undefined, "tools:read"));
+    const asWriter = await listTools(writer);
+    const asReader = await listTools(reader);
+    expect(asWriter.result.tools.map((t) => t.name)).toContain("tracker__create_issue");
+    expect(asReader.result.tools.map((t) => t.name)).not.toContain("tracker__create_issue");
+    expect(asReader.result.cacheScope).toBe("private");
+    const before = upstream.requests.filter((r) => r.rpcMethod === "tools/call").length;
+    const denied = (await (await callTool(reader, "tracker__create_issue", { title: "no" })).json()) as ToolReply;
+    expect(denied.result?.isError).toBe(true);
+    expect(upstream.requests.filter((r) => r.rpcMethod === "tools/call").length).toBe(before);
+  });
+});
