@@ -1,9 +1,10 @@
 // Scenario 3, a tools/call through the gateway (bearer check, session Durable Object, policy,
 // token exchange or cached token, forward, audit) against the fast local upstream, beside the same
-// call made directly to that upstream. The difference is what the gateway adds. Two apps front the
+// call made directly to that upstream, and the same call in MCP 2026-07-28 (no session: the
+// principal's context object). The difference is what the gateway adds. Two apps front the
 // same upstream: `warm` reuses exchanged tokens (cache: true), `cold` exchanges on every call.
 import { closedLoop, httpClient, type HttpClient, type LoadResult } from "./load.js";
-import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
+import { callTool, modernAgent, openMcpSession, type McpSession } from "./mcp-client.js";
 import { ms, rate, verdict, type Row, type ScenarioResult } from "./report.js";
 import { TOOLS, type BenchStack } from "./stack.js";
 
@@ -40,11 +41,13 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
   const direct = [await openMcpSession(http, stack.upstream.url, token)];
   const sessions = await Promise.all(Array.from({ length: PARALLEL }, () => openMcpSession(http, gateway, token)));
   const one = sessions.slice(0, 1);
+  const modern = [modernAgent(gateway, token)];
 
   // Warm-up: JIT on every path, connection pools, the sessions' upstream sessions and first tokens.
   await run(http, direct, "echo", 4, 300);
   await run(http, sessions, TOOLS.warm, PARALLEL, 400);
   await run(http, one, TOOLS.cold, 1, 50);
+  await run(http, modern, TOOLS.warm, 4, 300);
 
   // The platform's floor (bench-worker.ts): the request reaches a worker, which asks a Durable
   // Object and answers, with no gateway code; and the same with the object forwarding the call
@@ -77,6 +80,13 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
   stack.audit.reset();
   const warm = check(await run(http, one, TOOLS.warm, 1, SERIAL_CALLS), "warm calls");
   const warmExchanges = stack.audit.counts().exchanges;
+  stack.audit.reset();
+  const modernWarm = check(await run(http, modern, TOOLS.warm, 1, SERIAL_CALLS), "warm calls, 2026-07-28");
+  const modernParallel = check(
+    await run(http, modern, TOOLS.warm, PARALLEL, PARALLEL_CALLS),
+    "warm calls in parallel, 2026-07-28",
+  );
+  const modernExchanges = stack.audit.counts().exchanges / (SERIAL_CALLS + PARALLEL_CALLS);
   const cold = check(await run(http, one, TOOLS.cold, 1, COLD_CALLS), "cold calls");
   const directParallel = check(await run(http, direct, "echo", PARALLEL, PARALLEL_CALLS), "direct calls in parallel");
   const warmParallel = check(await run(http, sessions, TOOLS.warm, PARALLEL, PARALLEL_CALLS), "warm calls in parallel");
@@ -97,6 +107,21 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
       ...serialRow("tools/call, warm token cache, serial", warm),
       scenario: "3 gateway tool call",
       target: { text: "added p50 ≤ 1 ms, p99 ≤ 5 ms", verdict: verdict(addedP50 <= 1 && addedP99 <= 5) },
+    },
+    {
+      ...serialRow("tools/call, warm, 2026-07-28 (principal's context), serial", modernWarm),
+      target: {
+        text: "p50 ≤ the 2025-11-25 session's + 10 %",
+        verdict: verdict(modernWarm.p50Ms <= warm.p50Ms * 1.1),
+      },
+    },
+    {
+      scenario: "",
+      measure: `tools/call, warm, 2026-07-28, ${PARALLEL} in flight on one principal`,
+      result: `${rate(modernParallel.perSecond)}, ${ms(modernParallel.p50Ms)} / ${ms(modernParallel.p99Ms)}; ${modernExchanges.toFixed(3)} exchanges per call`,
+      limit: `direct ${rate(directParallel.perSecond)}`,
+      ratio: `${((modernParallel.perSecond / directParallel.perSecond) * 100).toFixed(0)} % of direct`,
+      target: { text: "≤ 0.1 exchanges per call", verdict: verdict(modernExchanges <= 0.1) },
     },
     serialRow("platform floor: worker → Durable Object → answer", floorRpc),
     serialRow("platform floor: … → fetch upstream → answer", floorForward),
@@ -119,6 +144,9 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
         directSerial,
         warm,
         warmExchangesPerCall: warmExchanges / SERIAL_CALLS,
+        modernWarm,
+        modernParallel,
+        modernExchangesPerCall: modernExchanges,
         cold,
         directParallel,
         warmParallel,
