@@ -68,7 +68,7 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const era = classifyPost((name) => c.req.header(name), text, limits);
   if (era.kind === "modern") return handleModernPost(c, caller, era.route, format);
   const headerVersion = readProtocolVersionHeader(c.req.header("MCP-Protocol-Version"));
-  const { messages, batch } = parseMessages(text, limits);
+  const { messages, batch } = parseMessages(text, limits, era.parsed);
   const headerName = streamConfig(c).session.headerName;
 
   const initialize = messages.find(isInitialize);

@@ -16,7 +16,7 @@ import { principalKey } from "../auth/principal.js";
 import type { PrincipalContextRpc } from "../object-rpc.js";
 import { callerRequest } from "./caller-request.js";
 import { acceptsEventStream, type ResponseFormat } from "./http-negotiation.js";
-import type { BodyLimits, JSONRPCMessage, JSONRPCRequest } from "./messages.js";
+import { parseJson, type BodyLimits, type JSONRPCMessage, type JSONRPCRequest } from "./messages.js";
 import { checkStandardHeaders } from "./modern-headers.js";
 import {
   discoverResult,
@@ -27,13 +27,12 @@ import {
 } from "./modern-methods.js";
 import { modernAnswerOptions } from "./modern-options.js";
 import { ALL_PROTOCOL_VERSIONS, isModernProtocolVersion } from "./protocol.js";
-import { nestsDeeperThan } from "./rpc-limits.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 
 type McpContext = Context<GatewayApp>;
 
-/** Which way one POST goes. */
-export type Era = { kind: "legacy" } | { kind: "modern"; route: InboundModernRoute };
+/** Which way one POST goes; a legacy body already parsed comes along, so it is not parsed twice. */
+export type Era = { kind: "legacy"; parsed?: { body: unknown } } | { kind: "modern"; route: InboundModernRoute };
 
 function idOf(body: unknown): string | number | null {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
@@ -44,17 +43,16 @@ function idOf(body: unknown): string | number | null {
 /**
  * The era of a POSTed body. Bodies that are not JSON, or nest beyond the limit, go the legacy
  * way, whose parser refuses them as it always has, unless the headers name a per-request
- * revision (then -32700 here). Throws the classifier's refusal as a JsonRpcError.
+ * revision (then the same error, here). Throws the classifier's refusal as a JsonRpcError.
  */
 export function classifyPost(headers: (name: string) => string | undefined, text: string, limits: BodyLimits): Era {
   const versionHeader = headers("MCP-Protocol-Version")?.trim();
   const modernHeader = versionHeader !== undefined && isModernProtocolVersion(versionHeader);
   let body: unknown;
   try {
-    if (nestsDeeperThan(text, limits.maxJsonDepth)) return { kind: "legacy" };
-    body = JSON.parse(text);
-  } catch {
-    if (modernHeader) throw new JsonRpcError(ErrorCode.ParseError, "Parse error: the body is not valid JSON", 400);
+    body = parseJson(text, limits);
+  } catch (err) {
+    if (modernHeader) throw err;
     return { kind: "legacy" };
   }
   const outcome = classifyInboundRequest({
@@ -64,12 +62,12 @@ export function classifyPost(headers: (name: string) => string | undefined, text
     ...optional("mcpMethodHeader", headers("Mcp-Method")),
     ...optional("mcpNameHeader", headers("Mcp-Name")),
   });
-  if (outcome.kind === "legacy") return outcome;
+  if (outcome.kind === "legacy") return { kind: "legacy", parsed: { body } };
   if (outcome.kind === "modern") return { kind: "modern", route: outcome };
   // A body that is no JSON-RPC message at all is refused by the legacy parser with today's
   // errors, unless it claims the per-request era somewhere.
   if (outcome.rung === "jsonrpc-shape" && outcome.cell !== "batch-with-modern-element" && !modernHeader)
-    return { kind: "legacy" };
+    return { kind: "legacy", parsed: { body } };
   throw new JsonRpcError(outcome.code, outcome.message, outcome.httpStatus, outcome.data, {}, idOf(body));
 }
 

@@ -35,7 +35,7 @@ import type { CallerRequest, ContextRequestOptions, PrincipalContextRpc } from "
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import type { ExchangedToken } from "../outbound/token-exchange-client.js";
 import { SessionCallBudgets } from "./call-budgets.js";
-import { emptyAppsState, SessionApps, type AppsState } from "./session-apps.js";
+import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
 
 const CONTEXT_KEY = "context";
@@ -101,23 +101,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       if (onEvent) delivered = delivered.then(() => onEvent(event)).catch(() => undefined);
     };
     const logLevel = metaOf(message)[LOG_LEVEL_META];
-    const grant = [...principal.scopes].sort().join(" ");
-    const apps = new SessionApps({
-      env: this.env,
-      config,
-      sessionId: record.id,
-      sessionCreatedAt: record.createdAt,
-      principal,
-      subjectToken: request.subjectToken,
-      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-      http: request.http,
-      claims: request.claims,
-      state,
-      tokenCache: {
-        entries: (state.grants[grant] ??= {}),
-        save: (entries) => (state.grants[grant] = entries),
-        inFlight: this.exchanges(grant),
-      },
+    const apps = this.sessionApps(config, record, principal, request, state, {
       audit: (event) =>
         this.audit.record({ ...event, protocol_version: options.protocolVersion }, config.provider.audit.sink),
       ...this.admitter(config, principal),
@@ -135,7 +119,6 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
           });
         },
       },
-      clientCapabilities: {},
       persist: () => this.persistApps(),
     });
     this.lastCaller = request;
@@ -243,24 +226,48 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       claims: {},
     };
     const state = await this.appsState();
-    const grant = [...record.principal.scopes].sort().join(" ");
-    const apps = new SessionApps({
-      env: this.env,
-      config,
-      sessionId: record.id,
-      sessionCreatedAt: record.createdAt,
-      principal: record.principal,
-      subjectToken: request.subjectToken,
-      http: request.http,
-      claims: request.claims,
-      state,
-      tokenCache: { entries: state.grants[grant] ?? {}, save: () => undefined },
+    const apps = this.sessionApps(config, record, record.principal, request, state, {
       audit: (event) => this.audit.record(event, config.provider.audit.sink),
       events: { notify: () => undefined },
       persist: async () => undefined,
     });
     await this.erase(config);
     await apps.closeAll();
+  }
+
+  /**
+   * The session's view of the apps (session-apps.ts), over this context: its id stands for the
+   * session id, and exchanged tokens come from the cache of the caller's grant.
+   */
+  private sessionApps(
+    config: GatewayConfig,
+    record: ContextRecord,
+    principal: Principal,
+    request: CallerRequest,
+    state: ContextAppsState,
+    rest: Pick<SessionAppsDeps, "audit" | "events" | "persist" | "admitToolCall">,
+  ): SessionApps {
+    const grant = [...principal.scopes].sort().join(" ");
+    return new SessionApps({
+      env: this.env,
+      config,
+      sessionId: record.id,
+      sessionCreatedAt: record.createdAt,
+      principal,
+      subjectToken: request.subjectToken,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      http: request.http,
+      claims: request.claims,
+      state,
+      tokenCache: {
+        entries: (state.grants[grant] ??= {}),
+        save: (entries) => (state.grants[grant] = entries),
+        inFlight: this.exchanges(grant),
+      },
+      // Upstreams are told of no agent capability: this era cannot relay their requests yet.
+      clientCapabilities: {},
+      ...rest,
+    });
   }
 
   /** A tool call's `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (transports/streamable-http). */
