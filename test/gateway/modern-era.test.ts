@@ -78,7 +78,7 @@ beforeAll(async () => {
   stack = await startStack({
     exchangeAudiences: [TRACKER_API, SPANNER_API],
     audit: { sink: { url: sink.url, flushInterval: "20ms" } },
-    stream: { cacheTtl: "90s", keepAlive: "200ms" },
+    stream: { cacheTtl: "90s", keepAlive: "200ms", allowedOrigins: ["https://app.example"] },
     apps: [
       {
         ...exchangingProxyApp("tracker", upstream.url, TRACKER_API),
@@ -210,6 +210,20 @@ describe("the era of each request", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Mcp-Session-Id")).toBeNull();
     expect((await json(res)).result?.resultType).toBe("complete");
+  });
+
+  it("lets an allowed browser origin send the request metadata headers, Mcp-Param ones included", async () => {
+    const res = await stack.gateway.fetch("/mcp", {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, mcp-method, mcp-name, mcp-param-region, x-evil",
+      },
+    });
+    const allowed = (res.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase().split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["mcp-method", "mcp-name", "mcp-param-region"]));
+    expect(allowed).not.toContain("x-evil");
   });
 
   it("authenticates before it classifies: no token, 401 with WWW-Authenticate", async () => {
