@@ -23,6 +23,8 @@ const SPANNER_API = "https://spanner.test";
 
 let upstream: RecordingMcpServer;
 let headerUpstream: PlainHttpServer;
+/** While true, the x-mcp-header upstream answers 503 to everything. */
+let sqlDown = false;
 let sink: AuditSinkServer;
 let stack: Stack;
 let tokenA: string;
@@ -53,6 +55,7 @@ beforeAll(async () => {
       method?: string;
       params?: { arguments?: unknown };
     };
+    if (sqlDown) return void res.writeHead(503).end();
     if (message.id === undefined) return void res.writeHead(202).end();
     const results: Record<string, unknown> = {
       initialize: {
@@ -553,6 +556,27 @@ async function readUntil(res: Response, done: (text: string) => boolean, deadlin
     await reader.cancel().catch(() => undefined);
   }
 }
+
+describe("Mcp-Param headers after a listing that missed an app", () => {
+  it("lists again before a call to that app, so its declarations are checked once it is back", async () => {
+    const gateway = stack.as(await stack.token("agent-b"));
+    sqlDown = true;
+    try {
+      const { result } = await json(await modern(gateway, "tools/list"));
+      expect(JSON.stringify(result?._meta)).toContain('"app":"sql"');
+    } finally {
+      sqlDown = false;
+    }
+    const res = await modern(
+      gateway,
+      "tools/call",
+      { name: "sql__execute_sql", arguments: { region: "eu-west1", query: "SELECT 1" } },
+      { headers: { "Mcp-Param-Region": "us-east1" }, id: 31 },
+    );
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ id: 31, error: { code: -32020 } });
+  });
+});
 
 describe("subscriptions/listen", () => {
   it("acknowledges what it honours first, then delivers the upstream's tools list change under the subscription id", async () => {

@@ -14,6 +14,7 @@ import { randomToken } from "../../core/encoding.js";
 import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
+import { candidateApp } from "../apps/catalog.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -60,6 +61,8 @@ interface ContextAppsState extends AppsState {
   grants: Record<string, TokenCacheEntries>;
   /** The `x-mcp-header` declarations of the tools last listed, by exposed name; absent until a listing. */
   paramHeaders?: Record<string, ParamHeader[]>;
+  /** The apps that listing could not list (late or failed): their declarations are unknown. */
+  paramHeadersMissing?: string[];
 }
 
 export class PrincipalContext extends DurableObject<GatewayEnv> implements PrincipalContextRpc {
@@ -276,8 +279,12 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     const name = message.params?.name;
     const args = message.params?.arguments;
     if (typeof name !== "string") return;
-    // Declarations are learned from listings; a context that never listed lists once.
-    if (!this.apps?.paramHeaders) this.rememberParamHeaders(await apps.listTools());
+    // Declarations are learned from listings: a context that never listed, or whose last listing
+    // missed the tool's app (late, failed), lists first, so an unchecked header never slips through.
+    const app = candidateApp(this.config().apps, name)?.app.name;
+    // A name no app could serve is refused by the pipeline as an unknown tool: no listing for it.
+    const missed = app !== undefined && (this.apps?.paramHeadersMissing ?? []).includes(app);
+    if (!this.apps?.paramHeaders || missed) this.rememberParamHeaders(await apps.listTools());
     const declared = this.apps?.paramHeaders?.[name];
     if (!declared?.length) return;
     const headers: Record<string, string> = {};
@@ -296,6 +303,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       if (typeof tool.name === "string" && declared.length) known[tool.name] = declared;
     }
     this.apps.paramHeaders = known;
+    const meta = result._meta as { "gateway/unavailableApps"?: { app: string }[] } | undefined;
+    this.apps.paramHeadersMissing = (meta?.["gateway/unavailableApps"] ?? []).map((failure) => failure.app);
   }
 
   /** Exchanges under way for one grant: a burst of calls that finds no cached token waits for one exchange. */
