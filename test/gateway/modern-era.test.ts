@@ -300,6 +300,7 @@ describe("results", () => {
       { name: "tracker__report", arguments: { steps: 1 } },
       { meta: { "io.modelcontextprotocol/logLevel": "info" } },
     );
+    expect(chatty.headers.get("X-Accel-Buffering")).toBe("no");
     const messages = parseSse(await chatty.text()) as { method?: string; result?: unknown }[];
     expect(messages.map((m) => m.method ?? "reply")).toEqual(["notifications/message", "reply"]);
 

@@ -168,6 +168,8 @@ export async function handleModernPost(
     acceptsEventStream: eventStream,
     batch: false,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    // transports/streamable-http, "Receiving Messages": proxies must not buffer the stream.
+    streamHeaders: { "X-Accel-Buffering": "no" },
   });
 }
 
