@@ -9,6 +9,20 @@ export interface McpSession {
   url: string;
   id: string;
   headers: Record<string, string>;
+  /** MCP 2026-07-28: no session; every request carries the `_meta` envelope and the mirrored headers. */
+  modern?: boolean;
+}
+
+const MODERN = "2026-07-28";
+const ENVELOPE = {
+  "io.modelcontextprotocol/protocolVersion": MODERN,
+  "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1.0.0" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};
+
+/** An agent of the 2026-07-28 era: nothing to open, its requests go to its principal's context. */
+export function modernAgent(url: string, token: string): McpSession {
+  return { url, id: "", headers: { Authorization: `Bearer ${token}`, "MCP-Protocol-Version": MODERN }, modern: true };
 }
 
 interface RpcAnswer {
@@ -53,11 +67,14 @@ export async function callTool(
   name: string,
   text: string,
 ): Promise<string | undefined> {
-  const answer = await post(http, session.url, session.headers, {
+  const headers = session.modern
+    ? { ...session.headers, "Mcp-Method": "tools/call", "Mcp-Name": name }
+    : session.headers;
+  const answer = await post(http, session.url, headers, {
     jsonrpc: "2.0",
     id: ++nextId,
     method: "tools/call",
-    params: { name, arguments: { text } },
+    params: { name, arguments: { text }, ...(session.modern ? { _meta: ENVELOPE } : {}) },
   });
   if (answer.status !== 200) return `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
   const body = JSON.parse(answer.body) as RpcAnswer;

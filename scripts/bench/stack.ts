@@ -212,6 +212,7 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
         durableObjects: {
           MCP_SESSION: { className: "McpSession", useSQLite: true },
           PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true },
+          PRINCIPAL_CONTEXT: { className: "PrincipalContext", useSQLite: true },
         },
         serviceBindings: { AUTH: "auth" },
         // Agents reach the worker itself, as on the platform, not through Miniflare's entry worker.

@@ -1,10 +1,11 @@
 // Scenario 3, a tools/call through the gateway (bearer check, session Durable Object, policy,
 // token exchange or cached token, forward, audit) against the fast local upstream, beside the same
-// call made directly to that upstream, and beside the platform's floors (a worker alone; a worker, a
-// Durable Object and the same upstream, with no gateway code). Two apps front the same upstream:
-// `warm` reuses exchanged tokens (cache: true), `cold` exchanges on every call.
+// call made directly to that upstream, beside the platform's floors (a worker alone; a worker, a
+// Durable Object and the same upstream, with no gateway code), and the same call in MCP 2026-07-28
+// (no session: the principal's context object). Two apps front the same upstream: `warm` reuses
+// exchanged tokens (cache: true), `cold` exchanges on every call.
 import { closedLoop, httpClient, pairedSerial, type HttpClient, type LoadResult, type PairedResult } from "./load.js";
-import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
+import { callTool, modernAgent, openMcpSession, type McpSession } from "./mcp-client.js";
 import { ms, msAdded, rate, verdict, type Row, type ScenarioResult } from "./report.js";
 import { TOOLS, type BenchStack } from "./stack.js";
 
@@ -47,11 +48,13 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
   const direct = [await openMcpSession(http, stack.upstream.url, token)];
   const sessions = await Promise.all(Array.from({ length: PARALLEL }, () => openMcpSession(http, gateway, token)));
   const one = sessions.slice(0, 1);
+  const modern = [modernAgent(gateway, token)];
 
   // Warm-up: JIT on every path, connection pools, the sessions' upstream sessions and first tokens.
   await run(http, direct, "echo", 4, 300);
   await run(http, sessions, TOOLS.warm, PARALLEL, 400);
   await run(http, one, TOOLS.cold, 1, 50);
+  await run(http, modern, TOOLS.warm, 4, 300);
 
   // The platform's floor (bench-worker.ts): the request reaches a worker, which asks a Durable
   // Object and answers, with no gateway code; and the same with the object forwarding the call
@@ -94,6 +97,15 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
   const warm = checkPair(await pairedSerial(SERIAL_CALLS, directCall, warmCall), "warm calls");
   const warmExchanges = stack.audit.counts().exchanges;
   const ownWork = checkPair(await pairedSerial(SERIAL_CALLS, floor("forward"), warmCall), "warm calls over the floor");
+  // The same warm call in both eras, paired call by call: 2025-11-25 (a) against 2026-07-28 (b).
+  const modernCall = (i: number) => callTool(http, modern[0]!, TOOLS.warm, `call ${i}`);
+  const eras = checkPair(await pairedSerial(SERIAL_CALLS, warmCall, modernCall), "warm calls, both eras");
+  stack.audit.reset();
+  const modernParallel = check(
+    await run(http, modern, TOOLS.warm, PARALLEL, PARALLEL_CALLS),
+    "warm calls in parallel, 2026-07-28",
+  );
+  const modernExchanges = stack.audit.counts().exchanges / PARALLEL_CALLS;
   const cold = checkPair(await pairedSerial(COLD_CALLS, directCall, coldCall), "cold calls");
   const directParallel = check(await run(http, direct, "echo", PARALLEL, PARALLEL_CALLS), "direct calls in parallel");
   const warmParallel = check(await run(http, sessions, TOOLS.warm, PARALLEL, PARALLEL_CALLS), "warm calls in parallel");
@@ -125,6 +137,25 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
       ratio: `p50 ${(ownWork.b.p50Ms / ownWork.a.p50Ms).toFixed(2)}× the floor's`,
       target: { text: "p50 ≤ 0.3 ms", verdict: verdict(ownWork.addedP50Ms <= 0.3) },
     },
+    {
+      scenario: "",
+      measure: "tools/call, warm, 2026-07-28 (principal's context) beside the 2025-11-25 session, serial",
+      result: both(eras.b),
+      limit: `2025-11-25 ${both(eras.a)}`,
+      ratio: `${msAdded(eras.addedP50Ms)} at p50 (median of ${SERIAL_CALLS} pairs)`,
+      target: {
+        text: "not slower: added p50 ≤ 10 % of the session's",
+        verdict: verdict(eras.addedP50Ms <= eras.a.p50Ms * 0.1),
+      },
+    },
+    {
+      scenario: "",
+      measure: `tools/call, warm, 2026-07-28, ${PARALLEL} in flight on one principal`,
+      result: `${rate(modernParallel.perSecond)}, ${ms(modernParallel.p50Ms)} / ${ms(modernParallel.p99Ms)}; ${modernExchanges.toFixed(3)} exchanges per call`,
+      limit: `direct ${rate(directParallel.perSecond)}`,
+      ratio: `${((modernParallel.perSecond / directParallel.perSecond) * 100).toFixed(0)} % of direct`,
+      target: { text: "≤ 0.1 exchanges per call", verdict: verdict(modernExchanges <= 0.1) },
+    },
     serialRow("tools/call, cold (exchange on every call), serial", cold),
     {
       scenario: "",
@@ -146,6 +177,9 @@ export async function benchToolCall(stack: BenchStack): Promise<{ figures: ToolC
         warm,
         ownWork,
         warmExchangesPerCall: warmExchanges / SERIAL_CALLS,
+        eras,
+        modernParallel,
+        modernExchangesPerCall: modernExchanges,
         cold,
         directParallel,
         warmParallel,

@@ -39,6 +39,8 @@ export class JsonRpcError extends Error {
     readonly httpStatus = 400,
     readonly data?: unknown,
     readonly headers: Record<string, string> = {},
+    /** The id of the request being refused, when it could be read (MCP 2026-07-28: errors carry the request's id). */
+    readonly id: string | number | null = null,
   ) {
     super(message);
     this.name = "JsonRpcError";

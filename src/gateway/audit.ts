@@ -51,6 +51,8 @@ export interface AuditEvent {
   trace_id?: string;
   /** The call's arguments, only with mcpProvider.observability.logToolArguments. */
   arguments?: Record<string, unknown>;
+  /** The MCP revision of a per-request (2026-07-28) call; session-based calls leave it out. */
+  protocol_version?: string;
 }
 
 export function writeAuditEvent(event: AuditEvent): void {

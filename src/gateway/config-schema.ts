@@ -294,6 +294,12 @@ export const mcpProviderSchema = z
               .describe(
                 "Browser origins allowed to call the endpoint besides the gateway's own (the origin of `resource`); other `Origin`s get 403. Requests without Origin (non-browser agents) are not affected. MCP Streamable HTTP: servers MUST validate Origin to prevent DNS rebinding.",
               ),
+            cacheTtl: duration("60s").describe(
+              'MCP 2026-07-28: the `ttlMs` of `server/discover`, `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` results, how long an agent may reuse one without asking again. Lists say `cacheScope: "private"` (policies filter them per caller); `resources/read` is fresh only as long as its upstream said (0 when it said nothing).',
+            ),
+            keepAlive: duration("15s").describe(
+              "MCP 2026-07-28: how often a `subscriptions/listen` stream carries an SSE comment line while no notification flows, so proxies and clients do not close it as idle.",
+            ),
             session: z
               .object({
                 headerName: headerName.default("Mcp-Session-Id").describe("The session header."),
@@ -311,7 +317,9 @@ export const mcpProviderSchema = z
           })
           .strict()
           .prefault({})
-          .describe("Streamable HTTP (MCP 2025-11-25; 2025-06-18 and 2025-03-26 accepted)."),
+          .describe(
+            "Streamable HTTP: MCP 2026-07-28 per request, and 2025-11-25, 2025-06-18 and 2025-03-26 in sessions (docs/mcp-endpoint.md).",
+          ),
       })
       .strict()
       .prefault({})

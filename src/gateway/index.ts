@@ -1,5 +1,6 @@
 // Gateway worker: the MCP Provider (docs/mcp-endpoint.md). A stateless Hono front; each MCP session
-// lives in its own McpSession Durable Object.
+// lives in its own McpSession Durable Object, and each principal's context for MCP 2026-07-28
+// requests (which have no session) in its own PrincipalContext Durable Object.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -15,11 +16,13 @@ import { getProtectedResourceMetadata, isMetadataPath } from "./auth/protected-r
 import { loadGatewayConfig } from "./config.js";
 import { renderGatewayError } from "./errors.js";
 import { checkOrigin, handleDelete, handleGet, handlePost } from "./mcp/http-transport.js";
+import { refuseModernStream } from "./mcp/modern-transport.js";
 import { getStatus } from "./status.js";
 
 export { McpSession } from "../../durable-objects/mcp-session.js";
 export { AuditOutbox } from "../../durable-objects/audit-outbox.js";
 export { PrincipalLimits } from "../../durable-objects/principal-limits.js";
+export { PrincipalContext } from "../../durable-objects/principal-context.js";
 
 const app = new Hono<GatewayApp>();
 
@@ -84,11 +87,25 @@ app.use(async (c, next) => {
       "MCP-Protocol-Version",
       "Last-Event-ID",
       "traceparent",
+      // MCP 2026-07-28 request metadata (transports/streamable-http, "Request Metadata").
+      "Mcp-Method",
+      "Mcp-Name",
+      // Mcp-Param-{Name} headers are named by each tool's inputSchema (x-mcp-header): a
+      // preflight may ask for any of them.
+      ...paramHeadersAskedFor(c.req.header("Access-Control-Request-Headers")),
     ],
     exposeHeaders: [stream.session.headerName, "WWW-Authenticate"],
     maxAge: 600,
   })(c, next);
 });
+
+/** The Mcp-Param-* headers a CORS preflight asks for (RFC 9110 §5.1 tokens only). */
+function paramHeadersAskedFor(requested: string | undefined): string[] {
+  return (requested ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => /^mcp-param-[!#$%&'*+\-.^_`|~0-9a-z]+$/i.test(name));
+}
 
 // The MCP endpoint's path comes from configuration, so it is matched here rather than routed.
 app.use(async (c, next) => {
@@ -118,8 +135,10 @@ app.use(async (c, next) => {
         c.res = await handlePost(c, caller);
       });
     case "DELETE":
+      refuseModernStream(c);
       return handleDelete(c, caller);
     default:
+      refuseModernStream(c);
       return handleGet(c, caller.principal);
   }
 });

@@ -10,6 +10,7 @@ import type { AuditEvent } from "./audit.js";
 import type { Principal } from "./auth/principal.js";
 import type { Admission, CallBudgetConfig } from "./call-budget.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "./mcp/messages.js";
+import type { ListenFilter } from "./mcp/modern-methods.js";
 import type { InitializeParams } from "./mcp/session-methods.js";
 import type { HttpSnapshot } from "./policy/input.js";
 
@@ -81,6 +82,39 @@ export interface McpSessionRpc extends Rpc.DurableObjectBranded {
    * is that principal's (and grant's). False when there was no such session.
    */
   endRevoked(principal: Principal): Promise<boolean>;
+}
+
+/** How the front wants one 2026-07-28 request answered. */
+export interface ContextRequestOptions {
+  /** The revision the request named (`_meta["io.modelcontextprotocol/protocolVersion"]`). */
+  protocolVersion: string;
+  /** Events before the reply (progress, log messages the request asked for), in order; only when the agent reads an event stream. */
+  onEvent?: (message: JSONRPCMessage) => unknown;
+}
+
+/**
+ * The context of one principal (principalKey()) in MCP 2026-07-28, where there are no sessions:
+ * what a session holds for its apps (exchanged tokens, upstream sessions with session-based
+ * upstreams, the catalog), kept per user and agent. The object is named by the principal, so a
+ * request reaches only its own principal's context.
+ */
+export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
+  /**
+   * The reply to one request (a result, or a JSON-RPC error carrying the request's id), as a
+   * list of one, the shape the RPC's types carry for a message (as McpSessionRpc.receive's).
+   */
+  request(
+    message: JSONRPCRequest,
+    principal: Principal,
+    request: CallerRequest,
+    options: ContextRequestOptions,
+  ): Promise<JSONRPCMessage[]>;
+  /**
+   * Opens a `subscriptions/listen` stream (MCP 2026-07-28 basic/patterns/subscriptions): SSE
+   * frames, the acknowledgment first, then the list changes `filter` opted into, each carrying the
+   * subscription's id; comment lines keep it alive. It ends when the agent closes it.
+   */
+  listen(id: JSONRPCRequest["id"], filter: ListenFilter, principal: Principal): Promise<ReadableStream<Uint8Array>>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

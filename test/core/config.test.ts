@@ -82,6 +82,8 @@ describe("gateway configuration schema", () => {
               endpointPath: "/mcp",
               maxRequestBytes: 1_048_576,
               allowedOrigins: [],
+              cacheTtl: 60_000,
+              keepAlive: 15_000,
               session: { headerName: "Mcp-Session-Id", allowClientTermination: true, timeout: 3_600_000 },
             },
           },

@@ -25,7 +25,13 @@ interface Stage {
 
 /** A pipeline over one stand-in app, recording what each collaborator was asked. */
 function stage(options: Stage = {}) {
-  const asked = { decide: [] as PolicyTarget[], tokens: [] as boolean[], upstream: [] as (string | undefined)[] };
+  const asked = {
+    decide: [] as PolicyTarget[],
+    tokens: [] as boolean[],
+    upstream: [] as (string | undefined)[],
+    /** Contexts handed out and not yet released (their timeout timers). */
+    live: new Set<AppCallContext>(),
+  };
   const audit: AuditEvent[] = [];
   const app = {
     name: "crm",
@@ -52,12 +58,15 @@ function stage(options: Stage = {}) {
     },
     context: (_app, token) => {
       asked.upstream.push(token);
-      return {
+      const ctx = {
         token,
         signal: new AbortController().signal,
         state: { get: () => ({}), set: async () => undefined },
       } satisfies AppCallContext;
+      asked.live.add(ctx);
+      return ctx;
     },
+    release: (ctx) => asked.live.delete(ctx),
     ...(options.admit ? { admitToolCall: async () => options.admit! } : {}),
     audit: (event) => audit.push(event),
     session: {
@@ -77,6 +86,23 @@ function stage(options: Stage = {}) {
 const lookup: Call = { method: "tools/call", name: "crm__lookup", args: { id: 7 } };
 
 describe("the call pipeline", () => {
+  it("releases every call context it used once the upstream has answered or failed, so no timeout timer outlives its call", async () => {
+    const answered = stage();
+    await answered.run(lookup);
+    const failed = stage({
+      app: {
+        callTool: async () => {
+          throw new UpstreamError("crm", "upstream crm is unreachable");
+        },
+      },
+    });
+    await failed.run(lookup);
+    for (const s of [answered, failed]) {
+      expect(s.asked.upstream.length).toBeGreaterThan(0);
+      expect(s.asked.live.size).toBe(0);
+    }
+  });
+
   it("forwards an allowed tool call with its exchanged token and audits who, what, the token's jti and the upstream status", async () => {
     const s = stage({
       app: { callTool: async () => ({ result: { content: [{ type: "text", text: "found" }] }, upstreamStatus: 200 }) },
@@ -111,7 +137,7 @@ describe("the call pipeline", () => {
       isError: true,
       content: [{ type: "text", text: "Too many tool calls in this session: try again in 3 s." }],
     });
-    expect(s.asked).toEqual({ decide: [], tokens: [], upstream: [] });
+    expect(s.asked).toEqual({ decide: [], tokens: [], upstream: [], live: new Set() });
     expect(s.only()).toMatchObject({ app: "crm", decision: "deny", outcome: "rate_limited" });
   });
 

@@ -150,6 +150,7 @@ export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Pr
       MCP_SESSION: { className: "McpSession", useSQLite: true },
       AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true },
       PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true },
+      PRINCIPAL_CONTEXT: { className: "PrincipalContext", useSQLite: true },
     },
     durableObjectsPersist: options.persistDir ?? false,
     serviceBindings: {

@@ -1,6 +1,7 @@
 // The MCP endpoint's HTTP side (Streamable HTTP, protocol 2025-11-25, also 2025-06-18 and
 // 2025-03-26). This stateless front checks headers and bodies, then routes each message to the
-// McpSession Durable Object named by the session id; the object holds all session state.
+// McpSession Durable Object named by the session id; the object holds all session state. POSTs
+// of MCP 2026-07-28, which have no session, are told apart first and go to modern-transport.ts.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
@@ -18,6 +19,7 @@ import {
   type ResponseFormat,
 } from "./http-negotiation.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
+import { classifyPost, handleModernPost } from "./modern-transport.js";
 import { allowsBatches } from "./protocol.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
@@ -60,8 +62,13 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const { principal } = caller;
   const format = chooseResponseFormat(c.req.header("Accept"));
   requireJsonContentType(c.req.header("Content-Type"));
+  const text = await c.req.text();
+  const limits = c.get("config").provider.limits;
+  // MCP 2026-07-28 requests carry their revision and need no session (modern-transport.ts).
+  const era = classifyPost((name) => c.req.header(name), text, limits);
+  if (era.kind === "modern") return handleModernPost(c, caller, era.route, format);
   const headerVersion = readProtocolVersionHeader(c.req.header("MCP-Protocol-Version"));
-  const { messages, batch } = parseMessages(await c.req.text(), c.get("config").provider.limits);
+  const { messages, batch } = parseMessages(text, limits, era.parsed);
   const headerName = streamConfig(c).session.headerName;
 
   const initialize = messages.find(isInitialize);

@@ -29,21 +29,10 @@ export interface BodyLimits {
 /**
  * Parses a POSTed body into JSON-RPC messages, or throws the JSON-RPC error that says why not.
  * The bounds are checked before anything is executed: a body beyond them runs no part of itself.
+ * `parsed`: the body as the front already parsed it (within the same bounds) to tell its era.
  */
-export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
-  if (nestsDeeperThan(text, limits.maxJsonDepth)) {
-    throw new JsonRpcError(
-      ErrorCode.InvalidRequest,
-      `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`,
-      400,
-    );
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new JsonRpcError(ErrorCode.ParseError, "Parse error: the body is not valid JSON", 400);
-  }
+export function parseMessages(text: string, limits: BodyLimits, parsed?: { body: unknown }): ParsedBody {
+  const body = parsed ? parsed.body : parseJson(text, limits);
   const batch = Array.isArray(body);
   const items = batch ? (body as unknown[]) : [body];
   if (items.length === 0) throw new JsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch", 400);
@@ -62,6 +51,22 @@ export function parseMessages(text: string, limits: BodyLimits): ParsedBody {
     return parsed.data;
   });
   return { messages, batch };
+}
+
+/** The body as JSON, within the nesting bound (the same checks as parseMessages, for a body not yet parsed). */
+export function parseJson(text: string, limits: BodyLimits): unknown {
+  if (nestsDeeperThan(text, limits.maxJsonDepth)) {
+    throw new JsonRpcError(
+      ErrorCode.InvalidRequest,
+      `Invalid Request: the body nests arrays and objects deeper than ${limits.maxJsonDepth} levels`,
+      400,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new JsonRpcError(ErrorCode.ParseError, "Parse error: the body is not valid JSON", 400);
+  }
 }
 
 export function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {

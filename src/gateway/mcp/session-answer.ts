@@ -14,6 +14,8 @@ export interface AnswerOptions {
   batch: boolean;
   /** Keeps the worker alive while a stream is still being written after the Response is returned. */
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Headers an event stream answer carries besides the usual ones. */
+  streamHeaders?: Record<string, string>;
 }
 
 const SSE_HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
@@ -77,7 +79,10 @@ export async function answerFromSession(
   }
   if (replies.length === 0) return new Response(null, { status: 202 });
   if (options.format === "sse")
-    return new Response(replies.map(sseFrame).join(""), { status: 200, headers: SSE_HEADERS });
+    return new Response(replies.map(sseFrame).join(""), {
+      status: 200,
+      headers: { ...SSE_HEADERS, ...options.streamHeaders },
+    });
   return new Response(JSON.stringify(options.batch ? replies : replies[0]), {
     status: 200,
     headers: { "Content-Type": "application/json" },
@@ -100,5 +105,5 @@ function openStream(first: JSONRPCMessage[], rest: AsyncGenerator<JSONRPCMessage
     }
   })();
   options.waitUntil(pump);
-  return new Response(readable, { status: 200, headers: SSE_HEADERS });
+  return new Response(readable, { status: 200, headers: { ...SSE_HEADERS, ...options.streamHeaders } });
 }

@@ -112,7 +112,8 @@ export interface ToolSource {
   setLoggingLevel(level: string): Promise<void>;
 }
 
-function paramsOf<T>(
+/** A request's params, validated by `schema`, or -32602 naming `what` they should be. */
+export function paramsOf<T>(
   schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
   request: JSONRPCRequest,
   what: string,

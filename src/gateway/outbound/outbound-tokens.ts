@@ -5,14 +5,14 @@
 // subject, never sent upstream.
 import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { currentTraceparent, inSpan, SpanKind } from "../../core/telemetry/spans.js";
-import type { AppConfig } from "../apps-schema.js";
+import type { AppConfig, TokenExchangeConfig } from "../apps-schema.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 import { slowestRecentCall } from "./call-latency.js";
 import type { OutboundToken } from "./outbound-token.js";
 import { cacheKey, TokenCache, type TokenCacheEntries } from "./token-cache.js";
-import { ExchangeError, exchangeToken } from "./token-exchange-client.js";
-import { resolveToolConfig } from "./tool-config.js";
+import { ExchangeError, exchangeToken, type ExchangedToken } from "./token-exchange-client.js";
+import { resolveToolConfig, type ResolvedToolConfig } from "./tool-config.js";
 
 export type { OutboundToken };
 
@@ -24,6 +24,12 @@ export interface OutboundTokensDeps {
   /** The session's cached tokens; `save` receives what is still live after each exchange. */
   entries: TokenCacheEntries;
   save(entries: TokenCacheEntries): void;
+  /**
+   * Exchanges under way, by cache key, shared by every caller that holds this map: concurrent
+   * calls that find no cached token wait for one exchange instead of each making their own
+   * (a principal's context answers a burst of requests at once).
+   */
+  inFlight?: Map<string, Promise<ExchangedToken>>;
 }
 
 export class OutboundTokens {
@@ -52,6 +58,29 @@ export class OutboundTokens {
       const hit = this.cache.get(key, Math.max(exchange.reuseMargin, slowestRecentCall(app.name)));
       if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
     }
+    // Only a cacheable token is shared: an app that caches nothing gets one exchange per call.
+    const inFlight = exchange.cache ? this.deps.inFlight : undefined;
+    const pending = options.fresh ? undefined : inFlight?.get(key);
+    if (pending) {
+      const shared = await pending;
+      return { token: shared.token, cached: true, ...(shared.jti ? { jti: shared.jti } : {}) };
+    }
+    const exchanged = this.exchange(app, exchange, toolConfig, key);
+    if (inFlight) {
+      inFlight.set(key, exchanged);
+      void exchanged.finally(() => inFlight.get(key) === exchanged && inFlight.delete(key)).catch(() => undefined);
+    }
+    const fresh = await exchanged;
+    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
+  }
+
+  /** One exchange at the identity provider (RFC 8693), cached when the app allows it. */
+  private async exchange(
+    app: AppConfig,
+    exchange: TokenExchangeConfig,
+    toolConfig: ResolvedToolConfig,
+    key: string,
+  ): Promise<ExchangedToken> {
     // Closing a session at its idle timeout may find no agent token left to exchange.
     if (!this.deps.subjectToken) throw new ExchangeError("invalid_request", "no agent token to exchange");
     const idp = this.deps.config.provider.identityProviders[exchange.idp]!;
@@ -91,6 +120,6 @@ export class OutboundTokens {
     );
     if (exchange.cache) this.cache.put(key, fresh);
     this.deps.save(this.cache.snapshot());
-    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
+    return fresh;
   }
 }

@@ -22,8 +22,11 @@ export class SessionCallBudgets {
   admitter(
     config: GatewayConfig,
     principal: () => DurableObjectStub<PrincipalLimitsRpc>,
+    options: { perSession: boolean } = { perSession: true },
   ): (() => Promise<ToolCallAdmission>) | undefined {
-    const { toolCallsPerSession, toolCallsPerPrincipal } = config.provider.limits;
+    const { toolCallsPerPrincipal } = config.provider.limits;
+    // A principal's context (MCP 2026-07-28, no sessions) has only its principal's budget.
+    const toolCallsPerSession = options.perSession ? config.provider.limits.toolCallsPerSession : undefined;
     if (!toolCallsPerSession && !toolCallsPerPrincipal) return undefined;
     if (toolCallsPerSession) this.session ??= new CallBudget(toolCallsPerSession, Date.now());
     const session = toolCallsPerSession ? this.session : undefined;

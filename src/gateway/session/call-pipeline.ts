@@ -40,6 +40,8 @@ export interface PipelineDeps extends SettleDeps {
   token(app: AppConfig, upstreamTool: string | undefined, options?: { fresh?: boolean }): Promise<OutboundToken>;
   /** The app's call context for one operation. */
   context(app: AppConfig, token: string | undefined, meta?: Record<string, unknown>): AppCallContext;
+  /** The operation of a context from `context` has settled: its timeout timer may go. */
+  release?(ctx: AppCallContext): void;
   /** Takes one tool call from the budgets that apply, when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
 }
@@ -330,8 +332,9 @@ function forward<C extends Call>(
     { kind: SpanKind.CLIENT, attributes: { ...attributes, ...tool } },
     async (span): Promise<Attempt<C>> => {
       let outcome = "error";
+      const ctx = deps.context(app, token, meta);
       try {
-        const answer = await kind.forward(deps.instance(app), call, route, deps.context(app, token, meta));
+        const answer = await kind.forward(deps.instance(app), call, route, ctx);
         outcome = call.method === "tools/call" && (answer.value as CallToolResult).isError ? "tool_error" : "success";
         if (answer.upstreamStatus !== undefined) span.setAttribute("http.response.status_code", answer.upstreamStatus);
         recordCallLatency(app.name, Date.now() - started);
@@ -345,6 +348,7 @@ function forward<C extends Call>(
           ...(err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus }),
         };
       } finally {
+        deps.release?.(ctx);
         if (outcome === "error") markSpanError(span, "upstream_error");
         telemetryMetrics().upstreamDuration.record(secondsSince(started), {
           ...attributes,

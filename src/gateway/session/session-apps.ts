@@ -27,7 +27,7 @@ import type { GatewayEnv } from "../env.js";
 import type { ToolSource } from "../mcp/session-methods.js";
 import { OutboundTokens } from "../outbound/outbound-tokens.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
-import { ExchangeError } from "../outbound/token-exchange-client.js";
+import { ExchangeError, type ExchangedToken } from "../outbound/token-exchange-client.js";
 import { buildPolicyInput, decide, type HttpSnapshot, type PolicyDecision } from "../policy/index.js";
 import { CONTENT_DENIED_MESSAGE, runCall, type PipelineDeps, type PolicyTarget } from "./call-pipeline.js";
 import { Listings, type ListSpec } from "./listings.js";
@@ -62,6 +62,16 @@ export interface SessionAppsDeps {
   /** The token's claims that policies may read. */
   claims: Record<string, unknown>;
   state: AppsState;
+  /**
+   * Where exchanged tokens are cached, when not in `state.tokens`: a context shared by several
+   * of the agent's tokens keeps one cache per grant (principal-context.ts).
+   */
+  tokenCache?: {
+    entries: TokenCacheEntries;
+    save(entries: TokenCacheEntries): void;
+    /** Exchanges under way, shared by the context's concurrent requests (OutboundTokensDeps.inFlight). */
+    inFlight?: Map<string, Promise<ExchangedToken>>;
+  };
   persist: () => Promise<void>;
   /** Records an audit event (the worker log, and the HTTP sink when configured). */
   audit: (event: AuditEvent) => void;
@@ -100,14 +110,17 @@ export class SessionApps implements ToolSource {
    * still in flight, list-deadline.ts).
    */
   private readonly catalogs = new Map<string, Flight<Tool[]>>();
+  /** The timeout timer of each call context handed out and not yet released. */
+  private readonly timers = new WeakMap<AppCallContext, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly deps: SessionAppsDeps) {
     this.tokens = new OutboundTokens({
       env: deps.env,
       config: deps.config,
       subjectToken: deps.subjectToken,
-      entries: deps.state.tokens,
-      save: (entries) => (deps.state.tokens = entries),
+      entries: deps.tokenCache?.entries ?? deps.state.tokens,
+      save: deps.tokenCache?.save ?? ((entries) => (deps.state.tokens = entries)),
+      ...(deps.tokenCache?.inFlight ? { inFlight: deps.tokenCache.inFlight } : {}),
     });
     deps.state.resources ??= {};
     const policy = (app: AppConfig, target: PolicyTarget, mcp: { method: string; params: unknown }) =>
@@ -132,6 +145,7 @@ export class SessionApps implements ToolSource {
       decide: policy,
       token: (app, tool, options) => this.tokens.forApp(app, tool, options),
       context: (app, token, meta) => this.context(app, token, meta),
+      release: (ctx) => this.release(ctx),
       ...(deps.admitToolCall ? { admitToolCall: deps.admitToolCall } : {}),
       audit: deps.audit,
       session: {
@@ -276,7 +290,7 @@ export class SessionApps implements ToolSource {
       throw new JsonRpcError(GatewayErrorCode.PolicyDenied, decision.externalMessage ?? CONTENT_DENIED_MESSAGE);
     const { app, ref: upstreamRef } = target;
     return this.withToken(app, (token) =>
-      instance.complete!({ ...params, ref: upstreamRef }, this.context(app, token)),
+      this.scoped(app, token, (ctx) => instance.complete!({ ...params, ref: upstreamRef }, ctx)),
     ).catch(asJsonRpcError);
   }
 
@@ -297,7 +311,7 @@ export class SessionApps implements ToolSource {
       this.deps.config.apps.map(async (app) => {
         const instance = appInstance(app);
         if (!instance.close || !this.deps.state.apps[app.name]) return;
-        const close = (token: string | undefined) => instance.close!(this.context(app, token));
+        const close = (token: string | undefined) => this.scoped(app, token, (ctx) => instance.close!(ctx));
         try {
           await this.withToken(app, close).catch((err: unknown) => {
             if (!(err instanceof ExchangeError && !this.deps.subjectToken)) throw err;
@@ -322,7 +336,7 @@ export class SessionApps implements ToolSource {
         const instance = appInstance(app);
         if (!instance.setLoggingLevel) return;
         try {
-          await this.withToken(app, (token) => instance.setLoggingLevel!(level, this.context(app, token)));
+          await this.withToken(app, (token) => this.scoped(app, token, (ctx) => instance.setLoggingLevel!(level, ctx)));
         } catch (err) {
           if (!(err instanceof UpstreamError || err instanceof ExchangeError)) throw err;
           log("warn", "app.set_level_failed", { app: app.name, session_id: this.deps.sessionId, error: err.message });
@@ -357,7 +371,7 @@ export class SessionApps implements ToolSource {
     if (!list) return undefined;
     const instance: App = appInstance(app);
     return sharedListing(this.deps.state, `${method} ${app.name}`, async () => {
-      const items = await this.withToken(app, (token) => list.call(instance, this.context(app, token)));
+      const items = await this.withToken(app, (token) => this.scoped(app, token, (ctx) => list.call(instance, ctx)));
       seen?.(items);
       return items;
     });
@@ -384,6 +398,31 @@ export class SessionApps implements ToolSource {
     }
   }
 
+  /** Runs one operation with the app's call context, whose timeout timer goes as soon as it settles. */
+  private async scoped<T>(
+    app: AppConfig,
+    token: string | undefined,
+    operation: (ctx: AppCallContext) => Promise<T>,
+  ): Promise<T> {
+    const ctx = this.context(app, token);
+    try {
+      return await operation(ctx);
+    } finally {
+      this.release(ctx);
+    }
+  }
+
+  /**
+   * The operation of `ctx` has settled: its timeout timer is cleared. A runtime allows one object
+   * only so many live timers, and an object serving a principal's burst would otherwise hold one
+   * per call for the app's whole timeout after each call ended.
+   */
+  private release(ctx: AppCallContext): void {
+    const timer = this.timers.get(ctx);
+    if (timer !== undefined) clearTimeout(timer);
+    this.timers.delete(ctx);
+  }
+
   private context(app: AppConfig, token: string | undefined, meta?: Record<string, unknown>): AppCallContext {
     const states = this.deps.state.apps;
     const state: AppCallContext["state"] = {
@@ -395,11 +434,17 @@ export class SessionApps implements ToolSource {
     };
     const traceparent = currentTraceparent() ?? this.deps.traceparent;
     const { events } = this.deps;
-    return {
+    // AbortSignal.timeout, with a timer that can be cleared when the operation settles (release).
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("the app's timeout passed", "TimeoutError")),
+      app.timeout,
+    );
+    const ctx: AppCallContext = {
       token,
       ...(traceparent ? { traceparent } : {}),
       sessionId: this.deps.sessionId,
-      signal: AbortSignal.timeout(app.timeout),
+      signal: controller.signal,
       state,
       ...(meta ? { meta } : {}),
       events: {
@@ -410,6 +455,8 @@ export class SessionApps implements ToolSource {
       },
       ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
     };
+    this.timers.set(ctx, timer);
+    return ctx;
   }
 
   /**

@@ -1,0 +1,429 @@
+// One Durable Object per principal (issuer + user + agent, principalKey()) for MCP 2026-07-28
+// requests (docs/architecture.md, docs/mcp-endpoint.md). That revision has no sessions, so what a
+// session holds for its apps lives here instead, per principal: the exchanged-token cache (a burst
+// of calls costs one exchange per tool token lifetime), the upstream sessions held with
+// session-based upstreams, the catalog and which app serves which resource. Platform routing by
+// principal replaces the sticky load balancer as routing by session id does for McpSession.
+//
+// It reuses the session's view of the apps (session-apps.ts), its call pipeline, listings and
+// audit; only the lifetime differs: the context ends after `transports.stream.session.timeout`
+// without a request (an alarm), closing its upstream sessions as a session's end does.
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { DurableObject } from "cloudflare:workers";
+import { randomToken } from "../../core/encoding.js";
+import { ConfigError, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
+import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
+import { candidateApp } from "../apps/catalog.js";
+import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
+import { loadGatewayConfig, type GatewayConfig } from "../config.js";
+import type { GatewayEnv } from "../env.js";
+import type { JSONRPCMessage, JSONRPCRequest } from "../mcp/messages.js";
+import { checkParamHeaders, paramHeadersOf, type ParamHeader } from "../mcp/modern-headers.js";
+import {
+  answerModernRequest,
+  listenWants,
+  LOG_LEVEL_META,
+  logPasses,
+  SUBSCRIPTION_ID_META,
+  type ListenFilter,
+} from "../mcp/modern-methods.js";
+import { modernAnswerOptions } from "../mcp/modern-options.js";
+import { traceRequest } from "../mcp/request-telemetry.js";
+import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
+import { errorMessage } from "../mcp/session-methods.js";
+import type { CallerRequest, ContextRequestOptions, PrincipalContextRpc } from "../object-rpc.js";
+import type { TokenCacheEntries } from "../outbound/token-cache.js";
+import type { ExchangedToken } from "../outbound/token-exchange-client.js";
+import { SessionCallBudgets } from "./call-budgets.js";
+import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
+import { SessionAudit } from "./session-audit.js";
+
+const CONTEXT_KEY = "context";
+const APPS_KEY = "apps";
+
+/** Who the context belongs to and when it was last used; stored under "context". */
+interface ContextRecord {
+  /** A random id, stable for the context's lifetime: audit events and policies see it as the session id. */
+  id: string;
+  createdAt: number;
+  lastActiveAt: number;
+  principal: Principal;
+}
+
+/** What the context keeps for its apps; stored under "apps". */
+interface ContextAppsState extends AppsState {
+  /**
+   * Exchanged tokens per grant (the scopes of the agent's token that was exchanged): several
+   * tokens of one user and agent may be live at once with different scopes, and a token
+   * exchanged from a broader one must never serve a narrower one.
+   */
+  grants: Record<string, TokenCacheEntries>;
+  /** The `x-mcp-header` declarations of the tools last listed, by exposed name; absent until a listing. */
+  paramHeaders?: Record<string, ParamHeader[]>;
+  /** The apps that listing could not list (late or failed): their declarations are unknown. */
+  paramHeadersMissing?: string[];
+}
+
+export class PrincipalContext extends DurableObject<GatewayEnv> implements PrincipalContextRpc {
+  private record: ContextRecord | null | undefined;
+  private apps: ContextAppsState | undefined;
+  private storedApps: string | undefined;
+  private storedActiveAt = 0;
+  private readonly audit: SessionAudit;
+  private readonly budgets = new SessionCallBudgets(() => this.record?.id);
+  /** Open subscriptions/listen streams (in memory: they end with the process, and the agent listens again). */
+  private readonly listeners = new Set<Listener>();
+  /** Exchanges under way, per grant (in memory: they live as long as the requests waiting on them). */
+  private readonly inFlightExchanges = new Map<string, Map<string, Promise<ExchangedToken>>>();
+  /** Requests being answered now: the idle alarm never ends the context under one. */
+  private inFlight = 0;
+  /** The agent's last request, for closing upstream sessions at the idle timeout (memory only, never stored). */
+  private lastCaller: CallerRequest | undefined;
+
+  constructor(ctx: DurableObjectState, env: GatewayEnv) {
+    super(ctx, env);
+    this.audit = new SessionAudit(ctx, env);
+    const loaded = loadGatewayConfig(env);
+    const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
+    if (sink) ctx.waitUntil(this.audit.forward(sink));
+  }
+
+  async request(
+    message: JSONRPCRequest,
+    principal: Principal,
+    request: CallerRequest,
+    options: ContextRequestOptions,
+  ): Promise<JSONRPCMessage[]> {
+    const config = this.config();
+    const record = await this.open(principal);
+    const state = await this.appsState();
+    let delivered: Promise<unknown> = Promise.resolve();
+    const onEvent = options.onEvent;
+    const send = (event: JSONRPCMessage) => {
+      if (onEvent) delivered = delivered.then(() => onEvent(event)).catch(() => undefined);
+    };
+    const logLevel = metaOf(message)[LOG_LEVEL_META];
+    const apps = this.sessionApps(config, record, principal, request, state, {
+      audit: (event) =>
+        this.audit.record({ ...event, protocol_version: options.protocolVersion }, config.provider.audit.sink),
+      ...this.admitter(config, principal),
+      events: {
+        // Changes go to the principal's subscriptions/listen streams that asked for them.
+        notify: (method, params) => this.notify(method, params),
+        related: (method, params) => {
+          // server/utilities/logging: no log messages unless the request asked for them.
+          if (method === "notifications/message" && !logPasses(logLevel, (params as { level?: unknown })?.level))
+            return;
+          send({
+            jsonrpc: "2.0",
+            method,
+            ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
+          });
+        },
+      },
+      persist: () => this.persistApps(),
+    });
+    this.lastCaller = request;
+    this.inFlight++;
+    try {
+      const reply = await traceRequest(record.id, message, request.traceparent, async () => {
+        try {
+          await this.checkParamHeaders(message, apps, request);
+          const answered = await answerModernRequest(message, apps, modernAnswerOptions(config));
+          if (message.method === "tools/list" && "result" in answered) this.rememberParamHeaders(answered.result);
+          return answered;
+        } catch (err) {
+          if (err instanceof JsonRpcError) return errorMessage(message.id, err);
+          log("error", "mcp.request_failed", {
+            session_id: record.id,
+            method: message.method,
+            error: err instanceof Error ? err.name : "error",
+          });
+          return errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error"));
+        }
+      });
+      await delivered;
+      if (serializedSize(reply) <= MAX_REPLY_BYTES) return [reply];
+      log("warn", "mcp.reply_too_large", { session_id: record.id, method: message.method });
+      return [
+        errorMessage(
+          message.id,
+          new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on"),
+        ),
+      ];
+    } finally {
+      this.inFlight--;
+      record.lastActiveAt = Date.now();
+      const changed = record.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
+      // After the reply has left (the output gate would hold it behind these writes).
+      const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => Promise.all([changed ? this.save(record, config) : undefined, this.persistApps()]))
+        .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
+      this.ctx.waitUntil(bookkeeping);
+    }
+  }
+
+  async listen(
+    id: JSONRPCRequest["id"],
+    filter: ListenFilter,
+    principal: Principal,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const config = this.config();
+    await this.open(principal);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const listener: Listener = { id, filter, writer, keepAlive: undefined };
+    const end = () => {
+      stopKeepAlive(listener);
+      this.listeners.delete(listener);
+    };
+    this.listeners.add(listener);
+    writer.closed.then(end, end);
+    // basic/patterns/subscriptions, "Acknowledgment": first, before any notification.
+    this.write(listener, {
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { _meta: { [SUBSCRIPTION_ID_META]: id }, notifications: filter },
+    });
+    // transports/streamable-http: a comment line now and then keeps intermediaries from closing it.
+    const comment = new TextEncoder().encode(":\n\n");
+    listener.keepAlive = setInterval(() => void writer.write(comment).catch(end), keepAliveMs(config));
+    return readable;
+  }
+
+  /** A list changed upstream: every listener that opted into it hears it, under its own subscription id. */
+  private notify(method: string, params?: unknown): void {
+    for (const listener of this.listeners) {
+      if (!listenWants(listener.filter, method)) continue;
+      const own = typeof params === "object" && params !== null ? (params as Record<string, unknown>) : {};
+      this.write(listener, {
+        jsonrpc: "2.0",
+        method,
+        params: { ...own, _meta: { [SUBSCRIPTION_ID_META]: listener.id } },
+      });
+    }
+  }
+
+  private write(listener: Listener, message: JSONRPCMessage): void {
+    const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    listener.writer.write(frame).catch(() => {
+      stopKeepAlive(listener);
+      this.listeners.delete(listener);
+    });
+  }
+
+  override async alarm(): Promise<void> {
+    const record = await this.load();
+    if (!record) return;
+    const config = this.config();
+    // A request in flight or an open listen stream is activity: the context lives on.
+    const busy = this.inFlight > 0 || this.listeners.size > 0;
+    const due = (busy ? Date.now() : record.lastActiveAt) + idleTimeoutMs(config);
+    if (Date.now() < due) return void (await this.ctx.storage.setAlarm(due));
+    // As a session's end does: the upstream sessions close, with cached tokens or ones exchanged
+    // from the agent's last token while this process still holds it (SessionApps.closeAll).
+    const request: CallerRequest = this.lastCaller ?? {
+      subjectToken: "",
+      http: { method: "DELETE", path: "", headers: {} },
+      claims: {},
+    };
+    const state = await this.appsState();
+    const apps = this.sessionApps(config, record, record.principal, request, state, {
+      audit: (event) => this.audit.record(event, config.provider.audit.sink),
+      events: { notify: () => undefined },
+      persist: async () => undefined,
+    });
+    await this.erase(config);
+    await apps.closeAll();
+  }
+
+  /**
+   * The session's view of the apps (session-apps.ts), over this context: its id stands for the
+   * session id, and exchanged tokens come from the cache of the caller's grant.
+   */
+  private sessionApps(
+    config: GatewayConfig,
+    record: ContextRecord,
+    principal: Principal,
+    request: CallerRequest,
+    state: ContextAppsState,
+    rest: Pick<SessionAppsDeps, "audit" | "events" | "persist" | "admitToolCall">,
+  ): SessionApps {
+    const grant = [...principal.scopes].sort().join(" ");
+    return new SessionApps({
+      env: this.env,
+      config,
+      sessionId: record.id,
+      sessionCreatedAt: record.createdAt,
+      principal,
+      subjectToken: request.subjectToken,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+      http: request.http,
+      claims: request.claims,
+      state,
+      tokenCache: {
+        entries: (state.grants[grant] ??= {}),
+        save: (entries) => (state.grants[grant] = entries),
+        inFlight: this.exchanges(grant),
+      },
+      // Upstreams are told of no agent capability: this era cannot relay their requests yet.
+      clientCapabilities: {},
+      ...rest,
+    });
+  }
+
+  /** A tool call's `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (transports/streamable-http). */
+  private async checkParamHeaders(message: JSONRPCRequest, apps: SessionApps, request: CallerRequest): Promise<void> {
+    if (message.method !== "tools/call") return;
+    const name = message.params?.name;
+    const args = message.params?.arguments;
+    if (typeof name !== "string") return;
+    // Declarations are learned from listings: a context that never listed, or whose last listing
+    // missed the tool's app (late, failed), lists first, so an unchecked header never slips through.
+    const app = candidateApp(this.config().apps, name)?.app.name;
+    // A name no app could serve is refused by the pipeline as an unknown tool: no listing for it.
+    const missed = app !== undefined && (this.apps?.paramHeadersMissing ?? []).includes(app);
+    if (!this.apps?.paramHeaders || missed) this.rememberParamHeaders(await apps.listTools());
+    const declared = this.apps?.paramHeaders?.[name];
+    if (!declared?.length) return;
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(request.http.headers))
+      if (key.startsWith("mcp-param-")) headers[key.slice("mcp-param-".length)] = value;
+    const argsObject = typeof args === "object" && args !== null ? (args as Record<string, unknown>) : {};
+    checkParamHeaders(message.id, declared, argsObject, headers);
+  }
+
+  private rememberParamHeaders(result: Record<string, unknown>): void {
+    if (!this.apps) return;
+    const tools = Array.isArray(result.tools) ? (result.tools as { name?: unknown; inputSchema?: unknown }[]) : [];
+    const known: Record<string, ParamHeader[]> = {};
+    for (const tool of tools) {
+      const declared = paramHeadersOf(tool.inputSchema);
+      if (typeof tool.name === "string" && declared.length) known[tool.name] = declared;
+    }
+    this.apps.paramHeaders = known;
+    const meta = result._meta as { "gateway/unavailableApps"?: { app: string }[] } | undefined;
+    this.apps.paramHeadersMissing = (meta?.["gateway/unavailableApps"] ?? []).map((failure) => failure.app);
+  }
+
+  /** Exchanges under way for one grant: a burst of calls that finds no cached token waits for one exchange. */
+  private exchanges(grant: string): Map<string, Promise<ExchangedToken>> {
+    let map = this.inFlightExchanges.get(grant);
+    if (!map) this.inFlightExchanges.set(grant, (map = new Map()));
+    return map;
+  }
+
+  /** The principal's tool call budget (toolCallsPerPrincipal); a context has no budget of its own. */
+  private admitter(config: GatewayConfig, principal: Principal) {
+    const admitToolCall = this.budgets.admitter(
+      config,
+      () => this.env.PRINCIPAL_LIMITS.get(this.env.PRINCIPAL_LIMITS.idFromName(principalKey(principal))),
+      { perSession: false },
+    );
+    return admitToolCall ? { admitToolCall } : {};
+  }
+
+  /** The context, created on the principal's first request; the object is named by the principal, so another is a bug. */
+  private async open(principal: Principal): Promise<ContextRecord> {
+    const existing = await this.load();
+    if (existing) {
+      if (!samePrincipal(existing.principal, principal))
+        throw new Error("principal context reached by another principal");
+      // The latest token's scopes and expiry: what the context's upstreams are closed with.
+      existing.principal = principal;
+      return existing;
+    }
+    const now = Date.now();
+    const record: ContextRecord = { id: `ctx-${randomToken(24)}`, createdAt: now, lastActiveAt: now, principal };
+    await this.save(record, this.config());
+    log("info", "mcp.context.created", { session_id: record.id, user: principal.sub, agent: principal.clientId });
+    return record;
+  }
+
+  private async load(): Promise<ContextRecord | null> {
+    if (this.record === undefined) {
+      this.record = (await this.ctx.storage.get<ContextRecord>(CONTEXT_KEY)) ?? null;
+      this.storedActiveAt = this.record?.lastActiveAt ?? 0;
+    }
+    return this.record;
+  }
+
+  private async save(record: ContextRecord, config: GatewayConfig): Promise<void> {
+    this.record = record;
+    this.storedActiveAt = record.lastActiveAt;
+    await this.ctx.storage.put(CONTEXT_KEY, record);
+    await this.ctx.storage.setAlarm(record.lastActiveAt + idleTimeoutMs(config));
+  }
+
+  private async erase(config: GatewayConfig): Promise<void> {
+    const id = this.record?.id;
+    for (const listener of this.listeners) {
+      stopKeepAlive(listener);
+      listener.writer.close().catch(() => undefined);
+    }
+    this.listeners.clear();
+    this.record = null;
+    this.apps = undefined;
+    this.storedApps = undefined;
+    this.lastCaller = undefined;
+    await this.ctx.storage.deleteAlarm();
+    await this.audit.handOver(config.provider.audit.sink);
+    await this.ctx.storage.deleteAll();
+    log("info", "mcp.context.ended", { session_id: id, reason: "idle timeout" });
+  }
+
+  private async appsState(): Promise<ContextAppsState> {
+    if (!this.apps) {
+      const stored = await this.ctx.storage.get<ContextAppsState>(APPS_KEY);
+      this.apps = stored ?? { ...emptyAppsState(), grants: {} };
+      this.storedApps = JSON.stringify(this.apps);
+    }
+    return this.apps;
+  }
+
+  private async persistApps(): Promise<void> {
+    if (!this.apps) return;
+    const json = JSON.stringify(this.apps);
+    if (json === this.storedApps) return;
+    this.storedApps = json;
+    await this.ctx.storage.put(APPS_KEY, this.apps);
+  }
+
+  private config(): GatewayConfig {
+    const loaded = loadGatewayConfig(this.env);
+    if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+    setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
+    return loaded.config;
+  }
+}
+
+/** One subscriptions/listen stream. */
+interface Listener {
+  id: JSONRPCRequest["id"];
+  filter: ListenFilter;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  keepAlive: ReturnType<typeof setInterval> | undefined;
+}
+
+function stopKeepAlive(listener: Listener): void {
+  if (listener.keepAlive !== undefined) clearInterval(listener.keepAlive);
+}
+
+function keepAliveMs(config: GatewayConfig): number {
+  return config.provider.transports.stream.keepAlive;
+}
+
+function metaOf(message: JSONRPCRequest): Record<string, unknown> {
+  const meta = message.params?._meta;
+  return typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>) : {};
+}
+
+function idleTimeoutMs(config: GatewayConfig): number {
+  return config.provider.transports.stream.session.timeout;
+}
+
+/** As for sessions (mcp-session.ts): the stored time of last activity lags by at most this much. */
+function activityWriteInterval(config: GatewayConfig): number {
+  return Math.min(60_000, idleTimeoutMs(config) / 10);
+}
