@@ -43,20 +43,23 @@ function identity(grant: Pick<GrantView, "client_kind" | "verified_host">) {
   }
 }
 
+/** What a grant or a remembered consent allows: its scopes, then where its tokens may be used. */
+function accessRows(scope: string, resources: string[]) {
+  const scopes = scope.split(" ").filter(Boolean);
+  return html`<dt>Access</dt>
+    <dd>${scopes.length ? scopes.map((s) => html`<code>${s}</code> `) : "basic sign-in only"}</dd>
+    <dt>For use at</dt>
+    <dd>${resources.length ? resources.map((r) => html`<code>${r}</code> `) : "any of this service's APIs"}</dd>`;
+}
+
 function grantCard(grant: GrantView, csrf: string) {
-  const scopes = grant.scope.split(" ").filter(Boolean);
   return html`<section class="grant">
     <h2>${grant.client_name ?? grant.client_id}</h2>
     ${identity(grant)}
     <dl>
       <dt>Application</dt>
       <dd><code>${grant.client_id}</code></dd>
-      <dt>Access</dt>
-      <dd>${scopes.length ? scopes.map((s) => html`<code>${s}</code> `) : "basic sign-in only"}</dd>
-      <dt>For use at</dt>
-      <dd>
-        ${grant.resource.length ? grant.resource.map((r) => html`<code>${r}</code> `) : "any of this service's APIs"}
-      </dd>
+      ${accessRows(grant.scope, grant.resource)}
       <dt>Granted</dt>
       <dd>${when(grant.granted_at, "before this was recorded")}</dd>
       <dt>Last used</dt>
@@ -71,21 +74,13 @@ function grantCard(grant: GrantView, csrf: string) {
 }
 
 function consentCard(consent: ConsentView, csrf: string) {
-  const scopes = consent.scope.split(" ").filter(Boolean);
   return html`<section class="consent">
     <h3>${consent.client_name ?? consent.client_id}</h3>
     ${identity(consent)}
     <dl>
       <dt>Application</dt>
       <dd><code>${consent.client_id}</code>, returning to <code>${consent.redirect_uri}</code></dd>
-      <dt>Access</dt>
-      <dd>${scopes.length ? scopes.map((s) => html`<code>${s}</code> `) : "basic sign-in only"}</dd>
-      <dt>For use at</dt>
-      <dd>
-        ${
-          consent.resource.length ? consent.resource.map((r) => html`<code>${r}</code> `) : "any of this service's APIs"
-        }
-      </dd>
+      ${accessRows(consent.scope, consent.resource)}
       <dt>Remembered</dt>
       <dd>${when(consent.remembered_at, "")}, until ${when(consent.expires_at, "")}</dd>
     </dl>
