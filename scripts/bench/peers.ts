@@ -1,31 +1,408 @@
-// Scenario 8, peers in the same run (npm run bench -- --peers): the place for the figures that put
-// each tier beside another implementation of the same job on this machine, so that every figure in
-// docs/performance.md is a ratio against a peer or a limit. Not measured yet: each peer needs its
-// devDependency and a worker (or process) started beside the tiers in stack.ts, and reports rows
-// here, each with the figure of this project it is compared with.
-import type { Row, ScenarioResult } from "./report.js";
-import type { BenchStack } from "./stack.js";
+// Scenario 8, peers in the same run (npm run bench -- --peers): each tier beside another
+// implementation of the same job on this machine, as ratios (docs/performance.md, Peers).
+//
+//   auth tier (alone in its own workerd) ─┬─ workers-oauth-provider, Miniflare's local KV (own workerd)
+//   code, refresh, token exchange (c16)    └─ workers-oauth-provider, KV swapped for a Map (own workerd)
+//   auth tier, client credentials         ── oidc-provider, JWT access tokens (own Node process)
+//   gateway, warm tools/call (16 sessions) ── agents' McpAgent serving the same echo tool (own workerd)
+//
+// Every figure is taken over HTTP on loopback by the same load generator, one side after the other,
+// and CPU per request is what the side's own process spent across its run (utime + stime from
+// /proc) divided by the requests it answered: not the load generator, the Redis bridge or Redis.
+// The peers are built from the installed devDependencies (scripts/bench/peers/), only when --peers
+// is given, so that `npm run bench` without it builds and starts nothing more.
+import { randomBytes } from "node:crypto";
+import { Redis } from "@upstash/redis/cloudflare";
+import { Store } from "../../src/auth/store/store.js";
+import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
+import { GATEWAY_CLIENT } from "../../test/helpers/gateway-stack.js";
+import { workerOptions } from "../../test/helpers/workers.js";
+import { generateSigningKey } from "../keys.js";
+import { closedLoop, httpClient, median, pairedSerial, type HttpClient, type LoadResult, type Operation } from "./load.js";
+import { openMcpSession, type McpSession } from "./mcp-client.js";
+import { childPids, measureCpu } from "./peers/process-cpu.js";
+import {
+  basic,
+  codeForm,
+  echoCall,
+  exchangeForm,
+  pkcePair,
+  refreshForm,
+  tokenRequest,
+  type TokenAnswer,
+} from "./peers/requests.js";
+import {
+  buildPeers,
+  startAlone,
+  startMcpAgentPeer,
+  startOAuthProviderPeer,
+  startOidcProviderPeer,
+  type PeerProcess,
+} from "./peers/start.js";
+import { ms, rate, verdict, type Row, type ScenarioResult } from "./report.js";
+import { BENCH_BUILD_DIR, TOOLS, UPSTREAM_AUDIENCE, type BenchStack } from "./stack.js";
 
-/** Each peer, and which of this project's figures (scenario and measurement) it sits beside. */
-export const PEERS = [
-  { peer: "@cloudflare/workers-oauth-provider, Miniflare's local KV", beside: "2: code, refresh and token exchange" },
-  { peer: "@cloudflare/workers-oauth-provider, in-memory KV", beside: "2: auth worker CPU per request" },
-  { peer: "oidc-provider (panva), JWT access tokens", beside: "2: client credentials" },
-  { peer: "agents' McpAgent serving the same echo tool", beside: "3: warm tools/call, latency and throughput" },
-] as const;
+const CONCURRENCY = 16;
+const WARMUP = 100;
+const AUTH_N = { code: 800, refresh: 800, exchange: 1500, clientCredentials: 1000 } as const;
+const MCP_ROUNDS = 3;
+const MCP_CALLS = 1500;
+const MCP_SERIAL = 600;
+const REDIRECT_URI = "http://127.0.0.1/cb";
+const SCOPE = "tools:read tools:write";
 
-export function benchPeers(_stack: BenchStack): Promise<ScenarioResult> {
-  const rows: Row[] = PEERS.map(({ peer, beside }, i) => ({
-    scenario: i === 0 ? "8 peers" : "",
-    measure: peer,
-    result: "not measured: not built yet",
-    limit: beside,
-  }));
-  return Promise.resolve({
-    rows,
-    data: { measured: false },
-    notes: [
-      "8: peers are not part of this bench yet (docs/performance.md, Peers); every figure above is against a limit.",
-    ],
+/** What one side did in one run: its load figures and its own process's CPU per request. */
+interface Measured {
+  load: LoadResult;
+  cpuMsPerRequest: number;
+}
+
+/** An OAuth server that can be driven through code, refresh and exchange the same way. */
+interface AuthSide {
+  label: string;
+  process: PeerProcess;
+  tokenEndpoint: string;
+  /** `n` fresh authorization codes for `client`, issued before the measured run. */
+  codes(n: number): Promise<string[]>;
+  /** The client that redeems codes and refreshes. */
+  client: string;
+  /** The client, and the form, of a token exchange of `subject`. */
+  exchange(subject: string): { client: string; form: Record<string, string> };
+  /** A subject token for exchanges: what a session presents on every call. */
+  subject(): Promise<string>;
+  verifier: string;
+}
+
+async function measure(http: HttpClient, pid: number, n: number, op: Operation): Promise<Measured> {
+  const { result: load, cpuSec } = await measureCpu(pid, () => closedLoop(CONCURRENCY, n, op));
+  if (load.errors) throw new Error(`${load.errors} of ${load.requests} failed, first: ${load.firstError}`);
+  return { load, cpuMsPerRequest: (cpuSec * 1000) / load.requests };
+}
+
+const asError = (work: Promise<unknown>) =>
+  work.then(
+    () => undefined,
+    (err: unknown) => (err as Error).message,
+  );
+
+/** Code redemption, refresh (each lane rotating its own family) and exchange, as three closed loops at c16. */
+async function driveAuth(http: HttpClient, side: AuthSide): Promise<Record<"code" | "refresh" | "exchange", Measured>> {
+  const endpoint = side.tokenEndpoint;
+  const codes = await side.codes(WARMUP + AUTH_N.code);
+  // Warm-up (JIT, key import, connections): WARMUP redemptions, whose refresh tokens seed the refresh loop.
+  const families: string[] = [];
+  await closedLoop(CONCURRENCY, WARMUP, async (i) => {
+    const answer = await tokenRequest(http, endpoint, side.client, codeForm(codes[i]!, REDIRECT_URI, side.verifier));
+    families.push(answer.refresh_token!);
+    return undefined;
   });
+  const subject = await side.subject();
+  const exchange = side.exchange(subject);
+  await closedLoop(CONCURRENCY, WARMUP, (i) =>
+    asError(tokenRequest(http, endpoint, exchange.client, exchange.form).then(() => i)),
+  );
+  const code = await measure(http, side.process.pid, AUTH_N.code, (i) =>
+    asError(tokenRequest(http, endpoint, side.client, codeForm(codes[WARMUP + i]!, REDIRECT_URI, side.verifier))),
+  );
+  const refresh = await measure(http, side.process.pid, AUTH_N.refresh, async () => {
+    const token = families.shift()!;
+    try {
+      const answer: TokenAnswer = await tokenRequest(http, endpoint, side.client, refreshForm(token));
+      families.push(answer.refresh_token ?? token);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+  const exchanged = await measure(http, side.process.pid, AUTH_N.exchange, () =>
+    asError(tokenRequest(http, endpoint, exchange.client, exchange.form)),
+  );
+  return { code, refresh, exchange: exchanged };
+}
+
+/** This project's auth tier alone in a workerd of its own, on the bench's Redis bridge. */
+async function ownAuth(stack: BenchStack, log: (line: string) => void) {
+  const web = confidentialClient("bench-web", {
+    grantTypes: ["authorization_code", "refresh_token"],
+    redirectUris: [REDIRECT_URI],
+  });
+  const agent = confidentialClient("bench-agent", { grantTypes: ["client_credentials"] });
+  const gatewayClient = { ...GATEWAY_CLIENT.app, allowedAudiences: [UPSTREAM_AUDIENCE] };
+  const key = await generateSigningKey("ES256");
+  // The issuer names the worker's own port, which startAlone picks.
+  let issuer = "";
+  const worker = await startAlone((port) => {
+    issuer = `http://127.0.0.1:${port}`;
+    return {
+      ...workerOptions("auth", BENCH_BUILD_DIR),
+      name: "auth-alone",
+      bindings: {
+        UPSTASH_REDIS_REST_URL: stack.redis.url,
+        UPSTASH_REDIS_REST_TOKEN: stack.redis.token,
+        SIGNING_KEYS: JSON.stringify({ keys: [key] }),
+        AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, web.app, agent.app] }),
+        ...GATEWAY_CLIENT.bindings,
+        ...web.bindings,
+        ...agent.bindings,
+      },
+    };
+  }, log);
+  return { worker, web, agent, issuer };
+}
+
+export async function benchPeers(stack: BenchStack, log: (line: string) => void = console.log): Promise<ScenarioResult> {
+  // The stack's own workerd (gateway, auth tier, bench worker), started before any peer.
+  const stackPid = childPids("workerd")[0];
+  if (stackPid === undefined) throw new Error("the bench's workerd process was not found");
+  await buildPeers(BENCH_BUILD_DIR);
+  const http = httpClient(64);
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const started: PeerProcess[] = [];
+  try {
+    // ---- auth tier: this project alone, then the peer with each store, one after the other.
+    const { verifier, challenge } = pkcePair();
+    const own = await ownAuth(stack, log);
+    started.push(own.worker);
+    const store = new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }));
+    const ownSide: AuthSide = {
+      label: "this project's auth tier",
+      process: own.worker,
+      tokenEndpoint: `${own.worker.url}/token`,
+      client: basic(own.web.client.clientId, own.web.client.secret),
+      verifier,
+      async codes(n) {
+        // Written with the tier's own store code, as its consent step writes them (src/auth/ui/interaction.ts).
+        const codes = Array.from({ length: n }, () => randomBytes(32).toString("base64url"));
+        const authTime = Math.floor(Date.now() / 1000);
+        for (let i = 0; i < n; i += 50)
+          await Promise.all(
+            codes.slice(i, i + 50).map((code) =>
+              store.saveCode(
+                code,
+                {
+                  clientId: own.web.client.clientId,
+                  redirectUri: REDIRECT_URI,
+                  sub: `bench-${randomBytes(6).toString("base64url")}`,
+                  scope: SCOPE,
+                  resource: [GATEWAY_RESOURCE],
+                  codeChallenge: challenge,
+                  authTime,
+                  claims: {},
+                },
+                10 * 60_000,
+              ),
+            ),
+          );
+        return codes;
+      },
+      async subject() {
+        const answer = await tokenRequest(
+          http,
+          `${own.worker.url}/token`,
+          basic(own.agent.client.clientId, own.agent.client.secret),
+          { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE },
+        );
+        return answer.access_token!;
+      },
+      // As the gateway exchanges a session's token (scenario 2): for the upstream's audience.
+      exchange: (subject) => ({
+        client: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
+        form: exchangeForm(subject, { audience: UPSTREAM_AUDIENCE, expires_in: "5" }),
+      }),
+    };
+    const ours = await driveAuth(http, ownSide);
+    // Client credentials on the same worker, for oidc-provider below.
+    const ccAuth = basic(own.agent.client.clientId, own.agent.client.secret);
+    const ccForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };
+    await closedLoop(CONCURRENCY, WARMUP, () => asError(tokenRequest(http, ownSide.tokenEndpoint, ccAuth, ccForm)));
+    const oursCc = await measure(http, own.worker.pid, AUTH_N.clientCredentials, () =>
+      asError(tokenRequest(http, ownSide.tokenEndpoint, ccAuth, ccForm)),
+    );
+    await own.worker.dispose();
+
+    const peerResults: Record<"kv" | "memory", Awaited<ReturnType<typeof driveAuth>>> = {} as never;
+    for (const kind of ["kv", "memory"] as const) {
+      const peer = await startOAuthProviderPeer(BENCH_BUILD_DIR, kind, log);
+      started.push(peer);
+      const client = (await (await fetch(`${peer.url}/bench/client`, { method: "POST" })).json()) as {
+        clientId: string;
+        clientSecret: string;
+      };
+      const auth = basic(client.clientId, client.clientSecret);
+      const peerCodes = async (n: number) => {
+        const codes: string[] = [];
+        // In batches: each call issues its codes through the provider's completeAuthorization.
+        while (codes.length < n) {
+          const res = await fetch(`${peer.url}/bench/codes`, {
+            method: "POST",
+            body: JSON.stringify({ clientId: client.clientId, n: Math.min(200, n - codes.length), codeChallenge: challenge }),
+          });
+          codes.push(...((await res.json()) as { codes: string[] }).codes);
+        }
+        return codes;
+      };
+      peerResults[kind] = await driveAuth(http, {
+        label: `workers-oauth-provider (${kind})`,
+        process: peer,
+        tokenEndpoint: `${peer.url}/token`,
+        client: auth,
+        verifier,
+        codes: peerCodes,
+        async subject() {
+          const [code] = await peerCodes(1);
+          return (await tokenRequest(http, `${peer.url}/token`, auth, codeForm(code!, REDIRECT_URI, verifier)))
+            .access_token!;
+        },
+        // Its exchange narrows the scope of a token its grant issued; the audience cannot change.
+        exchange: (subject) => ({ client: auth, form: exchangeForm(subject) }),
+      });
+      await peer.dispose();
+    }
+
+    // ---- client credentials: oidc-provider in its own Node process.
+    const oidc = await startOidcProviderPeer();
+    started.push(oidc);
+    const oidcAuth = basic(oidc.clientId, oidc.clientSecret);
+    const oidcForm = { grant_type: "client_credentials", resource: "http://gateway.test/mcp", scope: SCOPE };
+    await closedLoop(CONCURRENCY, WARMUP, () => asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm)));
+    const oidcCc = await measure(http, oidc.pid, AUTH_N.clientCredentials, () =>
+      asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm)),
+    );
+    await oidc.dispose();
+
+    // ---- gateway warm tools/call beside an McpAgent serving the same tool.
+    const agentPeer = await startMcpAgentPeer(BENCH_BUILD_DIR, log);
+    started.push(agentPeer);
+    const token = await stack.agentToken();
+    const gatewaySessions = await Promise.all(
+      Array.from({ length: CONCURRENCY }, () => openMcpSession(http, `${stack.gatewayUrl}/mcp`, token)),
+    );
+    const agentSessions = await Promise.all(
+      Array.from({ length: CONCURRENCY }, () => openMcpSession(http, `${agentPeer.url}/mcp`)),
+    );
+    const gatewayCall = (sessions: McpSession[]) => (i: number) =>
+      echoCall(http, sessions[i % sessions.length]!, TOOLS.warm, `call ${i}`);
+    const agentCall = (sessions: McpSession[]) => (i: number) =>
+      echoCall(http, sessions[i % sessions.length]!, "echo", `call ${i}`);
+    await closedLoop(CONCURRENCY, 400, gatewayCall(gatewaySessions));
+    await closedLoop(CONCURRENCY, 400, agentCall(agentSessions));
+    // Rounds alternate, so that both sides see the same moments of a shared machine.
+    const gatewayRounds: Measured[] = [];
+    const agentRounds: Measured[] = [];
+    for (let round = 0; round < MCP_ROUNDS; round++) {
+      gatewayRounds.push(await measure(http, stackPid, MCP_CALLS, gatewayCall(gatewaySessions)));
+      agentRounds.push(await measure(http, agentPeer.pid, MCP_CALLS, agentCall(agentSessions)));
+    }
+    const serial = await pairedSerial(MCP_SERIAL, gatewayCall(gatewaySessions.slice(0, 1)), agentCall(agentSessions.slice(0, 1)));
+    if (serial.a.errors || serial.b.errors)
+      throw new Error(`serial calls failed: ${serial.a.firstError ?? serial.b.firstError}`);
+    await agentPeer.dispose();
+
+    // ---- rows
+    const both = (r: LoadResult) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`;
+    const figure = (m: Measured) => `${rate(m.load.perSecond)}, ${both(m.load)}; CPU ${ms(m.cpuMsPerRequest)}/req`;
+    const x = (value: number) => `${value.toFixed(2)}×`;
+    /** Ours against a peer: throughput ratio, p50 latency ratio, CPU per request ratio (ours / peer). */
+    const ratios = (o: Measured, p: Measured) =>
+      `ours: ${x(o.load.perSecond / p.load.perSecond)} throughput, ${x(o.load.p50Ms / p.load.p50Ms)} p50, ${x(o.cpuMsPerRequest / p.cpuMsPerRequest)} CPU/req`;
+    const labels = { code: "authorization code redemption", refresh: "refresh (rotation)", exchange: "token exchange (RFC 8693)" };
+    let first = true;
+    for (const op of ["code", "refresh", "exchange"] as const) {
+      const o = ours[op];
+      const memory = peerResults.memory[op];
+      const cpuTarget = op === "exchange" ? 0.7 : 1;
+      rows.push(
+        {
+          scenario: first ? "8 peers" : "",
+          measure: `${labels[op]}, c${CONCURRENCY}: this project's auth tier (own workerd)`,
+          result: figure(o),
+        },
+        {
+          scenario: "",
+          measure: `  workers-oauth-provider, Miniflare's local KV`,
+          result: figure(peerResults.kv[op]),
+          limit: "peer (own workerd)",
+          ratio: ratios(o, peerResults.kv[op]),
+        },
+        {
+          scenario: "",
+          measure: `  workers-oauth-provider, in-memory KV`,
+          result: figure(memory),
+          limit: "peer (own workerd)",
+          ratio: ratios(o, memory),
+          target: {
+            text: `auth worker's CPU/req ≤ ${cpuTarget === 1 ? "" : "0.7× "}in-memory peer's`,
+            verdict: verdict(o.cpuMsPerRequest <= cpuTarget * memory.cpuMsPerRequest),
+          },
+        },
+      );
+      first = false;
+    }
+    rows.push(
+      {
+        scenario: "",
+        measure: `client credentials, c${CONCURRENCY}: this project's auth tier (own workerd)`,
+        result: figure(oursCc),
+      },
+      {
+        scenario: "",
+        measure: "  oidc-provider, JWT access tokens (own Node process)",
+        result: figure(oidcCc),
+        limit: "peer (own process)",
+        ratio: ratios(oursCc, oidcCc),
+      },
+    );
+    const medianOf = (rounds: Measured[], pick: (m: Measured) => number) => median(rounds.map(pick));
+    const gw = {
+      perSecond: medianOf(gatewayRounds, (m) => m.load.perSecond),
+      p50: medianOf(gatewayRounds, (m) => m.load.p50Ms),
+      p99: medianOf(gatewayRounds, (m) => m.load.p99Ms),
+      cpu: medianOf(gatewayRounds, (m) => m.cpuMsPerRequest),
+    };
+    const ag = {
+      perSecond: medianOf(agentRounds, (m) => m.load.perSecond),
+      p50: medianOf(agentRounds, (m) => m.load.p50Ms),
+      p99: medianOf(agentRounds, (m) => m.load.p99Ms),
+      cpu: medianOf(agentRounds, (m) => m.cpuMsPerRequest),
+    };
+    const throughputRatio = gw.perSecond / ag.perSecond;
+    rows.push(
+      {
+        scenario: "",
+        measure: `gateway warm tools/call, ${CONCURRENCY} sessions (median of ${MCP_ROUNDS} rounds)`,
+        result: `${rate(gw.perSecond)}, ${ms(gw.p50)} / ${ms(gw.p99)}; CPU ${ms(gw.cpu)}/call`,
+      },
+      {
+        scenario: "",
+        measure: "  agents McpAgent, same echo tool, no auth, no policy",
+        result: `${rate(ag.perSecond)}, ${ms(ag.p50)} / ${ms(ag.p99)}; CPU ${ms(ag.cpu)}/call`,
+        limit: "peer (own workerd)",
+        ratio: `gateway: ${x(throughputRatio)} throughput, ${x(gw.p50 / ag.p50)} p50, ${x(gw.cpu / ag.cpu)} CPU/call`,
+        target: { text: "gateway ≥ 2× McpAgent's throughput", verdict: verdict(throughputRatio >= 2) },
+      },
+      {
+        scenario: "",
+        measure: `  serial, one session each (${MCP_SERIAL} pairs)`,
+        result: `gateway ${both(serial.a)}`,
+        limit: `McpAgent ${both(serial.b)}`,
+        ratio: `gateway: ${x(serial.a.p50Ms / serial.b.p50Ms)} p50`,
+      },
+    );
+    Object.assign(data, {
+      concurrency: CONCURRENCY,
+      auth: { ours, workersOAuthProvider: peerResults, clientCredentials: { ours: oursCc, oidcProvider: oidcCc } },
+      mcp: { gatewayRounds, agentRounds, serial },
+    });
+  } finally {
+    http.close();
+    await Promise.all(started.map((p) => p.dispose().catch(() => undefined)));
+  }
+  return {
+    rows,
+    data,
+    notes: [
+      `8: each side over HTTP on loopback from the same load generator, one after the other, ${CONCURRENCY} requests in flight; CPU/req is the side's own process (utime + stime from /proc across its run, divided by the requests it answered): this project's auth tier alone in a workerd of its own (not the Redis bridge or Redis), each workers-oauth-provider in its own workerd (with local KV, Miniflare's KV simulator runs in that process), oidc-provider in its own Node process, the McpAgent in its own workerd, and the gateway's workerd (the gateway with its auth tier and the idle bench workers; the fast upstream is in the load generator). Ratios are ours / the peer's: above 1× is better for throughput, below 1× for p50 and CPU. The gateway forwards each call to the upstream; the McpAgent answers in its Durable Object. workers-oauth-provider's token exchange narrows the scope of a token its own grant issued (the audience cannot change); ours exchanges a session's token for the upstream's audience and looks its revocation up in Redis every time.`,
+    ],
+  };
 }

@@ -37,11 +37,13 @@ const COMPATIBILITY = { compatibilityDate: "2026-07-01", compatibilityFlags: ["n
  * that was not there before: Miniflares are started one at a time.
  */
 export async function startAlone(
-  options: WorkerOptions,
+  worker: WorkerOptions | ((port: number) => WorkerOptions),
   log: (line: string) => void = () => undefined,
   extra: { durableObjectsPersist?: string } = {},
 ): Promise<PeerProcess & { port: number }> {
   const port = await freePort();
+  // A worker whose configuration names its own URL (an issuer) is given its port first.
+  const options = typeof worker === "function" ? worker(port) : worker;
   const before = new Set(childPids("workerd"));
   const mf = new Miniflare({
     host: "127.0.0.1",
