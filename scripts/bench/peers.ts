@@ -18,7 +18,15 @@ import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/hel
 import { GATEWAY_CLIENT } from "../../test/helpers/gateway-stack.js";
 import { workerOptions } from "../../test/helpers/workers.js";
 import { generateSigningKey } from "../keys.js";
-import { closedLoop, httpClient, median, pairedSerial, type HttpClient, type LoadResult, type Operation } from "./load.js";
+import {
+  closedLoop,
+  httpClient,
+  median,
+  pairedSerial,
+  type HttpClient,
+  type LoadResult,
+  type Operation,
+} from "./load.js";
 import { openMcpSession, type McpSession } from "./mcp-client.js";
 import { childPids, measureCpu } from "./peers/process-cpu.js";
 import {
@@ -44,7 +52,9 @@ import { BENCH_BUILD_DIR, TOOLS, UPSTREAM_AUDIENCE, type BenchStack } from "./st
 
 const CONCURRENCY = 16;
 const WARMUP = 100;
-const AUTH_N = { code: 800, refresh: 800, exchange: 1500, clientCredentials: 1000 } as const;
+/** Requests per closed loop; each auth loop runs AUTH_ROUNDS times per side, rounds alternating sides. */
+const AUTH_N = { code: 600, refresh: 600, exchange: 1000, clientCredentials: 1000 } as const;
+const AUTH_ROUNDS = 3;
 const MCP_ROUNDS = 3;
 const MCP_CALLS = 1500;
 const MCP_SERIAL = 600;
@@ -59,7 +69,6 @@ interface Measured {
 
 /** An OAuth server that can be driven through code, refresh and exchange the same way. */
 interface AuthSide {
-  label: string;
   process: PeerProcess;
   tokenEndpoint: string;
   /** `n` fresh authorization codes for `client`, issued before the measured run. */
@@ -79,45 +88,68 @@ async function measure(http: HttpClient, pid: number, n: number, op: Operation):
   return { load, cpuMsPerRequest: (cpuSec * 1000) / load.requests };
 }
 
+/** Each figure's median over rounds (throughput, p50, p99 and CPU per request, each on its own). */
+function medianRound(rounds: Measured[]): Measured {
+  const of = (pick: (m: Measured) => number) => median(rounds.map(pick));
+  return {
+    load: {
+      ...rounds[0]!.load,
+      requests: rounds.reduce((sum, m) => sum + m.load.requests, 0),
+      perSecond: of((m) => m.load.perSecond),
+      p50Ms: of((m) => m.load.p50Ms),
+      p99Ms: of((m) => m.load.p99Ms),
+    },
+    cpuMsPerRequest: of((m) => m.cpuMsPerRequest),
+  };
+}
+
 const asError = (work: Promise<unknown>) =>
   work.then(
     () => undefined,
     (err: unknown) => (err as Error).message,
   );
 
-/** Code redemption, refresh (each lane rotating its own family) and exchange, as three closed loops at c16. */
-async function driveAuth(http: HttpClient, side: AuthSide): Promise<Record<"code" | "refresh" | "exchange", Measured>> {
+type AuthOp = "code" | "refresh" | "exchange";
+
+/**
+ * Readies one side for the three closed loops: its codes issued, WARMUP of them redeemed (JIT, key
+ * import, connections), whose refresh tokens seed the refresh loop (each request rotates one family
+ * and puts its successor back), and WARMUP exchanges of its subject token. Returns the loops.
+ */
+async function prepareAuth(
+  http: HttpClient,
+  side: AuthSide,
+): Promise<Record<AuthOp, (round: number) => Promise<Measured>>> {
   const endpoint = side.tokenEndpoint;
-  const codes = await side.codes(WARMUP + AUTH_N.code);
-  // Warm-up (JIT, key import, connections): WARMUP redemptions, whose refresh tokens seed the refresh loop.
+  const codes = await side.codes(WARMUP + AUTH_ROUNDS * AUTH_N.code);
   const families: string[] = [];
   await closedLoop(CONCURRENCY, WARMUP, async (i) => {
     const answer = await tokenRequest(http, endpoint, side.client, codeForm(codes[i]!, REDIRECT_URI, side.verifier));
     families.push(answer.refresh_token!);
     return undefined;
   });
-  const subject = await side.subject();
-  const exchange = side.exchange(subject);
-  await closedLoop(CONCURRENCY, WARMUP, (i) =>
-    asError(tokenRequest(http, endpoint, exchange.client, exchange.form).then(() => i)),
-  );
-  const code = await measure(http, side.process.pid, AUTH_N.code, (i) =>
-    asError(tokenRequest(http, endpoint, side.client, codeForm(codes[WARMUP + i]!, REDIRECT_URI, side.verifier))),
-  );
-  const refresh = await measure(http, side.process.pid, AUTH_N.refresh, async () => {
-    const token = families.shift()!;
-    try {
-      const answer: TokenAnswer = await tokenRequest(http, endpoint, side.client, refreshForm(token));
-      families.push(answer.refresh_token ?? token);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  });
-  const exchanged = await measure(http, side.process.pid, AUTH_N.exchange, () =>
-    asError(tokenRequest(http, endpoint, exchange.client, exchange.form)),
-  );
-  return { code, refresh, exchange: exchanged };
+  const exchange = side.exchange(await side.subject());
+  const exchangeOp = () => asError(tokenRequest(http, endpoint, exchange.client, exchange.form));
+  await closedLoop(CONCURRENCY, WARMUP, exchangeOp);
+  return {
+    code: (round) =>
+      measure(http, side.process.pid, AUTH_N.code, (i) => {
+        const code = codes[WARMUP + round * AUTH_N.code + i]!;
+        return asError(tokenRequest(http, endpoint, side.client, codeForm(code, REDIRECT_URI, side.verifier)));
+      }),
+    refresh: () =>
+      measure(http, side.process.pid, AUTH_N.refresh, async () => {
+        const token = families.shift()!;
+        try {
+          const answer: TokenAnswer = await tokenRequest(http, endpoint, side.client, refreshForm(token));
+          families.push(answer.refresh_token ?? token);
+          return undefined;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      }),
+    exchange: () => measure(http, side.process.pid, AUTH_N.exchange, exchangeOp),
+  };
 }
 
 /** This project's auth tier alone in a workerd of its own, on the bench's Redis bridge. */
@@ -131,7 +163,7 @@ async function ownAuth(stack: BenchStack, log: (line: string) => void) {
   const key = await generateSigningKey("ES256");
   // The issuer names the worker's own port, which startAlone picks.
   let issuer = "";
-  const worker = await startAlone((port) => {
+  const worker = await startAlone((port: number) => {
     issuer = `http://127.0.0.1:${port}`;
     return {
       ...workerOptions("auth", BENCH_BUILD_DIR),
@@ -150,7 +182,10 @@ async function ownAuth(stack: BenchStack, log: (line: string) => void) {
   return { worker, web, agent, issuer };
 }
 
-export async function benchPeers(stack: BenchStack, log: (line: string) => void = console.log): Promise<ScenarioResult> {
+export async function benchPeers(
+  stack: BenchStack,
+  log: (line: string) => void = console.log,
+): Promise<ScenarioResult> {
   // The stack's own workerd (gateway, auth tier, bench worker), started before any peer.
   const stackPid = childPids("workerd")[0];
   if (stackPid === undefined) throw new Error("the bench's workerd process was not found");
@@ -166,7 +201,6 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
     started.push(own.worker);
     const store = new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }));
     const ownSide: AuthSide = {
-      label: "this project's auth tier",
       process: own.worker,
       tokenEndpoint: `${own.worker.url}/token`,
       client: basic(own.web.client.clientId, own.web.client.secret),
@@ -211,17 +245,11 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
         form: exchangeForm(subject, { audience: UPSTREAM_AUDIENCE, expires_in: "5" }),
       }),
     };
-    const ours = await driveAuth(http, ownSide);
-    // Client credentials on the same worker, for oidc-provider below.
-    const ccAuth = basic(own.agent.client.clientId, own.agent.client.secret);
-    const ccForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };
-    await closedLoop(CONCURRENCY, WARMUP, () => asError(tokenRequest(http, ownSide.tokenEndpoint, ccAuth, ccForm)));
-    const oursCc = await measure(http, own.worker.pid, AUTH_N.clientCredentials, () =>
-      asError(tokenRequest(http, ownSide.tokenEndpoint, ccAuth, ccForm)),
-    );
-    await own.worker.dispose();
+    const ownLoops = await prepareAuth(http, ownSide);
 
-    const peerResults: Record<"kv" | "memory", Awaited<ReturnType<typeof driveAuth>>> = {} as never;
+    // The peer with each store, alive beside ours (an idle workerd costs no CPU), so that each
+    // loop runs for every side back to back, at nearly the same moment of a shared machine.
+    const peerLoops = {} as Record<"kv" | "memory", Record<AuthOp, (round: number) => Promise<Measured>>>;
     for (const kind of ["kv", "memory"] as const) {
       const peer = await startOAuthProviderPeer(BENCH_BUILD_DIR, kind, log);
       started.push(peer);
@@ -232,18 +260,22 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       const auth = basic(client.clientId, client.clientSecret);
       const peerCodes = async (n: number) => {
         const codes: string[] = [];
-        // In batches: each call issues its codes through the provider's completeAuthorization.
+        // In batches, each issued through the provider's own completeAuthorization.
         while (codes.length < n) {
           const res = await fetch(`${peer.url}/bench/codes`, {
             method: "POST",
-            body: JSON.stringify({ clientId: client.clientId, n: Math.min(200, n - codes.length), codeChallenge: challenge }),
+            body: JSON.stringify({
+              clientId: client.clientId,
+              n: Math.min(200, n - codes.length),
+              codeChallenge: challenge,
+            }),
           });
+          if (!res.ok) throw new Error(`workers-oauth-provider issued no codes: ${res.status} ${await res.text()}`);
           codes.push(...((await res.json()) as { codes: string[] }).codes);
         }
         return codes;
       };
-      peerResults[kind] = await driveAuth(http, {
-        label: `workers-oauth-provider (${kind})`,
+      peerLoops[kind] = await prepareAuth(http, {
         process: peer,
         tokenEndpoint: `${peer.url}/token`,
         client: auth,
@@ -254,22 +286,41 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
           return (await tokenRequest(http, `${peer.url}/token`, auth, codeForm(code!, REDIRECT_URI, verifier)))
             .access_token!;
         },
-        // Its exchange narrows the scope of a token its grant issued; the audience cannot change.
+        // Its exchange narrows the scope of a token its own grant issued; the audience cannot change.
         exchange: (subject) => ({ client: auth, form: exchangeForm(subject) }),
       });
-      await peer.dispose();
     }
+    const rounds = { ours: {}, kv: {}, memory: {} } as Record<"ours" | "kv" | "memory", Record<AuthOp, Measured[]>>;
+    for (const op of ["code", "refresh", "exchange"] as const) {
+      for (const side of ["ours", "kv", "memory"] as const) rounds[side][op] = [];
+      for (let round = 0; round < AUTH_ROUNDS; round++) {
+        rounds.ours[op].push(await ownLoops[op](round));
+        rounds.kv[op].push(await peerLoops.kv[op](round));
+        rounds.memory[op].push(await peerLoops.memory[op](round));
+      }
+    }
+    const medians = (side: "ours" | "kv" | "memory") =>
+      Object.fromEntries(Object.entries(rounds[side]).map(([op, r]) => [op, medianRound(r)])) as Record<
+        AuthOp,
+        Measured
+      >;
+    const ours = medians("ours");
+    const peerResults = { kv: medians("kv"), memory: medians("memory") };
 
-    // ---- client credentials: oidc-provider in its own Node process.
+    // ---- client credentials: the same auth worker beside oidc-provider in its own Node process.
     const oidc = await startOidcProviderPeer();
     started.push(oidc);
+    const ccAuth = basic(own.agent.client.clientId, own.agent.client.secret);
+    const ccForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };
     const oidcAuth = basic(oidc.clientId, oidc.clientSecret);
-    const oidcForm = { grant_type: "client_credentials", resource: "http://gateway.test/mcp", scope: SCOPE };
-    await closedLoop(CONCURRENCY, WARMUP, () => asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm)));
-    const oidcCc = await measure(http, oidc.pid, AUTH_N.clientCredentials, () =>
-      asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm)),
-    );
-    await oidc.dispose();
+    const oidcForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };
+    const ownCc = () => asError(tokenRequest(http, ownSide.tokenEndpoint, ccAuth, ccForm));
+    const oidcCc = () => asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm));
+    await closedLoop(CONCURRENCY, WARMUP, ownCc);
+    await closedLoop(CONCURRENCY, WARMUP, oidcCc);
+    const oursCc = await measure(http, own.worker.pid, AUTH_N.clientCredentials, ownCc);
+    const oidcResult = await measure(http, oidc.pid, AUTH_N.clientCredentials, oidcCc);
+    for (const p of started.splice(0)) await p.dispose();
 
     // ---- gateway warm tools/call beside an McpAgent serving the same tool.
     const agentPeer = await startMcpAgentPeer(BENCH_BUILD_DIR, log);
@@ -294,10 +345,13 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       gatewayRounds.push(await measure(http, stackPid, MCP_CALLS, gatewayCall(gatewaySessions)));
       agentRounds.push(await measure(http, agentPeer.pid, MCP_CALLS, agentCall(agentSessions)));
     }
-    const serial = await pairedSerial(MCP_SERIAL, gatewayCall(gatewaySessions.slice(0, 1)), agentCall(agentSessions.slice(0, 1)));
+    const serial = await pairedSerial(
+      MCP_SERIAL,
+      gatewayCall(gatewaySessions.slice(0, 1)),
+      agentCall(agentSessions.slice(0, 1)),
+    );
     if (serial.a.errors || serial.b.errors)
       throw new Error(`serial calls failed: ${serial.a.firstError ?? serial.b.firstError}`);
-    await agentPeer.dispose();
 
     // ---- rows
     const both = (r: LoadResult) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`;
@@ -306,7 +360,11 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
     /** Ours against a peer: throughput ratio, p50 latency ratio, CPU per request ratio (ours / peer). */
     const ratios = (o: Measured, p: Measured) =>
       `ours: ${x(o.load.perSecond / p.load.perSecond)} throughput, ${x(o.load.p50Ms / p.load.p50Ms)} p50, ${x(o.cpuMsPerRequest / p.cpuMsPerRequest)} CPU/req`;
-    const labels = { code: "authorization code redemption", refresh: "refresh (rotation)", exchange: "token exchange (RFC 8693)" };
+    const labels = {
+      code: ["authorization code redemption", "code"],
+      refresh: ["refresh (rotation)", "refresh"],
+      exchange: ["token exchange (RFC 8693)", "exchange"],
+    } as const;
     let first = true;
     for (const op of ["code", "refresh", "exchange"] as const) {
       const o = ours[op];
@@ -315,19 +373,19 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       rows.push(
         {
           scenario: first ? "8 peers" : "",
-          measure: `${labels[op]}, c${CONCURRENCY}: this project's auth tier (own workerd)`,
+          measure: `${labels[op][0]}, c${CONCURRENCY}, median of ${AUTH_ROUNDS} rounds: this project's auth tier (own workerd)`,
           result: figure(o),
         },
         {
           scenario: "",
-          measure: `  workers-oauth-provider, Miniflare's local KV`,
+          measure: `  ${labels[op][1]}: workers-oauth-provider, Miniflare's local KV`,
           result: figure(peerResults.kv[op]),
           limit: "peer (own workerd)",
           ratio: ratios(o, peerResults.kv[op]),
         },
         {
           scenario: "",
-          measure: `  workers-oauth-provider, in-memory KV`,
+          measure: `  ${labels[op][1]}: workers-oauth-provider, in-memory KV`,
           result: figure(memory),
           limit: "peer (own workerd)",
           ratio: ratios(o, memory),
@@ -347,25 +405,16 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       },
       {
         scenario: "",
-        measure: "  oidc-provider, JWT access tokens (own Node process)",
-        result: figure(oidcCc),
+        measure: "  client credentials: oidc-provider, JWT access tokens (own Node process)",
+        result: figure(oidcResult),
         limit: "peer (own process)",
-        ratio: ratios(oursCc, oidcCc),
+        ratio: ratios(oursCc, oidcResult),
       },
     );
-    const medianOf = (rounds: Measured[], pick: (m: Measured) => number) => median(rounds.map(pick));
-    const gw = {
-      perSecond: medianOf(gatewayRounds, (m) => m.load.perSecond),
-      p50: medianOf(gatewayRounds, (m) => m.load.p50Ms),
-      p99: medianOf(gatewayRounds, (m) => m.load.p99Ms),
-      cpu: medianOf(gatewayRounds, (m) => m.cpuMsPerRequest),
-    };
-    const ag = {
-      perSecond: medianOf(agentRounds, (m) => m.load.perSecond),
-      p50: medianOf(agentRounds, (m) => m.load.p50Ms),
-      p99: medianOf(agentRounds, (m) => m.load.p99Ms),
-      cpu: medianOf(agentRounds, (m) => m.cpuMsPerRequest),
-    };
+    const gwM = medianRound(gatewayRounds);
+    const agM = medianRound(agentRounds);
+    const gw = { perSecond: gwM.load.perSecond, p50: gwM.load.p50Ms, p99: gwM.load.p99Ms, cpu: gwM.cpuMsPerRequest };
+    const ag = { perSecond: agM.load.perSecond, p50: agM.load.p50Ms, p99: agM.load.p99Ms, cpu: agM.cpuMsPerRequest };
     const throughputRatio = gw.perSecond / ag.perSecond;
     rows.push(
       {
@@ -375,7 +424,7 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       },
       {
         scenario: "",
-        measure: "  agents McpAgent, same echo tool, no auth, no policy",
+        measure: "  tools/call: agents McpAgent, same echo tool, no auth, no policy",
         result: `${rate(ag.perSecond)}, ${ms(ag.p50)} / ${ms(ag.p99)}; CPU ${ms(ag.cpu)}/call`,
         limit: "peer (own workerd)",
         ratio: `gateway: ${x(throughputRatio)} throughput, ${x(gw.p50 / ag.p50)} p50, ${x(gw.cpu / ag.cpu)} CPU/call`,
@@ -383,7 +432,7 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
       },
       {
         scenario: "",
-        measure: `  serial, one session each (${MCP_SERIAL} pairs)`,
+        measure: `  tools/call serial, one session each (${MCP_SERIAL} pairs, one after the other)`,
         result: `gateway ${both(serial.a)}`,
         limit: `McpAgent ${both(serial.b)}`,
         ratio: `gateway: ${x(serial.a.p50Ms / serial.b.p50Ms)} p50`,
@@ -391,7 +440,11 @@ export async function benchPeers(stack: BenchStack, log: (line: string) => void 
     );
     Object.assign(data, {
       concurrency: CONCURRENCY,
-      auth: { ours, workersOAuthProvider: peerResults, clientCredentials: { ours: oursCc, oidcProvider: oidcCc } },
+      auth: {
+        rounds,
+        medians: { ours, workersOAuthProvider: peerResults },
+        clientCredentials: { ours: oursCc, oidcProvider: oidcResult },
+      },
       mcp: { gatewayRounds, agentRounds, serial },
     });
   } finally {

@@ -46,7 +46,9 @@ export async function tokenRequest(
     throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
   }
   if (answer.status !== 200 || !body.access_token)
-    throw new Error(`HTTP ${answer.status}: ${body.error ?? ""} ${body.error_description ?? answer.body.slice(0, 200)}`);
+    throw new Error(
+      `HTTP ${answer.status}: ${body.error ?? ""} ${body.error_description ?? answer.body.slice(0, 200)}`,
+    );
   return body;
 }
 
