@@ -308,7 +308,7 @@ export async function benchPeers(
     const peerResults = { kv: medians("kv"), memory: medians("memory") };
 
     // ---- client credentials: the same auth worker beside oidc-provider in its own Node process.
-    const oidc = await startOidcProviderPeer();
+    const oidc = await startOidcProviderPeer(log);
     started.push(oidc);
     const ccAuth = basic(own.agent.client.clientId, own.agent.client.secret);
     const ccForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };

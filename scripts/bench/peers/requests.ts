@@ -19,6 +19,18 @@ export function pkcePair(): { verifier: string; challenge: string } {
 export const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
+/** How long one request may take before it counts as an error: a stalled peer fails the run, never hangs it. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** `work`, or a rejection once `ms` have passed without it settling. */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface TokenAnswer {
   access_token?: string;
   refresh_token?: string;
@@ -32,12 +44,17 @@ export async function tokenRequest(
   endpoint: string,
   authorization: string,
   form: Record<string, string>,
+  timeoutMs = REQUEST_TIMEOUT_MS,
 ): Promise<TokenAnswer> {
-  const answer = await http.send(
-    "POST",
-    endpoint,
-    { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json", Authorization: authorization },
-    new URLSearchParams(form).toString(),
+  const answer = await within(
+    http.send(
+      "POST",
+      endpoint,
+      { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json", Authorization: authorization },
+      new URLSearchParams(form).toString(),
+    ),
+    timeoutMs,
+    `POST ${endpoint}`,
   );
   let body: TokenAnswer;
   try {
@@ -90,12 +107,17 @@ export async function echoCall(
   session: McpSession,
   name: string,
   text: string,
+  timeoutMs = REQUEST_TIMEOUT_MS,
 ): Promise<string | undefined> {
-  const answer = await http.send(
-    "POST",
-    session.url,
-    { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...session.headers },
-    JSON.stringify({ jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: { text } } }),
+  const answer = await within(
+    http.send(
+      "POST",
+      session.url,
+      { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...session.headers },
+      JSON.stringify({ jsonrpc: "2.0", id: ++nextId, method: "tools/call", params: { name, arguments: { text } } }),
+    ),
+    timeoutMs,
+    `tools/call at ${session.url}`,
   );
   if (answer.status !== 200) return `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
   const ct = answer.headers["content-type"];

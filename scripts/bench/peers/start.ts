@@ -115,13 +115,20 @@ export async function startMcpAgentPeer(buildDir: string, log?: (line: string) =
 }
 
 /** oidc-provider in a Node process of its own (oidc-provider-server.ts). */
-export async function startOidcProviderPeer(): Promise<PeerProcess & { clientId: string; clientSecret: string }> {
+export async function startOidcProviderPeer(
+  log: (line: string) => void = () => undefined,
+): Promise<PeerProcess & { clientId: string; clientSecret: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", join(PEERS_DIR, "oidc-provider-server.ts")], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: "production" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   process.once("exit", () => child.kill());
+  // Its errors are shown; its notice that it keeps state in memory (as the bench means it to) is not.
+  createInterface({ input: child.stderr! }).on(
+    "line",
+    (line) => line.includes("development-only in-memory adapter") || log(`  oidc-provider: ${line}`),
+  );
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (l) => l.startsWith("listening ") && resolve(l));
     child.once("exit", (code) => reject(new Error(`oidc-provider exited (${code})`)));
