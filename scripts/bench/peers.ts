@@ -16,6 +16,7 @@ import { Redis } from "@upstash/redis/cloudflare";
 import { Store } from "../../src/auth/store/store.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
 import { GATEWAY_CLIENT } from "../../test/helpers/gateway-stack.js";
+import { startStoreFaultProxy } from "../../test/helpers/store-fault-proxy.js";
 import { workerOptions } from "../../test/helpers/workers.js";
 import { generateSigningKey } from "../keys.js";
 import {
@@ -53,7 +54,7 @@ import { BENCH_BUILD_DIR, TOOLS, UPSTREAM_AUDIENCE, type BenchStack } from "./st
 const CONCURRENCY = 16;
 const WARMUP = 100;
 /** Requests per closed loop; each auth loop runs AUTH_ROUNDS times per side, rounds alternating sides. */
-const AUTH_N = { code: 600, refresh: 600, exchange: 1000, clientCredentials: 1000 } as const;
+const AUTH_N = { code: 600, refresh: 600, exchange: 1000, clientCredentials: 600 } as const;
 const AUTH_ROUNDS = 3;
 const MCP_ROUNDS = 3;
 const MCP_CALLS = 1500;
@@ -153,7 +154,13 @@ async function prepareAuth(
 }
 
 /** This project's auth tier alone in a workerd of its own, on the bench's Redis bridge. */
-async function ownAuth(stack: BenchStack, log: (line: string) => void) {
+async function ownAuth(
+  stack: BenchStack,
+  log: (line: string) => void,
+  http: HttpClient,
+  pkce: { verifier: string; challenge: string },
+  redisUrl = stack.redis.url,
+) {
   const web = confidentialClient("bench-web", {
     grantTypes: ["authorization_code", "refresh_token"],
     redirectUris: [REDIRECT_URI],
@@ -169,7 +176,7 @@ async function ownAuth(stack: BenchStack, log: (line: string) => void) {
       ...workerOptions("auth", BENCH_BUILD_DIR),
       name: "auth-alone",
       bindings: {
-        UPSTASH_REDIS_REST_URL: stack.redis.url,
+        UPSTASH_REDIS_REST_URL: redisUrl,
         UPSTASH_REDIS_REST_TOKEN: stack.redis.token,
         SIGNING_KEYS: JSON.stringify({ keys: [key] }),
         AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, web.app, agent.app] }),
@@ -179,7 +186,121 @@ async function ownAuth(stack: BenchStack, log: (line: string) => void) {
       },
     };
   }, log);
-  return { worker, web, agent, issuer };
+  const ownStore = new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }));
+  const side: AuthSide = {
+    process: worker,
+    tokenEndpoint: `${worker.url}/token`,
+    client: basic(web.client.clientId, web.client.secret),
+    verifier: pkce.verifier,
+    async codes(n) {
+      // Written with the tier's own store code, as its consent step writes them (src/auth/ui/interaction.ts).
+      const codes = Array.from({ length: n }, () => randomBytes(32).toString("base64url"));
+      const authTime = Math.floor(Date.now() / 1000);
+      for (let i = 0; i < n; i += 50)
+        await Promise.all(
+          codes.slice(i, i + 50).map((code) =>
+            ownStore.saveCode(
+              code,
+              {
+                clientId: web.client.clientId,
+                redirectUri: REDIRECT_URI,
+                sub: `bench-${randomBytes(6).toString("base64url")}`,
+                scope: SCOPE,
+                resource: [GATEWAY_RESOURCE],
+                codeChallenge: pkce.challenge,
+                authTime,
+                claims: {},
+              },
+              10 * 60_000,
+            ),
+          ),
+        );
+      return codes;
+    },
+    async subject() {
+      const answer = await tokenRequest(
+        http,
+        `${worker.url}/token`,
+        basic(agent.client.clientId, agent.client.secret),
+        { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE },
+      );
+      return answer.access_token!;
+    },
+    // As the gateway exchanges a session's token (scenario 2): for the upstream's audience.
+    exchange: (subject) => ({
+      client: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
+      form: exchangeForm(subject, { audience: UPSTREAM_AUDIENCE, expires_in: "5" }),
+    }),
+  };
+  return { worker, web, agent, issuer, side };
+}
+
+/** A store request's command name(s), from its body: one command, or a pipeline / transaction of several. */
+function commandName(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as unknown[];
+    if (Array.isArray(parsed[0]))
+      return `[${(parsed as unknown[][]).map((c) => String(c[0]).toUpperCase()).join(" ")}]`;
+    return String(parsed[0]).toUpperCase();
+  } catch {
+    return "?";
+  }
+}
+
+/**
+ * The store requests one request of each kind sends, one at a time, through a counting proxy in
+ * front of the bridge (a second copy of the tier, after the measured runs): what the CPU gap
+ * against the in-memory peer is made of, each request being a `fetch` from the worker.
+ */
+async function storeRequestsPerOp(
+  stack: BenchStack,
+  log: (line: string) => void,
+  http: HttpClient,
+  pkce: { verifier: string; challenge: string },
+): Promise<Record<AuthOp | "clientCredentials", { perRequest: number; commands: Record<string, number> }>> {
+  const K = 20;
+  const proxy = await startStoreFaultProxy(stack.redis.url);
+  const own = await ownAuth(stack, log, http, pkce, proxy.url);
+  try {
+    const { side } = own;
+    const codes = await side.codes(K + 1);
+    const exchange = side.exchange(await side.subject());
+    const ccAuth = basic(own.agent.client.clientId, own.agent.client.secret);
+    const ccForm = { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE };
+    const families: string[] = [];
+    const ops: Record<AuthOp | "clientCredentials", (i: number) => Promise<unknown>> = {
+      code: async (i) => {
+        const answer = await tokenRequest(
+          http,
+          side.tokenEndpoint,
+          side.client,
+          codeForm(codes[i]!, REDIRECT_URI, pkce.verifier),
+        );
+        families.push(answer.refresh_token!);
+      },
+      refresh: async (i) => {
+        const answer = await tokenRequest(http, side.tokenEndpoint, side.client, refreshForm(families[i]!));
+        families[i] = answer.refresh_token!;
+      },
+      exchange: () => tokenRequest(http, side.tokenEndpoint, exchange.client, exchange.form),
+      clientCredentials: () => tokenRequest(http, side.tokenEndpoint, ccAuth, ccForm),
+    };
+    const counts = {} as Awaited<ReturnType<typeof storeRequestsPerOp>>;
+    for (const [name, op] of Object.entries(ops) as [AuthOp | "clientCredentials", (i: number) => Promise<unknown>][]) {
+      // One first (scripts loaded, caches filled), not counted; the code loop's extra code is for it.
+      await op(name === "code" ? K : 0);
+      const from = proxy.log().length;
+      for (let i = 0; i < K; i++) await op(i);
+      const commands: Record<string, number> = {};
+      for (const { body } of proxy.log().slice(from))
+        commands[commandName(body)] = (commands[commandName(body)] ?? 0) + 1;
+      counts[name] = { perRequest: (proxy.log().length - from) / K, commands };
+    }
+    return counts;
+  } finally {
+    await own.worker.dispose();
+    await proxy.close();
+  }
 }
 
 export async function benchPeers(
@@ -197,54 +318,9 @@ export async function benchPeers(
   try {
     // ---- auth tier: this project alone, then the peer with each store, one after the other.
     const { verifier, challenge } = pkcePair();
-    const own = await ownAuth(stack, log);
+    const own = await ownAuth(stack, log, http, { verifier, challenge });
+    const ownSide = own.side;
     started.push(own.worker);
-    const store = new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }));
-    const ownSide: AuthSide = {
-      process: own.worker,
-      tokenEndpoint: `${own.worker.url}/token`,
-      client: basic(own.web.client.clientId, own.web.client.secret),
-      verifier,
-      async codes(n) {
-        // Written with the tier's own store code, as its consent step writes them (src/auth/ui/interaction.ts).
-        const codes = Array.from({ length: n }, () => randomBytes(32).toString("base64url"));
-        const authTime = Math.floor(Date.now() / 1000);
-        for (let i = 0; i < n; i += 50)
-          await Promise.all(
-            codes.slice(i, i + 50).map((code) =>
-              store.saveCode(
-                code,
-                {
-                  clientId: own.web.client.clientId,
-                  redirectUri: REDIRECT_URI,
-                  sub: `bench-${randomBytes(6).toString("base64url")}`,
-                  scope: SCOPE,
-                  resource: [GATEWAY_RESOURCE],
-                  codeChallenge: challenge,
-                  authTime,
-                  claims: {},
-                },
-                10 * 60_000,
-              ),
-            ),
-          );
-        return codes;
-      },
-      async subject() {
-        const answer = await tokenRequest(
-          http,
-          `${own.worker.url}/token`,
-          basic(own.agent.client.clientId, own.agent.client.secret),
-          { grant_type: "client_credentials", resource: GATEWAY_RESOURCE, scope: SCOPE },
-        );
-        return answer.access_token!;
-      },
-      // As the gateway exchanges a session's token (scenario 2): for the upstream's audience.
-      exchange: (subject) => ({
-        client: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
-        form: exchangeForm(subject, { audience: UPSTREAM_AUDIENCE, expires_in: "5" }),
-      }),
-    };
     const ownLoops = await prepareAuth(http, ownSide);
 
     // The peer with each store, alive beside ours (an idle workerd costs no CPU), so that each
@@ -260,19 +336,23 @@ export async function benchPeers(
       const auth = basic(client.clientId, client.clientSecret);
       const peerCodes = async (n: number) => {
         const codes: string[] = [];
-        // In batches, each issued through the provider's own completeAuthorization.
-        while (codes.length < n) {
-          const res = await fetch(`${peer.url}/bench/codes`, {
-            method: "POST",
-            body: JSON.stringify({
-              clientId: client.clientId,
-              n: Math.min(200, n - codes.length),
-              codeChallenge: challenge,
-            }),
-          });
-          if (!res.ok) throw new Error(`workers-oauth-provider issued no codes: ${res.status} ${await res.text()}`);
-          codes.push(...((await res.json()) as { codes: string[] }).codes);
-        }
+        // In batches, each issued through the provider's own completeAuthorization. A batch whose
+        // connection fails is asked for again once (the codes it may have issued are never used).
+        const batch = async (size: number, retry = true): Promise<string[]> => {
+          try {
+            const res = await fetch(`${peer.url}/bench/codes`, {
+              method: "POST",
+              body: JSON.stringify({ clientId: client.clientId, n: size, codeChallenge: challenge }),
+            });
+            if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
+            return ((await res.json()) as { codes: string[] }).codes;
+          } catch (err) {
+            if (retry) return batch(size, false);
+            const cause = (err as Error & { cause?: unknown }).cause;
+            throw new Error(`workers-oauth-provider issued no codes: ${String(err)} ${cause ? String(cause) : ""}`);
+          }
+        };
+        while (codes.length < n) codes.push(...(await batch(Math.min(50, n - codes.length))));
         return codes;
       };
       peerLoops[kind] = await prepareAuth(http, {
@@ -318,9 +398,15 @@ export async function benchPeers(
     const oidcCc = () => asError(tokenRequest(http, `${oidc.url}/token`, oidcAuth, oidcForm));
     await closedLoop(CONCURRENCY, WARMUP, ownCc);
     await closedLoop(CONCURRENCY, WARMUP, oidcCc);
-    const oursCc = await measure(http, own.worker.pid, AUTH_N.clientCredentials, ownCc);
-    const oidcResult = await measure(http, oidc.pid, AUTH_N.clientCredentials, oidcCc);
+    const ccRounds = { ours: [] as Measured[], oidc: [] as Measured[] };
+    for (let round = 0; round < AUTH_ROUNDS; round++) {
+      ccRounds.ours.push(await measure(http, own.worker.pid, AUTH_N.clientCredentials, ownCc));
+      ccRounds.oidc.push(await measure(http, oidc.pid, AUTH_N.clientCredentials, oidcCc));
+    }
+    const oursCc = medianRound(ccRounds.ours);
+    const oidcResult = medianRound(ccRounds.oidc);
     for (const p of started.splice(0)) await p.dispose();
+    const storeRequests = await storeRequestsPerOp(stack, log, http, { verifier, challenge });
 
     // ---- gateway warm tools/call beside an McpAgent serving the same tool.
     const agentPeer = await startMcpAgentPeer(BENCH_BUILD_DIR, log);
@@ -397,10 +483,20 @@ export async function benchPeers(
       );
       first = false;
     }
+    const perOp = (op: AuthOp | "clientCredentials") =>
+      `${storeRequests[op].perRequest.toFixed(1)} (${Object.entries(storeRequests[op].commands)
+        .map(([name, n]) => `${name}×${n}`)
+        .join(" ")})`;
+    rows.push({
+      scenario: "",
+      measure: "  store requests (a fetch each) per request, ours, one at a time, 20 of each",
+      result: `code ${perOp("code")}; refresh ${perOp("refresh")}; exchange ${perOp("exchange")}; client credentials ${perOp("clientCredentials")}`,
+      limit: "in-memory peer: none",
+    });
     rows.push(
       {
         scenario: "",
-        measure: `client credentials, c${CONCURRENCY}: this project's auth tier (own workerd)`,
+        measure: `client credentials, c${CONCURRENCY}, median of ${AUTH_ROUNDS} rounds: this project's auth tier (own workerd)`,
         result: figure(oursCc),
       },
       {
@@ -443,7 +539,8 @@ export async function benchPeers(
       auth: {
         rounds,
         medians: { ours, workersOAuthProvider: peerResults },
-        clientCredentials: { ours: oursCc, oidcProvider: oidcResult },
+        clientCredentials: { rounds: ccRounds, ours: oursCc, oidcProvider: oidcResult },
+        storeRequestsPerRequest: storeRequests,
       },
       mcp: { gatewayRounds, agentRounds, serial },
     });
