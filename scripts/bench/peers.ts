@@ -6,8 +6,8 @@
 //   auth tier, client credentials         ── oidc-provider, JWT access tokens (own Node process)
 //   gateway, warm tools/call (16 sessions) ── agents' McpAgent serving the same echo tool (own workerd)
 //
-// Every figure is taken over HTTP on loopback by the same load generator, one side after the other,
-// and CPU per request is what the side's own process spent across its run (utime + stime from
+// Every figure is taken over HTTP on loopback by the same load generator, the sides taking turns round
+// by round, and CPU per request is what the side's own process spent across its run (utime + stime from
 // /proc) divided by the requests it answered: not the load generator, the Redis bridge or Redis.
 // The peers are built from the installed devDependencies (scripts/bench/peers/), only when --peers
 // is given, so that `npm run bench` without it builds and starts nothing more.
@@ -316,7 +316,8 @@ export async function benchPeers(
   const data: Record<string, unknown> = {};
   const started: PeerProcess[] = [];
   try {
-    // ---- auth tier: this project alone, then the peer with each store, one after the other.
+    // ---- auth tier: this project alone, and the peer with each store, all started first; then each
+    // loop in rounds, the sides taking turns.
     const { verifier, challenge } = pkcePair();
     const own = await ownAuth(stack, log, http, { verifier, challenge });
     const ownSide = own.side;
@@ -552,7 +553,7 @@ export async function benchPeers(
     rows,
     data,
     notes: [
-      `8: each side over HTTP on loopback from the same load generator, one after the other, ${CONCURRENCY} requests in flight; CPU/req is the side's own process (utime + stime from /proc across its run, divided by the requests it answered): this project's auth tier alone in a workerd of its own (not the Redis bridge or Redis), each workers-oauth-provider in its own workerd (with local KV, Miniflare's KV simulator runs in that process), oidc-provider in its own Node process, the McpAgent in its own workerd, and the gateway's workerd (the gateway with its auth tier and the idle bench workers; the fast upstream is in the load generator). Ratios are ours / the peer's: above 1× is better for throughput, below 1× for p50 and CPU. The gateway forwards each call to the upstream; the McpAgent answers in its Durable Object. workers-oauth-provider's token exchange narrows the scope of a token its own grant issued (the audience cannot change); ours exchanges a session's token for the upstream's audience and looks its revocation up in Redis every time. The store-requests row is counted afterwards on a second copy of the tier behind a proxy in front of the bridge, one request at a time (at c16, exchanges share their MGETs).`,
+      `8: each side over HTTP on loopback from the same load generator, ${CONCURRENCY} requests in flight, the sides taking turns (auth and client credentials: ${AUTH_ROUNDS} rounds each; tools/call: ${MCP_ROUNDS}), figures the median of the rounds; CPU/req is the side's own process (utime + stime from /proc across its run, divided by the requests it answered): this project's auth tier alone in a workerd of its own (not the Redis bridge or Redis), each workers-oauth-provider in its own workerd (with local KV, Miniflare's KV simulator runs in that process), oidc-provider in its own Node process, the McpAgent in its own workerd, and the gateway's workerd (the gateway with its auth tier and the idle bench workers; the fast upstream is in the load generator). Ratios are ours / the peer's: above 1× is better for throughput, below 1× for p50 and CPU. The gateway forwards each call to the upstream; the McpAgent answers in its Durable Object. workers-oauth-provider's token exchange narrows the scope of a token its own grant issued (the audience cannot change); ours exchanges a session's token for the upstream's audience and looks its revocation up in Redis every time. The store-requests row is counted afterwards on a second copy of the tier behind a proxy in front of the bridge, one request at a time (at c16, exchanges share their MGETs).`,
     ],
   };
 }
