@@ -107,7 +107,7 @@ try {
   if (wanted(6))
     await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
   if (wanted(7)) await scenario("7 store latency", () => benchStoreLatency(stack));
-  if (args.peers) await scenario("8 peers", () => benchPeers(stack));
+  if (args.peers) await scenario("8 peers", () => benchPeers(stack, log));
   if (args.soak && inspectorPort) await scenario("9 memory soak", () => benchSoak(stack, inspectorPort, log));
 } catch (err) {
   console.error(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}`);
