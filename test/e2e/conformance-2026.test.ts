@@ -36,8 +36,6 @@ const GAP = {
   lifecycle:
     "server-stateless: one check of the stateless lifecycle fails through the gateway (see the printed failures)",
   inputRequired: "input_required results relayed both ways, request state signed by the gateway and checked on return",
-  subscribeAcrossEras:
-    "the MCP Proxy app speaks 2026-07-28 to an upstream that serves both eras, and that era has no resources/subscribe for a 2025 agent",
 } as const;
 
 /**
@@ -59,10 +57,7 @@ const KNOWN_GAPS: Record<Revision, Record<string, string>> = {
     "input-required-result-tampered-state": GAP.inputRequired,
     "input-required-result-capability-check": GAP.inputRequired,
   },
-  "2025-11-25": {
-    "resources-subscribe": GAP.subscribeAcrossEras,
-    "resources-unsubscribe": GAP.subscribeAcrossEras,
-  },
+  "2025-11-25": {},
 };
 
 /**

@@ -5,7 +5,8 @@
 // fresh instance after a restart or eviction) resumes it without a new initialize; a modern one
 // (2026-07-28) is stateless, and every request carries its own `_meta` envelope and request
 // headers (modern-protocol.ts, request-headers.ts), with its `input_required` results bridged to
-// the agent (input-required.ts). The era is configured, or probed once and remembered.
+// the agent (input-required.ts). The era is configured, or probed once and remembered; a 2025-era
+// agent on an upstream that serves both eras speaks 2025-11-25 to it (docs/apps.md).
 import type {
   CallToolResult,
   GetPromptResult,
@@ -75,6 +76,19 @@ type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
  * forgotten, so the next operation probes again.
  */
 const knownEras = new Map<string, Promise<Era>>();
+
+/**
+ * Whether each upstream endpoint that discovered as modern also accepts `initialize` (serves both
+ * eras), per isolate, learned by the first 2025-era agent's session that meets it. `server/discover`
+ * lists only the modern versions a server speaks, so it cannot tell a dual-era server from a
+ * modern-only one; MCP 2026-07-28 basic/versioning says a legacy client reaches a dual-era server
+ * by `initialize`, and a 2025 agent keeps the methods only its own era has (resources/subscribe).
+ * A failure that says nothing of the era (unreachable, 5xx) is forgotten, as for `knownEras`.
+ */
+const acceptsInitialize = new Map<string, Promise<boolean>>();
+
+/** The upstream refused `initialize`: it speaks only the modern era. */
+class InitializeRefused extends Error {}
 
 /** How one operation talks to the upstream: in the session's era, with that era's envelope. */
 interface Channel {
@@ -427,9 +441,41 @@ export class McpProxyApp implements App {
   private async connect(ctx: AppCallContext, base: Base, given?: Era): Promise<StoredSession> {
     const era = given ?? (await this.era(ctx, base));
     if (era.era === "legacy") return this.initialize(ctx.state, base, ctx.clientCapabilities);
+    if (!given && this.config.upstreamProtocol === "auto" && ctx.agentEra === "legacy") {
+      const legacy = await this.legacyOnDualEra(ctx, base);
+      if (legacy) return legacy;
+    }
     const session: StoredSession = { protocolVersion: MODERN_PROTOCOL_VERSION, offers: era.offers };
     await ctx.state.set({ [UPSTREAM_SESSION_KEY]: session });
     return session;
+  }
+
+  /**
+   * A 2025-era agent's session on an upstream that discovered as modern: a legacy upstream
+   * session when the upstream accepts `initialize` (tried once per endpoint and isolate, then
+   * remembered), else undefined and the agent is bridged to the modern era.
+   */
+  private async legacyOnDualEra(ctx: AppCallContext, base: Base): Promise<StoredSession | undefined> {
+    const known = acceptsInitialize.get(base.url);
+    if (known && !(await known)) return undefined;
+    const attempt = this.initialize(ctx.state, base, ctx.clientCapabilities, { strict: true });
+    if (!known) {
+      const learned = attempt.then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof InitializeRefused) return false;
+          throw err;
+        },
+      );
+      acceptsInitialize.set(base.url, learned);
+      learned.catch(() => acceptsInitialize.get(base.url) === learned && acceptsInitialize.delete(base.url));
+    }
+    try {
+      return await attempt;
+    } catch (err) {
+      if (err instanceof InitializeRefused) return undefined;
+      throw err;
+    }
   }
 
   private era(ctx: AppCallContext, base: Base): Promise<Era> {
@@ -482,19 +528,30 @@ export class McpProxyApp implements App {
     state: AppSessionState,
     base: Base,
     agentCapabilities: Record<string, unknown> = {},
+    options: { strict?: boolean } = {},
   ): Promise<StoredSession> {
-    const outcome = await sendRequest(base, "initialize", {
-      protocolVersion: LATEST_PROTOCOL_VERSION,
-      // What the agent offers and the gateway can relay: the upstream may then ask for it
-      // during a request, and the gateway passes the request to the agent and the answer back.
-      capabilities: Object.fromEntries(
-        Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
-      ),
-      clientInfo: SERVER_INFO,
-    });
+    let outcome: RpcOutcome;
+    try {
+      outcome = await sendRequest(base, "initialize", {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        // What the agent offers and the gateway can relay: the upstream may then ask for it
+        // during a request, and the gateway passes the request to the agent and the answer back.
+        capabilities: Object.fromEntries(
+          Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
+        ),
+        clientInfo: SERVER_INFO,
+      });
+    } catch (err) {
+      // Strict (trying a modern upstream's legacy side): a refusal in 400, 404 or 405 says it has none.
+      if (options.strict && err instanceof UpstreamError && PROBE_REFUSALS.has(err.upstreamStatus ?? 0))
+        throw new InitializeRefused();
+      throw err;
+    }
+    if (options.strict && "error" in outcome) throw new InitializeRefused();
     const result = this.parse(initializeResult, this.expect(outcome), "initialize");
     // Lifecycle, "Version Negotiation": a version the client does not support ends the attempt.
     if (!isSupportedProtocolVersion(result.protocolVersion)) {
+      if (options.strict) throw new InitializeRefused();
       throw new UpstreamError(
         this.name,
         `upstream speaks MCP ${result.protocolVersion}, which the gateway does not support`,

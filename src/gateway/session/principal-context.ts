@@ -269,6 +269,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       },
       // Upstreams are told of no agent capability: this era cannot relay their requests yet.
       clientCapabilities: {},
+      agentEra: "modern",
       ...rest,
     });
   }
