@@ -53,6 +53,12 @@ export interface AppCallContext {
    * own era to it when it can (docs/apps.md); unset reads as modern.
    */
   agentEra?: AgentEra;
+  /**
+   * A 2026-07-28 agent's retry of an `input_required` answer (MCP 2026-07-28 basic/patterns/mrtr):
+   * its `inputResponses` and the upstream's own `requestState`, unwrapped from the gateway's signed
+   * state. Sent upstream with the retried request; only for a modern agent.
+   */
+  retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 export type AgentEra = "legacy" | "modern";

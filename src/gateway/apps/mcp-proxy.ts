@@ -20,7 +20,7 @@ import { log } from "../../core/log.js";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
 import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
-import { completeWithInput, INPUT_METHODS } from "./input-required.js";
+import { checkInputRequired, completeWithInput, INPUT_METHODS } from "./input-required.js";
 import {
   completedResult,
   envelope,
@@ -28,6 +28,7 @@ import {
   eraOfRefusal,
   EVERYTHING,
   HEADER_MISMATCH,
+  MISSING_REQUIRED_CLIENT_CAPABILITY,
   MODERN_PROTOCOL_VERSION,
   PROBE_REFUSALS,
   supportsModern,
@@ -43,7 +44,7 @@ import {
   type Exchange,
   type RpcOutcome,
 } from "./streamable-http-client.js";
-import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
+import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "./upstream-error.js";
 
 /** Where in the app's session state the upstream session lives. */
 export const UPSTREAM_SESSION_KEY = "upstreamSession";
@@ -180,10 +181,14 @@ export class McpProxyApp implements App {
         await this.toolsOf(channel, ctx);
         outcome = await attempt();
       }
+      if ("error" in outcome && ctx.agentEra === "modern" && outcome.error.code === MISSING_REQUIRED_CLIENT_CAPABILITY)
+        this.expect(outcome);
       if ("error" in outcome) {
         const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
         return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
       }
+      if (outcome.result.resultType === "input_required")
+        return { result: outcome.result as CallToolResult, upstreamStatus: outcome.status };
       return {
         result: this.parse(callToolResult, outcome.result, "tools/call") as CallToolResult,
         upstreamStatus: outcome.status,
@@ -203,6 +208,7 @@ export class McpProxyApp implements App {
     return this.operate(ctx, async (channel) => {
       const params = withMeta({ name, arguments: args }, ctx);
       const result = this.expect(await this.final(channel, ctx, "prompts/get", params));
+      if (result.resultType === "input_required") return result as GetPromptResult;
       return this.parse(getPromptResult, result, "prompts/get") as GetPromptResult;
     });
   }
@@ -232,6 +238,7 @@ export class McpProxyApp implements App {
   readResource(uri: string, ctx: AppCallContext): Promise<ReadResourceResult> {
     return this.operate(ctx, async (channel) => {
       const result = this.expect(await this.final(channel, ctx, "resources/read", withMeta({ uri }, ctx)));
+      if (result.resultType === "input_required") return result as ReadResourceResult;
       return this.parse(readResourceResult, result, "resources/read") as ReadResourceResult;
     });
   }
@@ -409,6 +416,7 @@ export class McpProxyApp implements App {
     headers?: Record<string, string>,
   ): Promise<RpcOutcome> {
     if (!channel.modern) return channel.request(method, params);
+    if (ctx.agentEra === "modern" && INPUT_METHODS.has(method)) return this.passInputRequired(channel, ctx, method, params, headers);
     const outcome = INPUT_METHODS.has(method)
       ? await completeWithInput({
           app: this.name,
@@ -427,6 +435,28 @@ export class McpProxyApp implements App {
     return { ...outcome, result: completedResult(this.name, method, outcome.result) };
   }
 
+  /**
+   * A modern agent on a modern upstream: one request (with the agent's retry, when this is one),
+   * and an `input_required` answer goes back to the agent as it is, for the agent to answer and
+   * retry (its state is wrapped by the gateway's endpoint, mcp/request-state.ts). Only what the
+   * agent declared on this request may be asked of it (mrtr, "Server Requirements"): otherwise
+   * MissingRequiredClientCapability (-32021).
+   */
+  private async passInputRequired(
+    channel: Channel,
+    ctx: AppCallContext,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    headers: Record<string, string> | undefined,
+  ): Promise<RpcOutcome> {
+    const outcome = await channel.request(method, { ...params, ...ctx.retry }, headers);
+    if ("error" in outcome) return outcome;
+    if (outcome.result.resultType !== "input_required")
+      return { ...outcome, result: completedResult(this.name, method, outcome.result) };
+    const asked = checkInputRequired(this.name, method, outcome.result, ctx.clientCapabilities ?? {}, outcome.status);
+    return { ...outcome, result: asked };
+  }
+
   private connectOnce(ctx: AppCallContext, base: Base, era?: Era): Promise<StoredSession> {
     const key = ctx.sessionId ?? ctx.state;
     let pending = this.#initializing.get(key);
@@ -440,7 +470,7 @@ export class McpProxyApp implements App {
   /** The session's way in: the configured era, or the one this isolate learned, or a probe. */
   private async connect(ctx: AppCallContext, base: Base, given?: Era): Promise<StoredSession> {
     const era = given ?? (await this.era(ctx, base));
-    if (era.era === "legacy") return this.initialize(ctx.state, base, ctx.clientCapabilities);
+    if (era.era === "legacy") return this.initialize(ctx.state, base, initializeCapabilities(ctx));
     if (!given && this.config.upstreamProtocol === "auto" && ctx.agentEra === "legacy") {
       const legacy = await this.legacyOnDualEra(ctx, base);
       if (legacy) return legacy;
@@ -607,6 +637,9 @@ export class McpProxyApp implements App {
   private expect(outcome: RpcOutcome): Record<string, unknown> {
     if ("result" in outcome) return outcome.result;
     const { code, message, data } = outcome.error;
+    // The upstream could not ask what it needs of the agent: the agent hears the spec's error as it is.
+    if (code === MISSING_REQUIRED_CLIENT_CAPABILITY)
+      throw new UpstreamProtocolError(this.name, code, `upstream error ${code}: ${message}`, data, outcome.status);
     throw new UpstreamJsonRpcError(this.name, code, `upstream error ${code}: ${message}`, data, outcome.status);
   }
 
@@ -617,6 +650,17 @@ export class McpProxyApp implements App {
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
     throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
   }
+}
+
+/**
+ * What a legacy upstream session is told the client offers. A 2025 agent's session: what the agent
+ * declared at its initialize. A principal's context (2026-07-28 agents): everything the gateway can
+ * bridge into `input_required` results, since each request declares its own capabilities and one
+ * that lacks what the upstream asks gets MissingRequiredClientCapability then (docs/mcp-endpoint.md).
+ */
+function initializeCapabilities(ctx: AppCallContext): Record<string, unknown> | undefined {
+  if (ctx.agentEra !== "modern") return ctx.clientCapabilities;
+  return { elicitation: { form: {}, url: {} }, sampling: { tools: {} }, roots: {} };
 }
 
 /** Client capabilities whose requests the gateway relays from upstreams to the agent. */
@@ -646,7 +690,8 @@ function isModern(session: StoredSession): boolean {
  * declared, and none when the agent reads no event stream for it (the gateway could not ask).
  */
 function relayableCapabilities(ctx: AppCallContext): Record<string, unknown> {
-  if (!ctx.events?.ask) return {};
+  // A modern agent is asked through input_required results, on the request that declared them.
+  if (!ctx.events?.ask && ctx.agentEra !== "modern") return {};
   return Object.fromEntries(
     Object.entries(ctx.clientCapabilities ?? {}).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
   );

@@ -81,6 +81,8 @@ export interface SessionAppsDeps {
   clientCapabilities?: Record<string, unknown>;
   /** The era the agent speaks: apps with a dual-era upstream speak it the same one (AppCallContext.agentEra). */
   agentEra?: AgentEra;
+  /** A 2026-07-28 agent's verified retry of an `input_required` answer, for the call's app (AppCallContext.retry). */
+  retry?: AppCallContext["retry"];
   /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
 }
@@ -457,6 +459,7 @@ export class SessionApps implements ToolSource {
       },
       ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
       ...(this.deps.agentEra ? { agentEra: this.deps.agentEra } : {}),
+      ...(this.deps.retry ? { retry: this.deps.retry } : {}),
     };
     this.timers.set(ctx, timer);
     return ctx;
