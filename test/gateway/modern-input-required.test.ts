@@ -23,7 +23,7 @@ let gatewayB: RunningWorker;
 
 beforeAll(async () => {
   modernUpstream = await startModernMcpServer();
-  legacyUpstream = await startRecordingMcpServer();
+  legacyUpstream = await startRecordingMcpServer({ hangingAsk: true });
   stack = await startStack({
     apps: [
       { name: "modern", type: "mcpProxy", upstream: { stream: { url: modernUpstream.url } }, timeout: "3s" },
@@ -138,6 +138,39 @@ describe("a modern upstream's input_required, passed to a 2026-07-28 agent", () 
   });
 });
 
+describe("bounds on a modern upstream's rounds", () => {
+  it("passes at most 8 rounds of one request, then refuses the retry with -32602", async () => {
+    let reply = await call(gatewayA, "modern__ask_forever");
+    let rounds = 1;
+    while (reply.result?.resultType === "input_required" && rounds < 20) {
+      const [key] = only(reply);
+      reply = await call(gatewayA, "modern__ask_forever", {
+        inputResponses: { [key]: { action: "accept", content: { ok: true } } },
+        requestState: reply.result.requestState,
+      });
+      rounds++;
+    }
+    expect(rounds).toBe(9);
+    expect(reply.error).toMatchObject({ code: -32602, message: expect.stringContaining("at most 8 rounds") });
+  });
+
+  it("passes sampling through when declared", async () => {
+    const first = await call(gatewayA, "modern__sample", {}, { sampling: {} });
+    const [key, request] = only(first);
+    expect(request.method).toBe("sampling/createMessage");
+    const done = await call(
+      gatewayA,
+      "modern__sample",
+      {
+        inputResponses: { [key]: { role: "assistant", content: { type: "text", text: "4" }, model: "m" } },
+        requestState: first.result!.requestState,
+      },
+      { sampling: {} },
+    );
+    expect(done.result?.content?.[0]?.text).toContain('"4"');
+  });
+});
+
 describe("a session-based upstream's elicitation, as input_required for a 2026-07-28 agent", () => {
   it("holds the upstream call while the agent answers, and the retry gets the call's result", async () => {
     const first = await call(gatewayA, "legacy__ask_client");
@@ -166,7 +199,10 @@ describe("a session-based upstream's elicitation, as input_required for a 2026-0
       requestState: first.result!.requestState,
     });
     expect(stolen.error?.code).toBe(-32602);
-    const again = await call(gatewayA, "legacy__ask_client", { inputResponses: {}, requestState: first.result!.requestState });
+    const again = await call(gatewayA, "legacy__ask_client", {
+      inputResponses: {},
+      requestState: first.result!.requestState,
+    });
     expect(again.result?.resultType).toBe("input_required");
     const [keyAgain] = only(again);
     expect(keyAgain).toBe(key);
@@ -175,6 +211,17 @@ describe("a session-based upstream's elicitation, as input_required for a 2026-0
       requestState: again.result!.requestState,
     });
     expect(done.result?.content?.[0]?.text).toBe("decline: {}");
+  });
+
+  it("answers the retry with a tool error when the upstream hangs after the answer (its app's timeout), never a hang", async () => {
+    const first = await call(gatewayA, "legacy__ask_then_hang");
+    const [key] = only(first);
+    const done = await call(gatewayA, "legacy__ask_then_hang", {
+      inputResponses: { [key]: { action: "accept", content: {} } },
+      requestState: first.result!.requestState,
+    });
+    expect(done.result?.isError).toBe(true);
+    expect(done.result?.resultType).toBe("complete");
   });
 
   it("refuses with -32021 when the request did not declare elicitation", async () => {
@@ -189,7 +236,10 @@ describe("a session-based upstream's elicitation, as input_required for a 2026-0
     // ends the call, it is refused as no longer held.
     let probe: Reply | undefined;
     for (let i = 0; i < 100; i++) {
-      probe = await call(gatewayA, "legacy__ask_client", { inputResponses: {}, requestState: first.result!.requestState });
+      probe = await call(gatewayA, "legacy__ask_client", {
+        inputResponses: {},
+        requestState: first.result!.requestState,
+      });
       if (probe.error) break;
       expect(probe.result?.resultType).toBe("input_required");
       await new Promise((r) => setTimeout(r, 100));

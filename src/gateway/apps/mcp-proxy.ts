@@ -416,7 +416,8 @@ export class McpProxyApp implements App {
     headers?: Record<string, string>,
   ): Promise<RpcOutcome> {
     if (!channel.modern) return channel.request(method, params);
-    if (ctx.agentEra === "modern" && INPUT_METHODS.has(method)) return this.passInputRequired(channel, ctx, method, params, headers);
+    if (ctx.agentEra === "modern" && INPUT_METHODS.has(method))
+      return this.passInputRequired(channel, ctx, method, params, headers);
     const outcome = INPUT_METHODS.has(method)
       ? await completeWithInput({
           app: this.name,

@@ -59,11 +59,7 @@ export class RequestStateCodec {
   }
 
   /** The payload of a state this gateway minted for `expected`, or the spec's error. */
-  async verify(
-    state: unknown,
-    expected: { p: string; m: string; n: string },
-    now = Date.now(),
-  ): Promise<StatePayload> {
+  async verify(state: unknown, expected: { p: string; m: string; n: string }, now = Date.now()): Promise<StatePayload> {
     if (typeof state !== "string" || state.length > 16_384) throw invalidState("is not one the gateway issued");
     const [body, tag, extra] = state.split(".");
     if (!body || !tag || extra !== undefined) throw invalidState("is not one the gateway issued");

@@ -15,8 +15,8 @@ import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
 import { candidateApp } from "../apps/catalog.js";
+import { MAX_REQUESTS } from "../apps/input-required.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
-import { SERVER_INFO } from "../mcp/protocol.js";
 import { loadGatewayConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "../mcp/messages.js";
@@ -32,19 +32,18 @@ import {
   type ListenFilter,
 } from "../mcp/modern-methods.js";
 import { modernAnswerOptions } from "../mcp/modern-options.js";
+import { SERVER_INFO } from "../mcp/protocol.js";
+import { invalidState, RequestStateCodec, stateSecret, type StatePayload } from "../mcp/request-state.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
-import { errorMessage } from "../mcp/session-methods.js";
+import { errorMessage, resultMessage } from "../mcp/session-methods.js";
 import type { CallerRequest, ContextRequestOptions, PrincipalContextRpc } from "../object-rpc.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import type { ExchangedToken } from "../outbound/token-exchange-client.js";
 import { SessionCallBudgets } from "./call-budgets.js";
+import { HeldCall, type HeldStep } from "./held-calls.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
-import { HeldCall, type HeldStep } from "./held-calls.js";
-import { MAX_REQUESTS } from "../apps/input-required.js";
-import { invalidState, RequestStateCodec, stateSecret, type StatePayload } from "../mcp/request-state.js";
-import { resultMessage } from "../mcp/session-methods.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -358,7 +357,9 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     if (!isObject(answer)) {
       // mrtr, "Error Handling": a retry without the answer asked for gets the question again.
       if (held.question()?.id === payload.q)
-        return { reply: await this.stepReply(message, { input: held.question()! }, held, principal, target, payload.r) };
+        return {
+          reply: await this.stepReply(message, { input: held.question()! }, held, principal, target, payload.r),
+        };
       throw invalidState("was answered already");
     }
     if (!held.answer(payload.q, answer)) throw invalidState("was answered already");
