@@ -38,7 +38,7 @@ export class RequestStateCodec {
   private readonly key: Promise<CryptoKey>;
 
   /** `secret`: the bytes the signing key is derived from (HKDF-SHA-256, RFC 5869). */
-  constructor(secret: Uint8Array) {
+  constructor(secret: Uint8Array<ArrayBuffer>) {
     this.key = crypto.subtle
       .importKey("raw", secret, "HKDF", false, ["deriveKey"])
       .then((material) =>
@@ -63,7 +63,7 @@ export class RequestStateCodec {
     if (typeof state !== "string" || state.length > 16_384) throw invalidState("is not one the gateway issued");
     const [body, tag, extra] = state.split(".");
     if (!body || !tag || extra !== undefined) throw invalidState("is not one the gateway issued");
-    let signature: Uint8Array;
+    let signature: Uint8Array<ArrayBuffer>;
     try {
       signature = fromBase64url(tag);
     } catch {
@@ -84,10 +84,10 @@ export class RequestStateCodec {
  * The key material of a gateway: its configured secrets (sorted by name, so every isolate derives
  * the same key), or, with none configured, `fallback` (a random value kept by the principal's object).
  */
-export function stateSecret(secrets: Record<string, string>, fallback: () => string): Uint8Array {
+export function stateSecret(secrets: Record<string, string>, fallback: () => string): Uint8Array<ArrayBuffer> {
   const names = Object.keys(secrets).sort();
   const joined = names.length ? names.map((name) => `${name}=${secrets[name]}`).join("\n") : fallback();
-  return encoder.encode(joined);
+  return new Uint8Array(encoder.encode(joined));
 }
 
 function base64url(bytes: Uint8Array): string {
@@ -96,7 +96,7 @@ function base64url(bytes: Uint8Array): string {
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-function fromBase64url(text: string): Uint8Array {
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4));
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
