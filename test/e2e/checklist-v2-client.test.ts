@@ -12,11 +12,11 @@ import { startE2eStack, type E2eStack } from "../helpers/e2e-stack.js";
 import { connectV2Agent, type V2Agent } from "../helpers/v2-agent.js";
 
 /**
- * The protocol revision the v2 client ends up on. Today the gateway answers its 2026-07-28
- * `server/discover` with 400 and the client falls back to the 2025 handshake; once the gateway
- * speaks 2026-07-28 at /mcp, change this to "2026-07-28".
+ * The protocol revision the v2 client ends up on: the gateway speaks 2026-07-28 at /mcp, so the
+ * client's `server/discover` settles it without the 2025 handshake (the v1 client's checklist,
+ * checklist.test.ts, stays on 2025-11-25).
  */
-const NEGOTIATED_ERA = "2025-11-25";
+const NEGOTIATED_ERA = "2026-07-28";
 
 /** What the scopes policy (config/gateway.dev.yaml) shows a token with tools:read only. */
 const READ_CATALOG = ["demo__echo", "demo__whoami", "notes__list_notes", "notes__whoami"];

@@ -84,6 +84,7 @@ async function call(
     { "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": name },
   );
   expect(res.status).toBeLessThan(500);
+  const id = nextId;
   const type = res.headers.get("content-type") ?? "";
   if (type.includes("text/event-stream")) {
     const text = await res.text();
@@ -91,9 +92,14 @@ async function call(
       .split("\n")
       .filter((line) => line.startsWith("data: "))
       .map((line) => JSON.parse(line.slice(6)) as Reply & { method?: string });
-    return messages.find((m) => m.method === undefined)!;
+    const reply = messages.find((m) => m.method === undefined)!;
+    expect(reply.id).toBe(id);
+    return reply;
   }
-  return (await res.json()) as Reply;
+  const reply = (await res.json()) as Reply;
+  // Every answer, a held call's included, carries the id of the request it answers.
+  expect(reply.id).toBe(id);
+  return reply;
 }
 
 const only = (reply: Reply) => Object.entries(reply.result!.inputRequests!)[0]!;

@@ -400,7 +400,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         _meta: { [SERVER_INFO_META]: SERVER_INFO },
       });
     }
-    const { reply } = step;
+    // A held call's reply answers the retry that is waiting now: under that request's id (mrtr, "Client Requirements": a new one).
+    const reply = { ...step.reply, id: message.id } as JSONRPCMessage;
     if (!("result" in reply) || (reply.result as { resultType?: unknown }).resultType !== "input_required")
       return reply;
     // A modern upstream asks: its state travels inside the gateway's, which names this request and principal.
