@@ -5,6 +5,11 @@
 // session-based upstreams, the catalog and which app serves which resource. Platform routing by
 // principal replaces the sticky load balancer as routing by session id does for McpSession.
 //
+// Multi round-trip requests (basic/patterns/mrtr; docs/mcp-endpoint.md) meet here too: retries
+// are checked against the gateway's signed state (mcp/request-state.ts) before anything runs, and
+// a session-based upstream's call that asks for input is held in this object between the agent's
+// rounds (held-calls.ts).
+//
 // It reuses the session's view of the apps (session-apps.ts), its call pipeline, listings and
 // audit; only the lifetime differs: the context ends after `transports.stream.session.timeout`
 // without a request (an alarm), closing its upstream sessions as a session's end does.
@@ -131,7 +136,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     if (target) {
       try {
         const read = await this.readRetry(message, principal, target, declared, config);
-        if ("reply" in read) return [read.reply];
+        if ("reply" in read) return [bounded(message, read.reply, record.id)];
         rounds = read;
       } catch (err) {
         if (err instanceof JsonRpcError) return [errorMessage(message.id, err)];
@@ -187,14 +192,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         if (rounds.held.held) onEventClosed = true;
       } else reply = await replying;
       if (!onEventClosed) await delivered;
-      if (serializedSize(reply) <= MAX_REPLY_BYTES) return [reply];
-      log("warn", "mcp.reply_too_large", { session_id: record.id, method: message.method });
-      return [
-        errorMessage(
-          message.id,
-          new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on"),
-        ),
-      ];
+      return [bounded(message, reply, record.id)];
     } finally {
       this.inFlight--;
       record.lastActiveAt = Date.now();
@@ -576,6 +574,16 @@ function keepAliveMs(config: GatewayConfig): number {
 }
 
 type AppCallContextRetry = NonNullable<SessionAppsDeps["retry"]>;
+
+/** The reply as sent, or an error when it is larger than the gateway passes on (rpc-limits.ts). */
+function bounded(message: JSONRPCRequest, reply: JSONRPCMessage, contextId: string): JSONRPCMessage {
+  if (serializedSize(reply) <= MAX_REPLY_BYTES) return reply;
+  log("warn", "mcp.reply_too_large", { session_id: contextId, method: message.method });
+  return errorMessage(
+    message.id,
+    new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on"),
+  );
+}
 
 /** What a request that may answer `input_required` names (mrtr, "Supported Requests"); undefined for the rest. */
 interface InputTarget {
