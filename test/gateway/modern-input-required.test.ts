@@ -23,7 +23,7 @@ let gatewayB: RunningWorker;
 
 beforeAll(async () => {
   modernUpstream = await startModernMcpServer();
-  legacyUpstream = await startRecordingMcpServer({ hangingAsk: true });
+  legacyUpstream = await startRecordingMcpServer({ roundTools: true });
   stack = await startStack({
     apps: [
       { name: "modern", type: "mcpProxy", upstream: { stream: { url: modernUpstream.url } }, timeout: "3s" },
@@ -228,6 +228,22 @@ describe("a session-based upstream's elicitation, as input_required for a 2026-0
     });
     expect(done.result?.isError).toBe(true);
     expect(done.result?.resultType).toBe("complete");
+  });
+
+  it("asks the agent at most 8 questions in one held call; the 9th is refused upstream", async () => {
+    let reply = await call(gatewayA, "legacy__ask_repeatedly");
+    let questions = 0;
+    while (reply.result?.resultType === "input_required" && questions < 20) {
+      questions++;
+      const [key] = only(reply);
+      reply = await call(gatewayA, "legacy__ask_repeatedly", {
+        inputResponses: { [key]: { action: "accept", content: {} } },
+        requestState: reply.result.requestState,
+      });
+    }
+    expect(questions).toBe(8);
+    expect(reply.result?.resultType).toBe("complete");
+    expect(reply.result?.content?.[0]?.text).toContain("refused after 8");
   });
 
   it("refuses with -32021 when the request did not declare elicitation", async () => {

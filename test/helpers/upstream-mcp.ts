@@ -80,8 +80,11 @@ export interface RecordingMcpServerOptions {
    * Server not initialized" itself.
    */
   unknownSession?: "notFound" | "uninitializedTransport";
-  /** Also serve `ask_then_hang`: elicits, then never answers until the client goes away (a hang mid-round). */
-  hangingAsk?: boolean;
+  /**
+   * Also serve `ask_then_hang` (elicits, then never answers until the client goes away: a hang
+   * mid-round) and `ask_repeatedly` (elicits until refused, up to 20 times).
+   */
+  roundTools?: boolean;
 }
 
 interface Session {
@@ -182,8 +185,31 @@ function toolSpecs(options: RecordingMcpServerOptions = {}): Record<string, Tool
         return { content: [{ type: "text", text: `${answer.action}: ${JSON.stringify(answer.content ?? {})}` }] };
       },
     }),
-    ...(options.hangingAsk
+    ...(options.roundTools
       ? {
+          ask_repeatedly: tool({
+            description: "Asks the user again and again until the client refuses, at most 20 times",
+            input: z.object({}),
+            run: async (_args, extra) => {
+              for (let asked = 0; asked < 20; asked++) {
+                try {
+                  await extra.sendRequest(
+                    {
+                      method: "elicitation/create",
+                      params: { message: `Again (${asked + 1})?`, requestedSchema: { type: "object", properties: {} } },
+                    },
+                    ElicitResultSchema,
+                  );
+                } catch (err) {
+                  return {
+                    isError: true,
+                    content: [{ type: "text", text: `refused after ${asked}: ${(err as Error).message}` }],
+                  };
+                }
+              }
+              return { content: [{ type: "text", text: "answered 20 times" }] };
+            },
+          }),
           ask_then_hang: tool({
             description: "Asks the user a question, then hangs until the client goes away",
             input: z.object({}),
