@@ -12,8 +12,9 @@ import { startE2eStack, type E2eStack } from "../helpers/e2e-stack.js";
 import { connectV2Agent, type V2Agent } from "../helpers/v2-agent.js";
 
 /**
- * The protocol revision the v2 client ends up on: its `server/discover` is answered at /mcp, so
- * it stays on 2026-07-28 (no fallback to the 2025 handshake).
+ * The protocol revision the v2 client ends up on: the gateway speaks 2026-07-28 at /mcp, so the
+ * client's `server/discover` settles it without the 2025 handshake (the v1 client's checklist,
+ * checklist.test.ts, stays on 2025-11-25).
  */
 const NEGOTIATED_ERA = "2026-07-28";
 

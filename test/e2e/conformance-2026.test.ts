@@ -28,41 +28,13 @@ const REVISIONS = ["2026-07-28", "2025-11-25"] as const;
 type Revision = (typeof REVISIONS)[number];
 
 /**
- * What each known gap waits for. Today every one has the same cause: the gateway answers a
- * 2026-07-28 request with 400 "unsupported MCP-Protocol-Version" (it has no modern-era endpoint
- * yet); the reasons name the piece of that endpoint that makes the scenario pass.
- */
-const GAP = {
-  lifecycle:
-    "server-stateless: one check of the stateless lifecycle fails through the gateway (see the printed failures)",
-  inputRequired: "input_required results relayed both ways, request state signed by the gateway and checked on return",
-  subscribeAcrossEras:
-    "the MCP Proxy app speaks 2026-07-28 to an upstream that serves both eras, and that era has no resources/subscribe for a 2025 agent",
-} as const;
-
-/**
  * Scenarios that pass directly and fail through the gateway today, by revision, with the reason.
  * Remove an entry when the gateway's 2026-07-28 endpoint makes the scenario pass; the suite fails
  * until you do.
  */
 const KNOWN_GAPS: Record<Revision, Record<string, string>> = {
-  "2026-07-28": {
-    "server-stateless": GAP.lifecycle,
-    "input-required-result-basic-elicitation": GAP.inputRequired,
-    "input-required-result-basic-sampling": GAP.inputRequired,
-    "input-required-result-basic-list-roots": GAP.inputRequired,
-    "input-required-result-request-state": GAP.inputRequired,
-    "input-required-result-multiple-input-requests": GAP.inputRequired,
-    "input-required-result-multi-round": GAP.inputRequired,
-    "input-required-result-non-tool-request": GAP.inputRequired,
-    "input-required-result-result-type": GAP.inputRequired,
-    "input-required-result-tampered-state": GAP.inputRequired,
-    "input-required-result-capability-check": GAP.inputRequired,
-  },
-  "2025-11-25": {
-    "resources-subscribe": GAP.subscribeAcrossEras,
-    "resources-unsubscribe": GAP.subscribeAcrossEras,
-  },
+  "2026-07-28": {},
+  "2025-11-25": {},
 };
 
 /**

@@ -21,12 +21,7 @@ import { freePort } from "../helpers/workers.js";
  * Scenarios that pass directly and fail through the gateway today, with the missing piece
  * (docs/testing.md, "End-to-end tests"). Remove an entry when the gateway closes the gap.
  */
-const SUBSCRIBE_ACROSS_ERAS =
-  "the MCP Proxy app speaks 2026-07-28 to an upstream that serves both eras, and that era has no resources/subscribe for a 2025 agent";
-const KNOWN_GAPS: Record<string, string> = {
-  "resources-subscribe": SUBSCRIBE_ACROSS_ERAS,
-  "resources-unsubscribe": SUBSCRIBE_ACROSS_ERAS,
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 interface Check {
   id: string;

@@ -121,6 +121,54 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
       }
     });
 
+    it("speaks 2025-11-25 to a 2025 agent on a dual-era upstream it discovered as modern, and 2026-07-28 to a modern one", async () => {
+      const dual = await startModernMcpServer({ legacy: "stateless" });
+      try {
+        const legacyState = storedState();
+        const app = proxyApp(dual.url);
+        expect(text(await app.callTool("echo", { text: "old" }, context(legacyState, { agentEra: "legacy" })))).toBe(
+          "old",
+        );
+        expect(legacyState.get()[UPSTREAM_SESSION_KEY]).toMatchObject({ protocolVersion: "2025-11-25" });
+        const second = storedState();
+        await app.callTool("echo", { text: "again" }, context(second, { agentEra: "legacy" }));
+        const modernState = storedState();
+        await app.callTool("echo", { text: "new" }, context(modernState, { agentEra: "modern" }));
+        expect(modernState.get()[UPSTREAM_SESSION_KEY]).toMatchObject({ protocolVersion: "2026-07-28" });
+        expect(dual.requests.map((r) => r.rpcMethod)).toEqual([
+          "server/discover",
+          "initialize",
+          "notifications/initialized",
+          "tools/call",
+          "initialize",
+          "notifications/initialized",
+          "tools/call",
+          "tools/call",
+        ]);
+      } finally {
+        await dual.close();
+      }
+    });
+
+    it("tries initialize once per endpoint for 2025 agents on a modern-only upstream, then bridges them", async () => {
+      const fresh = await startModernMcpServer();
+      try {
+        for (const state of [storedState(), storedState()]) {
+          const app = proxyApp(fresh.url);
+          expect(text(await app.callTool("echo", { text: "x" }, context(state, { agentEra: "legacy" })))).toBe("x");
+          expect(state.get()[UPSTREAM_SESSION_KEY]).toMatchObject({ protocolVersion: "2026-07-28" });
+        }
+        expect(fresh.requests.map((r) => r.rpcMethod)).toEqual([
+          "server/discover",
+          "initialize",
+          "tools/call",
+          "tools/call",
+        ]);
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it("probes a legacy upstream once per endpoint, then initializes each session as before", async () => {
       const legacy = await startRecordingMcpServer();
       try {

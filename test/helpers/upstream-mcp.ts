@@ -80,6 +80,11 @@ export interface RecordingMcpServerOptions {
    * Server not initialized" itself.
    */
   unknownSession?: "notFound" | "uninitializedTransport";
+  /**
+   * Also serve `ask_then_hang` (elicits, then never answers until the client goes away: a hang
+   * mid-round) and `ask_repeatedly` (elicits until refused, up to 20 times).
+   */
+  roundTools?: boolean;
 }
 
 interface Session {
@@ -104,7 +109,7 @@ const tool = <S extends z.ZodObject>(spec: {
 }): ToolSpec => spec;
 
 /** The recording server's tools (one set per session: create_issue counts per session). */
-function toolSpecs(): Record<string, ToolSpec> {
+function toolSpecs(options: RecordingMcpServerOptions = {}): Record<string, ToolSpec> {
   let issues = 0;
   return {
     echo: tool({
@@ -180,6 +185,48 @@ function toolSpecs(): Record<string, ToolSpec> {
         return { content: [{ type: "text", text: `${answer.action}: ${JSON.stringify(answer.content ?? {})}` }] };
       },
     }),
+    ...(options.roundTools
+      ? {
+          ask_repeatedly: tool({
+            description: "Asks the user again and again until the client refuses, at most 20 times",
+            input: z.object({}),
+            run: async (_args, extra) => {
+              for (let asked = 0; asked < 20; asked++) {
+                try {
+                  await extra.sendRequest(
+                    {
+                      method: "elicitation/create",
+                      params: { message: `Again (${asked + 1})?`, requestedSchema: { type: "object", properties: {} } },
+                    },
+                    ElicitResultSchema,
+                  );
+                } catch (err) {
+                  return {
+                    isError: true,
+                    content: [{ type: "text", text: `refused after ${asked}: ${(err as Error).message}` }],
+                  };
+                }
+              }
+              return { content: [{ type: "text", text: "answered 20 times" }] };
+            },
+          }),
+          ask_then_hang: tool({
+            description: "Asks the user a question, then hangs until the client goes away",
+            input: z.object({}),
+            run: async (_args, extra) => {
+              await extra.sendRequest(
+                {
+                  method: "elicitation/create",
+                  params: { message: "Hang?", requestedSchema: { type: "object", properties: {} } },
+                },
+                ElicitResultSchema,
+              );
+              await new Promise<void>((resolve) => extra.signal.addEventListener("abort", () => resolve()));
+              return { content: [{ type: "text", text: "gone" }] };
+            },
+          }),
+        }
+      : {}),
     ping_client: tool({
       description: "Pings the client during the call",
       input: z.object({}),
@@ -252,7 +299,7 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
 
   const createToolServer = (session: () => Session) => {
     const server = new McpServer({ name: "recording-upstream", version: "1.0.0" }, { capabilities: { logging: {} } });
-    const specs = toolSpecs();
+    const specs = toolSpecs(options);
     for (const [name, spec] of Object.entries(specs)) {
       const config = {
         description: spec.description,

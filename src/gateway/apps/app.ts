@@ -47,7 +47,21 @@ export interface AppCallContext {
   events?: AppEvents;
   /** The agent's client capabilities, declared upstream so it may ask for sampling or elicitation. */
   clientCapabilities?: Record<string, unknown>;
+  /**
+   * The era the agent speaks (MCP 2026-07-28 basic/versioning): `legacy` for a 2025-era session,
+   * `modern` for a 2026-07-28 request. An MCP Proxy app on a dual-era upstream speaks the agent's
+   * own era to it when it can (docs/apps.md); unset reads as modern.
+   */
+  agentEra?: AgentEra;
+  /**
+   * A 2026-07-28 agent's retry of an `input_required` answer (MCP 2026-07-28 basic/patterns/mrtr):
+   * its `inputResponses` and the upstream's own `requestState`, unwrapped from the gateway's signed
+   * state. Sent upstream with the retried request; only for a modern agent.
+   */
+  retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
+
+export type AgentEra = "legacy" | "modern";
 
 /** The lists an upstream may say have changed (MCP notifications/{tools,prompts,resources}/list_changed). */
 export type ListName = "tools" | "prompts" | "resources";

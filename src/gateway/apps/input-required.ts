@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { MISSING_REQUIRED_CLIENT_CAPABILITY } from "./modern-protocol.js";
 import type { RpcOutcome, ServerRequestRelay } from "./streamable-http-client.js";
-import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
+import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "./upstream-error.js";
 
 /** Requests one operation may send upstream: the first and its retries. Documented in docs/apps.md. */
 export const MAX_REQUESTS = 8;
@@ -83,6 +83,42 @@ export async function completeWithInput(bridge: InputBridge): Promise<RpcOutcome
       ...(requestState !== undefined ? { requestState } : {}),
     };
   }
+}
+
+/**
+ * An upstream's `input_required` result as a 2026-07-28 agent gets it: of the right shape, with
+ * only input requests the agent declared (else -32021 with `data.requiredCapabilities`), reduced to
+ * `resultType`, `inputRequests` and `requestState`.
+ */
+export function checkInputRequired(
+  app: string,
+  method: string,
+  result: Record<string, unknown>,
+  declared: Record<string, unknown>,
+  status: number,
+): Record<string, unknown> {
+  const parsed = inputRequiredResult.safeParse(result);
+  if (!parsed.success || (parsed.data.inputRequests === undefined && parsed.data.requestState === undefined))
+    throw new UpstreamError(app, `upstream answered ${method} with an input_required result of the wrong shape`);
+  const { inputRequests, requestState } = parsed.data;
+  for (const input of Object.values(inputRequests ?? {})) {
+    const required = missingCapability(input.method, input.params ?? {}, declared);
+    if (required === "unknown")
+      throw new UpstreamError(app, `upstream asked the agent for ${input.method}, which is not an input request`);
+    if (required)
+      throw new UpstreamProtocolError(
+        app,
+        MISSING_REQUIRED_CLIENT_CAPABILITY,
+        `Missing required client capability: ${method} needs ${input.method}, which the agent did not declare`,
+        { requiredCapabilities: required },
+        status,
+      );
+  }
+  return {
+    resultType: "input_required",
+    ...(inputRequests ? { inputRequests } : {}),
+    ...(requestState !== undefined ? { requestState } : {}),
+  };
 }
 
 async function relay(

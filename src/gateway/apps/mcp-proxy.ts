@@ -5,7 +5,8 @@
 // fresh instance after a restart or eviction) resumes it without a new initialize; a modern one
 // (2026-07-28) is stateless, and every request carries its own `_meta` envelope and request
 // headers (modern-protocol.ts, request-headers.ts), with its `input_required` results bridged to
-// the agent (input-required.ts). The era is configured, or probed once and remembered.
+// the agent (input-required.ts). The era is configured, or probed once and remembered; a 2025-era
+// agent on an upstream that serves both eras speaks 2025-11-25 to it (docs/apps.md).
 import type {
   CallToolResult,
   GetPromptResult,
@@ -19,7 +20,7 @@ import { log } from "../../core/log.js";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
 import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
-import { completeWithInput, INPUT_METHODS } from "./input-required.js";
+import { checkInputRequired, completeWithInput, INPUT_METHODS } from "./input-required.js";
 import {
   completedResult,
   envelope,
@@ -27,6 +28,7 @@ import {
   eraOfRefusal,
   EVERYTHING,
   HEADER_MISMATCH,
+  MISSING_REQUIRED_CLIENT_CAPABILITY,
   MODERN_PROTOCOL_VERSION,
   PROBE_REFUSALS,
   supportsModern,
@@ -42,7 +44,7 @@ import {
   type Exchange,
   type RpcOutcome,
 } from "./streamable-http-client.js";
-import { UpstreamError, UpstreamJsonRpcError } from "./upstream-error.js";
+import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "./upstream-error.js";
 
 /** Where in the app's session state the upstream session lives. */
 export const UPSTREAM_SESSION_KEY = "upstreamSession";
@@ -75,6 +77,19 @@ type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
  * forgotten, so the next operation probes again.
  */
 const knownEras = new Map<string, Promise<Era>>();
+
+/**
+ * Whether each upstream endpoint that discovered as modern also accepts `initialize` (serves both
+ * eras), per isolate, learned by the first 2025-era agent's session that meets it. `server/discover`
+ * lists only the modern versions a server speaks, so it cannot tell a dual-era server from a
+ * modern-only one; MCP 2026-07-28 basic/versioning says a legacy client reaches a dual-era server
+ * by `initialize`, and a 2025 agent keeps the methods only its own era has (resources/subscribe).
+ * A failure that says nothing of the era (unreachable, 5xx) is forgotten, as for `knownEras`.
+ */
+const acceptsInitialize = new Map<string, Promise<boolean>>();
+
+/** The upstream refused `initialize`: it speaks only the modern era. */
+class InitializeRefused extends Error {}
 
 /** How one operation talks to the upstream: in the session's era, with that era's envelope. */
 interface Channel {
@@ -166,10 +181,14 @@ export class McpProxyApp implements App {
         await this.toolsOf(channel, ctx);
         outcome = await attempt();
       }
+      if ("error" in outcome && ctx.agentEra === "modern" && outcome.error.code === MISSING_REQUIRED_CLIENT_CAPABILITY)
+        this.expect(outcome);
       if ("error" in outcome) {
         const text = `upstream error ${outcome.error.code}: ${outcome.error.message}`;
         return { result: { isError: true, content: [{ type: "text", text }] }, upstreamStatus: outcome.status };
       }
+      if (outcome.result.resultType === "input_required")
+        return { result: outcome.result as CallToolResult, upstreamStatus: outcome.status };
       return {
         result: this.parse(callToolResult, outcome.result, "tools/call") as CallToolResult,
         upstreamStatus: outcome.status,
@@ -189,6 +208,7 @@ export class McpProxyApp implements App {
     return this.operate(ctx, async (channel) => {
       const params = withMeta({ name, arguments: args }, ctx);
       const result = this.expect(await this.final(channel, ctx, "prompts/get", params));
+      if (result.resultType === "input_required") return result as GetPromptResult;
       return this.parse(getPromptResult, result, "prompts/get") as GetPromptResult;
     });
   }
@@ -218,6 +238,7 @@ export class McpProxyApp implements App {
   readResource(uri: string, ctx: AppCallContext): Promise<ReadResourceResult> {
     return this.operate(ctx, async (channel) => {
       const result = this.expect(await this.final(channel, ctx, "resources/read", withMeta({ uri }, ctx)));
+      if (result.resultType === "input_required") return result as ReadResourceResult;
       return this.parse(readResourceResult, result, "resources/read") as ReadResourceResult;
     });
   }
@@ -395,6 +416,8 @@ export class McpProxyApp implements App {
     headers?: Record<string, string>,
   ): Promise<RpcOutcome> {
     if (!channel.modern) return channel.request(method, params);
+    if (ctx.agentEra === "modern" && INPUT_METHODS.has(method))
+      return this.passInputRequired(channel, ctx, method, params, headers);
     const outcome = INPUT_METHODS.has(method)
       ? await completeWithInput({
           app: this.name,
@@ -413,6 +436,28 @@ export class McpProxyApp implements App {
     return { ...outcome, result: completedResult(this.name, method, outcome.result) };
   }
 
+  /**
+   * A modern agent on a modern upstream: one request (with the agent's retry, when this is one),
+   * and an `input_required` answer goes back to the agent as it is, for the agent to answer and
+   * retry (its state is wrapped by the gateway's endpoint, mcp/request-state.ts). Only what the
+   * agent declared on this request may be asked of it (mrtr, "Server Requirements"): otherwise
+   * MissingRequiredClientCapability (-32021).
+   */
+  private async passInputRequired(
+    channel: Channel,
+    ctx: AppCallContext,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    headers: Record<string, string> | undefined,
+  ): Promise<RpcOutcome> {
+    const outcome = await channel.request(method, { ...params, ...ctx.retry }, headers);
+    if ("error" in outcome) return outcome;
+    if (outcome.result.resultType !== "input_required")
+      return { ...outcome, result: completedResult(this.name, method, outcome.result) };
+    const asked = checkInputRequired(this.name, method, outcome.result, ctx.clientCapabilities ?? {}, outcome.status);
+    return { ...outcome, result: asked };
+  }
+
   private connectOnce(ctx: AppCallContext, base: Base, era?: Era): Promise<StoredSession> {
     const key = ctx.sessionId ?? ctx.state;
     let pending = this.#initializing.get(key);
@@ -426,10 +471,42 @@ export class McpProxyApp implements App {
   /** The session's way in: the configured era, or the one this isolate learned, or a probe. */
   private async connect(ctx: AppCallContext, base: Base, given?: Era): Promise<StoredSession> {
     const era = given ?? (await this.era(ctx, base));
-    if (era.era === "legacy") return this.initialize(ctx.state, base, ctx.clientCapabilities);
+    if (era.era === "legacy") return this.initialize(ctx.state, base, initializeCapabilities(ctx));
+    if (!given && this.config.upstreamProtocol === "auto" && ctx.agentEra === "legacy") {
+      const legacy = await this.legacyOnDualEra(ctx, base);
+      if (legacy) return legacy;
+    }
     const session: StoredSession = { protocolVersion: MODERN_PROTOCOL_VERSION, offers: era.offers };
     await ctx.state.set({ [UPSTREAM_SESSION_KEY]: session });
     return session;
+  }
+
+  /**
+   * A 2025-era agent's session on an upstream that discovered as modern: a legacy upstream
+   * session when the upstream accepts `initialize` (tried once per endpoint and isolate, then
+   * remembered), else undefined and the agent is bridged to the modern era.
+   */
+  private async legacyOnDualEra(ctx: AppCallContext, base: Base): Promise<StoredSession | undefined> {
+    const known = acceptsInitialize.get(base.url);
+    if (known && !(await known)) return undefined;
+    const attempt = this.initialize(ctx.state, base, ctx.clientCapabilities, { strict: true });
+    if (!known) {
+      const learned = attempt.then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof InitializeRefused) return false;
+          throw err;
+        },
+      );
+      acceptsInitialize.set(base.url, learned);
+      learned.catch(() => acceptsInitialize.get(base.url) === learned && acceptsInitialize.delete(base.url));
+    }
+    try {
+      return await attempt;
+    } catch (err) {
+      if (err instanceof InitializeRefused) return undefined;
+      throw err;
+    }
   }
 
   private era(ctx: AppCallContext, base: Base): Promise<Era> {
@@ -482,19 +559,30 @@ export class McpProxyApp implements App {
     state: AppSessionState,
     base: Base,
     agentCapabilities: Record<string, unknown> = {},
+    options: { strict?: boolean } = {},
   ): Promise<StoredSession> {
-    const outcome = await sendRequest(base, "initialize", {
-      protocolVersion: LATEST_PROTOCOL_VERSION,
-      // What the agent offers and the gateway can relay: the upstream may then ask for it
-      // during a request, and the gateway passes the request to the agent and the answer back.
-      capabilities: Object.fromEntries(
-        Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
-      ),
-      clientInfo: SERVER_INFO,
-    });
+    let outcome: RpcOutcome;
+    try {
+      outcome = await sendRequest(base, "initialize", {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        // What the agent offers and the gateway can relay: the upstream may then ask for it
+        // during a request, and the gateway passes the request to the agent and the answer back.
+        capabilities: Object.fromEntries(
+          Object.entries(agentCapabilities).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
+        ),
+        clientInfo: SERVER_INFO,
+      });
+    } catch (err) {
+      // Strict (trying a modern upstream's legacy side): a refusal in 400, 404 or 405 says it has none.
+      if (options.strict && err instanceof UpstreamError && PROBE_REFUSALS.has(err.upstreamStatus ?? 0))
+        throw new InitializeRefused();
+      throw err;
+    }
+    if (options.strict && "error" in outcome) throw new InitializeRefused();
     const result = this.parse(initializeResult, this.expect(outcome), "initialize");
     // Lifecycle, "Version Negotiation": a version the client does not support ends the attempt.
     if (!isSupportedProtocolVersion(result.protocolVersion)) {
+      if (options.strict) throw new InitializeRefused();
       throw new UpstreamError(
         this.name,
         `upstream speaks MCP ${result.protocolVersion}, which the gateway does not support`,
@@ -550,6 +638,9 @@ export class McpProxyApp implements App {
   private expect(outcome: RpcOutcome): Record<string, unknown> {
     if ("result" in outcome) return outcome.result;
     const { code, message, data } = outcome.error;
+    // The upstream could not ask what it needs of the agent: the agent hears the spec's error as it is.
+    if (code === MISSING_REQUIRED_CLIENT_CAPABILITY)
+      throw new UpstreamProtocolError(this.name, code, `upstream error ${code}: ${message}`, data, outcome.status);
     throw new UpstreamJsonRpcError(this.name, code, `upstream error ${code}: ${message}`, data, outcome.status);
   }
 
@@ -560,6 +651,17 @@ export class McpProxyApp implements App {
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
     throw new UpstreamError(this.name, `upstream answered ${method} with a result of the wrong shape${where}`);
   }
+}
+
+/**
+ * What a legacy upstream session is told the client offers. A 2025 agent's session: what the agent
+ * declared at its initialize. A principal's context (2026-07-28 agents): everything the gateway can
+ * bridge into `input_required` results, since each request declares its own capabilities and one
+ * that lacks what the upstream asks gets MissingRequiredClientCapability then (docs/mcp-endpoint.md).
+ */
+function initializeCapabilities(ctx: AppCallContext): Record<string, unknown> | undefined {
+  if (ctx.agentEra !== "modern") return ctx.clientCapabilities;
+  return { elicitation: { form: {}, url: {} }, sampling: { tools: {} }, roots: {} };
 }
 
 /** Client capabilities whose requests the gateway relays from upstreams to the agent. */
@@ -589,7 +691,8 @@ function isModern(session: StoredSession): boolean {
  * declared, and none when the agent reads no event stream for it (the gateway could not ask).
  */
 function relayableCapabilities(ctx: AppCallContext): Record<string, unknown> {
-  if (!ctx.events?.ask) return {};
+  // A modern agent is asked through input_required results, on the request that declared them.
+  if (!ctx.events?.ask && ctx.agentEra !== "modern") return {};
   return Object.fromEntries(
     Object.entries(ctx.clientCapabilities ?? {}).filter(([name]) => RELAYED_CAPABILITIES.has(name)),
   );

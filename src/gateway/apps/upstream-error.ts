@@ -37,3 +37,9 @@ export class UpstreamJsonRpcError extends UpstreamError {
     this.name = "UpstreamJsonRpcError";
   }
 }
+
+/**
+ * A refusal the agent gets as a JSON-RPC error even on a tool call (not a tool error result):
+ * MissingRequiredClientCapability for a 2026-07-28 agent (MCP 2026-07-28 basic/patterns/mrtr).
+ */
+export class UpstreamProtocolError extends UpstreamJsonRpcError {}

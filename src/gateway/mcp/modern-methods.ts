@@ -64,6 +64,21 @@ export function completeResult(result: Record<string, unknown>, cache?: CacheHin
 }
 
 /**
+ * An `input_required` result (basic/patterns/mrtr) as the agent gets it: what to answer and the
+ * state to echo (the endpoint's context signs it, mcp/request-state.ts); never cached.
+ */
+function inputRequired(result: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (result.resultType !== "input_required") return undefined;
+  const { inputRequests, requestState } = result;
+  return {
+    resultType: "input_required",
+    ...(inputRequests !== undefined ? { inputRequests } : {}),
+    ...(requestState !== undefined ? { requestState } : {}),
+    _meta: { [SERVER_INFO_META]: SERVER_INFO },
+  };
+}
+
+/**
  * The caching hint of a read: the gateway cannot know how long an upstream's resource stays as
  * it is, so it stays fresh only as long as the upstream said (a `ttlMs` of its own), else not at all.
  */
@@ -119,18 +134,24 @@ const METHODS: Record<string, Answer> = {
       request,
       "tools/call needs a tool name and an arguments object",
     );
-    const result = await tools.callTool(params.name, params.arguments ?? {}, request.params);
-    return resultMessage(request.id, completeResult(result as Record<string, unknown>));
+    const result = (await tools.callTool(params.name, params.arguments ?? {}, request.params)) as Record<
+      string,
+      unknown
+    >;
+    return resultMessage(request.id, inputRequired(result) ?? completeResult(result));
   },
   "prompts/get": async (request, tools) => {
     const params = paramsOf(GetPromptRequestParamsSchema, request, "prompts/get needs a prompt name");
-    const result = await tools.getPrompt(params.name, params.arguments ?? {}, request.params ?? {});
-    return resultMessage(request.id, completeResult(result as Record<string, unknown>));
+    const result = (await tools.getPrompt(params.name, params.arguments ?? {}, request.params ?? {})) as Record<
+      string,
+      unknown
+    >;
+    return resultMessage(request.id, inputRequired(result) ?? completeResult(result));
   },
   "resources/read": async (request, tools) => {
     const params = paramsOf(ReadResourceRequestParamsSchema, request, "resources/read needs a uri");
     const result = (await tools.readResource(params.uri)) as Record<string, unknown>;
-    return resultMessage(request.id, completeResult(result, readCache(result)));
+    return resultMessage(request.id, inputRequired(result) ?? completeResult(result, readCache(result)));
   },
   "completion/complete": async (request, tools) => {
     const params = paramsOf(CompleteRequestParamsSchema, request, "completion/complete needs a ref and an argument");

@@ -21,6 +21,11 @@ export interface StopDetails {
    * kept); tools answer with a tool error result instead, but an unknown tool is -32602.
    */
   code?: number;
+  /**
+   * A JSON-RPC error even a tool call answers with, as the protocol requires rather than a tool
+   * error result: MissingRequiredClientCapability (-32021, MCP 2026-07-28 basic/patterns/mrtr).
+   */
+  protocolError?: { code: number; data?: unknown };
 }
 
 export abstract class CallStop extends Error {

@@ -14,7 +14,7 @@ import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js"
 import { inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
 import type { App, AppCallContext } from "../apps/app.js";
 import { candidateApp } from "../apps/catalog.js";
-import { UpstreamError, UpstreamJsonRpcError } from "../apps/upstream-error.js";
+import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "../apps/upstream-error.js";
 import type { AppConfig } from "../apps-schema.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
@@ -361,6 +361,12 @@ function forward<C extends Call>(
 
 function upstreamFailure(call: Call, app: AppConfig, err: UpstreamError): CallFailed {
   const status = err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus };
+  if (err instanceof UpstreamProtocolError)
+    return new CallFailed("upstream_error", err.message, err.message, {
+      ...status,
+      code: err.code,
+      protocolError: { code: err.code, data: err.data },
+    });
   if (call.method === "tools/call")
     return new CallFailed("upstream_error", err.message, `The ${app.name} app is unavailable: ${err.message}`, status);
   // An upstream's own JSON-RPC error (an unknown prompt, a resource it does not have) keeps its code.

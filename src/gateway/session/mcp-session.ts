@@ -327,6 +327,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       ...(admitToolCall ? { admitToolCall } : {}),
       events,
       clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
+      agentEra: "legacy",
       persist,
     });
   }

@@ -5,6 +5,11 @@
 // session-based upstreams, the catalog and which app serves which resource. Platform routing by
 // principal replaces the sticky load balancer as routing by session id does for McpSession.
 //
+// Multi round-trip requests (basic/patterns/mrtr; docs/mcp-endpoint.md) meet here too: retries
+// are checked against the gateway's signed state (mcp/request-state.ts) before anything runs, and
+// a session-based upstream's call that asks for input is held in this object between the agent's
+// rounds (held-calls.ts).
+//
 // It reuses the session's view of the apps (session-apps.ts), its call pipeline, listings and
 // audit; only the lifetime differs: the context ends after `transports.stream.session.timeout`
 // without a request (an alarm), closing its upstream sessions as a session's end does.
@@ -15,6 +20,7 @@ import { ConfigError, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
 import { candidateApp } from "../apps/catalog.js";
+import { MAX_REQUESTS } from "../apps/input-required.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -22,25 +28,40 @@ import type { JSONRPCMessage, JSONRPCRequest } from "../mcp/messages.js";
 import { checkParamHeaders, paramHeadersOf, type ParamHeader } from "../mcp/modern-headers.js";
 import {
   answerModernRequest,
+  CLIENT_CAPABILITIES_META,
   listenWants,
   LOG_LEVEL_META,
   logPasses,
+  SERVER_INFO_META,
   SUBSCRIPTION_ID_META,
   type ListenFilter,
 } from "../mcp/modern-methods.js";
 import { modernAnswerOptions } from "../mcp/modern-options.js";
+import { SERVER_INFO } from "../mcp/protocol.js";
+import { invalidState, RequestStateCodec, stateSecret, type StatePayload } from "../mcp/request-state.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
-import { errorMessage } from "../mcp/session-methods.js";
+import { errorMessage, resultMessage } from "../mcp/session-methods.js";
 import type { CallerRequest, ContextRequestOptions, PrincipalContextRpc } from "../object-rpc.js";
 import type { TokenCacheEntries } from "../outbound/token-cache.js";
 import type { ExchangedToken } from "../outbound/token-exchange-client.js";
 import { SessionCallBudgets } from "./call-budgets.js";
+import { HeldCall, type HeldStep } from "./held-calls.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
+/** A random signing key for request state, kept only when the gateway has no secrets to derive one from. */
+const STATE_KEY = "requestStateKey";
+/**
+ * How long a 2026-07-28 agent has to answer an `input_required` result of a modern upstream and
+ * retry (docs/mcp-endpoint.md): a person may take minutes over an elicitation. A held call (a
+ * session-based upstream) ends sooner, at its app's timeout.
+ */
+const STATE_TTL_MS = 10 * 60_000;
+/** The client capabilities whose requests reach an agent as `input_required` input requests. */
+const INPUT_CAPABILITIES = ["elicitation", "sampling", "roots"];
 
 /** Who the context belongs to and when it was last used; stored under "context". */
 interface ContextRecord {
@@ -80,6 +101,9 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   private inFlight = 0;
   /** The agent's last request, for closing upstream sessions at the idle timeout (memory only, never stored). */
   private lastCaller: CallerRequest | undefined;
+  /** Calls to session-based upstreams waiting for the agent's answers, by key (memory only: they end with the process). */
+  private readonly heldCalls = new Map<string, HeldCall>();
+  private stateCodec: Promise<RequestStateCodec> | undefined;
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -100,11 +124,27 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     const state = await this.appsState();
     let delivered: Promise<unknown> = Promise.resolve();
     const onEvent = options.onEvent;
+    let onEventClosed = false;
     const send = (event: JSONRPCMessage) => {
-      if (onEvent) delivered = delivered.then(() => onEvent(event)).catch(() => undefined);
+      if (onEvent && !onEventClosed) delivered = delivered.then(() => onEvent(event)).catch(() => undefined);
     };
     const logLevel = metaOf(message)[LOG_LEVEL_META];
+    // A request that may need input (basic/patterns/mrtr): its retry is read and checked first.
+    const target = inputTarget(message);
+    const declared = target ? inputCapabilities(message) : {};
+    let rounds: { retry?: AppCallContextRetry; round: number; held: HeldCall } | undefined;
+    if (target) {
+      try {
+        const read = await this.readRetry(message, principal, target, declared, config);
+        if ("reply" in read) return [bounded(message, read.reply, record.id)];
+        rounds = read;
+      } catch (err) {
+        if (err instanceof JsonRpcError) return [errorMessage(message.id, err)];
+        throw err;
+      }
+    }
     const apps = this.sessionApps(config, record, principal, request, state, {
+      ...(rounds ? { clientCapabilities: declared, ...(rounds.retry ? { retry: rounds.retry } : {}) } : {}),
       audit: (event) =>
         this.audit.record({ ...event, protocol_version: options.protocolVersion }, config.provider.audit.sink),
       ...this.admitter(config, principal),
@@ -121,13 +161,14 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
             ...(params === undefined ? {} : { params: params as Record<string, unknown> }),
           });
         },
+        ...(rounds ? { ask: rounds.held.relay } : {}),
       },
       persist: () => this.persistApps(),
     });
     this.lastCaller = request;
     this.inFlight++;
     try {
-      const reply = await traceRequest(record.id, message, request.traceparent, async () => {
+      const replying = traceRequest(record.id, message, request.traceparent, async () => {
         try {
           await this.checkParamHeaders(message, apps, request);
           const answered = await answerModernRequest(message, apps, modernAnswerOptions(config));
@@ -143,15 +184,15 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
           return errorMessage(message.id, new JsonRpcError(ErrorCode.InternalError, "Internal error"));
         }
       });
-      await delivered;
-      if (serializedSize(reply) <= MAX_REPLY_BYTES) return [reply];
-      log("warn", "mcp.reply_too_large", { session_id: record.id, method: message.method });
-      return [
-        errorMessage(
-          message.id,
-          new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on"),
-        ),
-      ];
+      let reply: JSONRPCMessage;
+      if (rounds && target) {
+        rounds.held.run(replying);
+        reply = await this.stepReply(message, await rounds.held.next(), rounds.held, principal, target, rounds.round);
+        // The call lives on in this object while the agent answers; its events have nowhere to go.
+        if (rounds.held.held) onEventClosed = true;
+      } else reply = await replying;
+      if (!onEventClosed) await delivered;
+      return [bounded(message, reply, record.id)];
     } finally {
       this.inFlight--;
       record.lastActiveAt = Date.now();
@@ -248,7 +289,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     principal: Principal,
     request: CallerRequest,
     state: ContextAppsState,
-    rest: Pick<SessionAppsDeps, "audit" | "events" | "persist" | "admitToolCall">,
+    rest: Pick<SessionAppsDeps, "audit" | "events" | "persist" | "admitToolCall" | "retry" | "clientCapabilities">,
   ): SessionApps {
     const grant = [...principal.scopes].sort().join(" ");
     return new SessionApps({
@@ -267,10 +308,128 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         save: (entries) => (state.grants[grant] = entries),
         inFlight: this.exchanges(grant),
       },
-      // Upstreams are told of no agent capability: this era cannot relay their requests yet.
+      // What the request declared, for the requests that may need input (readRetry); none otherwise.
       clientCapabilities: {},
+      agentEra: "modern",
       ...rest,
     });
+  }
+
+  /**
+   * The retry a request carries (basic/patterns/mrtr): none (a first request), the answer to a
+   * held call's question (answered here, and the call's next step is the reply), or a modern
+   * upstream's state unwrapped for the app. State is checked before anything else runs.
+   */
+  private async readRetry(
+    message: JSONRPCRequest,
+    principal: Principal,
+    target: InputTarget,
+    declared: Record<string, unknown>,
+    config: GatewayConfig,
+  ): Promise<{ reply: JSONRPCMessage } | { retry?: AppCallContextRetry; round: number; held: HeldCall }> {
+    const state = message.params?.requestState;
+    if (state === undefined) return { round: 1, held: new HeldCall(declared) };
+    const payload = await (await this.codec(config)).verify(state, { p: principalKey(principal), ...target });
+    const responses = message.params?.inputResponses;
+    const answers = isObject(responses) ? responses : {};
+    if (payload.k === "upstream") {
+      if (payload.r >= MAX_REQUESTS)
+        throw new JsonRpcError(
+          ErrorCode.InvalidParams,
+          `Invalid params: the gateway passes at most ${MAX_REQUESTS} rounds of input per request; call again`,
+        );
+      const retry: AppCallContextRetry = {
+        ...(isObject(responses) ? { inputResponses: responses } : {}),
+        ...(payload.s !== undefined ? { requestState: payload.s } : {}),
+      };
+      return { retry, round: payload.r + 1, held: new HeldCall(declared) };
+    }
+    const held = this.heldCalls.get(payload.h);
+    if (!held)
+      throw new JsonRpcError(
+        ErrorCode.InvalidParams,
+        "Invalid params: the call this requestState continues is no longer held (it ended at its app's timeout, or the gateway restarted); call again",
+      );
+    held.declared = declared;
+    const answer = answers[payload.q];
+    if (!isObject(answer)) {
+      // mrtr, "Error Handling": a retry without the answer asked for gets the question again.
+      if (held.question()?.id === payload.q)
+        return {
+          reply: await this.stepReply(message, { input: held.question()! }, held, principal, target, payload.r),
+        };
+      throw invalidState("was answered already");
+    }
+    if (!held.answer(payload.q, answer)) throw invalidState("was answered already");
+    return { reply: await this.stepReply(message, await held.next(), held, principal, target, payload.r + 1) };
+  }
+
+  /** What the agent gets for one step of a call that may need input. */
+  private async stepReply(
+    message: JSONRPCRequest,
+    step: HeldStep,
+    held: HeldCall,
+    principal: Principal,
+    target: InputTarget,
+    round: number,
+  ): Promise<JSONRPCMessage> {
+    if ("refusal" in step) return errorMessage(message.id, step.refusal);
+    const config = this.config();
+    const codec = await this.codec(config);
+    const bound = { p: principalKey(principal), ...target, r: round };
+    if ("input" in step) {
+      if (!held.held) {
+        held.held = true;
+        this.heldCalls.set(held.key, held);
+        held.settled().finally(() => this.heldCalls.delete(held.key));
+      }
+      const { input } = step;
+      const requestState = await codec.mint({
+        ...bound,
+        exp: Date.now() + STATE_TTL_MS,
+        k: "held",
+        h: held.key,
+        q: input.id,
+      } satisfies StatePayload);
+      return resultMessage(message.id, {
+        resultType: "input_required",
+        inputRequests: { [input.id]: { method: input.method, params: input.params } },
+        requestState,
+        _meta: { [SERVER_INFO_META]: SERVER_INFO },
+      });
+    }
+    // A held call's reply answers the retry that is waiting now: under that request's id (mrtr, "Client Requirements": a new one).
+    const reply = { ...step.reply, id: message.id } as JSONRPCMessage;
+    if (!("result" in reply) || (reply.result as { resultType?: unknown }).resultType !== "input_required")
+      return reply;
+    // A modern upstream asks: its state travels inside the gateway's, which names this request and principal.
+    const result = reply.result as Record<string, unknown>;
+    const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
+    const requestState = await codec.mint({
+      ...bound,
+      exp: Date.now() + STATE_TTL_MS,
+      k: "upstream",
+      ...(upstreamState !== undefined ? { s: upstreamState } : {}),
+    } satisfies StatePayload);
+    return { ...reply, result: { ...result, requestState } } as JSONRPCMessage;
+  }
+
+  /**
+   * The request-state codec: its key derived from the gateway's secrets, so every isolate signs
+   * alike; with no secret configured, a random key this object keeps (every request of a
+   * principal reaches this one object, so its state always comes back here).
+   */
+  private codec(config: GatewayConfig): Promise<RequestStateCodec> {
+    this.stateCodec ??= (async () => {
+      let fallback = "";
+      if (Object.keys(config.secrets).length === 0) {
+        fallback = (await this.ctx.storage.get<string>(STATE_KEY)) ?? randomToken(32);
+        await this.ctx.storage.put(STATE_KEY, fallback);
+      }
+      return new RequestStateCodec(stateSecret(config.secrets, () => fallback));
+    })();
+    this.stateCodec.catch(() => (this.stateCodec = undefined));
+    return this.stateCodec;
   }
 
   /** A tool call's `Mcp-Param-*` headers against the tool's `x-mcp-header` declarations (transports/streamable-http). */
@@ -412,6 +571,44 @@ function stopKeepAlive(listener: Listener): void {
 
 function keepAliveMs(config: GatewayConfig): number {
   return config.provider.transports.stream.keepAlive;
+}
+
+type AppCallContextRetry = NonNullable<SessionAppsDeps["retry"]>;
+
+/** The reply as sent, or an error when it is larger than the gateway passes on (rpc-limits.ts). */
+function bounded(message: JSONRPCRequest, reply: JSONRPCMessage, contextId: string): JSONRPCMessage {
+  if (serializedSize(reply) <= MAX_REPLY_BYTES) return reply;
+  log("warn", "mcp.reply_too_large", { session_id: contextId, method: message.method });
+  return errorMessage(
+    message.id,
+    new JsonRpcError(ErrorCode.InternalError, "Internal error: the answer is larger than the gateway passes on"),
+  );
+}
+
+/** What a request that may answer `input_required` names (mrtr, "Supported Requests"); undefined for the rest. */
+interface InputTarget {
+  m: string;
+  n: string;
+}
+
+function inputTarget(message: JSONRPCRequest): InputTarget | undefined {
+  const params = message.params ?? {};
+  if (message.method === "tools/call" || message.method === "prompts/get")
+    return typeof params.name === "string" ? { m: message.method, n: params.name } : undefined;
+  if (message.method === "resources/read")
+    return typeof params.uri === "string" ? { m: message.method, n: params.uri } : undefined;
+  return undefined;
+}
+
+/** What the request declared it can be asked (its `_meta` envelope), of what the gateway can ask. */
+function inputCapabilities(message: JSONRPCRequest): Record<string, unknown> {
+  const declared = metaOf(message)[CLIENT_CAPABILITIES_META];
+  if (!isObject(declared)) return {};
+  return Object.fromEntries(Object.entries(declared).filter(([name]) => INPUT_CAPABILITIES.includes(name)));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function metaOf(message: JSONRPCRequest): Record<string, unknown> {

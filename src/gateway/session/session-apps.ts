@@ -12,7 +12,7 @@ import {
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import { currentTraceparent } from "../../core/telemetry/spans.js";
-import type { App, AppCallContext, ListName } from "../apps/app.js";
+import type { AgentEra, App, AppCallContext, ListName } from "../apps/app.js";
 import { candidateApp, exposedName } from "../apps/catalog.js";
 import { forgetListings, listTimeoutOf, sharedListing, type Flight } from "../apps/list-deadline.js";
 import { appInstance } from "../apps/registry.js";
@@ -79,6 +79,10 @@ export interface SessionAppsDeps {
   events: SessionEvents;
   /** The agent's client capabilities (from its initialize). */
   clientCapabilities?: Record<string, unknown>;
+  /** The era the agent speaks: apps with a dual-era upstream speak it the same one (AppCallContext.agentEra). */
+  agentEra?: AgentEra;
+  /** A 2026-07-28 agent's verified retry of an `input_required` answer, for the call's app (AppCallContext.retry). */
+  retry?: AppCallContext["retry"];
   /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
 }
@@ -454,6 +458,8 @@ export class SessionApps implements ToolSource {
         resourceUpdated: (params) => events.notify("notifications/resources/updated", params),
       },
       ...(this.deps.clientCapabilities ? { clientCapabilities: this.deps.clientCapabilities } : {}),
+      ...(this.deps.agentEra ? { agentEra: this.deps.agentEra } : {}),
+      ...(this.deps.retry ? { retry: this.deps.retry } : {}),
     };
     this.timers.set(ctx, timer);
     return ctx;

@@ -53,6 +53,8 @@ export function settle<C extends Call>(deps: SettleDeps, call: C, trail: Trail, 
   if ("value" in ending) return ending.value;
   if ("unexpected" in ending) throw ending.unexpected;
   const { stop } = ending;
+  if (stop.details.protocolError)
+    throw new JsonRpcError(stop.details.protocolError.code, stop.message, 400, stop.details.protocolError.data);
   if (call.method === "tools/call" && stop.outcome !== "unknown_tool") return toolError(stop.message) as Reply<C>;
   throw new JsonRpcError(stop.details.code ?? ErrorCode.InternalError, stop.message);
 }
