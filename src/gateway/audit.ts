@@ -4,7 +4,7 @@
 // resource, and app), the decision, the exchanged token's `jti` (never a token), the upstream
 // status, latency and trace id. Written to the worker log, where Workers Logs and Logpush pick
 // it up.
-import { log } from "../core/log.js";
+import { prepareLog } from "../core/log.js";
 
 export type AuditOutcome =
   | "success"
@@ -56,8 +56,13 @@ export interface AuditEvent {
 }
 
 export function writeAuditEvent(event: AuditEvent): void {
+  auditLogLine(event)?.();
+}
+
+/** The event's worker log line, taken now and written when called (see prepareLog). */
+export function auditLogLine(event: AuditEvent): (() => void) | undefined {
   // Tool calls keep the event name dashboards and Logpush filters already match.
-  log("info", event.method === "tools/call" ? "audit.tool_call" : "audit.mcp_request", { ...event });
+  return prepareLog("info", event.method === "tools/call" ? "audit.tool_call" : "audit.mcp_request", { ...event });
 }
 
 /** The trace id of a W3C traceparent (`00-<trace-id>-<parent-id>-<flags>`). */

@@ -44,8 +44,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   private apps: AppsState | undefined;
   /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
   private storedApps: string | undefined;
-  /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
-  private storedActiveAt = 0;
+  /**
+   * When activity was last written with its lease renewed (or the slot taken): both happen at
+   * most once per activityWriteInterval(), and the lease runs that much longer than the timeout.
+   */
+  private leasedAt = 0;
   private readonly audit: SessionAudit;
   private readonly budgets = new SessionCallBudgets(() => this.context?.id);
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
@@ -84,6 +87,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
     const config = this.config();
     const limit = config.provider.limits.sessionsPerPrincipal;
+    this.leasedAt = Date.now();
     if (limit > 0) {
       try {
         const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, leaseMs(config));
@@ -188,10 +192,12 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     } finally {
       this.inFlight--;
       context.lastActiveAt = Date.now();
-      // A tool call on a warm session changes nothing worth a write but the time of activity.
-      const changed =
-        context.initialized !== wasInitialized ||
-        context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
+      // A tool call on a warm session changes nothing worth a write but the time of activity. The
+      // lease renews with it, and only then: the one taken at initialize still runs for a session
+      // whose initialized notification follows it.
+      const activity = context.lastActiveAt - this.leasedAt >= activityWriteInterval(config);
+      const changed = activity || context.initialized !== wasInitialized;
+      if (activity) this.leasedAt = context.lastActiveAt;
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
@@ -200,7 +206,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
           this.context === context
             ? Promise.all([
                 changed ? this.save(context, config) : undefined,
-                changed ? this.renewLease(context, config) : undefined,
+                activity ? this.renewLease(context, config) : undefined,
                 this.persistApps(),
               ])
             : undefined,
@@ -358,7 +364,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   private async load(): Promise<SessionContext | null> {
     if (this.context === undefined) {
       this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
-      this.storedActiveAt = this.context?.lastActiveAt ?? 0;
+      this.leasedAt = this.context?.lastActiveAt ?? 0;
     }
     return this.context;
   }
@@ -366,7 +372,6 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   /** Persists the context and pushes the idle-timeout alarm forward. */
   private async save(context: SessionContext, config: GatewayConfig): Promise<void> {
     this.context = context;
-    this.storedActiveAt = context.lastActiveAt;
     await this.ctx.storage.put(CONTEXT_KEY, context);
     await this.ctx.storage.setAlarm(context.lastActiveAt + idleTimeoutMs(config));
   }

@@ -3,11 +3,13 @@
 // in the same step as the reply that produced it (the output gate holds the reply until the write
 // is durable, with no extra round trip), then moved to the audit outbox in the background
 // (durable-objects/audit-outbox.ts; appendToOutbox below is its client side) and deleted here
-// once the outbox holds it.
+// once the outbox holds it. The log line is taken with the reply (its time, trace and fields)
+// and written by the same request right after the reply has left (docs/performance.md,
+// "Profiles": serializing and writing it was the largest cost of a warm call).
 import { log } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { LOGGED_IDS, outboxShard } from "../audit-sink.js";
-import { writeAuditEvent, type AuditEvent } from "../audit.js";
+import { auditLogLine, type AuditEvent } from "../audit.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 
@@ -22,6 +24,8 @@ export class SessionAudit {
   private forwarding: Promise<boolean> | undefined;
   /** Counts audit events stored, so that a move that found nothing knows whether one came meanwhile. */
   private stored = 0;
+  /** Log lines of events recorded in this turn, written in order once the replies have left. */
+  private lines: (() => void)[] = [];
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -30,11 +34,33 @@ export class SessionAudit {
 
   /** The worker log, and the sink through the audit outbox when one is configured. */
   record(event: AuditEvent, sink: AuditSinkConfig): void {
-    writeAuditEvent(event);
+    const line = auditLogLine(event);
+    if (line) this.writeSoon(line);
     if (!sink) return;
     this.stored++;
     void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
     this.ctx.waitUntil(this.forward(sink));
+  }
+
+  /**
+   * Writes the line in a task of its own, after the current one has returned its replies; the
+   * request waits for it (waitUntil). Lines recorded meanwhile go with it, in order.
+   */
+  private writeSoon(line: () => void): void {
+    this.lines.push(line);
+    if (this.lines.length > 1) return;
+    const written = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const lines = this.lines;
+        this.lines = [];
+        try {
+          for (const write of lines) write();
+        } finally {
+          resolve();
+        }
+      }, 0),
+    );
+    this.ctx.waitUntil(written);
   }
 
   /** Moves stored audit events to the outbox, deleting each here once the outbox holds it; true when none is left. */
