@@ -23,8 +23,6 @@ import type { PrincipalLimitsRpc, SessionGrant } from "../src/gateway/object-rpc
 const LEASE_PREFIX = "lease:";
 /** The tool call bucket, with the configuration it was last used under. */
 const BUDGET_KEY = "budget";
-/** Where an earlier version kept everything in one value; moved to the keys above on first start. */
-const LEGACY_STATE_KEY = "state";
 
 type StoredBudget = CallBudgetState & { config: CallBudgetConfig };
 
@@ -139,28 +137,13 @@ export class PrincipalLimits extends DurableObject<GatewayEnv> implements Princi
   }
 
   private async load(): Promise<void> {
-    const [leases, budget, alarmAt, legacy] = await Promise.all([
+    const [leases, budget, alarmAt] = await Promise.all([
       this.ctx.storage.list<number>({ prefix: LEASE_PREFIX }),
       this.ctx.storage.get<StoredBudget>(BUDGET_KEY),
       this.ctx.storage.getAlarm(),
-      this.ctx.storage.get<{ leases: Record<string, number>; budget?: StoredBudget }>(LEGACY_STATE_KEY),
     ]);
     for (const [key, expiresAt] of leases) this.leases.set(key.slice(LEASE_PREFIX.length), expiresAt);
     this.budget = budget;
     this.alarmAt = alarmAt;
-    if (legacy) {
-      for (const [id, expiresAt] of Object.entries(legacy.leases)) this.leases.set(id, expiresAt);
-      this.budget ??= legacy.budget;
-      const entries: Record<string, unknown> = Object.fromEntries(
-        Object.entries(legacy.leases).map(([id, expiresAt]) => [LEASE_PREFIX + id, expiresAt]),
-      );
-      if (legacy.budget) entries[BUDGET_KEY] = legacy.budget;
-      // The storage API writes at most 128 keys a call.
-      const keys = Object.keys(entries);
-      for (let i = 0; i < keys.length; i += 128) {
-        await this.ctx.storage.put(Object.fromEntries(keys.slice(i, i + 128).map((k) => [k, entries[k]])));
-      }
-      await this.ctx.storage.delete(LEGACY_STATE_KEY);
-    }
   }
 }

@@ -110,6 +110,18 @@ describe("one token opening session after session", () => {
     const replacement = await openSession(agentB);
     for (const id of [...open.slice(1), replacement]) expect((await deleteSession(agentB, id)).status).toBe(204);
   });
+
+  it("gets no more than sessionsPerPrincipal sessions from many initialize requests sent at once, and every slot back when they end", async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postMcp(agentA, initializeRequest())));
+    const opened = answers.filter((r) => r.status === 200).map((r) => r.headers.get("Mcp-Session-Id")!);
+    expect(opened).toHaveLength(3);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(5);
+    await Promise.all(answers.map((r) => r.body?.cancel()));
+    for (const id of opened) expect((await deleteSession(agentA, id)).status).toBe(204);
+    const again = [await openSession(agentA), await openSession(agentA), await openSession(agentA)];
+    expect((await postMcp(agentA, initializeRequest())).status).toBe(429);
+    for (const id of again) expect((await deleteSession(agentA, id)).status).toBe(204);
+  });
 });
 
 describe("a slot nobody gives back", () => {

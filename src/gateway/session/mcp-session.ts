@@ -29,6 +29,7 @@ import {
   type SessionContext,
 } from "../mcp/session-methods.js";
 import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from "../object-rpc.js";
+import { AfterReplies } from "./after-replies.js";
 import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
 import { RelayedRequests } from "./relayed-requests.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionEvents } from "./session-apps.js";
@@ -50,6 +51,8 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
    */
   private leasedAt = 0;
   private readonly audit: SessionAudit;
+  /** What a request does once its replies have left: bookkeeping writes, audit log lines. */
+  private readonly afterReplies: AfterReplies;
   private readonly budgets = new SessionCallBudgets(() => this.context?.id);
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
@@ -65,7 +68,8 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
-    this.audit = new SessionAudit(ctx, env);
+    this.afterReplies = new AfterReplies((promise) => ctx.waitUntil(promise));
+    this.audit = new SessionAudit(ctx, env, this.afterReplies);
     // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
     const loaded = loadGatewayConfig(env);
     const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
@@ -200,7 +204,8 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       if (activity) this.leasedAt = context.lastActiveAt;
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
-      const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
+      const bookkeeping = this.afterReplies
+        .next()
         .then(() =>
           // Not for a session that ended meanwhile (DELETE, a revoked token): that would revive it.
           this.context === context

@@ -12,6 +12,7 @@ import { LOGGED_IDS, outboxShard } from "../audit-sink.js";
 import { auditLogLine, type AuditEvent } from "../audit.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
+import { AfterReplies } from "./after-replies.js";
 
 /** Audit events stored with the reply that produced them, until the audit outbox holds them (by event id). */
 const AUDIT_PREFIX = "audit:";
@@ -24,43 +25,22 @@ export class SessionAudit {
   private forwarding: Promise<boolean> | undefined;
   /** Counts audit events stored, so that a move that found nothing knows whether one came meanwhile. */
   private stored = 0;
-  /** Log lines of events recorded in this turn, written in order once the replies have left. */
-  private lines: (() => void)[] = [];
 
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: GatewayEnv,
+    /** Where log lines wait for the replies to leave (the object's own, when it has one). */
+    private readonly afterReplies = new AfterReplies((promise) => ctx.waitUntil(promise)),
   ) {}
 
   /** The worker log, and the sink through the audit outbox when one is configured. */
   record(event: AuditEvent, sink: AuditSinkConfig): void {
     const line = auditLogLine(event);
-    if (line) this.writeSoon(line);
+    if (line) this.afterReplies.run(line);
     if (!sink) return;
     this.stored++;
     void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
     this.ctx.waitUntil(this.forward(sink));
-  }
-
-  /**
-   * Writes the line in a task of its own, after the current one has returned its replies; the
-   * request waits for it (waitUntil). Lines recorded meanwhile go with it, in order.
-   */
-  private writeSoon(line: () => void): void {
-    this.lines.push(line);
-    if (this.lines.length > 1) return;
-    const written = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        const lines = this.lines;
-        this.lines = [];
-        try {
-          for (const write of lines) write();
-        } finally {
-          resolve();
-        }
-      }, 0),
-    );
-    this.ctx.waitUntil(written);
   }
 
   /** Moves stored audit events to the outbox, deleting each here once the outbox holds it; true when none is left. */
