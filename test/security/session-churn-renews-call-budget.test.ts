@@ -164,3 +164,20 @@ describe("a slot nobody gives back", () => {
     });
   });
 });
+
+describe("when the principal's object cannot be asked", () => {
+  let cut: Stack;
+  beforeAll(async () => {
+    cut = await startStack({ limits: { sessionsPerPrincipal: 3 }, withoutPrincipalLimits: true });
+  });
+  afterAll(() => cut.dispose());
+
+  it("refuses initialize with 503 and Retry-After, and creates no session (fail closed)", async () => {
+    const agent = cut.as(await cut.token("agent-a"));
+    const res = await postMcp(agent, initializeRequest());
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Mcp-Session-Id")).toBeNull();
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(await res.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000 } });
+  });
+});
