@@ -7,38 +7,50 @@
 // - the principal's tool call budget (toolCallsPerPrincipal), a token bucket stored here, so
 //   neither a new session nor this object's eviction refills it.
 // The limits themselves come with each call from the sessions, which read the configuration.
-// Storage is SQLite-backed (wrangler.gateway.toml); the object erases itself once nothing is left
-// that a later call would need (every lease expired, the bucket full again).
+//
+// Storage is SQLite-backed (wrangler.gateway.toml; keys in docs/storage.md): one key per lease
+// and one for the bucket, so that taking, renewing or giving back a slot writes one small value
+// whatever the number of live sessions (one object serves every session of its principal, so a
+// write of all leases at once grew with them). The object erases itself once nothing is left
+// that a later call would need (every lease expired, the bucket full again): its alarm is set
+// when none is, and when it rings it either erases or sets itself for the new end.
 import { DurableObject } from "cloudflare:workers";
 import { CallBudget, type Admission, type CallBudgetConfig, type CallBudgetState } from "../src/gateway/call-budget.js";
 import type { GatewayEnv } from "../src/gateway/env.js";
 import type { PrincipalLimitsRpc, SessionGrant } from "../src/gateway/object-rpc.js";
 
-const STATE_KEY = "state";
+/** `lease:<session id>` → when that session's lease expires (ms since the epoch). */
+const LEASE_PREFIX = "lease:";
+/** The tool call bucket, with the configuration it was last used under. */
+const BUDGET_KEY = "budget";
 
-interface PrincipalState {
-  /** Session id → when its lease expires (ms since the epoch). */
-  leases: Record<string, number>;
-  /** The tool call bucket, with the configuration it was last used under. */
-  budget?: CallBudgetState & { config: CallBudgetConfig };
-}
+type StoredBudget = CallBudgetState & { config: CallBudgetConfig };
 
 export class PrincipalLimits extends DurableObject<GatewayEnv> implements PrincipalLimitsRpc {
-  private state: PrincipalState | undefined;
+  /** Session id → when its lease expires (ms since the epoch), as stored. */
+  private leases = new Map<string, number>();
+  private budget: StoredBudget | undefined;
+  /** When the alarm is set for, or null when none is. */
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: GatewayEnv) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(() => this.load());
+  }
 
   /**
    * A slot for `sessionId` among at most `limit` live sessions, leased for `leaseMs`; refused,
    * with the time until the first lease expires, when all are taken.
    */
   async acquireSession(sessionId: string, limit: number, leaseMs: number): Promise<SessionGrant> {
-    const state = await this.load();
     const now = Date.now();
-    this.purge(state, now);
-    if (!(sessionId in state.leases) && Object.keys(state.leases).length >= limit) {
-      return { granted: false, retryAfterMs: Math.max(1000, Math.min(...Object.values(state.leases)) - now) };
+    if (!this.leases.has(sessionId) && this.leases.size >= limit) {
+      await this.purge(now);
+      if (this.leases.size >= limit) {
+        return { granted: false, retryAfterMs: Math.max(1000, Math.min(...this.leases.values()) - now) };
+      }
     }
-    state.leases[sessionId] = now + leaseMs;
-    await this.save(state);
+    await this.lease(sessionId, now + leaseMs);
     return { granted: true };
   }
 
@@ -48,62 +60,90 @@ export class PrincipalLimits extends DurableObject<GatewayEnv> implements Princi
    * session is never cut off.
    */
   async renewSession(sessionId: string, leaseMs: number): Promise<void> {
-    const state = await this.load();
-    state.leases[sessionId] = Date.now() + leaseMs;
-    await this.save(state);
+    await this.lease(sessionId, Date.now() + leaseMs);
   }
 
   /** The session ended (DELETE, idle timeout): its slot is free. */
   async releaseSession(sessionId: string): Promise<void> {
-    const state = await this.load();
-    if (!(sessionId in state.leases)) return;
-    delete state.leases[sessionId];
-    await this.save(state);
+    if (!this.leases.delete(sessionId)) return;
+    if (this.nothingLeft(Date.now())) return this.erase();
+    await this.ctx.storage.delete(LEASE_PREFIX + sessionId);
   }
 
   /** Takes one tool call from the principal's budget of `config.limit` per `config.period`. */
   async admitToolCall(config: CallBudgetConfig): Promise<Admission> {
-    const state = await this.load();
     const now = Date.now();
     // A changed configuration applies at once, to what is left of the bucket (at most the new limit).
-    const budget = new CallBudget(config, now, state.budget);
+    const budget = new CallBudget(config, now, this.budget);
     const admission = budget.admit(now);
-    state.budget = { ...budget.state, config };
-    await this.save(state);
+    this.budget = { ...budget.state, config };
+    await this.ctx.storage.put(BUDGET_KEY, this.budget);
+    await this.ensureAlarm(now);
     return admission;
   }
 
+  /** Expired leases go; then either nothing is left (erased) or the alarm is set for the new end. */
   override async alarm(): Promise<void> {
-    const state = await this.load();
-    this.purge(state, Date.now());
-    await this.save(state);
+    this.alarmAt = null;
+    const now = Date.now();
+    await this.purge(now);
+    if (this.nothingLeft(now)) return this.erase();
+    await this.ensureAlarm(now);
   }
 
-  private purge(state: PrincipalState, now: number): void {
-    for (const [id, expiresAt] of Object.entries(state.leases)) if (expiresAt <= now) delete state.leases[id];
+  private async lease(sessionId: string, expiresAt: number): Promise<void> {
+    this.leases.set(sessionId, expiresAt);
+    await this.ctx.storage.put(LEASE_PREFIX + sessionId, expiresAt);
+    await this.ensureAlarm(Date.now());
   }
 
-  private async load(): Promise<PrincipalState> {
-    this.state ??= (await this.ctx.storage.get<PrincipalState>(STATE_KEY)) ?? { leases: {} };
-    return this.state;
+  private async purge(now: number): Promise<void> {
+    const expired = [...this.leases].filter(([, expiresAt]) => expiresAt <= now).map(([id]) => id);
+    if (!expired.length) return;
+    for (const id of expired) this.leases.delete(id);
+    // The storage API deletes at most 128 keys a call.
+    for (let i = 0; i < expired.length; i += 128) {
+      await this.ctx.storage.delete(expired.slice(i, i + 128).map((id) => LEASE_PREFIX + id));
+    }
+  }
+
+  /** When the state would next be empty by itself: the last lease expires and the bucket is full. */
+  private endsAt(now: number): number {
+    let end = this.budget ? new CallBudget(this.budget.config, now, this.budget).fullAt() : 0;
+    for (const expiresAt of this.leases.values()) end = Math.max(end, expiresAt);
+    return end;
+  }
+
+  private nothingLeft(now: number): boolean {
+    return this.endsAt(now) <= now;
   }
 
   /**
-   * Stores the state and sets the alarm for when it next changes by itself (the last lease
-   * expires, the bucket is full again); a state with nothing left to remember is erased.
+   * An alarm is set whenever something is stored. One already set stays even when it rings
+   * before the state's end: alarm() then sets the next one, so a write costs no alarm write.
    */
-  private async save(state: PrincipalState): Promise<void> {
-    const now = Date.now();
-    const leasesEnd = Math.max(0, ...Object.values(state.leases));
-    const budgetFull = state.budget ? new CallBudget(state.budget.config, now, state.budget).fullAt() : 0;
-    const until = Math.max(leasesEnd, budgetFull);
-    if (until <= now) {
-      this.state = { leases: {} };
-      await this.ctx.storage.deleteAlarm();
-      await this.ctx.storage.deleteAll();
-      return;
-    }
-    await this.ctx.storage.put(STATE_KEY, state);
-    await this.ctx.storage.setAlarm(until);
+  private async ensureAlarm(now: number): Promise<void> {
+    if (this.alarmAt !== null) return;
+    this.alarmAt = Math.max(this.endsAt(now), now + 1);
+    await this.ctx.storage.setAlarm(this.alarmAt);
+  }
+
+  private async erase(): Promise<void> {
+    this.leases.clear();
+    this.budget = undefined;
+    this.alarmAt = null;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+
+  private async load(): Promise<void> {
+    const [leases, budget, alarmAt] = await Promise.all([
+      this.ctx.storage.list<number>({ prefix: LEASE_PREFIX }),
+      this.ctx.storage.get<StoredBudget>(BUDGET_KEY),
+      this.ctx.storage.getAlarm(),
+    ]);
+    for (const [key, expiresAt] of leases) this.leases.set(key.slice(LEASE_PREFIX.length), expiresAt);
+    this.budget = budget;
+    this.alarmAt = alarmAt;
   }
 }

@@ -13,11 +13,27 @@ export function setLogLevel(level: LogLevel): void {
 }
 
 export function log(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
-  if (RANK[level] < threshold) return;
+  prepareLog(level, event, fields)?.();
+}
+
+/**
+ * A log line whose facts (time, trace and span, fields) are taken now and which is written when
+ * the returned function is called: for lines that need not be out before a reply, so that their
+ * serialization and write happen after it. Undefined when the level is below the threshold.
+ */
+export function prepareLog(
+  level: LogLevel,
+  event: string,
+  fields: Record<string, unknown> = {},
+): (() => void) | undefined {
+  if (RANK[level] < threshold) return undefined;
+  const time = new Date().toISOString();
   const traceId = currentTraceId();
   const trace = traceId ? { trace_id: traceId, span_id: currentSpanId() } : {};
-  const line = JSON.stringify({ time: new Date().toISOString(), level, event, ...trace, ...fields });
-  if (level === "error") console.error(line);
-  else if (level === "warn") console.warn(line);
-  else console.log(line);
+  return () => {
+    const line = JSON.stringify({ time, level, event, ...trace, ...fields });
+    if (level === "error") console.error(line);
+    else if (level === "warn") console.warn(line);
+    else console.log(line);
+  };
 }

@@ -3,8 +3,8 @@
 // reach upstreams with exchanged tokens too: who (agent and user), what (tool, prompt or
 // resource, and app), the decision, the exchanged token's `jti` (never a token), the upstream
 // status, latency and trace id. Written to the worker log, where Workers Logs and Logpush pick
-// it up.
-import { log } from "../core/log.js";
+// it up (docs/audit.md).
+import { prepareLog } from "../core/log.js";
 
 export type AuditOutcome =
   | "success"
@@ -55,9 +55,13 @@ export interface AuditEvent {
   protocol_version?: string;
 }
 
-export function writeAuditEvent(event: AuditEvent): void {
+/**
+ * The event's worker log line, taken now and written when called (prepareLog): sessions write it
+ * once the reply has left (src/gateway/session/session-audit.ts).
+ */
+export function auditLogLine(event: AuditEvent): (() => void) | undefined {
   // Tool calls keep the event name dashboards and Logpush filters already match.
-  log("info", event.method === "tools/call" ? "audit.tool_call" : "audit.mcp_request", { ...event });
+  return prepareLog("info", event.method === "tools/call" ? "audit.tool_call" : "audit.mcp_request", { ...event });
 }
 
 /** The trace id of a W3C traceparent (`00-<trace-id>-<parent-id>-<flags>`). */

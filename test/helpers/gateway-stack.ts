@@ -51,6 +51,8 @@ export interface StackOptions {
   limits?: Record<string, unknown>;
   /** Added to the auth tier's `oidcProvider` (e.g. `admin`), and the secrets it names. */
   authProvider?: { config?: Record<string, unknown>; bindings?: Record<string, string> };
+  /** The gateway runs without its PRINCIPAL_LIMITS binding (the principal's object cannot be asked). */
+  withoutPrincipalLimits?: boolean;
 }
 
 export const GATEWAY_CLIENT = confidentialClient("gateway", {
@@ -145,6 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(gatewayPort ? { port: gatewayPort } : {}),
     bindings: GATEWAY_CLIENT.bindings,
     ...(options.persistDir ? { persistDir: options.persistDir } : {}),
+    ...(options.withoutPrincipalLimits ? { withoutPrincipalLimits: true } : {}),
   });
   return {
     auth,

@@ -132,6 +132,8 @@ export interface GatewayWorkerOptions {
   bindings?: Record<string, string>;
   /** A fixed port (when the gateway's own URL must be known beforehand); default a free one. */
   port?: number;
+  /** Leave the PRINCIPAL_LIMITS binding out: the principal's object cannot be asked (a fault). */
+  withoutPrincipalLimits?: boolean;
 }
 
 export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Promise<RunningWorker> {
@@ -149,7 +151,9 @@ export async function startGatewayWorker(options: GatewayWorkerOptions = {}): Pr
     durableObjects: {
       MCP_SESSION: { className: "McpSession", useSQLite: true },
       AUDIT_OUTBOX: { className: "AuditOutbox", useSQLite: true },
-      PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true },
+      ...(options.withoutPrincipalLimits
+        ? {}
+        : { PRINCIPAL_LIMITS: { className: "PrincipalLimits", useSQLite: true } }),
       PRINCIPAL_CONTEXT: { className: "PrincipalContext", useSQLite: true },
     },
     durableObjectsPersist: options.persistDir ?? false,

@@ -110,6 +110,18 @@ describe("one token opening session after session", () => {
     const replacement = await openSession(agentB);
     for (const id of [...open.slice(1), replacement]) expect((await deleteSession(agentB, id)).status).toBe(204);
   });
+
+  it("gets no more than sessionsPerPrincipal sessions from many initialize requests sent at once, and every slot back when they end", async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postMcp(agentA, initializeRequest())));
+    const opened = answers.filter((r) => r.status === 200).map((r) => r.headers.get("Mcp-Session-Id")!);
+    expect(opened).toHaveLength(3);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(5);
+    await Promise.all(answers.map((r) => r.body?.cancel()));
+    for (const id of opened) expect((await deleteSession(agentA, id)).status).toBe(204);
+    const again = [await openSession(agentA), await openSession(agentA), await openSession(agentA)];
+    expect((await postMcp(agentA, initializeRequest())).status).toBe(429);
+    for (const id of again) expect((await deleteSession(agentA, id)).status).toBe(204);
+  });
 });
 
 describe("a slot nobody gives back", () => {
@@ -150,5 +162,22 @@ describe("a slot nobody gives back", () => {
       timeout: 15_000,
       interval: 250,
     });
+  });
+});
+
+describe("when the principal's object cannot be asked", () => {
+  let cut: Stack;
+  beforeAll(async () => {
+    cut = await startStack({ limits: { sessionsPerPrincipal: 3 }, withoutPrincipalLimits: true });
+  });
+  afterAll(() => cut.dispose());
+
+  it("refuses initialize with 503 and Retry-After, and creates no session (fail closed)", async () => {
+    const agent = cut.as(await cut.token("agent-a"));
+    const res = await postMcp(agent, initializeRequest());
+    expect(res.status).toBe(503);
+    expect(res.headers.get("Mcp-Session-Id")).toBeNull();
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(await res.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000 } });
   });
 });

@@ -77,14 +77,18 @@ export async function authenticate(c: Context<GatewayApp>): Promise<Authenticate
   const token = match[1]!;
   const { servers } = c.get("config").provider.authorization.oauth;
 
-  let issuer: unknown;
-  try {
-    issuer = decodeJwt(token).iss;
-  } catch {
-    throw invalidToken(c, "the token is not a JWT");
+  // A token verified before is found under the server that verified it, without decoding it again.
+  let server = servers.find((s) => verifiedTokens.get(s)?.get(token));
+  if (!server) {
+    let issuer: unknown;
+    try {
+      issuer = decodeJwt(token).iss;
+    } catch {
+      throw invalidToken(c, "the token is not a JWT");
+    }
+    server = servers.find((s) => s.issuer === issuer || s.issuer.replace(/\/$/, "") === issuer);
+    if (!server) throw invalidToken(c, "the token was not issued by a trusted authorization server");
   }
-  const server = servers.find((s) => s.issuer === issuer || s.issuer.replace(/\/$/, "") === issuer);
-  if (!server) throw invalidToken(c, "the token was not issued by a trusted authorization server");
   const { principal, claims } = await verifyWith(c, server, token);
   await ensureActive(c, server, token, principal, claims);
   const required = c.get("config").provider.authorization.oauth.requiredScopes;

@@ -6,17 +6,28 @@ import type { GatewayApp } from "../app-types.js";
 import type { McpProviderConfig } from "../config-schema.js";
 import { advertisedScopes } from "./advertised-scopes.js";
 
+/** Per loaded configuration (it does not change once loaded): every request asks. */
+const metadataUrls = new WeakMap<McpProviderConfig, { url: string; path: string }>();
+
+function metadataLocation(provider: McpProviderConfig): { url: string; path: string } {
+  let known = metadataUrls.get(provider);
+  if (!known) {
+    const resource = new URL(provider.resource);
+    const suffix = resource.pathname === "/" ? "" : resource.pathname.replace(/\/$/, "");
+    const url = `${resource.origin}${provider.authorization.oauth.metadataPath}${suffix}`;
+    metadataUrls.set(provider, (known = { url, path: new URL(url).pathname }));
+  }
+  return known;
+}
+
 /** RFC 9728 §3.1: the well-known path is inserted between the resource's host and its path. */
 export function resourceMetadataUrl(provider: McpProviderConfig): string {
-  const resource = new URL(provider.resource);
-  const suffix = resource.pathname === "/" ? "" : resource.pathname.replace(/\/$/, "");
-  return `${resource.origin}${provider.authorization.oauth.metadataPath}${suffix}`;
+  return metadataLocation(provider).url;
 }
 
 /** Both the root form and the path-suffixed form answer (clients try either). */
 export function isMetadataPath(provider: McpProviderConfig, path: string): boolean {
-  const root = provider.authorization.oauth.metadataPath;
-  return path === root || path === new URL(resourceMetadataUrl(provider)).pathname;
+  return path === provider.authorization.oauth.metadataPath || path === metadataLocation(provider).path;
 }
 
 export function getProtectedResourceMetadata(c: Context<GatewayApp>): Response {

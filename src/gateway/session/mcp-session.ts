@@ -11,7 +11,7 @@
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { DurableObject } from "cloudflare:workers";
 import { ConfigError, JsonRpcError } from "../../core/errors.js";
-import { log } from "../../core/log.js";
+import { log, prepareLog } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
@@ -29,6 +29,7 @@ import {
   type SessionContext,
 } from "../mcp/session-methods.js";
 import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from "../object-rpc.js";
+import { AfterReplies } from "./after-replies.js";
 import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
 import { RelayedRequests } from "./relayed-requests.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionEvents } from "./session-apps.js";
@@ -44,9 +45,14 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   private apps: AppsState | undefined;
   /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
   private storedApps: string | undefined;
-  /** `lastActiveAt` as last written; activity is written at most once per activityWriteInterval(). */
-  private storedActiveAt = 0;
+  /**
+   * When activity was last written with its lease renewed (or the slot taken): both happen at
+   * most once per activityWriteInterval(), and the lease runs that much longer than the timeout.
+   */
+  private leasedAt = 0;
   private readonly audit: SessionAudit;
+  /** What a request does once its replies have left: bookkeeping writes, audit log lines. */
+  private readonly afterReplies: AfterReplies;
   private readonly budgets = new SessionCallBudgets(() => this.context?.id);
   /** Open server-to-client streams (GET /mcp); they live in memory and end with the process. */
   private readonly streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
@@ -62,7 +68,8 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
-    this.audit = new SessionAudit(ctx, env);
+    this.afterReplies = new AfterReplies((promise) => ctx.waitUntil(promise));
+    this.audit = new SessionAudit(ctx, env, this.afterReplies);
     // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
     const loaded = loadGatewayConfig(env);
     const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
@@ -84,6 +91,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     if (await this.load()) throw new Error(`session ${sessionId} already exists`);
     const config = this.config();
     const limit = config.provider.limits.sessionsPerPrincipal;
+    this.leasedAt = Date.now();
     if (limit > 0) {
       try {
         const grant = await this.principalLimits(principal).acquireSession(sessionId, limit, leaseMs(config));
@@ -102,12 +110,14 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     await this.save(context, config);
     telemetryMetrics().sessionsCreated.add(1);
     telemetryMetrics().sessionsActive.add(1);
-    log("info", "mcp.session.created", {
+    // Written once the reply has left (its serialization was a tenth of what initialize cost).
+    const created = prepareLog("info", "mcp.session.created", {
       session_id: sessionId,
       protocol_version: context.protocolVersion,
       user: principal.sub,
       agent: principal.clientId,
     });
+    if (created) this.afterReplies.run(created);
     return { reply };
   }
 
@@ -188,19 +198,22 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     } finally {
       this.inFlight--;
       context.lastActiveAt = Date.now();
-      // A tool call on a warm session changes nothing worth a write but the time of activity.
-      const changed =
-        context.initialized !== wasInitialized ||
-        context.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
+      // A tool call on a warm session changes nothing worth a write but the time of activity. The
+      // lease renews with it, and only then: the one taken at initialize still runs for a session
+      // whose initialized notification follows it.
+      const activity = context.lastActiveAt - this.leasedAt >= activityWriteInterval(config);
+      const changed = activity || context.initialized !== wasInitialized;
+      if (activity) this.leasedAt = context.lastActiveAt;
       // After the replies have left: a write started before them would hold them until it
       // commits (the object's output gate), and nothing in the replies depends on these.
-      const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
+      const bookkeeping = this.afterReplies
+        .next()
         .then(() =>
           // Not for a session that ended meanwhile (DELETE, a revoked token): that would revive it.
           this.context === context
             ? Promise.all([
                 changed ? this.save(context, config) : undefined,
-                changed ? this.renewLease(context, config) : undefined,
+                activity ? this.renewLease(context, config) : undefined,
                 this.persistApps(),
               ])
             : undefined,
@@ -359,7 +372,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   private async load(): Promise<SessionContext | null> {
     if (this.context === undefined) {
       this.context = (await this.ctx.storage.get<SessionContext>(CONTEXT_KEY)) ?? null;
-      this.storedActiveAt = this.context?.lastActiveAt ?? 0;
+      this.leasedAt = this.context?.lastActiveAt ?? 0;
     }
     return this.context;
   }
@@ -367,7 +380,6 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   /** Persists the context and pushes the idle-timeout alarm forward. */
   private async save(context: SessionContext, config: GatewayConfig): Promise<void> {
     this.context = context;
-    this.storedActiveAt = context.lastActiveAt;
     await this.ctx.storage.put(CONTEXT_KEY, context);
     await this.ctx.storage.setAlarm(context.lastActiveAt + idleTimeoutMs(config));
   }

@@ -3,13 +3,16 @@
 // in the same step as the reply that produced it (the output gate holds the reply until the write
 // is durable, with no extra round trip), then moved to the audit outbox in the background
 // (durable-objects/audit-outbox.ts; appendToOutbox below is its client side) and deleted here
-// once the outbox holds it.
+// once the outbox holds it. The log line is taken with the reply (its time, trace and fields)
+// and written by the same request right after the reply has left (docs/performance.md,
+// "Profiles": serializing and writing it was the largest cost of a warm call).
 import { log } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { LOGGED_IDS, outboxShard } from "../audit-sink.js";
-import { writeAuditEvent, type AuditEvent } from "../audit.js";
+import { auditLogLine, type AuditEvent } from "../audit.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
+import { AfterReplies } from "./after-replies.js";
 
 /** Audit events stored with the reply that produced them, until the audit outbox holds them (by event id). */
 const AUDIT_PREFIX = "audit:";
@@ -26,11 +29,14 @@ export class SessionAudit {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: GatewayEnv,
+    /** Where log lines wait for the replies to leave (the object's own, when it has one). */
+    private readonly afterReplies = new AfterReplies((promise) => ctx.waitUntil(promise)),
   ) {}
 
   /** The worker log, and the sink through the audit outbox when one is configured. */
   record(event: AuditEvent, sink: AuditSinkConfig): void {
-    writeAuditEvent(event);
+    const line = auditLogLine(event);
+    if (line) this.afterReplies.run(line);
     if (!sink) return;
     this.stored++;
     void this.ctx.storage.put(`${AUDIT_PREFIX}${event.id}`, event);
