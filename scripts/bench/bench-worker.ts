@@ -29,6 +29,20 @@ export class FloorSession extends DurableObject {
     return { jsonrpc: "2.0", id: 1, result: {} };
   }
 
+  /**
+   * What a new MCP session stores, without the gateway: one key of about its size and an alarm
+   * (its idle timeout). The scale scenario opens thousands to see what an object alone keeps.
+   */
+  async open(): Promise<unknown> {
+    await this.ctx.storage.put("context", { opened: Date.now(), padding: "x".repeat(300) });
+    await this.ctx.storage.setAlarm(Date.now() + 3_600_000);
+    return { jsonrpc: "2.0", id: 1, result: {} };
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+
   async forward(url: string, body: string, authorization: string): Promise<unknown> {
     const res = await fetch(url, {
       method: "POST",
@@ -187,6 +201,7 @@ export default {
           return Response.json(
             await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""),
           );
+        if (kind === "open") return Response.json(await stub.open());
         return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));

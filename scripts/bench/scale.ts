@@ -8,6 +8,7 @@
 // principals), as many agents' sessions would be. A last row calls every live session once, round
 // robin (each call then finds a cold object and no cached tool token). Sizes are parameters so that
 // a test runs it small.
+import { performance } from "node:perf_hooks";
 import { closedLoop, httpClient, type LoadResult } from "./load.js";
 import { callTool, openMcpSession, type McpSession } from "./mcp-client.js";
 import { cpuSeconds, gatewayHeapProbe, gatewayPoke, mib, rssBytes, sqliteFiles, workerdPid } from "./process-probe.js";
@@ -23,9 +24,11 @@ export interface ScaleSize {
   calls: number;
   /** Sessions opened at once. */
   concurrency: number;
+  /** Principals (bench agents) the live sessions are spread over; at most BENCH_AGENTS. */
+  principals: number;
 }
 
-export const SCALE_SIZE: ScaleSize = { hot: 10, live: 10_000, calls: 5_000, concurrency: 16 };
+export const SCALE_SIZE: ScaleSize = { hot: 10, live: 10_000, calls: 5_000, concurrency: 16, principals: BENCH_AGENTS };
 
 interface CpuRun {
   load: LoadResult;
@@ -34,6 +37,18 @@ interface CpuRun {
 
 const bytes = (n: number) => `${Math.round(n).toLocaleString("en-US")} B`;
 const µs = (seconds: number) => `${(seconds * 1e6).toFixed(0)} µs`;
+
+/** What the SQLite files grew by between two listings, and how many files are new. */
+function addedBytes(before: Map<string, number>, after: Map<string, number>): { bytes: number; files: number } {
+  let bytes = 0;
+  let files = 0;
+  for (const [path, n] of after) {
+    const was = before.get(path);
+    if (was === undefined) files++;
+    bytes += n - (was ?? 0);
+  }
+  return { bytes, files };
+}
 
 export async function benchScale(
   stack: BenchStack,
@@ -45,7 +60,7 @@ export async function benchScale(
   const http = httpClient(Math.max(size.hot, size.concurrency));
   const heap = await gatewayHeapProbe(inspectorPort, gatewayPoke(http, stack.gatewayUrl));
   const gateway = `${stack.gatewayUrl}/mcp`;
-  const agents = Math.min(BENCH_AGENTS, Math.max(1, Math.ceil(size.live / 1_000)));
+  const agents = Math.min(BENCH_AGENTS, Math.max(1, size.principals));
   const tokens = await Promise.all(Array.from({ length: agents }, (_, i) => stack.agentToken(i)));
   const hot = await Promise.all(Array.from({ length: size.hot }, () => openMcpSession(http, gateway, tokens[0])));
 
@@ -55,8 +70,12 @@ export async function benchScale(
       callTool(http, sessions[i % sessions.length]!, TOOLS.warm, `scale ${i}`),
     );
     const cpuSecondsPerCall = (cpuSeconds(pid) - before) / size.calls;
-    if (load.errors) throw new Error(`scale calls (${label}) failed: ${load.firstError}`);
-    log(`  ${label}: ${rate(load.perSecond)}, workerd CPU ${µs(cpuSecondsPerCall)} per call`);
+    // On a loaded machine a call now and then meets a store timeout (the tool token's exchange):
+    // counted and shown, not a reason to throw the run away; more than 1 % is.
+    if (load.errors > size.calls / 100) throw new Error(`scale calls (${label}) failed: ${load.firstError}`);
+    log(
+      `  ${label}: ${rate(load.perSecond)}, workerd CPU ${µs(cpuSecondsPerCall)} per call${load.errors ? `; ${load.errors} failed: ${load.firstError}` : ""}`,
+    );
     return { load, cpuSecondsPerCall };
   };
 
@@ -70,25 +89,40 @@ export async function benchScale(
     const filesBefore = sqliteFiles(stack.doStorageDir);
 
     const live: McpSession[] = [];
+    // Sessions opened per second, per tenth of the sessions: does opening slow down as they add up?
+    const tenths: number[] = [];
+    let tenthStarted = performance.now();
+    const tenth = Math.max(1, Math.floor(size.live / 10));
     const opening = await closedLoop(size.concurrency, size.live, async (i) => {
       live.push(await openMcpSession(http, gateway, tokens[i % agents]));
-      if ((i + 1) % 1_000 === 0) log(`  ${i + 1} sessions opened`);
+      if (live.length % tenth === 0) {
+        tenths.push((tenth / (performance.now() - tenthStarted)) * 1000);
+        tenthStarted = performance.now();
+        log(`  ${live.length} sessions opened (${rate(tenths.at(-1)!)} over the last ${tenth})`);
+      }
       return undefined;
     });
     if (opening.errors) throw new Error(`opening sessions failed: ${opening.firstError}`);
     const heapAfter = await heap.heapAfterGc();
     const rssAfter = rssBytes(pid);
     const filesAfter = sqliteFiles(stack.doStorageDir);
-    let added = 0;
-    let addedFiles = 0;
-    for (const [path, n] of filesAfter) {
-      const was = filesBefore.get(path);
-      if (was === undefined) addedFiles++;
-      added += n - (was ?? 0);
-    }
+    const { bytes: added, files: addedFiles } = addedBytes(filesBefore, filesAfter);
     log(
       `  ${size.live} sessions live: heap ${mib(heapBefore)} → ${mib(heapAfter)}, RSS ${mib(rssBefore)} → ${mib(rssAfter)}, SQLite +${mib(added)} in ${addedFiles} files`,
     );
+
+    // The platform alone: as many Durable Objects of the bench worker, each storing one key of a
+    // new session's size and setting an alarm, with no gateway code (opened after the sessions, so
+    // memory the sessions freed is there for them to reuse: if anything, this understates the floor).
+    const floorBefore = { rss: rssBytes(pid), files: sqliteFiles(stack.doStorageDir) };
+    const floorOpening = await closedLoop(size.concurrency, size.live, async (i) => {
+      const answer = await http.send("POST", `${stack.benchUrl}/floor/open`, { "Mcp-Session-Id": `scale-${i}` }, "{}");
+      return answer.status === 200 ? undefined : `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
+    });
+    if (floorOpening.errors) throw new Error(`opening floor objects failed: ${floorOpening.firstError}`);
+    const floorRss = rssBytes(pid) - floorBefore.rss;
+    const floorStorage = addedBytes(floorBefore.files, sqliteFiles(stack.doStorageDir));
+    log(`  ${size.live} floor objects: RSS +${mib(floorRss)}, SQLite +${mib(floorStorage.bytes)}`);
 
     const crowded = await measure(`${size.hot} sessions beside ${size.live} live`, hot);
     const heapLater = await heap.heapAfterGc();
@@ -103,12 +137,12 @@ export async function benchScale(
           scenario: "10 scale",
           measure: `open ${size.live.toLocaleString("en-US")} sessions over ${agents} principals, concurrency ${size.concurrency}`,
           result: `${rate(opening.perSecond)} (initialize, initialized, tools/list)`,
-          limit: `${size.live.toLocaleString("en-US")} live at once`,
+          limit: `first tenth ${rate(tenths[0] ?? 0)}, last tenth ${rate(tenths.at(-1) ?? 0)}`,
         },
         {
           scenario: "",
           measure: `workerd CPU per warm call on ${size.hot} sessions: alone / beside ${size.live.toLocaleString("en-US")} live`,
-          result: `${µs(alone.cpuSecondsPerCall)} / ${µs(crowded.cpuSecondsPerCall)} per call`,
+          result: `${µs(alone.cpuSecondsPerCall)} / ${µs(crowded.cpuSecondsPerCall)} per call${alone.load.errors + crowded.load.errors ? ` (${alone.load.errors + crowded.load.errors} calls failed)` : ""}`,
           limit: `${rate(alone.load.perSecond)} / ${rate(crowded.load.perSecond)}`,
           ratio: `${ratio.toFixed(2)}×`,
           target: { text: "≤ 1.2× the 10-session figure", verdict: verdict(ratio <= 1.2) },
@@ -121,9 +155,16 @@ export async function benchScale(
         },
         {
           scenario: "",
+          measure: `floor: workerd RSS per Durable Object alone (one key, an alarm; no gateway code), ${size.live.toLocaleString("en-US")} objects`,
+          result: bytes(floorRss / size.live),
+          limit: `gateway session above: ${bytes((rssAfter - rssBefore) / size.live)}`,
+          ratio: `${((rssAfter - rssBefore) / Math.max(1, floorRss)).toFixed(2)}× the floor's`,
+        },
+        {
+          scenario: "",
           measure: "storage per live session (Durable Objects' SQLite files added)",
           result: bytes(added / size.live),
-          limit: `${mib(added)} in ${addedFiles} new files`,
+          limit: `${mib(added)} in ${addedFiles} new files; floor object ${bytes(floorStorage.bytes / size.live)}`,
         },
         {
           scenario: "",
@@ -137,11 +178,13 @@ export async function benchScale(
         size,
         agents,
         opening,
+        openingPerSecondByTenth: tenths,
         alone,
         crowded,
         spread: { ...spread, exchanges: spreadExchanges },
         memory: { heapBefore, heapAfter, heapLater, rssBefore, rssAfter },
         storage: { bytesAdded: added, filesAdded: addedFiles },
+        floor: { opening: floorOpening, rssAdded: floorRss, storageAdded: floorStorage },
       },
       notes: [
         "10: CPU is the whole workerd process's (utime + stime, every worker and thread) divided by the calls, so the bench and auth workers' share is in it; heap is the gateway isolate's after a full collection (its Durable Objects included), taken right after the sessions were opened; storage is the size of the SQLite files (WAL included) the sessions added.",

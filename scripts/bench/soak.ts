@@ -71,6 +71,7 @@ export async function benchSoak(
   const sessions = await Promise.all(Array.from({ length: size.sessions }, () => openMcpSession(http, gateway, token)));
   const samples: Sample[] = [];
   let calls = 0;
+  let failedCalls = 0;
   let sessionsOpened = size.sessions;
   const sample = async (label: string) => {
     const heapUsed = await heap.heapAfterGc();
@@ -83,17 +84,23 @@ export async function benchSoak(
     const result = await closedLoop(size.sessions, n, (i) =>
       callTool(http, sessions[i % size.sessions]!, TOOLS.warm, `soak ${calls + i}`),
     );
-    if (result.errors) throw new Error(`soak calls failed: ${result.firstError}`);
+    // A rare store timeout on a loaded machine (the tool token's exchange) is counted, not fatal.
+    if (result.errors > n / 100) throw new Error(`soak calls failed: ${result.firstError}`);
+    if (result.errors) log(`  ${result.errors} of ${n} calls failed: ${result.firstError}`);
+    failedCalls += result.errors;
     calls += n;
   };
   const churn = async (n: number) => {
+    let failed = 0;
     for (let done = 0; done < n; done += size.sessions) {
       const batch = Math.min(size.sessions, n - done);
       const opened = await Promise.all(Array.from({ length: batch }, () => openMcpSession(http, gateway, token)));
-      const failed = (await Promise.all(opened.map((s, j) => callTool(http, s, TOOLS.warm, `churn ${j}`)))).find(
+      const errors = (await Promise.all(opened.map((s, j) => callTool(http, s, TOOLS.warm, `churn ${j}`)))).filter(
         (e) => e !== undefined,
       );
-      if (failed) throw new Error(`churn call failed: ${failed}`);
+      failed += errors.length;
+      failedCalls += errors.length;
+      if (failed > n / 100 + 1) throw new Error(`churn calls failed: ${errors[0]}`);
       await Promise.all(opened.map((s) => closeSession(http, s)));
       sessionsOpened += batch;
     }
@@ -178,7 +185,7 @@ export async function benchSoak(
     ];
     return {
       rows,
-      data: { size, samples },
+      data: { size, samples, failedCalls },
       notes: [
         `9: RSS is the whole workerd process (auth, gateway and bench workers); the heap is the gateway isolate's (its Durable Objects included) after a full collection. Heap flat while RSS grows: the memory is held outside JavaScript. Each target compares with its own warm-up sample (${size.warmupCalls} calls; ${size.churnWarmup} sessions opened and closed).`,
       ],

@@ -54,18 +54,25 @@ describe("bench scenarios 9 and 10 at a tiny size", () => {
   }, 180_000);
 
   it("scale: live sessions over several principals, CPU per call and bytes per session", async () => {
-    const result = await benchScale(stack, inspectorPort, log, { hot: 4, live: 20, calls: 200, concurrency: 4 });
+    const result = await benchScale(stack, inspectorPort, log, {
+      hot: 4,
+      live: 20,
+      calls: 200,
+      concurrency: 4,
+      principals: 3,
+    });
     expect(result.rows.map((r) => r.measure)).toEqual([
-      expect.stringContaining("open 20 sessions"),
+      expect.stringContaining("open 20 sessions over 3 principals"),
       expect.stringContaining("workerd CPU per warm call on 4 sessions"),
       expect.stringContaining("memory per live session"),
+      expect.stringContaining("floor: workerd RSS per Durable Object alone"),
       expect.stringContaining("storage per live session"),
       expect.stringContaining("round robin"),
     ]);
     expect(result.rows[1]!.target?.verdict).toMatch(/^(PASS|FAIL)$/);
     // Every live session has its object's SQLite file on disk.
     expect((result.data.storage as { filesAdded: number }).filesAdded).toBeGreaterThanOrEqual(20);
-    // Sessions over 20 live need no second principal; a bad agent index is refused plainly.
+    // An agent the stack does not have is refused plainly.
     await expect(stack.agentToken(99)).rejects.toThrow(/no bench agent 99/);
   }, 180_000);
 });
