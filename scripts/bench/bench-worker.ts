@@ -39,6 +39,13 @@ export class FloorSession extends DurableObject {
     return { jsonrpc: "2.0", id: 1, result: {} };
   }
 
+  /** What ending a session does to its object, without the gateway: the alarm and every key go. */
+  async close(): Promise<unknown> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    return { jsonrpc: "2.0", id: 1, result: {} };
+  }
+
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
   }
@@ -202,6 +209,7 @@ export default {
             await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""),
           );
         if (kind === "open") return Response.json(await stub.open());
+        if (kind === "close") return Response.json(await stub.close());
         return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));

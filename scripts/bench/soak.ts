@@ -150,6 +150,41 @@ export async function benchSoak(
     }
     const last = samples.at(-1)!;
     const churned = last.sessionsOpened - churnWarm.sessionsOpened;
+    const churnMid = samples.find((s) => s.label === `churn round ${Math.ceil(size.churnRounds / 2)}`) ?? churnWarm;
+    // The platform alone, as many objects again: each bench-worker object stores a key of a new
+    // session's size and sets an alarm, forwards one call to the upstream, then deletes its alarm
+    // and its keys, as a session's DELETE does (no gateway code).
+    let floorObjects = 0;
+    for (let done = 0; done < churned; done += size.sessions) {
+      const batch = Math.min(size.sessions, churned - done);
+      await Promise.all(
+        Array.from({ length: batch }, async (_, j) => {
+          const id = { "Mcp-Session-Id": `soak-churn-${done + j}` };
+          for (const kind of ["open", "forward", "close"]) {
+            const answer = await http.send(
+              "POST",
+              `${stack.benchUrl}/floor/${kind}`,
+              {
+                ...id,
+                "Content-Type": "application/json",
+                "X-Upstream": stack.upstream.url,
+                Authorization: `Bearer ${token}`,
+              },
+              JSON.stringify({
+                jsonrpc: "2.0",
+                id: j,
+                method: "tools/call",
+                params: { name: "echo", arguments: { text: "f" } },
+              }),
+            );
+            if (answer.status !== 200)
+              throw new Error(`floor ${kind} failed: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+          }
+        }),
+      );
+      floorObjects += batch;
+    }
+    const afterFloorChurn = await sample(`floor churn: ${floorObjects} objects`);
     const firstHalf = mid.calls - warm.calls;
     const secondHalf = afterCalls.calls - mid.calls;
 
@@ -181,6 +216,18 @@ export async function benchSoak(
         limit: `gateway heap after GC ${mib(churnWarm.heapUsed)} → ${mib(last.heapUsed)} (${perUnit(last.heapUsed - churnWarm.heapUsed, churned)} per session)`,
         ratio: over(last.rss, churnWarm.rss),
         target: { text: "RSS within 10 % of warm", verdict: verdict(last.rss <= churnWarm.rss * 1.1) },
+      },
+      {
+        scenario: "",
+        measure: `plateau? RSS per session over the first ${(churnMid.sessionsOpened - churnWarm.sessionsOpened).toLocaleString("en-US")} sessions / the last ${(last.sessionsOpened - churnMid.sessionsOpened).toLocaleString("en-US")}`,
+        result: `${perUnit(churnMid.rss - churnWarm.rss, churnMid.sessionsOpened - churnWarm.sessionsOpened)} / ${perUnit(last.rss - churnMid.rss, last.sessionsOpened - churnMid.sessionsOpened)} per session`,
+        limit: `heap after GC ${perUnit(churnMid.heapUsed - churnWarm.heapUsed, churnMid.sessionsOpened - churnWarm.sessionsOpened)} / ${perUnit(last.heapUsed - churnMid.heapUsed, last.sessionsOpened - churnMid.sessionsOpened)} per session`,
+      },
+      {
+        scenario: "",
+        measure: `workerd RSS, as many Durable Objects opened, called once and closed through the platform floor (no gateway code)`,
+        result: `${mib(last.rss)} → ${mib(afterFloorChurn.rss)} (${perUnit(afterFloorChurn.rss - last.rss, floorObjects)} per object)`,
+        limit: `gateway sessions above: ${perUnit(last.rss - churnWarm.rss, churned)} per session`,
       },
     ];
     return {

@@ -45,6 +45,8 @@ describe("bench scenarios 9 and 10 at a tiny size", () => {
       expect.stringContaining("plateau?"),
       expect.stringContaining("platform floor"),
       expect.stringContaining("16 sessions opened, called once and closed"),
+      expect.stringContaining("plateau?"),
+      expect.stringContaining("Durable Objects opened, called once and closed through the platform floor"),
     ]);
     for (const row of result.rows) expect(row.result).toMatch(/MiB|KiB/);
     expect(result.rows.filter((r) => r.target).map((r) => r.target!.verdict)).toHaveLength(2);
