@@ -32,6 +32,9 @@ function statFields(pid: number | string): [string, string[]] {
 export const rssBytes = (pid: number) =>
   Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 
+/** The process's open file descriptors (each Durable Object's SQLite database holds one or more). */
+export const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
 let ticksPerSecond: number | undefined;
 
 /** CPU seconds the process has used so far, user plus system, all threads (utime + stime). */
