@@ -1,4 +1,4 @@
-// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json] [-- --peers] [-- --soak]
+// npm run bench [-- --profile] [-- --no-build] [-- --only 2,3] [-- --out file.json] [-- --peers] [-- --soak] [-- --scale]
 //
 // Measures every hot path against its physical limit, in one run, on loopback: the tiers' real
 // bundles in workerd (Miniflare) against the real Redis behind the Upstash-protocol bridge
@@ -25,6 +25,7 @@ import {
   type Row,
   type ScenarioResult,
 } from "./bench/report.js";
+import { benchScale } from "./bench/scale.js";
 import { benchSessions } from "./bench/sessions.js";
 import { benchSoak } from "./bench/soak.js";
 import { BENCH_BUILD_DIR, startBenchStack, type BenchStack } from "./bench/stack.js";
@@ -42,14 +43,16 @@ const { values: args } = parseArgs({
     out: { type: "string", default: join(ROOT, "bench-results.json") },
     // Scenario 8: the same jobs done by peer implementations in this run (scripts/bench/peers.ts).
     peers: { type: "boolean", default: false },
-    // Scenario 9: memory across warm calls and session churn (scripts/bench/soak.ts), about a minute.
+    // Scenario 9: memory across 50,000 warm calls and 5,000 sessions churned (scripts/bench/soak.ts).
     soak: { type: "boolean", default: false },
+    // Scenario 10: 10,000 live sessions, CPU per call and bytes per session (scripts/bench/scale.ts).
+    scale: { type: "boolean", default: false },
   },
 });
 
 const started = performance.now();
 const log = (line: string) => console.log(line);
-const inspectorPort = args.profile || args.soak ? await freePort() : undefined;
+const inspectorPort = args.profile || args.soak || args.scale ? await freePort() : undefined;
 log("npm run bench: bundling the workers and starting workerd, the Redis bridge and the upstream…");
 const stack: BenchStack = await startBenchStack({
   ...(inspectorPort ? { inspectorPort } : {}),
@@ -109,6 +112,8 @@ try {
   if (wanted(7)) await scenario("7 store latency", () => benchStoreLatency(stack));
   if (args.peers) await scenario("8 peers", () => benchPeers(stack, log));
   if (args.soak && inspectorPort) await scenario("9 memory soak", () => benchSoak(stack, inspectorPort, log));
+  // After the soak: its 10,000 sessions stay open to the end of the run.
+  if (args.scale && inspectorPort) await scenario("10 scale", () => benchScale(stack, inspectorPort, log));
 } catch (err) {
   console.error(`\nbenchmark failed: ${(err as Error).stack ?? String(err)}`);
   await stop(1);

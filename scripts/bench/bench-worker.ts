@@ -29,6 +29,27 @@ export class FloorSession extends DurableObject {
     return { jsonrpc: "2.0", id: 1, result: {} };
   }
 
+  /**
+   * What a new MCP session stores, without the gateway: one key of about its size and an alarm
+   * (its idle timeout). The scale scenario opens thousands to see what an object alone keeps.
+   */
+  async open(): Promise<unknown> {
+    await this.ctx.storage.put("context", { opened: Date.now(), padding: "x".repeat(300) });
+    await this.ctx.storage.setAlarm(Date.now() + 3_600_000);
+    return { jsonrpc: "2.0", id: 1, result: {} };
+  }
+
+  /** What ending a session does to its object, without the gateway: the alarm and every key go. */
+  async close(): Promise<unknown> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    return { jsonrpc: "2.0", id: 1, result: {} };
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+
   async forward(url: string, body: string, authorization: string): Promise<unknown> {
     const res = await fetch(url, {
       method: "POST",
@@ -187,6 +208,8 @@ export default {
           return Response.json(
             await stub.forward(request.headers.get("X-Upstream")!, body, request.headers.get("Authorization") ?? ""),
           );
+        if (kind === "open") return Response.json(await stub.open());
+        if (kind === "close") return Response.json(await stub.close());
         return Response.json(await stub.answer());
       }
       if (path === "/loop") return Response.json(await bindingLoop(env, (await request.json()) as BindingLoopRequest));

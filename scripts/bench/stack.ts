@@ -35,6 +35,12 @@ export const BENCH_BUILD_DIR = join(ROOT, ".build", "bench");
 export const UPSTREAM_AUDIENCE = "https://api.bench.test";
 /** The round trip the far store's proxy adds to every Redis command (scenario 7). */
 export const STORE_LATENCY_MS = 20;
+/**
+ * Agents registered with the auth tier, each its own principal (issuer + `sub` + `client_id`):
+ * the scale scenario spreads 10,000 live sessions over them so that no principal's session limit
+ * and no one principal's object carries them all (scripts/bench/scale.ts).
+ */
+export const BENCH_AGENTS = 10;
 /** Tool names as agents see them: the same upstream tool behind two apps. */
 export const TOOLS = { warm: "warm__echo", cold: "cold__echo" } as const;
 
@@ -64,8 +70,8 @@ export interface BenchStack {
   upstream: FastUpstream;
   /** The gateway's client credentials, for token exchanges made by the benchmark itself. */
   exchangeClient: { authorization: string };
-  /** A fresh access token for the agent, for the gateway's resource. */
-  agentToken(): Promise<string>;
+  /** A fresh access token for agent `index` (0 unless told; below BENCH_AGENTS), for the gateway's resource. */
+  agentToken(index?: number): Promise<string>;
   /** The private JWK sets (one per algorithm) the bench worker's crypto loops use. */
   benchKeys: Record<"ES256" | "EdDSA", string>;
   /** Audit counters since the last reset. */
@@ -184,7 +190,11 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
   const doStorage = options.doStorage ?? (existsSync("/dev/shm") ? "memory" : "disk");
   const doStorageDir = mkdtempSync(join(doStorage === "memory" ? "/dev/shm" : tmpdir(), "aig-bench-"));
   const issuer = `http://127.0.0.1:${authPort}`;
-  const agent = confidentialClient("bench-agent", { grantTypes: ["client_credentials"] });
+  const agents = Array.from({ length: BENCH_AGENTS }, (_, i) =>
+    confidentialClient(i === 0 ? "bench-agent" : `bench-agent-${i}`, { grantTypes: ["client_credentials"] }),
+  );
+  const agentApps = agents.map((a) => a.app);
+  const agentBindings = Object.assign({}, ...agents.map((a) => a.bindings)) as Record<string, string>;
   const gatewayClient = { ...GATEWAY_CLIENT.app, allowedAudiences: [UPSTREAM_AUDIENCE] };
   const benchKeys = { ES256: JSON.stringify({ keys: [es256] }), EdDSA: JSON.stringify({ keys: [eddsa] }) };
   let tap: ReturnType<typeof auditTap> | undefined;
@@ -204,8 +214,9 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
           ...GATEWAY_CLIENT.bindings,
           GATEWAY_CONFIG: gatewayConfig(issuer, {
             apps: [outboundApp("warm", upstream.url, true), outboundApp("cold", upstream.url, false)],
-            // One agent opens every session of the benchmark (700 in scenario 6): the per-principal
-            // session limit stays on, with its cost, but above what the benchmark opens.
+            // Agent 0 opens most sessions of the benchmark (700 in scenario 6, 1,000 more with
+            // --scale): the per-principal session limit stays on, with its cost, but above what
+            // one agent opens; --scale spreads its 10,000 sessions over BENCH_AGENTS principals.
             limits: { sessionsPerPrincipal: 10_000 },
           }),
         },
@@ -224,9 +235,9 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
           UPSTASH_REDIS_REST_URL: bridge.url,
           UPSTASH_REDIS_REST_TOKEN: redisToken,
           SIGNING_KEYS: benchKeys.ES256,
-          AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, agent.app] }),
+          AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, ...agentApps] }),
           ...GATEWAY_CLIENT.bindings,
-          ...agent.bindings,
+          ...agentBindings,
         },
         // Its own socket, so that the issuer URL is known before start and HTTP skips the entry worker.
         unsafeDirectSockets: [{ host: "127.0.0.1", port: authPort }],
@@ -238,9 +249,9 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
           UPSTASH_REDIS_REST_URL: farStore.url,
           UPSTASH_REDIS_REST_TOKEN: redisToken,
           SIGNING_KEYS: benchKeys.ES256,
-          AUTH_CONFIG: authConfig(farIssuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, agent.app] }),
+          AUTH_CONFIG: authConfig(farIssuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, ...agentApps] }),
           ...GATEWAY_CLIENT.bindings,
-          ...agent.bindings,
+          ...agentBindings,
         },
         unsafeDirectSockets: [{ host: "127.0.0.1", port: farAuthPort }],
       },
@@ -273,7 +284,9 @@ export async function startBenchStack(options: StackOptions = {}): Promise<Bench
       authorization: `Basic ${btoa(`${GATEWAY_CLIENT.client.clientId}:${GATEWAY_CLIENT.client.secret}`)}`,
     },
     benchKeys,
-    async agentToken() {
+    async agentToken(index = 0) {
+      const agent = agents[index];
+      if (!agent) throw new Error(`no bench agent ${index} (there are ${BENCH_AGENTS})`);
       const res = await fetch(tokenEndpoint, {
         method: "POST",
         headers: {
