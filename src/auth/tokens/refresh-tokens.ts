@@ -7,7 +7,7 @@ import { randomToken } from "../../core/encoding.js";
 import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import type { ProviderContext } from "../provider-context.js";
-import type { RefreshFamily } from "../store/store.js";
+import type { NewFamily, RefreshFamily } from "../store/store.js";
 
 /** 32 random bytes are 43 base64url characters; allow some room, refuse anything wild. */
 const PART = /^[A-Za-z0-9_-]{16,128}$/;
@@ -43,6 +43,19 @@ export async function issueRefreshToken(
   const token = newRefreshToken(familyId);
   await provider.store.createFamily(familyId, token, family, provider.config.provider.tokens.refreshTokenTTL);
   return token;
+}
+
+/**
+ * A refresh-token family to start with a code's redemption (store.redeemCode), and its first
+ * token; the same lifetime rule as issueRefreshToken.
+ */
+export function newRefreshFamily(provider: ProviderContext, family: RefreshFamily, familyId: string): NewFamily {
+  return {
+    familyId,
+    refreshToken: newRefreshToken(familyId),
+    family,
+    ttlMs: provider.config.provider.tokens.refreshTokenTTL,
+  };
 }
 
 /** Splits a presented refresh token, or null when it cannot be one of ours (e.g. a JWT). */
