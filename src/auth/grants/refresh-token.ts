@@ -88,10 +88,7 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
  * and the rotation in one script (store.rotateRefreshOfClient), with the same outcomes as the
  * two-step path: another client's token, a made-up one or a dead family change nothing.
  */
-async function refreshInOneStep(
-  { provider, client, form }: GrantRequest,
-  familyId: string,
-): Promise<TokenResponse> {
+async function refreshInOneStep({ provider, client, form }: GrantRequest, familyId: string): Promise<TokenResponse> {
   const { tokens } = provider.config.provider;
   const presented = required(form, "refresh_token");
   const next = newRefreshToken(familyId);

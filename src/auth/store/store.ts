@@ -349,12 +349,7 @@ export class Store {
    * `family`, the redemption that consumes the code also starts that refresh-token family (what
    * createFamily does), in the same script: one store request for the whole redemption.
    */
-  async redeemCode(
-    code: string,
-    issued: IssuedByCode,
-    markerTtlMs: number,
-    family?: NewFamily,
-  ): Promise<RedeemResult> {
+  async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number, family?: NewFamily): Promise<RedeemResult> {
     const hash = await sha256Base64Url(code);
     const [codeKey, usedKey] = [key.code(hash), key.codeUsed(hash)];
     const [marker, created] = await Promise.all([
