@@ -31,23 +31,9 @@ export function newRefreshToken(familyId: string): string {
 }
 
 /**
- * Starts a refresh-token family and returns its first token. The family's lifetime is absolute:
- * `refreshTokenTTL` from now, never extended by rotation (the store rotates with KEEPTTL).
- * Pass `familyId` when it must be known beforehand (e.g. recorded against the code).
- */
-export async function issueRefreshToken(
-  provider: ProviderContext,
-  family: RefreshFamily,
-  familyId: string = randomToken(),
-): Promise<string> {
-  const token = newRefreshToken(familyId);
-  await provider.store.createFamily(familyId, token, family, provider.config.provider.tokens.refreshTokenTTL);
-  return token;
-}
-
-/**
- * A refresh-token family to start with a code's redemption (store.redeemCode), and its first
- * token; the same lifetime rule as issueRefreshToken.
+ * A refresh-token family to start (store.redeemCode starts it with the code's redemption), and
+ * its first token. The family's lifetime is absolute: `refreshTokenTTL` from now, never extended
+ * by rotation (the store rotates with KEEPTTL).
  */
 export function newRefreshFamily(provider: ProviderContext, family: RefreshFamily, familyId: string): NewFamily {
   return {
