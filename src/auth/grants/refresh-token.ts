@@ -47,7 +47,8 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
   // A refresh that narrows nothing (no scope, no resource) checks nothing in the family's record
   // before rotating but its client, which the rotation script checks itself: one store request.
   if (form.get("scope") === undefined && form.getAll("resource").length === 0) {
-    return refreshInOneStep({ provider, client, form }, parsed.familyId);
+    const answered = await refreshInOneStep({ provider, client, form }, parsed.familyId);
+    if (answered) return answered;
   }
 
   // The current token of a live family, or else one really rotated out of it: anything else
@@ -86,9 +87,14 @@ export async function grantRefreshToken({ provider, client, form }: GrantRequest
 /**
  * The refresh of a request that asks for the whole grant: the family's lookup, its client check
  * and the rotation in one script (store.rotateRefreshOfClient), with the same outcomes as the
- * two-step path: another client's token, a made-up one or a dead family change nothing.
+ * two-step path: another client's token, a made-up one or a dead family change nothing. Null when
+ * the family is not in the client's grant index (another client's, or one created before the
+ * indexes existed): nothing changed, and the two-step path decides.
  */
-async function refreshInOneStep({ provider, client, form }: GrantRequest, familyId: string): Promise<TokenResponse> {
+async function refreshInOneStep(
+  { provider, client, form }: GrantRequest,
+  familyId: string,
+): Promise<TokenResponse | null> {
   const { tokens } = provider.config.provider;
   const presented = required(form, "refresh_token");
   const next = newRefreshToken(familyId);
@@ -100,6 +106,7 @@ async function refreshInOneStep({ provider, client, form }: GrantRequest, family
     tokens.accessTokenTTL,
     tokens.refreshReuseGrace,
   );
+  if (result.status === "unchecked") return null;
   if (result.status === "reused") {
     throw new OAuthError("invalid_grant", "refresh token reuse detected; the grant is revoked", 400);
   }

@@ -48,14 +48,17 @@ return {'invalid', ''}
  * With KEYS[7..9] (family record, the presenting client's grant index, the store's epoch) and
  * ARGV[8] (family id), the script first checks that the family exists and that the presenting
  * client is the family's (the family is in that client's index, written with the family by
- * CREATE_FAMILY), changing nothing otherwise, and returns the sealed record and the epoch as a
- * third and fourth element: the lookup and the rotation in one store request.
+ * CREATE_FAMILY), and returns the sealed record and the epoch as a third and fourth element: the
+ * lookup and the rotation in one store request. A missing family is {"invalid", ""}; a family not
+ * in that index (another client's, or one created before the indexes existed) is
+ * {"unchecked", ""}: nothing changed, the caller decides from the record (the two-step path).
  */
 export const ROTATE_REFRESH = `
 local extra = {}
 if #KEYS == 9 then
   local record = redis.call('GET', KEYS[7])
-  if not record or redis.call('HEXISTS', KEYS[8], ARGV[8]) == 0 then return {'invalid', ''} end
+  if not record then return {'invalid', ''} end
+  if redis.call('HEXISTS', KEYS[8], ARGV[8]) == 0 then return {'unchecked', ''} end
   extra = {record, redis.call('GET', KEYS[9]) or ''}
 end
 local function answer(status, payload) return {status, payload, extra[1], extra[2]} end

@@ -428,7 +428,8 @@ export class Store {
     accessTtlMs: number,
     graceMs = 0,
   ): Promise<RotateResult> {
-    return (await this.rotate(familyId, presented, next, accessTtlMs, graceMs, null)).result;
+    // Without a client to check, the script never answers "unchecked".
+    return (await this.rotate(familyId, presented, next, accessTtlMs, graceMs, null)).result as RotateResult;
   }
 
   /**
@@ -438,7 +439,9 @@ export class Store {
    * or `invalid` when the family is gone, is another client's, does not open or is of another
    * epoch (a family of another epoch may have been rotated or revoked by then: it is dead anyway).
    * The caller checks nothing beforehand that depends on the family's record (scope or resource
-   * narrowing need rotateRefresh after getFamily).
+   * narrowing need rotateRefresh after getFamily). `unchecked`: the family is not in the client's
+   * index (another client's, or created before the indexes existed); nothing changed, and the
+   * caller takes the two-step path, which decides from the record.
    */
   async rotateRefreshOfClient(
     familyId: string,
@@ -447,8 +450,9 @@ export class Store {
     clientId: string,
     accessTtlMs: number,
     graceMs = 0,
-  ): Promise<{ result: RotateResult; family: RefreshFamily | null }> {
+  ): Promise<{ result: RotateResult | { status: "unchecked" }; family: RefreshFamily | null }> {
     const { result, record, epoch } = await this.rotate(familyId, presented, next, accessTtlMs, graceMs, clientId);
+    if (result.status === "unchecked") return { result, family: null };
     const family = await this.values.decode<RefreshFamily>(key.family(familyId), record ?? null);
     if (!family || family.clientId !== clientId || !(await this.familyOfThisEpoch(family, epoch || null))) {
       return { result: { status: "invalid" }, family: null };
@@ -463,7 +467,7 @@ export class Store {
     accessTtlMs: number,
     graceMs: number,
     clientId: string | null,
-  ): Promise<{ result: RotateResult; record?: string; epoch?: string }> {
+  ): Promise<{ result: RotateResult | { status: "unchecked" }; record?: string; epoch?: string }> {
     const [presentedHash, nextHash, reference] = await Promise.all([
       sha256Base64Url(presented),
       sha256Base64Url(next),
@@ -501,7 +505,7 @@ export class Store {
       const kept = await this.values.decode<RefreshRetry>(retryKey, payload);
       return { result: kept ? { status, successor: kept.refreshToken } : { status: "invalid" }, ...found };
     }
-    return { result: { status: status as "ok" | "reused" | "revoked" | "invalid" }, ...found };
+    return { result: { status: status as "ok" | "reused" | "revoked" | "invalid" | "unchecked" }, ...found };
   }
 
   /** Revokes a family: its refresh token stops working and so do access tokens minted from it. */
