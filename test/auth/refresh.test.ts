@@ -212,6 +212,16 @@ describe("refresh token grant", () => {
     await refreshed(refreshToken);
   });
 
+  it("refreshes, rotates and detects reuse for a family missing from its client's grant index (created before the indexes)", async () => {
+    const { familyId, refreshToken } = await seed();
+    const redis = new Redis({ ...sharedRedis(), automaticDeserialization: false, enableTelemetry: false });
+    await redis.hdel("aig:grants:client:app", familyId);
+    const body = await refreshed(refreshToken);
+    expect(body.refresh_token).not.toBe(refreshToken);
+    expect(await oauthError(await refresh(refreshToken))).toMatchObject({ status: 400, error: "invalid_grant" });
+    expect(await oauthError(await refresh(body.refresh_token))).toMatchObject({ status: 400, error: "invalid_grant" });
+  });
+
   it("serves public clients, which identify themselves by client_id (oauth4webapi)", async () => {
     const { refreshToken } = await seedRefreshFamily("mcp-client", {
       scope: "tools:read",

@@ -7,7 +7,7 @@ import { OAuthError } from "../../core/errors.js";
 import { required } from "../form.js";
 import type { IssuedByCode } from "../store/store.js";
 import { mintAccessToken, mintIdToken } from "../tokens/jwt.js";
-import { accessTokenAudience, issueRefreshToken, shouldIssueRefreshToken } from "../tokens/refresh-tokens.js";
+import { accessTokenAudience, newRefreshFamily, shouldIssueRefreshToken } from "../tokens/refresh-tokens.js";
 import { checkResources } from "./grant-checks.js";
 import type { TokenResponse, GrantRequest } from "./grant.js";
 
@@ -79,6 +79,25 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
   const iat = Math.floor(Date.now() / 1000);
   const accessTtlSec = Math.floor(tokens.accessTokenTTL / 1000);
   const familyId = shouldIssueRefreshToken(client) ? randomToken() : undefined;
+  // The refresh-token family starts in the script that consumes the code, so a redemption is one
+  // store request. It is built from the record checked above: a code's record is written once,
+  // never changed, so it is the record the script consumes. A replay or an invalid code creates none.
+  const family = familyId
+    ? newRefreshFamily(
+        provider,
+        {
+          clientId: client.clientId,
+          sub: peeked.sub,
+          scope: peeked.scope,
+          resource: peeked.resource,
+          authTime: peeked.authTime,
+          ...(peeked.sid ? { sid: peeked.sid } : {}),
+          claims: peeked.claims,
+          ...(peeked.accessClaims ? { accessClaims: peeked.accessClaims } : {}),
+        },
+        familyId,
+      )
+    : undefined;
   // Consumed atomically (GETDEL in one script): of concurrent redemptions exactly one gets the
   // record; the others find the marker, and since their binding matched, they are replays.
   const redeemed = await store.redeemCode(
@@ -92,6 +111,7 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
       codeChallenge: peeked.codeChallenge,
     },
     Math.max(tokens.accessTokenTTL, tokens.authorizationCodeTTL),
+    family,
   );
   if (redeemed.status === "replayed") {
     await revokeIssued(provider, redeemed.issued);
@@ -114,22 +134,7 @@ export async function grantAuthorizationCode({ provider, client, form }: GrantRe
   });
   const body: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: accessTtlSec };
   if (record.scope) body.scope = record.scope;
-  if (familyId) {
-    body.refresh_token = await issueRefreshToken(
-      provider,
-      {
-        clientId: client.clientId,
-        sub: record.sub,
-        scope: record.scope,
-        resource: record.resource,
-        authTime: record.authTime,
-        ...(record.sid ? { sid: record.sid } : {}),
-        claims: record.claims,
-        ...(record.accessClaims ? { accessClaims: record.accessClaims } : {}),
-      },
-      familyId,
-    );
-  }
+  if (family) body.refresh_token = family.refreshToken;
   if (record.scope.split(" ").includes("openid")) {
     body.id_token = await mintIdToken(provider, {
       sub: record.sub,

@@ -4,12 +4,25 @@
 
 /**
  * KEYS: code, code-used marker. ARGV: marker value (what this redemption issues), marker TTL ms.
+ * When the redemption starts a refresh-token family, KEYS[3..6] and ARGV[3..7] are CREATE_FAMILY's
+ * KEYS and ARGV: the family is created by the redemption that consumes the code, in the same step,
+ * and by no other (a replay or an invalid code creates nothing).
  * Returns {"ok", record} | {"replayed", marker} | {"invalid", ""}.
  */
 export const REDEEM_CODE = `
 local record = redis.call('GETDEL', KEYS[1])
 if record then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  if #KEYS == 6 then
+    local px = tonumber(ARGV[5])
+    redis.call('SET', KEYS[3], ARGV[3], 'PX', px)
+    redis.call('SET', KEYS[4], ARGV[4], 'PX', px)
+    redis.call('HSET', KEYS[5], ARGV[6], ARGV[7])
+    redis.call('HSET', KEYS[6], ARGV[7], ARGV[6])
+    for i = 5, 6 do
+      if redis.call('PTTL', KEYS[i]) < px then redis.call('PEXPIRE', KEYS[i], px) end
+    end
+  end
   return {'ok', record}
 end
 local used = redis.call('GET', KEYS[2])
@@ -31,11 +44,27 @@ return {'invalid', ''}
  * whose retry record still names the current token is a retry of that rotation and gets its
  * successor back; any other rotated-out token is a reuse and revokes the family; any other
  * token changes nothing. The revoked markers outlive both the refresh tokens and the access tokens.
+ *
+ * With KEYS[7..9] (family record, the presenting client's grant index, the store's epoch) and
+ * ARGV[8] (family id), the script first checks that the family exists and that the presenting
+ * client is the family's (the family is in that client's index, written with the family by
+ * CREATE_FAMILY), and returns the sealed record and the epoch as a third and fourth element: the
+ * lookup and the rotation in one store request. A missing family is {"invalid", ""}; a family not
+ * in that index (another client's, or one created before the indexes existed) is
+ * {"unchecked", ""}: nothing changed, the caller decides from the record (the two-step path).
  */
 export const ROTATE_REFRESH = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
+local extra = {}
+if #KEYS == 9 then
+  local record = redis.call('GET', KEYS[7])
+  if not record then return {'invalid', ''} end
+  if redis.call('HEXISTS', KEYS[8], ARGV[8]) == 0 then return {'unchecked', ''} end
+  extra = {record, redis.call('GET', KEYS[9]) or ''}
+end
+local function answer(status, payload) return {status, payload, extra[1], extra[2]} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return answer('revoked', '') end
 local current = redis.call('GET', KEYS[1])
-if not current then return {'invalid', ''} end
+if not current then return answer('invalid', '') end
 local left = redis.call('PTTL', KEYS[1])
 if left < 1 then left = tonumber(ARGV[3]) end
 if current == ARGV[1] then
@@ -45,20 +74,20 @@ if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[4], left)
   local grace = tonumber(ARGV[6])
   if grace > 0 then redis.call('SET', KEYS[5], ARGV[5], 'PX', math.min(grace, left)) end
-  return {'ok', ''}
+  return answer('ok', '')
 end
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   local retry = redis.call('GET', KEYS[5])
   if retry then
     local space = string.find(retry, ' ', 1, true)
-    if space and string.sub(retry, 1, space - 1) == current then return {'retry', string.sub(retry, space + 1)} end
+    if space and string.sub(retry, 1, space - 1) == current then return answer('retry', string.sub(retry, space + 1)) end
   end
   local px = math.max(left, tonumber(ARGV[3]))
   redis.call('SET', KEYS[2], '1', 'PX', px)
   redis.call('SET', KEYS[3], '1', 'PX', px)
-  return {'reused', ''}
+  return answer('reused', '')
 end
-return {'invalid', ''}
+return answer('invalid', '')
 `;
 
 /**

@@ -84,6 +84,14 @@ export interface RefreshFamily {
   grantedAt?: number;
 }
 
+/** A refresh-token family to start: its id, its first token, its record and its lifetime. */
+export interface NewFamily {
+  familyId: string;
+  refreshToken: string;
+  family: RefreshFamily;
+  ttlMs: number;
+}
+
 /** A live grant of a person, as the grant indexes find it (docs/auth/grants-and-admin.md). */
 export interface GrantRecord {
   /** The grant's public id: its family's reference (family-reference.ts), never the family id. */
@@ -243,7 +251,7 @@ export class Store {
       deadlineMs: 3_000,
     });
     this.redeemCodeScript = redis.createScript<[string, string]>(REDEEM_CODE);
-    this.rotateRefreshScript = redis.createScript<[string, string]>(ROTATE_REFRESH);
+    this.rotateRefreshScript = redis.createScript<[string, string, string?, string?]>(ROTATE_REFRESH);
     this.revokeFamilyScript = redis.createScript<number>(REVOKE_FAMILY);
     this.createFamilyScript = redis.createScript<number>(CREATE_FAMILY);
     this.revokeBeforeScript = redis.createScript<number>(REVOKE_BEFORE);
@@ -337,14 +345,20 @@ export class Store {
 
   /**
    * Redeems a code exactly once, atomically (GETDEL in one script). The first redemption leaves
-   * a marker naming what it issued; a later one finds the marker and reports a replay.
+   * a marker naming what it issued; a later one finds the marker and reports a replay. With
+   * `family`, the redemption that consumes the code also starts that refresh-token family (what
+   * createFamily does), in the same script: one store request for the whole redemption.
    */
-  async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number): Promise<RedeemResult> {
+  async redeemCode(code: string, issued: IssuedByCode, markerTtlMs: number, family?: NewFamily): Promise<RedeemResult> {
     const hash = await sha256Base64Url(code);
     const [codeKey, usedKey] = [key.code(hash), key.codeUsed(hash)];
+    const [marker, created] = await Promise.all([
+      this.values.encode(usedKey, issued),
+      family ? this.familyArgs(family) : null,
+    ]);
     const [status, payload] = await this.redeemCodeScript.exec(
-      [codeKey, usedKey],
-      [await this.values.encode(usedKey, issued), String(ttl(markerTtlMs))],
+      [codeKey, usedKey, ...(created?.keys ?? [])],
+      [marker, String(ttl(markerTtlMs)), ...(created?.args ?? [])],
     );
     if (status === "ok") {
       const record = await this.values.decode<CodeRecord>(codeKey, payload);
@@ -370,22 +384,30 @@ export class Store {
 
   /** Starts a family and enters it in its person's and its client's grant indexes, in one step. */
   async createFamily(familyId: string, refreshToken: string, family: RefreshFamily, ttlMs: number): Promise<void> {
+    const { keys, args } = await this.familyArgs({ familyId, refreshToken, family, ttlMs });
+    await this.createFamilyScript.exec(keys, args);
+  }
+
+  /** CREATE_FAMILY's KEYS and ARGV (also the tail of REDEEM_CODE's): the record stamped and sealed. */
+  private async familyArgs({ familyId, refreshToken, family, ttlMs }: NewFamily): Promise<{
+    keys: string[];
+    args: string[];
+  }> {
     const stamped: RefreshFamily = { grantedAt: Date.now(), ...family, epoch: await this.currentEpoch() };
-    await this.createFamilyScript.exec(
-      [
+    const [sealed, tokenHash, reference] = await Promise.all([
+      this.values.encode(key.family(familyId), stamped),
+      sha256Base64Url(refreshToken),
+      familyReference(familyId),
+    ]);
+    return {
+      keys: [
         key.family(familyId),
         key.familyCurrent(familyId),
         key.personGrants(family.sub),
         key.clientGrants(family.clientId),
       ],
-      [
-        await this.values.encode(key.family(familyId), stamped),
-        await sha256Base64Url(refreshToken),
-        String(ttl(ttlMs)),
-        await familyReference(familyId),
-        familyId,
-      ],
-    );
+      args: [sealed, tokenHash, String(ttl(ttlMs)), reference, familyId],
+    };
   }
 
   /**
@@ -406,6 +428,46 @@ export class Store {
     accessTtlMs: number,
     graceMs = 0,
   ): Promise<RotateResult> {
+    // Without a client to check, the script never answers "unchecked".
+    return (await this.rotate(familyId, presented, next, accessTtlMs, graceMs, null)).result as RotateResult;
+  }
+
+  /**
+   * The lookup and the rotation in one store request: rotateRefresh, with the family's presence
+   * and its client (the family is in `clientId`'s grant index) checked by the script before it
+   * changes anything. Returns the family the presented token belongs to, read in the same step,
+   * or `invalid` when the family is gone, is another client's, does not open or is of another
+   * epoch (a family of another epoch may have been rotated or revoked by then: it is dead anyway).
+   * The caller checks nothing beforehand that depends on the family's record (scope or resource
+   * narrowing need rotateRefresh after getFamily). `unchecked`: the family is not in the client's
+   * index (another client's, or created before the indexes existed); nothing changed, and the
+   * caller takes the two-step path, which decides from the record.
+   */
+  async rotateRefreshOfClient(
+    familyId: string,
+    presented: string,
+    next: string,
+    clientId: string,
+    accessTtlMs: number,
+    graceMs = 0,
+  ): Promise<{ result: RotateResult | { status: "unchecked" }; family: RefreshFamily | null }> {
+    const { result, record, epoch } = await this.rotate(familyId, presented, next, accessTtlMs, graceMs, clientId);
+    if (result.status === "unchecked") return { result, family: null };
+    const family = await this.values.decode<RefreshFamily>(key.family(familyId), record ?? null);
+    if (!family || family.clientId !== clientId || !(await this.familyOfThisEpoch(family, epoch || null))) {
+      return { result: { status: "invalid" }, family: null };
+    }
+    return { result, family };
+  }
+
+  private async rotate(
+    familyId: string,
+    presented: string,
+    next: string,
+    accessTtlMs: number,
+    graceMs: number,
+    clientId: string | null,
+  ): Promise<{ result: RotateResult | { status: "unchecked" }; record?: string; epoch?: string }> {
     const [presentedHash, nextHash, reference] = await Promise.all([
       sha256Base64Url(presented),
       sha256Base64Url(next),
@@ -417,7 +479,7 @@ export class Store {
       graceMs > 0
         ? `${nextHash} ${await this.values.encode(retryKey, { refreshToken: next } satisfies RefreshRetry)}`
         : "";
-    const [status, payload] = await this.rotateRefreshScript.exec(
+    const [status, payload, record, epoch] = await this.rotateRefreshScript.exec(
       [
         key.familyCurrent(familyId),
         key.familyRevoked(familyId),
@@ -425,6 +487,7 @@ export class Store {
         key.familyRotated(familyId),
         retryKey,
         key.familyUsed(familyId),
+        ...(clientId === null ? [] : [key.family(familyId), key.clientGrants(clientId), key.epoch()]),
       ],
       [
         presentedHash,
@@ -434,13 +497,15 @@ export class Store {
         retry,
         String(Math.max(0, Math.ceil(graceMs))),
         String(rotation.rotatedAt),
+        ...(clientId === null ? [] : [familyId]),
       ],
     );
+    const found = { ...(record !== undefined ? { record } : {}), ...(epoch !== undefined ? { epoch } : {}) };
     if (status === "retry") {
       const kept = await this.values.decode<RefreshRetry>(retryKey, payload);
-      return kept ? { status, successor: kept.refreshToken } : { status: "invalid" };
+      return { result: kept ? { status, successor: kept.refreshToken } : { status: "invalid" }, ...found };
     }
-    return { status: status as "ok" | "reused" | "revoked" | "invalid" };
+    return { result: { status: status as "ok" | "reused" | "revoked" | "invalid" | "unchecked" }, ...found };
   }
 
   /** Revokes a family: its refresh token stops working and so do access tokens minted from it. */

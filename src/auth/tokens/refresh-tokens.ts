@@ -7,7 +7,7 @@ import { randomToken } from "../../core/encoding.js";
 import type { Client } from "../clients/client.js";
 import { GRANT_TYPES } from "../config-schema.js";
 import type { ProviderContext } from "../provider-context.js";
-import type { RefreshFamily } from "../store/store.js";
+import type { NewFamily, RefreshFamily } from "../store/store.js";
 
 /** 32 random bytes are 43 base64url characters; allow some room, refuse anything wild. */
 const PART = /^[A-Za-z0-9_-]{16,128}$/;
@@ -31,18 +31,17 @@ export function newRefreshToken(familyId: string): string {
 }
 
 /**
- * Starts a refresh-token family and returns its first token. The family's lifetime is absolute:
- * `refreshTokenTTL` from now, never extended by rotation (the store rotates with KEEPTTL).
- * Pass `familyId` when it must be known beforehand (e.g. recorded against the code).
+ * A refresh-token family to start (store.redeemCode starts it with the code's redemption), and
+ * its first token. The family's lifetime is absolute: `refreshTokenTTL` from now, never extended
+ * by rotation (the store rotates with KEEPTTL).
  */
-export async function issueRefreshToken(
-  provider: ProviderContext,
-  family: RefreshFamily,
-  familyId: string = randomToken(),
-): Promise<string> {
-  const token = newRefreshToken(familyId);
-  await provider.store.createFamily(familyId, token, family, provider.config.provider.tokens.refreshTokenTTL);
-  return token;
+export function newRefreshFamily(provider: ProviderContext, family: RefreshFamily, familyId: string): NewFamily {
+  return {
+    familyId,
+    refreshToken: newRefreshToken(familyId),
+    family,
+    ttlMs: provider.config.provider.tokens.refreshTokenTTL,
+  };
 }
 
 /** Splits a presented refresh token, or null when it cannot be one of ours (e.g. a JWT). */
