@@ -10,8 +10,10 @@ import {
   type ConfigIssue,
   type ConfigResult,
 } from "../core/config-loader.js";
+import { ConfigError } from "../core/errors.js";
 import { log } from "../core/log.js";
 import { observabilitySecretRefs } from "../core/telemetry/config-schema.js";
+import { setupTelemetry } from "../core/telemetry/telemetry.js";
 import type { AppConfig } from "./apps-schema.js";
 import { gatewayConfigSchema, type McpProviderConfig } from "./config-schema.js";
 import type { GatewayEnv } from "./env.js";
@@ -85,4 +87,15 @@ export function loadGatewayConfig(env: GatewayEnv): ConfigResult<GatewayConfig> 
     lastEnv = env;
   }
   return lastLoaded;
+}
+
+/**
+ * The configuration as a Durable Object reads it: a Durable Object may run in an isolate where the
+ * front never did, so telemetry is set up here too; an invalid configuration throws.
+ */
+export function loadObjectConfig(env: GatewayEnv): GatewayConfig {
+  const loaded = loadGatewayConfig(env);
+  if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
+  setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
+  return loaded.config;
 }

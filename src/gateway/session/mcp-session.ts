@@ -10,12 +10,12 @@
 // The front reaches this object only through its RPC seam (src/gateway/object-rpc.ts).
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { DurableObject } from "cloudflare:workers";
-import { ConfigError, JsonRpcError } from "../../core/errors.js";
+import { JsonRpcError } from "../../core/errors.js";
 import { log, prepareLog } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
-import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
+import { flushTelemetry } from "../../core/telemetry/telemetry.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
-import { loadGatewayConfig, type GatewayConfig } from "../config.js";
+import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 import { isNotification, isRequest, isResponse, type JSONRPCMessage, type JSONRPCRequest } from "../mcp/messages.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
@@ -34,6 +34,7 @@ import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
 import { RelayedRequests } from "./relayed-requests.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionEvents } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
+import { StoredValue } from "./stored-value.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -41,10 +42,8 @@ const APPS_KEY = "apps";
 export class McpSession extends DurableObject<GatewayEnv> implements McpSessionRpc {
   /** In-memory copy of the stored context; `undefined` until loaded, `null` when there is none. */
   private context: SessionContext | null | undefined;
-  /** In-memory copy of the apps' session state (upstream sessions, exchanged tokens, catalog). */
-  private apps: AppsState | undefined;
-  /** The apps' state as last written (JSON): a write that would change nothing is skipped. */
-  private storedApps: string | undefined;
+  /** The apps' session state (upstream sessions, exchanged tokens, catalog), in memory and stored. */
+  private readonly apps: StoredValue<AppsState>;
   /**
    * When activity was last written with its lease renewed (or the slot taken): both happen at
    * most once per activityWriteInterval(), and the lease runs that much longer than the timeout.
@@ -68,6 +67,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
+    this.apps = new StoredValue(ctx.storage, APPS_KEY, emptyAppsState);
     this.afterReplies = new AfterReplies((promise) => ctx.waitUntil(promise));
     this.audit = new SessionAudit(ctx, env, this.afterReplies);
     // Audit events a lost runtime left stored here go on to the outbox as soon as the object runs again.
@@ -164,7 +164,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
           }
         : {}),
     };
-    const apps = await this.sessionApps(config, context, request, events, () => this.persistApps());
+    const apps = await this.sessionApps(config, context, request, events, () => this.apps.persist());
     const replies: JSONRPCMessage[] = [];
     const wasInitialized = context.initialized;
     this.lastCaller = request;
@@ -214,7 +214,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
             ? Promise.all([
                 changed ? this.save(context, config) : undefined,
                 activity ? this.renewLease(context, config) : undefined,
-                this.persistApps(),
+                this.apps.persist(),
               ])
             : undefined,
         )
@@ -335,7 +335,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       ...(request.traceparent ? { traceparent: request.traceparent } : {}),
       http: request.http,
       claims: request.claims,
-      state: await this.appsState(),
+      state: await this.apps.load(),
       audit: (event) => this.audit.record(event, config.provider.audit.sink),
       ...(admitToolCall ? { admitToolCall } : {}),
       events,
@@ -391,8 +391,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     for (const writer of this.streams) writer.close().catch(() => undefined);
     this.streams.clear();
     this.context = null;
-    this.apps = undefined;
-    this.storedApps = undefined;
+    this.apps.forget();
     await this.ctx.storage.deleteAlarm();
     await this.audit.handOver(config.provider.audit.sink);
     await this.ctx.storage.deleteAll();
@@ -419,29 +418,8 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     for (const writer of this.streams) writer.write(frame).catch(() => this.streams.delete(writer));
   }
 
-  private async appsState(): Promise<AppsState> {
-    if (!this.apps) {
-      this.apps = (await this.ctx.storage.get<AppsState>(APPS_KEY)) ?? emptyAppsState();
-      this.storedApps = JSON.stringify(this.apps);
-    }
-    return this.apps;
-  }
-
-  /** Writes the apps' state when it differs from what is stored (a fresh token, a new upstream session). */
-  private async persistApps(): Promise<void> {
-    if (!this.apps) return;
-    const json = JSON.stringify(this.apps);
-    if (json === this.storedApps) return;
-    this.storedApps = json;
-    await this.ctx.storage.put(APPS_KEY, this.apps);
-  }
-
   private config(): GatewayConfig {
-    const loaded = loadGatewayConfig(this.env);
-    if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
-    // A Durable Object may run in an isolate where the front never did: set telemetry up here too.
-    setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
-    return loaded.config;
+    return loadObjectConfig(this.env);
   }
 }
 

@@ -16,13 +16,13 @@
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { DurableObject } from "cloudflare:workers";
 import { randomToken } from "../../core/encoding.js";
-import { ConfigError, JsonRpcError } from "../../core/errors.js";
+import { JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
-import { flushTelemetry, setupTelemetry } from "../../core/telemetry/telemetry.js";
+import { flushTelemetry } from "../../core/telemetry/telemetry.js";
 import { candidateApp } from "../apps/catalog.js";
 import { MAX_REQUESTS } from "../apps/input-required.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
-import { loadGatewayConfig, type GatewayConfig } from "../config.js";
+import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
 import type { JSONRPCMessage, JSONRPCRequest } from "../mcp/messages.js";
 import { checkParamHeaders, paramHeadersOf, type ParamHeader } from "../mcp/modern-headers.js";
@@ -49,6 +49,7 @@ import { SessionCallBudgets } from "./call-budgets.js";
 import { HeldCall, type HeldStep } from "./held-calls.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
+import { StoredValue } from "./stored-value.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -88,8 +89,8 @@ interface ContextAppsState extends AppsState {
 
 export class PrincipalContext extends DurableObject<GatewayEnv> implements PrincipalContextRpc {
   private record: ContextRecord | null | undefined;
-  private apps: ContextAppsState | undefined;
-  private storedApps: string | undefined;
+  /** The apps' state (upstream sessions, exchanged tokens, catalog), in memory and stored. */
+  private readonly apps: StoredValue<ContextAppsState>;
   private storedActiveAt = 0;
   private readonly audit: SessionAudit;
   private readonly budgets = new SessionCallBudgets(() => this.record?.id);
@@ -107,6 +108,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
+    this.apps = new StoredValue<ContextAppsState>(ctx.storage, APPS_KEY, () => ({ ...emptyAppsState(), grants: {} }));
     this.audit = new SessionAudit(ctx, env);
     const loaded = loadGatewayConfig(env);
     const sink = loaded.ok ? loaded.config.provider.audit.sink : undefined;
@@ -121,7 +123,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   ): Promise<JSONRPCMessage[]> {
     const config = this.config();
     const record = await this.open(principal);
-    const state = await this.appsState();
+    const state = await this.apps.load();
     let delivered: Promise<unknown> = Promise.resolve();
     const onEvent = options.onEvent;
     let onEventClosed = false;
@@ -163,7 +165,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         },
         ...(rounds ? { ask: rounds.held.relay } : {}),
       },
-      persist: () => this.persistApps(),
+      persist: () => this.apps.persist(),
     });
     this.lastCaller = request;
     this.inFlight++;
@@ -199,7 +201,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       const changed = record.lastActiveAt - this.storedActiveAt >= activityWriteInterval(config);
       // After the reply has left (the output gate would hold it behind these writes).
       const bookkeeping = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => Promise.all([changed ? this.save(record, config) : undefined, this.persistApps()]))
+        .then(() => Promise.all([changed ? this.save(record, config) : undefined, this.apps.persist()]))
         .finally(() => flushTelemetry((promise) => this.ctx.waitUntil(promise)));
       this.ctx.waitUntil(bookkeeping);
     }
@@ -269,7 +271,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       http: { method: "DELETE", path: "", headers: {} },
       claims: {},
     };
-    const state = await this.appsState();
+    const state = await this.apps.load();
     const apps = this.sessionApps(config, record, record.principal, request, state, {
       audit: (event) => this.audit.record(event, config.provider.audit.sink),
       events: { notify: () => undefined },
@@ -442,9 +444,9 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     // missed the tool's app (late, failed), lists first, so an unchecked header never slips through.
     const app = candidateApp(this.config().apps, name)?.app.name;
     // A name no app could serve is refused by the pipeline as an unknown tool: no listing for it.
-    const missed = app !== undefined && (this.apps?.paramHeadersMissing ?? []).includes(app);
-    if (!this.apps?.paramHeaders || missed) this.rememberParamHeaders(await apps.listTools());
-    const declared = this.apps?.paramHeaders?.[name];
+    const missed = app !== undefined && (this.apps.current?.paramHeadersMissing ?? []).includes(app);
+    if (!this.apps.current?.paramHeaders || missed) this.rememberParamHeaders(await apps.listTools());
+    const declared = this.apps.current?.paramHeaders?.[name];
     if (!declared?.length) return;
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(request.http.headers))
@@ -454,16 +456,17 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   }
 
   private rememberParamHeaders(result: Record<string, unknown>): void {
-    if (!this.apps) return;
+    const state = this.apps.current;
+    if (!state) return;
     const tools = Array.isArray(result.tools) ? (result.tools as { name?: unknown; inputSchema?: unknown }[]) : [];
     const known: Record<string, ParamHeader[]> = {};
     for (const tool of tools) {
       const declared = paramHeadersOf(tool.inputSchema);
       if (typeof tool.name === "string" && declared.length) known[tool.name] = declared;
     }
-    this.apps.paramHeaders = known;
+    state.paramHeaders = known;
     const meta = result._meta as { "gateway/unavailableApps"?: { app: string }[] } | undefined;
-    this.apps.paramHeadersMissing = (meta?.["gateway/unavailableApps"] ?? []).map((failure) => failure.app);
+    state.paramHeadersMissing = (meta?.["gateway/unavailableApps"] ?? []).map((failure) => failure.app);
   }
 
   /** Exchanges under way for one grant: a burst of calls that finds no cached token waits for one exchange. */
@@ -523,8 +526,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     }
     this.listeners.clear();
     this.record = null;
-    this.apps = undefined;
-    this.storedApps = undefined;
+    this.apps.forget();
     this.lastCaller = undefined;
     await this.ctx.storage.deleteAlarm();
     await this.audit.handOver(config.provider.audit.sink);
@@ -532,28 +534,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     log("info", "mcp.context.ended", { session_id: id, reason: "idle timeout" });
   }
 
-  private async appsState(): Promise<ContextAppsState> {
-    if (!this.apps) {
-      const stored = await this.ctx.storage.get<ContextAppsState>(APPS_KEY);
-      this.apps = stored ?? { ...emptyAppsState(), grants: {} };
-      this.storedApps = JSON.stringify(this.apps);
-    }
-    return this.apps;
-  }
-
-  private async persistApps(): Promise<void> {
-    if (!this.apps) return;
-    const json = JSON.stringify(this.apps);
-    if (json === this.storedApps) return;
-    this.storedApps = json;
-    await this.ctx.storage.put(APPS_KEY, this.apps);
-  }
-
   private config(): GatewayConfig {
-    const loaded = loadGatewayConfig(this.env);
-    if (!loaded.ok) throw new ConfigError("gateway", loaded.issues);
-    setupTelemetry("ai-identity-gateway", loaded.config.provider.observability, loaded.config.secrets);
-    return loaded.config;
+    return loadObjectConfig(this.env);
   }
 }
 
