@@ -19,10 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConformanceServer, type ConformanceServer } from "../helpers/e2e-conformance-server.js";
-import { startFront, type Front } from "../helpers/e2e-front.js";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
-import { freePort } from "../helpers/workers.js";
+import { failures, startConformanceTarget, type Check, type ConformanceTarget } from "../helpers/conformance-target.js";
 
 const REVISIONS = ["2026-07-28", "2025-11-25"] as const;
 type Revision = (typeof REVISIONS)[number];
@@ -54,12 +51,6 @@ const NOT_IN_FIXTURE: Record<string, string> = {
   "tasks-required-task-error": TASKS,
   "tasks-mrtr-composition": TASKS,
 };
-
-interface Check {
-  id: string;
-  status: "SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED";
-  errorMessage?: string;
-}
 
 const RUNNER = createRequire(import.meta.url).resolve("@modelcontextprotocol/conformance-next/dist/index.js");
 
@@ -105,12 +96,6 @@ const SETS = Object.fromEntries(REVISIONS.map((revision) => [revision, requireme
   ReturnType<typeof requirementSet>
 >;
 
-/** A scenario passes when it ran and none of its checks failed (INFO and WARNING are advice). */
-const failures = (checks: Check[] | undefined) =>
-  checks === undefined
-    ? ["the scenario did not run"]
-    : checks.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage ?? ""}`);
-
 /** "passed/total scenarios (checks: passed, failed)" over `scenarios` in one run. */
 function tally(results: Map<string, Check[]>, scenarios: string[]): string {
   const checks = scenarios.flatMap((scenario) => results.get(scenario) ?? []);
@@ -137,37 +122,16 @@ function softened(directly: Map<string, Check[]>, through: Map<string, Check[]>)
   });
 }
 
-let upstream: ConformanceServer;
-let stack: Stack;
-let front: Front;
+let target: ConformanceTarget;
 const direct = new Map<Revision, Map<string, Check[]>>();
 const throughGateway = new Map<Revision, Map<string, Check[]>>();
 
 beforeAll(async () => {
-  upstream = await startConformanceServer();
-  // The front is the gateway's public address here, so browsers' Origin for it is the gateway's own.
-  const frontPort = await freePort();
-  stack = await startStack({
-    stream: { allowedOrigins: [`http://localhost:${frontPort}`] },
-    apps: [
-      {
-        name: "conformance",
-        type: "mcpProxy",
-        toolNamespace: "",
-        upstream: { stream: { url: upstream.url } },
-        timeout: "5s",
-      },
-    ],
-  });
-  front = await startFront({
-    backends: [stack.gateway.url],
-    port: frontPort,
-    headers: { Authorization: `Bearer ${await stack.token()}` },
-  });
+  target = await startConformanceTarget();
   for (const revision of REVISIONS) {
     const { required, unscored } = SETS[revision];
-    direct.set(revision, await runConformance(revision, upstream.url));
-    throughGateway.set(revision, await runConformance(revision, `${front.url}/mcp`));
+    direct.set(revision, await runConformance(revision, target.directUrl));
+    throughGateway.set(revision, await runConformance(revision, target.gatewayUrl));
     // Straight to stderr: the runner keeps console output of passing tests to itself (vitest.config.ts).
     const counts = (results: Map<string, Check[]>) =>
       `required ${tally(results, required)}; with unscored ${tally(results, [...required, ...unscored])}`;
@@ -183,9 +147,7 @@ beforeAll(async () => {
   }
 }, 600_000);
 afterAll(async () => {
-  await front?.close();
-  await stack?.dispose();
-  await upstream?.close();
+  await target?.close();
 });
 
 for (const revision of REVISIONS) {

@@ -12,22 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConformanceServer, type ConformanceServer } from "../helpers/e2e-conformance-server.js";
-import { startFront, type Front } from "../helpers/e2e-front.js";
-import { startStack, type Stack } from "../helpers/gateway-stack.js";
-import { freePort } from "../helpers/workers.js";
+import { failures, startConformanceTarget, type Check, type ConformanceTarget } from "../helpers/conformance-target.js";
 
 /**
  * Scenarios that pass directly and fail through the gateway today, with the missing piece
  * (docs/testing.md, "End-to-end tests"). Remove an entry when the gateway closes the gap.
  */
 const KNOWN_GAPS: Record<string, string> = {};
-
-interface Check {
-  id: string;
-  status: "SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED";
-  errorMessage?: string;
-}
 
 const RUNNER = createRequire(import.meta.url).resolve("@modelcontextprotocol/conformance/dist/index.js");
 
@@ -57,46 +48,17 @@ const SCENARIOS = [
   ...execFileSync(process.execPath, [RUNNER, "list", "--server"], { encoding: "utf8" }).matchAll(/^\s+- (\S+)/gm),
 ].map((match) => match[1]!);
 
-/** A scenario passes when it ran and none of its checks failed (INFO and WARNING are advice). */
-const failures = (checks: Check[] | undefined) =>
-  checks === undefined
-    ? ["the scenario did not run"]
-    : checks.filter((c) => c.status === "FAILURE").map((c) => `${c.id}: ${c.errorMessage ?? ""}`);
-
-let upstream: ConformanceServer;
-let stack: Stack;
-let front: Front;
+let target: ConformanceTarget;
 let direct: Map<string, Check[]>;
 let throughGateway: Map<string, Check[]>;
 
 beforeAll(async () => {
-  upstream = await startConformanceServer();
-  // The front is the gateway's public address here, so browsers' Origin for it is the gateway's own.
-  const frontPort = await freePort();
-  stack = await startStack({
-    stream: { allowedOrigins: [`http://localhost:${frontPort}`] },
-    apps: [
-      {
-        name: "conformance",
-        type: "mcpProxy",
-        toolNamespace: "",
-        upstream: { stream: { url: upstream.url } },
-        timeout: "5s",
-      },
-    ],
-  });
-  front = await startFront({
-    backends: [stack.gateway.url],
-    port: frontPort,
-    headers: { Authorization: `Bearer ${await stack.token()}` },
-  });
-  direct = await runConformance(upstream.url);
-  throughGateway = await runConformance(`${front.url}/mcp`);
+  target = await startConformanceTarget();
+  direct = await runConformance(target.directUrl);
+  throughGateway = await runConformance(target.gatewayUrl);
 }, 300_000);
 afterAll(async () => {
-  await front?.close();
-  await stack?.dispose();
-  await upstream?.close();
+  await target?.close();
 });
 
 describe("the conformance upstream, directly", () => {
