@@ -1,10 +1,11 @@
-// The MCP conformance suite (@modelcontextprotocol/conformance, every server scenario), run
-// twice: against an upstream MCP server directly (test/helpers/e2e-conformance-server.ts, a v2-SDK server of both eras that
-// implements what the scenarios call), and against the gateway proxying that same upstream as its
-// only app, with no namespace prefix. The runner sends no token, so a loopback front adds the
-// agent's bearer token on the way to the gateway. The gateway must be transparent: every check
-// that succeeds directly must succeed through it, except the known gaps listed below, which are
-// expected to fail (it.fails) until the gateway closes them — then this suite says so.
+// The MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, every server scenario), run
+// twice (test/helpers/conformance-target.ts): against an upstream MCP server directly
+// (test/helpers/e2e-conformance-server.ts, a v2-SDK server of both eras that implements what the
+// scenarios call), and against the gateway proxying that same upstream as its only app, with no
+// namespace prefix. The runner sends no token, so a loopback front adds the agent's bearer token
+// on the way to the gateway. The gateway must be transparent: every check that succeeds directly
+// must succeed through it, except the known gaps listed below, which are expected to fail
+// (it.fails) until the gateway closes them — then this suite says so.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
