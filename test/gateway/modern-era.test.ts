@@ -633,6 +633,32 @@ describe("subscriptions/listen", () => {
     expect(jsonOnly.status).toBe(406);
     expect((await json(jsonOnly)).id).toBe(22);
   });
+
+  it("bounds resourceSubscriptions at 100 URIs and, honouring none, subscribes to nothing upstream", async () => {
+    const uris = (n: number) => Array.from({ length: n }, (_, k) => `thing://items/${k}`);
+    const tooMany = await modern(
+      gatewayA,
+      "subscriptions/listen",
+      { notifications: { resourceSubscriptions: uris(101) } },
+      { id: 23 },
+    );
+    expect(tooMany.status).toBe(400);
+    expect(await json(tooMany)).toMatchObject({ id: 23, error: { code: -32602 } });
+    const since = upstream.requests.length;
+    const res = await modern(
+      gatewayA,
+      "subscriptions/listen",
+      { notifications: { resourcesListChanged: true, resourceSubscriptions: uris(100) } },
+      { id: "sub-100" },
+    );
+    expect(res.status).toBe(200);
+    const [ack] = parseSse(await readUntil(res, (text) => text.includes("acknowledged")));
+    expect(ack).toMatchObject({ params: { notifications: { resourcesListChanged: true } } });
+    expect((ack as { params: { notifications: object } }).params.notifications).not.toHaveProperty(
+      "resourceSubscriptions",
+    );
+    expect(upstream.requests.slice(since).filter((r) => r.rpcMethod === "resources/subscribe")).toEqual([]);
+  });
 });
 
 describe("the principal's context", () => {

@@ -213,11 +213,16 @@ const LIST_CHANGES: Record<keyof ListenFilter, string> = {
   resourcesListChanged: "notifications/resources/list_changed",
 };
 
+/** The most URIs one `subscriptions/listen` filter may name (docs/mcp-endpoint.md); more is -32602. */
+export const MAX_RESOURCE_SUBSCRIPTIONS = 100;
+
 /**
  * The part of a `subscriptions/listen` filter the gateway honours, which its acknowledgment
- * repeats: the three list changes. `resourceSubscriptions` is left out (the gateway does not yet
- * subscribe upstream on an agent's behalf in this era), as the spec says unsupported types are.
- * A filter that is not an object, or a field of the wrong type, is -32602.
+ * repeats: the three list changes. `resourceSubscriptions` is left out, as the spec says
+ * unsupported types are: the gateway holds no upstream GET stream, which is where an upstream
+ * sends `notifications/resources/updated` (docs/mcp-endpoint.md). It is still checked, so a
+ * filter that will be honoured later is refused now for the same reasons: a filter that is not
+ * an object, a field of the wrong type, or more than MAX_RESOURCE_SUBSCRIPTIONS URIs is -32602.
  */
 export function readListenFilter(request: JSONRPCRequest): ListenFilter {
   const notifications = request.params?.notifications ?? {};
@@ -236,6 +241,12 @@ export function readListenFilter(request: JSONRPCRequest): ListenFilter {
     throw new JsonRpcError(
       ErrorCode.InvalidParams,
       "Invalid params: notifications.resourceSubscriptions must list URIs",
+      400,
+    );
+  if (Array.isArray(resources) && resources.length > MAX_RESOURCE_SUBSCRIPTIONS)
+    throw new JsonRpcError(
+      ErrorCode.InvalidParams,
+      `Invalid params: notifications.resourceSubscriptions may list at most ${MAX_RESOURCE_SUBSCRIPTIONS} URIs`,
       400,
     );
   return filter;
