@@ -4,7 +4,7 @@
 // posts the revocation form ends nothing. A consent remembered by ticking the consent page's box is
 // listed, and "Forget" makes the next authorization ask again; another site's Forget form is refused.
 import { randomBytes } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, authConfig } from "../helpers/auth-config.js";
 import { authorizationParams, pkce } from "../helpers/authorization-request.js";
@@ -82,6 +82,32 @@ function refresh(refreshToken: string): Promise<Response> {
   );
 }
 
+/**
+ * A page on another site that posts one of the page's forms (`/account/agents/<action>`) with the
+ * right fields, clicked by the signed-in person: what the auth tier answered.
+ */
+async function postFromOtherSite(
+  context: BrowserContext,
+  action: "revoke" | "forget",
+  fields: Record<string, string | null>,
+): Promise<string> {
+  const inputs = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+    .join("");
+  otherSite.page = `<!doctype html><html lang="en"><title>Prize</title>
+<form method="post" action="${auth.url}/account/agents/${action}">${inputs}
+<button type="submit">Claim prize</button></form></html>`;
+  const attacker = await context.newPage();
+  try {
+    await attacker.goto(otherSite.url);
+    await attacker.getByRole("button", { name: "Claim prize" }).click();
+    await attacker.waitForURL((url) => url.href.startsWith(auth.url));
+    return await attacker.locator("main").innerText();
+  } finally {
+    await attacker.close();
+  }
+}
+
 describe("connected agents in the browser", () => {
   it("signs in for the page, lists the agent, and revokes it; another site's form revokes nothing", async () => {
     const context = await browser.newContext();
@@ -102,17 +128,10 @@ describe("connected agents in the browser", () => {
       // A page elsewhere posts the revocation with the right fields: the provider refuses it.
       const grant = await page.locator('input[name="grant"]').getAttribute("value");
       const csrf = await page.locator('input[name="csrf"]').getAttribute("value");
-      otherSite.page = `<!doctype html><html lang="en"><title>Prize</title>
-<form method="post" action="${auth.url}/account/agents/revoke">
-<input type="hidden" name="grant" value="${grant}"><input type="hidden" name="csrf" value="${csrf}">
-<button type="submit">Claim prize</button></form></html>`;
-      const attacker = await context.newPage();
-      await attacker.goto(otherSite.url);
-      await attacker.getByRole("button", { name: "Claim prize" }).click();
-      await attacker.waitForURL((url) => url.href.startsWith(auth.url));
       // Chromium names the other site in Origin: refused before anything else is read.
-      expect(await attacker.locator("main").innerText()).toContain("This request did not come from this page.");
-      await attacker.close();
+      expect(await postFromOtherSite(context, "revoke", { grant, csrf })).toContain(
+        "This request did not come from this page.",
+      );
       const stillGood = await refresh(refreshToken);
       expect(stillGood.status).toBe(200);
       refreshToken = ((await stillGood.json()) as { refresh_token: string }).refresh_token;
@@ -159,16 +178,9 @@ describe("connected agents in the browser", () => {
       // Another site posts the Forget form with the right fields: refused, and still remembered.
       const consent = await remembered.locator('input[name="consent"]').getAttribute("value");
       const csrf = await remembered.locator('input[name="csrf"]').getAttribute("value");
-      otherSite.page = `<!doctype html><html lang="en"><title>Prize</title>
-<form method="post" action="${auth.url}/account/agents/forget">
-<input type="hidden" name="consent" value="${consent}"><input type="hidden" name="csrf" value="${csrf}">
-<button type="submit">Claim prize</button></form></html>`;
-      const attacker = await context.newPage();
-      await attacker.goto(otherSite.url);
-      await attacker.getByRole("button", { name: "Claim prize" }).click();
-      await attacker.waitForURL((url) => url.href.startsWith(auth.url));
-      expect(await attacker.locator("main").innerText()).toContain("This request did not come from this page.");
-      await attacker.close();
+      expect(await postFromOtherSite(context, "forget", { consent, csrf })).toContain(
+        "This request did not come from this page.",
+      );
 
       await page.reload();
       await page.locator("section.consent", { hasText: "Desk Agent" }).getByRole("button", { name: "Forget" }).click();
