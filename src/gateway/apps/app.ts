@@ -11,6 +11,7 @@ import type {
   Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ServerRequestRelay } from "./streamable-http-client.js";
+import type { ListenerLimits, UpstreamListener } from "./upstream-listener.js";
 
 /** A tool as the upstream names it (no namespace). */
 export type UpstreamTool = Tool;
@@ -85,6 +86,24 @@ export interface AppEvents {
   resourceUpdated?(params: unknown): void;
 }
 
+/**
+ * What an app's upstream listener (upstream-listener.ts) needs from whoever holds it: a call
+ * context per stream it opens, the resource URIs wanted now (the upstream's own), and where the
+ * upstream's notifications go.
+ */
+export interface ListenTarget {
+  /**
+   * A call context for opening one stream, with the app's token (exchanged anew when `fresh`: the
+   * upstream refused the last one) and when that token expires; `release` once the stream is open.
+   */
+  context(fresh: boolean): Promise<{ ctx: AppCallContext; tokenExpiresAt?: number; release(): void }>;
+  uris(): string[];
+  deliver(method: string, params: Record<string, unknown>): void;
+  /** The upstream has no stream to offer (405): the listener stopped. */
+  onGone?(): void;
+  limits?: Partial<ListenerLimits>;
+}
+
 export interface ToolCallOutcome {
   result: CallToolResult;
   /** HTTP status of the upstream's answer, for the audit event. */
@@ -113,6 +132,8 @@ export interface App {
     uri: string,
     ctx: AppCallContext,
   ): Promise<void>;
+  /** A listener for the changes the upstream announces on its own (not started). */
+  listen?(target: ListenTarget): UpstreamListener;
   /** The agent ended its session: end whatever the app holds upstream for it. */
   close?(ctx: AppCallContext): Promise<void>;
   /** logging/setLevel, passed on to the upstream when it offers logging. */

@@ -19,7 +19,15 @@ import { z } from "zod";
 import { log } from "../../core/log.js";
 import type { McpProxyAppConfig } from "../apps-schema.js";
 import { LATEST_PROTOCOL_VERSION, SERVER_INFO, isSupportedProtocolVersion } from "../mcp/protocol.js";
-import type { App, AppCallContext, AppSessionState, ListName, ToolCallOutcome, UpstreamTool } from "./app.js";
+import type {
+  App,
+  AppCallContext,
+  AppSessionState,
+  ListenTarget,
+  ListName,
+  ToolCallOutcome,
+  UpstreamTool,
+} from "./app.js";
 import { checkInputRequired, completeWithInput, INPUT_METHODS } from "./input-required.js";
 import {
   completedResult,
@@ -38,6 +46,7 @@ import {
 import { headerParameters, parameterHeaders, standardHeaders, type HeaderParameter } from "./request-headers.js";
 import {
   deleteSession,
+  openEventStream,
   sendNotification,
   sendRequest,
   UpstreamSessionExpired,
@@ -45,6 +54,7 @@ import {
   type RpcOutcome,
 } from "./streamable-http-client.js";
 import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "./upstream-error.js";
+import { ListenUnsupported, UpstreamListener } from "./upstream-listener.js";
 
 /** Where in the app's session state the upstream session lives. */
 export const UPSTREAM_SESSION_KEY = "upstreamSession";
@@ -275,8 +285,8 @@ export class McpProxyApp implements App {
 
   /**
    * resources/subscribe and resources/unsubscribe, passed on as they are to a legacy upstream. A
-   * modern upstream has neither (its changes come on a `subscriptions/listen` stream, which an
-   * object that hibernates between requests does not hold open): Method not found.
+   * modern upstream has neither: its updates come on a `subscriptions/listen` stream naming the
+   * URIs, which the app's listener (`listen`) holds, so there is nothing to send now.
    */
   subscription(
     method: "resources/subscribe" | "resources/unsubscribe",
@@ -284,15 +294,97 @@ export class McpProxyApp implements App {
     ctx: AppCallContext,
   ): Promise<void> {
     return this.operate(ctx, async (channel) => {
-      if (channel.modern)
-        throw new UpstreamJsonRpcError(
-          this.name,
-          -32601,
-          `Method not found: the ${this.name} app speaks MCP ${MODERN_PROTOCOL_VERSION}, which has no ${method}`,
-          undefined,
-        );
+      if (channel.modern) return;
       this.expect(await channel.request(method, withMeta({ uri }, ctx)));
     });
+  }
+
+  /**
+   * The upstream's change stream (upstream-listener.ts; docs/apps.md, "Upstream listeners"): a
+   * legacy upstream's GET stream on the session's upstream session, which, once the upstream has
+   * forgotten that session, is initialized anew and told every wanted URI again before the stream
+   * reopens; a modern upstream's `subscriptions/listen` with the wanted URIs and every list change
+   * (the gateway filters per listener). Each stream opens with a call context of the target's
+   * (its token exchanged or cached), once more with a fresh token when the upstream refuses it.
+   */
+  listen(target: ListenTarget): UpstreamListener {
+    /** The upstream session on which every wanted URI is subscribed; the one in use when listening started. */
+    let subscribedOn: string | undefined | null = null;
+    const listener: UpstreamListener = new UpstreamListener({
+      app: this.name,
+      ...(target.limits ? { limits: target.limits } : {}),
+      deliver: (method, params) => {
+        const { _meta, ...own } = params;
+        target.deliver(method, withoutSubscriptionId(_meta, own));
+      },
+      ...(target.onGone ? { onGone: target.onGone } : {}),
+      open: async (signal, lastEventId) => {
+        for (let fresh = false; ; fresh = true) {
+          const { ctx, tokenExpiresAt, release } = await target.context(fresh);
+          try {
+            const response = await this.operate(ctx, async (channel) => {
+              listener.carriesUris = channel.modern;
+              if (channel.modern) return this.openListen(ctx, target.uris(), signal);
+              const session = channel.session.sessionId;
+              if (subscribedOn === null) subscribedOn = session;
+              else if (subscribedOn !== session) {
+                // A new upstream session knows none of the agent's subscriptions (2025-11-25 server/resources).
+                for (const uri of target.uris()) this.expect(await channel.request("resources/subscribe", { uri }));
+                subscribedOn = session;
+              }
+              return openEventStream(
+                { ...withSession(this.base(ctx), channel.session), signal },
+                lastEventId === undefined ? {} : { lastEventId },
+              );
+            });
+            return { response, ...(tokenExpiresAt === undefined ? {} : { tokenExpiresAt }) };
+          } catch (err) {
+            if (!fresh && ctx.token !== undefined && err instanceof UpstreamError && err.upstreamStatus === 401)
+              continue;
+            throw err;
+          } finally {
+            release();
+          }
+        }
+      },
+    });
+    return listener;
+  }
+
+  /** MCP 2026-07-28 basic/patterns/subscriptions: a held `subscriptions/listen` request. */
+  private async openListen(ctx: AppCallContext, uris: string[], signal: AbortSignal): Promise<Response> {
+    const notifications = {
+      toolsListChanged: true,
+      promptsListChanged: true,
+      resourcesListChanged: true,
+      ...(uris.length ? { resourceSubscriptions: uris } : {}),
+    };
+    const params = { notifications, _meta: envelope(SERVER_INFO, {}) };
+    try {
+      return await openEventStream(
+        { ...this.base(ctx), signal, protocolVersion: MODERN_PROTOCOL_VERSION, modern: true },
+        {
+          message: { jsonrpc: "2.0", id: crypto.randomUUID(), method: "subscriptions/listen", params },
+          headers: standardHeaders("subscriptions/listen", params),
+        },
+      );
+    } catch (err) {
+      // transports/streamable-http: an unknown method is -32601 with HTTP 404; the upstream listens to nothing.
+      if (err instanceof UpstreamError && err.upstreamStatus === 404) throw new ListenUnsupported(this.name);
+      throw err;
+    }
+  }
+
+  /** What every exchange of an operation of `ctx` carries, before its session and era. */
+  private base(ctx: AppCallContext): Base {
+    return {
+      app: this.name,
+      url: this.config.upstream.stream.url,
+      token: ctx.token,
+      traceparent: ctx.traceparent,
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+      timeoutMs: this.config.timeout,
+    };
   }
 
   /**
@@ -676,6 +768,13 @@ function withMeta(params: Record<string, unknown>, ctx: AppCallContext): Record<
   // The trace travels in the traceparent header, as a child of the gateway's own span.
   const { traceparent: _traceparent, tracestate: _tracestate, ...meta } = ctx.meta;
   return Object.keys(meta).length ? { ...params, _meta: meta } : params;
+}
+
+/** An upstream's notification as the gateway passes it on: without the upstream's own subscription id. */
+function withoutSubscriptionId(meta: unknown, params: Record<string, unknown>): Record<string, unknown> {
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return params;
+  const { "io.modelcontextprotocol/subscriptionId": _id, ...rest } = meta as Record<string, unknown>;
+  return Object.keys(rest).length ? { ...params, _meta: rest } : params;
 }
 
 function withSession(base: Base, session: StoredSession): Exchange {

@@ -18,6 +18,7 @@ import { z } from "zod";
 import { readAtMost } from "../../core/read-at-most.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
 import { UpstreamError } from "./upstream-error.js";
+import { ListenUnsupported } from "./upstream-listener.js";
 
 /**
  * Ceiling on what one answer may make the worker buffer (a JSON body, or an event stream up to
@@ -159,7 +160,8 @@ async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promis
   try {
     return await operation();
   } catch (err) {
-    if (err instanceof UpstreamError || err instanceof UpstreamSessionExpired) throw err;
+    if (err instanceof UpstreamError || err instanceof UpstreamSessionExpired || err instanceof ListenUnsupported)
+      throw err;
     if (exchange.signal.aborted) {
       throw new UpstreamError(exchange.app, `upstream did not answer within the timeout of ${exchange.timeoutMs} ms`);
     }
@@ -189,6 +191,62 @@ async function post(exchange: Exchange, message: unknown, extra: Record<string, 
     signal: exchange.signal,
     redirect: "manual",
   });
+  return accepted(exchange, response);
+}
+
+/**
+ * Opens a stream the upstream holds open for what it sends on its own initiative: the GET stream
+ * of a 2025-era session (MCP 2025-11-25 basic/transports, "Listening for Messages from the
+ * Server"), or, with `message`, a POSTed 2026-07-28 `subscriptions/listen` request. The upstream
+ * has `exchange.timeoutMs` to answer with its headers; after that only `exchange.signal` ends the
+ * stream. An upstream without such a stream (405) raises ListenUnsupported; a forgotten session
+ * UpstreamSessionExpired, as for requests.
+ */
+export async function openEventStream(
+  exchange: Exchange,
+  options: { message?: unknown; headers?: Record<string, string>; lastEventId?: string } = {},
+): Promise<Response> {
+  const answered = new AbortController();
+  const timer = setTimeout(() => answered.abort(), exchange.timeoutMs);
+  const opening = { ...exchange, signal: AbortSignal.any([exchange.signal, answered.signal]) };
+  try {
+    return await guard(opening, async () => {
+      const headers = new Headers({ ...options.headers, Accept: "text/event-stream" });
+      if (options.message !== undefined) {
+        headers.set("Content-Type", "application/json");
+        // A 2026-07-28 server may answer an error as JSON; it is read as any refusal.
+        headers.set("Accept", "application/json, text/event-stream");
+      }
+      if (exchange.token !== undefined) headers.set("Authorization", `Bearer ${exchange.token}`);
+      if (exchange.traceparent) headers.set("traceparent", exchange.traceparent);
+      if (exchange.sessionId) headers.set("Mcp-Session-Id", exchange.sessionId);
+      if (exchange.protocolVersion) headers.set("MCP-Protocol-Version", exchange.protocolVersion);
+      if (options.lastEventId !== undefined) headers.set("Last-Event-ID", options.lastEventId);
+      const response = await fetch(exchange.url, {
+        method: options.message === undefined ? "GET" : "POST",
+        headers,
+        ...(options.message === undefined ? {} : { body: JSON.stringify(options.message) }),
+        signal: opening.signal,
+        redirect: "manual",
+      });
+      if (response.status === 405) {
+        await response.body?.cancel();
+        throw new ListenUnsupported(exchange.app);
+      }
+      await accepted(opening, response);
+      const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+      if (contentType === "text/event-stream") return response;
+      // A JSON answer to a listen request is its refusal (a subscription limit, an unknown method).
+      const { detail } = await errorDetail(response);
+      throw garbage(exchange, `Content-Type ${contentType || "(none)"} instead of an event stream${detail}`);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The response when its status is a success; otherwise the error it stands for. */
+async function accepted(exchange: Exchange, response: Response): Promise<Response> {
   if (response.ok) return response;
   if (response.status === 404 && exchange.sessionId) {
     await response.body?.cancel();

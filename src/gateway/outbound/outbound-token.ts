@@ -7,4 +7,6 @@ export interface OutboundToken {
   jti?: string;
   /** Whether it came from the session's cache; absent when no token is sent. */
   cached?: boolean;
+  /** Unix milliseconds: when the upstream will refuse it (ExchangedToken.expiresAt). */
+  expiresAt?: number;
 }

@@ -56,14 +56,20 @@ export class OutboundTokens {
     if (options.fresh) this.cache.drop(key);
     else if (exchange.cache) {
       const hit = this.cache.get(key, Math.max(exchange.reuseMargin, slowestRecentCall(app.name)));
-      if (hit) return { token: hit.token, cached: true, ...(hit.jti ? { jti: hit.jti } : {}) };
+      if (hit)
+        return { token: hit.token, cached: true, expiresAt: hit.expiresAt, ...(hit.jti ? { jti: hit.jti } : {}) };
     }
     // Only a cacheable token is shared: an app that caches nothing gets one exchange per call.
     const inFlight = exchange.cache ? this.deps.inFlight : undefined;
     const pending = options.fresh ? undefined : inFlight?.get(key);
     if (pending) {
       const shared = await pending;
-      return { token: shared.token, cached: true, ...(shared.jti ? { jti: shared.jti } : {}) };
+      return {
+        token: shared.token,
+        cached: true,
+        expiresAt: shared.expiresAt,
+        ...(shared.jti ? { jti: shared.jti } : {}),
+      };
     }
     const exchanged = this.exchange(app, exchange, toolConfig, key);
     if (inFlight) {
@@ -71,7 +77,7 @@ export class OutboundTokens {
       void exchanged.finally(() => inFlight.get(key) === exchanged && inFlight.delete(key)).catch(() => undefined);
     }
     const fresh = await exchanged;
-    return { token: fresh.token, cached: false, ...(fresh.jti ? { jti: fresh.jti } : {}) };
+    return { token: fresh.token, cached: false, expiresAt: fresh.expiresAt, ...(fresh.jti ? { jti: fresh.jti } : {}) };
   }
 
   /** One exchange at the identity provider (RFC 8693), cached when the app allows it. */
