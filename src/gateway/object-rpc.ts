@@ -111,10 +111,18 @@ export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
   ): Promise<JSONRPCMessage[]>;
   /**
    * Opens a `subscriptions/listen` stream (MCP 2026-07-28 basic/patterns/subscriptions): SSE
-   * frames, the acknowledgment first, then the list changes `filter` opted into, each carrying the
-   * subscription's id; comment lines keep it alive. It ends when the agent closes it.
+   * frames, the acknowledgment first (with the URIs of `resourceSubscriptions` it honours), then
+   * the list changes `filter` opted into and the updates of those resources, each carrying the
+   * subscription's id; comment lines keep it alive. It ends when the agent closes it, or with
+   * `notifications/cancelled` when the context tears it down. `request` is the listen request's
+   * own (its token exchanged for the upstream listeners the URIs need).
    */
-  listen(id: JSONRPCRequest["id"], filter: ListenFilter, principal: Principal): Promise<ReadableStream<Uint8Array>>;
+  listen(
+    id: JSONRPCRequest["id"],
+    filter: ListenFilter,
+    principal: Principal,
+    request: CallerRequest,
+  ): Promise<ReadableStream<Uint8Array>>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

@@ -32,6 +32,8 @@ export interface ModernMcpServer {
   requests: ModernRecordedRequest[];
   /** The request states the server minted, each accepted once. */
   mintedStates: Set<string>;
+  /** Publishes notifications/resources/updated for `uri` to every open `subscriptions/listen` stream that names it. */
+  sendResourceUpdated(uri: string): void;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,14 @@ function buildServer(minted: Set<string>): McpServer {
     },
     () => ({ content: [] }),
   );
+  // Updates reach `subscriptions/listen` streams that name the URI (sendResourceUpdated).
+  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+  server.registerResource("status", "modern://status", { mimeType: "text/plain" }, (uri) => ({
+    contents: [{ uri: uri.href, mimeType: "text/plain", text: "all well" }],
+  }));
+  server.registerResource("secret", "modern://secret", { mimeType: "text/plain" }, (uri) => ({
+    contents: [{ uri: uri.href, mimeType: "text/plain", text: "classified" }],
+  }));
   server.registerPrompt(
     "greeting",
     { description: "A greeting", argsSchema: z.object({ name: z.string() }) },
@@ -221,6 +231,7 @@ export async function startModernMcpServer(options: ModernMcpServerOptions = {})
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
     mintedStates,
+    sendResourceUpdated: (uri) => handler.notify.resourceUpdated(uri),
     async close() {
       await handler.close();
       server.closeAllConnections();

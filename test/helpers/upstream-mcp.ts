@@ -52,6 +52,17 @@ export interface RecordingMcpServer {
    * stream sees it).
    */
   announceToolListChange(): void;
+  /**
+   * Sends notifications/resources/updated for `uri` from every session, as SDK servers do: on the
+   * session's standalone (GET) stream when one is open, and nowhere when none is.
+   */
+  sendResourceUpdated(uri: string): Promise<void>;
+  /** The standalone (GET) streams open now. */
+  readonly openStreams: number;
+  /** The session ids of the standalone (GET) streams open now. */
+  openStreamSessions(): string[];
+  /** Ends every open standalone (GET) stream from the server's side, as a dropped connection does. */
+  dropStreams(): void;
   /** Forgets every session, as a restarted server does: old session ids get 404. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -241,6 +252,7 @@ function toolSpecs(options: RecordingMcpServerOptions = {}): Record<string, Tool
 export async function startRecordingMcpServer(options: RecordingMcpServerOptions = {}): Promise<RecordingMcpServer> {
   const requests: RecordedRequest[] = [];
   const sessions = new Map<string, Session>();
+  const streams = new Map<ServerResponse, string>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = req.method === "POST" ? await readJson(req) : undefined;
@@ -278,6 +290,10 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
       }
       // MCP 2025-11-25 transports, "Session Management": an unknown session id gets 404.
       if (!session) return sendJsonRpcError(res, 404, "Session not found");
+      if (req.method === "GET") {
+        streams.set(res, sessionId);
+        res.on("close", () => streams.delete(res));
+      }
       return session.transport.handleRequest(req, res, body);
     }
     if (req.method !== "POST" || !isInitializeRequest(body))
@@ -369,6 +385,22 @@ export async function startRecordingMcpServer(options: RecordingMcpServerOptions
         session.listChangePending = true;
         session.server.sendToolListChanged();
       }
+    },
+    async sendResourceUpdated(uri) {
+      // Sessions a client ended are still known here; sending to them fails, as it would on a real server.
+      await Promise.all(
+        [...sessions.values()].map((session) =>
+          session.server.server.sendResourceUpdated({ uri }).catch(() => undefined),
+        ),
+      );
+    },
+    get openStreams() {
+      return streams.size;
+    },
+    openStreamSessions: () => [...streams.values()],
+    dropStreams() {
+      for (const res of streams.keys()) res.destroy();
+      streams.clear();
     },
     restart: closeSessions,
     async close() {

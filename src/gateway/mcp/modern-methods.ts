@@ -199,15 +199,20 @@ export function logPasses(requested: unknown, level: unknown): boolean {
 
 export const SUBSCRIPTION_ID_META = "io.modelcontextprotocol/subscriptionId";
 
-/** What a `subscriptions/listen` stream delivers (basic/patterns/subscriptions, "Notification Filter"). */
-export interface ListenFilter {
+/** The list changes a `subscriptions/listen` stream may opt into (basic/patterns/subscriptions, "Notification Filter"). */
+export interface ListChangeFilter {
   toolsListChanged?: true;
   promptsListChanged?: true;
   resourcesListChanged?: true;
 }
 
+/** What a `subscriptions/listen` stream asks for: list changes, and updates of the resources it names. */
+export interface ListenFilter extends ListChangeFilter {
+  resourceSubscriptions?: string[];
+}
+
 /** The notification each filter field opts into. */
-const LIST_CHANGES: Record<keyof ListenFilter, string> = {
+const LIST_CHANGES: Record<keyof ListChangeFilter, string> = {
   toolsListChanged: "notifications/tools/list_changed",
   promptsListChanged: "notifications/prompts/list_changed",
   resourcesListChanged: "notifications/resources/list_changed",
@@ -217,12 +222,10 @@ const LIST_CHANGES: Record<keyof ListenFilter, string> = {
 export const MAX_RESOURCE_SUBSCRIPTIONS = 100;
 
 /**
- * The part of a `subscriptions/listen` filter the gateway honours, which its acknowledgment
- * repeats: the three list changes. `resourceSubscriptions` is left out, as the spec says
- * unsupported types are: the gateway holds no upstream GET stream, which is where an upstream
- * sends `notifications/resources/updated` (docs/mcp-endpoint.md). It is still checked, so a
- * filter that will be honoured later is refused now for the same reasons: a filter that is not
- * an object, a field of the wrong type, or more than MAX_RESOURCE_SUBSCRIPTIONS URIs is -32602.
+ * A `subscriptions/listen` filter, checked: a filter that is not an object, a field of the wrong
+ * type, or more than MAX_RESOURCE_SUBSCRIPTIONS URIs is -32602. Which of the URIs are honoured
+ * (the agent may subscribe to them, an app serves them) the principal's context decides, and its
+ * acknowledgment says (docs/mcp-endpoint.md, "Resource updates").
  */
 export function readListenFilter(request: JSONRPCRequest): ListenFilter {
   const notifications = request.params?.notifications ?? {};
@@ -230,7 +233,7 @@ export function readListenFilter(request: JSONRPCRequest): ListenFilter {
     throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid params: notifications must be an object", 400);
   const asked = notifications as Record<string, unknown>;
   const filter: ListenFilter = {};
-  for (const key of Object.keys(LIST_CHANGES) as (keyof ListenFilter)[]) {
+  for (const key of Object.keys(LIST_CHANGES) as (keyof ListChangeFilter)[]) {
     const value = asked[key];
     if (value !== undefined && typeof value !== "boolean")
       throw new JsonRpcError(ErrorCode.InvalidParams, `Invalid params: notifications.${key} must be a boolean`, 400);
@@ -249,10 +252,26 @@ export function readListenFilter(request: JSONRPCRequest): ListenFilter {
       `Invalid params: notifications.resourceSubscriptions may list at most ${MAX_RESOURCE_SUBSCRIPTIONS} URIs`,
       400,
     );
+  if (Array.isArray(resources)) filter.resourceSubscriptions = [...new Set(resources as string[])];
   return filter;
 }
 
-/** Whether a listener with `filter` asked for the notification `method` (the spec's MUST NOT for the rest). */
-export function listenWants(filter: ListenFilter, method: string): boolean {
-  return (Object.keys(filter) as (keyof ListenFilter)[]).some((key) => filter[key] && LIST_CHANGES[key] === method);
+/**
+ * Whether a listener with `filter` asked for the notification `method` (the spec's MUST NOT for
+ * the rest): a list change it opted into, or an update of a resource among `resources`, the URIs
+ * its acknowledgment honoured.
+ */
+export function listenWants(
+  filter: ListenFilter,
+  method: string,
+  params?: unknown,
+  resources?: ReadonlySet<string>,
+): boolean {
+  if (method === "notifications/resources/updated") {
+    const uri = (params as { uri?: unknown } | undefined)?.uri;
+    return typeof uri === "string" && resources?.has(uri) === true;
+  }
+  return (Object.keys(LIST_CHANGES) as (keyof ListChangeFilter)[]).some(
+    (key) => filter[key] && LIST_CHANGES[key] === method,
+  );
 }

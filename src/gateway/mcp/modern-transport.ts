@@ -193,7 +193,7 @@ async function listen(c: McpContext, caller: Authenticated, message: JSONRPCRequ
     );
   let stream: ReadableStream<Uint8Array>;
   try {
-    stream = await contextStub(c, caller).listen(message.id, filter, caller.principal);
+    stream = await contextStub(c, caller).listen(message.id, filter, caller.principal, callerRequest(c, caller));
   } catch (err) {
     throw contextUnavailable(err, message.id);
   }

@@ -14,6 +14,7 @@ import { JsonRpcError } from "../../core/errors.js";
 import { log, prepareLog } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { flushTelemetry } from "../../core/telemetry/telemetry.js";
+import type { AppConfig } from "../apps-schema.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -32,9 +33,16 @@ import type { CallerRequest, McpSessionRpc, OpenResult, ReceiveOptions } from ".
 import { AfterReplies } from "./after-replies.js";
 import { SessionCallBudgets, UNAVAILABLE_RETRY_MS } from "./call-budgets.js";
 import { RelayedRequests } from "./relayed-requests.js";
-import { emptyAppsState, SessionApps, type AppsState, type SessionEvents } from "./session-apps.js";
+import {
+  emptyAppsState,
+  SessionApps,
+  type AppsState,
+  type SessionEvents,
+  type SessionSubscriptions,
+} from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
 import { StoredValue } from "./stored-value.js";
+import { UpstreamListeners } from "./upstream-listeners.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -64,6 +72,17 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
    * are exchanged from its token). In memory only: the agent's token is never written to storage.
    */
   private lastCaller: CallerRequest | undefined;
+  /**
+   * The resources the agent subscribed to, by URI: the app serving each (docs/mcp-endpoint.md,
+   * "Resource updates"). In memory, as the upstream listeners they hold are.
+   */
+  private readonly subscribed = new Map<string, AppConfig>();
+  /** Each subscribed app's upstream listener, relaying its updates to the agent's GET streams. */
+  private readonly upstream = new UpstreamListeners({
+    deliver: (app, method, params) => this.latestApps?.heard(app, method, params),
+  });
+  /** The view of the apps of the latest POST: whose agent token upstream listeners exchange. */
+  private latestApps: SessionApps | undefined;
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -164,7 +183,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
           }
         : {}),
     };
-    const apps = await this.sessionApps(config, context, request, events, () => this.apps.persist());
+    const apps = await this.sessionApps(config, context, request, events, () => this.apps.persist(), {
+      subscriptions: this.subscriptions(),
+    });
+    this.latestApps = apps;
+    this.upstream.use({ context: (app, fresh) => apps.listenContext(app, fresh) });
     const replies: JSONRPCMessage[] = [];
     const wasInitialized = context.initialized;
     this.lastCaller = request;
@@ -316,12 +339,39 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     await apps.closeAll();
   }
 
+  /**
+   * The session's subscriptions as its view of the apps records them: each change sets what the
+   * session wants of the upstream listeners (one per app with a subscribed URI).
+   */
+  private subscriptions(): SessionSubscriptions {
+    const subscribed = this.subscribed;
+    const changed = () => {
+      const wants = new Map<AppConfig, Set<string>>();
+      for (const [uri, app] of subscribed) wants.set(app, (wants.get(app) ?? new Set()).add(uri));
+      this.upstream.set("session", wants);
+    };
+    return {
+      has: (uri) => subscribed.has(uri),
+      get size() {
+        return subscribed.size;
+      },
+      added: (app, uri) => {
+        subscribed.set(uri, app);
+        changed();
+      },
+      removed: (uri) => {
+        if (subscribed.delete(uri)) changed();
+      },
+    };
+  }
+
   private async sessionApps(
     config: GatewayConfig,
     context: SessionContext,
     request: CallerRequest,
     events: SessionEvents,
     persist: () => Promise<void>,
+    extra: { subscriptions?: SessionSubscriptions } = {},
   ): Promise<SessionApps> {
     const { principal } = context;
     const admitToolCall = this.budgets.admitter(config, () => this.principalLimits(principal));
@@ -342,6 +392,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
       agentEra: "legacy",
       persist,
+      ...extra,
     });
   }
 
@@ -390,6 +441,9 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     const principal = this.context?.principal;
     for (const writer of this.streams) writer.close().catch(() => undefined);
     this.streams.clear();
+    this.subscribed.clear();
+    this.latestApps = undefined;
+    await this.upstream.stopAll();
     this.context = null;
     this.apps.forget();
     await this.ctx.storage.deleteAlarm();

@@ -21,6 +21,7 @@ import { log } from "../../core/log.js";
 import { flushTelemetry } from "../../core/telemetry/telemetry.js";
 import { candidateApp } from "../apps/catalog.js";
 import { MAX_REQUESTS } from "../apps/input-required.js";
+import type { AppConfig } from "../apps-schema.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -50,6 +51,7 @@ import { HeldCall, type HeldStep } from "./held-calls.js";
 import { emptyAppsState, SessionApps, type AppsState, type SessionAppsDeps } from "./session-apps.js";
 import { SessionAudit } from "./session-audit.js";
 import { StoredValue } from "./stored-value.js";
+import { UpstreamListeners } from "./upstream-listeners.js";
 
 const CONTEXT_KEY = "context";
 const APPS_KEY = "apps";
@@ -61,6 +63,12 @@ const STATE_KEY = "requestStateKey";
  * session-based upstream) ends sooner, at its app's timeout.
  */
 const STATE_TTL_MS = 10 * 60_000;
+/**
+ * The most `subscriptions/listen` streams one context holds open at once: a new one beyond it tears
+ * down the oldest (with `notifications/cancelled`), so an agent cannot pile up streams and the
+ * upstream listeners they hold.
+ */
+export const MAX_LISTEN_STREAMS = 8;
 /** The client capabilities whose requests reach an agent as `input_required` input requests. */
 const INPUT_CAPABILITIES = ["elicitation", "sampling", "roots"];
 
@@ -94,8 +102,15 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   private storedActiveAt = 0;
   private readonly audit: SessionAudit;
   private readonly budgets = new SessionCallBudgets(() => this.record?.id);
-  /** Open subscriptions/listen streams (in memory: they end with the process, and the agent listens again). */
+  /** Open subscriptions/listen streams (in memory: they end with the process, and the agent listens again), oldest first. */
   private readonly listeners = new Set<Listener>();
+  /** The upstream listeners the streams' resource subscriptions hold (docs/mcp-endpoint.md, "Resource updates"). */
+  private readonly upstream = new UpstreamListeners({
+    deliver: (app, method, params) => this.heard(app, method, params),
+  });
+  /** The view of the apps of the latest request or listen stream: whose token upstream listeners exchange. */
+  private latestApps: SessionApps | undefined;
+  private listenSeq = 0;
   /** Exchanges under way, per grant (in memory: they live as long as the requests waiting on them). */
   private readonly inFlightExchanges = new Map<string, Map<string, Promise<ExchangedToken>>>();
   /** Requests being answered now: the idle alarm never ends the context under one. */
@@ -168,6 +183,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       persist: () => this.apps.persist(),
     });
     this.lastCaller = request;
+    this.useApps(apps);
     this.inFlight++;
     try {
       const replying = traceRequest(record.id, message, request.traceparent, async () => {
@@ -211,34 +227,121 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     id: JSONRPCRequest["id"],
     filter: ListenFilter,
     principal: Principal,
+    request: CallerRequest,
   ): Promise<ReadableStream<Uint8Array>> {
     const config = this.config();
-    await this.open(principal);
+    const record = await this.open(principal);
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
-    const listener: Listener = { id, filter, writer, keepAlive: undefined };
-    const end = () => {
-      stopKeepAlive(listener);
-      this.listeners.delete(listener);
+    const listener: Listener = {
+      id,
+      filter,
+      writer,
+      keepAlive: undefined,
+      holder: `listen-${++this.listenSeq}`,
+      resources: new Set(),
+      acknowledged: false,
     };
+    const end = () => this.forget(listener);
     this.listeners.add(listener);
     writer.closed.then(end, end);
-    // basic/patterns/subscriptions, "Acknowledgment": first, before any notification.
-    this.write(listener, {
-      jsonrpc: "2.0",
-      method: "notifications/subscriptions/acknowledged",
-      params: { _meta: { [SUBSCRIPTION_ID_META]: id }, notifications: filter },
-    });
+    // Beyond the limit, the oldest stream gives way, told so (basic/patterns/cancellation).
+    for (const oldest of this.listeners) {
+      if (this.listeners.size <= MAX_LISTEN_STREAMS) break;
+      this.cancel(oldest, `at most ${MAX_LISTEN_STREAMS} subscriptions/listen streams are held per agent`);
+    }
+    this.lastCaller = request;
     // transports/streamable-http: a comment line now and then keeps intermediaries from closing it.
     const comment = new TextEncoder().encode(":\n\n");
     listener.keepAlive = setInterval(() => void writer.write(comment).catch(end), keepAliveMs(config));
+    // The URIs are subscribed before the acknowledgment, which names those honoured; the stream is
+    // already the agent's, so a slow upstream delays the acknowledgment, not the response.
+    this.ctx.waitUntil(this.acknowledge(listener, config, record, principal, request));
     return readable;
   }
 
-  /** A list changed upstream: every listener that opted into it hears it, under its own subscription id. */
+  /**
+   * basic/patterns/subscriptions, "Acknowledgment": first, before any notification, with the
+   * part of the filter honoured. Each URI of `resourceSubscriptions` is subscribed as a 2025-era
+   * agent's resources/subscribe is (policy, audit, upstream; SessionApps.subscribeAll); a URI
+   * refused is left out, and the rest hold their apps' upstream listeners while the stream lives.
+   */
+  private async acknowledge(
+    listener: Listener,
+    config: GatewayConfig,
+    record: ContextRecord,
+    principal: Principal,
+    request: CallerRequest,
+  ): Promise<void> {
+    const { resourceSubscriptions: uris, ...lists } = listener.filter;
+    const honoured: ListenFilter = { ...lists };
+    if (uris) {
+      let granted = new Map<AppConfig, Set<string>>();
+      try {
+        const state = await this.apps.load();
+        const apps = this.sessionApps(config, record, principal, request, state, {
+          audit: (event) => this.audit.record(event, config.provider.audit.sink),
+          events: { notify: (method, params) => this.notify(method, params) },
+          persist: () => this.apps.persist(),
+        });
+        this.useApps(apps);
+        granted = await apps.subscribeAll(uris);
+      } catch (err) {
+        log("warn", "mcp.listen_subscribe_failed", {
+          session_id: record.id,
+          error: err instanceof Error ? err.message : "error",
+        });
+      }
+      for (const set of granted.values()) for (const uri of set) listener.resources.add(uri);
+      honoured.resourceSubscriptions = uris.filter((uri) => listener.resources.has(uri));
+      // Not for a stream the agent closed meanwhile: that would hold listeners nobody reads.
+      if (this.listeners.has(listener)) this.upstream.set(listener.holder, granted);
+    }
+    this.write(listener, {
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { _meta: { [SUBSCRIPTION_ID_META]: listener.id }, notifications: honoured },
+    });
+    listener.acknowledged = true;
+  }
+
+  /** The latest request's view of the apps: upstream listeners exchange its agent's token from now on. */
+  private useApps(apps: SessionApps): void {
+    this.latestApps = apps;
+    this.upstream.use({ context: (app, fresh) => apps.listenContext(app, fresh) });
+  }
+
+  /** An app's upstream listener heard something: a list change as one heard during a call, an update for its listeners. */
+  private heard(app: AppConfig, method: string, params: Record<string, unknown>): void {
+    if (this.latestApps) this.latestApps.heard(app, method, params);
+    else this.notify(method, params);
+  }
+
+  /**
+   * The context tears a stream down: `notifications/cancelled` naming its `subscriptions/listen`
+   * request, as basic/patterns/cancellation requires of a server, then the stream ends.
+   */
+  private cancel(listener: Listener, reason: string): void {
+    this.write(listener, {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: listener.id, reason, _meta: { [SUBSCRIPTION_ID_META]: listener.id } },
+    });
+    this.forget(listener);
+    listener.writer.close().catch(() => undefined);
+  }
+
+  /** A stream ended: its keep-alive and its hold on upstream listeners go. */
+  private forget(listener: Listener): void {
+    stopKeepAlive(listener);
+    if (!this.listeners.delete(listener)) return;
+    this.upstream.drop(listener.holder);
+  }
+
+  /** A change: every listener that opted into it hears it, under its own subscription id, once acknowledged. */
   private notify(method: string, params?: unknown): void {
     for (const listener of this.listeners) {
-      if (!listenWants(listener.filter, method)) continue;
+      if (!listener.acknowledged || !listenWants(listener.filter, method, params, listener.resources)) continue;
       const own = typeof params === "object" && params !== null ? (params as Record<string, unknown>) : {};
       this.write(listener, {
         jsonrpc: "2.0",
@@ -250,10 +353,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
 
   private write(listener: Listener, message: JSONRPCMessage): void {
     const frame = new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-    listener.writer.write(frame).catch(() => {
-      stopKeepAlive(listener);
-      this.listeners.delete(listener);
-    });
+    listener.writer.write(frame).catch(() => this.forget(listener));
   }
 
   override async alarm(): Promise<void> {
@@ -520,11 +620,10 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
 
   private async erase(config: GatewayConfig): Promise<void> {
     const id = this.record?.id;
-    for (const listener of this.listeners) {
-      stopKeepAlive(listener);
-      listener.writer.close().catch(() => undefined);
-    }
+    for (const listener of this.listeners) this.cancel(listener, "the agent's context ended");
     this.listeners.clear();
+    this.latestApps = undefined;
+    await this.upstream.stopAll();
     this.record = null;
     this.apps.forget();
     this.lastCaller = undefined;
@@ -545,6 +644,12 @@ interface Listener {
   filter: ListenFilter;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** Its name among the holders of upstream listeners. */
+  holder: string;
+  /** The URIs of its `resourceSubscriptions` honoured: only their updates reach it. */
+  resources: Set<string>;
+  /** Nothing reaches it before its acknowledgment. */
+  acknowledged: boolean;
 }
 
 function stopKeepAlive(listener: Listener): void {

@@ -85,7 +85,20 @@ export interface SessionAppsDeps {
   retry?: AppCallContext["retry"];
   /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
+  /** A 2025-era session's resource subscriptions, which hold its upstream listeners (mcp-session.ts). */
+  subscriptions?: SessionSubscriptions;
 }
+
+/** The resources a session subscribed to, by the app serving each (at most MAX_SESSION_SUBSCRIPTIONS). */
+export interface SessionSubscriptions {
+  has(uri: string): boolean;
+  readonly size: number;
+  added(app: AppConfig, uri: string): void;
+  removed(uri: string): void;
+}
+
+/** The most resources one session may subscribe to at once, as a listen filter may name (docs/mcp-endpoint.md). */
+export const MAX_SESSION_SUBSCRIPTIONS = 100;
 
 /** How what a session's calls hear reaches the agent; the session's object builds it per request. */
 export interface SessionEvents {
@@ -96,6 +109,9 @@ export interface SessionEvents {
   /** A request for the agent during the request in flight (sampling, elicitation), when it reads an event stream. */
   ask?: ServerRequestRelay;
 }
+
+/** How many of a listen filter's URIs are subscribed at once. */
+const SUBSCRIBE_CONCURRENCY = 4;
 
 /** Upstream failures of an operation outside the pipeline (completion) become JSON-RPC errors the agent can read. */
 function asJsonRpcError(err: unknown): never {
@@ -248,7 +264,79 @@ export class SessionApps implements ToolSource {
 
   /** resources/subscribe and resources/unsubscribe go to the app that serves the URI, as reads do. */
   async subscription(method: "resources/subscribe" | "resources/unsubscribe", uri: string): Promise<void> {
+    const held = this.deps.subscriptions;
+    if (method === "resources/subscribe" && held && !held.has(uri) && held.size >= MAX_SESSION_SUBSCRIPTIONS)
+      throw new JsonRpcError(
+        ErrorCode.InvalidParams,
+        `Invalid params: a session may subscribe to at most ${MAX_SESSION_SUBSCRIPTIONS} resources at once`,
+      );
     await this.persisting(runCall(this.pipeline, { method, uri }));
+    if (!held) return;
+    const app = this.resourceApp(uri);
+    if (method === "resources/unsubscribe") held.removed(uri);
+    else if (app) held.added(app, uri);
+  }
+
+  /**
+   * subscriptions/listen's `resourceSubscriptions` (MCP 2026-07-28 basic/patterns/subscriptions):
+   * each URI is subscribed as a 2025-era agent's resources/subscribe is (the same policy decision,
+   * audit event and upstream request), a few at a time; what is refused (an unknown resource, a
+   * policy's deny, an upstream's error) is left out. The honoured URIs, by the app that serves them.
+   */
+  async subscribeAll(uris: string[]): Promise<Map<AppConfig, Set<string>>> {
+    const granted = new Map<AppConfig, Set<string>>();
+    const queue = [...new Set(uris)];
+    const worker = async () => {
+      for (let uri = queue.shift(); uri !== undefined; uri = queue.shift()) {
+        try {
+          await this.subscription("resources/subscribe", uri);
+        } catch (err) {
+          if (!(err instanceof JsonRpcError)) throw err;
+          continue;
+        }
+        const app = this.resourceApp(uri);
+        if (!app) continue;
+        const set = granted.get(app) ?? new Set<string>();
+        set.add(uri);
+        granted.set(app, set);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SUBSCRIBE_CONCURRENCY, queue.length) }, worker));
+    return granted;
+  }
+
+  /** The app a subscription to `uri` goes to, as the call pipeline routes it (the app that listed it, else the only one able). */
+  resourceApp(uri: string): AppConfig | undefined {
+    const able = this.deps.config.apps.filter((app) => appInstance(app).subscription);
+    const owner = this.deps.state.resources[uri];
+    return owner ? able.find((app) => app.name === owner) : able.length === 1 ? able[0] : undefined;
+  }
+
+  /**
+   * A call context for opening one upstream listener stream (session/upstream-listeners.ts): the
+   * app's default token, exchanged anew when `fresh`, and when it expires.
+   */
+  async listenContext(
+    app: AppConfig,
+    fresh: boolean,
+  ): Promise<{ ctx: AppCallContext; tokenExpiresAt?: number; release(): void }> {
+    const outbound = await this.tokens.forApp(app, undefined, fresh ? { fresh } : {});
+    const ctx = this.context(app, outbound.token);
+    return {
+      ctx,
+      ...(outbound.expiresAt === undefined ? {} : { tokenExpiresAt: outbound.expiresAt }),
+      release: () => {
+        this.release(ctx);
+        void this.deps.persist().catch(() => undefined);
+      },
+    };
+  }
+
+  /** What an app's upstream listener heard: a list change as one heard during a call, an update for the agent. */
+  heard(app: AppConfig, method: string, params: Record<string, unknown>): void {
+    const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
+    if (list) this.listChanged(app, list as ListName);
+    else if (method === "notifications/resources/updated") this.deps.events.notify(method, params);
   }
 
   /** What a call taught the session (tokens, upstream sessions) is saved, however the call ended. */
