@@ -40,7 +40,7 @@ beforeAll(async () => {
       // The GET stream is accepted and never answered: headers never come.
       gate: (req) => req.method !== "GET",
     }),
-    startModernMcpServer(),
+    startModernMcpServer({ resources: true }),
   ]);
   stack = await startStack({
     exchangeAudiences: [TRACKER_API],

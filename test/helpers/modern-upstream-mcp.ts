@@ -43,12 +43,14 @@ export interface ModernMcpServerOptions {
    * (the SDK's default): 2025-era requests are served too, statelessly.
    */
   legacy?: "reject" | "stateless";
+  /** Also serve resources (`modern://status`, `modern://secret`) whose updates reach `subscriptions/listen` streams. */
+  resources?: boolean;
 }
 
 /** A JSON Schema with the `x-mcp-header` extension, which the SDK's JSON Schema type does not name. */
 const jsonSchema = (schema: Record<string, unknown>) => schema as Parameters<typeof fromJsonSchema>[0];
 
-function buildServer(minted: Set<string>): McpServer {
+function buildServer(minted: Set<string>, options: ModernMcpServerOptions): McpServer {
   const server = new McpServer({ name: "modern-upstream", version: "1.0.0" });
   server.registerTool(
     "echo",
@@ -146,14 +148,13 @@ function buildServer(minted: Set<string>): McpServer {
     },
     () => ({ content: [] }),
   );
-  // Updates reach `subscriptions/listen` streams that name the URI (sendResourceUpdated).
-  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
-  server.registerResource("status", "modern://status", { mimeType: "text/plain" }, (uri) => ({
-    contents: [{ uri: uri.href, mimeType: "text/plain", text: "all well" }],
-  }));
-  server.registerResource("secret", "modern://secret", { mimeType: "text/plain" }, (uri) => ({
-    contents: [{ uri: uri.href, mimeType: "text/plain", text: "classified" }],
-  }));
+  if (options.resources) {
+    // Updates reach `subscriptions/listen` streams that name the URI (sendResourceUpdated).
+    server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+    server.registerResource("status", "modern://status", { mimeType: "text/plain" }, (uri) => ({
+      contents: [{ uri: uri.href, mimeType: "text/plain", text: "all well" }],
+    }));
+  }
   server.registerPrompt(
     "greeting",
     { description: "A greeting", argsSchema: z.object({ name: z.string() }) },
@@ -179,7 +180,7 @@ function buildServer(minted: Set<string>): McpServer {
 export async function startModernMcpServer(options: ModernMcpServerOptions = {}): Promise<ModernMcpServer> {
   const requests: ModernRecordedRequest[] = [];
   const mintedStates = new Set<string>();
-  const handler = createMcpHandler(() => buildServer(mintedStates), { legacy: options.legacy ?? "reject" });
+  const handler = createMcpHandler(() => buildServer(mintedStates, options), { legacy: options.legacy ?? "reject" });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
