@@ -142,6 +142,24 @@ describe("a 2025-era agent's subscription", () => {
     }
   });
 
+  it("bridges a subscription to a 2026-07-28 upstream: the gateway listens there for the URI", async () => {
+    const agent = await legacyAgent();
+    try {
+      await agent.client.listResources();
+      await agent.client.subscribeResource({ uri: "modern://status" });
+      await waitFor(() =>
+        live.requests.find(
+          (r) =>
+            r.rpcMethod === "subscriptions/listen" &&
+            JSON.stringify(r.params?.notifications).includes("modern://status"),
+        ),
+      );
+      await untilDelivered(agent.updates, "modern://status", () => live.sendResourceUpdated("modern://status"));
+    } finally {
+      await agent.end();
+    }
+  });
+
   it("stops listening upstream on resources/unsubscribe and on DELETE", async () => {
     const agent = await legacyAgent();
     await agent.client.listResources();
