@@ -1,7 +1,9 @@
 // A minimal MCP Streamable HTTP client (MCP 2025-11-25, basic/transports "Streamable HTTP"):
 // one POST per JSON-RPC message, the answer read from either an application/json body or a
 // text/event-stream body. It keeps no connection, stream or timer between operations, so the
-// session Durable Object can hibernate at any point; everything it needs is in `Exchange`. The
+// session Durable Object can hibernate at any point; everything it needs is in `Exchange`. The one
+// stream it opens to be held, `openEventStream`, belongs to an upstream listener
+// (upstream-listener.ts), which holds it only while an agent is subscribed. The
 // same client speaks MCP 2026-07-28 (basic/transports/streamable-http) for modern upstreams: no
 // session, per-request headers, and no answers to requests an upstream sends on a stream.
 //

@@ -6,7 +6,9 @@
 //   mcp-session.ts (this object: storage, lifetime, limits, streams; implements McpSessionRpc)
 //   → session-apps.ts (the session's view of its apps) → call-pipeline.ts + settle.ts, listings.ts
 //   → src/gateway/apps, policy, outbound (the apps, policies and tokens, which know no session).
-// Beside it: session-audit.ts (audit events to the outbox), call-budgets.ts, relayed-requests.ts.
+// Beside it: session-audit.ts (audit events to the outbox), call-budgets.ts, relayed-requests.ts,
+// and upstream-listeners.ts (the upstream streams the agent's resource subscriptions hold open,
+// relaying resources/updated to its GET streams; docs/mcp-endpoint.md, "Resource updates").
 // The front reaches this object only through its RPC seam (src/gateway/object-rpc.ts).
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { DurableObject } from "cloudflare:workers";

@@ -10,6 +10,11 @@
 // a session-based upstream's call that asks for input is held in this object between the agent's
 // rounds (held-calls.ts).
 //
+// Its `subscriptions/listen` streams live here too, in memory: the URIs of their
+// `resourceSubscriptions` are subscribed through the call pipeline and hold their apps' upstream
+// listeners (upstream-listeners.ts; docs/mcp-endpoint.md, "Resource updates") while a stream wants
+// them; a stream the context tears down hears `notifications/cancelled` (basic/patterns/cancellation).
+//
 // It reuses the session's view of the apps (session-apps.ts), its call pipeline, listings and
 // audit; only the lifetime differs: the context ends after `transports.stream.session.timeout`
 // without a request (an alarm), closing its upstream sessions as a session's end does.
