@@ -154,6 +154,25 @@ describe("the upstream listener", () => {
     expect(delivered.length).toBeLessThanOrEqual(6);
   });
 
+  it("keeps a stream that sends only keep-alive comments, however long it lives", async () => {
+    const quiet = stream();
+    const delivered: unknown[] = [];
+    const listener = new UpstreamListener({
+      app: "a",
+      open: async () => ({ response: quiet.response }),
+      deliver: (_method, params) => void delivered.push(params),
+      limits: { ...FAST, maxEventBytes: 256 },
+    });
+    listener.start();
+    await waitFor(() => listener.connections === 1);
+    for (let k = 0; k < 100; k++) quiet.send(":\n\n");
+    quiet.send(updated("thing://x"));
+    await waitFor(() => delivered.length === 1);
+    await listener.stop();
+    expect(listener.connections).toBe(1);
+    expect(quiet.state.cancelled).toBe(true);
+  });
+
   it("opens its stream anew, with a fresh token, before the one it was opened with expires", async () => {
     const opened: ListenerStream[] = [];
     const listener = new UpstreamListener({

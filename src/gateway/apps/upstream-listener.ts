@@ -31,7 +31,7 @@ export interface ListenerLimits {
   /** The first reconnection delay when the upstream named none (`retry:`), doubled per failure. */
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** How long before its token expires a stream is opened anew with a fresh one. */
+  /** How long before its token expires a stream is opened anew with a fresh one (at most a fifth of what is left). */
   renewMarginMs: number;
 }
 
@@ -156,7 +156,9 @@ export class UpstreamListener {
       this.connections++;
       if (!response.body) return "failed";
       if (tokenExpiresAt !== undefined) {
-        const due = Math.max(1_000, tokenExpiresAt - this.#limits.renewMarginMs - Date.now());
+        // The margin, or a fifth of what is left when that is shorter (short-lived tokens).
+        const left = tokenExpiresAt - Date.now();
+        const due = Math.max(1_000, left - Math.min(this.#limits.renewMarginMs, left / 5));
         renew = setTimeout(() => ((current.reopen = true), connection.abort()), due);
       }
       const delivered = await this.#read(response.body, connection);
@@ -191,12 +193,15 @@ export class UpstreamListener {
     const cancel = () => void reader.cancel().catch(() => undefined);
     connection.signal.addEventListener("abort", cancel);
     const events: EventSourceMessage[] = [];
+    /** Bytes read since the last event or comment ended: what a single event may have grown to. */
+    let pending = 0;
     const parser = createParser({
       onEvent: (event) => events.push(event),
       onRetry: (ms) => (this.#retryMs = Math.min(ms, this.#limits.maxBackoffMs)),
+      // A comment (a keep-alive) ends what came before it, as an event does.
+      onComment: () => (pending = 0),
     });
     const decoder = new TextDecoder();
-    let pending = 0;
     let delivered = 0;
     let tokens = this.#limits.burst;
     let refilledAt = Date.now();
