@@ -44,6 +44,8 @@ beforeAll(async () => {
   ]);
   stack = await startStack({
     exchangeAudiences: [TRACKER_API],
+    // Every request asks the auth tier (RFC 7662), so a revoked token is refused on its next request.
+    tokenValidation: { introspection: { idp: "auth", interval: "0s" } },
     apps: [
       { ...exchangingProxyApp("tracker", tracker.url, TRACKER_API), timeout: "2s" },
       {
@@ -173,6 +175,21 @@ describe("a 2025-era agent's subscription", () => {
     await agent.transport.terminateSession();
     await waitFor(() => tracker.openStreams === 0 || undefined);
     await agent.client.close();
+  });
+
+  it("stops listening upstream when a revoked token presented on the session ends it", async () => {
+    const revoked = await stack.token("agent-b");
+    const as = stack.as(revoked);
+    const sessionId = await openSession(as);
+    const rpc = (id: number, method: string, params?: Record<string, unknown>) =>
+      postOnSession(as, sessionId, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) });
+    const before = new Set(tracker.openStreamSessions());
+    expect((await rpc(1, "resources/list")).status).toBe(200);
+    expect((await rpc(2, "resources/subscribe", { uri: "thing://readme" })).status).toBe(200);
+    const held = await waitFor(() => tracker.openStreamSessions().find((id) => !before.has(id)));
+    await stack.revoke(revoked, "agent-b");
+    expect((await rpc(3, "ping")).status).toBe(401);
+    await waitFor(() => !tracker.openStreamSessions().includes(held) || undefined);
   });
 
   it("keeps answering when an upstream's GET stream never answers: calls go on and DELETE ends at once", async () => {
