@@ -43,7 +43,7 @@ import {
   type ListenFilter,
 } from "../mcp/modern-methods.js";
 import { modernAnswerOptions } from "../mcp/modern-options.js";
-import { SERVER_INFO } from "../mcp/protocol.js";
+import { MODERN_PROTOCOL_VERSIONS, SERVER_INFO } from "../mcp/protocol.js";
 import { invalidState, RequestStateCodec, stateSecret, type StatePayload } from "../mcp/request-state.js";
 import { traceRequest } from "../mcp/request-telemetry.js";
 import { MAX_REPLY_BYTES, serializedSize } from "../mcp/rpc-limits.js";
@@ -285,7 +285,9 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
       try {
         const state = await this.apps.load();
         const apps = this.sessionApps(config, record, principal, request, state, {
-          audit: (event) => this.audit.record(event, config.provider.audit.sink),
+          // Each subscription's audit event names the era it came in, as a request's does.
+          audit: (event) =>
+            this.audit.record({ ...event, protocol_version: MODERN_PROTOCOL_VERSIONS[0] }, config.provider.audit.sink),
           events: { notify: (method, params) => this.notify(method, params) },
           persist: () => this.apps.persist(),
         });
