@@ -110,7 +110,11 @@ try {
   if (wanted(6))
     await scenario("6 sessions", () => benchSessions(stack, crypto.limits.verify.ES256, burst?.sessionIds ?? []));
   if (wanted(7)) await scenario("7 store latency", () => benchStoreLatency(stack));
-  if (args.peers) await scenario("8 peers", () => benchPeers(stack, log));
+  if (args.peers) {
+    const profileDir = args.profile ? join(BENCH_BUILD_DIR, "profiles") : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    await scenario("8 peers", () => benchPeers(stack, log, profileDir ? { profileDir } : {}));
+  }
   if (args.soak && inspectorPort) await scenario("9 memory soak", () => benchSoak(stack, inspectorPort, log));
   // After the soak: its 10,000 sessions stay open to the end of the run.
   if (args.scale && inspectorPort) await scenario("10 scale", () => benchScale(stack, inspectorPort, log));

@@ -376,7 +376,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     const route = ROUTES.get((req.url ?? "/").split("?", 1)[0]!);
     if (!route) throw new HttpError(404, "Not found: use POST /, /pipeline or /multi-exec");
     const body = parseJson(await readBody(req, ctx.maxBodyBytes));
-    // The client asks for base64 by default (HttpClient: responseEncoding ?? "base64").
+    // Base64 when the client asks (@upstash/redis before 1.40 by default); the auth tier's store asks for plain JSON.
     const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
     send(res, 200, await ctx.pool.run((redis) => route(redis, body, base64), ctx.commandTimeoutMs));
   } catch (error) {

@@ -19,29 +19,40 @@ export interface HttpClient {
 /** One keep-alive connection per request in flight, reused for the whole run. */
 export function httpClient(maxSockets: number): HttpClient {
   const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  return {
-    send: (method, url, headers, body) =>
-      new Promise((resolve, reject) => {
-        const req = httpRequest(
-          url,
-          {
-            method,
-            headers: body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
-            agent,
-          },
-          (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => (text += chunk));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-            res.on("error", reject);
-          },
-        );
-        req.on("error", reject);
-        req.end(body);
-      }),
-    close: () => agent.destroy(),
-  };
+  const send = (
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+    retried = false,
+  ): ReturnType<HttpClient["send"]> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method,
+          headers: body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
+          agent,
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed while it was idle fails the request sent on it
+        // before the server read anything: it is sent again, once (Node's http docs,
+        // `request.reusedSocket`). Any other failure is the request's.
+        if (!retried && req.reusedSocket && err.code === "ECONNRESET")
+          send(method, url, headers, body, true).then(resolve, reject);
+        else reject(err);
+      });
+      req.end(body);
+    });
+  return { send, close: () => agent.destroy() };
 }
 
 export interface LoadResult {

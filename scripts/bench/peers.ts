@@ -12,12 +12,13 @@
 // The peers are built from the installed devDependencies (scripts/bench/peers/), only when --peers
 // is given, so that `npm run bench` without it builds and starts nothing more.
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { Redis } from "@upstash/redis/cloudflare";
 import { Store } from "../../src/auth/store/store.js";
 import { authConfig, confidentialClient, GATEWAY_RESOURCE } from "../../test/helpers/auth-config.js";
 import { GATEWAY_CLIENT } from "../../test/helpers/gateway-stack.js";
 import { startStoreFaultProxy } from "../../test/helpers/store-fault-proxy.js";
-import { workerOptions } from "../../test/helpers/workers.js";
+import { freePort, workerOptions } from "../../test/helpers/workers.js";
 import { generateSigningKey } from "../keys.js";
 import {
   closedLoop,
@@ -43,6 +44,7 @@ import {
 import {
   buildPeers,
   startAlone,
+  startFloor,
   startMcpAgentPeer,
   startOAuthProviderPeer,
   startOidcProviderPeer,
@@ -50,6 +52,7 @@ import {
 } from "./peers/start.js";
 import { ms, rate, verdict, type Row, type ScenarioResult } from "./report.js";
 import { BENCH_BUILD_DIR, TOOLS, UPSTREAM_AUDIENCE, type BenchStack } from "./stack.js";
+import { startWorkerdProfiler } from "./workerd-profile.js";
 
 const CONCURRENCY = 16;
 const WARMUP = 100;
@@ -160,6 +163,7 @@ async function ownAuth(
   http: HttpClient,
   pkce: { verifier: string; challenge: string },
   redisUrl = stack.redis.url,
+  inspectorPort?: number,
 ) {
   const web = confidentialClient("bench-web", {
     grantTypes: ["authorization_code", "refresh_token"],
@@ -170,22 +174,26 @@ async function ownAuth(
   const key = await generateSigningKey("ES256");
   // The issuer names the worker's own port, which startAlone picks.
   let issuer = "";
-  const worker = await startAlone((port: number) => {
-    issuer = `http://127.0.0.1:${port}`;
-    return {
-      ...workerOptions("auth", BENCH_BUILD_DIR),
-      name: "auth-alone",
-      bindings: {
-        UPSTASH_REDIS_REST_URL: redisUrl,
-        UPSTASH_REDIS_REST_TOKEN: stack.redis.token,
-        SIGNING_KEYS: JSON.stringify({ keys: [key] }),
-        AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, web.app, agent.app] }),
-        ...GATEWAY_CLIENT.bindings,
-        ...web.bindings,
-        ...agent.bindings,
-      },
-    };
-  }, log);
+  const worker = await startAlone(
+    (port: number) => {
+      issuer = `http://127.0.0.1:${port}`;
+      return {
+        ...workerOptions("auth", BENCH_BUILD_DIR),
+        name: "auth-alone",
+        bindings: {
+          UPSTASH_REDIS_REST_URL: redisUrl,
+          UPSTASH_REDIS_REST_TOKEN: stack.redis.token,
+          SIGNING_KEYS: JSON.stringify({ keys: [key] }),
+          AUTH_CONFIG: authConfig(issuer, { resources: [GATEWAY_RESOURCE], apps: [gatewayClient, web.app, agent.app] }),
+          ...GATEWAY_CLIENT.bindings,
+          ...web.bindings,
+          ...agent.bindings,
+        },
+      };
+    },
+    log,
+    inspectorPort ? { inspectorPort } : {},
+  );
   const ownStore = new Store(new Redis({ ...stack.redis, automaticDeserialization: false, enableTelemetry: false }));
   const side: AuthSide = {
     process: worker,
@@ -303,9 +311,19 @@ async function storeRequestsPerOp(
   }
 }
 
+export interface PeersOptions {
+  /**
+   * Records a CPU profile of this project's auth worker (its own workerd) across each of its
+   * code, refresh and exchange loops, into `<dir>/<stamp>-auth-<op>-….cpuprofile`, and logs the
+   * heaviest functions. Sampling slows the worker: CPU figures of a profiled run are not comparable.
+   */
+  profileDir?: string;
+}
+
 export async function benchPeers(
   stack: BenchStack,
   log: (line: string) => void = console.log,
+  options: PeersOptions = {},
 ): Promise<ScenarioResult> {
   // The stack's own workerd (gateway, auth tier, bench worker), started before any peer.
   const stackPid = childPids("workerd")[0];
@@ -319,7 +337,8 @@ export async function benchPeers(
     // ---- auth tier: this project alone, and the peer with each store, all started first; then each
     // loop in rounds, the sides taking turns.
     const { verifier, challenge } = pkcePair();
-    const own = await ownAuth(stack, log, http, { verifier, challenge });
+    const inspectorPort = options.profileDir ? await freePort() : undefined;
+    const own = await ownAuth(stack, log, http, { verifier, challenge }, stack.redis.url, inspectorPort);
     const ownSide = own.side;
     started.push(own.worker);
     const ownLoops = await prepareAuth(http, ownSide);
@@ -374,10 +393,16 @@ export async function benchPeers(
     const rounds = { ours: {}, kv: {}, memory: {} } as Record<"ours" | "kv" | "memory", Record<AuthOp, Measured[]>>;
     for (const op of ["code", "refresh", "exchange"] as const) {
       for (const side of ["ours", "kv", "memory"] as const) rounds[side][op] = [];
+      const profiler = inspectorPort ? await startWorkerdProfiler(inspectorPort, ["auth-alone"]) : undefined;
       for (let round = 0; round < AUTH_ROUNDS; round++) {
         rounds.ours[op].push(await ownLoops[op](round));
         rounds.kv[op].push(await peerLoops.kv[op](round));
         rounds.memory[op].push(await peerLoops.memory[op](round));
+      }
+      if (profiler && options.profileDir) {
+        const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+        const summaries = await profiler.stop(join(options.profileDir, `${stamp}-${op}`));
+        log(`\nCPU profile of the auth worker, ${op} (scenario 8):\n${summaries.join("\n")}`);
       }
     }
     const medians = (side: "ours" | "kv" | "memory") =>
@@ -387,6 +412,27 @@ export async function benchPeers(
       >;
     const ours = medians("ours");
     const peerResults = { kv: medians("kv"), memory: medians("memory") };
+
+    // ---- the platform floor: a worker that reads the same token request and answers, with and
+    // without one store request, in a workerd of its own; rounds alternate, as above.
+    const floor = await startFloor(BENCH_BUILD_DIR, stack.redis, log);
+    started.push(floor);
+    const floorForm = new URLSearchParams(ownSide.exchange(await ownSide.subject()).form).toString();
+    const floorOp = (path: string) => async () => {
+      const answer = await http.send(
+        "POST",
+        `${floor.url}${path}`,
+        { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+        floorForm,
+      );
+      return answer.status === 200 ? undefined : `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
+    };
+    const floorRounds = { answer: [] as Measured[], fetch: [] as Measured[] };
+    for (const path of ["answer", "fetch"] as const) await closedLoop(CONCURRENCY, WARMUP, floorOp(`/${path}`));
+    for (let round = 0; round < AUTH_ROUNDS; round++)
+      for (const path of ["answer", "fetch"] as const)
+        floorRounds[path].push(await measure(http, floor.pid, AUTH_N.exchange, floorOp(`/${path}`)));
+    const floorResult = { answer: medianRound(floorRounds.answer), fetch: medianRound(floorRounds.fetch) };
 
     // ---- client credentials: the same auth worker beside oidc-provider in its own Node process.
     const oidc = await startOidcProviderPeer(log);
@@ -488,6 +534,21 @@ export async function benchPeers(
       `${storeRequests[op].perRequest.toFixed(1)} (${Object.entries(storeRequests[op].commands)
         .map(([name, n]) => `${name}×${n}`)
         .join(" ")})`;
+    const fetchCost = floorResult.fetch.cpuMsPerRequest - floorResult.answer.cpuMsPerRequest;
+    rows.push(
+      {
+        scenario: "",
+        measure: `platform floor, c${CONCURRENCY}: a worker reading the exchange's form and answering (own workerd)`,
+        result: figure(floorResult.answer),
+        limit: "no OAuth code, no store",
+      },
+      {
+        scenario: "",
+        measure: "  the same with one store request (a GET fetched from the bridge, no client library)",
+        result: figure(floorResult.fetch),
+        ratio: `one store request: +${ms(fetchCost)} CPU/req`,
+      },
+    );
     rows.push({
       scenario: "",
       measure: "  store requests (a fetch each) per request, ours, one at a time, 20 of each",
@@ -541,6 +602,7 @@ export async function benchPeers(
         rounds,
         medians: { ours, workersOAuthProvider: peerResults },
         clientCredentials: { rounds: ccRounds, ours: oursCc, oidcProvider: oidcResult },
+        floor: { rounds: floorRounds, answer: floorResult.answer, fetch: floorResult.fetch },
         storeRequestsPerRequest: storeRequests,
       },
       mcp: { gatewayRounds, agentRounds, serial },
@@ -553,7 +615,7 @@ export async function benchPeers(
     rows,
     data,
     notes: [
-      `8: each side over HTTP on loopback from the same load generator, ${CONCURRENCY} requests in flight, the sides taking turns (auth and client credentials: ${AUTH_ROUNDS} rounds each; tools/call: ${MCP_ROUNDS}), figures the median of the rounds; CPU/req is the side's own process (utime + stime from /proc across its run, divided by the requests it answered): this project's auth tier alone in a workerd of its own (not the Redis bridge or Redis), each workers-oauth-provider in its own workerd (with local KV, Miniflare's KV simulator runs in that process), oidc-provider in its own Node process, the McpAgent in its own workerd, and the gateway's workerd (the gateway with its auth tier and the idle bench workers; the fast upstream is in the load generator). Ratios are ours / the peer's: above 1× is better for throughput, below 1× for p50 and CPU. The gateway forwards each call to the upstream; the McpAgent answers in its Durable Object. workers-oauth-provider's token exchange narrows the scope of a token its own grant issued (the audience cannot change); ours exchanges a session's token for the upstream's audience and looks its revocation up in Redis every time. The store-requests row is counted afterwards on a second copy of the tier behind a proxy in front of the bridge, one request at a time (at c16, exchanges share their MGETs).`,
+      `8: each side over HTTP on loopback from the same load generator, ${CONCURRENCY} requests in flight, the sides taking turns (auth and client credentials: ${AUTH_ROUNDS} rounds each; tools/call: ${MCP_ROUNDS}), figures the median of the rounds; CPU/req is the side's own process (utime + stime from /proc across its run, divided by the requests it answered): this project's auth tier alone in a workerd of its own (not the Redis bridge or Redis), each workers-oauth-provider in its own workerd (with local KV, Miniflare's KV simulator runs in that process), oidc-provider in its own Node process, the McpAgent in its own workerd, and the gateway's workerd (the gateway with its auth tier and the idle bench workers; the fast upstream is in the load generator). Ratios are ours / the peer's: above 1× is better for throughput, below 1× for p50 and CPU. The gateway forwards each call to the upstream; the McpAgent answers in its Durable Object. workers-oauth-provider's token exchange narrows the scope of a token its own grant issued (the audience cannot change); ours exchanges a session's token for the upstream's audience and looks its revocation up in Redis every time. The platform floor is a worker with no OAuth code in a workerd of its own, reading the exchange's form and answering, with and without one store request (a GET fetched from the bridge). The store-requests row is counted afterwards on a second copy of the tier behind a proxy in front of the bridge, one request at a time (at c16, exchanges share their MGETs).`,
     ],
   };
 }

@@ -179,6 +179,23 @@ function secretValues(env: AuthEnv): string {
     .join("\0");
 }
 
-export const loadAuthConfig = memoizeConfig<AuthEnv, AuthConfig>(secretValues, parseAuthConfig, (issues) =>
+const loadByContent = memoizeConfig<AuthEnv, AuthConfig>(secretValues, parseAuthConfig, (issues) =>
   log("error", "config.invalid", { tier: "auth", issues, summary: formatIssues(issues) }),
 );
+
+let lastEnv: AuthEnv | undefined;
+let lastLoaded: ConfigResult<AuthConfig> | undefined;
+
+/**
+ * The configuration of `env`, parsed once per content. The runtime hands the same environment
+ * object to every request of an isolate, and bindings do not change under it, so the same object
+ * is answered without building its content key (every value of the environment joined, the
+ * signing keys and the configuration document included: a few kilobytes on every request).
+ */
+export function loadAuthConfig(env: AuthEnv): ConfigResult<AuthConfig> {
+  if (env !== lastEnv || !lastLoaded) {
+    lastLoaded = loadByContent(env);
+    lastEnv = env;
+  }
+  return lastLoaded;
+}

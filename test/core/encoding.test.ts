@@ -1,7 +1,12 @@
 // The shared encoding helpers: base64url without padding (RFC 4648 §5), as PKCE challenges,
 // password hashes and audit batch keys are written.
 import { describe, expect, it } from "vitest";
-import { randomToken, sha256Base64Url, timingSafeEqualStrings } from "../../src/core/encoding.js";
+import {
+  randomToken,
+  sha256Base64Url,
+  timingSafeEqualSameLength,
+  timingSafeEqualStrings,
+} from "../../src/core/encoding.js";
 
 describe("encoding", () => {
   it("writes SHA-256 as unpadded base64url (RFC 7636 Appendix B's S256 challenge)", async () => {
@@ -21,5 +26,14 @@ describe("encoding", () => {
     expect(await timingSafeEqualStrings("secret", "secret")).toBe(true);
     expect(await timingSafeEqualStrings("secret", "secreT")).toBe(false);
     expect(await timingSafeEqualStrings("secret", "secret-longer")).toBe(false);
+  });
+
+  it("compares digests of one length without hashing, and calls strings of other lengths unequal", async () => {
+    const digest = await sha256Base64Url("a verifier");
+    expect(timingSafeEqualSameLength(digest, await sha256Base64Url("a verifier"))).toBe(true);
+    expect(timingSafeEqualSameLength(digest, await sha256Base64Url("another verifier"))).toBe(false);
+    expect(timingSafeEqualSameLength(digest, `${digest.slice(0, -1)}${digest.endsWith("A") ? "B" : "A"}`)).toBe(false);
+    expect(timingSafeEqualSameLength(digest, digest.slice(0, -1))).toBe(false);
+    expect(timingSafeEqualSameLength("", "")).toBe(true);
   });
 });

@@ -24,10 +24,11 @@ export interface PeerProcess {
 
 const PEERS_DIR = join("scripts", "bench", "peers");
 
-/** Both peer workers into `<buildDir>/peer-oauth-provider/` and `<buildDir>/peer-mcp-agent/`, one after the other. */
+/** The peer workers and the floor into `<buildDir>/peer-oauth-provider/`, `peer-mcp-agent/` and `peer-floor/`, one after the other. */
 export async function buildPeers(buildDir: string): Promise<void> {
   await bundleWorker(join(PEERS_DIR, "wrangler.oauth-provider.toml"), join(buildDir, "peer-oauth-provider"));
   await bundleWorker(join(PEERS_DIR, "wrangler.mcp-agent.toml"), join(buildDir, "peer-mcp-agent"));
+  await bundleWorker(join(PEERS_DIR, "wrangler.floor.toml"), join(buildDir, "peer-floor"));
 }
 
 const COMPATIBILITY = { compatibilityDate: "2026-07-01", compatibilityFlags: ["nodejs_compat"] };
@@ -39,7 +40,7 @@ const COMPATIBILITY = { compatibilityDate: "2026-07-01", compatibilityFlags: ["n
 export async function startAlone(
   worker: WorkerOptions | ((port: number) => WorkerOptions),
   log: (line: string) => void = () => undefined,
-  extra: { durableObjectsPersist?: string } = {},
+  extra: { durableObjectsPersist?: string; inspectorPort?: number } = {},
 ): Promise<PeerProcess & { port: number }> {
   const port = await freePort();
   // A worker whose configuration names its own URL (an issuer) is given its port first.
@@ -84,6 +85,22 @@ export function startOAuthProviderPeer(buildDir: string, store: "kv" | "memory",
       ...COMPATIBILITY,
       kvNamespaces: { OAUTH_KV: "bench-peer-oauth-kv" },
       bindings: { STORE: store },
+    },
+    log,
+  );
+}
+
+/** The platform floor (floor-worker.ts), its store request sent to `store`. */
+export function startFloor(buildDir: string, store: { url: string; token: string }, log?: (line: string) => void) {
+  const dir = join(buildDir, "peer-floor");
+  return startAlone(
+    {
+      name: "floor",
+      modules: true,
+      scriptPath: join(dir, "floor-worker.js"),
+      modulesRoot: dir,
+      ...COMPATIBILITY,
+      bindings: { STORE_URL: store.url, STORE_TOKEN: store.token },
     },
     log,
   );

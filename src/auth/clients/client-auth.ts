@@ -2,7 +2,7 @@
 // (RFC 6749 §2.3, OIDC Core §9, RFC 7523 for private_key_jwt).
 import type { Context } from "hono";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
-import { sha256Base64Url, timingSafeEqualStrings } from "../../core/encoding.js";
+import { sha256Base64Url, timingSafeEqualSameLength } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import type { Form } from "../form.js";
 import type { ProviderContext } from "../provider-context.js";
@@ -38,11 +38,31 @@ function readBasic(header: string | undefined): { id: string; secret: string } |
   }
 }
 
+/**
+ * SHA-256 of the configured clients' secrets, computed once per isolate: a configured secret is
+ * compared on every request of its client. Bounded: only secrets from configuration come here.
+ */
+const configuredSecretDigests = new Map<string, Promise<string>>();
+const MAX_CONFIGURED_SECRETS = 256;
+
+function configuredSecretDigest(secret: string): Promise<string> {
+  let digest = configuredSecretDigests.get(secret);
+  if (!digest) {
+    if (configuredSecretDigests.size >= MAX_CONFIGURED_SECRETS) configuredSecretDigests.clear();
+    digest = sha256Base64Url(secret);
+    configuredSecretDigests.set(secret, digest);
+  }
+  return digest;
+}
+
+/**
+ * Compares SHA-256 digests in constant time (fixed length: nothing about the secret's length
+ * leaks), the configured side's digest computed once; a registered client keeps only its digest.
+ */
 async function secretMatches(client: Client, presented: string): Promise<boolean> {
-  if (client.secret !== undefined) return timingSafeEqualStrings(client.secret, presented);
-  if (client.secretHash !== undefined)
-    return timingSafeEqualStrings(client.secretHash, await sha256Base64Url(presented));
-  return false;
+  const expected = client.secret !== undefined ? await configuredSecretDigest(client.secret) : client.secretHash;
+  if (expected === undefined) return false;
+  return timingSafeEqualSameLength(expected, await sha256Base64Url(presented));
 }
 
 /**

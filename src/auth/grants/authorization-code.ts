@@ -2,7 +2,7 @@
 // single-use codes, and revocation of everything a replayed code had issued (RFC 6749 §4.1.2).
 // The code's binding is checked before it is consumed, and only its own client replaying it
 // counts as a replay: an intercepted code can neither be burnt nor used to revoke its tokens.
-import { randomToken, sha256Base64Url, timingSafeEqualStrings } from "../../core/encoding.js";
+import { randomToken, sha256Base64Url, timingSafeEqualSameLength } from "../../core/encoding.js";
 import { OAuthError } from "../../core/errors.js";
 import { required } from "../form.js";
 import type { IssuedByCode } from "../store/store.js";
@@ -33,8 +33,9 @@ async function bindingMismatch(
 ): Promise<string | null> {
   if (binding.clientId !== clientId) return "the authorization code was issued to another client";
   if (binding.redirectUri !== redirectUri) return "redirect_uri does not match the authorization request";
-  // RFC 7636 §4.6: S256 only (endpoints/authorize.ts refuses anything else).
-  if (!(await timingSafeEqualStrings(await sha256Base64Url(verifier), binding.codeChallenge))) {
+  // RFC 7636 §4.6: S256 only (endpoints/authorize.ts refuses anything else). Both sides are
+  // 43-character digests, so a comparison of the strings themselves leaks no length.
+  if (!timingSafeEqualSameLength(await sha256Base64Url(verifier), binding.codeChallenge)) {
     return "the code_verifier does not match the code_challenge";
   }
   return null;

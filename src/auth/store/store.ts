@@ -831,7 +831,7 @@ function failingAsUnavailable(store: Store): Store {
 }
 
 // One client per isolate and connection: clients are cheap but keep-alive connections are not.
-let cached: { key: string; store: Store } | undefined;
+let cached: { key: string; store: Store; connection: StoreConnection; operationTimeoutMs: number } | undefined;
 
 export interface StoreOptions {
   /** Deadline of each operation, retries included (`oidcProvider.cache.operationTimeout`). */
@@ -839,13 +839,25 @@ export interface StoreOptions {
 }
 
 export function openStore(connection: StoreConnection, options: StoreOptions = { operationTimeoutMs: 2_000 }): Store {
+  // The configuration is parsed once per isolate, so every request hands over the same connection
+  // object: known by identity, without serializing it (its encryption keys included) each time.
+  if (cached?.connection === connection && cached.operationTimeoutMs === options.operationTimeoutMs)
+    return cached.store;
   const cacheKey = JSON.stringify([connection, options]);
-  if (cached?.key === cacheKey) return cached.store;
+  if (cached?.key === cacheKey) {
+    cached = { ...cached, connection };
+    return cached.store;
+  }
   const redis = new Redis({
     url: connection.url,
     token: connection.token,
     // Values are stored as the exact strings we write; no JSON guessing on the way back.
     automaticDeserialization: false,
+    // Every value the store reads is a string it wrote itself: JSON, a sealed value (ASCII), a
+    // hash or a number, all valid UTF-8, which a JSON answer carries as it is. Asking the service
+    // to base64-encode every string of every answer (the client's default before 1.40) only made
+    // the worker decode each one again (atob, a byte loop and a TextDecoder per string).
+    responseEncoding: false,
     enableTelemetry: false,
     // Auto-pipelining builds a fresh Pipeline object for every batch, and each one creates a few
     // hundred command closures: measured (npm run bench) at ~40 % of a token exchange's CPU for
@@ -861,6 +873,8 @@ export function openStore(connection: StoreConnection, options: StoreOptions = {
   const cipher = encryption ? new ValueCipher(encryption.keys, encryption.activeKey) : null;
   cached = {
     key: cacheKey,
+    connection,
+    operationTimeoutMs: options.operationTimeoutMs,
     store: failingAsUnavailable(new Store(redis, new StoredValues(cipher, encryption?.acceptPlaintext ?? false))),
   };
   return cached.store;

@@ -29,7 +29,9 @@ export function recordSpans(): void {
  * Runs `fn` in a new active span, ending it and recording a thrown error as the span's status.
  * With nothing recording, a span without an explicit parent would only repeat the active trace
  * context: `fn` then runs in that context as it is (a request's root span, given `parent`, still
- * activates the incoming traceparent, so it flows on to the auth tier and upstreams).
+ * activates the incoming traceparent, so it flows on to the auth tier and upstreams). A request
+ * that brought no traceparent has nothing to carry on (its parent is the root context): its root
+ * span, recording nothing, is skipped too.
  */
 export function inSpan<T>(
   name: string,
@@ -37,7 +39,8 @@ export function inSpan<T>(
   fn: (span: Span) => Promise<T>,
   parent?: Context,
 ): Promise<T> {
-  if (!recording && !parent) return fn(trace.getActiveSpan() ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  if (!recording && (!parent || parent === ROOT_CONTEXT))
+    return fn(trace.getActiveSpan() ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
   const run = (span: Span) =>
     fn(span).then(
       (value) => {
