@@ -130,6 +130,9 @@ export async function benchSoak(
       heapsTotal: all.reduce((sum, h) => sum + h.total, 0),
       ...(withAllocator && size.allocator ? { allocator: allocatorStats(pid) } : {}),
     };
+    // While gdb held workerd stopped, the runtime may have closed the load's idle keep-alive
+    // connections: drop them, so that the next round opens fresh ones instead of failing on them.
+    if (s.allocator) http.close();
     samples.push(s);
     log(
       `  ${label}: ${calls} calls, ${sessionsOpened} sessions; RSS ${mib(s.rss)} (anon ${mib(s.anon)}, file ${mib(s.file)}, shmem ${mib(s.shmem)}), ${s.threads} threads, ${s.databases} open database files; gateway heap ${mib(s.heapUsed)}, all isolates ${mib(s.heapsUsed)} of ${mib(s.heapsTotal)}${s.allocator ? `; allocator ${split(s.allocator)}` : ""}`,
