@@ -3,7 +3,13 @@
 // Miniflare, the Redis bridge, the fast upstream), 20 sessions and 200 calls. Only that they run
 // and produce their rows is checked: no figure and no timing is asserted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cpuSeconds, sqliteFiles, workerdPid } from "../../scripts/bench/process-probe.js";
+import {
+  allocatorStats,
+  cpuSeconds,
+  memoryBreakdown,
+  sqliteFiles,
+  workerdPid,
+} from "../../scripts/bench/process-probe.js";
 import { benchScale } from "../../scripts/bench/scale.js";
 import { benchSoak } from "../../scripts/bench/soak.js";
 import { startBenchStack, type BenchStack } from "../../scripts/bench/stack.js";
@@ -27,7 +33,18 @@ describe("bench scenarios 9 and 10 at a tiny size", () => {
     const pid = workerdPid();
     expect(cpuSeconds(pid)).toBeGreaterThan(0);
     expect(sqliteFiles(stack.doStorageDir)).toBeInstanceOf(Map);
+    const memory = memoryBreakdown(pid, stack.doStorageDir);
+    expect(memory.anon + memory.file + memory.shmem).toBe(memory.rss);
+    expect(memory.file).toBeGreaterThan(0); // workerd's own binary
+    expect(memory.threads).toBeGreaterThan(0);
   });
+
+  it("reads the allocator's split of workerd's native heap through gdb, or reports that it cannot", () => {
+    const stats = allocatorStats(workerdPid());
+    if (stats === undefined) return; // no gdb on this machine: the soak's rows then say "not read"
+    expect(stats.inUse).toBeGreaterThan(0);
+    expect(stats.resident).toBeGreaterThanOrEqual(stats.inUse + stats.free);
+  }, 120_000);
 
   it("soak: calls, the floor and session churn, with RSS, where it grew and heaps after GC in its rows", async () => {
     const result = await benchSoak(stack, inspectorPort, log, {
