@@ -1,9 +1,11 @@
 // What the memory and scale scenarios read about the workerd process that Miniflare started:
-// its resident memory and CPU time from /proc (the whole process: every worker of the stack), the
+// its resident memory and CPU time from /proc (the whole process: every worker of the stack; proc(5)
+// for the fields of /proc/<pid>/status: resident anonymous, file-backed and shared memory), the
 // gateway isolate's JavaScript heap after a full garbage collection through workerd's inspector
 // (the gateway's Durable Objects share its isolate), and the Durable Objects' SQLite files on disk.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { HttpClient } from "./load.js";
@@ -34,6 +36,43 @@ export const rssBytes = (pid: number) =>
 
 /** The process's open file descriptors (each Durable Object's SQLite database holds one or more). */
 export const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Where the resident memory is (proc(5), /proc/<pid>/status): anonymous (the allocator's heap and
+ * V8's pages), file-backed (the workerd binary's pages; an mmapped database would count here or as
+ * shared) and shared (tmpfs or shared mappings, e.g. a SQLite `-shm` file); the threads; and the
+ * open file descriptors that point into `dir` (the Durable Objects' SQLite files: one per open
+ * database, so a count of the objects still loaded).
+ */
+export interface MemoryBreakdown {
+  rss: number;
+  anon: number;
+  file: number;
+  shmem: number;
+  threads: number;
+  databases: number;
+}
+
+export function memoryBreakdown(pid: number, dir: string): MemoryBreakdown {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0) * 1024;
+  let databases = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir)) databases++;
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return {
+    rss: kb("VmRSS"),
+    anon: kb("RssAnon"),
+    file: kb("RssFile"),
+    shmem: kb("RssShmem"),
+    threads: Number(/^Threads:\s+(\d+)$/m.exec(status)?.[1] ?? 0),
+    databases,
+  };
+}
 
 let ticksPerSecond: number | undefined;
 
@@ -71,30 +110,70 @@ export interface HeapProbe {
   close(): void;
 }
 
-/** Opens the inspector of the gateway worker; `poke` wakes the isolate (see below). */
-export async function gatewayHeapProbe(inspectorPort: number, poke: () => Promise<unknown>): Promise<HeapProbe> {
+export interface IsolatesProbe {
+  /**
+   * A full collection in every isolate, then each one's used heap and the heap V8 holds for it
+   * (used plus free space not yet returned), in bytes, by inspector target.
+   */
+  heapsAfterGc(): Promise<Map<string, { used: number; total: number }>>;
+  close(): void;
+}
+
+/**
+ * Opens the inspector of each named isolate (workerd's inspector targets: `core:user:<worker>`
+ * for a worker, `outbound:<n>` for the n-th worker's outgoing-fetch interceptor that Miniflare
+ * adds). workerd's inspector answers an idle isolate's commands only once the isolate runs
+ * again: `pokes` holds, per target, a cheap request that makes it run.
+ */
+export async function isolatesProbe(
+  inspectorPort: number,
+  pokes: Record<string, () => Promise<unknown>>,
+): Promise<IsolatesProbe> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
     id: string;
     webSocketDebuggerUrl: string;
   }[];
-  const target = targets.find((t) => t.id === "core:user:gateway");
-  if (!target) throw new Error("the gateway worker has no inspector target");
-  const inspector = await InspectorSession.open(target.webSocketDebuggerUrl);
-  // workerd's inspector answers an idle isolate's commands only once the isolate runs again:
-  // one cheap request to the gateway (a 404) does it.
-  const ask = async <T>(method: string): Promise<T> => {
+  const sessions = new Map<string, { inspector: InspectorSession; poke: () => Promise<unknown> }>();
+  for (const [id, poke] of Object.entries(pokes)) {
+    const target = targets.find((t) => t.id === id);
+    if (!target) throw new Error(`workerd's inspector has no target ${id}`);
+    sessions.set(id, { inspector: await InspectorSession.open(target.webSocketDebuggerUrl), poke });
+  }
+  const ask = async <T>(inspector: InspectorSession, poke: () => Promise<unknown>, method: string): Promise<T> => {
     const answer = inspector.send<T>(method);
     let answered = false;
     void answer.finally(() => (answered = true));
-    while (!answered) await Promise.race([answer, poke().then(() => sleep(50))]);
+    // A poke that fails (a connection the runtime closed) is only retried.
+    while (!answered)
+      await Promise.race([
+        answer,
+        poke().then(
+          () => sleep(50),
+          () => sleep(50),
+        ),
+      ]);
     return answer;
   };
   return {
-    async heapAfterGc() {
-      await ask("HeapProfiler.collectGarbage");
-      return (await ask<{ usedSize: number }>("Runtime.getHeapUsage")).usedSize;
+    async heapsAfterGc() {
+      const heaps = new Map<string, { used: number; total: number }>();
+      for (const [id, { inspector, poke }] of sessions) {
+        await ask(inspector, poke, "HeapProfiler.collectGarbage");
+        const usage = await ask<{ usedSize: number; totalSize: number }>(inspector, poke, "Runtime.getHeapUsage");
+        heaps.set(id, { used: usage.usedSize, total: usage.totalSize });
+      }
+      return heaps;
     },
-    close: () => inspector.close(),
+    close: () => sessions.forEach(({ inspector }) => inspector.close()),
+  };
+}
+
+/** Opens the inspector of the gateway worker; `poke` wakes the isolate (see isolatesProbe). */
+export async function gatewayHeapProbe(inspectorPort: number, poke: () => Promise<unknown>): Promise<HeapProbe> {
+  const probe = await isolatesProbe(inspectorPort, { "core:user:gateway": poke });
+  return {
+    heapAfterGc: async () => (await probe.heapsAfterGc()).get("core:user:gateway")!.used,
+    close: () => probe.close(),
   };
 }
 
@@ -104,3 +183,59 @@ export const gatewayPoke = (http: HttpClient, gatewayUrl: string) => () =>
 
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const kib = (bytes: number) => `${bytes >= 0 ? "+" : ""}${(bytes / 1024).toFixed(1)} KiB`;
+
+/**
+ * The allocator's own account of the native heap, in bytes. workerd is linked with TCMalloc, not
+ * glibc's malloc (its binary defines `malloc`, and `malloc_stats` prints TCMalloc's page), so glibc
+ * settings such as MALLOC_ARENA_MAX do not apply to it. `inUse` is what the runtime has allocated
+ * and not freed; the free lists are memory freed by the runtime that TCMalloc keeps resident for
+ * reuse instead of returning it to the system.
+ */
+export interface AllocatorStats {
+  inUse: number;
+  /** Page heap, central, transfer and thread cache free lists together. */
+  free: number;
+  /** Everything resident that TCMalloc holds: in use, free lists and its metadata. */
+  resident: number;
+}
+
+/**
+ * Reads TCMalloc's statistics from the workerd process with gdb (MallocExtension's text-proto
+ * statistics, written into a buffer in the process and copied out): undefined when gdb is not
+ * installed or cannot attach. gdb stops the process for a few seconds while it reads its symbols;
+ * take it between rounds, never while load is running.
+ */
+export function allocatorStats(pid: number): AllocatorStats | undefined {
+  const out = join(tmpdir(), `aig-tcmalloc-${pid}-${Date.now()}.txt`);
+  try {
+    execFileSync(
+      "gdb",
+      [
+        "-batch",
+        "-nx",
+        "-p",
+        String(pid),
+        "-ex",
+        "set $buf = (char *) ((void *(*)(unsigned long)) malloc)(1048576)",
+        "-ex",
+        "set $n = ((int (*)(char *, int)) MallocExtension_Internal_GetStatsInPbtxt)($buf, 1048576)",
+        "-ex",
+        `dump binary memory ${out} $buf $buf + $n`,
+        "-ex",
+        "call ((void (*)(void *)) free)($buf)",
+      ],
+      { stdio: "ignore", timeout: 120_000 },
+    );
+    const text = readFileSync(out, "utf8");
+    const field = (name: string) => Number(new RegExp(`\\b${name}: (\\d+)`).exec(text)?.[1] ?? Number.NaN);
+    const free = ["page_heap_freelist", "central_cache_freelist", "transfer_cache_freelist", "thread_cache_freelists"]
+      .map(field)
+      .reduce((a, b) => a + b, 0);
+    const stats = { inUse: field("in_use_by_app"), free, resident: field("actual_mem_used") };
+    return Object.values(stats).every(Number.isFinite) ? stats : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
