@@ -90,6 +90,8 @@ export interface ContextRequestOptions {
   protocolVersion: string;
   /** Events before the reply (progress, log messages the request asked for), in order; only when the agent reads an event stream. */
   onEvent?: (message: JSONRPCMessage) => unknown;
+  /** A random key the front chose, by which it may `cancel` this request while it runs. */
+  cancelKey?: string;
 }
 
 /**
@@ -115,6 +117,13 @@ export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
    * subscription's id; comment lines keep it alive. It ends when the agent closes it.
    */
   listen(id: JSONRPCRequest["id"], filter: ListenFilter, principal: Principal): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Cancels the request running under `cancelKey` (the agent closed its response stream, MCP
+   * 2026-07-28 basic/patterns/cancellation): its upstream calls stop and each upstream is told.
+   * An explicit call rather than an AbortSignal argument: the runtime passes those over RPC only
+   * behind an experimental compatibility flag (docs/mcp-endpoint.md, "Cancellation").
+   */
+  cancel(cancelKey: string): Promise<void>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

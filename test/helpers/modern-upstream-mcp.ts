@@ -4,7 +4,7 @@
 // It records what reaches it (headers and JSON-RPC method) and its tools exercise the multi
 // round-trip pattern (MCP 2026-07-28 basic/patterns/mrtr): a tool that elicits through an
 // `input_required` result with a request state it checks on the retry, one that never stops
-// asking, one that hangs, and one whose parameter is mirrored into an `Mcp-Param-*` header.
+// asking, one that hangs until the client goes away, and one whose parameter is mirrored into an `Mcp-Param-*` header.
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -32,6 +32,8 @@ export interface ModernMcpServer {
   requests: ModernRecordedRequest[];
   /** The request states the server minted, each accepted once. */
   mintedStates: Set<string>;
+  /** The ids of `hang` calls that ended because the client went away (closed the request's stream). */
+  hangsEnded: string[];
   close(): Promise<void>;
 }
 
@@ -46,7 +48,7 @@ export interface ModernMcpServerOptions {
 /** A JSON Schema with the `x-mcp-header` extension, which the SDK's JSON Schema type does not name. */
 const jsonSchema = (schema: Record<string, unknown>) => schema as Parameters<typeof fromJsonSchema>[0];
 
-function buildServer(minted: Set<string>): McpServer {
+function buildServer(minted: Set<string>, hangsEnded: string[]): McpServer {
   const server = new McpServer({ name: "modern-upstream", version: "1.0.0" });
   server.registerTool(
     "echo",
@@ -111,11 +113,21 @@ function buildServer(minted: Set<string>): McpServer {
   );
   server.registerTool(
     "hang",
-    { description: "Never answers until the client goes away", inputSchema: z.object({}) },
-    (_args, ctx) =>
-      new Promise((resolve) =>
-        ctx.mcpReq.signal.addEventListener("abort", () => resolve({ content: [{ type: "text", text: "gone" }] })),
-      ),
+    {
+      description: "Reports progress once when asked to, then never answers until the client goes away",
+      inputSchema: z.object({}),
+    },
+    async (_args, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      if (progressToken !== undefined)
+        await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: 0 } });
+      return new Promise((resolve) =>
+        ctx.mcpReq.signal.addEventListener("abort", () => {
+          hangsEnded.push(String(ctx.mcpReq.id));
+          resolve({ content: [{ type: "text", text: "gone" }] });
+        }),
+      );
+    },
   );
   server.registerTool(
     "in_region",
@@ -169,7 +181,8 @@ function buildServer(minted: Set<string>): McpServer {
 export async function startModernMcpServer(options: ModernMcpServerOptions = {}): Promise<ModernMcpServer> {
   const requests: ModernRecordedRequest[] = [];
   const mintedStates = new Set<string>();
-  const handler = createMcpHandler(() => buildServer(mintedStates), { legacy: options.legacy ?? "reject" });
+  const hangsEnded: string[] = [];
+  const handler = createMcpHandler(() => buildServer(mintedStates, hangsEnded), { legacy: options.legacy ?? "reject" });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -221,6 +234,7 @@ export async function startModernMcpServer(options: ModernMcpServerOptions = {})
     url: `http://127.0.0.1:${port}/mcp`,
     requests,
     mintedStates,
+    hangsEnded,
     async close() {
       await handler.close();
       server.closeAllConnections();

@@ -14,6 +14,7 @@ import { JsonRpcError } from "../../core/errors.js";
 import { log, prepareLog } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { flushTelemetry } from "../../core/telemetry/telemetry.js";
+import { RequestCancelled } from "../apps/upstream-error.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
 import type { GatewayEnv } from "../env.js";
@@ -64,6 +65,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
    * are exchanged from its token). In memory only: the agent's token is never written to storage.
    */
   private lastCaller: CallerRequest | undefined;
+  /**
+   * The agent's requests being answered, by id, for its `notifications/cancelled` (MCP 2025-11-25
+   * basic/utilities/cancellation), which arrives in another POST. Memory only, as the calls are.
+   */
+  private readonly cancellable = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -164,7 +170,15 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
           }
         : {}),
     };
-    const apps = await this.sessionApps(config, context, request, events, () => this.apps.persist());
+    let cancellation: AbortSignal | undefined;
+    const apps = await this.sessionApps(
+      config,
+      context,
+      request,
+      events,
+      () => this.apps.persist(),
+      () => cancellation,
+    );
     const replies: JSONRPCMessage[] = [];
     const wasInitialized = context.initialized;
     this.lastCaller = request;
@@ -174,9 +188,20 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     try {
       for (const message of messages) {
         if (isRequest(message)) {
-          const reply = await traceRequest(context.id, message, request.traceparent, () =>
-            this.answer(context, message, apps),
-          );
+          const key = JSON.stringify(message.id);
+          const controller = new AbortController();
+          this.cancellable.set(key, controller);
+          cancellation = controller.signal;
+          let reply: JSONRPCMessage;
+          try {
+            reply = await traceRequest(context.id, message, request.traceparent, () =>
+              this.answer(context, message, apps),
+            );
+          } finally {
+            if (this.cancellable.get(key) === controller) this.cancellable.delete(key);
+          }
+          // basic/utilities/cancellation: no response for a request the agent cancelled (its audit event says so).
+          if (controller.signal.aborted) continue;
           const size = serializedSize(reply);
           if (size <= room) {
             room -= size;
@@ -193,7 +218,10 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
               ),
             );
           }
-        } else if (isNotification(message)) applyNotification(context, message);
+        } else if (isNotification(message)) {
+          if (message.method === "notifications/cancelled") this.cancel(context, message.params?.requestId);
+          applyNotification(context, message);
+        }
       }
     } finally {
       this.inFlight--;
@@ -316,12 +344,26 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     await apps.closeAll();
   }
 
+  /**
+   * The agent cancelled one of its requests in flight (MCP 2025-11-25 basic/utilities/cancellation:
+   * the receiver SHOULD stop): its upstream operations stop and each upstream is told. An unknown
+   * or finished id is ignored, as the spec asks.
+   */
+  private cancel(context: SessionContext, requestId: unknown): void {
+    if (typeof requestId !== "string" && typeof requestId !== "number") return;
+    const controller = this.cancellable.get(JSON.stringify(requestId));
+    if (!controller || controller.signal.aborted) return;
+    log("info", "mcp.request_cancelled", { session_id: context.id });
+    controller.abort(new RequestCancelled());
+  }
+
   private async sessionApps(
     config: GatewayConfig,
     context: SessionContext,
     request: CallerRequest,
     events: SessionEvents,
     persist: () => Promise<void>,
+    cancellation?: () => AbortSignal | undefined,
   ): Promise<SessionApps> {
     const { principal } = context;
     const admitToolCall = this.budgets.admitter(config, () => this.principalLimits(principal));
@@ -342,6 +384,7 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
       clientCapabilities: (context.client.capabilities ?? {}) as Record<string, unknown>,
       agentEra: "legacy",
       persist,
+      ...(cancellation ? { cancellation } : {}),
     });
   }
 
