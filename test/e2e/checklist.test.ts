@@ -23,7 +23,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { decodeJwt } from "jose";
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { launchChromium } from "../helpers/browser.js";
 import {
   LEGACY_ERA,
@@ -68,13 +68,20 @@ const upstreamCalls = (from: number) =>
 
 describe("1. health and discovery", () => {
   it("both tiers answer /status healthy", async () => {
-    const [auth, gateway] = await Promise.all([
-      fetch(`${stack.info.auth}/status`),
-      fetch(`${stack.info.gateway}/status`),
-    ]);
-    expect([auth.status, gateway.status]).toEqual([200, 200]);
-    expect(await auth.json()).toMatchObject({ status: "ok", tier: "auth", redis: "ok" });
-    expect(await gateway.json()).toMatchObject({ status: "ok", tier: "gateway", auth: "ok" });
+    // The gateway gives the auth tier's /status one second; a just-started stack on a loaded
+    // machine may take longer at first, so the condition is waited for, with a deadline.
+    await vi.waitFor(
+      async () => {
+        const [auth, gateway] = await Promise.all([
+          fetch(`${stack.info.auth}/status`),
+          fetch(`${stack.info.gateway}/status`),
+        ]);
+        expect([auth.status, gateway.status]).toEqual([200, 200]);
+        expect(await auth.json()).toMatchObject({ status: "ok", tier: "auth", redis: "ok" });
+        expect(await gateway.json()).toMatchObject({ status: "ok", tier: "gateway", auth: "ok" });
+      },
+      { timeout: 15_000, interval: 500 },
+    );
   });
 
   it("the gateway's protected resource metadata names the auth tier, whose metadata is reachable", async () => {

@@ -131,22 +131,7 @@ describe("the front's deadline on an object", () => {
 
   it("a principal's context that never answers a 2026-07-28 request: the request's id, -32603 and 503 with Retry-After, and the object is told to cancel", async () => {
     const { post, cancelled } = endpoint();
-    const answered = post(
-      {
-        jsonrpc: "2.0",
-        id: "call-7",
-        method: "tools/call",
-        params: {
-          name: "slow__wait",
-          arguments: {},
-          _meta: {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-          },
-        },
-      },
-      { "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "slow__wait" },
-    );
+    const answered = post(modernCall("call-7"), MODERN_HEADERS);
     await vi.advanceTimersByTimeAsync(DEADLINE - 1);
     let done = false;
     void answered.then(() => (done = true));
