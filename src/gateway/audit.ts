@@ -16,7 +16,8 @@ export type AuditOutcome =
   | "invalid_arguments"
   | "rate_limited"
   | "unknown_prompt"
-  | "unknown_resource";
+  | "unknown_resource"
+  | "cancelled";
 
 export interface AuditEvent {
   /** Unique per event (a UUID), the same on every delivery attempt: sinks deduplicate on it. */

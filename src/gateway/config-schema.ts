@@ -298,7 +298,7 @@ export const mcpProviderSchema = z
               'MCP 2026-07-28: the `ttlMs` of `server/discover`, `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` results, how long an agent may reuse one without asking again. Lists say `cacheScope: "private"` (policies filter them per caller); `resources/read` is fresh only as long as its upstream said (0 when it said nothing).',
             ),
             keepAlive: duration("15s").describe(
-              "MCP 2026-07-28: how often a `subscriptions/listen` stream carries an SSE comment line while no notification flows, so proxies and clients do not close it as idle.",
+              "MCP 2026-07-28: how often a `subscriptions/listen` stream, or a request's response stream, carries an SSE comment line while no message flows, so proxies and clients do not close it as idle; a response stream the agent closed is noticed by the next one at the latest (its request is then cancelled).",
             ),
             session: z
               .object({

@@ -90,6 +90,8 @@ export interface ContextRequestOptions {
   protocolVersion: string;
   /** Events before the reply (progress, log messages the request asked for), in order; only when the agent reads an event stream. */
   onEvent?: (message: JSONRPCMessage) => unknown;
+  /** A random key the front chose, by which it may `cancel` this request while it runs. */
+  cancelKey?: string;
 }
 
 /**
@@ -123,6 +125,13 @@ export interface PrincipalContextRpc extends Rpc.DurableObjectBranded {
     principal: Principal,
     request: CallerRequest,
   ): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Cancels the request running under `cancelKey` (the agent closed its response stream, MCP
+   * 2026-07-28 basic/patterns/cancellation): its upstream calls stop and each upstream is told.
+   * An explicit call rather than an AbortSignal argument: the runtime passes those over RPC only
+   * behind an experimental compatibility flag (docs/mcp-endpoint.md, "Cancellation").
+   */
+  cancel(cancelKey: string): Promise<void>;
 }
 
 export type SessionGrant = { granted: true } | { granted: false; retryAfterMs: number };

@@ -52,19 +52,37 @@ export async function initializeAt(
   return { status: res.status, body: await res.text() };
 }
 
-export interface RecordedExchange {
+export interface RecordedRequest {
   method: string;
   url: string;
   status: number;
+  /** The request body, for the auth tier's endpoints (registration, token). */
+  body?: string;
+  /** The `WWW-Authenticate` challenge of a 401 or 403. */
+  challenge?: string;
 }
 
-/** A fetch for the SDK's transport (MCP and OAuth requests alike) that records each exchange. */
-export function recordingFetch(): { fetch: typeof fetch; traffic: RecordedExchange[] } {
-  const traffic: RecordedExchange[] = [];
+/**
+ * A fetch for an SDK's transport (MCP and OAuth requests alike) that records each exchange, and
+ * the bodies of requests to `authOrigin` when given.
+ */
+export function recordingFetch(authOrigin?: string): { fetch: typeof fetch; traffic: RecordedRequest[] } {
+  const traffic: RecordedRequest[] = [];
   const recording: typeof fetch = async (input, init) => {
     const request = new Request(input, init);
+    const body =
+      authOrigin !== undefined && request.url.startsWith(authOrigin) && request.body
+        ? await request.clone().text()
+        : undefined;
     const res = await fetch(request);
-    traffic.push({ method: request.method, url: request.url, status: res.status });
+    const challenge = res.headers.get("WWW-Authenticate") ?? undefined;
+    traffic.push({
+      method: request.method,
+      url: request.url,
+      status: res.status,
+      ...(body !== undefined ? { body } : {}),
+      ...(challenge ? { challenge } : {}),
+    });
     return res;
   };
   return { fetch: recording, traffic };
@@ -76,7 +94,7 @@ export interface InteractiveAgent {
   provider: AgentOAuthProvider;
   loopback: AgentLoopback;
   /** Every HTTP exchange the SDK made, MCP and OAuth alike. */
-  traffic: RecordedExchange[];
+  traffic: RecordedRequest[];
   clientId: string;
   close(): Promise<void>;
 }
@@ -105,7 +123,7 @@ export async function connectInteractiveAgent(
     ...(registration === "client ID metadata document" ? { clientIdMetadataDocument: loopback.metadataUrl } : {}),
   });
   loopback.metadata = provider.metadataDocument();
-  const { fetch, traffic } = recordingFetch();
+  const { fetch, traffic } = recordingFetch(stack.info.auth);
   const endpoint = new URL(stack.info.mcp);
 
   const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch });
@@ -148,6 +166,22 @@ export async function auditEventsOf(
   return vi.waitFor(
     () => {
       const events = demo.auditEvents.filter((event) => event.session_id === sessionId);
+      if (events.length < count) throw new Error(`${events.length} of ${count} audit events so far`);
+      return events;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+}
+
+/** The audit events that `matches`, once `count` have arrived (as auditEventsOf, for agents without a session). */
+export async function auditEventsWhere(
+  demo: DemoUpstreams,
+  matches: (event: Record<string, unknown>) => boolean,
+  count: number,
+): Promise<Record<string, unknown>[]> {
+  return vi.waitFor(
+    () => {
+      const events = demo.auditEvents.filter(matches);
       if (events.length < count) throw new Error(`${events.length} of ${count} audit events so far`);
       return events;
     },

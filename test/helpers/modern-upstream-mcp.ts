@@ -4,7 +4,7 @@
 // It records what reaches it (headers and JSON-RPC method) and its tools exercise the multi
 // round-trip pattern (MCP 2026-07-28 basic/patterns/mrtr): a tool that elicits through an
 // `input_required` result with a request state it checks on the retry, one that never stops
-// asking, one that hangs, and one whose parameter is mirrored into an `Mcp-Param-*` header.
+// asking, one that hangs until the client goes away, and one whose parameter is mirrored into an `Mcp-Param-*` header.
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -34,6 +34,8 @@ export interface ModernMcpServer {
   mintedStates: Set<string>;
   /** Publishes notifications/resources/updated for `uri` to every open `subscriptions/listen` stream that names it. */
   sendResourceUpdated(uri: string): void;
+  /** The ids of `hang` calls that ended because the client went away (closed the request's stream). */
+  hangsEnded: string[];
   close(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ export interface ModernMcpServerOptions {
 /** A JSON Schema with the `x-mcp-header` extension, which the SDK's JSON Schema type does not name. */
 const jsonSchema = (schema: Record<string, unknown>) => schema as Parameters<typeof fromJsonSchema>[0];
 
-function buildServer(minted: Set<string>, options: ModernMcpServerOptions): McpServer {
+function buildServer(minted: Set<string>, hangsEnded: string[], options: ModernMcpServerOptions): McpServer {
   const server = new McpServer({ name: "modern-upstream", version: "1.0.0" });
   server.registerTool(
     "echo",
@@ -115,11 +117,21 @@ function buildServer(minted: Set<string>, options: ModernMcpServerOptions): McpS
   );
   server.registerTool(
     "hang",
-    { description: "Never answers until the client goes away", inputSchema: z.object({}) },
-    (_args, ctx) =>
-      new Promise((resolve) =>
-        ctx.mcpReq.signal.addEventListener("abort", () => resolve({ content: [{ type: "text", text: "gone" }] })),
-      ),
+    {
+      description: "Reports progress once when asked to, then never answers until the client goes away",
+      inputSchema: z.object({}),
+    },
+    async (_args, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      if (progressToken !== undefined)
+        await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken, progress: 0 } });
+      return new Promise((resolve) =>
+        ctx.mcpReq.signal.addEventListener("abort", () => {
+          hangsEnded.push(String(ctx.mcpReq.id));
+          resolve({ content: [{ type: "text", text: "gone" }] });
+        }),
+      );
+    },
   );
   server.registerTool(
     "in_region",
@@ -180,7 +192,10 @@ function buildServer(minted: Set<string>, options: ModernMcpServerOptions): McpS
 export async function startModernMcpServer(options: ModernMcpServerOptions = {}): Promise<ModernMcpServer> {
   const requests: ModernRecordedRequest[] = [];
   const mintedStates = new Set<string>();
-  const handler = createMcpHandler(() => buildServer(mintedStates, options), { legacy: options.legacy ?? "reject" });
+  const hangsEnded: string[] = [];
+  const handler = createMcpHandler(() => buildServer(mintedStates, hangsEnded, options), {
+    legacy: options.legacy ?? "reject",
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -233,6 +248,7 @@ export async function startModernMcpServer(options: ModernMcpServerOptions = {})
     requests,
     mintedStates,
     sendResourceUpdated: (uri) => handler.notify.resourceUpdated(uri),
+    hangsEnded,
     async close() {
       await handler.close();
       server.closeAllConnections();

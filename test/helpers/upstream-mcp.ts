@@ -140,9 +140,12 @@ function toolSpecs(options: RecordingMcpServerOptions = {}): Record<string, Tool
       run: () => ({ isError: true, content: [{ type: "text", text: "the tool failed on purpose" }] }),
     }),
     slow: tool({
-      description: "Answers after ms milliseconds",
+      description: "Reports progress once when asked to, then answers after ms milliseconds (or when cancelled)",
       input: z.object({ ms: z.number() }),
       run: async ({ ms }, extra) => {
+        const progressToken = extra._meta?.progressToken;
+        if (progressToken !== undefined)
+          await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 0 } });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, ms).unref();
           extra.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()));

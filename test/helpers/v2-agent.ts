@@ -18,6 +18,7 @@ import {
 import type { Browser } from "playwright-core";
 import { signInWithBrowser } from "../../scripts/agent/browser-login.js";
 import { startAgentLoopback, type AgentLoopback } from "../../scripts/agent/loopback.js";
+import { recordingFetch, type RecordedRequest } from "./e2e-clients.js";
 import type { E2eStack } from "./e2e-stack.js";
 
 export type V2Registration = "client ID metadata document" | "dynamic registration";
@@ -85,36 +86,6 @@ export class V2AgentOAuthProvider implements OAuthClientProvider {
   discoveryState(): OAuthDiscoveryState | undefined {
     return this.discovery;
   }
-}
-
-export interface RecordedRequest {
-  method: string;
-  url: string;
-  status: number;
-  /** The request body, for the auth tier's endpoints (registration, token). */
-  body?: string;
-  /** The `WWW-Authenticate` challenge of a 401 or 403. */
-  challenge?: string;
-}
-
-/** A fetch for the SDK (MCP and OAuth requests alike) that records each exchange. */
-export function recordingFetch(authOrigin: string): { fetch: typeof fetch; traffic: RecordedRequest[] } {
-  const traffic: RecordedRequest[] = [];
-  const recording: typeof fetch = async (input, init) => {
-    const request = new Request(input, init);
-    const body = request.url.startsWith(authOrigin) && request.body ? await request.clone().text() : undefined;
-    const res = await fetch(request);
-    const challenge = res.headers.get("WWW-Authenticate") ?? undefined;
-    traffic.push({
-      method: request.method,
-      url: request.url,
-      status: res.status,
-      ...(body !== undefined ? { body } : {}),
-      ...(challenge ? { challenge } : {}),
-    });
-    return res;
-  };
-  return { fetch: recording, traffic };
 }
 
 export interface V2Agent {

@@ -40,7 +40,10 @@ export interface AppCallContext {
    */
   sessionId?: string;
   state: AppSessionState;
-  /** Aborted when the app's `timeout` passes. */
+  /**
+   * Aborted when the app's `timeout` passes, or when the agent cancels the request this operation
+   * serves (then its reason is a RequestCancelled, upstream-error.ts).
+   */
   signal: AbortSignal;
   /** The agent's `_meta` of this request (e.g. its progressToken), passed on upstream. */
   meta?: Record<string, unknown>;

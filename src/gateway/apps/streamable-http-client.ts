@@ -19,7 +19,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { z } from "zod";
 import { readAtMost } from "../../core/read-at-most.js";
 import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from "../mcp/rpc-limits.js";
-import { UpstreamError } from "./upstream-error.js";
+import { RequestCancelled, UpstreamCancelled, UpstreamError } from "./upstream-error.js";
 import { ListenUnsupported } from "./upstream-listener.js";
 
 /**
@@ -109,7 +109,14 @@ const incomingMessage = z.union([
 type IncomingMessage = z.output<typeof incomingMessage>;
 type Answer = Extract<IncomingMessage, { result: unknown }> | Extract<IncomingMessage, { error: unknown }>;
 
-/** Sends one request and returns the upstream's response to it. */
+/**
+ * Sends one request and returns the upstream's response to it. When the exchange's signal aborts
+ * first (the agent cancelled, or the app's timeout passed), the request's stream is closed, which
+ * is how a 2026-07-28 server learns of it (basic/transports/streamable-http, "Cancellation"); a
+ * 2025-era server is sent `notifications/cancelled` naming the request as well (2025-11-25
+ * basic/utilities/cancellation; basic/lifecycle, "Timeouts"), except for `initialize`, which
+ * may not be cancelled.
+ */
 export async function sendRequest(
   exchange: Exchange,
   method: string,
@@ -118,20 +125,43 @@ export async function sendRequest(
   headers?: Record<string, string>,
 ): Promise<RpcOutcome> {
   const id = crypto.randomUUID(); // unique across processes sharing one upstream session
-  return guard(exchange, async () => {
-    const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, headers);
-    const sessionId = response.headers.get("Mcp-Session-Id") ?? undefined;
-    const answer = await readAnswer(exchange, response, id);
-    return "result" in answer
-      ? { result: answer.result, status: response.status, sessionId }
-      : { error: answer.error, status: response.status, sessionId };
-  });
+  try {
+    return await guard(exchange, async () => {
+      const response = await post(exchange, { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, headers);
+      const sessionId = response.headers.get("Mcp-Session-Id") ?? undefined;
+      const answer = await readAnswer(exchange, response, id);
+      return "result" in answer
+        ? { result: answer.result, status: response.status, sessionId }
+        : { error: answer.error, status: response.status, sessionId };
+    });
+  } catch (err) {
+    if (exchange.signal.aborted && !exchange.modern && method !== "initialize") void cancelUpstream(exchange, id);
+    throw err;
+  }
+}
+
+/** How long telling a 2025-era upstream of a cancellation may take: a notification, answered 202 at once. */
+const CANCEL_NOTICE_MS = 5_000;
+
+/**
+ * `notifications/cancelled` for request `id` on the exchange's upstream session, on its own
+ * deadline (the exchange's signal has aborted). Best effort: the upstream may have answered
+ * meanwhile, which the spec allows for ("may arrive after processing completed").
+ */
+async function cancelUpstream(exchange: Exchange, id: string): Promise<void> {
+  const reason = exchange.signal.reason instanceof RequestCancelled ? exchange.signal.reason.message : "timeout";
+  const notice: Exchange = { ...exchange, signal: AbortSignal.timeout(CANCEL_NOTICE_MS) };
+  await sendNotification(notice, "notifications/cancelled", { requestId: id, reason }).catch(() => undefined);
 }
 
 /** Sends one notification; the upstream answers 202 Accepted with no body. */
-export async function sendNotification(exchange: Exchange, method: string): Promise<void> {
+export async function sendNotification(
+  exchange: Exchange,
+  method: string,
+  params?: Record<string, unknown>,
+): Promise<void> {
   await guard(exchange, async () => {
-    const response = await post(exchange, { jsonrpc: "2.0", method });
+    const response = await post(exchange, { jsonrpc: "2.0", method, ...(params ? { params } : {}) });
     await response.body?.cancel();
   });
 }
@@ -165,6 +195,7 @@ async function guard<T>(exchange: Exchange, operation: () => Promise<T>): Promis
     if (err instanceof UpstreamError || err instanceof UpstreamSessionExpired || err instanceof ListenUnsupported)
       throw err;
     if (exchange.signal.aborted) {
+      if (exchange.signal.reason instanceof RequestCancelled) throw new UpstreamCancelled(exchange.app);
       throw new UpstreamError(exchange.app, `upstream did not answer within the timeout of ${exchange.timeoutMs} ms`);
     }
     throw new UpstreamError(

@@ -43,3 +43,23 @@ export class UpstreamJsonRpcError extends UpstreamError {
  * MissingRequiredClientCapability for a 2026-07-28 agent (MCP 2026-07-28 basic/patterns/mrtr).
  */
 export class UpstreamProtocolError extends UpstreamJsonRpcError {}
+
+/**
+ * Why an operation's signal aborts when the agent cancelled the request it serves (MCP
+ * 2026-07-28 basic/patterns/cancellation: closing the response stream; MCP 2025-11-25
+ * basic/utilities/cancellation: `notifications/cancelled`), as opposed to its app's timeout.
+ */
+export class RequestCancelled extends Error {
+  override readonly name = "RequestCancelled";
+  constructor(message = "the agent cancelled the request") {
+    super(message);
+  }
+}
+
+/** The operation stopped because the agent cancelled its request; the upstream was told (streamable-http-client.ts). */
+export class UpstreamCancelled extends UpstreamError {
+  constructor(app: string) {
+    super(app, "the agent cancelled the request");
+    this.name = "UpstreamCancelled";
+  }
+}

@@ -5,6 +5,7 @@
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
+import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
 import type { Authenticated } from "../auth/bearer.js";
 import type { Principal } from "../auth/principal.js";
@@ -20,6 +21,7 @@ import {
 } from "./http-negotiation.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
 import { classifyPost, handleModernPost } from "./modern-transport.js";
+import { objectDeadlineMs, ObjectDeadlinePassed, objectUnavailable, withinDeadline } from "./object-deadline.js";
 import { allowsBatches } from "./protocol.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";
@@ -96,15 +98,25 @@ export async function handlePost(c: McpContext, caller: Authenticated): Promise<
   const eventStream = acceptsEventStream(c.req.header("Accept"));
   // Events (progress, upstream requests) are only passed on when the agent can read them.
   const session = new SessionMessages();
-  const replies = sessionStub(c, sessionId)
-    .receive(messages, principal, callerRequest(c, caller), {
+  const requests = messages.filter(isRequest);
+  // A session that never answers must not hold the agent (object-deadline.ts): 503, as for a context.
+  const replies = withinDeadline(
+    sessionStub(c, sessionId).receive(messages, principal, callerRequest(c, caller), {
       relay: eventStream,
       ...(eventStream ? { onEvent: session.onEvent } : {}),
-    })
-    .then((answer) => {
+    }),
+    objectDeadlineMs(c.get("config").apps, requests.length),
+  ).then(
+    (answer) => {
       if (answer === null) throw sessionNotFound();
       return answer;
-    });
+    },
+    (err: unknown) => {
+      if (!(err instanceof ObjectDeadlinePassed)) throw err;
+      log("error", "mcp.session_unavailable", { error: err.message, deadline_ms: err.deadlineMs });
+      throw objectUnavailable("this session", requests.length === 1 ? requests[0]!.id : null);
+    },
+  );
   return answerFromSession(session.follow(replies), {
     format,
     acceptsEventStream: eventStream,

@@ -8,6 +8,7 @@
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
+import { randomToken } from "../../core/encoding.js";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
 import type { GatewayApp } from "../app-types.js";
@@ -26,8 +27,10 @@ import {
   UNSUPPORTED_PROTOCOL_VERSION,
 } from "./modern-methods.js";
 import { modernAnswerOptions } from "./modern-options.js";
+import { objectDeadlineMs, ObjectDeadlinePassed, objectUnavailable, withinDeadline } from "./object-deadline.js";
 import { ALL_PROTOCOL_VERSIONS, isModernProtocolVersion } from "./protocol.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
+import { errorMessage } from "./session-methods.js";
 
 type McpContext = Context<GatewayApp>;
 
@@ -148,12 +151,28 @@ export async function handleModernPost(
     return reply(format, { jsonrpc: "2.0", id: message.id, result: discoverResult(modernAnswerOptions(config)) });
   const eventStream = acceptsEventStream(c.req.header("Accept"));
   const events = new SessionMessages();
+  const stub = contextStub(c, caller);
+  const cancelKey = randomToken(16);
+  let settled = false;
+  // basic/patterns/cancellation: the agent closing the response (or the request) cancels it; the
+  // object stops the upstream call and tells the upstream. Kept alive past the agent's departure.
+  const cancel = () => {
+    if (!settled) c.executionCtx.waitUntil(stub.cancel(cancelKey).catch(() => undefined));
+  };
+  const agentGone = c.req.raw.signal;
+  agentGone.addEventListener("abort", cancel, { once: true });
   // The RPC's types cannot express a JSON-RPC message (open-ended `unknown` members) and erase it
   // to `never`; what crosses is the plain data PrincipalContextRpc declares.
-  const answer = contextStub(c, caller).request(message, caller.principal, callerRequest(c, caller), {
+  const requested = stub.request(message, caller.principal, callerRequest(c, caller), {
     protocolVersion,
+    cancelKey,
     ...(eventStream ? { onEvent: events.onEvent } : {}),
   }) as unknown as Promise<JSONRPCMessage[]>;
+  // An object that never answers must not hold the agent (object-deadline.ts): cancelled, and 503.
+  const answer = withinDeadline(requested, objectDeadlineMs(config.apps), cancel).finally(() => {
+    settled = true;
+    agentGone.removeEventListener("abort", cancel);
+  });
   const messages = events.follow(
     answer.then(
       (replies) => replies,
@@ -163,14 +182,32 @@ export async function handleModernPost(
   const first = await messages.next();
   // Nothing before the reply: one body, whose status says what kind of error it is.
   if (!first.done && !("method" in first.value)) return reply(format, first.value);
-  return answerFromSession(prepend(first, messages), {
+  return answerFromSession(prepend(first, endingWithError(messages, message.id)), {
     format,
     acceptsEventStream: eventStream,
     batch: false,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     // transports/streamable-http, "Receiving Messages": proxies must not buffer the stream.
     streamHeaders: { "X-Accel-Buffering": "no" },
+    onAgentGone: cancel,
+    keepAliveMs: config.provider.transports.stream.keepAlive,
   });
+}
+
+/**
+ * The messages after the stream opened; a failure then (the object went silent past its deadline,
+ * or was lost) ends the stream with the request's error rather than cutting it off.
+ */
+async function* endingWithError(
+  rest: AsyncGenerator<JSONRPCMessage>,
+  id: JSONRPCRequest["id"],
+): AsyncGenerator<JSONRPCMessage> {
+  try {
+    yield* rest;
+  } catch (err) {
+    if (!(err instanceof JsonRpcError)) throw err;
+    yield errorMessage(id, err);
+  }
 }
 
 /** subscriptions/listen: the principal's context writes the stream (basic/patterns/subscriptions). */
@@ -206,19 +243,15 @@ function withId(err: JsonRpcError, id: JSONRPCRequest["id"]): JsonRpcError {
 
 /**
  * The principal's context could not be reached (the runtime lost the object mid-request, an
- * overloaded object): the request's id, -32603, and 503 with Retry-After, so the agent retries
- * rather than reading a bare 500 (RFC 9110 §15.6.4).
+ * overloaded object) or did not answer within the front's deadline: the request's id, -32603,
+ * and 503 with Retry-After (object-deadline.ts).
  */
 function contextUnavailable(err: unknown, id: JSONRPCRequest["id"]): JsonRpcError {
-  log("error", "mcp.context_unavailable", { error: err instanceof Error ? err.message : "error" });
-  return new JsonRpcError(
-    ErrorCode.InternalError,
-    "Service Unavailable: this agent's context could not be reached, try again shortly",
-    503,
-    undefined,
-    { "Retry-After": "1" },
-    id,
-  );
+  log("error", "mcp.context_unavailable", {
+    error: err instanceof Error ? err.message : "error",
+    ...(err instanceof ObjectDeadlinePassed ? { deadline_ms: err.deadlineMs } : {}),
+  });
+  return objectUnavailable("this agent's context", id);
 }
 
 async function* prepend(

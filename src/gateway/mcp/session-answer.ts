@@ -16,6 +16,13 @@ export interface AnswerOptions {
   waitUntil: (promise: Promise<unknown>) => void;
   /** Headers an event stream answer carries besides the usual ones. */
   streamHeaders?: Record<string, string>;
+  /** The agent closed the event stream before its end (a 2026-07-28 agent cancels the request so). */
+  onAgentGone?: () => void;
+  /**
+   * How often an open event stream carries an SSE comment line while nothing else flows: it keeps
+   * intermediaries from closing it as idle, and a write is how the runtime learns the agent left.
+   */
+  keepAliveMs?: number;
 }
 
 const SSE_HEADERS = { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" };
@@ -94,14 +101,28 @@ function openStream(first: JSONRPCMessage[], rest: AsyncGenerator<JSONRPCMessage
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
   const encoder = new TextEncoder();
+  let gone = false;
+  const agentGone = () => {
+    if (gone) return;
+    gone = true;
+    options.onAgentGone?.();
+  };
+  const comment = encoder.encode(":\n\n");
+  const keepAlive =
+    options.keepAliveMs === undefined
+      ? undefined
+      : setInterval(() => void writer.write(comment).catch(agentGone), options.keepAliveMs);
   const pump = (async () => {
     try {
       for (const message of first) await writer.write(encoder.encode(sseFrame(message)));
       for await (const message of rest) await writer.write(encoder.encode(sseFrame(message)));
       await writer.close();
     } catch {
-      // The agent went away: the session finishes the work on its side regardless.
+      // The agent went away: the session finishes the work on its side, unless told otherwise.
+      agentGone();
       await writer.abort().catch(() => undefined);
+    } finally {
+      if (keepAlive !== undefined) clearInterval(keepAlive);
     }
   })();
   options.waitUntil(pump);

@@ -14,7 +14,12 @@ import { secondsSince, telemetryMetrics } from "../../core/telemetry/metrics.js"
 import { inSpan, markSpanError, SpanKind } from "../../core/telemetry/spans.js";
 import type { App, AppCallContext } from "../apps/app.js";
 import { candidateApp } from "../apps/catalog.js";
-import { UpstreamError, UpstreamJsonRpcError, UpstreamProtocolError } from "../apps/upstream-error.js";
+import {
+  UpstreamCancelled,
+  UpstreamError,
+  UpstreamJsonRpcError,
+  UpstreamProtocolError,
+} from "../apps/upstream-error.js";
 import type { AppConfig } from "../apps-schema.js";
 import type { ToolCallAdmission } from "../call-budget.js";
 import { recordCallLatency } from "../outbound/call-latency.js";
@@ -101,6 +106,7 @@ const TOOL: Kind<ToolCall> = {
       } catch (err) {
         // The app could not even list its tools (upstream down, exchange refused).
         if (!(err instanceof UpstreamError || err instanceof ExchangeError)) throw err;
+        if (err instanceof UpstreamCancelled) throw cancelled(err);
         const outcome = err instanceof ExchangeError ? "exchange_error" : "upstream_error";
         throw new CallFailed(outcome, err.message, `The tool ${call.name} is unavailable: ${err.message}`, {
           app: candidate.app.name,
@@ -361,6 +367,7 @@ function forward<C extends Call>(
 
 function upstreamFailure(call: Call, app: AppConfig, err: UpstreamError): CallFailed {
   const status = err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus };
+  if (err instanceof UpstreamCancelled) return cancelled(err);
   if (err instanceof UpstreamProtocolError)
     return new CallFailed("upstream_error", err.message, err.message, {
       ...status,
@@ -378,4 +385,12 @@ function upstreamFailure(call: Call, app: AppConfig, err: UpstreamError): CallFa
 function metaOf(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const meta = params?._meta;
   return typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>) : undefined;
+}
+
+/**
+ * The agent cancelled the request while its call was upstream (docs/mcp-endpoint.md,
+ * "Cancellation"): the upstream was told, and the audit event says so. Nobody reads the reply.
+ */
+function cancelled(err: UpstreamCancelled): CallFailed {
+  return new CallFailed("cancelled", err.message, "Cancelled: the agent cancelled this request");
 }

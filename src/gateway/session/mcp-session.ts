@@ -16,6 +16,7 @@ import { JsonRpcError } from "../../core/errors.js";
 import { log, prepareLog } from "../../core/log.js";
 import { telemetryMetrics } from "../../core/telemetry/metrics.js";
 import { flushTelemetry } from "../../core/telemetry/telemetry.js";
+import { RequestCancelled } from "../apps/upstream-error.js";
 import type { AppConfig } from "../apps-schema.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
@@ -85,6 +86,11 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
   });
   /** The view of the apps of the latest POST: whose agent token upstream listeners exchange. */
   private latestApps: SessionApps | undefined;
+  /**
+   * The agent's requests being answered, by id, for its `notifications/cancelled` (MCP 2025-11-25
+   * basic/utilities/cancellation), which arrives in another POST. Memory only, as the calls are.
+   */
+  private readonly cancellable = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -185,8 +191,10 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
           }
         : {}),
     };
+    let cancellation: AbortSignal | undefined;
     const apps = await this.sessionApps(config, context, request, events, () => this.apps.persist(), {
       subscriptions: this.subscriptions(),
+      cancellation: () => cancellation,
     });
     this.latestApps = apps;
     this.upstream.use({ context: (app, fresh) => apps.listenContext(app, fresh) });
@@ -199,9 +207,20 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     try {
       for (const message of messages) {
         if (isRequest(message)) {
-          const reply = await traceRequest(context.id, message, request.traceparent, () =>
-            this.answer(context, message, apps),
-          );
+          const key = JSON.stringify(message.id);
+          const controller = new AbortController();
+          this.cancellable.set(key, controller);
+          cancellation = controller.signal;
+          let reply: JSONRPCMessage;
+          try {
+            reply = await traceRequest(context.id, message, request.traceparent, () =>
+              this.answer(context, message, apps),
+            );
+          } finally {
+            if (this.cancellable.get(key) === controller) this.cancellable.delete(key);
+          }
+          // basic/utilities/cancellation: no response for a request the agent cancelled (its audit event says so).
+          if (controller.signal.aborted) continue;
           const size = serializedSize(reply);
           if (size <= room) {
             room -= size;
@@ -218,7 +237,10 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
               ),
             );
           }
-        } else if (isNotification(message)) applyNotification(context, message);
+        } else if (isNotification(message)) {
+          if (message.method === "notifications/cancelled") this.cancel(context, message.params?.requestId);
+          applyNotification(context, message);
+        }
       }
     } finally {
       this.inFlight--;
@@ -367,13 +389,26 @@ export class McpSession extends DurableObject<GatewayEnv> implements McpSessionR
     };
   }
 
+  /**
+   * The agent cancelled one of its requests in flight (MCP 2025-11-25 basic/utilities/cancellation:
+   * the receiver SHOULD stop): its upstream operations stop and each upstream is told. An unknown
+   * or finished id is ignored, as the spec asks.
+   */
+  private cancel(context: SessionContext, requestId: unknown): void {
+    if (typeof requestId !== "string" && typeof requestId !== "number") return;
+    const controller = this.cancellable.get(JSON.stringify(requestId));
+    if (!controller || controller.signal.aborted) return;
+    log("info", "mcp.request_cancelled", { session_id: context.id });
+    controller.abort(new RequestCancelled());
+  }
+
   private async sessionApps(
     config: GatewayConfig,
     context: SessionContext,
     request: CallerRequest,
     events: SessionEvents,
     persist: () => Promise<void>,
-    extra: { subscriptions?: SessionSubscriptions } = {},
+    extra: { subscriptions?: SessionSubscriptions; cancellation?: () => AbortSignal | undefined } = {},
   ): Promise<SessionApps> {
     const { principal } = context;
     const admitToolCall = this.budgets.admitter(config, () => this.principalLimits(principal));

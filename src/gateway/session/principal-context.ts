@@ -26,6 +26,7 @@ import { log } from "../../core/log.js";
 import { flushTelemetry } from "../../core/telemetry/telemetry.js";
 import { candidateApp } from "../apps/catalog.js";
 import { MAX_REQUESTS } from "../apps/input-required.js";
+import { RequestCancelled } from "../apps/upstream-error.js";
 import type { AppConfig } from "../apps-schema.js";
 import { principalKey, samePrincipal, type Principal } from "../auth/principal.js";
 import { loadGatewayConfig, loadObjectConfig, type GatewayConfig } from "../config.js";
@@ -125,6 +126,8 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
   /** Calls to session-based upstreams waiting for the agent's answers, by key (memory only: they end with the process). */
   private readonly heldCalls = new Map<string, HeldCall>();
   private stateCodec: Promise<RequestStateCodec> | undefined;
+  /** The requests being answered that the front may cancel, by the key it chose (memory only: they end with the process). */
+  private readonly cancellations = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: GatewayEnv) {
     super(ctx, env);
@@ -135,11 +138,44 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     if (sink) ctx.waitUntil(this.audit.forward(sink));
   }
 
+  /**
+   * One request, cancellable by `cancel(options.cancelKey)` while it runs (registered before the
+   * first await, so a cancellation that follows the request on the same stub always finds it).
+   */
   async request(
     message: JSONRPCRequest,
     principal: Principal,
     request: CallerRequest,
     options: ContextRequestOptions,
+  ): Promise<JSONRPCMessage[]> {
+    const key = options.cancelKey;
+    if (key === undefined || this.cancellations.has(key)) return this.answer(message, principal, request, options);
+    const cancellation = new AbortController();
+    this.cancellations.set(key, cancellation);
+    try {
+      return await this.answer(message, principal, request, options, cancellation.signal);
+    } finally {
+      this.cancellations.delete(key);
+    }
+  }
+
+  /**
+   * The agent cancelled a request under way (MCP 2026-07-28 basic/patterns/cancellation: it closed
+   * the response stream): its upstream operations stop, and the upstream is told (AppCallContext.signal).
+   */
+  async cancel(key: string): Promise<void> {
+    const cancellation = this.cancellations.get(key);
+    if (!cancellation || cancellation.signal.aborted) return;
+    log("info", "mcp.request_cancelled", { session_id: this.record?.id });
+    cancellation.abort(new RequestCancelled());
+  }
+
+  private async answer(
+    message: JSONRPCRequest,
+    principal: Principal,
+    request: CallerRequest,
+    options: ContextRequestOptions,
+    cancelled?: AbortSignal,
   ): Promise<JSONRPCMessage[]> {
     const config = this.config();
     const record = await this.open(principal);
@@ -186,6 +222,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
         ...(rounds ? { ask: rounds.held.relay } : {}),
       },
       persist: () => this.apps.persist(),
+      ...(cancelled ? { cancellation: () => cancelled } : {}),
     });
     this.lastCaller = request;
     this.useApps(apps);
@@ -253,7 +290,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     // Beyond the limit, the oldest stream gives way, told so (basic/patterns/cancellation).
     for (const oldest of this.listeners) {
       if (this.listeners.size <= MAX_LISTEN_STREAMS) break;
-      this.cancel(oldest, `at most ${MAX_LISTEN_STREAMS} subscriptions/listen streams are held per agent`);
+      this.tearDown(oldest, `at most ${MAX_LISTEN_STREAMS} subscriptions/listen streams are held per agent`);
     }
     this.lastCaller = request;
     // transports/streamable-http: a comment line now and then keeps intermediaries from closing it.
@@ -328,7 +365,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
    * The context tears a stream down: `notifications/cancelled` naming its `subscriptions/listen`
    * request, as basic/patterns/cancellation requires of a server, then the stream ends.
    */
-  private cancel(listener: Listener, reason: string): void {
+  private tearDown(listener: Listener, reason: string): void {
     this.write(listener, {
       jsonrpc: "2.0",
       method: "notifications/cancelled",
@@ -398,7 +435,10 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
     principal: Principal,
     request: CallerRequest,
     state: ContextAppsState,
-    rest: Pick<SessionAppsDeps, "audit" | "events" | "persist" | "admitToolCall" | "retry" | "clientCapabilities">,
+    rest: Pick<
+      SessionAppsDeps,
+      "audit" | "events" | "persist" | "admitToolCall" | "retry" | "clientCapabilities" | "cancellation"
+    >,
   ): SessionApps {
     const grant = [...principal.scopes].sort().join(" ");
     return new SessionApps({
@@ -627,7 +667,7 @@ export class PrincipalContext extends DurableObject<GatewayEnv> implements Princ
 
   private async erase(config: GatewayConfig): Promise<void> {
     const id = this.record?.id;
-    for (const listener of this.listeners) this.cancel(listener, "the agent's context ended");
+    for (const listener of this.listeners) this.tearDown(listener, "the agent's context ended");
     this.listeners.clear();
     this.latestApps = undefined;
     await this.upstream.stopAll();

@@ -83,6 +83,11 @@ export interface SessionAppsDeps {
   agentEra?: AgentEra;
   /** A 2026-07-28 agent's verified retry of an `input_required` answer, for the call's app (AppCallContext.retry). */
   retry?: AppCallContext["retry"];
+  /**
+   * The signal of the agent's request now being answered, aborted (with a RequestCancelled) when
+   * the agent cancels it; read when each operation starts, so every operation of that request stops.
+   */
+  cancellation?: () => AbortSignal | undefined;
   /** Takes one tool call from the budgets that apply (mcpProvider.limits.toolCallsPerSession, toolCallsPerPrincipal), when there are any. */
   admitToolCall?: () => Promise<ToolCallAdmission>;
   /** A 2025-era session's resource subscriptions, which hold its upstream listeners (mcp-session.ts). */
@@ -532,6 +537,9 @@ export class SessionApps implements ToolSource {
       () => controller.abort(new DOMException("the app's timeout passed", "TimeoutError")),
       app.timeout,
     );
+    const cancellation = this.deps.cancellation?.();
+    if (cancellation?.aborted) controller.abort(cancellation.reason);
+    else cancellation?.addEventListener("abort", () => controller.abort(cancellation.reason), { once: true });
     const ctx: AppCallContext = {
       token,
       ...(traceparent ? { traceparent } : {}),
