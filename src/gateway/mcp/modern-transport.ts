@@ -6,7 +6,7 @@
 // (http-transport.ts) exactly as before. A request the classifier refuses gets the JSON-RPC
 // error and HTTP status it names, with the request's id when there is one.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
-import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY, type InboundModernRoute } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
 import { log } from "../../core/log.js";
@@ -26,7 +26,7 @@ import {
   UNSUPPORTED_PROTOCOL_VERSION,
 } from "./modern-methods.js";
 import { modernAnswerOptions } from "./modern-options.js";
-import { ALL_PROTOCOL_VERSIONS, isModernProtocolVersion } from "./protocol.js";
+import { ALL_PROTOCOL_VERSIONS, isModernProtocolVersion, isSupportedProtocolVersion } from "./protocol.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 
 type McpContext = Context<GatewayApp>;
@@ -41,9 +41,28 @@ function idOf(body: unknown): string | number | null {
 }
 
 /**
+ * Whether a message claims the per-request era: its `params._meta` holds the protocol-version
+ * key, whatever its value (MCP 2026-07-28 basic/versioning; the classifier's own test).
+ */
+function claimsEnvelope(message: unknown): boolean {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return false;
+  const params = (message as { params?: unknown }).params;
+  if (typeof params !== "object" || params === null || Array.isArray(params)) return false;
+  const meta = (params as { _meta?: unknown })._meta;
+  return typeof meta === "object" && meta !== null && !Array.isArray(meta) && PROTOCOL_VERSION_META_KEY in meta;
+}
+
+/**
  * The era of a POSTed body. Bodies that are not JSON, or nest beyond the limit, go the legacy
  * way, whose parser refuses them as it always has, unless the headers name a per-request
  * revision (then the same error, here). Throws the classifier's refusal as a JsonRpcError.
+ *
+ * A body none of whose messages claims the per-request envelope, sent with no
+ * MCP-Protocol-Version header or a session-based one, is legacy without asking the classifier:
+ * for such a body every rung of its ladder routes legacy or refuses only the JSON-RPC shape,
+ * which the legacy parser then refuses itself (test/gateway/era-classification.test.ts holds
+ * the two to the same answers). That is every request of a 2025 session, which so skips the
+ * classifier's schema checks (their cost: docs/performance.md, "Profiles").
  */
 export function classifyPost(headers: (name: string) => string | undefined, text: string, limits: BodyLimits): Era {
   const versionHeader = headers("MCP-Protocol-Version")?.trim();
@@ -55,6 +74,11 @@ export function classifyPost(headers: (name: string) => string | undefined, text
     if (modernHeader) throw err;
     return { kind: "legacy" };
   }
+  if (
+    (versionHeader === undefined || isSupportedProtocolVersion(versionHeader)) &&
+    !(Array.isArray(body) ? body.some(claimsEnvelope) : claimsEnvelope(body))
+  )
+    return { kind: "legacy", parsed: { body } };
   const outcome = classifyInboundRequest({
     httpMethod: "POST",
     body,
