@@ -6,7 +6,7 @@
 import { classifyInboundRequest } from "@modelcontextprotocol/server";
 import { describe, expect, it } from "vitest";
 import { JsonRpcError } from "../../src/core/errors.js";
-import { classifyPost, type Era } from "../../src/gateway/mcp/modern-transport.js";
+import { classifyPost, type Era } from "../../src/gateway/mcp/post-era.js";
 
 const LIMITS = { maxJsonDepth: 32, batchSize: 20 };
 const CLAIM = "io.modelcontextprotocol/protocolVersion";
@@ -47,7 +47,10 @@ describe("era of a POST", () => {
     expect(classify({ hello: "world" }, session)).toEqual({ kind: "legacy" });
     expect(classify(42, session)).toEqual({ kind: "legacy" });
     expect(classify("{not json", session, true)).toEqual({ kind: "legacy" });
-    expect(classify("{not json", { "MCP-Protocol-Version": "2026-07-28" }, true)).toEqual({ code: -32700, status: 400 });
+    expect(classify("{not json", { "MCP-Protocol-Version": "2026-07-28" }, true)).toEqual({
+      code: -32700,
+      status: 400,
+    });
   });
 
   it("refuses a session's POST whose body claims the per-request era (-32020, header and body disagree)", () => {

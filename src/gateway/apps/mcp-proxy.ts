@@ -67,6 +67,25 @@ const storedSession = z.object({
   logLevel: z.string().optional(),
 });
 type StoredSession = z.output<typeof storedSession>;
+
+/**
+ * What each stored session value parsed to. The value is replaced, never changed in place, when
+ * the upstream session changes (state.set with a new object), so a warm call that finds the same
+ * object as the last one reuses its parse instead of running the schema again.
+ */
+const parsedSessions = new WeakMap<object, StoredSession>();
+
+/** The app's stored upstream session, when there is one of the right shape. */
+function storedSessionOf(ctx: Pick<AppCallContext, "state">): StoredSession | undefined {
+  const value = ctx.state.get()[UPSTREAM_SESSION_KEY];
+  if (typeof value !== "object" || value === null) return undefined;
+  const known = parsedSessions.get(value);
+  if (known) return known;
+  const parsed = storedSession.safeParse(value);
+  if (!parsed.success) return undefined;
+  parsedSessions.set(value, parsed.data);
+  return parsed.data;
+}
 type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
 
 /**
@@ -256,8 +275,8 @@ export class McpProxyApp implements App {
 
   /** Ends this gateway session's upstream session, if one was opened. */
   async close(ctx: AppCallContext): Promise<void> {
-    const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-    if (!session.success || !session.data.sessionId) return;
+    const session = storedSessionOf(ctx);
+    if (!session?.sessionId) return;
     await deleteSession(
       withSession(
         {
@@ -268,7 +287,7 @@ export class McpProxyApp implements App {
           signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
           timeoutMs: this.config.timeout,
         },
-        session.data,
+        session,
       ),
     );
   }
@@ -332,8 +351,7 @@ export class McpProxyApp implements App {
       ...(ctx.events?.ask ? { onServerRequest: ctx.events.ask } : {}),
     };
     try {
-      const stored = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = stored.success ? stored.data : await this.connectOnce(ctx, base);
+      const current = storedSessionOf(ctx) ?? (await this.connectOnce(ctx, base));
       try {
         return await operation(this.channel(ctx, base, current));
       } catch (err) {
@@ -549,8 +567,8 @@ export class McpProxyApp implements App {
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
   private renew(ctx: AppCallContext, base: Base, expired: StoredSession): Promise<StoredSession> {
-    const current = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-    if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
+    const current = storedSessionOf(ctx);
+    if (current && current.sessionId !== expired.sessionId) return Promise.resolve(current);
     return this.connectOnce(ctx, base, { era: "legacy" });
   }
 
