@@ -284,7 +284,7 @@ export class McpProxyApp implements App {
           url: this.config.upstream.stream.url,
           token: ctx.token,
           traceparent: ctx.traceparent,
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+          signal: ctx.signal,
           timeoutMs: this.config.timeout,
         },
         session,
@@ -338,8 +338,9 @@ export class McpProxyApp implements App {
       url: this.config.upstream.stream.url,
       token: ctx.token,
       traceparent: ctx.traceparent,
-      // The app's own timeout too, so it holds whatever signal the caller passes.
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+      // Aborted at the app's timeout (AppCallContext.signal), as the call's context was made: a
+      // second timer of our own here cost a live timer and a signal per call, for nothing.
+      signal: ctx.signal,
       timeoutMs: this.config.timeout,
       onNotification: (method, params) => {
         const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
