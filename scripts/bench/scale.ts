@@ -2,7 +2,9 @@
 // MCP sessions cost the gateway. Warm tools/calls on the same 10 sessions are measured twice, alone
 // and once 10,000 more sessions are open, as CPU seconds of the workerd process (utime + stime from
 // /proc/<pid>/stat) per call; the target (issue: 10,000 live sessions) is ≤ 1.2× the 10-session
-// figure. Each live session's cost is reported too: the gateway isolate's heap after a full
+// figure. The platform's floor for the same calls (a worker, a Durable Object, fetch to the
+// upstream; no gateway code) is measured beside each, so a growth both show is the runtime's.
+// Each live session's cost is reported too: the gateway isolate's heap after a full
 // collection and workerd's RSS, each divided by the sessions opened, and the Durable Objects' SQLite
 // files added on disk per session. The sessions are spread over the bench's agents (BENCH_AGENTS
 // principals), as many agents' sessions would be. A last row calls every live session once, round
@@ -88,11 +90,45 @@ export async function benchScale(
     return { load, cpuSecondsPerCall };
   };
 
+  // The platform's floor for the same calls (bench-worker.ts): a worker asks one of `size.hot`
+  // Durable Objects, which forwards the call to the upstream with fetch; no gateway code. Measured
+  // beside each gateway figure, so that what the live sessions cost the runtime itself shows apart
+  // from what they cost the gateway's code.
+  const floorCall = (i: number) =>
+    http
+      .send(
+        "POST",
+        `${stack.benchUrl}/floor/forward`,
+        {
+          "Content-Type": "application/json",
+          "Mcp-Session-Id": `scale-floor-${i % size.hot}`,
+          "X-Upstream": stack.upstream.url,
+          Authorization: `Bearer ${tokens[0]}`,
+        },
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: i,
+          method: "tools/call",
+          params: { name: "echo", arguments: { text: "x" } },
+        }),
+      )
+      .then((answer) => (answer.status === 200 ? undefined : `HTTP ${answer.status}`));
+  const measureFloor = async (label: string): Promise<CpuRun> => {
+    const before = cpuSeconds(pid);
+    const load = await closedLoop(size.hot, size.calls, floorCall);
+    const cpuSecondsPerCall = (cpuSeconds(pid) - before) / size.calls;
+    if (load.errors > size.calls / 100) throw new Error(`floor calls (${label}) failed: ${load.firstError}`);
+    log(`  floor, ${label}: ${rate(load.perSecond)}, workerd CPU ${µs(cpuSecondsPerCall)} per call`);
+    return { load, cpuSecondsPerCall };
+  };
+
   try {
     await closedLoop(size.hot, Math.min(2_000, size.calls), (i) =>
       callTool(http, hot[i % size.hot]!, TOOLS.warm, `warm ${i}`),
     ); // warm-up: JIT, pools, each hot session's upstream session and tool token
+    await closedLoop(size.hot, Math.min(2_000, size.calls), floorCall);
     const alone = await measure(`${size.hot} sessions`, hot);
+    const floorAlone = await measureFloor(`${size.hot} objects`);
     const heapBefore = await heap.heapAfterGc();
     const rssBefore = rssBytes(pid);
     const fdsBefore = openFiles(pid);
@@ -123,6 +159,8 @@ export async function benchScale(
     );
 
     const crowded = await measure(`${size.hot} sessions beside ${size.live} live`, hot);
+    const floorCrowded = await measureFloor(`${size.hot} objects beside ${size.live} live sessions`);
+    const floorRatio = floorCrowded.cpuSecondsPerCall / floorAlone.cpuSecondsPerCall;
     const heapLater = await heap.heapAfterGc();
     // The platform alone: Durable Objects of the bench worker, each storing one key of a new
     // session's size and setting an alarm, with no gateway code, measured right after they open
@@ -167,6 +205,13 @@ export async function benchScale(
         },
         {
           scenario: "",
+          measure: `floor: workerd CPU per call, worker → Durable Object → upstream on ${size.hot} objects (no gateway code): alone / beside the same ${size.live.toLocaleString("en-US")} live sessions`,
+          result: `${µs(floorAlone.cpuSecondsPerCall)} / ${µs(floorCrowded.cpuSecondsPerCall)} per call`,
+          limit: `${rate(floorAlone.load.perSecond)} / ${rate(floorCrowded.load.perSecond)}; gateway above ${ratio.toFixed(2)}×`,
+          ratio: `${floorRatio.toFixed(2)}×`,
+        },
+        {
+          scenario: "",
           measure: `memory per live session (gateway heap after GC; workerd RSS)`,
           result: `${bytes((heapAfter - heapBefore) / size.live)}; ${bytes((rssAfter - rssBefore) / size.live)}`,
           limit: `heap ${mib(heapBefore)} → ${mib(heapAfter)} (${mib(heapLater)} after the calls); RSS ${mib(rssBefore)} → ${mib(rssAfter)}`,
@@ -198,6 +243,7 @@ export async function benchScale(
         openingPerSecondByTenth: tenths,
         alone,
         crowded,
+        floorCpu: { alone: floorAlone, crowded: floorCrowded },
         spread: { ...spread, exchanges: spreadExchanges },
         memory: { heapBefore, heapAfter, heapLater, rssBefore, rssAfter },
         openFiles: { beforeSessions: fdsBefore, afterSessions: fdsAfter, afterFloor: fdsAfterFloor },

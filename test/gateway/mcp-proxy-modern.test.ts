@@ -372,7 +372,12 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
       const calling = proxyApp(upstream.url, { timeout: "300ms" }).callTool(
         "ask_name",
         {},
-        context(storedState(), { clientCapabilities: { elicitation: {} }, events: { ask } }),
+        // The session's call context aborts at the app's timeout (AppCallContext.signal).
+        context(storedState(), {
+          clientCapabilities: { elicitation: {} },
+          events: { ask },
+          signal: AbortSignal.timeout(300),
+        }),
       );
       await expect(calling).rejects.toBeInstanceOf(UpstreamError);
       await expect(calling).rejects.toThrow("the agent did not answer elicitation/create within the timeout of 300 ms");
@@ -393,7 +398,11 @@ describe("MCP Proxy app with a 2026-07-28 upstream", () => {
 
   describe("failures", () => {
     it("reports the timeout when the upstream hangs", async () => {
-      const calling = proxyApp(upstream.url, { timeout: "300ms" }).callTool("hang", {}, context(storedState()));
+      const calling = proxyApp(upstream.url, { timeout: "300ms" }).callTool(
+        "hang",
+        {},
+        context(storedState(), { signal: AbortSignal.timeout(300) }),
+      );
       await expect(calling).rejects.toBeInstanceOf(UpstreamError);
       await expect(calling).rejects.toThrow("upstream did not answer within the timeout of 300 ms");
     });

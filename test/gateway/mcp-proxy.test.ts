@@ -350,7 +350,12 @@ describe("MCP Proxy app", () => {
     });
 
     it("reports the timeout when the upstream is too slow", async () => {
-      const calling = proxyApp(upstream.url, "200ms").callTool("slow", { ms: 20_000 }, context(storedState()));
+      const calling = proxyApp(upstream.url, "200ms").callTool(
+        "slow",
+        { ms: 20_000 },
+        // The session's call context aborts at the app's timeout (AppCallContext.signal).
+        context(storedState(), { signal: AbortSignal.timeout(200) }),
+      );
       await expect(calling).rejects.toBeInstanceOf(UpstreamError);
       await expect(calling).rejects.toThrow("upstream did not answer within the timeout of 200 ms");
     });

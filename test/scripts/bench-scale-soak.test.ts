@@ -83,7 +83,7 @@ describe("bench scenarios 9 and 10 at a tiny size", () => {
     );
   }, 180_000);
 
-  it("scale: live sessions over several principals, CPU per call and bytes per session", async () => {
+  it("scale: live sessions over several principals, CPU per call beside the floor's, and bytes per session", async () => {
     const result = await benchScale(stack, inspectorPort, log, {
       hot: 4,
       live: 20,
@@ -94,6 +94,7 @@ describe("bench scenarios 9 and 10 at a tiny size", () => {
     expect(result.rows.map((r) => r.measure)).toEqual([
       expect.stringContaining("open 20 sessions over 3 principals"),
       expect.stringContaining("workerd CPU per warm call on 4 sessions"),
+      expect.stringContaining("floor: workerd CPU per call, worker → Durable Object → upstream on 4 objects"),
       expect.stringContaining("memory per live session"),
       expect.stringContaining("floor: workerd RSS per Durable Object alone"),
       expect.stringContaining("storage per live session"),

@@ -77,6 +77,25 @@ const storedSession = z.object({
   logLevel: z.string().optional(),
 });
 type StoredSession = z.output<typeof storedSession>;
+
+/**
+ * What each stored session value parsed to. The value is replaced, never changed in place, when
+ * the upstream session changes (state.set with a new object), so a warm call that finds the same
+ * object as the last one reuses its parse instead of running the schema again.
+ */
+const parsedSessions = new WeakMap<object, StoredSession>();
+
+/** The app's stored upstream session, when there is one of the right shape. */
+function storedSessionOf(ctx: Pick<AppCallContext, "state">): StoredSession | undefined {
+  const value = ctx.state.get()[UPSTREAM_SESSION_KEY];
+  if (typeof value !== "object" || value === null) return undefined;
+  const known = parsedSessions.get(value);
+  if (known) return known;
+  const parsed = storedSession.safeParse(value);
+  if (!parsed.success) return undefined;
+  parsedSessions.set(value, parsed.data);
+  return parsed.data;
+}
 type Base = Omit<Exchange, "sessionId" | "protocolVersion">;
 
 /**
@@ -266,8 +285,8 @@ export class McpProxyApp implements App {
 
   /** Ends this gateway session's upstream session, if one was opened. */
   async close(ctx: AppCallContext): Promise<void> {
-    const session = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-    if (!session.success || !session.data.sessionId) return;
+    const session = storedSessionOf(ctx);
+    if (!session?.sessionId) return;
     await deleteSession(
       withSession(
         {
@@ -275,10 +294,10 @@ export class McpProxyApp implements App {
           url: this.config.upstream.stream.url,
           token: ctx.token,
           traceparent: ctx.traceparent,
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+          signal: ctx.signal,
           timeoutMs: this.config.timeout,
         },
-        session.data,
+        session,
       ),
     );
   }
@@ -382,7 +401,8 @@ export class McpProxyApp implements App {
       url: this.config.upstream.stream.url,
       token: ctx.token,
       traceparent: ctx.traceparent,
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+      // Aborted at the app's timeout (AppCallContext.signal); a listener passes its own.
+      signal: ctx.signal,
       timeoutMs: this.config.timeout,
     };
   }
@@ -411,8 +431,9 @@ export class McpProxyApp implements App {
       url: this.config.upstream.stream.url,
       token: ctx.token,
       traceparent: ctx.traceparent,
-      // The app's own timeout too, so it holds whatever signal the caller passes.
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.timeout)]),
+      // Aborted at the app's timeout (AppCallContext.signal), as the call's context was made: a
+      // second timer of our own here cost a live timer and a signal per call, for nothing.
+      signal: ctx.signal,
       timeoutMs: this.config.timeout,
       onNotification: (method, params) => {
         const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
@@ -424,8 +445,7 @@ export class McpProxyApp implements App {
       ...(ctx.events?.ask ? { onServerRequest: ctx.events.ask } : {}),
     };
     try {
-      const stored = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-      const current = stored.success ? stored.data : await this.connectOnce(ctx, base);
+      const current = storedSessionOf(ctx) ?? (await this.connectOnce(ctx, base));
       try {
         return await operation(this.channel(ctx, base, current));
       } catch (err) {
@@ -641,8 +661,8 @@ export class McpProxyApp implements App {
 
   /** A new session, unless a concurrent operation has already replaced the expired one. */
   private renew(ctx: AppCallContext, base: Base, expired: StoredSession): Promise<StoredSession> {
-    const current = storedSession.safeParse(ctx.state.get()[UPSTREAM_SESSION_KEY]);
-    if (current.success && current.data.sessionId !== expired.sessionId) return Promise.resolve(current.data);
+    const current = storedSessionOf(ctx);
+    if (current && current.sessionId !== expired.sessionId) return Promise.resolve(current);
     return this.connectOnce(ctx, base, { era: "legacy" });
   }
 

@@ -20,8 +20,9 @@ import {
   type ResponseFormat,
 } from "./http-negotiation.js";
 import { isInitialize, isRequest, parseMessages, type JSONRPCMessage } from "./messages.js";
-import { classifyPost, handleModernPost } from "./modern-transport.js";
+import { handleModernPost } from "./modern-transport.js";
 import { objectDeadlineMs, ObjectDeadlinePassed, objectUnavailable, withinDeadline } from "./object-deadline.js";
+import { classifyPost } from "./post-era.js";
 import { allowsBatches } from "./protocol.js";
 import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { isWellFormedSessionId, newSessionId } from "./session-id.js";

@@ -1,12 +1,11 @@
 // The MCP endpoint's two eras, chosen per request (docs/mcp-endpoint.md). A POST is classified by
-// the SDK's `classifyInboundRequest` (MCP 2026-07-28 basic/versioning, "Backward Compatibility"):
-// a request whose `_meta` claims a per-request revision is served here, without a session, by
-// its principal's context object (session/principal-context.ts); everything else (initialize,
-// requests of a session, batches, responses, GET and DELETE) goes the session-based way
-// (http-transport.ts) exactly as before. A request the classifier refuses gets the JSON-RPC
-// error and HTTP status it names, with the request's id when there is one.
+// post-era.ts (MCP 2026-07-28 basic/versioning, "Backward Compatibility"): a request whose
+// `_meta` claims a per-request revision is served here, without a session, by its principal's
+// context object (session/principal-context.ts); everything else (initialize, requests of a
+// session, batches, responses, GET and DELETE) goes the session-based way (http-transport.ts)
+// exactly as before.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
-import { classifyInboundRequest, type InboundModernRoute } from "@modelcontextprotocol/server";
+import type { InboundModernRoute } from "@modelcontextprotocol/server";
 import type { Context } from "hono";
 import { randomToken } from "../../core/encoding.js";
 import { GatewayErrorCode, JsonRpcError } from "../../core/errors.js";
@@ -17,7 +16,7 @@ import { principalKey } from "../auth/principal.js";
 import type { PrincipalContextRpc } from "../object-rpc.js";
 import { callerRequest } from "./caller-request.js";
 import { acceptsEventStream, type ResponseFormat } from "./http-negotiation.js";
-import { parseJson, type BodyLimits, type JSONRPCMessage, type JSONRPCRequest } from "./messages.js";
+import type { JSONRPCMessage, JSONRPCRequest } from "./messages.js";
 import { checkStandardHeaders } from "./modern-headers.js";
 import {
   discoverResult,
@@ -33,50 +32,6 @@ import { answerFromSession, SessionMessages } from "./session-answer.js";
 import { errorMessage } from "./session-methods.js";
 
 type McpContext = Context<GatewayApp>;
-
-/** Which way one POST goes; a legacy body already parsed comes along, so it is not parsed twice. */
-export type Era = { kind: "legacy"; parsed?: { body: unknown } } | { kind: "modern"; route: InboundModernRoute };
-
-function idOf(body: unknown): string | number | null {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
-  const id = (body as { id?: unknown }).id;
-  return typeof id === "string" || typeof id === "number" ? id : null;
-}
-
-/**
- * The era of a POSTed body. Bodies that are not JSON, or nest beyond the limit, go the legacy
- * way, whose parser refuses them as it always has, unless the headers name a per-request
- * revision (then the same error, here). Throws the classifier's refusal as a JsonRpcError.
- */
-export function classifyPost(headers: (name: string) => string | undefined, text: string, limits: BodyLimits): Era {
-  const versionHeader = headers("MCP-Protocol-Version")?.trim();
-  const modernHeader = versionHeader !== undefined && isModernProtocolVersion(versionHeader);
-  let body: unknown;
-  try {
-    body = parseJson(text, limits);
-  } catch (err) {
-    if (modernHeader) throw err;
-    return { kind: "legacy" };
-  }
-  const outcome = classifyInboundRequest({
-    httpMethod: "POST",
-    body,
-    ...(versionHeader !== undefined ? { protocolVersionHeader: versionHeader } : {}),
-    ...optional("mcpMethodHeader", headers("Mcp-Method")),
-    ...optional("mcpNameHeader", headers("Mcp-Name")),
-  });
-  if (outcome.kind === "legacy") return { kind: "legacy", parsed: { body } };
-  if (outcome.kind === "modern") return { kind: "modern", route: outcome };
-  // A body that is no JSON-RPC message at all is refused by the legacy parser with today's
-  // errors, unless it claims the per-request era somewhere.
-  if (outcome.rung === "jsonrpc-shape" && outcome.cell !== "batch-with-modern-element" && !modernHeader)
-    return { kind: "legacy", parsed: { body } };
-  throw new JsonRpcError(outcome.code, outcome.message, outcome.httpStatus, outcome.data, {}, idOf(body));
-}
-
-function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
-}
 
 /** GET and DELETE belong to sessions, which this revision removed (transports/streamable-http, "Backward Compatibility"). */
 export function refuseModernStream(c: McpContext): void {
