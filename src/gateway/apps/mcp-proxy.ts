@@ -287,19 +287,7 @@ export class McpProxyApp implements App {
   async close(ctx: AppCallContext): Promise<void> {
     const session = storedSessionOf(ctx);
     if (!session?.sessionId) return;
-    await deleteSession(
-      withSession(
-        {
-          app: this.name,
-          url: this.config.upstream.stream.url,
-          token: ctx.token,
-          traceparent: ctx.traceparent,
-          signal: ctx.signal,
-          timeoutMs: this.config.timeout,
-        },
-        session,
-      ),
-    );
+    await deleteSession(withSession(this.base(ctx), session));
   }
 
   /**
@@ -401,7 +389,7 @@ export class McpProxyApp implements App {
       url: this.config.upstream.stream.url,
       token: ctx.token,
       traceparent: ctx.traceparent,
-      // Aborted at the app's timeout (AppCallContext.signal); a listener passes its own.
+      // Aborted at the app's timeout (AppCallContext.signal); a listener's stream passes its own.
       signal: ctx.signal,
       timeoutMs: this.config.timeout,
     };
