@@ -6,11 +6,13 @@
 // echo, shapes, not-a-policy) stand in for no example and never reach the dev gateway. The
 // returned directory is what the gateway's build step reads (GATEWAY_POLICY_DIR).
 //
-// Each `npm run dev` process compiles the stand-ins into a directory of its own
-// (.build/dev/opa/<pid>/): a gateway that wrangler rebuilds (a restart after a crash, a source
-// change) reads that directory again, and another stack starting beside it in the same checkout
-// (the tests run several) must not empty it meanwhile, which a shared directory, cleared and
-// refilled by every start, did. Directories of processes that are gone are removed.
+// Several stacks may run from one checkout (the tests start them side by side), all bundling
+// .build/dev/opa/, and wrangler rebuilds a gateway (after a crash, on a source change) from what
+// is there at that moment. So the directory is never emptied: policies no longer among the
+// examples are removed, and each stand-in is written over atomically (same content for the same
+// sources), so a rebuild beside a starting stack always finds every policy. One shared directory,
+// not one per process: the bundle's module (src/gateway/policy/bundled.generated.js) names it, and
+// stacks whose modules differed would rewrite it for each other in turn.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { buildPolicyFixtures, POLICY_FIXTURES, type PolicyFixture } from "../test/helpers/opa-fixtures.js";
@@ -18,7 +20,7 @@ import { buildPolicyFixtures, POLICY_FIXTURES, type PolicyFixture } from "../tes
 const ROOT = join(import.meta.dirname, "..");
 const POLICIES = join(ROOT, "policies");
 const BUILT = join(POLICIES, "build");
-/** Where the stand-ins of the examples are compiled for the dev gateway (apart from the tests' set), one directory per process. */
+/** Where the stand-ins of the examples are compiled for the dev gateway (apart from the tests' set). */
 export const DEV_POLICY_DIR = join(ROOT, ".build", "dev", "opa");
 
 /** The example policies: each folder of policies/ holding Rego (build/ is opa's output). */
@@ -39,33 +41,14 @@ export async function devPolicyDir(say: (line: string) => void): Promise<string>
   }
   const examples = examplePolicies();
   const standIns = examples.filter((name): name is PolicyFixture => name in POLICY_FIXTURES);
-  removeDeparted(DEV_POLICY_DIR);
-  // A fresh directory of this process's own: nothing left from an older set may be bundled.
-  const dir = join(DEV_POLICY_DIR, String(process.pid));
-  rmSync(dir, { recursive: true, force: true });
-  await buildPolicyFixtures(standIns, dir);
+  // Nothing left from an older set may be bundled; what stays is overwritten atomically.
+  mkdirSync(DEV_POLICY_DIR, { recursive: true });
+  for (const name of readdirSync(DEV_POLICY_DIR))
+    if (!standIns.includes(name as PolicyFixture)) rmSync(join(DEV_POLICY_DIR, name), { recursive: true, force: true });
+  await buildPolicyFixtures(standIns, DEV_POLICY_DIR);
   const without = examples.filter((name) => !standIns.includes(name as PolicyFixture));
   say(
     `policies: no opa build in policies/build/; using the test stand-ins of the example policies ${standIns.join(", ")} (test/fixtures/opa/)${without.length ? `; ${without.join(", ")} has none (npm run policy:build)` : ""}`,
   );
-  return dir;
-}
-
-/** Removes the policy directories of `npm run dev` processes that are no longer running. */
-function removeDeparted(parent: string): void {
-  mkdirSync(parent, { recursive: true });
-  for (const name of readdirSync(parent)) {
-    if (/^\d+$/.test(name) && running(Number(name))) continue;
-    rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return DEV_POLICY_DIR;
 }
