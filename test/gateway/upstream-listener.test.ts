@@ -208,16 +208,21 @@ describe("the upstream listener", () => {
   });
 
   it("stops at once while the upstream has not answered the stream's request, aborting it", async () => {
+    let opened = false;
     let aborted = false;
     const listener = new UpstreamListener({
       app: "a",
-      open: (signal) =>
-        new Promise((_, reject) => signal.addEventListener("abort", () => ((aborted = true), reject(new Error("x"))))),
+      open: (signal) => {
+        opened = true;
+        return new Promise((_, reject) =>
+          signal.addEventListener("abort", () => ((aborted = true), reject(new Error("x")))),
+        );
+      },
       deliver: () => undefined,
       limits: FAST,
     });
     listener.start();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => opened);
     await listener.stop();
     expect(aborted).toBe(true);
   });

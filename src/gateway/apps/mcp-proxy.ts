@@ -389,7 +389,9 @@ export class McpProxyApp implements App {
       url: this.config.upstream.stream.url,
       token: ctx.token,
       traceparent: ctx.traceparent,
-      // Aborted at the app's timeout (AppCallContext.signal); a listener's stream passes its own.
+      // Aborted at the app's timeout (AppCallContext.signal), as the call's context was made: a
+      // second timer of our own here would cost a live timer and a signal per call. A listener's
+      // stream passes its own.
       signal: ctx.signal,
       timeoutMs: this.config.timeout,
     };
@@ -415,14 +417,7 @@ export class McpProxyApp implements App {
    */
   private async operate<T>(ctx: AppCallContext, operation: (channel: Channel) => Promise<T>): Promise<T> {
     const base: Base = {
-      app: this.name,
-      url: this.config.upstream.stream.url,
-      token: ctx.token,
-      traceparent: ctx.traceparent,
-      // Aborted at the app's timeout (AppCallContext.signal), as the call's context was made: a
-      // second timer of our own here cost a live timer and a signal per call, for nothing.
-      signal: ctx.signal,
-      timeoutMs: this.config.timeout,
+      ...this.base(ctx),
       onNotification: (method, params) => {
         const list = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1];
         if (list) ctx.events?.listChanged?.(list as ListName);
